@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One JSON-RPC message in flight: splits a batch into calls, collects their
+ * completions (now or later, in any order) and sends one reply in request
+ * order once the last call is done.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "proto/exchange.h"
+
+struct exchange_slot {
+	struct rpc_call call;
+	struct json_object *response;  /* this entry of the reply; NULL: none */
+	bool dispatch;                 /* a valid call, handed to ops.handle */
+	bool pending;                  /* dispatched and not completed yet */
+	bool silent;                   /* a notification: no reply entry */
+};
+
+struct rpc_exchange {
+	struct json_object *msg;       /* owned; calls borrow from it */
+	struct rpc_exchange_ops ops;
+	void *userdata;
+	bool batch;                    /* reply is an array */
+	/* Calls not completed yet, plus one held by rpc_exchange_start while it
+	 * dispatches, so a handler that completes at once cannot end the
+	 * exchange under the dispatch loop. */
+	size_t outstanding;
+	size_t n_slots;
+	struct exchange_slot slots[];
+};
+
+static void exchange_free(struct rpc_exchange *x)
+{
+	for (size_t i = 0; i < x->n_slots; i++)
+		json_object_put(x->slots[i].response);
+	json_object_put(x->msg);
+	free(x);
+}
+
+static void exchange_finish(struct rpc_exchange *x)
+{
+	struct json_object *reply = NULL;
+
+	if (x->batch) {
+		for (size_t i = 0; i < x->n_slots; i++) {
+			struct json_object *resp = x->slots[i].response;
+
+			if (!resp)
+				continue;
+			if (!reply) {
+				reply = json_object_new_array_ext((int) x->n_slots);
+				if (!reply)
+					break;   /* ENOMEM: nothing can be sent */
+			}
+			if (json_object_array_add(reply, resp) < 0)
+				continue;    /* exchange_free puts it */
+			x->slots[i].response = NULL;
+		}
+	} else {
+		reply = x->slots[0].response;
+		x->slots[0].response = NULL;
+	}
+
+	if (reply)
+		x->ops.send(x->userdata, reply);
+	if (x->ops.release)
+		x->ops.release(x->userdata);
+	exchange_free(x);
+}
+
+static void exchange_unref(struct rpc_exchange *x)
+{
+	if (--x->outstanding == 0)
+		exchange_finish(x);
+}
+
+/* The whole message refused with one error (not an array), id null. */
+static void exchange_refuse(struct rpc_exchange *x, const struct rpc_error *err)
+{
+	x->slots[0].response = rpc_response_error(NULL, err, NULL);
+}
+
+static void exchange_prepare(struct rpc_exchange *x, size_t i, struct json_object *req)
+{
+	struct exchange_slot *s = &x->slots[i];
+	struct rpc_request rq;
+	struct rpc_error err;
+
+	if (rpc_request_parse(req, &rq, &err) < 0) {
+		/* A request too broken to tell whether it wanted an answer gets
+		 * one (JSON-RPC 2.0 §5); a well-formed notification gets none,
+		 * not even for bad params. */
+		if (rq.is_notification && err.code != RPC_INVALID_REQUEST)
+			return;
+		s->response = rpc_response_error(rq.id, &err, NULL);
+		return;
+	}
+	s->call = (struct rpc_call) {
+		.method = rq.method,
+		.params = rq.params,
+		.id = rq.id,
+		.exchange = x,
+		.slot = i,
+	};
+	s->silent = rq.is_notification;
+	s->dispatch = true;
+	s->pending = true;
+	x->outstanding++;
+}
+
+int rpc_exchange_start(struct json_object *msg, const struct rpc_exchange_ops *ops, void *userdata)
+{
+	struct rpc_exchange *x;
+	struct rpc_error err;
+	size_t n = 1, len = 0;
+	bool is_array;
+
+	if (!ops || !ops->handle || !ops->send) {
+		json_object_put(msg);
+		return -EINVAL;
+	}
+
+	is_array = json_object_is_type(msg, json_type_array);
+	if (is_array) {
+		len = json_object_array_length(msg);
+		if (len > 0 && len <= RPC_MAX_BATCH)
+			n = len;
+	}
+
+	x = calloc(1, sizeof(*x) + n * sizeof(x->slots[0]));
+	if (!x) {
+		json_object_put(msg);
+		return -ENOMEM;
+	}
+	x->msg = msg;
+	x->ops = *ops;
+	x->userdata = userdata;
+	x->n_slots = n;
+	x->outstanding = 1;
+
+	if (is_array && len == 0) {
+		rpc_error_set(&err, RPC_INVALID_REQUEST, "empty batch");
+		exchange_refuse(x, &err);
+	} else if (is_array && len > RPC_MAX_BATCH) {
+		/* Refused whole: answering part of a batch would be a surprise. */
+		rpc_error_set(&err, RPC_RESOURCE_LIMIT, "batch of %zu requests, the limit is %d",
+			      len, RPC_MAX_BATCH);
+		exchange_refuse(x, &err);
+	} else if (is_array) {
+		x->batch = true;
+		for (size_t i = 0; i < n; i++)
+			exchange_prepare(x, i, json_object_array_get_idx(msg, i));
+	} else
+		/* Not an object (a number, a string, null): Invalid Request. */
+		exchange_prepare(x, 0, msg);
+
+	for (size_t i = 0; i < n; i++)
+		if (x->slots[i].dispatch)
+			x->ops.handle(x->userdata, &x->slots[i].call);
+
+	exchange_unref(x);
+	return 0;
+}
+
+/* The slot of a call still pending, or NULL if it was completed already. */
+static struct exchange_slot *call_slot(struct rpc_call *call)
+{
+	struct rpc_exchange *x = call->exchange;
+	struct exchange_slot *s = &x->slots[call->slot];
+
+	return s->pending ? s : NULL;
+}
+
+void rpc_call_result(struct rpc_call *call, struct json_object *result)
+{
+	struct exchange_slot *s = call_slot(call);
+
+	if (!s) {
+		/* Completing twice is a handler bug; keep the first answer. */
+		json_object_put(result);
+		return;
+	}
+	s->pending = false;
+	if (s->silent)
+		json_object_put(result);
+	else
+		s->response = rpc_response_result(call->id, result);
+	exchange_unref(call->exchange);
+}
+
+void rpc_call_error(struct rpc_call *call, const struct rpc_error *err, struct json_object *data)
+{
+	struct exchange_slot *s = call_slot(call);
+
+	if (!s) {
+		json_object_put(data);
+		return;
+	}
+	s->pending = false;
+	if (s->silent)
+		json_object_put(data);
+	else
+		s->response = rpc_response_error(call->id, err, data);
+	exchange_unref(call->exchange);
+}

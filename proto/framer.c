@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Newline-delimited JSON framing. Bytes are never buffered here: each chunk
+ * of the current line goes straight into json-c's streaming tokener, so the
+ * memory a peer can make us hold is bounded by max_message (what the tokener
+ * keeps of the line) and an oversized line costs nothing while it is skipped.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/framer.h"
+#include "proto/rpc.h"
+
+enum framer_state {
+	LINE_START,    /* only whitespace so far: a blank line is ignored */
+	LINE_PARSING,  /* the tokener has the line's value in progress */
+	LINE_DONE,     /* value complete; only whitespace may follow */
+	LINE_SKIP,     /* error reported; drop bytes up to the newline */
+};
+
+/*
+ * Strict UTF-8 (RFC 3629: no overlongs, surrogates or code points past
+ * U+10FFFF), carried across chunk boundaries. json-c's own
+ * JSON_TOKENER_VALIDATE_UTF8 forgets a partial sequence at the end of a
+ * chunk (0.16 rejects a valid "é" fed a byte at a time) and accepts
+ * surrogates, so it cannot be used here.
+ */
+struct utf8_state {
+	uint8_t need;      /* continuation bytes still expected */
+	uint8_t lo, hi;    /* range allowed for the next continuation byte */
+};
+
+struct rpc_framer {
+	struct json_tokener *tok;
+	size_t max_message;
+	size_t line_len;   /* bytes of the current line, newline excluded */
+	enum framer_state state;
+	struct utf8_state utf8;
+	struct json_object *value;  /* complete value waiting for its newline */
+	char why[80];
+};
+
+static bool is_ws(char c)
+{
+	/* JSON's whitespace; json-c's isspace() would also take \f and \v. */
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+static bool all_ws(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!is_ws(p[i]))
+			return false;
+	return true;
+}
+
+/*
+ * Also refuses raw control characters: JSON allows none outside whitespace,
+ * and json-c would let them into strings (and treats NUL as end of input).
+ */
+static bool utf8_feed(struct utf8_state *u, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t b = (uint8_t) p[i];
+
+		if (u->need > 0) {
+			if (b < u->lo || b > u->hi)
+				return false;
+			u->need--;
+			u->lo = 0x80;
+			u->hi = 0xbf;
+			continue;
+		}
+		u->lo = 0x80;
+		u->hi = 0xbf;
+		if (b < 0x20) {
+			if (b != '\t' && b != '\r')
+				return false;
+		} else if (b < 0x80)
+			continue;
+		else if (b >= 0xc2 && b <= 0xdf)
+			u->need = 1;
+		else if (b >= 0xe0 && b <= 0xef) {
+			u->need = 2;
+			if (b == 0xe0)
+				u->lo = 0xa0;     /* overlong */
+			else if (b == 0xed)
+				u->hi = 0x9f;     /* surrogates */
+		} else if (b >= 0xf0 && b <= 0xf4) {
+			u->need = 3;
+			if (b == 0xf0)
+				u->lo = 0x90;     /* overlong */
+			else if (b == 0xf4)
+				u->hi = 0x8f;     /* past U+10FFFF */
+		} else
+			return false;
+	}
+	return true;
+}
+
+/* json-c reads NaN and Infinity even in strict mode, and 1e400 becomes inf;
+ * none has a JSON spelling, so they could not be echoed back either. */
+static bool all_finite(struct json_object *o)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		return isfinite(json_object_get_double(o));
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			if (!all_finite(json_object_array_get_idx(o, i)))
+				return false;
+		return true;
+	case json_type_object: {
+		json_object_object_foreach(o, key, val) {
+			(void) key;
+			if (!all_finite(val))
+				return false;
+		}
+		return true;
+	}
+	default:
+		return true;
+	}
+}
+
+struct rpc_framer *rpc_framer_new(size_t max_message, int max_depth)
+{
+	struct rpc_framer *f;
+
+	/* json_tokener_parse_ex takes an int length. */
+	if (max_message == 0 || max_message > INT_MAX || max_depth < 1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->tok = json_tokener_new_ex(max_depth);
+	if (!f->tok) {
+		free(f);
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* Strict: no comments, single quotes or trailing commas. Trailing bytes
+	 * are allowed by json-c because we check them ourselves, per line. */
+	json_tokener_set_flags(f->tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS);
+	f->max_message = max_message;
+	f->state = LINE_START;
+	return f;
+}
+
+void rpc_framer_free(struct rpc_framer *f)
+{
+	if (!f)
+		return;
+	json_object_put(f->value);
+	json_tokener_free(f->tok);
+	free(f);
+}
+
+size_t rpc_framer_pending(const struct rpc_framer *f)
+{
+	return f->state == LINE_SKIP ? 0 : f->line_len;
+}
+
+static void framer_reset_line(struct rpc_framer *f)
+{
+	json_tokener_reset(f->tok);
+	json_object_put(f->value);
+	f->value = NULL;
+	f->line_len = 0;
+	f->utf8 = (struct utf8_state) { 0 };
+	f->state = LINE_START;
+}
+
+/*
+ * Report the line as bad, once. Mid-line, skip what is left of it; at its
+ * newline, start the next one. Resets now rather than at the newline, which
+ * frees what the tokener holds.
+ */
+static int framer_fail(struct rpc_framer *f, enum rpc_frame_status status, const char *why,
+		       rpc_frame_fn fn, void *userdata, bool at_newline)
+{
+	framer_reset_line(f);
+	if (!at_newline)
+		f->state = LINE_SKIP;
+	return fn(userdata, status, NULL, why);
+}
+
+static int framer_tokener_fail(struct rpc_framer *f, rpc_frame_fn fn, void *userdata,
+			       bool at_newline)
+{
+	enum json_tokener_error e = json_tokener_get_error(f->tok);
+
+	(void) snprintf(f->why, sizeof(f->why), "%s", json_tokener_error_desc(e));
+	return framer_fail(f, RPC_FRAME_PARSE_ERROR, f->why, fn, userdata, at_newline);
+}
+
+/* A piece of the current line, without its newline. */
+static int framer_segment(struct rpc_framer *f, const char *p, size_t n,
+			  rpc_frame_fn fn, void *userdata)
+{
+	struct json_object *obj;
+	size_t end;
+
+	if (f->state == LINE_SKIP || n == 0)
+		return 0;
+
+	if (n > f->max_message - f->line_len) {
+		(void) snprintf(f->why, sizeof(f->why), "message longer than %zu bytes", f->max_message);
+		return framer_fail(f, RPC_FRAME_TOO_LARGE, f->why, fn, userdata, false);
+	}
+	f->line_len += n;
+
+	if (!utf8_feed(&f->utf8, p, n))
+		return framer_fail(f, RPC_FRAME_PARSE_ERROR, "invalid UTF-8 or control character",
+				   fn, userdata, false);
+
+	if (f->state == LINE_START) {
+		while (n > 0 && is_ws(*p))
+			p++, n--;
+		if (n == 0)
+			return 0;
+		f->state = LINE_PARSING;
+	}
+
+	if (f->state == LINE_PARSING) {
+		obj = json_tokener_parse_ex(f->tok, p, (int) n);
+		switch (json_tokener_get_error(f->tok)) {
+		case json_tokener_continue:
+			return 0;
+		case json_tokener_success:
+			break;
+		default:
+			return framer_tokener_fail(f, fn, userdata, false);
+		}
+		f->value = obj;   /* may be NULL: the JSON text "null" */
+		f->state = LINE_DONE;
+		end = json_tokener_get_parse_end(f->tok);
+		p += end;
+		n -= end;
+	}
+
+	/* One JSON text per line: "{} {}" is as malformed as "{} x". */
+	if (!all_ws(p, n))
+		return framer_fail(f, RPC_FRAME_PARSE_ERROR, "unexpected data after the JSON value",
+				   fn, userdata, false);
+	return 0;
+}
+
+static int framer_end_line(struct rpc_framer *f, rpc_frame_fn fn, void *userdata)
+{
+	struct json_object *obj;
+
+	switch (f->state) {
+	case LINE_START:
+	case LINE_SKIP:
+		framer_reset_line(f);
+		return 0;
+	case LINE_PARSING:
+		if (f->utf8.need > 0)
+			return framer_fail(f, RPC_FRAME_PARSE_ERROR, "invalid UTF-8 or control character",
+					   fn, userdata, true);
+		/* A top-level number or literal ends only at a delimiter, and the
+		 * newline is ours, not json-c's: hand it a space in its stead. If
+		 * the value is still incomplete, the line was cut short. */
+		obj = json_tokener_parse_ex(f->tok, " ", 1);
+		switch (json_tokener_get_error(f->tok)) {
+		case json_tokener_success:
+			f->value = obj;
+			break;
+		case json_tokener_continue:
+			return framer_fail(f, RPC_FRAME_PARSE_ERROR, "incomplete JSON value at end of line",
+					   fn, userdata, true);
+		default:
+			return framer_tokener_fail(f, fn, userdata, true);
+		}
+		break;
+	case LINE_DONE:
+		break;
+	}
+
+	if (!all_finite(f->value))
+		return framer_fail(f, RPC_FRAME_PARSE_ERROR, "number out of range", fn, userdata, true);
+
+	obj = f->value;
+	f->value = NULL;
+	framer_reset_line(f);
+	return fn(userdata, RPC_FRAME_OK, obj, NULL);
+}
+
+int rpc_framer_feed(struct rpc_framer *f, const char *buf, size_t len,
+		    rpc_frame_fn fn, void *userdata)
+{
+	while (len > 0) {
+		const char *nl = memchr(buf, '\n', len);
+		size_t seg = nl ? (size_t) (nl - buf) : len;
+		int r;
+
+		r = framer_segment(f, buf, seg, fn, userdata);
+		if (r < 0)
+			return r;
+		if (!nl)
+			break;
+		r = framer_end_line(f, fn, userdata);
+		if (r < 0)
+			return r;
+		buf += seg + 1;
+		len -= seg + 1;
+	}
+	return 0;
+}
+
+int rpc_framer_error(enum rpc_frame_status status, const char *why, struct rpc_error *err)
+{
+	if (status == RPC_FRAME_TOO_LARGE)
+		return rpc_error_set(err, RPC_RESOURCE_LIMIT, "%s", why ? why : "message too large");
+	return rpc_error_set(err, RPC_PARSE_ERROR, "parse error: %s", why ? why : "malformed JSON");
+}
