@@ -1,0 +1,732 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * VM config <-> JSON (docs/config.md). Parsing is strict on purpose: a config
+ * is persisted by the daemon and outlives the request, so a typo such as
+ * "memroy_mib" must be refused, not silently turned into a 64 MiB guest.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/vm_config.h"
+
+#define FIELD_LEN sizeof(((struct config_error *)0)->field)
+
+static const char *const paging_names[] = {
+	[VM_PAGING_HW] = "hw",
+	[VM_PAGING_SHADOW] = "shadow",
+};
+
+static const char *const strategy_names[] = {
+	[VM_SHADOW_CACHED] = "cached",
+	[VM_SHADOW_VTLB] = "vtlb",
+};
+
+static const char *const device_type_names[] = {
+	[VM_DEV_VIRTIO_BLK] = "virtio-blk",
+	[VM_DEV_VIRTIO_CONSOLE] = "virtio-console",
+	[VM_DEV_VIRTIO_RNG] = "virtio-rng",
+};
+
+#define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *lookup_name(const char *const *names, size_t n, unsigned v)
+{
+	return v < n ? names[v] : NULL;
+}
+
+const char *vm_paging_name(enum vm_paging p)
+{
+	return lookup_name(paging_names, N_ELEMENTS(paging_names), (unsigned) p);
+}
+
+const char *vm_strategy_name(enum vm_shadow_strategy s)
+{
+	return lookup_name(strategy_names, N_ELEMENTS(strategy_names), (unsigned) s);
+}
+
+const char *vm_device_type_name(enum vm_device_type t)
+{
+	return lookup_name(device_type_names, N_ELEMENTS(device_type_names), (unsigned) t);
+}
+
+static bool ascii_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+}
+
+/* The name becomes a file name in the state directory: the first character
+ * being alphanumeric rules out ".", "..", hidden files and option-like "-x". */
+bool vm_name_valid(const char *name)
+{
+	size_t i;
+
+	if (!name || !ascii_alnum(name[0]))
+		return false;
+	for (i = 1; name[i]; i++) {
+		if (i >= VM_NAME_MAX)
+			return false;
+		if (!ascii_alnum(name[i]) && name[i] != '_' && name[i] != '.' && name[i] != '-')
+			return false;
+	}
+	return true;
+}
+
+/* --- errors and field paths ------------------------------------------------ */
+
+__attribute__((format(printf, 3, 4)))
+static int fail(struct config_error *err, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	snprintf(err->field, sizeof(err->field), "%s", field);
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static size_t append(char *dst, size_t len, const char *s)
+{
+	while (*s && len + 1 < FIELD_LEN)
+		dst[len++] = *s++;
+	dst[len] = '\0';
+	return len;
+}
+
+/* Paths only feed messages, so truncating an absurdly long key is harmless
+ * (and done by hand: snprintf would make -Wformat-truncation object). */
+static void path_join(char *dst, const char *prefix, const char *key)
+{
+	size_t len = append(dst, 0, prefix);
+
+	if (prefix[0])
+		len = append(dst, len, ".");
+	append(dst, len, key);
+}
+
+static bool strv_contains(const char *const *strv, const char *s)
+{
+	for (; *strv; strv++)
+		if (strcmp(*strv, s) == 0)
+			return true;
+	return false;
+}
+
+static int check_members(struct json_object *obj, const char *prefix,
+			 const char *const *allowed, struct config_error *err)
+{
+	char path[FIELD_LEN];
+
+	json_object_object_foreach(obj, key, val) {
+		(void) val;
+		if (!strv_contains(allowed, key)) {
+			path_join(path, prefix, key);
+			return fail(err, path, "unknown field");
+		}
+	}
+	return 0;
+}
+
+/* --- typed getters: each names the field and what was expected ------------ */
+
+static int get_int(struct json_object *v, const char *field, int64_t min, int64_t max,
+		   uint32_t *ret, struct config_error *err)
+{
+	int64_t i;
+	double d;
+
+	switch (json_object_get_type(v)) {
+	case json_type_int:
+		/* Values above INT64_MAX read back clamped: still out of range. */
+		i = json_object_get_int64(v);
+		break;
+	case json_type_double:
+		/* JSON has one number type: 64.0 and 6.4e1 are the integer 64. The
+		 * bound check before the cast keeps the conversion defined. */
+		d = json_object_get_double(v);
+		if (isnan(d))
+			return fail(err, field, "expected an integer");
+		if (d < -1e15 || d > 1e15)
+			goto out_of_range;
+		i = (int64_t) d;
+		if ((double) i != d)
+			return fail(err, field, "expected an integer");
+		break;
+	default:
+		return fail(err, field, "expected an integer");
+	}
+	if (i < min || i > max)
+		goto out_of_range;
+	*ret = (uint32_t) i;
+	return 0;
+
+out_of_range:
+	return fail(err, field, "must be between %" PRId64 " and %" PRId64, min, max);
+}
+
+static int get_string(struct json_object *v, const char *field, size_t max,
+		      const char **ret, struct config_error *err)
+{
+	const char *s;
+	size_t n;
+
+	if (!json_object_is_type(v, json_type_string))
+		return fail(err, field, "expected a string");
+	s = json_object_get_string(v);
+	n = (size_t) json_object_get_string_len(v);
+	/* "\u0000" is valid JSON but would silently cut a C string short. */
+	if (strlen(s) != n)
+		return fail(err, field, "must not contain NUL characters");
+	if (n > max)
+		return fail(err, field, "must be at most %zu bytes long", max);
+	*ret = s;
+	return 0;
+}
+
+static int dup_string(const char *s, char **ret)
+{
+	char *copy = NULL;
+
+	if (s && !(copy = strdup(s)))
+		return -ENOMEM;
+	*ret = copy;
+	return 0;
+}
+
+/* An absolute path: the daemon's cwd means nothing to the client. */
+static int get_path(struct json_object *v, const char *field, bool nullable,
+		    char **ret, struct config_error *err)
+{
+	const char *s;
+	int r;
+
+	if (nullable && json_object_get_type(v) == json_type_null) {
+		*ret = NULL;
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_string))
+		return fail(err, field, nullable ? "expected a string or null" : "expected a string");
+	r = get_string(v, field, VM_PATH_MAX, &s, err);
+	if (r < 0)
+		return r;
+	if (s[0] != '/')
+		return fail(err, field, "must be an absolute path");
+	return dup_string(s, ret);
+}
+
+static int get_enum(struct json_object *v, const char *field, const char *const *names,
+		    size_t n, unsigned *ret, struct config_error *err)
+{
+	char choices[128] = "";
+	size_t len = 0;
+	unsigned i;
+
+	if (json_object_is_type(v, json_type_string))
+		for (i = 0; i < n; i++)
+			if (strcmp(json_object_get_string(v), names[i]) == 0) {
+				*ret = i;
+				return 0;
+			}
+	for (i = 0; i < n && len < sizeof(choices); i++)
+		len += (size_t) snprintf(choices + len, sizeof(choices) - len, "%s\"%s\"",
+					 i == 0 ? "" : i + 1 == n ? " or " : ", ", names[i]);
+	return fail(err, field, "must be %s", choices);
+}
+
+static int get_bool(struct json_object *v, const char *field, bool *ret, struct config_error *err)
+{
+	if (!json_object_is_type(v, json_type_boolean))
+		return fail(err, field, "expected a boolean");
+	*ret = json_object_get_boolean(v);
+	return 0;
+}
+
+/* --- the schema, one step per top-level field ------------------------------ */
+
+static int parse_name(struct json_object *obj, struct vm_config *c, struct config_error *err)
+{
+	struct json_object *v;
+	const char *s;
+	int r;
+
+	if (!json_object_object_get_ex(obj, "name", &v))
+		return fail(err, "name", "required");
+	r = get_string(v, "name", SIZE_MAX, &s, err);
+	if (r < 0)
+		return r;
+	if (!vm_name_valid(s))
+		return fail(err, "name", "must be 1 to %d characters of [A-Za-z0-9_.-], "
+			    "starting with a letter or digit", VM_NAME_MAX);
+	memcpy(c->name, s, strlen(s) + 1);
+	return 0;
+}
+
+static int parse_sizes(struct json_object *obj, struct vm_config *c, struct config_error *err)
+{
+	struct json_object *v;
+	int r;
+
+	if (json_object_object_get_ex(obj, "memory_mib", &v)) {
+		r = get_int(v, "memory_mib", VM_MEMORY_MIB_MIN, VM_MEMORY_MIB_MAX, &c->memory_mib, err);
+		if (r < 0)
+			return r;
+	}
+	if (json_object_object_get_ex(obj, "vcpus", &v)) {
+		r = get_int(v, "vcpus", 1, VM_VCPUS_MAX, &c->vcpus, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int parse_paging(struct json_object *obj, struct vm_config *c, struct config_error *err)
+{
+	static const char *const shadow_fields[] = { "strategy", NULL };
+	struct json_object *v, *shadow;
+	unsigned u;
+	int r;
+
+	if (json_object_object_get_ex(obj, "paging", &v)) {
+		r = get_enum(v, "paging", paging_names, N_ELEMENTS(paging_names), &u, err);
+		if (r < 0)
+			return r;
+		c->paging = (enum vm_paging) u;
+	}
+	/* Accepted with paging "hw" too, so a config can switch modes by
+	 * changing one field and to_json output always parses back. */
+	if (!json_object_object_get_ex(obj, "shadow", &shadow))
+		return 0;
+	if (!json_object_is_type(shadow, json_type_object))
+		return fail(err, "shadow", "expected an object");
+	r = check_members(shadow, "shadow", shadow_fields, err);
+	if (r < 0)
+		return r;
+	if (json_object_object_get_ex(shadow, "strategy", &v)) {
+		r = get_enum(v, "shadow.strategy", strategy_names, N_ELEMENTS(strategy_names), &u, err);
+		if (r < 0)
+			return r;
+		c->strategy = (enum vm_shadow_strategy) u;
+	}
+	return 0;
+}
+
+static int parse_boot(struct json_object *obj, struct vm_config *c, struct config_error *err)
+{
+	struct json_object *v;
+	const char *s;
+	int r;
+
+	if (!json_object_object_get_ex(obj, "kernel", &v))
+		return fail(err, "kernel", "required");
+	r = get_path(v, "kernel", false, &c->kernel, err);
+	if (r < 0)
+		return r;
+	if (json_object_object_get_ex(obj, "initrd", &v)) {
+		r = get_path(v, "initrd", true, &c->initrd, err);
+		if (r < 0)
+			return r;
+	}
+	if (json_object_object_get_ex(obj, "cmdline", &v)) {
+		r = get_string(v, "cmdline", VM_CMDLINE_MAX, &s, err);
+		if (r < 0)
+			return r;
+		free(c->cmdline);
+		c->cmdline = NULL;
+		return dup_string(s, &c->cmdline);
+	}
+	return 0;
+}
+
+static int parse_console(struct json_object *obj, struct vm_config *c, struct config_error *err)
+{
+	static const char *const console_fields[] = { "log", NULL };
+	struct json_object *console, *v;
+	int r;
+
+	if (!json_object_object_get_ex(obj, "console", &console))
+		return 0;
+	if (!json_object_is_type(console, json_type_object))
+		return fail(err, "console", "expected an object");
+	r = check_members(console, "console", console_fields, err);
+	if (r < 0)
+		return r;
+	if (json_object_object_get_ex(console, "log", &v))
+		return get_path(v, "console.log", true, &c->console_log, err);
+	return 0;
+}
+
+static int parse_device(struct json_object *v, size_t i, struct vm_device_config *d,
+			struct config_error *err)
+{
+	static const char *const device_fields[] = { "type", "path", "readonly", NULL };
+	char prefix[FIELD_LEN], field[FIELD_LEN];
+	struct json_object *m;
+	unsigned u;
+	int r;
+
+	snprintf(prefix, sizeof(prefix), "devices[%zu]", i);
+	if (!json_object_is_type(v, json_type_object))
+		return fail(err, prefix, "expected an object");
+	r = check_members(v, prefix, device_fields, err);
+	if (r < 0)
+		return r;
+
+	path_join(field, prefix, "type");
+	if (!json_object_object_get_ex(v, "type", &m))
+		return fail(err, field, "required");
+	r = get_enum(m, field, device_type_names, N_ELEMENTS(device_type_names), &u, err);
+	if (r < 0)
+		return r;
+	d->type = (enum vm_device_type) u;
+
+	/* Only a block device has a backing file; a path elsewhere is a
+	 * mistake worth reporting, not something to ignore. */
+	path_join(field, prefix, "path");
+	if (json_object_object_get_ex(v, "path", &m)) {
+		if (d->type != VM_DEV_VIRTIO_BLK)
+			return fail(err, field, "not allowed for %s", vm_device_type_name(d->type));
+		r = get_path(m, field, false, &d->path, err);
+		if (r < 0)
+			return r;
+	} else if (d->type == VM_DEV_VIRTIO_BLK)
+		return fail(err, field, "required for virtio-blk");
+
+	path_join(field, prefix, "readonly");
+	if (json_object_object_get_ex(v, "readonly", &m)) {
+		if (d->type != VM_DEV_VIRTIO_BLK)
+			return fail(err, field, "not allowed for %s", vm_device_type_name(d->type));
+		return get_bool(m, field, &d->readonly, err);
+	}
+	return 0;
+}
+
+static int parse_devices(struct json_object *obj, struct vm_config *c, struct config_error *err)
+{
+	struct json_object *devices;
+	size_t i, n;
+	int r;
+
+	if (!json_object_object_get_ex(obj, "devices", &devices))
+		return 0;
+	if (!json_object_is_type(devices, json_type_array))
+		return fail(err, "devices", "expected an array");
+	n = json_object_array_length(devices);
+	if (n > VM_DEVICES_MAX)
+		return fail(err, "devices", "at most %d devices", VM_DEVICES_MAX);
+	for (i = 0; i < n; i++) {
+		/* Counted before parsing so vm_config_free sees a half-filled path. */
+		c->n_devices = i + 1;
+		r = parse_device(json_object_array_get_idx(devices, i), i, &c->devices[i], err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+typedef int (*parse_step)(struct json_object *obj, struct vm_config *c, struct config_error *err);
+
+static const parse_step parse_steps[] = {
+	parse_name, parse_sizes, parse_paging, parse_boot, parse_console, parse_devices,
+};
+
+static const char *const top_fields[] = {
+	"name", "memory_mib", "vcpus", "paging", "shadow", "kernel",
+	"initrd", "cmdline", "console", "devices", NULL,
+};
+
+int vm_config_from_json(struct json_object *obj, struct vm_config **ret, struct config_error *err)
+{
+	struct config_error scratch;
+	struct vm_config *c;
+	size_t i;
+	int r;
+
+	if (!err)
+		err = &scratch;
+	if (!json_object_is_type(obj, json_type_object))
+		return fail(err, "", "expected an object");
+	/* Unknown fields first: a misspelt field explains later "required" errors. */
+	r = check_members(obj, "", top_fields, err);
+	if (r < 0)
+		return r;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->memory_mib = VM_MEMORY_MIB_DEFAULT;
+	c->vcpus = VM_VCPUS_DEFAULT;
+	c->paging = VM_PAGING_HW;
+	c->strategy = VM_SHADOW_CACHED;
+	c->cmdline = strdup("");
+	if (!c->cmdline) {
+		r = -ENOMEM;
+		goto err_config;
+	}
+	for (i = 0; i < N_ELEMENTS(parse_steps); i++) {
+		r = parse_steps[i](obj, c, err);
+		if (r < 0)
+			goto err_config;
+	}
+	*ret = c;
+	return 0;
+
+err_config:
+	vm_config_free(c);
+	return r;
+}
+
+/* --- back to JSON ------------------------------------------------------------ */
+
+/* Takes val; a NULL val is the allocation that produced it failing. */
+static int add(struct json_object *o, const char *key, struct json_object *val)
+{
+	if (!val)
+		return -ENOMEM;
+	if (json_object_object_add(o, key, val) < 0) {
+		json_object_put(val);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* NULL for NULL, so a config holding an out-of-range enum or no kernel
+ * (built by hand, not parsed) makes to_json fail instead of crash. */
+static struct json_object *new_string(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+static int add_nullable_string(struct json_object *o, const char *key, const char *s)
+{
+	if (!s)
+		return json_object_object_add(o, key, NULL) < 0 ? -ENOMEM : 0;
+	return add(o, key, json_object_new_string(s));
+}
+
+static struct json_object *device_to_json(const struct vm_device_config *d)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	if (add(o, "type", new_string(vm_device_type_name(d->type))) < 0)
+		goto err_object;
+	if (d->type == VM_DEV_VIRTIO_BLK &&
+	    (add(o, "path", new_string(d->path)) < 0 ||
+	     add(o, "readonly", json_object_new_boolean(d->readonly)) < 0))
+		goto err_object;
+	return o;
+
+err_object:
+	json_object_put(o);
+	return NULL;
+}
+
+static struct json_object *devices_to_json(const struct vm_config *c)
+{
+	struct json_object *a = json_object_new_array_ext((int) c->n_devices);
+	struct json_object *d;
+	size_t i;
+
+	if (!a)
+		return NULL;
+	for (i = 0; i < c->n_devices; i++) {
+		d = device_to_json(&c->devices[i]);
+		if (!d || json_object_array_add(a, d) < 0) {
+			json_object_put(d);
+			json_object_put(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+struct json_object *vm_config_to_json(const struct vm_config *c)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *shadow = NULL, *console = NULL;
+
+	if (!o)
+		return NULL;
+	if (add(o, "name", json_object_new_string(c->name)) < 0 ||
+	    add(o, "memory_mib", json_object_new_int64(c->memory_mib)) < 0 ||
+	    add(o, "vcpus", json_object_new_int64(c->vcpus)) < 0 ||
+	    add(o, "paging", new_string(vm_paging_name(c->paging))) < 0)
+		goto err_object;
+
+	shadow = json_object_new_object();
+	if (!shadow || add(shadow, "strategy", new_string(vm_strategy_name(c->strategy))) < 0)
+		goto err_shadow;
+	if (add(o, "shadow", shadow) < 0)
+		goto err_object;  /* add() already dropped shadow */
+
+	if (add(o, "kernel", new_string(c->kernel)) < 0 ||
+	    add_nullable_string(o, "initrd", c->initrd) < 0 ||
+	    add(o, "cmdline", json_object_new_string(c->cmdline ? c->cmdline : "")) < 0)
+		goto err_object;
+
+	console = json_object_new_object();
+	if (!console || add_nullable_string(console, "log", c->console_log) < 0)
+		goto err_console;
+	if (add(o, "console", console) < 0 ||
+	    add(o, "devices", devices_to_json(c)) < 0)
+		goto err_object;
+	return o;
+
+err_console:
+	json_object_put(console);
+	goto err_object;
+err_shadow:
+	json_object_put(shadow);
+err_object:
+	json_object_put(o);
+	return NULL;
+}
+
+/* --- ownership --------------------------------------------------------------- */
+
+void vm_config_free(struct vm_config *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	free(c->kernel);
+	free(c->initrd);
+	free(c->cmdline);
+	free(c->console_log);
+	for (i = 0; i < c->n_devices && i < VM_DEVICES_MAX; i++)
+		free(c->devices[i].path);
+	free(c);
+}
+
+struct vm_config *vm_config_dup(const struct vm_config *c)
+{
+	struct vm_config *copy;
+	size_t i;
+
+	if (!c)
+		return NULL;
+	copy = malloc(sizeof(*copy));
+	if (!copy)
+		return NULL;
+	/* Scalars by value; every pointer is cleared first so that freeing a
+	 * half-made copy never frees the original's strings. */
+	*copy = *c;
+	copy->kernel = copy->initrd = copy->cmdline = copy->console_log = NULL;
+	for (i = 0; i < VM_DEVICES_MAX; i++)
+		copy->devices[i].path = NULL;
+
+	if (dup_string(c->kernel, &copy->kernel) < 0 ||
+	    dup_string(c->initrd, &copy->initrd) < 0 ||
+	    dup_string(c->cmdline, &copy->cmdline) < 0 ||
+	    dup_string(c->console_log, &copy->console_log) < 0)
+		goto err_copy;
+	for (i = 0; i < c->n_devices && i < VM_DEVICES_MAX; i++)
+		if (dup_string(c->devices[i].path, &copy->devices[i].path) < 0)
+			goto err_copy;
+	return copy;
+
+err_copy:
+	vm_config_free(copy);
+	return NULL;
+}
+
+/* --- relative paths, for clients ------------------------------------------- */
+
+struct resolver {
+	const char *base;
+	int base_len;            /* without trailing slashes: "/" joins as "" */
+	bool apply;              /* first pass only checks, so obj is untouched on error */
+	struct config_error *err;
+};
+
+static int resolve_one(struct json_object *v, const char *field, const struct resolver *rs)
+{
+	char buf[VM_PATH_MAX + 1];
+	const char *rel;
+	size_t n;
+
+	if (!json_object_is_type(v, json_type_string))
+		return 0;
+	rel = json_object_get_string(v);
+	n = (size_t) json_object_get_string_len(v);
+	/* Absolute, empty and NUL-carrying values are from_json's to judge. */
+	if (n == 0 || rel[0] == '/' || strlen(rel) != n)
+		return 0;
+	while (rel[0] == '.' && rel[1] == '/') {
+		rel += 2;
+		while (rel[0] == '/')
+			rel++;
+	}
+	if ((size_t) rs->base_len + 1 + strlen(rel) > VM_PATH_MAX)
+		return fail(rs->err, field, "must be at most %d bytes long once made absolute",
+			    VM_PATH_MAX);
+	if (!rs->apply)
+		return 0;
+	snprintf(buf, sizeof(buf), "%.*s/%s", rs->base_len, rs->base, rel);
+	return json_object_set_string(v, buf) == 1 ? 0 : -ENOMEM;
+}
+
+static int resolve_all(struct json_object *obj, const struct resolver *rs)
+{
+	char field[FIELD_LEN];
+	struct json_object *v, *sub, *path;
+	size_t i, n;
+	int r;
+
+	if (json_object_object_get_ex(obj, "kernel", &v) && (r = resolve_one(v, "kernel", rs)) < 0)
+		return r;
+	if (json_object_object_get_ex(obj, "initrd", &v) && (r = resolve_one(v, "initrd", rs)) < 0)
+		return r;
+	if (json_object_object_get_ex(obj, "console", &sub) &&
+	    json_object_is_type(sub, json_type_object) &&
+	    json_object_object_get_ex(sub, "log", &v) &&
+	    (r = resolve_one(v, "console.log", rs)) < 0)
+		return r;
+	if (!json_object_object_get_ex(obj, "devices", &sub) ||
+	    !json_object_is_type(sub, json_type_array))
+		return 0;
+	n = json_object_array_length(sub);
+	for (i = 0; i < n; i++) {
+		v = json_object_array_get_idx(sub, i);
+		if (!json_object_is_type(v, json_type_object) ||
+		    !json_object_object_get_ex(v, "path", &path))
+			continue;
+		snprintf(field, sizeof(field), "devices[%zu].path", i);
+		r = resolve_one(path, field, rs);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int vm_config_resolve_paths(struct json_object *obj, const char *base_dir, struct config_error *err)
+{
+	struct config_error scratch;
+	struct resolver rs = { .base = base_dir, .err = err ? err : &scratch };
+	size_t len;
+	int r;
+
+	if (!base_dir || base_dir[0] != '/')
+		return fail(rs.err, "", "base directory must be an absolute path");
+	len = strlen(base_dir);
+	while (len > 0 && base_dir[len - 1] == '/')
+		len--;
+	if (len > VM_PATH_MAX)
+		return fail(rs.err, "", "base directory is longer than %d bytes", VM_PATH_MAX);
+	rs.base_len = (int) len;
+	if (!json_object_is_type(obj, json_type_object))
+		return 0;
+
+	r = resolve_all(obj, &rs);
+	if (r < 0)
+		return r;
+	rs.apply = true;
+	return resolve_all(obj, &rs);
+}

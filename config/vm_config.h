@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * VM configuration (API.md "VM config"): parse a JSON object into a checked
+ * struct, with defaults, and back. Every invalid input names its field and
+ * why; unknown fields are refused. No file, KVM or daemon knowledge beyond
+ * the schema: the caller opens files.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+#define VM_NAME_MAX          63      /* [A-Za-z0-9][A-Za-z0-9_.-]{0,62} */
+#define VM_MEMORY_MIB_MIN    2
+#define VM_MEMORY_MIB_MAX    65536
+#define VM_VCPUS_MAX         64
+#define VM_CMDLINE_MAX       4095
+#define VM_PATH_MAX          4095
+#define VM_DEVICES_MAX       16
+#define VM_MEMORY_MIB_DEFAULT 64
+#define VM_VCPUS_DEFAULT     1
+
+enum vm_paging { VM_PAGING_HW = 0, VM_PAGING_SHADOW = 1 };
+enum vm_shadow_strategy { VM_SHADOW_CACHED = 0, VM_SHADOW_VTLB = 1 };
+enum vm_device_type { VM_DEV_VIRTIO_BLK, VM_DEV_VIRTIO_CONSOLE, VM_DEV_VIRTIO_RNG };
+
+struct vm_device_config {
+	enum vm_device_type type;
+	char *path;          /* virtio-blk: image file; NULL otherwise */
+	bool readonly;
+};
+
+struct vm_config {
+	char name[VM_NAME_MAX + 1];
+	uint32_t memory_mib;             /* default 64 */
+	uint32_t vcpus;                  /* default 1 */
+	enum vm_paging paging;           /* default hw */
+	enum vm_shadow_strategy strategy;/* default cached */
+	char *kernel;                    /* required, absolute path */
+	char *initrd;                    /* NULL when absent/null; absolute path */
+	char *cmdline;                   /* never NULL ("" default) */
+	char *console_log;               /* NULL when absent/null; absolute path */
+	size_t n_devices;
+	struct vm_device_config devices[VM_DEVICES_MAX];
+};
+
+struct config_error {
+	char field[64];      /* dotted path: "memory_mib", "shadow.strategy", "devices[1].path" */
+	char message[192];
+};
+
+/* Returns 0 and a new config, or -EINVAL with err filled (err may be NULL).
+ * err->field is "" when the document itself is not an object; -ENOMEM
+ * leaves err untouched. */
+int vm_config_from_json(struct json_object *obj, struct vm_config **ret, struct config_error *err);
+/* The full config with defaults filled in, as API.md's schema. */
+struct json_object *vm_config_to_json(const struct vm_config *c);
+void vm_config_free(struct vm_config *c);
+/* Deep copy; NULL on ENOMEM. */
+struct vm_config *vm_config_dup(const struct vm_config *c);
+
+/* Rewrites relative kernel, initrd, console.log and devices[].path strings
+ * in obj to absolute ones under base_dir (itself absolute), for clients that
+ * read a config file relative to their cwd. Values of the wrong type are left
+ * for vm_config_from_json to report. Returns 0, -EINVAL with err filled (a
+ * result longer than VM_PATH_MAX, or base_dir not absolute: obj untouched),
+ * or -ENOMEM. */
+int vm_config_resolve_paths(struct json_object *obj, const char *base_dir, struct config_error *err);
+
+bool vm_name_valid(const char *name);
+/* NULL for a value outside the enum. */
+const char *vm_paging_name(enum vm_paging p);
+const char *vm_strategy_name(enum vm_shadow_strategy s);
+const char *vm_device_type_name(enum vm_device_type t);
