@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The boot contract between vmmd and its own guests (DESIGN.md "Guest boot").
+ *
+ * vmmd enters a guest ELF at e_entry in 64-bit mode: paging on with an
+ * identity map of the first 4 GiB (2 MiB pages), interrupts off, flat
+ * 64-bit code/data segments, rsp = VMM_BOOT_STACK_TOP, and
+ * rdi = guest-physical address of a struct vmm_boot_info.
+ *
+ * Guest-physical memory below VMM_LOAD_MIN is vmmd's: page tables, GDT, the
+ * boot-info block and the command line live there. PT_LOAD segments must lie
+ * in [VMM_LOAD_MIN, memory size).
+ *
+ * This header is shared by vmmd (C, hosted) and the guests (freestanding):
+ * fixed-width fields only, no padding surprises.
+ */
+#ifndef VMM_ABI_BOOTINFO_H
+#define VMM_ABI_BOOTINFO_H
+
+#define VMM_BOOT_MAGIC        0x544f4f42444d4d56ULL /* "VMMDBOOT" little-endian */
+#define VMM_BOOT_VERSION      1
+
+#define VMM_BOOT_GDT          0x1000ULL
+#define VMM_BOOT_PML4         0x2000ULL
+#define VMM_BOOT_PDPT         0x3000ULL
+#define VMM_BOOT_PD           0x4000ULL   /* 4 pages: 0x4000..0x7fff */
+#define VMM_BOOT_INFO         0x8000ULL
+#define VMM_BOOT_CMDLINE      0x9000ULL
+#define VMM_BOOT_CMDLINE_MAX  4096
+#define VMM_BOOT_STACK_TOP    0x80000ULL  /* a scratch stack; guests may set their own */
+#define VMM_LOAD_MIN          0x100000ULL
+
+#define VMM_BOOT_MODE_HW      0
+#define VMM_BOOT_MODE_SHADOW  1
+
+#ifdef __ASSEMBLER__
+#else
+#ifdef __STDC_HOSTED__
+#if __STDC_HOSTED__
+#include <stdint.h>
+#else
+typedef unsigned long long uint64_t;
+typedef unsigned int uint32_t;
+#endif
+#endif
+
+struct vmm_boot_info {
+	uint64_t magic;         /* VMM_BOOT_MAGIC */
+	uint32_t version;       /* VMM_BOOT_VERSION */
+	uint32_t size;          /* sizeof(struct vmm_boot_info) */
+	uint64_t memory_bytes;  /* guest-physical memory: [0, memory_bytes) */
+	uint32_t vcpus;
+	uint32_t mode;          /* VMM_BOOT_MODE_* */
+	uint64_t cmdline;       /* guest-physical address of a NUL-terminated string */
+	uint32_t cmdline_len;   /* without the NUL */
+	uint32_t reserved;
+};
+#endif
+
+/* I/O ports every vmmd platform has (QEMU-compatible). */
+#define VMM_PORT_COM1         0x3f8
+#define VMM_IRQ_COM1          4
+#define VMM_PORT_DEBUG_EXIT   0xf4  /* write v: VM exits with status (v << 1) | 1 */
+
+#endif
