@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The supervisor's shared context: the event loop, the VM registry, the
+ * listening socket, and the clients subscribed to events. It never touches
+ * KVM: everything VM-side happens in the workers (worker_link.h).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "vmmd/registry.h"
+#include "vmmd/rpc_peer.h"
+
+#define DAEMON_MAX_CLIENTS 256
+
+struct client;
+
+struct daemon {
+	struct event_base *base;
+	struct registry registry;
+	struct evconnlistener *listener;
+	struct event *sigchld_ev, *sigterm_ev, *sigint_ev;
+	char *socket_path;
+	char *self_exe;              /* what workers are exec'd from */
+	struct client *clients;      /* every open connection */
+	unsigned n_clients;
+	const char *log_level_name;
+	bool quitting;
+};
+
+/* A client connection and what it subscribed to (events.h). */
+struct client {
+	struct client *next;
+	struct daemon *daemon;
+	struct rpc_peer *peer;
+	unsigned topics;             /* EVENT_TOPIC_* bits */
+	char vm_filter[VM_NAME_MAX + 1]; /* "" = every VM */
+};

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vmmd/methods.h"
+
+#define LIVE      (VM_STATE_BIT(VM_STATE_RUNNING) | VM_STATE_BIT(VM_STATE_PAUSED))
+#define NOT_LIVE  (VM_STATE_BIT(VM_STATE_CREATED) | VM_STATE_BIT(VM_STATE_STOPPED) | VM_STATE_BIT(VM_STATE_CRASHED))
+#define NAME_PARAM { "name", PARAM_STRING, true, "the VM's name" }
+
+const struct method vmm_methods[] = {
+	{ .name = "rpc.discover", .summary = "The OpenRPC document of this API", .fn = method_rpc_discover },
+	{ .name = "vmm.version", .summary = "vmmd's version and the host's virtualization facts",
+	  .fn = method_vmm_version },
+	{ .name = "events.subscribe", .summary = "Receive event notifications on this connection",
+	  .fn = method_events_subscribe,
+	  .params = { { "topics", PARAM_ARRAY, true, "state, console, fault, stats" },
+		      { "name", PARAM_STRING, false, "only this VM's events" } } },
+	{ .name = "vm.create", .summary = "Define a VM from a config", .fn = method_vm_create,
+	  .params = { { "config", PARAM_OBJECT, true, "the VM config (docs/config.md)" } } },
+	{ .name = "vm.start", .summary = "Start a VM's worker and boot its guest", .fn = method_vm_start,
+	  .takes_vm = true, .states = NOT_LIVE, .params = { NAME_PARAM } },
+	{ .name = "vm.pause", .summary = "Park every vCPU (idempotent)", .fn = method_vm_pause,
+	  .takes_vm = true, .states = LIVE, .params = { NAME_PARAM } },
+	{ .name = "vm.resume", .summary = "Let the vCPUs run again (idempotent)", .fn = method_vm_resume,
+	  .takes_vm = true, .states = LIVE, .params = { NAME_PARAM } },
+	{ .name = "vm.stop", .summary = "Stop the guest and its worker", .fn = method_vm_stop,
+	  .takes_vm = true, .states = LIVE,
+	  .params = { NAME_PARAM, { "force", PARAM_BOOL, false, "kill the worker at once" } } },
+	{ .name = "vm.destroy", .summary = "Forget a VM that is not running", .fn = method_vm_destroy,
+	  .takes_vm = true, .states = NOT_LIVE, .params = { NAME_PARAM } },
+	{ .name = "vm.list", .summary = "Every VM with its state", .fn = method_vm_list },
+	{ .name = "vm.info", .summary = "A VM's config, state, worker, exit and stats", .fn = method_vm_info,
+	  .takes_vm = true, .states = VM_STATES_ANY, .params = { NAME_PARAM } },
+	{ .name = "vm.console.read", .summary = "Console output from an absolute offset", .fn = method_vm_console_read,
+	  .takes_vm = true, .states = VM_STATES_ANY,
+	  .params = { NAME_PARAM, { "offset", PARAM_INT, false, "first byte wanted (default 0)" },
+		      { "max", PARAM_INT, false, "at most this many bytes (default 65536, ≤ 1 MiB)" } } },
+	{ .name = "vm.console.write", .summary = "Send bytes to the guest's COM1", .fn = method_vm_console_write,
+	  .takes_vm = true, .states = LIVE,
+	  .params = { NAME_PARAM, { "data", PARAM_STRING, true, "base64, at most 4096 bytes decoded" } } },
+};
+const size_t vmm_methods_count = sizeof(vmm_methods) / sizeof(vmm_methods[0]);
+
+void reply_error(struct rpc_call *call, int code, const char *fmt, ...)
+{
+	struct rpc_error err = { .code = code };
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err.message, sizeof(err.message), fmt, ap);
+	va_end(ap);
+	rpc_call_error(call, &err, NULL);
+}
+
+static const struct method *find_method(const char *name)
+{
+	for (size_t i = 0; i < vmm_methods_count; i++)
+		if (strcmp(vmm_methods[i].name, name) == 0)
+			return &vmm_methods[i];
+	return NULL;
+}
+
+static void states_text(unsigned mask, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	for (int s = VM_STATE_CREATED; s <= VM_STATE_CRASHED; s++)
+		if (mask & VM_STATE_BIT(s)) {
+			size_t n = strlen(buf);
+			snprintf(buf + n, size - n, "%s%s", n ? ", " : "", vm_state_name(s));
+		}
+}
+
+void methods_dispatch(struct daemon *d, struct client *c, struct rpc_call *call)
+{
+	const struct method *m = find_method(call->method);
+	if (!m) {
+		reply_error(call, RPC_METHOD_NOT_FOUND, "method '%s' not found", call->method);
+		return;
+	}
+	struct rpc_error err = { 0 };
+	if (params_check(call->params, m->params, &err) < 0) {
+		rpc_call_error(call, &err, NULL);
+		return;
+	}
+	struct vm_record *vm = NULL;
+	if (m->takes_vm) {
+		const char *name = param_string(call->params, "name", "");
+		vm = registry_find(&d->registry, name);
+		if (!vm) {
+			reply_error(call, RPC_NO_SUCH_VM, "no VM named '%s'", name);
+			return;
+		}
+		if (!(m->states & VM_STATE_BIT(vm->state))) {
+			char allowed[96];
+			states_text(m->states, allowed, sizeof(allowed));
+			reply_error(call, RPC_INVALID_STATE, "%s: VM '%s' is %s (allowed: %s)",
+				    m->name, vm->name, vm_state_name(vm->state), allowed);
+			return;
+		}
+		if (vm->busy && strcmp(m->name, "vm.info") != 0 && strcmp(m->name, "vm.console.read") != 0 &&
+		    strcmp(m->name, "vm.stop") != 0) {
+			reply_error(call, RPC_INVALID_STATE, "%s: VM '%s' is changing state, try again",
+				    m->name, vm->name);
+			return;
+		}
+	}
+	m->fn(d, c, call, vm);
+}

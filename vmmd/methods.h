@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The RPC method table (STYLE.md "tables over switch ladders"): each entry
+ * names its parameters and, for methods on one VM, the VM states in which
+ * it is accepted — so an action in the wrong state is refused here, before
+ * its handler runs (Firecracker's rpc_interface).
+ */
+#pragma once
+
+#include "proto/exchange.h"
+#include "vmmd/daemon.h"
+#include "vmmd/params.h"
+
+struct method;
+
+/* vm is the looked-up record for methods with takes_vm, else NULL. */
+typedef void (*method_fn)(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
+
+struct method {
+	const char *name;
+	const char *summary;
+	method_fn fn;
+	bool takes_vm;          /* "name" names an existing VM */
+	unsigned states;        /* VM_STATE_BIT mask accepted, with takes_vm */
+	struct param_spec params[PARAMS_MAX];
+};
+
+extern const struct method vmm_methods[];
+extern const size_t vmm_methods_count;
+
+/* Validate and dispatch one call from a client. */
+void methods_dispatch(struct daemon *d, struct client *c, struct rpc_call *call);
+
+/* Shared helpers for handlers. */
+void reply_error(struct rpc_call *call, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+struct json_object *vm_summary_json(struct vm_record *vm);
+
+/* Handlers (methods_*.c). */
+void method_rpc_discover(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
+void method_vmm_version(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
+void method_events_subscribe(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
+void method_vm_create(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
+void method_vm_start(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
+void method_vm_pause(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
+void method_vm_resume(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
+void method_vm_stop(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
+void method_vm_destroy(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
+void method_vm_list(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
+void method_vm_info(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
+void method_vm_console_read(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
+void method_vm_console_write(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/* Methods about the daemon itself: rpc.discover, vmm.version, events.subscribe. */
+#include <string.h>
+
+#include "vmmd/events.h"
+#include "vmmd/host_probe.h"
+#include "vmmd/methods.h"
+
+#define VMMD_VERSION "0.1.0"
+
+static struct json_object *schema_of(enum param_type t)
+{
+	struct json_object *s = json_object_new_object();
+	json_object_object_add(s, "type", json_object_new_string(param_type_name(t)));
+	return s;
+}
+
+/* OpenRPC 1.2 document generated from the method table, so it cannot drift. */
+void method_rpc_discover(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
+{
+	struct json_object *doc = json_object_new_object();
+	json_object_object_add(doc, "openrpc", json_object_new_string("1.2.6"));
+	struct json_object *info = json_object_new_object();
+	json_object_object_add(info, "title", json_object_new_string("vmmd control API"));
+	json_object_object_add(info, "version", json_object_new_string(VMMD_VERSION));
+	json_object_object_add(doc, "info", info);
+	struct json_object *methods = json_object_new_array();
+	for (size_t i = 0; i < vmm_methods_count; i++) {
+		const struct method *m = &vmm_methods[i];
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(m->name));
+		json_object_object_add(o, "summary", json_object_new_string(m->summary));
+		json_object_object_add(o, "paramStructure", json_object_new_string("by-name"));
+		struct json_object *params = json_object_new_array();
+		for (const struct param_spec *p = m->params; p->name; p++) {
+			struct json_object *po = json_object_new_object();
+			json_object_object_add(po, "name", json_object_new_string(p->name));
+			json_object_object_add(po, "required", json_object_new_boolean(p->required));
+			json_object_object_add(po, "description", json_object_new_string(p->description));
+			json_object_object_add(po, "schema", schema_of(p->type));
+			json_object_array_add(params, po);
+		}
+		json_object_object_add(o, "params", params);
+		struct json_object *result = json_object_new_object();
+		json_object_object_add(result, "name", json_object_new_string("result"));
+		json_object_object_add(result, "schema", schema_of(PARAM_OBJECT));
+		json_object_object_add(o, "result", result);
+		if (m->takes_vm) {
+			struct json_object *states = json_object_new_array();
+			for (int s = VM_STATE_CREATED; s <= VM_STATE_CRASHED; s++)
+				if (m->states & VM_STATE_BIT(s))
+					json_object_array_add(states, json_object_new_string(vm_state_name(s)));
+			json_object_object_add(o, "x-vm-states", states);
+		}
+		json_object_array_add(methods, o);
+	}
+	json_object_object_add(doc, "methods", methods);
+	rpc_call_result(call, doc);
+}
+
+void method_vmm_version(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
+{
+	struct host_facts facts;
+	host_probe(&facts);
+	struct json_object *res = json_object_new_object();
+	json_object_object_add(res, "version", json_object_new_string(VMMD_VERSION));
+	json_object_object_add(res, "api", json_object_new_int(1));
+	struct json_object *kvm = json_object_new_object();
+	json_object_object_add(kvm, "available", json_object_new_boolean(facts.kvm_available));
+	json_object_object_add(kvm, "api_version",
+			       facts.kvm_api_version >= 0 ? json_object_new_int(facts.kvm_api_version) : NULL);
+	if (!facts.kvm_available)
+		json_object_object_add(kvm, "error", json_object_new_string(facts.kvm_error));
+	json_object_object_add(res, "kvm", kvm);
+	struct json_object *host = json_object_new_object();
+	json_object_object_add(host, "virt", json_object_new_string(facts.virt));
+	json_object_object_add(host, "tdp", json_object_new_boolean(facts.tdp));
+	json_object_object_add(res, "host", host);
+	struct json_object *modes = json_object_new_array();
+	json_object_array_add(modes, json_object_new_string("hw"));
+	json_object_object_add(res, "paging_modes", modes);
+	rpc_call_result(call, res);
+}
+
+void method_events_subscribe(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
+{
+	struct json_object *topics = param_get(call->params, "topics");
+	const char *name = param_string(call->params, "name", NULL);
+	unsigned mask = 0;
+	size_t n = json_object_array_length(topics);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *t = json_object_array_get_idx(topics, i);
+		int bit = json_object_is_type(t, json_type_string) ? event_topic_from_name(json_object_get_string(t)) : -1;
+		if (bit < 0) {
+			struct rpc_error err = { 0 };
+			rpc_error_set(&err, RPC_INVALID_PARAMS, "unknown topic %s (known: state, console, fault, stats)",
+				      json_object_to_json_string(t));
+			snprintf(err.field, sizeof(err.field), "topics");
+			rpc_call_error(call, &err, NULL);
+			return;
+		}
+		mask |= bit;
+	}
+	if (n == 0) {
+		reply_error(call, RPC_INVALID_PARAMS, "topics must name at least one topic");
+		return;
+	}
+	if (name && !registry_find(&d->registry, name)) {
+		reply_error(call, RPC_NO_SUCH_VM, "no VM named '%s'", name);
+		return;
+	}
+	c->topics = mask;
+	snprintf(c->vm_filter, sizeof(c->vm_filter), "%s", name ? name : "");
+	struct json_object *res = json_object_new_object(), *list = json_object_new_array();
+	for (unsigned bit = 1; bit <= EVENT_TOPIC_STATS; bit <<= 1)
+		if (mask & bit)
+			json_object_array_add(list, json_object_new_string(event_topic_name(bit)));
+	json_object_object_add(res, "subscribed", list);
+	rpc_call_result(call, res);
+}

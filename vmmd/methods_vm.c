@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/* The VM life-cycle methods: create, start, pause, resume, stop, destroy, list, info, console. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "proto/base64.h"
+#include "vmmd/events.h"
+#include "vmmd/log.h"
+#include "vmmd/methods.h"
+#include "vmmd/worker_link.h"
+
+#define CONSOLE_READ_DEFAULT  65536
+#define CONSOLE_READ_MAX      (1u << 20)
+#define CONSOLE_WRITE_MAX     4096
+
+struct json_object *vm_summary_json(struct vm_record *vm)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "name", json_object_new_string(vm->name));
+	json_object_object_add(o, "state", json_object_new_string(vm_state_name(vm->state)));
+	json_object_object_add(o, "paging", json_object_new_string(vm_paging_name(vm->config->paging)));
+	json_object_object_add(o, "vcpus", json_object_new_int(vm->config->vcpus));
+	json_object_object_add(o, "memory_mib", json_object_new_int(vm->config->memory_mib));
+	json_object_object_add(o, "uptime_s", json_object_new_double(vm_uptime(vm)));
+	return o;
+}
+
+static void reply_name_state(struct rpc_call *call, struct vm_record *vm)
+{
+	struct json_object *res = json_object_new_object();
+	json_object_object_add(res, "name", json_object_new_string(vm->name));
+	json_object_object_add(res, "state", json_object_new_string(vm_state_name(vm->state)));
+	rpc_call_result(call, res);
+}
+
+static void set_state(struct daemon *d, struct vm_record *vm, enum vm_state state)
+{
+	enum vm_state previous = vm->state;
+	vm->state = state;
+	int r = registry_save(&d->registry, vm);
+	if (r < 0)
+		log_warning_errno(r, "Failed to save the state of VM %s, ignoring: %m", vm->name);
+	if (previous != state)
+		events_emit_state(d, vm, previous);
+}
+
+/* A kernel that is not there is a config error the user can fix now, not at start. */
+static int check_file(const char *path, const char *field, struct rpc_error *err)
+{
+	struct stat st;
+	if (!path)
+		return 0;
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		rpc_error_set(err, RPC_CONFIG_INVALID, "%s: %s", field,
+			      errno == 0 || S_ISREG(st.st_mode) ? "not a regular file" : strerror(errno));
+		snprintf(err->field, sizeof(err->field), "%s", field);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void method_vm_create(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *unused)
+{
+	struct config_error cerr = { 0 };
+	struct vm_config *config = NULL;
+	struct rpc_error err = { 0 };
+	if (vm_config_from_json(param_get(call->params, "config"), &config, &cerr) < 0) {
+		rpc_error_set(&err, RPC_CONFIG_INVALID, "%s%s%s", cerr.field, cerr.field[0] ? ": " : "", cerr.message);
+		snprintf(err.field, sizeof(err.field), "%s", cerr.field);
+		rpc_call_error(call, &err, NULL);
+		return;
+	}
+	errno = 0;
+	if (check_file(config->kernel, "kernel", &err) < 0 || check_file(config->initrd, "initrd", &err) < 0) {
+		vm_config_free(config);
+		rpc_call_error(call, &err, NULL);
+		return;
+	}
+	struct vm_record *vm;
+	int r = registry_add(&d->registry, config, &vm);
+	if (r < 0) {
+		if (r == -EEXIST)
+			reply_error(call, RPC_VM_EXISTS, "a VM named '%s' exists", config->name);
+		else if (r == -ENOSPC)
+			reply_error(call, RPC_RESOURCE_LIMIT, "at most %d VMs", REGISTRY_MAX_VMS);
+		else
+			reply_error(call, RPC_INTERNAL_ERROR, "cannot save the VM definition: %s", strerror(-r));
+		vm_config_free(config);
+		return;
+	}
+	log_info("VM %s created", vm->name);
+	events_emit_state(d, vm, VM_STATE_CREATED);
+	reply_name_state(call, vm);
+}
+
+void method_vm_start(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
+{
+	int r = worker_spawn(d, vm, call);
+	if (r < 0)
+		reply_error(call, RPC_INTERNAL_ERROR, "cannot start a worker for '%s': %s", vm->name, strerror(-r));
+}
+
+/* Pause and resume: forwarded, and the state changes when the worker confirms. */
+struct forward {
+	struct daemon *daemon;
+	struct rpc_call *call;
+	char name[VM_NAME_MAX + 1];
+	enum vm_state target;
+};
+
+static void forward_reply(void *userdata, struct json_object *result, const struct rpc_error *err)
+{
+	struct forward *f = userdata;
+	struct vm_record *vm = registry_find(&f->daemon->registry, f->name);
+	if (err) {
+		rpc_call_error(f->call, err, NULL);
+	} else if (!vm) {
+		reply_error(f->call, RPC_NO_SUCH_VM, "VM '%s' went away", f->name);
+	} else {
+		if (vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED)
+			set_state(f->daemon, vm, f->target);
+		reply_name_state(f->call, vm);
+	}
+	free(f);
+}
+
+static void forward_state(struct daemon *d, struct rpc_call *call, struct vm_record *vm,
+			  const char *method, enum vm_state target)
+{
+	if (vm->state == target) {   /* idempotent */
+		reply_name_state(call, vm);
+		return;
+	}
+	struct forward *f = calloc(1, sizeof(*f));
+	if (!f) {
+		reply_error(call, RPC_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	*f = (struct forward) { .daemon = d, .call = call, .target = target };
+	snprintf(f->name, sizeof(f->name), "%s", vm->name);
+	int r = worker_call(vm, method, NULL, forward_reply, f);
+	if (r < 0) {
+		free(f);
+		reply_error(call, RPC_INVALID_STATE, "the worker of '%s' is not reachable: %s", vm->name, strerror(-r));
+	}
+}
+
+void method_vm_pause(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
+{
+	forward_state(d, call, vm, "worker.pause", VM_STATE_PAUSED);
+}
+
+void method_vm_resume(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
+{
+	forward_state(d, call, vm, "worker.resume", VM_STATE_RUNNING);
+}
+
+void method_vm_stop(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
+{
+	struct pending_reply *p = calloc(1, sizeof(*p));
+	if (!p) {
+		reply_error(call, RPC_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	/* Answered when the worker is gone and the state is final (worker_link.c). */
+	p->call = call;
+	p->next = vm->on_stopped;
+	vm->on_stopped = p;
+	worker_stop(vm, param_bool(call->params, "force", false));
+}
+
+void method_vm_destroy(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
+{
+	struct json_object *res = json_object_new_object();
+	json_object_object_add(res, "name", json_object_new_string(vm->name));
+	log_info("VM %s destroyed", vm->name);
+	if (events_wanted(d, EVENT_TOPIC_STATE, vm->name)) {
+		struct json_object *data = json_object_new_object();
+		json_object_object_add(data, "state", json_object_new_string("destroyed"));
+		json_object_object_add(data, "previous", json_object_new_string(vm_state_name(vm->state)));
+		events_emit(d, EVENT_TOPIC_STATE, vm->name, "state", data);
+	}
+	registry_remove(&d->registry, vm);
+	rpc_call_result(call, res);
+}
+
+void method_vm_list(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *unused)
+{
+	struct json_object *vms = json_object_new_array();
+	for (struct vm_record *vm = d->registry.head; vm; vm = vm->next)
+		json_object_array_add(vms, vm_summary_json(vm));
+	struct json_object *res = json_object_new_object();
+	json_object_object_add(res, "vms", vms);
+	rpc_call_result(call, res);
+}
+
+static struct json_object *info_json(struct vm_record *vm, struct json_object *stats)
+{
+	struct json_object *o = vm_summary_json(vm);
+	json_object_object_add(o, "config", vm_config_to_json(vm->config));
+	pid_t pid = worker_pid(vm);
+	json_object_object_add(o, "pid", pid ? json_object_new_int(pid) : NULL);
+	json_object_object_add(o, "exit", vm_exit_json(&vm->exit));
+	json_object_object_add(o, "console_bytes",
+			       json_object_new_uint64(vm->console.hdr ? console_ring_total(&vm->console) : 0));
+	json_object_object_add(o, "stats", stats ? json_object_get(stats) : NULL);
+	return o;
+}
+
+struct info_req {
+	struct daemon *daemon;
+	struct rpc_call *call;
+	char name[VM_NAME_MAX + 1];
+};
+
+static void info_reply(void *userdata, struct json_object *result, const struct rpc_error *err)
+{
+	struct info_req *q = userdata;
+	struct vm_record *vm = registry_find(&q->daemon->registry, q->name);
+	if (!vm)
+		reply_error(q->call, RPC_NO_SUCH_VM, "VM '%s' went away", q->name);
+	else
+		rpc_call_result(q->call, info_json(vm, err ? vm->last_stats : result));
+	free(q);
+}
+
+void method_vm_info(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
+{
+	struct info_req *q = calloc(1, sizeof(*q));
+	if (q) {
+		*q = (struct info_req) { .daemon = d, .call = call };
+		snprintf(q->name, sizeof(q->name), "%s", vm->name);
+		/* Live stats come from the worker; a VM without one has its last run's. */
+		if (worker_call(vm, "worker.stats", NULL, info_reply, q) == 0)
+			return;
+		free(q);
+	}
+	rpc_call_result(call, info_json(vm, vm->last_stats));
+}
+
+void method_vm_console_read(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
+{
+	int64_t offset = param_int(call->params, "offset", 0);
+	int64_t max = param_int(call->params, "max", CONSOLE_READ_DEFAULT);
+	if (offset < 0 || max < 0 || max > CONSOLE_READ_MAX) {
+		struct rpc_error err = { 0 };
+		rpc_error_set(&err, RPC_INVALID_PARAMS, "%s", offset < 0 ? "offset must be ≥ 0" :
+			      "max must be between 0 and 1048576");
+		snprintf(err.field, sizeof(err.field), offset < 0 ? "offset" : "max");
+		rpc_call_error(call, &err, NULL);
+		return;
+	}
+	uint8_t *buf = malloc(max ? max : 1);
+	char *b64 = buf ? malloc(base64_encoded_size(max)) : NULL;
+	if (!b64) {
+		free(buf);
+		reply_error(call, RPC_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	uint64_t start = offset, total = 0;
+	size_t n = 0;
+	if (vm->console.hdr) {
+		n = console_ring_read(&vm->console, offset, buf, max, &start);
+		total = console_ring_total(&vm->console);
+	}
+	uint64_t oldest = vm->console.hdr && total > vm->console.hdr->capacity ? total - vm->console.hdr->capacity : 0;
+	base64_encode(buf, n, b64);
+	struct json_object *res = json_object_new_object();
+	json_object_object_add(res, "data", json_object_new_string(b64));
+	json_object_object_add(res, "offset", json_object_new_uint64(start + n));
+	json_object_object_add(res, "start", json_object_new_uint64(oldest));
+	json_object_object_add(res, "lost", json_object_new_uint64(start > (uint64_t) offset ? start - offset : 0));
+	free(buf);
+	free(b64);
+	rpc_call_result(call, res);
+}
+
+struct write_req {
+	struct rpc_call *call;
+};
+
+static void write_reply(void *userdata, struct json_object *result, const struct rpc_error *err)
+{
+	struct rpc_call *call = userdata;
+	if (err)
+		rpc_call_error(call, err, NULL);
+	else
+		rpc_call_result(call, json_object_get(result));
+}
+
+void method_vm_console_write(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
+{
+	const char *data = param_string(call->params, "data", "");
+	uint8_t buf[CONSOLE_WRITE_MAX];
+	long n = base64_decode(data, buf, sizeof(buf));
+	if (n < 0) {
+		struct rpc_error err = { 0 };
+		if (n == -ENOSPC)
+			rpc_error_set(&err, RPC_RESOURCE_LIMIT, "at most %d bytes per write", CONSOLE_WRITE_MAX);
+		else
+			rpc_error_set(&err, RPC_INVALID_PARAMS, "data is not valid base64");
+		snprintf(err.field, sizeof(err.field), "data");
+		rpc_call_error(call, &err, NULL);
+		return;
+	}
+	struct json_object *params = json_object_new_object();
+	json_object_object_add(params, "data", json_object_new_string(data));
+	int r = worker_call(vm, "worker.console.write", params, write_reply, call);
+	if (r < 0)
+		reply_error(call, RPC_INVALID_STATE, "the worker of '%s' is not reachable", vm->name);
+}

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmmd/log.h"
+#include "vmmd/registry.h"
+
+static const char *const state_names[] = {
+	[VM_STATE_CREATED] = "created", [VM_STATE_RUNNING] = "running", [VM_STATE_PAUSED] = "paused",
+	[VM_STATE_STOPPED] = "stopped", [VM_STATE_CRASHED] = "crashed",
+};
+
+const char *vm_state_name(enum vm_state s) { return state_names[s]; }
+
+static int state_from_name(const char *s)
+{
+	for (unsigned i = 0; i < sizeof(state_names) / sizeof(state_names[0]); i++)
+		if (strcmp(s, state_names[i]) == 0)
+			return i;
+	return -EINVAL;
+}
+
+int registry_init(struct registry *reg, const char *state_dir)
+{
+	memset(reg, 0, sizeof(*reg));
+	reg->state_dir = strdup(state_dir);
+	return reg->state_dir ? 0 : -ENOMEM;
+}
+
+int registry_path(struct registry *reg, const char *name, const char *suffix, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "%s/%s%s", reg->state_dir, name, suffix);
+	return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
+}
+
+struct vm_record *registry_find(struct registry *reg, const char *name)
+{
+	for (struct vm_record *vm = reg->head; vm; vm = vm->next)
+		if (strcmp(vm->name, name) == 0)
+			return vm;
+	return NULL;
+}
+
+struct json_object *vm_exit_json(const struct vm_exit_info *e)
+{
+	if (!e->valid)
+		return NULL;
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "reason", json_object_new_string(e->reason));
+	json_object_object_add(o, "code", json_object_new_int(e->code));
+	if (strcmp(e->reason, "debug-exit") == 0)
+		json_object_object_add(o, "value", json_object_new_int64(e->value));
+	json_object_object_add(o, "message", json_object_new_string(e->message));
+	return o;
+}
+
+double vm_uptime(const struct vm_record *vm)
+{
+	if (vm->state != VM_STATE_RUNNING && vm->state != VM_STATE_PAUSED)
+		return 0;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - vm->started.tv_sec) + (now.tv_nsec - vm->started.tv_nsec) / 1e9;
+}
+
+int registry_save(struct registry *reg, struct vm_record *vm)
+{
+	char path[4096], tmp[4096 + 8];
+	int r = registry_path(reg, vm->name, ".json", path, sizeof(path));
+	if (r < 0)
+		return r;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "config", vm_config_to_json(vm->config));
+	json_object_object_add(o, "state", json_object_new_string(vm_state_name(vm->state)));
+	struct json_object *exit = vm_exit_json(&vm->exit);
+	if (exit)
+		json_object_object_add(o, "exit", exit);
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		r = -errno;
+	} else {
+		size_t len = strlen(text);
+		r = write(fd, text, len) == (ssize_t) len && write(fd, "\n", 1) == 1 ? 0 : -EIO;
+		if (close(fd) < 0 && r == 0)
+			r = -errno;
+		if (r == 0 && rename(tmp, path) < 0)
+			r = -errno;
+		if (r < 0)
+			unlink(tmp);
+	}
+	json_object_put(o);
+	return r;
+}
+
+int registry_add(struct registry *reg, struct vm_config *config, struct vm_record **ret)
+{
+	if (registry_find(reg, config->name))
+		return -EEXIST;
+	if (reg->count >= REGISTRY_MAX_VMS)
+		return -ENOSPC;
+	struct vm_record *vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	snprintf(vm->name, sizeof(vm->name), "%s", config->name);
+	vm->config = config;
+	vm->state = VM_STATE_CREATED;
+	int r = registry_save(reg, vm);
+	if (r < 0) {
+		free(vm);
+		return r;
+	}
+	vm->next = reg->head;
+	reg->head = vm;
+	reg->count++;
+	*ret = vm;
+	return 0;
+}
+
+static void record_free(struct vm_record *vm)
+{
+	vm_config_free(vm->config);
+	json_object_put(vm->last_stats);
+	console_ring_close(&vm->console);
+	free(vm);
+}
+
+int registry_remove(struct registry *reg, struct vm_record *vm)
+{
+	for (struct vm_record **pp = &reg->head; *pp; pp = &(*pp)->next) {
+		if (*pp != vm)
+			continue;
+		*pp = vm->next;
+		reg->count--;
+		char path[4096];
+		if (registry_path(reg, vm->name, ".json", path, sizeof(path)) == 0 && unlink(path) < 0 && errno != ENOENT)
+			log_warning_errno(-errno, "Failed to remove %s, ignoring: %m", path);
+		if (registry_path(reg, vm->name, ".console", path, sizeof(path)) == 0)
+			(void) unlink(path);
+		record_free(vm);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int load_one(struct registry *reg, const char *file)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", reg->state_dir, file);
+	struct json_object *o = json_object_from_file(path), *config_json, *state, *exit;
+	if (!o)
+		return -EBADMSG;
+	int r = -EBADMSG;
+	struct vm_config *config = NULL;
+	struct config_error err;
+	struct vm_record *vm = NULL;
+	if (!json_object_object_get_ex(o, "config", &config_json) ||
+	    vm_config_from_json(config_json, &config, &err) < 0)
+		goto out;
+	r = registry_add(reg, config, &vm);
+	if (r < 0) {
+		vm_config_free(config);
+		goto out;
+	}
+	if (json_object_object_get_ex(o, "state", &state)) {
+		int s = state_from_name(json_object_get_string(state));
+		vm->state = s < 0 ? VM_STATE_CREATED : (enum vm_state) s;
+	}
+	if (json_object_object_get_ex(o, "exit", &exit)) {
+		struct json_object *v;
+		vm->exit.valid = true;
+		if (json_object_object_get_ex(exit, "reason", &v))
+			snprintf(vm->exit.reason, sizeof(vm->exit.reason), "%s", json_object_get_string(v));
+		if (json_object_object_get_ex(exit, "code", &v))
+			vm->exit.code = json_object_get_int(v);
+		if (json_object_object_get_ex(exit, "value", &v))
+			vm->exit.value = json_object_get_int64(v);
+		if (json_object_object_get_ex(exit, "message", &v))
+			snprintf(vm->exit.message, sizeof(vm->exit.message), "%s", json_object_get_string(v));
+	}
+	/* Its worker ended with the old daemon (re-adoption is future work). */
+	if (vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED) {
+		vm->state = VM_STATE_CRASHED;
+		vm->exit = (struct vm_exit_info) { .valid = true, .reason = "daemon-restart" };
+		snprintf(vm->exit.message, sizeof(vm->exit.message), "the daemon restarted while the VM ran");
+	}
+	char console[4096];
+	if (registry_path(reg, vm->name, ".console", console, sizeof(console)) == 0)
+		(void) console_ring_open(console, &vm->console);
+	r = registry_save(reg, vm);
+out:
+	json_object_put(o);
+	return r;
+}
+
+int registry_load(struct registry *reg)
+{
+	DIR *d = opendir(reg->state_dir);
+	if (!d)
+		return -errno;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		if (n < 6 || strcmp(de->d_name + n - 5, ".json") != 0 || de->d_name[0] == '.')
+			continue;
+		int r = load_one(reg, de->d_name);
+		if (r < 0)
+			log_warning_errno(r, "Skipping VM definition %s/%s: %m", reg->state_dir, de->d_name);
+	}
+	closedir(d);
+	return 0;
+}
+
+void registry_free(struct registry *reg)
+{
+	while (reg->head) {
+		struct vm_record *vm = reg->head;
+		reg->head = vm->next;
+		record_free(vm);
+	}
+	free(reg->state_dir);
+	reg->state_dir = NULL;
+}

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The supervisor's registry of VMs: one record per defined VM, with its
+ * config, its life-cycle state, its worker (while one runs) and what the
+ * last run ended with. Definitions persist in the state directory as
+ * NAME.json (written atomically), so they survive a daemon restart.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+#include <json-c/json.h>
+
+#include "config/vm_config.h"
+#include "vmmd/worker/console_ring.h"
+
+#define REGISTRY_MAX_VMS 1024
+
+enum vm_state { VM_STATE_CREATED, VM_STATE_RUNNING, VM_STATE_PAUSED, VM_STATE_STOPPED, VM_STATE_CRASHED };
+#define VM_STATE_BIT(s) (1u << (s))
+#define VM_STATES_ANY   0x1fu
+
+struct rpc_call;
+struct rpc_peer;
+struct worker_link;
+
+struct vm_exit_info {
+	bool valid;
+	char reason[32];
+	int code;
+	int64_t value;
+	char message[256];
+};
+
+struct pending_reply {
+	struct pending_reply *next;
+	struct rpc_call *call;
+};
+
+struct vm_record {
+	struct vm_record *next;
+	char name[VM_NAME_MAX + 1];
+	struct vm_config *config;
+	enum vm_state state;
+	struct worker_link *worker;       /* while a worker process exists */
+	bool busy;                        /* a start or stop is in flight */
+	struct pending_reply *on_stopped; /* vm.stop calls answered once the worker is gone */
+	struct vm_exit_info exit;
+	struct json_object *last_stats;   /* from the last worker.exit */
+	struct timespec started;          /* CLOCK_MONOTONIC at start */
+	struct console_ring console;      /* read-only map of the worker's ring */
+	uint64_t console_notified;        /* console bytes already sent as events */
+};
+
+struct registry {
+	struct vm_record *head;
+	unsigned count;
+	char *state_dir;
+};
+
+const char *vm_state_name(enum vm_state s);
+
+int registry_init(struct registry *reg, const char *state_dir);
+/* Load every NAME.json; records of VMs that were running become crashed. Logs and skips bad files. */
+int registry_load(struct registry *reg);
+void registry_free(struct registry *reg);
+
+struct vm_record *registry_find(struct registry *reg, const char *name);
+/* Takes config over on success. -EEXIST, -ENOSPC (too many VMs), or a save error. */
+int registry_add(struct registry *reg, struct vm_config *config, struct vm_record **ret);
+/* Remove the record and its files. */
+int registry_remove(struct registry *reg, struct vm_record *vm);
+/* Persist the record (config, state, exit). */
+int registry_save(struct registry *reg, struct vm_record *vm);
+
+/* Path of a per-VM file: "<state_dir>/<name><suffix>". */
+int registry_path(struct registry *reg, const char *name, const char *suffix, char *buf, size_t size);
+
+double vm_uptime(const struct vm_record *vm);
+struct json_object *vm_exit_json(const struct vm_exit_info *e);

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "vmmd/log.h"
+#include "vmmd/methods.h"
+#include "vmmd/server.h"
+
+#define ACCEPT_PAUSE_MS 200   /* after EMFILE: let fds free up (tmux server.c) */
+
+static void client_unlink(struct daemon *d, struct client *c)
+{
+	for (struct client **pp = &d->clients; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			d->n_clients--;
+			return;
+		}
+}
+
+static void client_handle(void *userdata, struct rpc_peer *peer, struct rpc_call *call)
+{
+	struct client *c = userdata;
+	methods_dispatch(c->daemon, c, call);
+}
+
+static void client_closed(void *userdata, struct rpc_peer *peer, int error)
+{
+	struct client *c = userdata;
+	if (error)
+		log_debug_errno(error, "Client connection closed: %m");
+	client_unlink(c->daemon, c);
+	rpc_peer_unref(c->peer);   /* pending exchanges keep the peer alive, not the client */
+	free(c);
+}
+
+static const struct rpc_peer_ops client_ops = { .handle = client_handle, .closed = client_closed };
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *addr, int len, void *userdata)
+{
+	struct daemon *d = userdata;
+	if (d->n_clients >= DAEMON_MAX_CLIENTS) {
+		static const char msg[] = "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32004,\"message\":"
+					  "\"too many connections\",\"data\":{\"class\":\"ResourceLimit\"}},\"id\":null}\n";
+		ssize_t n = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void) n;
+		close(fd);
+		return;
+	}
+	struct client *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->daemon = d;
+	int r = rpc_peer_new(d->base, fd, &client_ops, c, &c->peer);
+	if (r < 0) {
+		free(c);
+		log_warning_errno(r, "Failed to set up a client connection, ignoring: %m");
+		return;
+	}
+	c->next = d->clients;
+	d->clients = c;
+	d->n_clients++;
+}
+
+static void on_resume_accept(evutil_socket_t fd, short what, void *userdata)
+{
+	struct daemon *d = userdata;
+	if (d->listener)
+		evconnlistener_enable(d->listener);
+}
+
+static void on_accept_error(struct evconnlistener *l, void *userdata)
+{
+	struct daemon *d = userdata;
+	int err = EVUTIL_SOCKET_ERROR();
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+		log_warning_errno(err, "Cannot accept connections for now: %m");
+		evconnlistener_disable(l);
+		struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+		event_base_once(d->base, -1, EV_TIMEOUT, on_resume_accept, d, &tv);
+		return;
+	}
+	log_warning_errno(err, "accept() failed, ignoring: %m");
+}
+
+static int mkdir_parents(const char *path)
+{
+	char buf[sizeof(((struct sockaddr_un *) 0)->sun_path)];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
+}
+
+static int bind_socket(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	int r = mkdir_parents(path);
+	if (r < 0)
+		return r;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* A stale socket from a dead daemon: only remove it if nobody answers on it. */
+	if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0) {
+		close(fd);
+		return -EADDRINUSE;
+	}
+	(void) unlink(path);
+	mode_t old = umask(0117);   /* socket 0660: owner and group (API access control) */
+	r = bind(fd, (struct sockaddr *) &sa, sizeof(sa));
+	umask(old);
+	if (r < 0 || listen(fd, 128) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int server_listen(struct daemon *d, const char *path, int listen_fd)
+{
+	int fd = listen_fd;
+	if (fd < 0) {
+		fd = bind_socket(path);
+		if (fd < 0)
+			return fd;
+	}
+	d->listener = evconnlistener_new(d->base, on_accept, d,
+					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (!d->listener) {
+		close(fd);
+		return -ENOMEM;
+	}
+	evconnlistener_set_error_cb(d->listener, on_accept_error);
+	return 0;
+}
+
+void server_close(struct daemon *d)
+{
+	if (d->listener)
+		evconnlistener_free(d->listener);
+	d->listener = NULL;
+	while (d->clients)
+		rpc_peer_close(d->clients->peer, 0);   /* client_closed unlinks it */
+}

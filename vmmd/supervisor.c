@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <systemd/sd-daemon.h>
+
+#include "vmmd/log.h"
+#include "vmmd/paths.h"
+#include "vmmd/server.h"
+#include "vmmd/supervisor.h"
+#include "vmmd/worker_link.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: vmmd [--socket PATH] [--state-dir DIR] [--log-level LEVEL]\n"
+		   "\n"
+		   "Hosts VMs, one worker process each, controlled over JSON-RPC 2.0 on a Unix socket.\n"
+		   "  --socket PATH      control socket (default: $VMMD_SOCKET, /run/vmmd/vmmd.sock as root,\n"
+		   "                     else $XDG_RUNTIME_DIR/vmmd/vmmd.sock); ignored under socket activation\n"
+		   "  --state-dir DIR    where VM definitions persist (default /var/lib/vmmd as root,\n"
+		   "                     else $XDG_STATE_HOME/vmmd)\n"
+		   "  --log-level LEVEL  error, warning, notice, info (default) or debug\n");
+}
+
+static void on_sigchld(evutil_socket_t sig, short what, void *userdata)
+{
+	worker_reap_all(userdata);
+}
+
+static void on_quit(evutil_socket_t sig, short what, void *userdata)
+{
+	struct daemon *d = userdata;
+	log_info("Received %s, shutting down", strsignal(sig));
+	d->quitting = true;
+	event_base_loopbreak(d->base);
+}
+
+static void notify_status(struct daemon *d)
+{
+	sd_notifyf(0, "READY=1\nSTATUS=Serving %u VM definitions", d->registry.count);
+}
+
+/* A socket handed over by systemd (socket activation), or -1. */
+static int activation_fd(void)
+{
+	int n = sd_listen_fds(1);
+	if (n <= 0)
+		return -1;
+	if (n > 1)
+		log_warning("Got %d sockets from systemd; using the first", n);
+	return SD_LISTEN_FDS_START;
+}
+
+int supervisor_main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "state-dir", required_argument, NULL, 'd' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	char socket_path[PATH_MAX] = "", state_dir[PATH_MAX] = "";
+	const char *level_name = "info";
+	int c, r;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+		switch (c) {
+		case 's': snprintf(socket_path, sizeof(socket_path), "%s", optarg); break;
+		case 'd': snprintf(state_dir, sizeof(state_dir), "%s", optarg); break;
+		case 'l':
+			r = log_parse_level(optarg);
+			if (r < 0) {
+				fprintf(stderr, "vmmd: unknown log level '%s'\n", optarg);
+				return 2;
+			}
+			log_set_level(r);
+			level_name = optarg;
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (!socket_path[0] && (r = paths_default_socket(socket_path, sizeof(socket_path))) < 0)
+		return log_error_errno(r, "No default socket path (set XDG_RUNTIME_DIR or use --socket): %m"), 1;
+	if (!state_dir[0] && (r = paths_default_state_dir(state_dir, sizeof(state_dir))) < 0)
+		return log_error_errno(r, "No default state directory (use --state-dir): %m"), 1;
+	if ((r = paths_mkdir_p(state_dir, 0750)) < 0)
+		return log_error_errno(r, "Failed to create state directory %s: %m", state_dir), 1;
+
+	signal(SIGPIPE, SIG_IGN);
+	struct daemon d = { .log_level_name = level_name, .socket_path = socket_path };
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return log_error_errno(-errno, "Failed to find our own binary: %m"), 1;
+	self[n] = '\0';
+	d.self_exe = self;
+	d.base = event_base_new();
+	if (!d.base)
+		return log_error("Failed to create the event loop"), 1;
+	if ((r = registry_init(&d.registry, state_dir)) < 0 || (r = registry_load(&d.registry)) < 0)
+		return log_error_errno(r, "Failed to load VM definitions from %s: %m", state_dir), 1;
+
+	int afd = activation_fd();
+	r = server_listen(&d, socket_path, afd);
+	if (r < 0)
+		return log_error_errno(r, r == -EADDRINUSE ? "Another vmmd serves %s" :
+				       "Failed to listen on %s: %m", socket_path), 1;
+
+	d.sigchld_ev = evsignal_new(d.base, SIGCHLD, on_sigchld, &d);
+	d.sigterm_ev = evsignal_new(d.base, SIGTERM, on_quit, &d);
+	d.sigint_ev = evsignal_new(d.base, SIGINT, on_quit, &d);
+	event_add(d.sigchld_ev, NULL);
+	event_add(d.sigterm_ev, NULL);
+	event_add(d.sigint_ev, NULL);
+
+	log_info("Listening on %s%s, state in %s, %u VM definitions", afd >= 0 ? "fd from systemd for " : "",
+		 socket_path, state_dir, d.registry.count);
+	notify_status(&d);
+	event_base_dispatch(d.base);
+
+	sd_notify(0, "STOPPING=1");
+	server_close(&d);
+	worker_shutdown_all(&d);
+	if (afd < 0)
+		(void) unlink(socket_path);
+	event_free(d.sigchld_ev);
+	event_free(d.sigterm_ev);
+	event_free(d.sigint_ev);
+	registry_free(&d.registry);
+	event_base_free(d.base);
+	return 0;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <string.h>
+
+#include "guests/abi/bootinfo.h"
+#include "vmmd/worker/boot.h"
+
+#define PTE_P   (1ULL << 0)
+#define PTE_W   (1ULL << 1)
+#define PTE_PS  (1ULL << 7)
+
+static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, sizeof(v)); }
+
+int boot_write_tables(struct guest_memory *mem, const struct vm_config *config)
+{
+	uint8_t *low = guest_memory_ptr(mem, 0, VMM_LOAD_MIN);
+	if (!low)
+		return -ERANGE;
+	memset(low, 0, VMM_LOAD_MIN);
+
+	/* GDT: null, 64-bit code at 0x08, flat data at 0x10 (what vcpu.c loads). */
+	put64(low + VMM_BOOT_GDT + 0x08, 0x00af9a000000ffffULL);
+	put64(low + VMM_BOOT_GDT + 0x10, 0x00cf92000000ffffULL);
+
+	/* PML4[0] -> PDPT; PDPT[0..3] -> four PDs of 2 MiB pages = 4 GiB identity. */
+	put64(low + VMM_BOOT_PML4, VMM_BOOT_PDPT | PTE_P | PTE_W);
+	for (uint64_t i = 0; i < 4; i++) {
+		uint64_t pd = VMM_BOOT_PD + i * 0x1000;
+		put64(low + VMM_BOOT_PDPT + i * 8, pd | PTE_P | PTE_W);
+		for (uint64_t j = 0; j < 512; j++)
+			put64(low + pd + j * 8, ((i << 30) | (j << 21)) | PTE_P | PTE_W | PTE_PS);
+	}
+
+	size_t cmdline_len = strlen(config->cmdline);
+	if (cmdline_len >= VMM_BOOT_CMDLINE_MAX)
+		return -E2BIG;
+	memcpy(low + VMM_BOOT_CMDLINE, config->cmdline, cmdline_len + 1);
+
+	struct vmm_boot_info info = {
+		.magic = VMM_BOOT_MAGIC,
+		.version = VMM_BOOT_VERSION,
+		.size = sizeof(info),
+		.memory_bytes = mem->size,
+		.vcpus = config->vcpus,
+		.mode = config->paging == VM_PAGING_SHADOW ? VMM_BOOT_MODE_SHADOW : VMM_BOOT_MODE_HW,
+		.cmdline = VMM_BOOT_CMDLINE,
+		.cmdline_len = cmdline_len,
+	};
+	memcpy(low + VMM_BOOT_INFO, &info, sizeof(info));
+	return 0;
+}

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "guests/abi/bootinfo.h"
+#include "vmmd/log.h"
+#include "vmmd/worker/vcpu.h"
+#include "vmmd/worker/vm.h"
+
+static const char *const stat_names[VCPU_STAT_MAX] = {
+	[VCPU_STAT_IO] = "io", [VCPU_STAT_MMIO] = "mmio", [VCPU_STAT_HLT] = "hlt",
+	[VCPU_STAT_SHUTDOWN] = "shutdown", [VCPU_STAT_INTR] = "intr",
+	[VCPU_STAT_IRQ_WINDOW] = "irq_window", [VCPU_STAT_EMULATION_FAILURE] = "emulation_failure",
+	[VCPU_STAT_FAIL_ENTRY] = "fail_entry", [VCPU_STAT_SYSTEM_EVENT] = "system_event",
+	[VCPU_STAT_OTHER] = "other",
+};
+
+const char *vcpu_stat_name(enum vcpu_stat s)
+{
+	return s < VCPU_STAT_MAX ? stat_names[s] : "unknown";
+}
+
+static void count(struct vcpu *v, enum vcpu_stat s)
+{
+	__atomic_fetch_add(&v->stats[s], 1, __ATOMIC_RELAXED);
+}
+
+static void on_kick(int sig) { (void) sig; }
+
+int vcpu_signal_setup(void)
+{
+	/* No SA_RESTART: the point of the kick is that KVM_RUN returns EINTR. */
+	struct sigaction sa = { .sa_handler = on_kick };
+	sigemptyset(&sa.sa_mask);
+	return sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0 ? -errno : 0;
+}
+
+/* The guest sees the host's supported CPUID, with its own APIC ID per vCPU;
+ * KVM also checks EFER.LME against it, so long mode needs this. */
+static int set_cpuid(struct vcpu *v)
+{
+	unsigned n = 256;
+	struct kvm_cpuid2 *cpuid = calloc(1, sizeof(*cpuid) + n * sizeof(struct kvm_cpuid_entry2));
+	if (!cpuid)
+		return -ENOMEM;
+	cpuid->nent = n;
+	int r = 0;
+	if (ioctl(v->vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0)
+		r = -errno;
+	for (unsigned i = 0; r == 0 && i < cpuid->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+		if (e->function == 1)
+			e->ebx = (e->ebx & 0x00ffffff) | (v->index << 24);
+		else if (e->function == 0xb || e->function == 0x1f)
+			e->edx = v->index;
+	}
+	if (r == 0 && ioctl(v->fd, KVM_SET_CPUID2, cpuid) < 0)
+		r = -errno;
+	free(cpuid);
+	return r;
+}
+
+int vcpu_init(struct vcpu *v, struct vm *vm, unsigned index)
+{
+	v->vm = vm;
+	v->index = index;
+	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long) index);
+	if (v->fd < 0) {
+		v->fd = -1;
+		return -errno;
+	}
+	void *run = mmap(NULL, vm->run_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (run == MAP_FAILED)
+		return -errno;
+	v->run = run;
+	return set_cpuid(v);
+}
+
+int vcpu_setup_long_mode(struct vcpu *v, uint64_t entry, uint64_t stack, uint64_t arg)
+{
+	struct kvm_sregs sregs;
+	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
+		return -errno;
+	struct kvm_segment code = {
+		.base = 0, .limit = 0xffffffff, .selector = 0x08, .type = 0xb,
+		.present = 1, .dpl = 0, .db = 0, .s = 1, .l = 1, .g = 1,
+	};
+	struct kvm_segment data = code;
+	data.selector = 0x10;
+	data.type = 0x3;
+	data.l = 0;
+	data.db = 1;
+	sregs.cs = code;
+	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
+	sregs.gdt.base = VMM_BOOT_GDT;
+	sregs.gdt.limit = 3 * 8 - 1;
+	sregs.idt.base = 0;
+	sregs.idt.limit = 0;   /* until the guest loads its own IDT, any exception triple-faults */
+	sregs.cr3 = VMM_BOOT_PML4;
+	sregs.cr4 = 1u << 5;                                   /* PAE */
+	sregs.cr0 = (1u << 0) | (1u << 1) | (1u << 4) | (1u << 5) | (1u << 16) | (1u << 31);
+	sregs.efer = (1u << 8) | (1u << 10);                   /* LME | LMA */
+	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0)
+		return -errno;
+
+	struct kvm_regs regs = { .rip = entry, .rsp = stack, .rdi = arg, .rflags = 0x2 };
+	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
+		return -errno;
+	return 0;
+}
+
+static void handle_io(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	/* data_offset comes from KVM, but stay inside the run page anyway. */
+	uint64_t len = (uint64_t) run->io.size * run->io.count;
+	if (run->io.data_offset >= (uint64_t) v->vm->run_mmap_size ||
+	    len > (uint64_t) v->vm->run_mmap_size - run->io.data_offset)
+		return;
+	uint8_t *data = (uint8_t *) run + run->io.data_offset;
+	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+	for (uint32_t i = 0; i < run->io.count; i++)
+		(void) bus_dispatch(v->vm->bus, BUS_PIO, run->io.port, data + i * run->io.size,
+				    run->io.size, is_write);
+}
+
+static void handle_mmio(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	if (run->mmio.len > sizeof(run->mmio.data))
+		return;
+	(void) bus_dispatch(v->vm->bus, BUS_MMIO, run->mmio.phys_addr, run->mmio.data,
+			    run->mmio.len, run->mmio.is_write);
+}
+
+static void fail(struct vcpu *v, enum vm_exit_reason reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void fail(struct vcpu *v, enum vm_exit_reason reason, const char *fmt, ...)
+{
+	struct vm_exit e = { .reason = reason, .vcpu = v->index };
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e.message, sizeof(e.message), fmt, ap);
+	va_end(ap);
+	vm_request_exit(v->vm, &e);
+}
+
+static void emulation_failure(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	char bytes[3 * 16 + 1] = "";
+	uint64_t rip = 0;
+	struct kvm_regs regs;
+	if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0)
+		rip = regs.rip;
+	if (run->emulation_failure.ndata >= 2 &&
+	    (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
+		unsigned n = run->emulation_failure.insn_size;
+		if (n > 15)
+			n = 15;
+		for (unsigned i = 0; i < n; i++)
+			snprintf(bytes + 3 * i, 4, "%02x ", run->emulation_failure.insn_bytes[i]);
+	}
+	count(v, VCPU_STAT_EMULATION_FAILURE);
+	fail(v, VM_EXIT_EMULATION_FAILURE, "KVM could not emulate the instruction at rip 0x%llx%s%s",
+	     (unsigned long long) rip, bytes[0] ? ": " : "", bytes);
+}
+
+/* Returns false when the vCPU must leave its loop. */
+static bool handle_exit(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		count(v, VCPU_STAT_IO);
+		handle_io(v);
+		return true;
+	case KVM_EXIT_MMIO:
+		count(v, VCPU_STAT_MMIO);
+		handle_mmio(v);
+		return true;
+	case KVM_EXIT_HLT:
+		/* With the in-kernel irqchip KVM sleeps on hlt itself; this only
+		 * comes from a guest that halts with nothing to wake it. */
+		count(v, VCPU_STAT_HLT);
+		fail(v, VM_EXIT_INTERNAL_ERROR, "vCPU %u halted with no way to wake up", v->index);
+		return false;
+	case KVM_EXIT_SHUTDOWN:
+		count(v, VCPU_STAT_SHUTDOWN);
+		fail(v, VM_EXIT_TRIPLE_FAULT, "triple fault on vCPU %u", v->index);
+		return false;
+	case KVM_EXIT_INTR:
+		count(v, VCPU_STAT_INTR);
+		return true;
+	case KVM_EXIT_IRQ_WINDOW_OPEN:
+		count(v, VCPU_STAT_IRQ_WINDOW);
+		return true;
+	case KVM_EXIT_FAIL_ENTRY:
+		count(v, VCPU_STAT_FAIL_ENTRY);
+		fail(v, VM_EXIT_INTERNAL_ERROR, "KVM failed to enter the guest: hardware reason 0x%llx",
+		     (unsigned long long) run->fail_entry.hardware_entry_failure_reason);
+		return false;
+	case KVM_EXIT_SYSTEM_EVENT:
+		count(v, VCPU_STAT_SYSTEM_EVENT);
+		if (run->system_event.type == KVM_SYSTEM_EVENT_RESET)
+			fail(v, VM_EXIT_GUEST_RESET, "the guest requested a reset");
+		else
+			fail(v, VM_EXIT_STOPPED, "the guest powered off");
+		return false;
+	case KVM_EXIT_INTERNAL_ERROR:
+		if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION) {
+			emulation_failure(v);
+			return false;
+		}
+		count(v, VCPU_STAT_OTHER);
+		fail(v, VM_EXIT_INTERNAL_ERROR, "KVM internal error, suberror %u", run->internal.suberror);
+		return false;
+	default:
+		count(v, VCPU_STAT_OTHER);
+		fail(v, VM_EXIT_INTERNAL_ERROR, "unhandled KVM exit reason %u", run->exit_reason);
+		return false;
+	}
+}
+
+/* Park while paused; false once the VM is stopping. */
+static bool wait_runnable(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	pthread_mutex_lock(&vm->lock);
+	while (vm->run_state == VM_RUN_PAUSED) {
+		vm->parked++;
+		pthread_cond_broadcast(&vm->cond);
+		pthread_cond_wait(&vm->cond, &vm->lock);
+		vm->parked--;
+	}
+	bool go = vm->run_state == VM_RUN_RUNNING;
+	pthread_mutex_unlock(&vm->lock);
+	return go;
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	while (wait_runnable(v)) {
+		int r = ioctl(v->fd, KVM_RUN, 0);
+		if (r < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				/* A kick: clear it and look at the run state again. */
+				__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_RELAXED);
+				count(v, VCPU_STAT_INTR);
+				continue;
+			}
+			fail(v, VM_EXIT_INTERNAL_ERROR, "KVM_RUN failed on vCPU %u: %s", v->index, strerror(errno));
+			break;
+		}
+		if (!handle_exit(v))
+			break;
+	}
+	return NULL;
+}
+
+int vcpu_start_thread(struct vcpu *v)
+{
+	/* vCPU threads take no process signals but the kick. */
+	sigset_t all, old;
+	sigfillset(&all);
+	sigdelset(&all, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int r = -pthread_create(&v->thread, NULL, vcpu_thread, v);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r == 0) {
+		v->thread_started = true;
+		char name[16];
+		snprintf(name, sizeof(name), "vcpu%u", v->index);
+		pthread_setname_np(v->thread, name);
+	}
+	return r;
+}
+
+void vcpu_kick(struct vcpu *v)
+{
+	if (!v->run || !v->thread_started)
+		return;
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELEASE);
+	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+}
+
+void vcpu_cleanup(struct vcpu *v)
+{
+	if (v->run)
+		munmap(v->run, v->vm->run_mmap_size);
+	if (v->fd >= 0)
+		close(v->fd);
+	v->run = NULL;
+	v->fd = -1;
+}

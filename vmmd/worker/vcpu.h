@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One vCPU: its KVM fd, the shared kvm_run page, and the thread that runs
+ * KVM_RUN and dispatches each exit synchronously (DESIGN.md process model).
+ * Kick = set kvm_run->immediate_exit and signal the thread, so a vCPU that
+ * is about to enter the guest returns at once instead of missing the kick.
+ */
+#pragma once
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vm;
+
+enum vcpu_stat {
+	VCPU_STAT_IO, VCPU_STAT_MMIO, VCPU_STAT_HLT, VCPU_STAT_SHUTDOWN,
+	VCPU_STAT_INTR, VCPU_STAT_IRQ_WINDOW, VCPU_STAT_EMULATION_FAILURE,
+	VCPU_STAT_FAIL_ENTRY, VCPU_STAT_SYSTEM_EVENT, VCPU_STAT_OTHER,
+	VCPU_STAT_MAX
+};
+
+struct vcpu {
+	struct vm *vm;
+	unsigned index;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool thread_started;
+	uint64_t stats[VCPU_STAT_MAX];   /* atomic counters */
+};
+
+#define VCPU_KICK_SIGNAL SIGUSR1
+
+const char *vcpu_stat_name(enum vcpu_stat s);
+
+/* Create the KVM vCPU and map its run page. */
+int vcpu_init(struct vcpu *v, struct vm *vm, unsigned index);
+/* Enter 64-bit mode at entry with rdi = arg (the boot vCPU). */
+int vcpu_setup_long_mode(struct vcpu *v, uint64_t entry, uint64_t stack, uint64_t arg);
+int vcpu_start_thread(struct vcpu *v);
+void vcpu_kick(struct vcpu *v);
+void vcpu_cleanup(struct vcpu *v);
+/* Install the (empty) kick signal handler once per process. */
+int vcpu_signal_setup(void);

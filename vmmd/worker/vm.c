@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guests/abi/bootinfo.h"
+#include "vmmd/log.h"
+#include "vmmd/worker/boot.h"
+#include "vmmd/worker/elf_loader.h"
+#include "vmmd/worker/vm.h"
+
+#define KVM_TSS_ADDR          0xfffbd000ULL
+#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
+#define PAUSE_TIMEOUT_MS      2000
+
+static const char *const exit_names[] = {
+	[VM_EXIT_NONE] = "none",
+	[VM_EXIT_DEBUG_EXIT] = "debug-exit",
+	[VM_EXIT_STOPPED] = "stopped",
+	[VM_EXIT_TRIPLE_FAULT] = "triple-fault",
+	[VM_EXIT_EMULATION_FAILURE] = "emulation-failure",
+	[VM_EXIT_INTERNAL_ERROR] = "internal-error",
+	[VM_EXIT_GUEST_RESET] = "guest-reset",
+};
+
+const char *vm_exit_reason_name(enum vm_exit_reason r)
+{
+	return r < sizeof(exit_names) / sizeof(exit_names[0]) ? exit_names[r] : "unknown";
+}
+
+static void wake_loop(struct vm *vm)
+{
+	uint64_t one = 1;
+	ssize_t n = write(vm->wake_fd, &one, sizeof(one));
+	(void) n;   /* the counter saturating only means a wake-up is already due */
+}
+
+void vm_request_exit(struct vm *vm, const struct vm_exit *exit)
+{
+	pthread_mutex_lock(&vm->lock);
+	if (vm->exit.reason == VM_EXIT_NONE)
+		vm->exit = *exit;
+	vm->run_state = VM_RUN_STOPPING;
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	for (unsigned i = 0; i < vm->n_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	wake_loop(vm);
+}
+
+bool vm_get_exit(struct vm *vm, struct vm_exit *ret)
+{
+	pthread_mutex_lock(&vm->lock);
+	*ret = vm->exit;
+	pthread_mutex_unlock(&vm->lock);
+	return ret->reason != VM_EXIT_NONE;
+}
+
+/* --- device sinks ---------------------------------------------------------- */
+
+static void uart_tx(void *userdata, uint8_t byte)
+{
+	struct vm *vm = userdata;
+	console_ring_append(&vm->console, &byte, 1);
+	if (vm->console_log_fd >= 0) {
+		ssize_t n = write(vm->console_log_fd, &byte, 1);
+		(void) n;   /* a full disk must not stop the guest; the ring still has it */
+	}
+	if (!__atomic_exchange_n(&vm->console_dirty, true, __ATOMIC_ACQ_REL))
+		wake_loop(vm);
+}
+
+static void uart_set_irq(void *userdata, int level)
+{
+	struct vm *vm = userdata;
+	struct kvm_irq_level irq = { .irq = VMM_IRQ_COM1, .level = level };
+	(void) ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq);
+}
+
+static const struct uart_ops uart_ops = { .tx = uart_tx, .set_irq = uart_set_irq };
+
+static void debug_exit_cb(void *userdata, int status)
+{
+	struct vm *vm = userdata;
+	struct vm_exit e = { .reason = VM_EXIT_DEBUG_EXIT, .code = status,
+			     .value = (uint32_t) status >> 1, .vcpu = -1 };
+	snprintf(e.message, sizeof(e.message), "guest wrote %u to the debug-exit port", e.value);
+	vm_request_exit(vm, &e);
+}
+
+/* --- building ---------------------------------------------------------------- */
+
+static int create_kvm_vm(struct vm *vm, const char **why)
+{
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		*why = "cannot open /dev/kvm";
+		return -errno;
+	}
+	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
+		*why = "unexpected KVM API version";
+		return -ENOTSUP;
+	}
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		vm->vm_fd = -1;
+		*why = "KVM_CREATE_VM failed";
+		return -errno;
+	}
+	vm->run_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vm->run_mmap_size < (int) sizeof(struct kvm_run)) {
+		*why = "KVM_GET_VCPU_MMAP_SIZE failed";
+		return -EINVAL;
+	}
+	/* Intel needs these two pages reserved below 4 GiB; harmless elsewhere. */
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long) KVM_TSS_ADDR) < 0) {
+		*why = "KVM_SET_TSS_ADDR failed";
+		return -errno;
+	}
+	uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
+	(void) ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		*why = "KVM_CREATE_IRQCHIP failed";
+		return -errno;
+	}
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		*why = "KVM_CREATE_PIT2 failed";
+		return -errno;
+	}
+	/* Emulation failures come to us with the instruction bytes (issue: fallback). */
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_EXIT_ON_EMULATION_FAILURE, .args = { 1 } };
+	(void) ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap);
+	return 0;
+}
+
+static int setup_memory(struct vm *vm, const char **why)
+{
+	int r = guest_memory_map((uint64_t) vm->config->memory_mib << 20, &vm->mem);
+	if (r < 0) {
+		*why = r == -EINVAL ? "memory_mib is above what hw mode supports (3072)" : "cannot map guest memory";
+		return r;
+	}
+	struct kvm_userspace_memory_region region = {
+		.slot = 0, .guest_phys_addr = 0, .memory_size = vm->mem.size,
+		.userspace_addr = (uint64_t) (uintptr_t) vm->mem.host,
+	};
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		*why = "KVM_SET_USER_MEMORY_REGION failed";
+		return -errno;
+	}
+	return 0;
+}
+
+static int setup_devices(struct vm *vm, const char *console_path, const char **why)
+{
+	int r = console_ring_create(console_path, CONSOLE_RING_DEFAULT, &vm->console);
+	if (r < 0) {
+		*why = "cannot create the console buffer";
+		return r;
+	}
+	if (vm->config->console_log) {
+		vm->console_log_fd = open(vm->config->console_log,
+					  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
+		if (vm->console_log_fd < 0) {
+			*why = "cannot open console.log";
+			return -errno;
+		}
+	}
+	vm->bus = bus_new();
+	vm->uart = uart_new(&uart_ops, vm);
+	if (!vm->bus || !vm->uart)
+		return -ENOMEM;
+	vm->debug_exit = (struct debug_exit) { .on_exit = debug_exit_cb, .userdata = vm };
+	r = bus_register(vm->bus, BUS_PIO, VMM_PORT_COM1, UART_REGION_SIZE, "uart16550", uart_io, vm->uart);
+	if (r == 0)
+		r = bus_register(vm->bus, BUS_PIO, VMM_PORT_DEBUG_EXIT, 4, "debug-exit", debug_exit_io, &vm->debug_exit);
+	if (r < 0)
+		*why = "cannot register the platform devices";
+	return r;
+}
+
+static int load_kernel(struct vm *vm, uint64_t *ret_entry, const char **why)
+{
+	struct elf_info info;
+	const char *elf_why = NULL;
+	int r = elf_load_file(vm->config->kernel, &vm->mem, VMM_LOAD_MIN, &info, &elf_why);
+	if (r < 0) {
+		*why = elf_why ? elf_why : "cannot load the kernel";
+		return r;
+	}
+	r = boot_write_tables(&vm->mem, vm->config);
+	if (r < 0) {
+		*why = "cannot write the boot tables";
+		return r;
+	}
+	*ret_entry = info.entry;
+	return 0;
+}
+
+static int setup_vcpus(struct vm *vm, uint64_t entry, const char **why)
+{
+	vm->vcpus = calloc(vm->config->vcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	for (unsigned i = 0; i < vm->config->vcpus; i++)
+		vm->vcpus[i].fd = -1;
+	vm->n_vcpus = vm->config->vcpus;
+	for (unsigned i = 0; i < vm->n_vcpus; i++) {
+		int r = vcpu_init(&vm->vcpus[i], vm, i);
+		if (r < 0) {
+			*why = "cannot create a vCPU";
+			return r;
+		}
+	}
+	/* Only the boot vCPU starts; the others wait for INIT/SIPI in the in-kernel LAPIC. */
+	int r = vcpu_setup_long_mode(&vm->vcpus[0], entry, VMM_BOOT_STACK_TOP, VMM_BOOT_INFO);
+	if (r < 0)
+		*why = "cannot set up the boot vCPU";
+	return r;
+}
+
+int vm_create(const struct vm_config *config, const char *console_path, struct vm **ret, const char **why)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	vm->config = config;
+	vm->kvm_fd = vm->vm_fd = vm->console_log_fd = -1;
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->cond, NULL);
+	vm->run_state = VM_RUN_RUNNING;
+	vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->wake_fd < 0) {
+		vm_destroy(vm);
+		return -errno;
+	}
+
+	uint64_t entry = 0;
+	*why = "out of memory";
+	int r = create_kvm_vm(vm, why);
+	if (r == 0)
+		r = setup_memory(vm, why);
+	if (r == 0)
+		r = setup_devices(vm, console_path, why);
+	if (r == 0)
+		r = load_kernel(vm, &entry, why);
+	if (r == 0)
+		r = setup_vcpus(vm, entry, why);
+	if (r < 0) {
+		vm_destroy(vm);
+		return r;
+	}
+	*ret = vm;
+	return 0;
+}
+
+int vm_start(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->n_vcpus; i++) {
+		int r = vcpu_start_thread(&vm->vcpus[i]);
+		if (r < 0) {
+			struct vm_exit e = { .reason = VM_EXIT_INTERNAL_ERROR, .vcpu = i };
+			snprintf(e.message, sizeof(e.message), "cannot start vCPU thread %u", i);
+			vm_request_exit(vm, &e);
+			return r;
+		}
+	}
+	return 0;
+}
+
+static unsigned started_vcpus(struct vm *vm)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < vm->n_vcpus; i++)
+		n += vm->vcpus[i].thread_started;
+	return n;
+}
+
+int vm_pause(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	if (vm->run_state == VM_RUN_STOPPING) {
+		pthread_mutex_unlock(&vm->lock);
+		return -ESHUTDOWN;
+	}
+	vm->run_state = VM_RUN_PAUSED;
+	pthread_mutex_unlock(&vm->lock);
+	for (unsigned i = 0; i < vm->n_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+
+	/* Inspection after pause must see still vCPUs, so wait until all park. */
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += PAUSE_TIMEOUT_MS / 1000;
+	int r = 0;
+	pthread_mutex_lock(&vm->lock);
+	while (vm->run_state == VM_RUN_PAUSED && vm->parked < started_vcpus(vm) && r == 0)
+		r = -pthread_cond_timedwait(&vm->cond, &vm->lock, &deadline);
+	if (vm->run_state == VM_RUN_STOPPING)
+		r = -ESHUTDOWN;
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+int vm_resume(struct vm *vm)
+{
+	int r = 0;
+	pthread_mutex_lock(&vm->lock);
+	if (vm->run_state == VM_RUN_PAUSED) {
+		vm->run_state = VM_RUN_RUNNING;
+		pthread_cond_broadcast(&vm->cond);
+	} else if (vm->run_state == VM_RUN_STOPPING) {
+		r = -ESHUTDOWN;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	for (unsigned i = 0; i < vm->n_vcpus; i++)
+		if (vm->vcpus[i].thread_started)
+			pthread_join(vm->vcpus[i].thread, NULL);
+	for (unsigned i = 0; i < vm->n_vcpus; i++)
+		vcpu_cleanup(&vm->vcpus[i]);
+	free(vm->vcpus);
+	if (vm->uart)
+		uart_free(vm->uart);
+	if (vm->bus)
+		bus_free(vm->bus);
+	console_ring_close(&vm->console);
+	guest_memory_unmap(&vm->mem);
+	if (vm->console_log_fd >= 0)
+		close(vm->console_log_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->wake_fd >= 0)
+		close(vm->wake_fd);
+	pthread_cond_destroy(&vm->cond);
+	pthread_mutex_destroy(&vm->lock);
+	free(vm);
+}

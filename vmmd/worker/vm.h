@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A hw-mode VM inside its worker: the KVM VM fd, guest memory, the device
+ * bus with its models, and one thread per vCPU running KVM_RUN.
+ *
+ * Run states and who moves them: the control loop asks for RUNNING, PAUSED
+ * or STOPPING; vCPU threads park while PAUSED and leave on STOPPING; a vCPU
+ * that sees the guest end (debug-exit, triple fault, emulation failure)
+ * records the exit once and moves the VM to STOPPING itself, then wakes the
+ * control loop through `wake_fd` (an eventfd) so it can report and exit.
+ */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/vm_config.h"
+#include "devices/bus.h"
+#include "devices/debug_exit.h"
+#include "devices/uart16550.h"
+#include "vmmd/worker/console_ring.h"
+#include "vmmd/worker/guest_memory.h"
+#include "vmmd/worker/vcpu.h"
+
+enum vm_run_state { VM_RUN_RUNNING, VM_RUN_PAUSED, VM_RUN_STOPPING };
+
+enum vm_exit_reason {
+	VM_EXIT_NONE = 0,
+	VM_EXIT_DEBUG_EXIT,        /* guest wrote the debug-exit port */
+	VM_EXIT_STOPPED,           /* vm.stop */
+	VM_EXIT_TRIPLE_FAULT,      /* KVM_EXIT_SHUTDOWN */
+	VM_EXIT_EMULATION_FAILURE, /* KVM could not emulate an instruction */
+	VM_EXIT_INTERNAL_ERROR,    /* KVM or vmmd failed */
+	VM_EXIT_GUEST_RESET,       /* the guest asked for a reset (not supported yet: ends the VM) */
+};
+
+struct vm_exit {
+	enum vm_exit_reason reason;
+	int code;          /* debug-exit: (value << 1) | 1 */
+	uint32_t value;    /* debug-exit: the value written */
+	int vcpu;          /* which vCPU saw it, -1 if none */
+	char message[256];
+};
+
+struct vm {
+	const struct vm_config *config;
+	int kvm_fd;
+	int vm_fd;
+	int run_mmap_size;
+	struct guest_memory mem;
+	struct bus *bus;
+	struct uart16550 *uart;
+	struct debug_exit debug_exit;
+	struct console_ring console;
+	int console_log_fd;     /* -1 when no log file */
+
+	unsigned n_vcpus;
+	struct vcpu *vcpus;
+
+	pthread_mutex_t lock;   /* guards run_state, parked, exit */
+	pthread_cond_t cond;
+	enum vm_run_state run_state;
+	unsigned parked;
+	struct vm_exit exit;
+	int wake_fd;            /* eventfd: exit recorded or console output */
+	bool console_dirty;     /* atomic: output since the loop last looked */
+};
+
+const char *vm_exit_reason_name(enum vm_exit_reason r);
+
+/* Build everything and load the kernel; does not start vCPUs. *why says what failed for the user. */
+int vm_create(const struct vm_config *config, const char *console_path, struct vm **ret, const char **why);
+int vm_start(struct vm *vm);
+/* Park every vCPU (waits until they are parked, bounded). Idempotent. */
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
+/* Record an exit (first one wins) and make every vCPU leave. Safe from any thread. */
+void vm_request_exit(struct vm *vm, const struct vm_exit *exit);
+/* Join the vCPU threads (after an exit was requested) and free everything. */
+void vm_destroy(struct vm *vm);
+/* Snapshot of the recorded exit; returns false while none. */
+bool vm_get_exit(struct vm *vm, struct vm_exit *ret);

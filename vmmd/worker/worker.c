@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+#include <event2/event.h>
+
+#include "config/vm_config.h"
+#include "proto/base64.h"
+#include "vmmd/log.h"
+#include "vmmd/rpc_peer.h"
+#include "vmmd/worker/vm.h"
+#include "vmmd/worker/worker.h"
+
+#define CONSOLE_WRITE_MAX 4096
+#define CONSOLE_NOTIFY_DELAY_US 5000
+
+struct worker {
+	struct event_base *base;
+	struct rpc_peer *peer;
+	struct event *wake_ev;
+	struct vm_config *config;
+	struct vm *vm;
+	uint64_t console_sent;
+	struct event *console_ev;   /* coalesces console notifications */
+	int status;
+	bool exiting;
+};
+
+static struct json_object *stats_json(struct vm *vm)
+{
+	struct json_object *exits = json_object_new_object();
+	struct json_object *per_vcpu = json_object_new_array();
+	uint64_t total = 0;
+	uint64_t sums[VCPU_STAT_MAX] = { 0 };
+	for (unsigned i = 0; vm && i < vm->n_vcpus; i++) {
+		struct json_object *one = json_object_new_object();
+		for (int s = 0; s < VCPU_STAT_MAX; s++) {
+			uint64_t n = __atomic_load_n(&vm->vcpus[i].stats[s], __ATOMIC_RELAXED);
+			sums[s] += n;
+			json_object_object_add(one, vcpu_stat_name(s), json_object_new_uint64(n));
+		}
+		json_object_array_add(per_vcpu, one);
+	}
+	for (int s = 0; s < VCPU_STAT_MAX; s++) {
+		json_object_object_add(exits, vcpu_stat_name(s), json_object_new_uint64(sums[s]));
+		total += sums[s];
+	}
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "exits", exits);
+	json_object_object_add(o, "exits_total", json_object_new_uint64(total));
+	json_object_object_add(o, "vcpus", per_vcpu);
+	return o;
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *userdata);
+static void on_console_timer(evutil_socket_t fd, short what, void *userdata);
+
+/* Leave the loop once what we queued for the supervisor is written. */
+static void leave(struct worker *w)
+{
+	w->exiting = true;
+	int r = rpc_peer_flush_and_close(w->peer, 1000);
+	if (r < 0)
+		log_warning_errno(r, "Failed to flush the channel: %m");
+	event_base_loopbreak(w->base);
+}
+
+static void fail_call(struct rpc_call *call, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void fail_call(struct rpc_call *call, int code, const char *fmt, ...)
+{
+	struct rpc_error err = { .code = code };
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err.message, sizeof(err.message), fmt, ap);
+	va_end(ap);
+	rpc_call_error(call, &err, NULL);
+}
+
+static void handle_boot(struct worker *w, struct rpc_call *call)
+{
+	struct json_object *config_json, *console;
+	if (w->vm) {
+		fail_call(call, RPC_INVALID_STATE, "%s", "already booted");
+		return;
+	}
+	if (!call->params || !json_object_object_get_ex(call->params, "config", &config_json) ||
+	    !json_object_object_get_ex(call->params, "console", &console) ||
+	    !json_object_is_type(console, json_type_string)) {
+		fail_call(call, RPC_INVALID_PARAMS, "%s", "worker.boot needs config and console");
+		return;
+	}
+	struct config_error cerr = { 0 };
+	int r = vm_config_from_json(config_json, &w->config, &cerr);
+	if (r < 0) {
+		struct rpc_error err = { 0 };
+		rpc_error_set(&err, RPC_CONFIG_INVALID, "%s: %s", cerr.field, cerr.message);
+		snprintf(err.field, sizeof(err.field), "%s", cerr.field);
+		rpc_call_error(call, &err, NULL);
+		return;
+	}
+	const char *why = NULL;
+	r = vm_create(w->config, json_object_get_string(console), &w->vm, &why);
+	if (r < 0) {
+		struct rpc_error err = { 0 };
+		/* A kernel that does not load is the config's fault; the rest is ours or the host's. */
+		bool kernel = r == -ENOEXEC || r == -ERANGE || r == -EFBIG || (why && strstr(why, "kernel"));
+		rpc_error_set(&err, kernel ? RPC_CONFIG_INVALID : r == -ENOENT && why && strstr(why, "kvm") ?
+			      RPC_UNSUPPORTED : RPC_INTERNAL_ERROR, "%s: %s", why, strerror(-r));
+		if (kernel)
+			snprintf(err.field, sizeof(err.field), "kernel");
+		log_error("Failed to build the VM: %s: %s", why, strerror(-r));
+		rpc_call_error(call, &err, NULL);
+		w->status = EXIT_FAILURE;
+		leave(w);   /* nothing to run */
+		return;
+	}
+	w->wake_ev = event_new(w->base, w->vm->wake_fd, EV_READ | EV_PERSIST, on_wake, w);
+	w->console_ev = evtimer_new(w->base, on_console_timer, w);
+	if (!w->wake_ev || !w->console_ev || event_add(w->wake_ev, NULL) < 0) {
+		fail_call(call, RPC_INTERNAL_ERROR, "%s", "cannot watch the VM");
+		leave(w);
+		return;
+	}
+	r = vm_start(w->vm);
+	if (r < 0) {
+		fail_call(call, RPC_INTERNAL_ERROR, "%s", "cannot start the vCPU threads");
+		return;
+	}
+	struct json_object *res = json_object_new_object();
+	json_object_object_add(res, "pid", json_object_new_int(getpid()));
+	rpc_call_result(call, res);
+}
+
+static void reply_state(struct rpc_call *call, const char *state)
+{
+	struct json_object *res = json_object_new_object();
+	json_object_object_add(res, "state", json_object_new_string(state));
+	rpc_call_result(call, res);
+}
+
+static void handle_console_write(struct worker *w, struct rpc_call *call)
+{
+	struct json_object *data;
+	if (!call->params || !json_object_object_get_ex(call->params, "data", &data) ||
+	    !json_object_is_type(data, json_type_string)) {
+		fail_call(call, RPC_INVALID_PARAMS, "%s", "data must be a base64 string");
+		return;
+	}
+	uint8_t buf[CONSOLE_WRITE_MAX];
+	long n = base64_decode(json_object_get_string(data), buf, sizeof(buf));
+	if (n < 0) {
+		fail_call(call, n == -ENOSPC ? RPC_RESOURCE_LIMIT : RPC_INVALID_PARAMS, "%s",
+			  n == -ENOSPC ? "at most 4096 bytes per write" : "data is not valid base64");
+		return;
+	}
+	size_t written = uart_receive(w->vm->uart, buf, n);
+	struct json_object *res = json_object_new_object();
+	json_object_object_add(res, "written", json_object_new_uint64(written));
+	rpc_call_result(call, res);
+}
+
+static void worker_handle(void *userdata, struct rpc_peer *peer, struct rpc_call *call)
+{
+	struct worker *w = userdata;
+	const char *m = call->method;
+	if (strcmp(m, "worker.boot") == 0) {
+		handle_boot(w, call);
+		return;
+	}
+	if (!w->vm) {
+		fail_call(call, RPC_INVALID_STATE, "%s", "not booted");
+		return;
+	}
+	if (strcmp(m, "worker.pause") == 0) {
+		int r = vm_pause(w->vm);
+		if (r < 0)
+			fail_call(call, RPC_INVALID_STATE, "%s", r == -ESHUTDOWN ? "the VM is stopping" :
+				  "vCPUs did not stop in time");
+		else
+			reply_state(call, "paused");
+	} else if (strcmp(m, "worker.resume") == 0) {
+		if (vm_resume(w->vm) < 0)
+			fail_call(call, RPC_INVALID_STATE, "%s", "the VM is stopping");
+		else
+			reply_state(call, "running");
+	} else if (strcmp(m, "worker.stop") == 0) {
+		struct vm_exit e = { .reason = VM_EXIT_STOPPED, .vcpu = -1 };
+		snprintf(e.message, sizeof(e.message), "stopped by request");
+		vm_request_exit(w->vm, &e);
+		reply_state(call, "stopping");
+	} else if (strcmp(m, "worker.stats") == 0) {
+		rpc_call_result(call, stats_json(w->vm));
+	} else if (strcmp(m, "worker.console.write") == 0) {
+		handle_console_write(w, call);
+	} else {
+		fail_call(call, RPC_METHOD_NOT_FOUND, "method '%s' not found", m);
+	}
+}
+
+static void report_exit(struct worker *w)
+{
+	struct vm_exit e;
+	vm_get_exit(w->vm, &e);
+	struct json_object *p = json_object_new_object();
+	json_object_object_add(p, "reason", json_object_new_string(vm_exit_reason_name(e.reason)));
+	json_object_object_add(p, "code", json_object_new_int(e.code));
+	json_object_object_add(p, "value", json_object_new_int64(e.value));
+	json_object_object_add(p, "message", json_object_new_string(e.message));
+	json_object_object_add(p, "vcpu", json_object_new_int(e.vcpu));
+	json_object_object_add(p, "console_total", json_object_new_uint64(console_ring_total(&w->vm->console)));
+	json_object_object_add(p, "stats", stats_json(w->vm));
+	int r = rpc_peer_notify(w->peer, "worker.exit", p);
+	if (r < 0)
+		log_warning_errno(r, "Failed to report the exit: %m");
+	log_info("Guest ended: %s (%s)", vm_exit_reason_name(e.reason), e.message);
+}
+
+/* Tell the supervisor how far the console got: one message per burst, not per byte. */
+static void notify_console(struct worker *w)
+{
+	uint64_t total = console_ring_total(&w->vm->console);
+	if (total == w->console_sent || !rpc_peer_is_open(w->peer))
+		return;
+	struct json_object *p = json_object_new_object();
+	json_object_object_add(p, "offset", json_object_new_uint64(total));
+	(void) rpc_peer_notify(w->peer, "worker.console", p);
+	w->console_sent = total;
+}
+
+static void on_console_timer(evutil_socket_t fd, short what, void *userdata)
+{
+	notify_console(userdata);
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *userdata)
+{
+	struct worker *w = userdata;
+	uint64_t n;
+	ssize_t k = read(fd, &n, sizeof(n));
+	(void) k;
+	if (__atomic_exchange_n(&w->vm->console_dirty, false, __ATOMIC_ACQ_REL) &&
+	    !evtimer_pending(w->console_ev, NULL)) {
+		struct timeval tv = { 0, CONSOLE_NOTIFY_DELAY_US };
+		evtimer_add(w->console_ev, &tv);
+	}
+	struct vm_exit e;
+	if (!w->exiting && vm_get_exit(w->vm, &e)) {
+		/* Join the vCPUs first so the stats we report are final. */
+		for (unsigned i = 0; i < w->vm->n_vcpus; i++)
+			if (w->vm->vcpus[i].thread_started) {
+				pthread_join(w->vm->vcpus[i].thread, NULL);
+				w->vm->vcpus[i].thread_started = false;
+			}
+		notify_console(w);
+		report_exit(w);
+		leave(w);
+	}
+}
+
+static void worker_closed(void *userdata, struct rpc_peer *peer, int error)
+{
+	struct worker *w = userdata;
+	if (!w->exiting)
+		log_warning("The supervisor went away; stopping the guest");
+	if (w->vm) {
+		struct vm_exit e = { .reason = VM_EXIT_STOPPED, .vcpu = -1 };
+		snprintf(e.message, sizeof(e.message), "the supervisor closed the channel");
+		vm_request_exit(w->vm, &e);
+	}
+	event_base_loopbreak(w->base);
+}
+
+static const struct rpc_peer_ops worker_peer_ops = {
+	.handle = worker_handle,
+	.closed = worker_closed,
+};
+
+int worker_main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "worker", no_argument, NULL, 'W' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "channel-fd", required_argument, NULL, 'c' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{}
+	};
+	const char *name = "?";
+	int channel = -1, c;
+	while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+		switch (c) {
+		case 'W': break;
+		case 'n': name = optarg; break;
+		case 'c': channel = atoi(optarg); break;
+		case 'l': if (log_parse_level(optarg) > 0) log_set_level(log_parse_level(optarg)); break;
+		default: return EXIT_FAILURE;
+		}
+	}
+	char ident[96];
+	snprintf(ident, sizeof(ident), "worker[%s]", name);
+	log_set_ident(ident);
+	if (channel < 3) {
+		log_error("--channel-fd is required");
+		return EXIT_FAILURE;
+	}
+	/* If the supervisor dies without closing the channel (it can't), we still learn of it. */
+	prctl(PR_SET_PDEATHSIG, 0);
+	signal(SIGPIPE, SIG_IGN);
+	int r = vcpu_signal_setup();
+	if (r < 0)
+		return log_error_errno(r, "Failed to install the vCPU kick handler: %m"), EXIT_FAILURE;
+
+	struct worker w = { .status = EXIT_SUCCESS };
+	w.base = event_base_new();
+	if (!w.base)
+		return EXIT_FAILURE;
+	r = rpc_peer_new(w.base, channel, &worker_peer_ops, &w, &w.peer);
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up the channel: %m"), EXIT_FAILURE;
+
+	/* The VM's wake event is added by worker.boot, once its eventfd exists. */
+	event_base_dispatch(w.base);
+
+	if (w.vm) {
+		struct vm_exit e = { .reason = VM_EXIT_STOPPED, .vcpu = -1 };
+		snprintf(e.message, sizeof(e.message), "worker shutting down");
+		vm_request_exit(w.vm, &e);
+		vm_destroy(w.vm);
+	}
+	rpc_peer_close(w.peer, 0);
+	rpc_peer_unref(w.peer);
+	vm_config_free(w.config);
+	if (w.wake_ev)
+		event_free(w.wake_ev);
+	if (w.console_ev)
+		event_free(w.console_ev);
+	event_base_free(w.base);
+	return w.status;
+}

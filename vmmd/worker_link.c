@@ -1,0 +1,367 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "proto/base64.h"
+#include "vmmd/events.h"
+#include "vmmd/log.h"
+#include "vmmd/worker_link.h"
+
+struct worker_link {
+	struct daemon *daemon;
+	struct vm_record *vm;
+	pid_t pid;
+	struct rpc_peer *peer;
+	struct rpc_call *start_call;   /* until the boot reply */
+	struct event *stop_timer;
+	bool booted;
+	bool channel_closed;
+	bool reaped;
+	bool force_killed;
+	int wait_status;
+	struct vm_exit_info reported;  /* from worker.exit */
+	struct json_object *stats;
+};
+
+pid_t worker_pid(const struct vm_record *vm)
+{
+	return vm->worker ? vm->worker->pid : 0;
+}
+
+static void set_state(struct daemon *d, struct vm_record *vm, enum vm_state state)
+{
+	enum vm_state previous = vm->state;
+	vm->state = state;
+	int r = registry_save(&d->registry, vm);
+	if (r < 0)
+		log_warning_errno(r, "Failed to save the state of VM %s, ignoring: %m", vm->name);
+	if (previous != state)
+		events_emit_state(d, vm, previous);
+}
+
+static void reply_name_state(struct rpc_call *call, struct vm_record *vm)
+{
+	struct json_object *res = json_object_new_object();
+	json_object_object_add(res, "name", json_object_new_string(vm->name));
+	json_object_object_add(res, "state", json_object_new_string(vm_state_name(vm->state)));
+	rpc_call_result(call, res);
+}
+
+/* Decide what the run ended with when the worker did not say (it was killed or crashed). */
+static void exit_from_status(struct worker_link *w, struct vm_exit_info *e)
+{
+	*e = (struct vm_exit_info) { .valid = true };
+	if (w->force_killed) {
+		snprintf(e->reason, sizeof(e->reason), "stopped");
+		snprintf(e->message, sizeof(e->message), "forced stop: the worker was killed");
+	} else if (WIFSIGNALED(w->wait_status)) {
+		int sig = WTERMSIG(w->wait_status);
+		snprintf(e->reason, sizeof(e->reason), "worker-killed");
+		snprintf(e->message, sizeof(e->message), "the worker was killed by signal %d (%s)",
+			 sig, strsignal(sig));
+		e->code = 128 + sig;
+	} else {
+		snprintf(e->reason, sizeof(e->reason), "worker-crashed");
+		snprintf(e->message, sizeof(e->message), "the worker exited with status %d without a report",
+			 WEXITSTATUS(w->wait_status));
+		e->code = WEXITSTATUS(w->wait_status);
+	}
+}
+
+static bool reason_is_clean(const char *reason)
+{
+	return strcmp(reason, "debug-exit") == 0 || strcmp(reason, "stopped") == 0;
+}
+
+static void finish(struct worker_link *w)
+{
+	struct daemon *d = w->daemon;
+	struct vm_record *vm = w->vm;
+	if (!w->channel_closed || !w->reaped)
+		return;
+
+	vm->worker = NULL;
+	vm->busy = false;
+	if (w->start_call) {
+		struct rpc_error err = { 0 };
+		rpc_error_set(&err, RPC_INTERNAL_ERROR, "the worker for %s died while booting", vm->name);
+		rpc_call_error(w->start_call, &err, NULL);
+		w->start_call = NULL;
+	}
+	if (w->booted) {
+		if (w->reported.valid && !w->force_killed)
+			vm->exit = w->reported;
+		else
+			exit_from_status(w, &vm->exit);
+		json_object_put(vm->last_stats);
+		vm->last_stats = w->stats;
+		w->stats = NULL;
+		log_info("VM %s ended: %s (%s)", vm->name, vm->exit.reason, vm->exit.message);
+		set_state(d, vm, reason_is_clean(vm->exit.reason) ? VM_STATE_STOPPED : VM_STATE_CRASHED);
+		if (!reason_is_clean(vm->exit.reason) && events_wanted(d, EVENT_TOPIC_FAULT, vm->name))
+			events_emit(d, EVENT_TOPIC_FAULT, vm->name, "crash", vm_exit_json(&vm->exit));
+	}
+	while (vm->on_stopped) {
+		struct pending_reply *p = vm->on_stopped;
+		vm->on_stopped = p->next;
+		reply_name_state(p->call, vm);
+		free(p);
+	}
+	if (w->stop_timer)
+		event_free(w->stop_timer);
+	json_object_put(w->stats);
+	rpc_peer_unref(w->peer);
+	free(w);
+}
+
+/* --- the channel ----------------------------------------------------------- */
+
+static void console_to_events(struct daemon *d, struct vm_record *vm, uint64_t offset)
+{
+	if (!vm->console.hdr || !events_wanted(d, EVENT_TOPIC_CONSOLE, vm->name)) {
+		vm->console_notified = offset;
+		return;
+	}
+	static uint8_t buf[CONSOLE_RING_DEFAULT];
+	while (vm->console_notified < offset) {
+		uint64_t start;
+		size_t n = console_ring_read(&vm->console, vm->console_notified, buf, sizeof(buf), &start);
+		if (n == 0)
+			break;
+		char *b64 = malloc(base64_encoded_size(n));
+		if (!b64)
+			break;
+		base64_encode(buf, n, b64);
+		struct json_object *data = json_object_new_object();
+		json_object_object_add(data, "data", json_object_new_string(b64));
+		json_object_object_add(data, "offset", json_object_new_uint64(start));
+		free(b64);
+		events_emit(d, EVENT_TOPIC_CONSOLE, vm->name, "console", data);
+		vm->console_notified = start + n;
+	}
+}
+
+static void read_exit_report(struct worker_link *w, struct json_object *p)
+{
+	struct json_object *v;
+	struct vm_exit_info *e = &w->reported;
+	*e = (struct vm_exit_info) { .valid = true };
+	/* The worker is ours but runs next to a hostile guest: copy with bounds. */
+	if (json_object_object_get_ex(p, "reason", &v))
+		snprintf(e->reason, sizeof(e->reason), "%s", json_object_get_string(v));
+	if (json_object_object_get_ex(p, "code", &v))
+		e->code = json_object_get_int(v);
+	if (json_object_object_get_ex(p, "value", &v))
+		e->value = json_object_get_int64(v);
+	if (json_object_object_get_ex(p, "message", &v))
+		snprintf(e->message, sizeof(e->message), "%s", json_object_get_string(v));
+	if (json_object_object_get_ex(p, "stats", &v)) {
+		json_object_put(w->stats);
+		w->stats = json_object_get(v);
+	}
+	if (json_object_object_get_ex(p, "console_total", &v))
+		console_to_events(w->daemon, w->vm, json_object_get_uint64(v));
+}
+
+static void link_handle(void *userdata, struct rpc_peer *peer, struct rpc_call *call)
+{
+	struct worker_link *w = userdata;
+	struct json_object *v;
+	if (strcmp(call->method, "worker.console") == 0 && call->params &&
+	    json_object_object_get_ex(call->params, "offset", &v))
+		console_to_events(w->daemon, w->vm, json_object_get_uint64(v));
+	else if (strcmp(call->method, "worker.exit") == 0 && call->params)
+		read_exit_report(w, call->params);
+	rpc_call_result(call, NULL);   /* notifications: nothing is sent */
+}
+
+static void link_closed(void *userdata, struct rpc_peer *peer, int error)
+{
+	struct worker_link *w = userdata;
+	w->channel_closed = true;
+	finish(w);
+}
+
+static const struct rpc_peer_ops link_ops = { .handle = link_handle, .closed = link_closed };
+
+static void boot_reply(void *userdata, struct json_object *result, const struct rpc_error *err)
+{
+	struct worker_link *w = userdata;
+	struct daemon *d = w->daemon;
+	struct vm_record *vm = w->vm;
+	struct rpc_call *call = w->start_call;
+	w->start_call = NULL;
+	if (err) {
+		/* The VM keeps its state; the worker leaves by itself. */
+		if (call)
+			rpc_call_error(call, err, NULL);
+		return;
+	}
+	w->booted = true;
+	vm->exit = (struct vm_exit_info) { 0 };
+	clock_gettime(CLOCK_MONOTONIC, &vm->started);
+	char path[4096];
+	console_ring_close(&vm->console);
+	vm->console_notified = 0;
+	if (registry_path(&d->registry, vm->name, ".console", path, sizeof(path)) == 0) {
+		int r = console_ring_open(path, &vm->console);
+		if (r < 0)
+			log_warning_errno(r, "Failed to map the console of %s, ignoring: %m", vm->name);
+	}
+	set_state(d, vm, VM_STATE_RUNNING);
+	vm->busy = false;
+	log_info("VM %s running (worker pid %d)", vm->name, (int) w->pid);
+	if (call)
+		reply_name_state(call, vm);
+}
+
+static void child_exec(struct daemon *d, struct vm_record *vm, int fd)
+{
+	/* Only the channel crosses over, as fd 3. */
+	if (dup2(fd, 3) < 0)
+		_exit(127);
+	close_range(4, ~0U, 0);
+	setsid();
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	char *argv[] = {
+		(char *) "vmmd-worker", (char *) "--worker", (char *) "--name", vm->name,
+		(char *) "--channel-fd", (char *) "3", (char *) "--log-level", (char *) d->log_level_name, NULL
+	};
+	execv(d->self_exe, argv);
+	_exit(127);
+}
+
+int worker_spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_call)
+{
+	char console[4096];
+	int r = registry_path(&d->registry, vm->name, ".console", console, sizeof(console));
+	if (r < 0)
+		return r;
+	/* A fresh file, never the one the previous run's map still shows. */
+	console_ring_close(&vm->console);
+	(void) unlink(console);
+
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	struct worker_link *w = calloc(1, sizeof(*w));
+	if (!w) {
+		close(sv[0]);
+		close(sv[1]);
+		return -ENOMEM;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		close(sv[0]);
+		close(sv[1]);
+		free(w);
+		return r;
+	}
+	if (pid == 0)
+		child_exec(d, vm, sv[1]);
+	close(sv[1]);
+
+	w->daemon = d;
+	w->vm = vm;
+	w->pid = pid;
+	r = rpc_peer_new(d->base, sv[0], &link_ops, w, &w->peer);
+	if (r < 0) {
+		kill(pid, SIGKILL);
+		/* It will be reaped by SIGCHLD with no link: nothing else to do. */
+		free(w);
+		return r;
+	}
+	vm->worker = w;
+	vm->busy = true;
+	w->start_call = start_call;
+
+	struct json_object *params = json_object_new_object();
+	json_object_object_add(params, "config", vm_config_to_json(vm->config));
+	json_object_object_add(params, "console", json_object_new_string(console));
+	r = rpc_peer_call(w->peer, "worker.boot", params, boot_reply, w);
+	if (r < 0) {
+		w->start_call = NULL;
+		worker_stop(vm, true);
+		return r;
+	}
+	return 0;
+}
+
+int worker_call(struct vm_record *vm, const char *method, struct json_object *params,
+		rpc_reply_fn fn, void *userdata)
+{
+	if (!vm->worker || !vm->worker->booted) {
+		json_object_put(params);
+		return -ESRCH;
+	}
+	return rpc_peer_call(vm->worker->peer, method, params, fn, userdata);
+}
+
+static void on_stop_grace(evutil_socket_t fd, short what, void *userdata)
+{
+	struct worker_link *w = userdata;
+	log_warning("VM %s did not stop within %d ms; killing its worker", w->vm->name, WORKER_STOP_GRACE_MS);
+	w->force_killed = true;
+	kill(w->pid, SIGKILL);
+}
+
+static void ignore_reply(void *userdata, struct json_object *result, const struct rpc_error *err) {}
+
+void worker_stop(struct vm_record *vm, bool force)
+{
+	struct worker_link *w = vm->worker;
+	if (!w)
+		return;
+	vm->busy = true;
+	if (force || !w->booted) {
+		w->force_killed = true;
+		kill(w->pid, SIGKILL);
+		return;
+	}
+	(void) rpc_peer_call(w->peer, "worker.stop", NULL, ignore_reply, NULL);
+	if (!w->stop_timer) {
+		w->stop_timer = evtimer_new(w->daemon->base, on_stop_grace, w);
+		struct timeval tv = { WORKER_STOP_GRACE_MS / 1000, (WORKER_STOP_GRACE_MS % 1000) * 1000 };
+		if (w->stop_timer)
+			evtimer_add(w->stop_timer, &tv);
+	}
+}
+
+void worker_reap_all(struct daemon *d)
+{
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+		if (pid <= 0)
+			return;
+		for (struct vm_record *vm = d->registry.head; vm; vm = vm->next) {
+			struct worker_link *w = vm->worker;
+			if (!w || w->pid != pid)
+				continue;
+			w->reaped = true;
+			w->wait_status = status;
+			/* A dead worker's channel can still hold its last words: read them first. */
+			if (!w->channel_closed)
+				break;
+			finish(w);
+			break;
+		}
+	}
+}
+
+void worker_shutdown_all(struct daemon *d)
+{
+	for (struct vm_record *vm = d->registry.head; vm; vm = vm->next)
+		if (vm->worker)
+			rpc_peer_close(vm->worker->peer, 0);
+}

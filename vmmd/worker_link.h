@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The supervisor's side of one worker process: spawning it (fork + exec of
+ * our own binary in worker mode, its channel as fd 3, its own session so a
+ * terminal's ^C reaches only the daemon), the JSON-RPC channel to it, and
+ * the end of its life. A worker is over when both its channel has closed
+ * and it has been reaped; only then is the VM's final state decided, from
+ * what the worker reported (worker.exit) or, if it reported nothing, from
+ * how the process died.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "proto/exchange.h"
+#include "vmmd/daemon.h"
+#include "vmmd/rpc_peer.h"
+
+#define WORKER_STOP_GRACE_MS 5000   /* vm.stop without force: then SIGKILL */
+
+struct worker_link;
+
+/* Spawn a worker for vm and boot it; start_call is answered when the boot
+ * succeeds or fails. Returns 0 or -errno (start_call untouched then). */
+int worker_spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_call);
+
+/* Forward a call to vm's worker; the reply (or a transport error) goes to fn. */
+int worker_call(struct vm_record *vm, const char *method, struct json_object *params,
+		rpc_reply_fn fn, void *userdata);
+
+/* Ask the worker to stop its guest (force: SIGKILL now). */
+void worker_stop(struct vm_record *vm, bool force);
+
+pid_t worker_pid(const struct vm_record *vm);
+
+/* Reap every exited child (SIGCHLD). */
+void worker_reap_all(struct daemon *d);
+
+/* The daemon is going down: close every channel (workers stop their guests). */
+void worker_shutdown_all(struct daemon *d);
