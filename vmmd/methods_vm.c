@@ -8,6 +8,7 @@
 
 #include "proto/base64.h"
 #include "vmmd/events.h"
+#include "vmmd/lifecycle.h"
 #include "vmmd/log.h"
 #include "vmmd/methods.h"
 #include "vmmd/worker_link.h"
@@ -26,25 +27,6 @@ struct json_object *vm_summary_json(struct vm_record *vm)
 	json_object_object_add(o, "memory_mib", json_object_new_int(vm->config->memory_mib));
 	json_object_object_add(o, "uptime_s", json_object_new_double(vm_uptime(vm)));
 	return o;
-}
-
-static void reply_name_state(struct rpc_call *call, struct vm_record *vm)
-{
-	struct json_object *res = json_object_new_object();
-	json_object_object_add(res, "name", json_object_new_string(vm->name));
-	json_object_object_add(res, "state", json_object_new_string(vm_state_name(vm->state)));
-	rpc_call_result(call, res);
-}
-
-static void set_state(struct daemon *d, struct vm_record *vm, enum vm_state state)
-{
-	enum vm_state previous = vm->state;
-	vm->state = state;
-	int r = registry_save(&d->registry, vm);
-	if (r < 0)
-		log_warning_errno(r, "Failed to save the state of VM %s, ignoring: %m", vm->name);
-	if (previous != state)
-		events_emit_state(d, vm, previous);
 }
 
 /* A kernel that is not there is a config error the user can fix now, not at start. */
@@ -93,7 +75,7 @@ void method_vm_create(struct daemon *d, struct client *c, struct rpc_call *call,
 	}
 	log_info("VM %s created", vm->name);
 	events_emit_state(d, vm, VM_STATE_CREATED);
-	reply_name_state(call, vm);
+	lifecycle_reply_state(call, vm);
 }
 
 void method_vm_start(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
@@ -121,8 +103,8 @@ static void forward_reply(void *userdata, struct json_object *result, const stru
 		reply_error(f->call, RPC_NO_SUCH_VM, "VM '%s' went away", f->name);
 	} else {
 		if (vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED)
-			set_state(f->daemon, vm, f->target);
-		reply_name_state(f->call, vm);
+			lifecycle_set_state(f->daemon, vm, f->target);
+		lifecycle_reply_state(f->call, vm);
 	}
 	free(f);
 }
@@ -131,7 +113,7 @@ static void forward_state(struct daemon *d, struct rpc_call *call, struct vm_rec
 			  const char *method, enum vm_state target)
 {
 	if (vm->state == target) {   /* idempotent */
-		reply_name_state(call, vm);
+		lifecycle_reply_state(call, vm);
 		return;
 	}
 	struct forward *f = calloc(1, sizeof(*f));

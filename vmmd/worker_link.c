@@ -11,6 +11,7 @@
 
 #include "proto/base64.h"
 #include "vmmd/events.h"
+#include "vmmd/lifecycle.h"
 #include "vmmd/log.h"
 #include "vmmd/worker_link.h"
 
@@ -33,25 +34,6 @@ struct worker_link {
 pid_t worker_pid(const struct vm_record *vm)
 {
 	return vm->worker ? vm->worker->pid : 0;
-}
-
-static void set_state(struct daemon *d, struct vm_record *vm, enum vm_state state)
-{
-	enum vm_state previous = vm->state;
-	vm->state = state;
-	int r = registry_save(&d->registry, vm);
-	if (r < 0)
-		log_warning_errno(r, "Failed to save the state of VM %s, ignoring: %m", vm->name);
-	if (previous != state)
-		events_emit_state(d, vm, previous);
-}
-
-static void reply_name_state(struct rpc_call *call, struct vm_record *vm)
-{
-	struct json_object *res = json_object_new_object();
-	json_object_object_add(res, "name", json_object_new_string(vm->name));
-	json_object_object_add(res, "state", json_object_new_string(vm_state_name(vm->state)));
-	rpc_call_result(call, res);
 }
 
 /* Decide what the run ended with when the worker did not say (it was killed or crashed). */
@@ -104,14 +86,14 @@ static void finish(struct worker_link *w)
 		vm->last_stats = w->stats;
 		w->stats = NULL;
 		log_info("VM %s ended: %s (%s)", vm->name, vm->exit.reason, vm->exit.message);
-		set_state(d, vm, reason_is_clean(vm->exit.reason) ? VM_STATE_STOPPED : VM_STATE_CRASHED);
+		lifecycle_set_state(d, vm, reason_is_clean(vm->exit.reason) ? VM_STATE_STOPPED : VM_STATE_CRASHED);
 		if (!reason_is_clean(vm->exit.reason) && events_wanted(d, EVENT_TOPIC_FAULT, vm->name))
 			events_emit(d, EVENT_TOPIC_FAULT, vm->name, "crash", vm_exit_json(&vm->exit));
 	}
 	while (vm->on_stopped) {
 		struct pending_reply *p = vm->on_stopped;
 		vm->on_stopped = p->next;
-		reply_name_state(p->call, vm);
+		lifecycle_reply_state(p->call, vm);
 		free(p);
 	}
 	if (w->stop_timer)
@@ -215,11 +197,11 @@ static void boot_reply(void *userdata, struct json_object *result, const struct 
 		if (r < 0)
 			log_warning_errno(r, "Failed to map the console of %s, ignoring: %m", vm->name);
 	}
-	set_state(d, vm, VM_STATE_RUNNING);
+	lifecycle_set_state(d, vm, VM_STATE_RUNNING);
 	vm->busy = false;
 	log_info("VM %s running (worker pid %d)", vm->name, (int) w->pid);
 	if (call)
-		reply_name_state(call, vm);
+		lifecycle_reply_state(call, vm);
 }
 
 static void child_exec(struct daemon *d, struct vm_record *vm, int fd)
