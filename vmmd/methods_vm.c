@@ -248,7 +248,8 @@ void method_vm_console_read(struct daemon *d, struct client *c, struct rpc_call 
 		n = console_ring_read(&vm->console, offset, buf, max, &start);
 		total = console_ring_total(&vm->console);
 	}
-	uint64_t oldest = vm->console.hdr && total > vm->console.hdr->capacity ? total - vm->console.hdr->capacity : 0;
+	uint64_t cap = vm->console.hdr ? console_ring_capacity(&vm->console) : 0;
+	uint64_t oldest = total > cap ? total - cap : 0;
 	base64_encode(buf, n, b64);
 	struct json_object *res = json_object_new_object();
 	json_object_object_add(res, "data", json_object_new_string(b64));

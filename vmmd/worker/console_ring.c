@@ -40,6 +40,7 @@ int console_ring_create(const char *path, size_t capacity, struct console_ring *
 		return r;
 	ret->hdr->magic = CONSOLE_RING_MAGIC;
 	ret->hdr->capacity = capacity;
+	__atomic_store_n(&ret->hdr->writing, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&ret->hdr->total, 0, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -76,15 +77,27 @@ uint64_t console_ring_total(const struct console_ring *r)
 	return __atomic_load_n(&r->hdr->total, __ATOMIC_ACQUIRE);
 }
 
+/* The capacity this mapping was made for: the header's may change under a reader. */
+static uint64_t ring_capacity(const struct console_ring *r)
+{
+	return r->map_size - HDR_SIZE;
+}
+
 void console_ring_append(struct console_ring *r, const uint8_t *buf, size_t len)
 {
-	uint64_t cap = r->hdr->capacity;
+	uint64_t cap = ring_capacity(r);
 	uint64_t total = r->hdr->total;
 	if (len > cap) {   /* only the tail can survive */
 		total += len - cap;
 		buf += len - cap;
 		len = cap;
 	}
+	if (len == 0)
+		return;
+	/* Announce the bytes about to be overwritten before touching them
+	 * (seqlock write side; the fence orders this store before the copy). */
+	__atomic_store_n(&r->hdr->writing, total + len, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
 	for (size_t i = 0; i < len; ) {
 		size_t at = (total + i) % cap;
 		size_t n = cap - at < len - i ? cap - at : len - i;
@@ -97,7 +110,7 @@ void console_ring_append(struct console_ring *r, const uint8_t *buf, size_t len)
 size_t console_ring_read(const struct console_ring *r, uint64_t offset, uint8_t *buf, size_t max,
 			 uint64_t *ret_start)
 {
-	uint64_t cap = r->hdr->capacity;   /* validated at open */
+	uint64_t cap = ring_capacity(r);   /* never the header's: the writer may change it */
 	uint64_t total = console_ring_total(r);
 	uint64_t oldest = total > cap ? total - cap : 0;
 	uint64_t start = offset < oldest ? oldest : offset;
@@ -112,14 +125,21 @@ size_t console_ring_read(const struct console_ring *r, uint64_t offset, uint8_t 
 		memcpy(buf + i, r->data + at, k);
 		i += k;
 	}
-	/* The writer may have lapped us while we copied: drop what it overwrote. */
-	uint64_t after = console_ring_total(r);
+	/* The writer may have lapped us while we copied: drop what it overwrote
+	 * or is overwriting (`writing` is 0 in a ring from before that field). */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	uint64_t after = __atomic_load_n(&r->hdr->writing, __ATOMIC_RELAXED);
+	uint64_t published = __atomic_load_n(&r->hdr->total, __ATOMIC_RELAXED);
+	if (after < published)
+		after = published;
 	uint64_t safe_from = after > cap ? after - cap : 0;
 	if (safe_from > start) {
 		uint64_t skip = safe_from - start;
 		if (skip >= n) {
+			/* Never past what is published: an append longer than the
+			 * capacity announces an end beyond the bytes it skips. */
 			n = 0;
-			start = safe_from;
+			start = safe_from < published ? safe_from : published;
 		} else {
 			memmove(buf, buf + skip, n - skip);
 			n -= skip;
@@ -128,4 +148,9 @@ size_t console_ring_read(const struct console_ring *r, uint64_t offset, uint8_t 
 	}
 	*ret_start = start;
 	return n;
+}
+
+uint64_t console_ring_capacity(const struct console_ring *r)
+{
+	return r->map_size - HDR_SIZE;
 }

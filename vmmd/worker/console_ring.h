@@ -7,9 +7,11 @@
  * read-only and serves vm.console.read without asking the worker. Because
  * the bytes live in the page cache, the history survives a worker that is
  * killed or crashes, and a supervisor restart — exactly when an operator
- * needs it. The writer publishes `total` with release order after the
- * bytes; a reader re-checks `total` after copying and trims what may have
- * been overwritten meanwhile.
+ * needs it. The writer publishes `writing` before it overwrites old bytes
+ * and `total` with release order after the new ones; a reader re-checks
+ * `writing` after copying and trims what may have been overwritten
+ * meanwhile (a seqlock). The reader trusts nothing in the header after
+ * open: it uses the capacity it validated and mapped.
  */
 #pragma once
 
@@ -25,7 +27,9 @@ struct console_ring_header {
 	uint64_t magic;
 	uint64_t capacity;
 	uint64_t total;      /* bytes ever written; atomic */
-	uint64_t reserved[5];
+	uint64_t writing;    /* total once the append in progress is done; atomic,
+	                      * stored before that append overwrites old bytes */
+	uint64_t reserved[4];
 };
 
 struct console_ring {
@@ -43,6 +47,8 @@ void console_ring_close(struct console_ring *r);
 
 void console_ring_append(struct console_ring *r, const uint8_t *buf, size_t len);
 uint64_t console_ring_total(const struct console_ring *r);
+/* Bytes kept, as mapped (never the header's possibly-changed copy). */
+uint64_t console_ring_capacity(const struct console_ring *r);
 
 /*
  * Copy up to max bytes from absolute offset `offset`. Bytes before the
