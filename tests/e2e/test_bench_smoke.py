@@ -1,0 +1,99 @@
+# SPDX-License-Identifier: MIT
+"""Smoke run of the benchmark harnesses (bench/run-all --quick): each one
+starts, measures a few iterations and writes a well-formed result. No
+timing is asserted: figures live in docs/PERFORMANCE.md (make bench)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import vmmtest
+from vmmtest import check, fail, kvm
+
+RUN_ALL = os.path.join(vmmtest.ROOT, "bench", "run-all")
+TMP = tempfile.mkdtemp(prefix="vmmtest-bench.")
+RESULTS = os.path.join(TMP, "results")
+
+
+def run_all(*figures):
+    cmd = [sys.executable, RUN_ALL, "--quick", "--no-docs", "--no-install", "--results", RESULTS,
+           "--only", ",".join(figures)]
+    env = dict(os.environ, B=vmmtest.B)
+    try:
+        p = subprocess.run(cmd, cwd=vmmtest.ROOT, env=env, capture_output=True, text=True, timeout=240)
+    except subprocess.TimeoutExpired:
+        fail("bench/run-all --quick %s took more than 240 s" % " ".join(figures))
+    out = p.stdout + p.stderr
+    check(p.returncode == 0, "bench/run-all --quick --only %s exited %d:\n%s"
+          % (",".join(figures), p.returncode, out[-3000:]))
+    docs = {}
+    for fid in figures:
+        path = os.path.join(RESULTS, fid + ".json")
+        check(os.path.exists(path), "%s wrote no %s:\n%s" % (fid, path, out[-2000:]))
+        with open(path) as f:
+            doc = json.load(f)
+        for key in ("id", "title", "date", "machine", "status", "goal", "tables", "quick"):
+            check(key in doc, "%s result lacks %s: %s" % (fid, key, vmmtest.show(doc)))
+        check(doc["id"] == fid and doc["quick"] is True, "%s: id/quick wrong in %s" % (fid, path))
+        docs[fid] = doc
+    return docs, out
+
+
+def check_measured(doc):
+    fid = doc["id"]
+    check(doc["status"] == "ok", "%s status %s, notes: %s" % (fid, doc["status"], doc.get("notes")))
+    check(doc["tables"] and all(t["rows"] for t in doc["tables"]), "%s has an empty table" % fid)
+    check(doc["goal"] and doc["goal"].get("met") in (True, False),
+          "%s gave no verdict on its goal: %s" % (fid, doc["goal"]))
+
+
+def test_bench_control_plane(d):
+    """B1 (latency) and B2 (throughput): echo floor and vmmd, no KVM needed."""
+    docs, out = run_all("B1", "B2")
+    for doc in docs.values():
+        check_measured(doc)
+    s1 = docs["B1"]["data"]["summary"]
+    for target in ("echo", "vmmd"):
+        check(target in s1 and s1[target]["errors"] == 0, "B1 %s: missing or errors: %s" % (target, s1.get(target)))
+    s2 = docs["B2"]["data"]["summary"]
+    check(s2["vmmd"]["errors"] == 0 and s2["echo"]["errors"] == 0, "B2 counted errors: %s" % s2)
+    check(s2["vmmd"]["calls_per_s"]["median"] > 0, "B2: vmmd served no call")
+    for note in docs["B1"]["notes"]:
+        print("  note: B1 " + note)
+
+
+@kvm
+def test_bench_vm_figures(d):
+    """B3 (start to first console byte) and B4 (memory per VM): need /dev/kvm."""
+    docs, out = run_all("B3", "B4")
+    for doc in docs.values():
+        check_measured(doc)
+        for note in doc["notes"]:
+            print("  note: %s %s" % (doc["id"], note))
+    check(docs["B3"]["data"]["summary"]["vmmd_poll_ms"]["median"] > 0, "B3 measured nothing")
+    check(docs["B4"]["data"]["summary"]["vmmd_worker_pss_excl_guest_mib"]["median"] > 0, "B4 measured nothing")
+
+
+def test_bench_report(d):
+    """bench/report.py renders what the smoke runs left (into a temporary file)."""
+    if not os.path.isdir(RESULTS) or not os.listdir(RESULTS):
+        run_all("B1")
+    doc = os.path.join(TMP, "PERFORMANCE.md")
+    p = subprocess.run([sys.executable, os.path.join(vmmtest.ROOT, "bench", "report.py"),
+                        "--results", RESULTS, "--docs", doc], cwd=vmmtest.ROOT,
+                       capture_output=True, text=True, timeout=120)
+    check(p.returncode == 0, "bench/report.py exited %d: %s" % (p.returncode, (p.stdout + p.stderr)[-2000:]))
+    with open(doc) as f:
+        text = f.read()
+    for want in ("# vmmd performance", "## Goals at a glance", "## B1", "quick (smoke) run"):
+        check(want in text, "the report lacks %r" % want)
+
+
+if __name__ == "__main__":
+    try:
+        vmmtest.main()
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
