@@ -45,12 +45,13 @@ PROTO_SRC    := $(wildcard proto/*.c)
 CONFIG_SRC   := $(wildcard config/*.c)
 DEVICES_SRC  := $(wildcard devices/*.c)
 WORKER_SRC   := $(wildcard vmmd/worker/*.c)
+SHADOW_SRC   := $(wildcard vmmd/shadow/*.c)
 SUPER_SRC    := $(filter-out vmmd/main.c,$(wildcard vmmd/*.c))
 VMMCTL_SRC   := $(wildcard vmmctl/*.c)
 
 objs = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
-LIBS := $(B)/libworker.a $(B)/libsupervisor.a $(B)/libdevices.a \
+LIBS := $(B)/libworker.a $(B)/libshadow.a $(B)/libsupervisor.a $(B)/libdevices.a \
         $(B)/libconfig.a $(B)/libproto.a
 
 all: $(B)/vmmd $(B)/vmmctl guests
@@ -59,6 +60,7 @@ $(B)/libproto.a:      $(call objs,$(PROTO_SRC))
 $(B)/libconfig.a:     $(call objs,$(CONFIG_SRC))
 $(B)/libdevices.a:    $(call objs,$(DEVICES_SRC))
 $(B)/libworker.a:     $(call objs,$(WORKER_SRC))
+$(B)/libshadow.a:     $(call objs,$(SHADOW_SRC))
 $(B)/libsupervisor.a: $(call objs,$(SUPER_SRC))
 
 $(B)/%.a:
@@ -119,9 +121,12 @@ TEST_SUPPORT := $(call objs,$(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
 
 # Unit tests link only the rooms they test, so one room's half-done work never
 # breaks another's tests: test_worker_* also get the worker, test_vmmd_* the
-# supervisor and worker, the rest devices, config and proto.
+# supervisor and worker, test_shadow_* the shadow engine (+ worker), the rest
+# devices, config and proto.
 BASE_LIBS := $(B)/libdevices.a $(B)/libconfig.a $(B)/libproto.a
-unit_libs = $(if $(filter test_worker_%,$(1)),$(B)/libworker.a $(BASE_LIBS),$(if $(filter test_vmmd_%,$(1)),$(LIBS),$(BASE_LIBS)))
+unit_libs = $(strip $(if $(filter test_worker_%,$(1)),$(B)/libworker.a $(BASE_LIBS),\
+	$(if $(filter test_shadow_%,$(1)),$(B)/libshadow.a $(B)/libworker.a $(BASE_LIBS),\
+	$(if $(filter test_vmmd_%,$(1)),$(LIBS),$(BASE_LIBS)))))
 
 .SECONDEXPANSION:
 $(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(TEST_SUPPORT) $$(call unit_libs,$$*)
@@ -144,16 +149,111 @@ bench: all
 	$(Q)B=$(B) bench/run-all
 
 # --- install -----------------------------------------------------------------
-install: all
+install: all install-packaging
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/vmmd/guests $(DESTDIR)$(DATADIR)/vmmd/examples
 	install -m 0755 $(B)/vmmd $(DESTDIR)$(SBINDIR)/vmmd
 	install -m 0755 $(B)/vmmctl $(DESTDIR)$(BINDIR)/vmmctl
 	install -m 0644 $(GUEST_ELFS) $(DESTDIR)$(DATADIR)/vmmd/guests/
-	install -m 0644 config/examples/*.json $(DESTDIR)$(DATADIR)/vmmd/examples/
+	@# Examples name their kernel under build/; installed, it is under DATADIR.
+	for f in config/examples/*.json; do \
+		sed 's|"build/guests/|"$(DATADIR)/vmmd/guests/|' $$f >$(DESTDIR)$(DATADIR)/vmmd/examples/$${f##*/} && \
+		chmod 0644 $(DESTDIR)$(DATADIR)/vmmd/examples/$${f##*/} || exit 1; \
+	done
 
 clean:
 	rm -rf build build-san
 
 .PHONY: all guests tests check check-unit demo bench install clean
+
+# === packaging and fuzzing (issue 7) =========================================
+# Added targets: install-packaging (part of install), deb, fuzz, fuzz-build.
+#
+# Where `make install` puts the systemd and man files. With the default
+# PREFIX=/usr/local they land in /usr/local/lib/{systemd/system,sysusers.d,
+# tmpfiles.d}, which systemd searches too; `make deb` uses PREFIX=/usr and
+# Debian 12's /lib/systemd/system for units. vmmd.service's ExecStart is
+# rewritten to $(SBINDIR)/vmmd.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR    ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR    ?= $(PREFIX)/lib/tmpfiles.d
+MANDIR         ?= $(DATADIR)/man
+DOCDIR         ?= $(DATADIR)/doc/vmmd
+
+install-packaging:
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man1
+	sed 's|/usr/sbin/vmmd|$(SBINDIR)/vmmd|g' packaging/vmmd.service >$(DESTDIR)$(SYSTEMDUNITDIR)/vmmd.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/vmmd.service
+	install -m 0644 packaging/vmmd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/vmmd.socket
+	install -m 0644 packaging/vmmd.sysusers $(DESTDIR)$(SYSUSERSDIR)/vmmd.conf
+	install -m 0644 packaging/vmmd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/vmmd.conf
+	install -m 0644 packaging/man/vmmd.8 $(DESTDIR)$(MANDIR)/man8/vmmd.8
+	install -m 0644 packaging/man/vmmctl.1 $(DESTDIR)$(MANDIR)/man1/vmmctl.1
+
+# A binary .deb from this tree, with dpkg-deb (no debian/ source package):
+# $(B)/vmmd_VERSION_ARCH.deb. Depends come from dpkg-shlibdeps.
+DEB_VERSION ?= $(shell sed -n 's/^\#define VMMD_VERSION "\(.*\)"/\1/p' vmmd/methods_misc.c)
+DEB_ARCH    ?= $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+DEB_ROOT    := $(B)/deb/root
+DEB_FILE    := $(B)/vmmd_$(DEB_VERSION)_$(DEB_ARCH).deb
+
+deb: all
+	rm -rf $(B)/deb
+	$(MAKE) --no-print-directory B=$(B) install DESTDIR=$(abspath $(DEB_ROOT)) PREFIX=/usr \
+		SYSTEMDUNITDIR=/lib/systemd/system SYSUSERSDIR=/usr/lib/sysusers.d TMPFILESDIR=/usr/lib/tmpfiles.d
+	gzip -9n $(DEB_ROOT)/usr/share/man/man8/vmmd.8 $(DEB_ROOT)/usr/share/man/man1/vmmctl.1
+	install -d $(DEB_ROOT)/usr/share/doc/vmmd $(DEB_ROOT)/DEBIAN $(B)/deb/work/debian
+	install -m 0644 packaging/debian/copyright $(DEB_ROOT)/usr/share/doc/vmmd/copyright
+	install -m 0755 packaging/debian/postinst packaging/debian/prerm packaging/debian/postrm $(DEB_ROOT)/DEBIAN/
+	printf 'Source: vmmd\n\nPackage: vmmd\nArchitecture: any\n' >$(B)/deb/work/debian/control
+	cd $(B)/deb/work && dpkg-shlibdeps -O $(abspath $(DEB_ROOT))/usr/sbin/vmmd \
+		$(abspath $(DEB_ROOT))/usr/bin/vmmctl 2>/dev/null | sed -n 's/^shlibs:Depends=//p' >../depends
+	sed -e 's|@VERSION@|$(DEB_VERSION)|' -e 's|@ARCH@|$(DEB_ARCH)|' \
+		-e "s|@DEPENDS@|$$(cat $(B)/deb/depends)|" \
+		-e "s|@SIZE@|$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1)|" \
+		packaging/debian/control.in >$(DEB_ROOT)/DEBIAN/control
+	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(DEB_FILE)
+	@echo "  DEB     $(DEB_FILE)"
+
+# libFuzzer targets (tests/fuzz/), built with clang into build-fuzz/ and run
+# for FUZZ_RUNS inputs each, starting from tests/fuzz/corpus/. New corpus
+# entries stay in build-fuzz/corpus/; crashes land in build-fuzz/crashes/
+# (copy each into tests/fuzz/regressions/ once fixed: make check replays
+# them through tests/unit/test_fuzz_replay.c). Needs clang and
+# libclang-rt-14-dev (scripts/deps --fuzz); the normal build needs neither.
+FUZZ_CC     ?= clang
+FUZZ_B      ?= build-fuzz
+FUZZ_RUNS   ?= 1000000
+FUZZ_FLAGS  ?= -max_len=1024 -timeout=10 -rss_limit_mb=2048
+FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+               -fno-sanitize-recover=all -D_GNU_SOURCE -I. -Iinclude -std=gnu11 \
+               $(shell pkg-config --cflags json-c 2>/dev/null)
+FUZZ_LIBS   := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c) -lm
+FUZZ_TARGETS := proto config
+
+fuzz-build: $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_TARGETS))
+
+$(FUZZ_B)/fuzz_proto: tests/fuzz/fuzz_proto.c $(PROTO_SRC) $(wildcard proto/*.h)
+$(FUZZ_B)/fuzz_config: tests/fuzz/fuzz_config.c $(CONFIG_SRC) $(wildcard config/*.h)
+$(FUZZ_B)/fuzz_%:
+	@mkdir -p $(@D)
+	$(if $(Q),@echo "  FUZZCC  $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS)
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_B)/corpus/$$t $(FUZZ_B)/crashes; \
+		echo "  FUZZ    $$t: $(FUZZ_RUNS) runs"; \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		ASAN_OPTIONS=malloc_context_size=8:quarantine_size_mb=64 \
+		$(FUZZ_B)/fuzz_$$t -runs=$(FUZZ_RUNS) $(FUZZ_FLAGS) -dict=tests/fuzz/json.dict \
+			-artifact_prefix=$(FUZZ_B)/crashes/$$t- -print_final_stats=1 \
+			$(FUZZ_B)/corpus/$$t tests/fuzz/corpus/$$t tests/fuzz/regressions/$$t \
+			>$(FUZZ_B)/fuzz_$$t.log 2>&1 || { tail -n 40 $(FUZZ_B)/fuzz_$$t.log; exit 1; }; \
+		grep -E '^stat::number_of_executed_units|^Done' $(FUZZ_B)/fuzz_$$t.log | sed 's/^/    /'; \
+	done
+
+.PHONY: install-packaging deb fuzz fuzz-build
+# === end of packaging and fuzzing =============================================
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -36,12 +36,38 @@ struct utf8_state {
 	uint8_t lo, hi;    /* range allowed for the next continuation byte */
 };
 
+/*
+ * Numbers, checked against RFC 8259's grammar outside strings. json-c's
+ * tokener cannot be trusted with them: when a chunk ends inside a number it
+ * takes "2" + "-3]" as 2 and drops the rest (a line that fails whole parses
+ * in pieces), and it takes "1." and "1.e5" anywhere (tests/fuzz/fuzz_proto.c
+ * found the first; tests/fuzz/regressions/proto/number-split-*).
+ */
+enum number_state {
+	NUM_NONE,      /* not in a number */
+	NUM_MINUS,     /* "-" */
+	NUM_ZERO,      /* "0" or "-0": no more integer digits */
+	NUM_INT,       /* "12" */
+	NUM_DOT,       /* "1." */
+	NUM_FRAC,      /* "1.5" */
+	NUM_E,         /* "1e" */
+	NUM_ESIGN,     /* "1e-" */
+	NUM_EXP,       /* "1e5" */
+};
+
+struct lex_state {
+	bool in_string;
+	bool escape;       /* after a backslash in a string */
+	uint8_t number;    /* enum number_state */
+};
+
 struct rpc_framer {
 	struct json_tokener *tok;
 	size_t max_message;
 	size_t line_len;   /* bytes of the current line, newline excluded */
 	enum framer_state state;
 	struct utf8_state utf8;
+	struct lex_state lex;
 	struct json_object *value;  /* complete value waiting for its newline */
 	char why[80];
 };
@@ -100,6 +126,93 @@ static bool utf8_feed(struct utf8_state *u, const char *p, size_t n)
 				u->hi = 0x8f;     /* past U+10FFFF */
 		} else
 			return false;
+	}
+	return true;
+}
+
+static bool number_complete(uint8_t state)
+{
+	return state == NUM_ZERO || state == NUM_INT || state == NUM_FRAC || state == NUM_EXP;
+}
+
+/* One more byte of a number: false if it cannot continue one. */
+static bool number_step(uint8_t *state, char c)
+{
+	bool digit = c >= '0' && c <= '9';
+
+	switch (*state) {
+	case NUM_MINUS:
+		if (!digit)
+			return false;
+		*state = c == '0' ? NUM_ZERO : NUM_INT;
+		return true;
+	case NUM_ZERO:
+	case NUM_INT:
+		if (digit && *state == NUM_INT)
+			return true;
+		if (c == '.')
+			return *state = NUM_DOT, true;
+		if (c == 'e' || c == 'E')
+			return *state = NUM_E, true;
+		return false;
+	case NUM_DOT:
+	case NUM_FRAC:
+		if (digit)
+			return *state = NUM_FRAC, true;
+		if (c == 'e' || c == 'E')
+			return *state == NUM_FRAC ? (*state = NUM_E, true) : false;
+		return false;
+	case NUM_E:
+		if (c == '+' || c == '-')
+			return *state = NUM_ESIGN, true;
+		/* fall through */
+	case NUM_ESIGN:
+	case NUM_EXP:
+		if (digit)
+			return *state = NUM_EXP, true;
+		return false;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Follows strings and checks every number, across chunks. Returns false on
+ * a malformed number. Other faults are json-c's to find: this only has to
+ * agree with it about where strings are, which valid JSON makes plain.
+ */
+static bool lex_feed(struct lex_state *l, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+
+		if (l->in_string) {
+			if (l->escape)
+				l->escape = false;
+			else if (c == '\\')
+				l->escape = true;
+			else if (c == '"')
+				l->in_string = false;
+			continue;
+		}
+		if (l->number != NUM_NONE) {
+			if (number_step(&l->number, c))
+				continue;
+			/* c ends the number, which must be complete, and cannot
+			 * be a number character itself ("1-", "0.5.3", "01"). */
+			if (!number_complete(l->number) || (c >= '0' && c <= '9') ||
+			    c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E')
+				return false;
+			l->number = NUM_NONE;
+		}
+		if (c == '"')
+			l->in_string = true;
+		else if (c == '-')
+			l->number = NUM_MINUS;
+		else if (c == '0')
+			l->number = NUM_ZERO;
+		else if (c >= '1' && c <= '9')
+			l->number = NUM_INT;
 	}
 	return true;
 }
@@ -176,6 +289,7 @@ static void framer_reset_line(struct rpc_framer *f)
 	f->value = NULL;
 	f->line_len = 0;
 	f->utf8 = (struct utf8_state) { 0 };
+	f->lex = (struct lex_state) { 0 };
 	f->state = LINE_START;
 }
 
@@ -213,6 +327,13 @@ static int framer_segment(struct rpc_framer *f, const char *p, size_t n,
 		return 0;
 
 	if (n > f->max_message - f->line_len) {
+		/* Judge the bytes that still fit first, so that the first fault
+		 * in the line wins wherever the chunks end: a line malformed
+		 * before the limit is a parse error fed whole or a byte at a
+		 * time (found by tests/fuzz/fuzz_proto.c). */
+		int r = framer_segment(f, p, f->max_message - f->line_len, fn, userdata);
+		if (r < 0 || f->state == LINE_SKIP)
+			return r;
 		(void) snprintf(f->why, sizeof(f->why), "message longer than %zu bytes", f->max_message);
 		return framer_fail(f, RPC_FRAME_TOO_LARGE, f->why, fn, userdata, false);
 	}
@@ -221,6 +342,8 @@ static int framer_segment(struct rpc_framer *f, const char *p, size_t n,
 	if (!utf8_feed(&f->utf8, p, n))
 		return framer_fail(f, RPC_FRAME_PARSE_ERROR, "invalid UTF-8 or control character",
 				   fn, userdata, false);
+	if (!lex_feed(&f->lex, p, n))
+		return framer_fail(f, RPC_FRAME_PARSE_ERROR, "malformed number", fn, userdata, false);
 
 	if (f->state == LINE_START) {
 		while (n > 0 && is_ws(*p))
@@ -267,6 +390,8 @@ static int framer_end_line(struct rpc_framer *f, rpc_frame_fn fn, void *userdata
 		if (f->utf8.need > 0)
 			return framer_fail(f, RPC_FRAME_PARSE_ERROR, "invalid UTF-8 or control character",
 					   fn, userdata, true);
+		if (f->lex.number != NUM_NONE && !number_complete(f->lex.number))
+			return framer_fail(f, RPC_FRAME_PARSE_ERROR, "malformed number", fn, userdata, true);
 		/* A top-level number or literal ends only at a delimiter, and the
 		 * newline is ours, not json-c's: hand it a space in its stead. If
 		 * the value is still incomplete, the line was cut short. */

@@ -32,6 +32,14 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_info_entry,
 	&cmd_console_entry,
 	&cmd_events_entry,
+	&cmd_shadow_entry,
+	&cmd_regs_entry,
+	&cmd_mem_entry,
+	&cmd_translate_entry,
+	&cmd_maps_entry,
+	&cmd_irq_entry,
+	&cmd_bus_entry,
+	&cmd_stats_entry,
 	&cmd_call_entry,
 };
 

@@ -41,7 +41,11 @@ enum {
 extern const struct cmd_entry cmd_version_entry, cmd_create_entry, cmd_run_entry,
 	cmd_start_entry, cmd_pause_entry, cmd_resume_entry, cmd_stop_entry,
 	cmd_destroy_entry, cmd_list_entry, cmd_info_entry, cmd_call_entry,
-	cmd_console_entry, cmd_events_entry;
+	cmd_console_entry, cmd_events_entry, cmd_shadow_entry;
+
+/* Introspection and control (commands_inspect.c). */
+extern const struct cmd_entry cmd_regs_entry, cmd_mem_entry, cmd_translate_entry, cmd_maps_entry,
+	cmd_irq_entry, cmd_bus_entry, cmd_stats_entry;
 
 /* Connect unless connected; prints "cannot connect to PATH: ..." on failure. */
 int ctl_connect(struct ctl *ctl);

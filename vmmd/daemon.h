@@ -28,6 +28,11 @@ struct daemon {
 	unsigned n_clients;
 	const char *log_level_name;
 	bool quitting;
+	struct event *stats_ev;      /* the `stats` event timer (stats_events.h) */
+	/* systemd notification state (sd_notify.h) */
+	struct event *watchdog_ev;   /* WATCHDOG=1 timer, when systemd wants one */
+	bool notify_ready;           /* READY=1 sent: STATUS= updates may follow */
+	char notify_status[96];      /* the last STATUS= text sent */
 };
 
 /* A client connection and what it subscribed to (events.h). */

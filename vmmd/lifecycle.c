@@ -2,6 +2,7 @@
 #include "vmmd/events.h"
 #include "vmmd/lifecycle.h"
 #include "vmmd/log.h"
+#include "vmmd/sd_notify.h"
 
 void lifecycle_set_state(struct daemon *d, struct vm_record *vm, enum vm_state state)
 {
@@ -12,6 +13,7 @@ void lifecycle_set_state(struct daemon *d, struct vm_record *vm, enum vm_state s
 		log_warning_errno(r, "Failed to save the state of VM %s, ignoring: %m", vm->name);
 	if (previous != state)
 		events_emit_state(d, vm, previous);
+	daemon_notify_status(d);
 }
 
 void lifecycle_reply_state(struct rpc_call *call, const struct vm_record *vm)

@@ -4,10 +4,14 @@
 #include <string.h>
 
 #include "vmmd/methods.h"
+#include "vmmd/sd_notify.h"
 
 #define LIVE      (VM_STATE_BIT(VM_STATE_RUNNING) | VM_STATE_BIT(VM_STATE_PAUSED))
 #define NOT_LIVE  (VM_STATE_BIT(VM_STATE_CREATED) | VM_STATE_BIT(VM_STATE_STOPPED) | VM_STATE_BIT(VM_STATE_CRASHED))
 #define NAME_PARAM { "name", PARAM_STRING, true, "the VM's name" }
+#define VCPU_PARAM { "vcpu", PARAM_INT, false, "vCPU index (default 0)" }
+#define ADDR_PARAM { "addr", PARAM_INT, true, "guest address" }
+#define SPACE_PARAM { "space", PARAM_STRING, false, "physical (default) or virtual (through the vCPU's page tables)" }
 
 const struct method vmm_methods[] = {
 	{ .name = "rpc.discover", .summary = "The OpenRPC document of this API", .fn = method_rpc_discover },
@@ -40,6 +44,48 @@ const struct method vmm_methods[] = {
 	{ .name = "vm.console.write", .summary = "Send bytes to the guest's COM1", .fn = method_vm_console_write,
 	  .takes_vm = true, .states = LIVE,
 	  .params = { NAME_PARAM, { "data", PARAM_STRING, true, "base64, at most 4096 bytes decoded" } } },
+	{ .name = "mmu.shadow", .summary = "Shadow page-table roots and mappings (shadow mode)",
+	  .fn = method_mmu_shadow, .takes_vm = true, .states = LIVE,
+	  .params = { NAME_PARAM, { "vcpu", PARAM_INT, false, "whose current address space is marked" },
+		      { "root", PARAM_STRING, false, "kernel, user or all (default)" },
+		      { "from", PARAM_INT, false, "lowest virtual address listed" },
+		      { "to", PARAM_INT, false, "highest virtual address listed" },
+		      { "limit", PARAM_INT, false, "mappings per root (default 256)" } } },
+	/* Introspection and control (methods_inspect.c, docs/introspection.md). */
+	{ .name = "vcpu.state", .summary = "A vCPU's registers, segments, control registers and guest PCB",
+	  .fn = method_vcpu_state, .takes_vm = true, .states = LIVE,
+	  .params = { NAME_PARAM, VCPU_PARAM } },
+	{ .name = "vcpu.regs.set", .summary = "Change general registers of a paused VM's vCPU",
+	  .fn = method_vcpu_regs_set, .takes_vm = true, .states = VM_STATE_BIT(VM_STATE_PAUSED),
+	  .params = { NAME_PARAM, VCPU_PARAM,
+		      { "regs", PARAM_OBJECT, true, "{rax..r15, rip, rflags: integer}, any subset" } } },
+	{ .name = "mem.read", .summary = "Read guest memory by physical or virtual address",
+	  .fn = method_mem_read, .takes_vm = true, .states = LIVE,
+	  .params = { NAME_PARAM, ADDR_PARAM, { "len", PARAM_INT, true, "bytes, at most 1048576" },
+		      SPACE_PARAM, VCPU_PARAM } },
+	{ .name = "mem.write", .summary = "Write guest memory by physical or virtual address",
+	  .fn = method_mem_write, .takes_vm = true, .states = LIVE,
+	  .params = { NAME_PARAM, ADDR_PARAM, { "data", PARAM_STRING, true, "base64, at most 1 MiB decoded" },
+		      SPACE_PARAM, VCPU_PARAM } },
+	{ .name = "mmu.translate", .summary = "Walk the vCPU's page tables for one virtual address",
+	  .fn = method_mmu_translate, .takes_vm = true, .states = LIVE,
+	  .params = { NAME_PARAM, VCPU_PARAM, ADDR_PARAM } },
+	{ .name = "mmu.guest", .summary = "The guest's page-table mappings as coalesced ranges",
+	  .fn = method_mmu_guest, .takes_vm = true, .states = LIVE,
+	  .params = { NAME_PARAM, VCPU_PARAM,
+		      { "from", PARAM_INT, false, "lowest virtual address (default 0)" },
+		      { "to", PARAM_INT, false, "highest virtual address, inclusive (default 2^64-1)" },
+		      { "limit", PARAM_INT, false, "at most this many ranges (default 256, 1..4096)" } } },
+	{ .name = "irq.inject", .summary = "Inject an IRQ line edge, a vector (MSI) or an NMI",
+	  .fn = method_irq_inject, .takes_vm = true, .states = LIVE,
+	  .params = { NAME_PARAM, { "irq", PARAM_INT, false, "GSI 0..23: raise then lower the line" },
+		      { "vector", PARAM_INT, false, "32..255: a fixed MSI to the vCPU's LAPIC" },
+		      { "nmi", PARAM_BOOL, false, "true: an NMI to the vCPU" },
+		      { "vcpu", PARAM_INT, false, "target of vector and nmi (default 0)" } } },
+	{ .name = "bus.map", .summary = "Every PIO and MMIO region with its device and access counts",
+	  .fn = method_bus_map, .takes_vm = true, .states = LIVE, .params = { NAME_PARAM } },
+	{ .name = "stats.get", .summary = "Exit, interrupt (and shadow-mode) counters, total and per vCPU",
+	  .fn = method_stats_get, .takes_vm = true, .states = VM_STATES_ANY, .params = { NAME_PARAM } },
 };
 const size_t vmm_methods_count = sizeof(vmm_methods) / sizeof(vmm_methods[0]);
 
@@ -106,4 +152,5 @@ void methods_dispatch(struct daemon *d, struct client *c, struct rpc_call *call)
 		}
 	}
 	m->fn(d, c, call, vm);
+	daemon_notify_status(d);   /* vm.create/vm.destroy change the count; no-op unless it changed */
 }

@@ -48,4 +48,15 @@ void method_vm_destroy(struct daemon *d, struct client *c, struct rpc_call *call
 void method_vm_list(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
 void method_vm_info(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
 void method_vm_console_read(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
+void method_mmu_shadow(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
 void method_vm_console_write(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
+/* Introspection and control (methods_inspect.c). */
+void method_vcpu_state(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
+void method_vcpu_regs_set(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
+void method_mem_read(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
+void method_mem_write(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
+void method_mmu_translate(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
+void method_mmu_guest(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
+void method_irq_inject(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
+void method_bus_map(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
+void method_stats_get(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);

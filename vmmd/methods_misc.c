@@ -5,6 +5,7 @@
 #include "vmmd/events.h"
 #include "vmmd/host_probe.h"
 #include "vmmd/methods.h"
+#include "vmmd/stats_events.h"
 
 #define VMMD_VERSION "0.1.0"
 
@@ -78,6 +79,7 @@ void method_vmm_version(struct daemon *d, struct client *c, struct rpc_call *cal
 	json_object_object_add(res, "host", host);
 	struct json_object *modes = json_object_new_array();
 	json_object_array_add(modes, json_object_new_string("hw"));
+	json_object_array_add(modes, json_object_new_string("shadow"));
 	json_object_object_add(res, "paging_modes", modes);
 	rpc_call_result(call, res);
 }
@@ -110,6 +112,7 @@ void method_events_subscribe(struct daemon *d, struct client *c, struct rpc_call
 		return;
 	}
 	c->topics = mask;
+	stats_events_update(d);
 	snprintf(c->vm_filter, sizeof(c->vm_filter), "%s", name ? name : "");
 	struct json_object *res = json_object_new_object(), *list = json_object_new_array();
 	for (unsigned bit = 1; bit <= EVENT_TOPIC_STATS; bit <<= 1)

@@ -11,7 +11,9 @@
 
 #include "vmmd/log.h"
 #include "vmmd/paths.h"
+#include "vmmd/sd_notify.h"
 #include "vmmd/server.h"
+#include "vmmd/stats_events.h"
 #include "vmmd/supervisor.h"
 #include "vmmd/worker_link.h"
 
@@ -38,11 +40,6 @@ static void on_quit(evutil_socket_t sig, short what, void *userdata)
 	log_info("Received %s, shutting down", strsignal(sig));
 	d->quitting = true;
 	event_base_loopbreak(d->base);
-}
-
-static void notify_status(struct daemon *d)
-{
-	sd_notifyf(0, "READY=1\nSTATUS=Serving %u VM definitions", d->registry.count);
 }
 
 /* A socket handed over by systemd (socket activation), or -1. */
@@ -125,10 +122,10 @@ int supervisor_main(int argc, char **argv)
 
 	log_info("Listening on %s%s, state in %s, %u VM definitions", afd >= 0 ? "fd from systemd for " : "",
 		 socket_path, state_dir, d.registry.count);
-	notify_status(&d);
+	daemon_notify_ready(&d);
 	event_base_dispatch(d.base);
 
-	sd_notify(0, "STOPPING=1");
+	daemon_notify_stopping(&d);
 	server_close(&d);
 	worker_shutdown_all(&d);
 	if (afd < 0)
@@ -136,6 +133,7 @@ int supervisor_main(int argc, char **argv)
 	event_free(d.sigchld_ev);
 	event_free(d.sigterm_ev);
 	event_free(d.sigint_ev);
+	stats_events_free(&d);
 	registry_free(&d.registry);
 	event_base_free(d.base);
 	return 0;

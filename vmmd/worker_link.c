@@ -263,6 +263,8 @@ int worker_spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_
 		free(w);
 		return r;
 	}
+	/* mem.read answers carry up to 1 MiB of guest memory as base64 (~1.4 MB). */
+	rpc_peer_set_max_message(w->peer, WORKER_MAX_MESSAGE);
 	vm->worker = w;
 	vm->busy = true;
 	w->start_call = start_call;

@@ -18,6 +18,7 @@
 #include "vmmd/rpc_peer.h"
 
 #define WORKER_STOP_GRACE_MS 5000   /* vm.stop without force: then SIGKILL */
+#define WORKER_MAX_MESSAGE   (4u << 20)   /* the channel carries mem.read/mem.write data */
 
 struct worker_link;
 

@@ -256,6 +256,83 @@ static void test_too_large_boundary(void **state)
 	rpc_framer_free(f);
 }
 
+/* The first fault in a line wins, however the line is chunked: bytes past
+ * the limit do not hide a parse error before it (fuzz_proto regression
+ * tests/fuzz/regressions/proto/size-limit-vs-parse-error). */
+static void test_too_large_after_parse_error(void **state)
+{
+	static const char *const lines[] = {
+		"{\"a\" 1, \"b\": \"xxxxxxxxxxxxxxxx\"}\n",   /* malformed at byte 5 */
+		"\"12345\xff\"\n",                              /* bad UTF-8 at byte 7 */
+		"{\"a\":1} xxxxxxxxxxxxxxxxxxxxxxx\n",           /* garbage at byte 9 */
+		"\"1234567890123456\"\n",                          /* too large, well-formed */
+	};
+	static const char *const want[] = { ERR_PARSE, ERR_PARSE, ERR_PARSE, ERR_LARGE };
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		for (size_t step = 1; step <= strlen(lines[i]); step++) {
+			struct rpc_framer *f = rpc_framer_new(10, RPC_MAX_DEPTH);
+			struct events e = { 0 };
+			const char *p = lines[i];
+
+			assert_non_null(f);
+			for (size_t left = strlen(p); left > 0;) {
+				size_t n = left < step ? left : step;
+				feed_all(f, p, n, &e);
+				p += n;
+				left -= n;
+			}
+			if (e.n != 1 || strcmp(e.ev[0], want[i]) != 0)
+				fail_msg("line %zu in chunks of %zu: got %s, want %s", i, step,
+					 e.n ? e.ev[0] : "nothing", want[i]);
+			events_clear(&e);
+			rpc_framer_free(f);
+		}
+}
+
+/* Numbers follow RFC 8259 at every split: json-c alone takes "[0,2" then
+ * "-3]" as [0,2] (fuzz_proto regression number-split-minus), and "1.e5". */
+static void test_numbers_every_split(void **state)
+{
+	static const struct { const char *line, *want; } cases[] = {
+		{ "[0,2-3]\n", ERR_PARSE },
+		{ "[1.e5]\n", ERR_PARSE },
+		{ "[1.]\n", ERR_PARSE },
+		{ "1.\n", ERR_PARSE },
+		{ "-\n", ERR_PARSE },
+		{ "[-]\n", ERR_PARSE },
+		{ "[01]\n", ERR_PARSE },
+		{ "[-01]\n", ERR_PARSE },
+		{ "[1e]\n", ERR_PARSE },
+		{ "[1e+]\n", ERR_PARSE },
+		{ "[1e5e5]\n", ERR_PARSE },
+		{ "[0.5.3]\n", ERR_PARSE },
+		{ "[+1]\n", ERR_PARSE },
+		{ "[.5]\n", ERR_PARSE },
+		{ "[1,-2,3.25e-1,0,-0,1E+2,0.0e00]\n", "OK [1,-2,3.25e-1,0,0,1E+2,0.0e00]" },
+		{ "{\"a-1.\":\"0-1e\",\"\\\"1.\":-0.5}\n", "OK {\"a-1.\":\"0-1e\",\"\\\"1.\":-0.5}" },
+		{ "12\n", "OK 12" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *line = cases[i].line;
+		size_t len = strlen(line);
+
+		for (size_t cut = 0; cut < len; cut++) {
+			struct rpc_framer *f = new_framer();
+			struct events e = { 0 };
+
+			feed_all(f, line, cut, &e);
+			feed_all(f, line + cut, len - cut, &e);
+			if (e.n != 1 || strcmp(e.ev[0], cases[i].want) != 0)
+				fail_msg("%s cut at %zu: got %s, want %s", line, cut,
+					 e.n ? e.ev[0] : "nothing", cases[i].want);
+			events_clear(&e);
+			rpc_framer_free(f);
+		}
+	}
+}
+
 static char *nested(int depth, const char *open, const char *close, const char *inner)
 {
 	size_t lo = strlen(open), lc = strlen(close), li = strlen(inner);
@@ -387,6 +464,8 @@ int main(void)
 		cmocka_unit_test(test_error_reported_once_before_newline),
 		cmocka_unit_test(test_too_large_2mib),
 		cmocka_unit_test(test_too_large_boundary),
+		cmocka_unit_test(test_too_large_after_parse_error),
+		cmocka_unit_test(test_numbers_every_split),
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_callback_stops_feed),

@@ -11,6 +11,7 @@
 
 #include "guests/abi/bootinfo.h"
 #include "vmmd/log.h"
+#include "vmmd/worker/shadow_run.h"
 #include "vmmd/worker/vcpu.h"
 #include "vmmd/worker/vm.h"
 
@@ -19,7 +20,7 @@ static const char *const stat_names[VCPU_STAT_MAX] = {
 	[VCPU_STAT_SHUTDOWN] = "shutdown", [VCPU_STAT_INTR] = "intr",
 	[VCPU_STAT_IRQ_WINDOW] = "irq_window", [VCPU_STAT_EMULATION_FAILURE] = "emulation_failure",
 	[VCPU_STAT_FAIL_ENTRY] = "fail_entry", [VCPU_STAT_SYSTEM_EVENT] = "system_event",
-	[VCPU_STAT_OTHER] = "other",
+	[VCPU_STAT_OTHER] = "other", [VCPU_STAT_POOL_ZAP] = "shadow_pool_zap",
 };
 
 const char *vcpu_stat_name(enum vcpu_stat s)
@@ -27,7 +28,7 @@ const char *vcpu_stat_name(enum vcpu_stat s)
 	return s < VCPU_STAT_MAX ? stat_names[s] : "unknown";
 }
 
-static void count(struct vcpu *v, enum vcpu_stat s)
+void vcpu_count(struct vcpu *v, enum vcpu_stat s)
 {
 	__atomic_fetch_add(&v->stats[s], 1, __ATOMIC_RELAXED);
 }
@@ -169,47 +170,47 @@ static void emulation_failure(struct vcpu *v)
 		for (unsigned i = 0; i < n; i++)
 			snprintf(bytes + 3 * i, 4, "%02x ", run->emulation_failure.insn_bytes[i]);
 	}
-	count(v, VCPU_STAT_EMULATION_FAILURE);
+	vcpu_count(v, VCPU_STAT_EMULATION_FAILURE);
 	fail(v, VM_EXIT_EMULATION_FAILURE, "KVM could not emulate the instruction at rip 0x%llx%s%s",
 	     (unsigned long long) rip, bytes[0] ? ": " : "", bytes);
 }
 
 /* Returns false when the vCPU must leave its loop. */
-static bool handle_exit(struct vcpu *v)
+bool vcpu_handle_exit(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
-		count(v, VCPU_STAT_IO);
+		vcpu_count(v, VCPU_STAT_IO);
 		handle_io(v);
 		return true;
 	case KVM_EXIT_MMIO:
-		count(v, VCPU_STAT_MMIO);
+		vcpu_count(v, VCPU_STAT_MMIO);
 		handle_mmio(v);
 		return true;
 	case KVM_EXIT_HLT:
 		/* With the in-kernel irqchip KVM sleeps on hlt itself; this only
 		 * comes from a guest that halts with nothing to wake it. */
-		count(v, VCPU_STAT_HLT);
+		vcpu_count(v, VCPU_STAT_HLT);
 		fail(v, VM_EXIT_INTERNAL_ERROR, "vCPU %u halted with no way to wake up", v->index);
 		return false;
 	case KVM_EXIT_SHUTDOWN:
-		count(v, VCPU_STAT_SHUTDOWN);
+		vcpu_count(v, VCPU_STAT_SHUTDOWN);
 		fail(v, VM_EXIT_TRIPLE_FAULT, "triple fault on vCPU %u", v->index);
 		return false;
 	case KVM_EXIT_INTR:
-		count(v, VCPU_STAT_INTR);
+		vcpu_count(v, VCPU_STAT_INTR);
 		return true;
 	case KVM_EXIT_IRQ_WINDOW_OPEN:
-		count(v, VCPU_STAT_IRQ_WINDOW);
+		vcpu_count(v, VCPU_STAT_IRQ_WINDOW);
 		return true;
 	case KVM_EXIT_FAIL_ENTRY:
-		count(v, VCPU_STAT_FAIL_ENTRY);
+		vcpu_count(v, VCPU_STAT_FAIL_ENTRY);
 		fail(v, VM_EXIT_INTERNAL_ERROR, "KVM failed to enter the guest: hardware reason 0x%llx",
 		     (unsigned long long) run->fail_entry.hardware_entry_failure_reason);
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
-		count(v, VCPU_STAT_SYSTEM_EVENT);
+		vcpu_count(v, VCPU_STAT_SYSTEM_EVENT);
 		if (run->system_event.type == KVM_SYSTEM_EVENT_RESET)
 			fail(v, VM_EXIT_GUEST_RESET, "the guest requested a reset");
 		else
@@ -220,18 +221,18 @@ static bool handle_exit(struct vcpu *v)
 			emulation_failure(v);
 			return false;
 		}
-		count(v, VCPU_STAT_OTHER);
+		vcpu_count(v, VCPU_STAT_OTHER);
 		fail(v, VM_EXIT_INTERNAL_ERROR, "KVM internal error, suberror %u", run->internal.suberror);
 		return false;
 	default:
-		count(v, VCPU_STAT_OTHER);
+		vcpu_count(v, VCPU_STAT_OTHER);
 		fail(v, VM_EXIT_INTERNAL_ERROR, "unhandled KVM exit reason %u", run->exit_reason);
 		return false;
 	}
 }
 
 /* Park while paused; false once the VM is stopping. */
-static bool wait_runnable(struct vcpu *v)
+bool vcpu_wait_runnable(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
 	pthread_mutex_lock(&vm->lock);
@@ -249,19 +250,23 @@ static bool wait_runnable(struct vcpu *v)
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
-	while (wait_runnable(v)) {
+	if (v->shadow) {
+		shadow_run_loop(v);
+		return NULL;
+	}
+	while (vcpu_wait_runnable(v)) {
 		int r = ioctl(v->fd, KVM_RUN, 0);
 		if (r < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				/* A kick: clear it and look at the run state again. */
 				__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_RELAXED);
-				count(v, VCPU_STAT_INTR);
+				vcpu_count(v, VCPU_STAT_INTR);
 				continue;
 			}
 			fail(v, VM_EXIT_INTERNAL_ERROR, "KVM_RUN failed on vCPU %u: %s", v->index, strerror(errno));
 			break;
 		}
-		if (!handle_exit(v))
+		if (!vcpu_handle_exit(v))
 			break;
 	}
 	return NULL;
@@ -295,6 +300,11 @@ void vcpu_kick(struct vcpu *v)
 
 void vcpu_cleanup(struct vcpu *v)
 {
+	free(v->shadow);
+	v->shadow = NULL;
+	if (v->kick_fd > 0)
+		close(v->kick_fd);
+	v->kick_fd = -1;
 	if (v->run)
 		munmap(v->run, v->vm->run_mmap_size);
 	if (v->fd >= 0)

@@ -17,7 +17,7 @@ struct vm;
 enum vcpu_stat {
 	VCPU_STAT_IO, VCPU_STAT_MMIO, VCPU_STAT_HLT, VCPU_STAT_SHUTDOWN,
 	VCPU_STAT_INTR, VCPU_STAT_IRQ_WINDOW, VCPU_STAT_EMULATION_FAILURE,
-	VCPU_STAT_FAIL_ENTRY, VCPU_STAT_SYSTEM_EVENT, VCPU_STAT_OTHER,
+	VCPU_STAT_FAIL_ENTRY, VCPU_STAT_SYSTEM_EVENT, VCPU_STAT_OTHER, VCPU_STAT_POOL_ZAP,
 	VCPU_STAT_MAX
 };
 
@@ -29,6 +29,11 @@ struct vcpu {
 	pthread_t thread;
 	bool thread_started;
 	uint64_t stats[VCPU_STAT_MAX];   /* atomic counters */
+	/* shadow mode (shadow_run.c) */
+	struct shadow_vcpu *shadow;
+	int kick_fd;                     /* eventfd: wakes an emulated hlt */
+	bool shadow_state_fresh;
+	bool cpuid_faulting, umip;
 };
 
 #define VCPU_KICK_SIGNAL SIGUSR1
@@ -41,6 +46,10 @@ int vcpu_init(struct vcpu *v, struct vm *vm, unsigned index);
 int vcpu_setup_long_mode(struct vcpu *v, uint64_t entry, uint64_t stack, uint64_t arg);
 int vcpu_start_thread(struct vcpu *v);
 void vcpu_kick(struct vcpu *v);
+/* For the shadow loop: park while paused (false once stopping), count, handle a non-trap exit. */
+bool vcpu_wait_runnable(struct vcpu *v);
+void vcpu_count(struct vcpu *v, enum vcpu_stat s);
+bool vcpu_handle_exit(struct vcpu *v);
 void vcpu_cleanup(struct vcpu *v);
 /* Install the (empty) kick signal handler once per process. */
 int vcpu_signal_setup(void);

@@ -11,6 +11,7 @@
  */
 #pragma once
 
+#include <linux/kvm.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -43,6 +44,8 @@ struct vm_exit {
 	char message[256];
 };
 
+struct shadow_vm;
+
 struct vm {
 	const struct vm_config *config;
 	int kvm_fd;
@@ -65,6 +68,12 @@ struct vm {
 	struct vm_exit exit;
 	int wake_fd;            /* eventfd: exit recorded or console output */
 	bool console_dirty;     /* atomic: output since the loop last looked */
+	/* shadow mode: machine memory (guest frames + monitor + pool) and the engine */
+	struct shadow_vm *shadow;
+	uint8_t *machine_host;
+	uint64_t machine_size;
+	struct kvm_userspace_memory_region pool_region;
+	uint64_t irqs_injected[3];  /* atomic: irq.inject by kind (inspect.h INSPECT_IRQ_*) */
 };
 
 const char *vm_exit_reason_name(enum vm_exit_reason r);

@@ -15,6 +15,8 @@
 #include "proto/base64.h"
 #include "vmmd/log.h"
 #include "vmmd/rpc_peer.h"
+#include "vmmd/worker/inspect.h"
+#include "vmmd/worker/shadow_inspect.h"
 #include "vmmd/worker/vm.h"
 #include "vmmd/worker/worker.h"
 
@@ -56,6 +58,8 @@ static struct json_object *stats_json(struct vm *vm)
 	json_object_object_add(o, "exits", exits);
 	json_object_object_add(o, "exits_total", json_object_new_uint64(total));
 	json_object_object_add(o, "vcpus", per_vcpu);
+	inspect_stats_extend(vm, o);
+	shadow_inspect_stats(vm, o);   /* shadow mode: traps, shadow MMU, pt switches */
 	return o;
 }
 
@@ -201,6 +205,10 @@ static void worker_handle(void *userdata, struct rpc_peer *peer, struct rpc_call
 		rpc_call_result(call, stats_json(w->vm));
 	} else if (strcmp(m, "worker.console.write") == 0) {
 		handle_console_write(w, call);
+	} else if (strcmp(m, "worker.mmu.shadow") == 0) {
+		shadow_inspect_mmu(w->vm, call);
+	} else if (inspect_handle(w->vm, call)) {
+		/* introspection and control (inspect.h) */
 	} else {
 		fail_call(call, RPC_METHOD_NOT_FOUND, "method '%s' not found", m);
 	}
@@ -325,6 +333,7 @@ int worker_main(int argc, char **argv)
 	r = rpc_peer_new(w.base, channel, &worker_peer_ops, &w, &w.peer);
 	if (r < 0)
 		return log_error_errno(r, "Failed to set up the channel: %m"), EXIT_FAILURE;
+	rpc_peer_set_max_message(w.peer, 4u << 20);   /* mem.write data (worker_link.h WORKER_MAX_MESSAGE) */
 
 	/* The VM's wake event is added by worker.boot, once its eventfd exists. */
 	event_base_dispatch(w.base);

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Shadow mode end to end: the foundation's guests run deprivileged at real
+CPL3 under vmmd's own trap-and-emulate monitor and shadow page tables, with
+the same console output and exit codes as hw mode, in both strategies."""
+
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmmtest  # noqa: E402
+from vmmtest import check, kvm, show  # noqa: E402
+
+UNSUPPORTED = -32003
+
+
+def run_to_end(d, name, guest, cmdline="", **fields):
+    d.run_vm(name, guest, cmdline, **fields)
+    d.wait_state(name, ("stopped", "crashed"), timeout=60)
+    return d.info(name), d.console_text(name)
+
+
+def hello_both_modes(d, strategy):
+    hw_info, hw_text = run_to_end(d, "hello-hw-" + strategy, "hello", "exit=5")
+    sh_info, sh_text = run_to_end(d, "hello-sh-" + strategy, "hello", "exit=5",
+                                  paging="shadow", shadow={"strategy": strategy})
+    # The guest reports its mode on its second line; everything else must match.
+    check(sh_text.replace("mode=shadow", "mode=hw") == hw_text,
+          "shadow (%s) console differs from hw:\nhw: %s\nshadow: %s" % (strategy, show(hw_text), show(sh_text)))
+    check("mode=shadow" in sh_text, "the guest must see mode=shadow in its boot info: %s" % show(sh_text))
+    check(sh_info.get("state") == "stopped", "shadow hello must stop: %s" % show(sh_info))
+    exit_ = sh_info.get("exit") or {}
+    check(exit_.get("reason") == "debug-exit" and exit_.get("code") == 11,
+          "exit=5 must give debug-exit code 11 in shadow mode too: %s" % show(exit_))
+    return sh_info
+
+
+@kvm
+def test_hello_cached(d):
+    info = hello_both_modes(d, "cached")
+    stats = info.get("stats") or {}
+    traps = stats.get("traps") or {}
+    check((traps.get("total") or 0) > 0, "a shadow-mode VM must count its traps: %s" % show(stats))
+    by_class = traps.get("by_class") or {}
+    check(by_class.get("privileged", 0) > 0, "hello's port I/O is emulated, counted as privileged: %s" % show(traps))
+    check(by_class.get("page_fault_fill", 0) > 0, "shadow fills must happen and be counted: %s" % show(traps))
+    check((stats.get("pt_switches") or {}).get("shadow", 0) >= 1, "root loads: %s" % show(stats))
+
+
+@kvm
+def test_hello_vtlb(d):
+    hello_both_modes(d, "vtlb")
+
+
+@kvm
+def test_spin_pause_resume(d):
+    d.run_vm("spin-sh", "spin", "interval=3000000", paging="shadow")
+    d.wait_progress("spin-sh")
+    d.wait_progress("spin-sh")
+    check(re.search(r"spin: \d+", d.console_text("spin-sh")), "spin prints in shadow mode")
+    d.call("vm.pause", {"name": "spin-sh"})
+    pos = d.console_pos("spin-sh")
+    import time
+    time.sleep(0.5)
+    check(d.console_pos("spin-sh") == pos, "a paused shadow-mode guest kept printing")
+    d.call("vm.resume", {"name": "spin-sh"})
+    d.wait_progress("spin-sh")
+    d.call("vm.stop", {"name": "spin-sh", "force": True})
+
+
+@kvm
+def test_triple_fault(d):
+    info, text = run_to_end(d, "triple-sh", "triple", paging="shadow")
+    check("triple: faulting now" in text, "triple prints before faulting: %s" % show(text))
+    check(info.get("state") == "crashed" and (info.get("exit") or {}).get("reason") == "triple-fault",
+          "an undeliverable exception in shadow mode is a triple fault: %s" % show(info))
+
+
+@kvm
+def test_mmu_shadow(d):
+    d.run_vm("spin-roots", "spin", "interval=3000000", paging="shadow")
+    d.wait_progress("spin-roots")
+    r = d.call("mmu.shadow", {"name": "spin-roots"})
+    check(r.get("strategy") == "cached", "mmu.shadow strategy: %s" % show(r))
+    roots = r.get("roots") or []
+    check(any(x.get("kind") == "kernel" and x.get("mappings") for x in roots),
+          "the kernel root must have mappings: %s" % show(r))
+    m = next(x for x in roots if x.get("kind") == "kernel")["mappings"][0]
+    for key in ("virtual", "machine", "flags", "guest_pte"):
+        check(key in m, "a shadow mapping shows %s: %s" % (key, show(m)))
+    out = d.ctl("shadow", "spin-roots", json=False)
+    check("kernel root" in out, "vmmctl shadow names the kernel root: %r" % out)
+    d.call("vm.stop", {"name": "spin-roots", "force": True})
+
+
+@kvm
+def test_mmu_shadow_unsupported_in_hw(d):
+    d.run_vm("spin-hw", "spin")
+    d.wait_progress("spin-hw")
+    vmmtest.expect_error(d.rpc("mmu.shadow", {"name": "spin-hw"}), UNSUPPORTED, "Unsupported",
+                         what="mmu.shadow on a hw-mode VM")
+    d.call("vm.stop", {"name": "spin-hw", "force": True})
+
+
+if __name__ == "__main__":
+    vmmtest.main()

@@ -1,0 +1,1205 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shadow MMU (vmmd/shadow/shadow_mmu.c and friends) on fake machine
+ * memory: guest frames (identity or scattered) + a monitor page + the pool.
+ * Guest page tables are built in fake guest memory through the physmap, the
+ * "CPU" is the test: it reports #PFs the way hardware would at CPL3 and
+ * reads the shadow tables back through the inspection interface.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vmmd/shadow/shadow_mmu.h"
+#include "vmmd/shadow/vcpu_model.h"
+
+#define P   (1ULL << 0)
+#define W   (1ULL << 1)
+#define U   (1ULL << 2)
+#define A   (1ULL << 5)
+#define D   (1ULL << 6)
+#define PS  (1ULL << 7)
+#define NX  (1ULL << 63)
+#define ADDR 0x000ffffffffff000ULL
+
+/* #PF error code bits. The real CPU runs the guest at CPL3: U always set. */
+#define E_P    1u
+#define E_W    2u
+#define E_U    4u
+#define E_RSVD 8u
+#define E_ID   16u
+#define HW_READ  E_U
+#define HW_WRITE (E_U | E_W)
+#define HW_FETCH (E_U | E_ID)
+
+#define GUEST_PAGES   1024ULL                 /* 4 MiB of guest RAM */
+#define MON_MFN       GUEST_PAGES
+#define POOL_MFN      (GUEST_PAGES + 1)
+#define MAX_POOL      64
+#define MACHINE_PAGES (POOL_MFN + MAX_POOL)
+#define MON_PML4E     ((MON_MFN * 4096) | P | W)   /* supervisor-only */
+#define TABLES_END    0x100000ULL             /* guest tables below 1 MiB, data above */
+
+#define CR3_A 0x1000ULL
+#define CR3_B 0x2000ULL
+
+struct fixture {
+	struct machine_memory mm;
+	struct physmap pm;
+	struct smmu *s;
+	uint64_t next_table;
+};
+
+static struct fixture fx;
+
+static void setup_with(enum smmu_strategy strategy, unsigned pool_pages, unsigned max_roots, uint64_t seed)
+{
+	struct smmu_config cfg = {
+		.strategy = strategy,
+		.pool_mpa = POOL_MFN * 4096,
+		.pool_pages = pool_pages,
+		.monitor_pml4e = MON_PML4E,
+		.max_roots = max_roots,
+	};
+
+	memset(&fx, 0, sizeof(fx));
+	fx.mm.size = MACHINE_PAGES * 4096;
+	fx.mm.host = calloc(1, fx.mm.size);
+	assert_non_null(fx.mm.host);
+	assert_int_equal(physmap_init(&fx.pm, GUEST_PAGES, MACHINE_PAGES, seed), 0);
+	assert_int_equal(smmu_new(&fx.mm, &fx.pm, &cfg, &fx.s), 0);
+	fx.next_table = 0x3000;      /* 0x1000, 0x2000: the PML4s of spaces A and B */
+}
+
+static void setup(enum smmu_strategy strategy)
+{
+	setup_with(strategy, MAX_POOL, 4, 0);
+}
+
+static int teardown(void **state)
+{
+	smmu_free(fx.s);
+	physmap_free(&fx.pm);
+	free(fx.mm.host);
+	memset(&fx, 0, sizeof(fx));
+	return 0;
+}
+
+/* --- guest memory and page tables ------------------------------------------ */
+
+static uint64_t *gptr(uint64_t gpa)
+{
+	uint64_t *p = physmap_guest_ptr(&fx.pm, &fx.mm, gpa, 8);
+	assert_non_null(p);
+	return p;
+}
+
+static uint64_t gget(uint64_t gpa)
+{
+	return *gptr(gpa);
+}
+
+static void gset(uint64_t gpa, uint64_t v)
+{
+	*gptr(gpa) = v;
+}
+
+static unsigned idx(uint64_t va, int level)
+{
+	return (va >> (12 + 9 * (level - 1))) & 511;
+}
+
+static uint64_t entry_gpa(uint64_t table, uint64_t va, int level)
+{
+	return table + 8 * idx(va, level);
+}
+
+/* Map va -> gpa in the tables rooted at cr3, with a leaf at leaf_level (1: 4 KiB,
+ * 2: 2 MiB, 3: 1 GiB); missing tables are made with tflags. Returns the leaf's gpa. */
+static uint64_t map(uint64_t cr3, uint64_t va, uint64_t gpa, int leaf_level, uint64_t tflags, uint64_t lflags)
+{
+	uint64_t table = cr3;
+
+	for (int level = 4; level > leaf_level; level--) {
+		uint64_t e = gget(entry_gpa(table, va, level));
+		if (!(e & P)) {
+			e = fx.next_table | tflags;
+			fx.next_table += 4096;
+			assert_true(fx.next_table <= TABLES_END);
+			gset(entry_gpa(table, va, level), e);
+		}
+		table = e & ADDR;
+	}
+	gset(entry_gpa(table, va, leaf_level), gpa | lflags | (leaf_level > 1 ? PS : 0));
+	return entry_gpa(table, va, leaf_level);
+}
+
+/* The table at `level` on va's path (level 4 = cr3). */
+static uint64_t table_of(uint64_t cr3, uint64_t va, int level)
+{
+	uint64_t table = cr3;
+
+	for (int l = 4; l > level; l--)
+		table = gget(entry_gpa(table, va, l)) & ADDR;
+	return table;
+}
+
+static uint64_t mpa_of(uint64_t gpa)
+{
+	return physmap_gpa_to_mpa(&fx.pm, gpa);
+}
+
+/* --- the "CPU" ------------------------------------------------------------- */
+
+static struct smmu_fault fault(uint64_t cr3, bool user, uint64_t va, uint32_t hw, bool wp, bool nxe)
+{
+	struct smmu_fault f;
+
+	memset(&f, 0xa5, sizeof(f));
+	assert_int_equal(smmu_page_fault(fx.s, cr3, user, va, hw, wp, nxe, &f), 0);
+	return f;
+}
+
+static void filled(uint64_t cr3, bool user, uint64_t va, uint32_t hw)
+{
+	assert_int_equal(fault(cr3, user, va, hw, true, true).kind, SMMU_FAULT_FILLED);
+}
+
+static void guest_fault(uint64_t cr3, bool user, uint64_t va, uint32_t hw, bool wp, bool nxe, uint32_t error)
+{
+	struct smmu_fault f = fault(cr3, user, va, hw, wp, nxe);
+
+	assert_int_equal(f.kind, SMMU_FAULT_GUEST);
+	assert_int_equal(f.guest_error, error);
+}
+
+struct found {
+	unsigned n;
+	struct smmu_mapping m[64];
+};
+
+static int collect(void *userdata, const struct smmu_mapping *m)
+{
+	struct found *f = userdata;
+
+	if (f->n < 64)
+		f->m[f->n] = *m;
+	f->n++;
+	return 0;
+}
+
+/* The shadow leaf for va in root (cr3, user); false when there is none. */
+static bool shadow(uint64_t cr3, bool user, uint64_t va, struct smmu_mapping *ret)
+{
+	struct found f = { 0 };
+	int r = smmu_foreach_mapping(fx.s, cr3, user, va & ~0xfffULL, va | 0xfff, collect, &f);
+
+	if (r == -ENOENT)
+		return false;
+	assert_int_equal(r, 0);
+	assert_true(f.n <= 1);
+	if (f.n && ret)
+		*ret = f.m[0];
+	return f.n == 1;
+}
+
+static uint64_t shadow_flags(uint64_t cr3, bool user, uint64_t va)
+{
+	struct smmu_mapping m;
+
+	assert_true(shadow(cr3, user, va, &m));
+	return m.flags;
+}
+
+static struct smmu_stats stats(void)
+{
+	struct smmu_stats st;
+
+	smmu_get_stats(fx.s, &st);
+	return st;
+}
+
+static uint64_t root_entry(uint64_t root_mpa, unsigned slot)
+{
+	uint64_t *t = machine_ptr(&fx.mm, root_mpa, 4096);
+
+	assert_non_null(t);
+	return t[slot];
+}
+
+/* --- tests ------------------------------------------------------------------- */
+
+static void check_fill_4k(void)
+{
+	uint64_t va = 0x00007f0000201000ULL, gpa = 0x180000, leaf;
+	struct smmu_mapping m;
+
+	leaf = map(CR3_A, va, gpa, 1, P | W | U, P | W | U);
+	smmu_load_root(fx.s, CR3_A, false);
+
+	/* A read fills read-only (D clear) and sets A on every level, not D. */
+	filled(CR3_A, false, va + 0x10, HW_READ);
+	assert_true(shadow(CR3_A, false, va, &m));
+	assert_int_equal(m.va, va);
+	assert_int_equal(m.size, 4096);
+	assert_int_equal(m.mpa, mpa_of(gpa));
+	assert_int_equal(m.flags & (P | W | U | NX), P | U);
+	assert_int_equal(m.guest_pte_gpa, leaf);
+	assert_int_equal(m.guest_pte, gpa | P | W | U | A);
+	for (int level = 4; level >= 1; level--) {
+		uint64_t e = gget(entry_gpa(table_of(CR3_A, va, level), va, level));
+		assert_true(e & A);
+		assert_false(e & D);
+	}
+	assert_int_equal(stats().fills, 1);
+
+	/* The first write faults (the shadow is read-only), sets D, upgrades W. */
+	filled(CR3_A, false, va, HW_WRITE | E_P);
+	assert_int_equal(gget(leaf), gpa | P | W | U | A | D);
+	assert_int_equal(shadow_flags(CR3_A, false, va) & (P | W | U), P | W | U);
+	/* D only on the leaf. */
+	for (int level = 4; level >= 2; level--)
+		assert_false(gget(entry_gpa(table_of(CR3_A, va, level), va, level)) & D);
+	assert_int_equal(stats().fills, 2);
+}
+
+static void test_fill_4k(void **state)
+{
+	setup(SMMU_VTLB);
+	check_fill_4k();
+}
+
+static void test_fill_2m(void **state)
+{
+	uint64_t va = 0x0000000040000000ULL, gpa = 0x200000, pde;
+	struct smmu_mapping m;
+
+	setup(SMMU_CACHED);
+	pde = map(CR3_A, va, gpa, 2, P | W | U, P | W);
+	smmu_load_root(fx.s, CR3_A, false);
+
+	filled(CR3_A, false, va + 0x5123, HW_READ);
+	assert_true(shadow(CR3_A, false, va + 0x5000, &m));
+	assert_int_equal(m.mpa, mpa_of(gpa + 0x5000));
+	assert_int_equal(m.size, 4096);
+	assert_int_equal(m.guest_pte_gpa, pde);
+	assert_int_equal(m.flags & (P | W | U), P | U);
+	/* Shadowed 4 KiB at a time: the next piece is not there yet. */
+	assert_false(shadow(CR3_A, false, va + 0x6000, NULL));
+	assert_int_equal(gget(pde), gpa | PS | P | W | A);
+
+	filled(CR3_A, false, va + 0x1fffff, HW_WRITE);
+	assert_int_equal(gget(pde), gpa | PS | P | W | A | D);
+	assert_true(shadow(CR3_A, false, va + 0x1ff000, &m));
+	assert_int_equal(m.mpa, mpa_of(gpa + 0x1ff000));
+	assert_true(m.flags & W);
+	/* The earlier piece stays read-only until written (D was clear then). */
+	assert_false(shadow_flags(CR3_A, false, va + 0x5000) & W);
+	filled(CR3_A, false, va + 0x5000, HW_WRITE | E_P);
+	assert_true(shadow_flags(CR3_A, false, va + 0x5000) & W);
+	assert_int_equal(stats().fills, 3);
+
+	/* A supervisor page: absent from the user root. */
+	guest_fault(CR3_A, true, va, HW_READ, true, true, E_P | E_U);
+}
+
+static void test_fill_1g(void **state)
+{
+	uint64_t va = 0x0000008000000000ULL;     /* PML4 slot 1 */
+	struct smmu_mapping m;
+	struct smmu_fault f;
+
+	setup(SMMU_VTLB);
+	map(CR3_A, va, 0, 3, P | W | U, P | W | U);
+	smmu_load_root(fx.s, CR3_A, true);
+	filled(CR3_A, true, va + 0x3456, HW_READ);
+	assert_true(shadow(CR3_A, true, va + 0x3000, &m));
+	assert_int_equal(m.mpa, mpa_of(0x3000));
+	assert_int_equal(m.guest_pte_gpa, entry_gpa(table_of(CR3_A, va, 3), va, 3));
+	/* Beyond guest RAM inside the same 1 GiB page: MMIO. */
+	f = fault(CR3_A, true, va + 0x10000008, HW_READ, true, true);
+	assert_int_equal(f.kind, SMMU_FAULT_MMIO);
+	assert_int_equal(f.gpa, 0x10000008);
+}
+
+static void test_kernel_and_user_roots(void **state)
+{
+	uint64_t sup = 0x0000000000400000ULL, usr = 0x0000000000401000ULL, ro = 0x0000000000402000ULL;
+
+	setup(SMMU_VTLB);
+	map(CR3_A, sup, 0x181000, 1, P | W | U, P | W | D);
+	map(CR3_A, usr, 0x182000, 1, P | W | U, P | W | U | D);
+	map(CR3_A, ro, 0x183000, 1, P | W | U, P | U | D);
+
+	/* Kernel root: every guest-present page, as real-user pages. */
+	smmu_load_root(fx.s, CR3_A, false);
+	filled(CR3_A, false, sup, HW_WRITE);
+	assert_int_equal(shadow_flags(CR3_A, false, sup) & (P | W | U), P | W | U);
+	filled(CR3_A, false, usr, HW_READ);
+	assert_int_equal(shadow_flags(CR3_A, false, usr) & (P | W | U), P | W | U);
+
+	/* User root: the user page only; the supervisor page faults for the guest. */
+	smmu_load_root(fx.s, CR3_A, true);
+	guest_fault(CR3_A, true, sup, HW_READ, true, true, E_P | E_U);
+	guest_fault(CR3_A, true, sup, HW_WRITE, true, true, E_P | E_W | E_U);
+	assert_false(shadow(CR3_A, true, sup, NULL));
+	filled(CR3_A, true, usr, HW_WRITE);
+	assert_int_equal(shadow_flags(CR3_A, true, usr) & (P | W | U), P | W | U);
+
+	/* A read-only page: never W for user code, whatever CR0.WP says. */
+	filled(CR3_A, true, ro, HW_READ);
+	assert_int_equal(shadow_flags(CR3_A, true, ro) & (P | W | U), P | U);
+	guest_fault(CR3_A, true, ro, HW_WRITE | E_P, false, true, E_P | E_W | E_U);
+	assert_false(shadow_flags(CR3_A, true, ro) & W);
+
+	/* The guest kernel with CR0.WP = 1 faults on it too; with WP = 0 it writes. */
+	smmu_load_root(fx.s, CR3_A, false);
+	guest_fault(CR3_A, false, ro, HW_WRITE, true, true, E_P | E_W);
+	assert_int_equal(fault(CR3_A, false, ro, HW_WRITE, false, true).kind, SMMU_FAULT_FILLED);
+	assert_true(shadow_flags(CR3_A, false, ro) & W);
+	assert_false(shadow_flags(CR3_A, true, ro) & W);
+	assert_int_equal(stats().guest_faults, 4);
+}
+
+static void test_nx(void **state)
+{
+	uint64_t va = 0x0000000000600000ULL, leaf;
+
+	setup(SMMU_VTLB);
+	leaf = map(CR3_A, va, 0x184000, 1, P | W | U, P | U | NX);
+	smmu_load_root(fx.s, CR3_A, false);
+
+	/* With EFER.NXE: a fetch faults (I/D set), data is mapped NX. */
+	guest_fault(CR3_A, false, va, HW_FETCH, true, true, E_P | E_ID);
+	guest_fault(CR3_A, true, va, HW_FETCH, true, true, E_P | E_U | E_ID);
+	assert_int_equal(gget(leaf) & A, 0);         /* no A for a faulting access */
+	filled(CR3_A, false, va, HW_READ);
+	assert_true(shadow_flags(CR3_A, false, va) & NX);
+
+	/* Without NXE, bit 63 is reserved. */
+	guest_fault(CR3_A, false, va, HW_READ, true, false, E_P | E_RSVD);
+	guest_fault(CR3_A, true, va, HW_FETCH & ~E_ID, true, false, E_P | E_RSVD | E_U);
+
+	/* Without NXE and without NX in the guest: executable, no NX in the shadow. */
+	gset(leaf, 0x184000 | P | U);
+	smmu_invlpg(fx.s, CR3_A, va);
+	assert_int_equal(fault(CR3_A, false, va, HW_FETCH, true, false).kind, SMMU_FAULT_FILLED);
+	assert_false(shadow_flags(CR3_A, false, va) & NX);
+	/* An NX upper level makes the page NX too. */
+	gset(entry_gpa(CR3_A, va, 4), gget(entry_gpa(CR3_A, va, 4)) | NX);
+	smmu_invlpg(fx.s, CR3_A, va);
+	guest_fault(CR3_A, false, va, HW_FETCH, true, true, E_P | E_ID);
+	filled(CR3_A, false, va, HW_READ);
+	assert_true(shadow_flags(CR3_A, false, va) & NX);
+}
+
+static void test_mmio(void **state)
+{
+	uint64_t va = 0x0000000000800000ULL;
+	struct smmu_fault f;
+
+	setup(SMMU_CACHED);
+	map(CR3_A, va, 0xfee00000ULL, 1, P | W | U, P | W | D);
+	map(CR3_A, va + 0x1000, GUEST_PAGES * 4096, 1, P | W | U, P | W);
+	smmu_load_root(fx.s, CR3_A, false);
+
+	f = fault(CR3_A, false, va + 0x30, HW_WRITE, true, true);
+	assert_int_equal(f.kind, SMMU_FAULT_MMIO);
+	assert_int_equal(f.gpa, 0xfee00030ULL);
+	f = fault(CR3_A, false, va + 0x1000, HW_READ, true, true);
+	assert_int_equal(f.kind, SMMU_FAULT_MMIO);
+	assert_int_equal(f.gpa, GUEST_PAGES * 4096);
+	/* Never mapped: every access faults again. */
+	assert_false(shadow(CR3_A, false, va, NULL));
+	assert_int_equal(stats().mmio_faults, 2);
+	assert_int_equal(stats().fills, 0);
+	/* But the guest's A/D bits are kept as the hardware would. */
+	assert_true(gget(entry_gpa(table_of(CR3_A, va, 1), va + 0x1000, 1)) & A);
+}
+
+static void test_guest_error_codes(void **state)
+{
+	uint64_t va = 0x0000000000a00000ULL, leaf, pde, pt;
+	struct gwalk w;
+	uint32_t err = 0;
+
+	setup(SMMU_VTLB);
+	smmu_load_root(fx.s, CR3_A, false);
+
+	/* Not present at the PML4: error = access bits only. */
+	guest_fault(CR3_A, false, va, HW_READ, true, true, 0);
+	guest_fault(CR3_A, false, va, HW_WRITE, true, true, E_W);
+	guest_fault(CR3_A, true, va, HW_READ, true, true, E_U);
+	guest_fault(CR3_A, true, va, HW_WRITE, true, true, E_U | E_W);
+	guest_fault(CR3_A, false, va, HW_FETCH, true, true, E_ID);
+	guest_fault(CR3_A, true, va, HW_FETCH, true, true, E_U | E_ID);
+	guest_fault(CR3_A, true, va, HW_FETCH, true, false, E_U);   /* I/D only with NXE */
+
+	/* Not present at each lower level. */
+	leaf = map(CR3_A, va, 0x185000, 1, P | W | U, P | W | U);
+	pde = entry_gpa(table_of(CR3_A, va, 2), va, 2);
+	pt = table_of(CR3_A, va, 1);
+	gset(leaf, 0x185000);
+	guest_fault(CR3_A, true, va, HW_WRITE, true, true, E_U | E_W);
+	gset(leaf, 0x185000 | P | W | U);
+	gset(pde, gget(pde) & ~P);
+	guest_fault(CR3_A, false, va, HW_READ, true, true, 0);
+	gset(pde, gget(pde) | P);
+
+	/* Protection: U clear at an upper level only. */
+	gset(pde, gget(pde) & ~U);
+	guest_fault(CR3_A, true, va, HW_READ, true, true, E_P | E_U);
+	gset(pde, gget(pde) | U);
+	/* W clear at an upper level: user write faults, supervisor only with WP. */
+	gset(pde, gget(pde) & ~W);
+	guest_fault(CR3_A, true, va, HW_WRITE, false, true, E_P | E_W | E_U);
+	guest_fault(CR3_A, false, va, HW_WRITE, true, true, E_P | E_W);
+	filled(CR3_A, false, va, HW_READ);
+	gset(pde, gget(pde) | W);
+
+	/* Reserved: PS in a PML4 entry; low address bits of a 2 MiB page. */
+	gset(entry_gpa(CR3_A, va, 4), gget(entry_gpa(CR3_A, va, 4)) | PS);
+	guest_fault(CR3_A, true, va, HW_READ, true, true, E_P | E_RSVD | E_U);
+	gset(entry_gpa(CR3_A, va, 4), gget(entry_gpa(CR3_A, va, 4)) & ~PS);
+	gset(pde, 0x202000 | PS | P | W | U);
+	guest_fault(CR3_A, false, va, HW_WRITE, true, true, E_P | E_RSVD | E_W);
+	gset(pde, 0x201000 | PS | P | W | U);   /* bit 12 is PAT: fine */
+	filled(CR3_A, false, va, HW_READ);
+
+	/* A table outside guest RAM reads as not present. */
+	gset(pde, (GUEST_PAGES * 4096) | P | W | U);
+	guest_fault(CR3_A, false, va, HW_READ, true, true, 0);
+	assert_int_equal(smmu_guest_walk(&fx.mm, &fx.pm, GUEST_PAGES * 4096, 0, 0, true, true, false, &w, &err),
+			 -EFAULT);
+	assert_int_equal(err, 0);
+
+	/* The exported walk: translation, effective rights, non-canonical. */
+	gset(pde, pt | P | W | U);
+	assert_int_equal(smmu_guest_walk(&fx.mm, &fx.pm, CR3_A, va + 0x44, SHADOW_ACC_USER | SHADOW_ACC_WRITE,
+					 true, true, false, &w, &err), 0);
+	assert_int_equal(w.gpa, 0x185044);
+	assert_int_equal(w.pte_gpa, leaf);
+	assert_int_equal(w.page_size, 4096);
+	assert_true(w.user && w.writable && !w.nx);
+	assert_false(gget(leaf) & D);        /* set_ad = false */
+	assert_int_equal(smmu_guest_walk(&fx.mm, &fx.pm, CR3_A, 0x0000800000000000ULL, 0, true, true, true, &w, &err),
+			 -EINVAL);
+	assert_int_equal(smmu_page_fault(fx.s, CR3_A, false, 0x0000800000000000ULL, HW_READ, true, true,
+					 &(struct smmu_fault) { 0 }), -EINVAL);
+}
+
+static void test_vtlb_flush_on_cr3_write(void **state)
+{
+	uint64_t va = 0x0000000000c00000ULL, root;
+	struct smmu_mapping m;
+
+	setup(SMMU_VTLB);
+	map(CR3_A, va, 0x186000, 1, P | W | U, P | W | U);
+	map(CR3_B, va, 0x187000, 1, P | W | U, P | W | U);
+
+	root = smmu_load_root(fx.s, CR3_A, false);
+	filled(CR3_A, false, va, HW_READ);
+	assert_int_equal(shadow(CR3_A, false, va, NULL), true);
+
+	smmu_guest_cr3_write(fx.s, CR3_A, CR3_B);
+	assert_int_equal(smmu_load_root(fx.s, CR3_B, false), root);   /* same root page, emptied */
+	assert_false(shadow(CR3_A, false, va, NULL));
+	assert_false(shadow(CR3_B, false, va, NULL));
+	filled(CR3_B, false, va, HW_READ);
+	assert_true(shadow(CR3_B, false, va, &m));
+	assert_int_equal(m.mpa, mpa_of(0x187000));
+
+	smmu_guest_cr3_write(fx.s, CR3_B, CR3_A);
+	smmu_load_root(fx.s, CR3_A, false);
+	assert_false(shadow(CR3_A, false, va, NULL));
+	filled(CR3_A, false, va, HW_READ);                /* the fill count rises again */
+	assert_int_equal(stats().fills, 3);
+	assert_int_equal(stats().flushes, 2);
+	assert_int_equal(stats().root_loads, 3);
+	assert_int_equal(stats().root_cache_misses, 3);     /* a virtual TLB keeps nothing */
+	assert_int_equal(stats().root_cache_hits, 0);
+
+	/* Even a write of the same CR3 flushes a virtual TLB. */
+	smmu_guest_cr3_write(fx.s, CR3_A, CR3_A);
+	assert_false(shadow(CR3_A, false, va, NULL));
+}
+
+static void test_cached_keeps_roots(void **state)
+{
+	uint64_t va = 0x0000000000c00000ULL, ra, rb;
+	struct smmu_mapping m;
+
+	setup(SMMU_CACHED);
+	map(CR3_A, va, 0x186000, 1, P | W | U, P | W | U);
+	map(CR3_B, va, 0x187000, 1, P | W | U, P | W | U);
+
+	ra = smmu_load_root(fx.s, CR3_A, false);
+	filled(CR3_A, false, va, HW_READ);
+	smmu_guest_cr3_write(fx.s, CR3_A, CR3_B);
+	rb = smmu_load_root(fx.s, CR3_B, false);
+	assert_int_not_equal(ra, rb);
+	filled(CR3_B, false, va, HW_READ);
+
+	smmu_guest_cr3_write(fx.s, CR3_B, CR3_A);
+	assert_int_equal(smmu_load_root(fx.s, CR3_A, false), ra);
+	assert_true(shadow(CR3_A, false, va, &m));      /* still there: no refill */
+	assert_int_equal(m.mpa, mpa_of(0x186000));
+	assert_true(shadow(CR3_B, false, va, &m));
+	assert_int_equal(m.mpa, mpa_of(0x187000));
+	assert_int_equal(stats().fills, 2);
+	assert_int_equal(stats().root_cache_hits, 1);
+	assert_int_equal(stats().root_cache_misses, 2);
+	assert_int_equal(stats().flushes, 0);
+
+	/* Only max_roots (4) spaces are kept: the least recently used goes. */
+	for (uint64_t cr3 = 0xc0000; cr3 < 0xc4000; cr3 += 0x1000)
+		smmu_load_root(fx.s, cr3, false);
+	assert_int_equal(stats().flushes, 2);
+	assert_false(shadow(CR3_B, false, va, NULL));
+	assert_false(shadow(CR3_A, false, va, NULL));
+	assert_int_equal(smmu_foreach_mapping(fx.s, CR3_B, false, 0, UINT64_MAX, collect, &(struct found) { 0 }),
+			 -ENOENT);
+}
+
+/* Page T, mapped writable at va_map, becomes a page table for va_use. */
+struct wp_setup {
+	uint64_t va_map, va_use, t, pte;
+};
+
+static struct wp_setup write_protect_setup(void)
+{
+	struct wp_setup w = { .va_map = 0x0000000001000000ULL, .va_use = 0x0000000001200000ULL, .t = 0x0f0000 };
+
+	map(CR3_A, w.va_map, w.t, 1, P | W | U, P | W | U | D);
+	smmu_load_root(fx.s, CR3_A, false);
+	filled(CR3_A, false, w.va_map, HW_WRITE);
+	assert_true(shadow_flags(CR3_A, false, w.va_map) & W);
+	assert_false(smmu_take_tlb_flush(fx.s));
+
+	/* The guest points a PDE at T and maps a page through it. */
+	gset(entry_gpa(table_of(CR3_A, w.va_use, 2), w.va_use, 2), w.t | P | W | U);
+	w.pte = entry_gpa(w.t, w.va_use, 1);
+	gset(w.pte, 0x188000 | P | W | U);
+	filled(CR3_A, false, w.va_use, HW_READ);
+	return w;
+}
+
+static void check_write_protect_and_resync(void)
+{
+	struct smmu_mapping m;
+	struct smmu_fault f;
+	struct wp_setup w;
+	uint64_t v;
+
+	w = write_protect_setup();
+	/* Shadowing T took W away from its existing mapping: flush the TLB. */
+	assert_false(shadow_flags(CR3_A, false, w.va_map) & W);
+	assert_true(smmu_take_tlb_flush(fx.s));
+	assert_false(smmu_take_tlb_flush(fx.s));
+
+	/* A write to T faults as a page-table write, even at CR0.WP = 0. */
+	f = fault(CR3_A, false, w.va_map + (w.pte & 0xfff), HW_WRITE | E_P, false, true);
+	assert_int_equal(f.kind, SMMU_FAULT_PT_WRITE);
+	assert_int_equal(f.gpa, w.pte);
+	assert_int_equal(stats().write_protect_faults, 1);
+	/* Reads of T are fine and stay read-only. */
+	filled(CR3_A, false, w.va_map, HW_READ);
+	assert_false(shadow_flags(CR3_A, false, w.va_map) & W);
+
+	/* The engine performs the write: the guest PTE now points elsewhere. */
+	assert_true(shadow(CR3_A, false, w.va_use, &m));
+	assert_int_equal(m.mpa, mpa_of(0x188000));
+	v = 0x189000 | P | W | U;
+	assert_int_equal(smmu_pt_write(fx.s, w.pte, &v, 8), 0);
+	assert_int_equal(gget(w.pte), v);
+	assert_false(shadow(CR3_A, false, w.va_use, NULL));
+	assert_true(smmu_take_tlb_flush(fx.s));
+	filled(CR3_A, false, w.va_use, HW_READ);
+	assert_true(shadow(CR3_A, false, w.va_use, &m));
+	assert_int_equal(m.mpa, mpa_of(0x189000));
+	assert_int_equal(stats().resyncs, 1);
+
+	/* A write of part of an entry re-syncs too; writes elsewhere keep it. */
+	v = 0;
+	assert_int_equal(smmu_pt_write(fx.s, w.pte + 8, &v, 8), 0);
+	assert_true(shadow(CR3_A, false, w.va_use, NULL));
+	assert_int_equal(smmu_pt_write(fx.s, w.pte + 4, &v, 2), 0);
+	assert_false(shadow(CR3_A, false, w.va_use, NULL));
+	/* Writes to pages that are not page tables are plain writes. */
+	v = 0x1234;
+	assert_int_equal(smmu_pt_write(fx.s, 0x190008, &v, 8), 0);
+	assert_int_equal(gget(0x190008), 0x1234);
+	assert_int_equal(smmu_pt_write(fx.s, 0x190ffc, &v, 8), -EINVAL);
+	assert_int_equal(smmu_pt_write(fx.s, GUEST_PAGES * 4096, &v, 8), -EFAULT);
+
+	/* Changing an upper level drops the whole structure below it. */
+	gset(w.pte, 0x188000 | P | W | U);
+	filled(CR3_A, false, w.va_use, HW_READ);
+	v = 0;
+	assert_int_equal(smmu_pt_write(fx.s, entry_gpa(table_of(CR3_A, w.va_use, 2), w.va_use, 2), &v, 8), 0);
+	assert_false(shadow(CR3_A, false, w.va_use, NULL));
+	guest_fault(CR3_A, false, w.va_use, HW_READ, true, true, 0);
+	/* T is no longer a page table anywhere: a write to it now fills, writable. */
+	filled(CR3_A, false, w.va_map, HW_WRITE);
+	assert_true(shadow_flags(CR3_A, false, w.va_map) & W);
+}
+
+static void test_write_protect_and_resync(void **state)
+{
+	setup(SMMU_CACHED);
+	check_write_protect_and_resync();
+}
+
+static void test_unshadow_after_repeated_writes(void **state)
+{
+	struct wp_setup w;
+	uint64_t v = 0;
+
+	setup(SMMU_CACHED);
+	w = write_protect_setup();
+	/* Writes with a use as page table in between: T stays protected. */
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(smmu_pt_write(fx.s, w.pte + 8, &v, 8), 0);
+	smmu_invlpg(fx.s, CR3_A, w.va_use);
+	filled(CR3_A, false, w.va_use, HW_READ);
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(smmu_pt_write(fx.s, w.pte + 8, &v, 8), 0);
+	assert_int_equal(stats().unshadowed, 0);
+	assert_int_equal(fault(CR3_A, false, w.va_map, HW_WRITE, true, true).kind, SMMU_FAULT_PT_WRITE);
+
+	/* The eighth in a row: T is given up, its shadows with it. */
+	assert_int_equal(smmu_pt_write(fx.s, w.pte + 8, &v, 8), 0);
+	assert_int_equal(stats().unshadowed, 1);
+	assert_false(shadow(CR3_A, false, w.va_use, NULL));
+	filled(CR3_A, false, w.va_map, HW_WRITE | E_P);
+	assert_true(shadow_flags(CR3_A, false, w.va_map) & W);
+	/* Used as a page table again: protected again. */
+	filled(CR3_A, false, w.va_use, HW_READ);
+	assert_false(shadow_flags(CR3_A, false, w.va_map) & W);
+}
+
+static void test_unshadow_stale_root(void **state)
+{
+	uint64_t va = 0x0000000001000000ULL, v = 0x1234;
+
+	/* Space B's PML4 page is reused by the guest as data while A runs. */
+	setup(SMMU_CACHED);
+	map(CR3_B, va, 0x18a000, 1, P | W | U, P | W | U);
+	smmu_load_root(fx.s, CR3_B, false);
+	filled(CR3_B, false, va, HW_READ);
+	map(CR3_A, va, CR3_B, 1, P | W | U, P | W | U | D);
+	smmu_load_root(fx.s, CR3_A, false);
+	assert_int_equal(fault(CR3_A, false, va, HW_WRITE, true, true).kind, SMMU_FAULT_PT_WRITE);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(smmu_pt_write(fx.s, CR3_B + 0x800 + 8 * i, &v, 8), 0);
+	assert_int_equal(stats().unshadowed, 1);
+	assert_int_equal(smmu_foreach_mapping(fx.s, CR3_B, false, 0, UINT64_MAX, collect, &(struct found) { 0 }),
+			 -ENOENT);
+	filled(CR3_A, false, va, HW_WRITE);
+	assert_true(shadow_flags(CR3_A, false, va) & W);
+
+	/* The current space's own PML4 is never given up. */
+	map(CR3_A, va + 0x1000, CR3_A, 1, P | W | U, P | W | U | D);
+	for (int i = 0; i < 9; i++)
+		assert_int_equal(smmu_pt_write(fx.s, CR3_A + 0x800 + 8 * i, &v, 8), 0);
+	assert_int_equal(fault(CR3_A, false, va + 0x1000, HW_WRITE, true, true).kind, SMMU_FAULT_PT_WRITE);
+	assert_true(shadow(CR3_A, false, va, NULL));
+}
+
+static void test_invlpg(void **state)
+{
+	uint64_t va = 0x0000000002000000ULL, big = 0x0000000002200000ULL;
+
+	setup(SMMU_VTLB);
+	map(CR3_A, va, 0x18a000, 1, P | W | U, P | W | U);
+	map(CR3_A, va + 0x1000, 0x18b000, 1, P | W | U, P | W | U);
+	map(CR3_A, big, 0x200000, 2, P | W | U, P | W | U);
+	smmu_load_root(fx.s, CR3_A, false);
+	filled(CR3_A, false, va, HW_READ);
+	filled(CR3_A, false, va + 0x1000, HW_READ);
+	filled(CR3_A, false, big, HW_READ);
+	filled(CR3_A, false, big + 0x7000, HW_READ);
+	smmu_load_root(fx.s, CR3_A, true);
+	filled(CR3_A, true, va, HW_READ);
+	filled(CR3_A, true, va + 0x1000, HW_READ);
+
+	/* One entry, in both roots; the neighbour stays. */
+	smmu_invlpg(fx.s, CR3_A, va);
+	assert_false(shadow(CR3_A, false, va, NULL));
+	assert_false(shadow(CR3_A, true, va, NULL));
+	assert_true(shadow(CR3_A, false, va + 0x1000, NULL));
+	assert_true(shadow(CR3_A, true, va + 0x1000, NULL));
+	assert_int_equal(stats().invlpg, 1);
+	assert_true(smmu_take_tlb_flush(fx.s));
+
+	/* A large page goes as a whole: its pieces share one guest entry. */
+	smmu_invlpg(fx.s, CR3_A, big + 0x1000);
+	assert_false(shadow(CR3_A, false, big, NULL));
+	assert_false(shadow(CR3_A, false, big + 0x7000, NULL));
+	assert_true(shadow(CR3_A, false, va + 0x1000, NULL));
+
+	/* A changed upper level drops what hangs below it. */
+	gset(entry_gpa(table_of(CR3_A, va, 2), va, 2), 0);
+	smmu_invlpg(fx.s, CR3_A, va);
+	assert_false(shadow(CR3_A, false, va + 0x1000, NULL));
+	/* Unknown space or address: nothing to do. */
+	smmu_invlpg(fx.s, 0x77000, va);
+	smmu_invlpg(fx.s, CR3_A, 0x0000900000000000ULL);
+}
+
+static void test_pool_recycling(void **state)
+{
+	struct smmu_stats st;
+
+	/* 16 pages, 4 cached spaces: each fill in a new PML4 slot takes 3 pages. */
+	setup_with(SMMU_CACHED, 16, 4, 0);
+	for (unsigned sp = 0; sp < 6; sp++) {
+		uint64_t cr3 = 0xc0000 + sp * 0x1000;   /* clear of the table allocator */
+		smmu_load_root(fx.s, cr3, sp & 1);
+		for (unsigned k = 0; k < 4; k++) {
+			uint64_t va = (uint64_t) (k + 1) << 39;
+			map(cr3, va, 0x190000 + k * 0x1000, 1, P | W | U, P | W | U);
+			filled(cr3, sp & 1, va, HW_READ);
+			assert_true(shadow(cr3, sp & 1, va, NULL));
+			st = stats();
+			assert_true(st.pool_used <= st.pool_pages);
+		}
+	}
+	st = stats();
+	assert_int_equal(st.fills, 24);
+	assert_int_equal(st.pool_pages, 16);
+	assert_true(st.pool_recycled > 0);
+	assert_true(st.flushes > 0);
+
+	/* A single space bigger than the pool: everything but the current root
+	 * path goes, and fills still succeed. */
+	teardown(NULL);
+	setup_with(SMMU_VTLB, 16, 0, 0);
+	smmu_load_root(fx.s, CR3_A, false);
+	smmu_load_root(fx.s, CR3_A, true);
+	for (unsigned k = 0; k < 40; k++) {
+		uint64_t va = (uint64_t) (k + 1) << 39;
+		bool user = k % 3 == 0;
+		map(CR3_A, va, 0x190000, 1, P | W | U, P | W | U);
+		filled(CR3_A, user, va, HW_READ);
+		assert_true(shadow(CR3_A, user, va, NULL));
+		assert_true(stats().pool_used <= 16);
+	}
+	assert_true(stats().pool_recycled > 0);
+	assert_int_equal(stats().fills, 40);
+}
+
+static void test_scattered_physmap(void **state)
+{
+	uint64_t va = 0x0000000003000000ULL, big = 0x0000000003200000ULL;
+	unsigned moved = 0;
+	struct smmu_mapping m;
+
+	setup_with(SMMU_CACHED, MAX_POOL, 4, 0x5eed);
+	check_fill_4k();          /* guest tables found through the physmap */
+	for (unsigned k = 0; k < 8; k++) {
+		map(CR3_A, va + k * 0x1000, 0x1a0000 + k * 0x3000, 1, P | W | U, P | W | U);
+		filled(CR3_A, false, va + k * 0x1000, HW_READ);
+		assert_true(shadow(CR3_A, false, va + k * 0x1000, &m));
+		assert_int_equal(m.mpa, mpa_of(0x1a0000 + k * 0x3000));
+		moved += m.mpa != 0x1a0000 + k * 0x3000;
+	}
+	map(CR3_A, big, 0x200000, 2, P | W | U, P | W | U);
+	for (unsigned k = 0; k < 8; k++) {
+		filled(CR3_A, false, big + k * 0x41000, HW_READ);
+		assert_true(shadow(CR3_A, false, big + k * 0x41000, &m));
+		assert_int_equal(m.mpa, mpa_of(0x200000 + k * 0x41000));
+		moved += m.mpa != 0x200000 + k * 0x41000;
+	}
+	assert_true(moved >= 12);
+	/* The write-protect reverse map works in machine frames too. */
+	teardown(NULL);
+	setup_with(SMMU_CACHED, MAX_POOL, 4, 0x5eed);
+	check_write_protect_and_resync();
+}
+
+static int check_monitor_slot(void *userdata, uint64_t cr3, bool user, uint64_t root_mpa)
+{
+	unsigned *n = userdata;
+
+	assert_int_equal(root_entry(root_mpa, SHADOW_MONITOR_PML4_SLOT), MON_PML4E);
+	(*n)++;
+	return 0;
+}
+
+static void test_monitor_slot(void **state)
+{
+	uint64_t mon = SHADOW_MONITOR_VBASE + 0x5000, v = 0x3000 | P;
+	unsigned n = 0;
+
+	setup(SMMU_CACHED);
+	for (uint64_t cr3 = CR3_A; cr3 <= CR3_B; cr3 += 0x1000) {
+		smmu_load_root(fx.s, cr3, false);
+		smmu_load_root(fx.s, cr3, true);
+	}
+	assert_int_equal(smmu_foreach_root(fx.s, check_monitor_slot, &n), 0);
+	assert_int_equal(n, 4);
+
+	/* The guest maps something in the monitor's slot: it gets nothing there. */
+	map(CR3_A, mon, 0x18c000, 1, P | W | U, P | W | U | D);
+	guest_fault(CR3_A, false, mon, HW_READ | E_P, true, true, 0);
+	guest_fault(CR3_A, true, mon, HW_WRITE | E_P, true, true, E_W | E_U);
+	assert_int_equal(gget(entry_gpa(CR3_A, mon, 4)) & A, 0);
+	/* Flushes and writes to the guest's PML4 entry for that slot leave it. */
+	smmu_flush_all(fx.s);
+	assert_int_equal(smmu_pt_write(fx.s, entry_gpa(CR3_B, mon, 4), &v, 8), 0);
+	n = 0;
+	assert_int_equal(smmu_foreach_root(fx.s, check_monitor_slot, &n), 0);
+	assert_int_equal(n, 2);         /* the current space's roots stay */
+}
+
+static void test_flush_all(void **state)
+{
+	uint64_t va = 0x0000000004000000ULL, root;
+
+	setup(SMMU_CACHED);
+	map(CR3_A, va, 0x18d000, 1, P | W | U, P | W | U);
+	map(CR3_B, va, 0x18d000, 1, P | W | U, P | W | U);
+	smmu_load_root(fx.s, CR3_B, false);
+	filled(CR3_B, false, va, HW_READ);
+	root = smmu_load_root(fx.s, CR3_A, false);
+	filled(CR3_A, false, va, HW_READ);
+	smmu_flush_all(fx.s);
+	assert_true(smmu_take_tlb_flush(fx.s));
+	assert_false(shadow(CR3_A, false, va, NULL));
+	assert_int_equal(smmu_foreach_mapping(fx.s, CR3_B, false, 0, UINT64_MAX, collect, &(struct found) { 0 }),
+			 -ENOENT);
+	assert_int_equal(stats().pool_used, 1);          /* the current root, kept in place */
+	assert_int_equal(smmu_load_root(fx.s, CR3_A, false), root);
+}
+
+struct root_list {
+	unsigned n;
+	uint64_t cr3[8];
+	bool user[8];
+	uint64_t mpa[8];
+};
+
+static int list_root(void *userdata, uint64_t cr3, bool user, uint64_t root_mpa)
+{
+	struct root_list *l = userdata;
+
+	l->cr3[l->n] = cr3;
+	l->user[l->n] = user;
+	l->mpa[l->n] = root_mpa;
+	return ++l->n == 8 ? -ECANCELED : 0;
+}
+
+static int stop_after_one(void *userdata, const struct smmu_mapping *m)
+{
+	(*(unsigned *) userdata)++;
+	return -EINTR;
+}
+
+static void test_inspection(void **state)
+{
+	uint64_t va = 0xffff800000100000ULL, leaf;
+	struct root_list l = { 0 };
+	struct found f = { 0 };
+	unsigned calls = 0;
+	uint64_t kroot, uroot;
+
+	setup(SMMU_CACHED);
+	leaf = map(CR3_A, va, 0x18e000, 1, P | W | U, P | W | U | D);
+	map(CR3_A, va + 0x1000, 0x18f000, 1, P | W | U, P | U | NX);
+	map(CR3_A, 0x5000, 0x190000, 1, P | W | U, P | W | U);
+	kroot = smmu_load_root(fx.s, CR3_A | 0x18, false);     /* PCD/PWT ignored */
+	filled(CR3_A, false, va + 0x1000, HW_READ);
+	filled(CR3_A, false, va, HW_WRITE);
+	filled(CR3_A, false, 0x5000, HW_READ);
+	uroot = smmu_load_root(fx.s, CR3_A, true);
+	filled(CR3_A, true, va, HW_READ);
+
+	assert_int_equal(smmu_foreach_root(fx.s, list_root, &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.cr3[0], CR3_A);
+	assert_false(l.user[0]);
+	assert_int_equal(l.mpa[0], kroot);
+	assert_true(l.user[1]);
+	assert_int_equal(l.mpa[1], uroot);
+	assert_true(kroot >= POOL_MFN * 4096 && kroot < (POOL_MFN + MAX_POOL) * 4096);
+
+	/* In address order, with the guest PTE each came from. */
+	assert_int_equal(smmu_foreach_mapping(fx.s, CR3_A, false, 0, UINT64_MAX, collect, &f), 0);
+	assert_int_equal(f.n, 3);
+	assert_int_equal(f.m[0].va, 0x5000);
+	assert_int_equal(f.m[1].va, va);
+	assert_int_equal(f.m[1].mpa, mpa_of(0x18e000));
+	assert_int_equal(f.m[1].flags & (P | W | U | NX), P | W | U);
+	assert_int_equal(f.m[1].guest_pte, 0x18e000 | P | W | U | A | D);
+	assert_int_equal(f.m[1].guest_pte_gpa, leaf);
+	assert_int_equal(f.m[2].va, va + 0x1000);
+	assert_int_equal(f.m[2].flags & (P | W | U | NX), P | U | NX);
+	assert_int_equal(f.m[2].guest_pte, 0x18f000 | P | U | NX | A);
+
+	/* A range, the other root, an early stop, no such root. */
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(smmu_foreach_mapping(fx.s, CR3_A, false, va + 1, UINT64_MAX, collect, &f), 0);
+	assert_int_equal(f.n, 2);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(smmu_foreach_mapping(fx.s, CR3_A, true, 0, UINT64_MAX, collect, &f), 0);
+	assert_int_equal(f.n, 1);
+	assert_int_equal(f.m[0].va, va);
+	assert_int_equal(smmu_foreach_mapping(fx.s, CR3_A, false, 0, UINT64_MAX, stop_after_one, &calls), -EINTR);
+	assert_int_equal(calls, 1);
+	assert_int_equal(smmu_foreach_mapping(fx.s, CR3_B, false, 0, UINT64_MAX, collect, &f), -ENOENT);
+	assert_int_equal(smmu_foreach_mapping(fx.s, CR3_A, false, 2, 1, collect, &f), -EINVAL);
+	assert_int_equal(stats().root_loads, 2);
+}
+
+/* --- random operations against invariants ------------------------------------ */
+
+static uint64_t rng_state;
+
+static uint64_t rnd(uint64_t n)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state % n;
+}
+
+#define NR_SPACES 3
+#define NR_VAS    40
+static const uint64_t space_cr3[NR_SPACES] = { CR3_A, CR3_B, 0xc0000 };
+
+static uint64_t random_data_pte(void)
+{
+	static const uint64_t flag_sets[] = {
+		P | W | U, P | W | U | D, P | U, P | W, P | W | D, P | U | NX, P | W | U | D | NX, 0,
+	};
+	uint64_t frame = rnd(6) == 0 ? 0x1000 * (1 + rnd(fx.next_table / 0x1000 - 1))   /* a table page */
+			 : rnd(16) == 0 ? 0xfe000000ULL                                 /* MMIO */
+			 : 0x100000 + 0x1000 * rnd(0x100);
+	return frame | flag_sets[rnd(8)];
+}
+
+struct check_ctx {
+	uint64_t cr3;
+	bool user;
+	bool cached;
+	uint64_t tables[256];       /* guest pages some leaf's guest PTE lives in */
+	unsigned nr_tables;
+	uint64_t writable[256];     /* guest pages some leaf maps writable */
+	unsigned nr_writable;
+	unsigned leaves;
+};
+
+static int check_leaf(void *userdata, const struct smmu_mapping *m)
+{
+	struct check_ctx *c = userdata;
+	unsigned acc = c->user ? SHADOW_ACC_USER : 0;
+	uint64_t gpa = physmap_mpa_to_gpa(&fx.pm, m->mpa);
+	struct gwalk w;
+	uint32_t err;
+
+	c->leaves++;
+	assert_int_not_equal(gpa, UINT64_MAX);          /* only guest RAM is ever mapped */
+	/* Every shadow leaf is a translation the guest's tables give, now. */
+	assert_int_equal(smmu_guest_walk(&fx.mm, &fx.pm, c->cr3, m->va, acc, true, true, false, &w, &err), 0);
+	assert_int_equal(w.gpa & ~0xfffULL, gpa);
+	assert_int_equal(w.pte_gpa, m->guest_pte_gpa);
+	assert_true(m->flags & U);
+	if (m->flags & W) {
+		assert_int_equal(smmu_guest_walk(&fx.mm, &fx.pm, c->cr3, m->va, acc | SHADOW_ACC_WRITE, true, true,
+						 false, &w, &err), 0);
+		assert_true(w.pte & D);
+		if (c->nr_writable < 256)
+			c->writable[c->nr_writable++] = gpa;
+	}
+	if (!(m->flags & NX))
+		assert_int_equal(smmu_guest_walk(&fx.mm, &fx.pm, c->cr3, m->va, acc | SHADOW_ACC_FETCH, true, true,
+						 false, &w, &err), 0);
+	if (c->nr_tables < 256)
+		c->tables[c->nr_tables++] = m->guest_pte_gpa & ~0xfffULL;
+	return 0;
+}
+
+static int check_root(void *userdata, uint64_t cr3, bool user, uint64_t root_mpa)
+{
+	struct check_ctx *c = userdata;
+
+	assert_int_equal(root_entry(root_mpa, SHADOW_MONITOR_PML4_SLOT), MON_PML4E);
+	c->cr3 = cr3;
+	c->user = user;
+	return smmu_foreach_mapping(fx.s, cr3, user, 0, UINT64_MAX, check_leaf, c);
+}
+
+static void check_invariants(bool cached)
+{
+	struct check_ctx c = { .cached = cached };
+	struct smmu_stats st = stats();
+
+	assert_true(st.pool_used <= st.pool_pages);
+	assert_int_equal(smmu_foreach_root(fx.s, check_root, &c), 0);
+	/* CACHED: no guest page table that a shadow depends on is writable. */
+	if (cached)
+		for (unsigned i = 0; i < c.nr_writable; i++)
+			for (unsigned k = 0; k < c.nr_tables; k++)
+				assert_int_not_equal(c.writable[i], c.tables[k]);
+}
+
+static void run_random(enum smmu_strategy strategy, unsigned pool_pages, uint64_t seed)
+{
+	uint64_t vas[NR_SPACES][NR_VAS], leaf[NR_SPACES][NR_VAS];
+	unsigned cur = 0, filled_n = 0, pt_writes = 0;
+	bool user = false, cached = strategy == SMMU_CACHED;
+
+	setup_with(strategy, pool_pages, 2, seed);
+	rng_state = seed | 1;
+	for (unsigned sp = 0; sp < NR_SPACES; sp++) {
+		for (unsigned k = 0; k < NR_VAS; k++) {
+			/* Spread over PML4 slots 0/1/256 and a few PD pages; one 2 MiB page. */
+			uint64_t base = k % 3 == 0 ? 0 : k % 3 == 1 ? 1ULL << 39 : 0xffff800000000000ULL;
+			vas[sp][k] = base + (k % 4) * 0x200000 + (k / 4) * 0x1000;
+			if (k == 1) {
+				vas[sp][k] = base + 0x40000000;
+				leaf[sp][k] = map(space_cr3[sp], vas[sp][k], 0x200000, 2, P | W | U, P | W | U);
+			} else {
+				leaf[sp][k] = map(space_cr3[sp], vas[sp][k], 0, 1, P | W | U, 0);
+				gset(leaf[sp][k], random_data_pte());
+			}
+		}
+	}
+	smmu_load_root(fx.s, space_cr3[cur], user);
+
+	for (unsigned step = 0; step < 4000; step++) {
+		unsigned what = (unsigned) rnd(20), k = (unsigned) rnd(NR_VAS);
+		uint64_t cr3 = space_cr3[cur], va = vas[cur][k] + (k == 1 ? rnd(512) * 0x1000 : 0) + 8 * rnd(512);
+
+		if (what < 12) {                    /* the CPU faults */
+			unsigned kind = (unsigned) rnd(3);
+			uint32_t hw = E_U | (kind == 1 ? E_W : 0) | (kind == 2 ? E_ID : 0);
+			unsigned acc = (user ? SHADOW_ACC_USER : 0) | (kind == 1 ? SHADOW_ACC_WRITE : 0) |
+				       (kind == 2 ? SHADOW_ACC_FETCH : 0);
+			struct gwalk w;
+			uint32_t err = 0;
+			int r = smmu_guest_walk(&fx.mm, &fx.pm, cr3, va, acc, true, true, false, &w, &err);
+			struct smmu_fault f = fault(cr3, user, va, hw, true, true);
+			struct smmu_mapping m;
+
+			if (r < 0) {
+				assert_int_equal(f.kind, SMMU_FAULT_GUEST);
+				assert_int_equal(f.guest_error, err);
+			} else if (w.gpa >= GUEST_PAGES * 4096) {
+				assert_int_equal(f.kind, SMMU_FAULT_MMIO);
+				assert_int_equal(f.gpa, w.gpa);
+			} else if (f.kind == SMMU_FAULT_PT_WRITE) {
+				uint64_t v = random_data_pte();
+				assert_true(cached && kind == 1);
+				assert_int_equal(f.gpa, w.gpa);
+				assert_int_equal(smmu_pt_write(fx.s, f.gpa & ~7ULL, &v, 8), 0);
+				pt_writes++;
+			} else {
+				/* Filled: retrying the access does not fault again. */
+				assert_int_equal(f.kind, SMMU_FAULT_FILLED);
+				assert_true(shadow(cr3, user, va, &m));
+				assert_int_equal(m.mpa, mpa_of(w.gpa & ~0xfffULL));
+				if (kind == 1)
+					assert_true(m.flags & W);
+				if (kind == 2)
+					assert_false(m.flags & NX);
+				filled_n++;
+			}
+		} else if (what < 16) {             /* the guest edits a PTE */
+			uint64_t v = k == 1 ? (0x200000 | PS | (random_data_pte() & (P | W | U | D | NX)))
+					    : random_data_pte();
+			if (cached) {
+				assert_int_equal(smmu_pt_write(fx.s, leaf[cur][k], &v, 8), 0);
+			} else {
+				gset(leaf[cur][k], v);
+				smmu_invlpg(fx.s, cr3, vas[cur][k]);
+			}
+		} else if (what < 18) {             /* kernel <-> user */
+			user = !user;
+			smmu_load_root(fx.s, cr3, user);
+		} else if (what < 19) {             /* another address space */
+			unsigned next = (unsigned) rnd(NR_SPACES);
+			smmu_guest_cr3_write(fx.s, cr3, space_cr3[next]);
+			cur = next;
+			smmu_load_root(fx.s, space_cr3[cur], user);
+		} else {
+			smmu_invlpg(fx.s, cr3, va);
+		}
+		check_invariants(cached);
+	}
+	assert_true(filled_n > 500);
+	if (cached)
+		assert_true(pt_writes > 0);
+	teardown(NULL);
+}
+
+static void test_random_operations(void **state)
+{
+	run_random(SMMU_VTLB, MAX_POOL, 0);
+	run_random(SMMU_CACHED, MAX_POOL, 0);
+	run_random(SMMU_VTLB, 16, 0x77);
+	run_random(SMMU_CACHED, 16, 0x77);
+	run_random(SMMU_CACHED, 24, 0x1234);
+}
+
+static void test_new_errors(void **state)
+{
+	struct machine_memory mm = { .size = MACHINE_PAGES * 4096 };
+	struct physmap pm;
+	struct smmu_config cfg = { .pool_mpa = POOL_MFN * 4096, .pool_pages = 16 };
+	struct smmu *s = NULL;
+
+	mm.host = calloc(1, mm.size);
+	assert_non_null(mm.host);
+	assert_int_equal(physmap_init(&pm, GUEST_PAGES, MACHINE_PAGES, 0), 0);
+	cfg.pool_pages = 15;
+	assert_int_equal(smmu_new(&mm, &pm, &cfg, &s), -EINVAL);
+	cfg.pool_pages = MAX_POOL + 1;
+	assert_int_equal(smmu_new(&mm, &pm, &cfg, &s), -ERANGE);
+	cfg.pool_pages = 16;
+	cfg.pool_mpa = (GUEST_PAGES - 1) * 4096;      /* overlaps guest memory */
+	assert_int_equal(smmu_new(&mm, &pm, &cfg, &s), -EINVAL);
+	cfg.pool_mpa = POOL_MFN * 4096 + 8;
+	assert_int_equal(smmu_new(&mm, &pm, &cfg, &s), -EINVAL);
+	assert_null(s);
+	cfg.pool_mpa = POOL_MFN * 4096;
+	assert_int_equal(smmu_new(&mm, &pm, &cfg, &s), 0);
+	smmu_free(s);
+	smmu_free(NULL);
+	physmap_free(&pm);
+	free(mm.host);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_fill_4k, teardown),
+		cmocka_unit_test_teardown(test_fill_2m, teardown),
+		cmocka_unit_test_teardown(test_fill_1g, teardown),
+		cmocka_unit_test_teardown(test_kernel_and_user_roots, teardown),
+		cmocka_unit_test_teardown(test_nx, teardown),
+		cmocka_unit_test_teardown(test_mmio, teardown),
+		cmocka_unit_test_teardown(test_guest_error_codes, teardown),
+		cmocka_unit_test_teardown(test_vtlb_flush_on_cr3_write, teardown),
+		cmocka_unit_test_teardown(test_cached_keeps_roots, teardown),
+		cmocka_unit_test_teardown(test_write_protect_and_resync, teardown),
+		cmocka_unit_test_teardown(test_unshadow_after_repeated_writes, teardown),
+		cmocka_unit_test_teardown(test_unshadow_stale_root, teardown),
+		cmocka_unit_test_teardown(test_invlpg, teardown),
+		cmocka_unit_test_teardown(test_pool_recycling, teardown),
+		cmocka_unit_test_teardown(test_scattered_physmap, teardown),
+		cmocka_unit_test_teardown(test_monitor_slot, teardown),
+		cmocka_unit_test_teardown(test_flush_all, teardown),
+		cmocka_unit_test_teardown(test_inspection, teardown),
+		cmocka_unit_test(test_random_operations),
+		cmocka_unit_test(test_new_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

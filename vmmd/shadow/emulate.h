@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Trap-and-emulate (seed: "force instruction to cause a fault; fault
+ * handler does what instruction would do"): the guest kernel runs at real
+ * CPL3, so each privileged instruction it executes faults (#GP or #UD);
+ * vmmd decodes it with Zydis and does what it would have done to the
+ * *virtual* CPU (struct shadow_cpu), then advances RIP.
+ *
+ * Emulated at virtual CPL0: cli, sti, hlt, mov to/from CR0/CR2/CR3/CR4/CR8,
+ * lgdt, lidt, ltr, lmsw, invlpg, rdmsr/wrmsr (EFER, STAR, LSTAR, CSTAR,
+ * SFMASK, FS/GS/KERNEL_GS base, TSC read-only, and the vmmd hypercall MSR),
+ * in/out/ins/outs (device bus; rep bounded to 64 KiB per trap), iretq,
+ * sysretq, swapgs, wbinvd/invd (no-ops), clts. At any virtual CPL: cpuid
+ * (env->cpuid), sgdt/sidt/str/sldt/smsw (#GP at CPL3 when the virtual
+ * CR4.UMIP is set), mov to DS/ES/FS/GS/SS, iretq to the same CPL.
+ * At virtual CPL3 a privileged instruction is the guest's own #GP to
+ * handle (reflected, see reflect.h). An instruction Zydis cannot decode, or
+ * one vmmd does not emulate, becomes #GP(0)/#UD in the guest's IDT — never
+ * a vmmd crash.
+ */
+#pragma once
+
+#include "vmmd/shadow/vcpu_model.h"
+
+enum emu_status {
+	EMU_DONE,        /* emulated; regs/pcb updated (RIP advanced or changed) */
+	EMU_HALT,        /* hlt emulated: RIP advanced, wait for a virtual interrupt */
+	EMU_EXCEPTION,   /* deliver out->vector/out->error to the guest (reflect.h) */
+	EMU_NOT_PRIVILEGED, /* not an instruction the trap is about: reflect the original exception */
+};
+
+struct emu_outcome {
+	enum emu_status status;
+	unsigned vector;
+	bool has_error;
+	uint32_t error;
+	uint64_t cr2;              /* for #PF outcomes */
+	char mnemonic[16];         /* what was decoded, for stats and logs ("cli", "mov cr3") */
+	bool cpl_changed;          /* iretq/sysretq switched virtual CPL (0 <-> 3) */
+	uint64_t next_rip;         /* the instruction after the decoded one (int n: return_rip) */
+	bool irq_shadow;           /* sti enabled IF (or mov ss): no interrupt before the next instruction */
+};
+
+/* MSRs the emulator knows. */
+#define X86_MSR_TSC             0x00000010u
+#define X86_MSR_EFER            0xc0000080u
+#define X86_MSR_STAR            0xc0000081u
+#define X86_MSR_LSTAR           0xc0000082u
+#define X86_MSR_CSTAR           0xc0000083u
+#define X86_MSR_SFMASK          0xc0000084u
+#define X86_MSR_FS_BASE         0xc0000100u
+#define X86_MSR_GS_BASE         0xc0000101u
+#define X86_MSR_KERNEL_GS_BASE  0xc0000102u
+
+/*
+ * The guest faulted with `vector` (#GP or #UD, or #NP/#GP from a segment
+ * load) at regs.rip. Decode the instruction there (fetched with
+ * env->read_virt, SHADOW_ACC_FETCH) and emulate it if it is privileged.
+ *
+ * Outcomes: EMU_DONE/EMU_HALT (RIP advanced, or set by iretq/sysretq, or
+ * left on an unfinished rep ins/outs so it traps again); EMU_EXCEPTION
+ * (a fetch #PF with cr2, #UD for undecodable bytes, #GP(0) for a
+ * privileged instruction at virtual CPL3 or a refused operand; nothing
+ * committed); EMU_NOT_PRIVILEGED (reflect the original exception) — except
+ * `int n` / `int3`, reported as EMU_NOT_PRIVILEGED with mnemonic "int",
+ * vector n and next_rip: reflect those as REFLECT_SOFTWARE returning to
+ * next_rip. emulate.c never calls env->count: the caller counts mnemonic.
+ */
+void emu_privileged(struct shadow_cpu *cpu, const struct shadow_env *env, unsigned vector,
+		    struct emu_outcome *out);
+
+/*
+ * A data access at guest-virtual `va` faulted because its target is not
+ * ordinary RAM: MMIO at guest-physical `gpa` (dispatched via env->mmio), or
+ * a write to a write-protected guest page-table page (the shadow MMU passes
+ * write_phys to perform it on the RAM copy and re-sync). Decode the
+ * instruction at RIP (mov/movzx/movsx/movsxd/stos/and/or/xor/test/cmp/
+ * xchg/cmpxchg with one memory operand of 1..8 bytes), perform the access
+ * through target->access(gpa) and advance RIP (rep stos: one element per
+ * trap). `gpa` must be the exact byte address (same page offset as va).
+ * The access must not cross a page, and the decoded address must equal va
+ * (not checked for RIP-relative and FS/GS forms): otherwise #GP(0). Other
+ * forms: #UD. A failing target read returns all ones; a failing write is
+ * dropped.
+ */
+struct emu_data_target {
+	int (*access)(void *ctx, uint64_t gpa, void *data, unsigned size, bool is_write);
+	void *ctx;
+};
+void emu_data_access(struct shadow_cpu *cpu, const struct shadow_env *env, uint64_t va, uint64_t gpa,
+		     const struct emu_data_target *target, struct emu_outcome *out);
+
+/* The vmmd hypercall MSR (guest contract, docs/shadow.md): wrmsr of
+ * SHADOW_HC_RESTORE_IF with eax = 0/1 sets the virtual IF — the paravirtual
+ * replacement for `popf`, which cannot be made to trap. */
+#define SHADOW_HC_MSR         0x4b564d00u   /* "KVM\0"-like, in the hypervisor MSR range */
+#define SHADOW_HC_RESTORE_IF  0

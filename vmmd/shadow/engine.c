@@ -1,0 +1,446 @@
+/* SPDX-License-Identifier: MIT */
+#include <cpuid.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "guests/abi/bootinfo.h"
+#include "vmmd/shadow/emulate.h"
+#include "vmmd/shadow/engine.h"
+#include "vmmd/shadow/reflect.h"
+
+#define CR0_PE (1ULL << 0)
+#define CR0_WP (1ULL << 16)
+#define CR0_PG (1ULL << 31)
+#define EFER_NXE (1ULL << 11)
+
+static const char *const class_names[STRAP_MAX] = {
+	[STRAP_PRIVILEGED] = "privileged", [STRAP_PF_FILL] = "page_fault_fill",
+	[STRAP_PF_GUEST] = "page_fault_guest", [STRAP_PF_MMIO] = "page_fault_mmio",
+	[STRAP_PF_PT_WRITE] = "page_fault_pt_write", [STRAP_REFLECTED] = "reflected",
+	[STRAP_SYSCALL] = "syscall", [STRAP_INTERRUPT] = "interrupt", [STRAP_HALT] = "halt",
+};
+
+const char *shadow_trap_class_name(enum shadow_trap_class c)
+{
+	return c < STRAP_MAX ? class_names[c] : "unknown";
+}
+
+static void count_class(struct shadow_vm *svm, enum shadow_trap_class c)
+{
+	__atomic_fetch_add(&svm->traps[c], 1, __ATOMIC_RELAXED);
+}
+
+static void count_mnemonic(struct shadow_vm *svm, const char *name)
+{
+	pthread_mutex_lock(&svm->mnemonic_lock);
+	for (unsigned i = 0; i < SHADOW_MNEMONICS_MAX; i++) {
+		if (!svm->mnemonics[i].name[0])
+			snprintf(svm->mnemonics[i].name, sizeof(svm->mnemonics[i].name), "%s", name);
+		if (strcmp(svm->mnemonics[i].name, name) == 0) {
+			svm->mnemonics[i].count++;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&svm->mnemonic_lock);
+}
+
+uint64_t shadow_machine_bytes(uint64_t guest_bytes, unsigned pool_pages)
+{
+	return guest_bytes + (uint64_t) (MON_PAGES + pool_pages) * PAGE_SIZE_4K;
+}
+
+/* --- the engine's view of guest memory and devices (struct shadow_env) --- */
+
+static bool guest_wp(const struct shadow_cpu *c) { return c->pcb.cr0 & CR0_WP; }
+static bool guest_nxe(const struct shadow_cpu *c) { return c->pcb.efer & EFER_NXE; }
+
+/* Copy between the guest's virtual memory and buf, page by page, as the hardware would walk it. */
+static int virt_copy(struct shadow_vcpu *sv, uint64_t va, void *buf, size_t len, unsigned access,
+		     bool write, struct shadow_fault *fault)
+{
+	struct shadow_vm *svm = sv->svm;
+	uint8_t *p = buf;
+	while (len > 0) {
+		struct gwalk w;
+		uint32_t err = 0;
+		int r = smmu_guest_walk(&svm->mm, &svm->pm, sv->cpu.pcb.cr3, va, access | (write ? SHADOW_ACC_WRITE : 0),
+					guest_wp(&sv->cpu), guest_nxe(&sv->cpu), true, &w, &err);
+		if (r < 0) {
+			*fault = (struct shadow_fault) { .vector = X86_PF, .error = err, .cr2 = va };
+			return -EFAULT;
+		}
+		size_t chunk = PAGE_SIZE_4K - (va & (PAGE_SIZE_4K - 1));
+		if (chunk > len)
+			chunk = len;
+		uint8_t *host = physmap_guest_ptr(&svm->pm, &svm->mm, w.gpa, chunk);
+		if (!host) {
+			/* The engine never touches devices through virtual memory on
+			 * the guest's behalf (stacks, tables): that is a guest bug. */
+			*fault = (struct shadow_fault) { .vector = X86_GP, .error = 0 };
+			return -EFAULT;
+		}
+		if (write) {
+			/* Through the MMU, so shadows of a guest page-table page follow. */
+			pthread_mutex_lock(&svm->lock);
+			r = smmu_pt_write(svm->smmu, w.gpa, p, chunk);
+			pthread_mutex_unlock(&svm->lock);
+			if (r < 0)
+				memcpy(host, p, chunk);
+		} else {
+			memcpy(p, host, chunk);
+		}
+		va += chunk;
+		p += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+static int env_read_virt(void *ctx, uint64_t va, void *buf, size_t len, unsigned access, struct shadow_fault *f)
+{
+	return virt_copy(ctx, va, buf, len, access, false, f);
+}
+
+static int env_write_virt(void *ctx, uint64_t va, const void *buf, size_t len, unsigned access, struct shadow_fault *f)
+{
+	return virt_copy(ctx, va, (void *) buf, len, access, true, f);
+}
+
+static int env_pio(void *ctx, uint16_t port, void *data, unsigned size, bool is_write)
+{
+	struct shadow_vcpu *sv = ctx;
+	return bus_dispatch(sv->svm->bus, BUS_PIO, port, data, size, is_write);
+}
+
+static int env_mmio(void *ctx, uint64_t gpa, void *data, unsigned size, bool is_write)
+{
+	struct shadow_vcpu *sv = ctx;
+	return bus_dispatch(sv->svm->bus, BUS_MMIO, gpa, data, size, is_write);
+}
+
+static void env_cr3_write(void *ctx, uint64_t new_cr3)
+{
+	struct shadow_vcpu *sv = ctx;
+	__atomic_fetch_add(&sv->svm->guest_pt_switches, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&sv->svm->lock);
+	smmu_guest_cr3_write(sv->svm->smmu, sv->cpu.pcb.cr3, new_cr3);
+	pthread_mutex_unlock(&sv->svm->lock);
+	sv->root_stale = true;
+}
+
+static void env_invlpg(void *ctx, uint64_t va)
+{
+	struct shadow_vcpu *sv = ctx;
+	pthread_mutex_lock(&sv->svm->lock);
+	smmu_invlpg(sv->svm->smmu, sv->cpu.pcb.cr3, va);
+	pthread_mutex_unlock(&sv->svm->lock);
+}
+
+static void env_paging_changed(void *ctx)
+{
+	struct shadow_vcpu *sv = ctx;
+	pthread_mutex_lock(&sv->svm->lock);
+	smmu_flush_all(sv->svm->smmu);
+	pthread_mutex_unlock(&sv->svm->lock);
+	sv->root_stale = true;
+}
+
+static void env_count(void *ctx, const char *what)
+{
+	struct shadow_vcpu *sv = ctx;
+	count_mnemonic(sv->svm, what);
+}
+
+/* The host's CPUID, minus what the deprivileged guest must not believe it has. */
+static void env_cpuid(void *ctx, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
+{
+	__cpuid_count(leaf, subleaf, out[0], out[1], out[2], out[3]);
+	if (leaf == 1)
+		out[2] |= 1u << 31;   /* "hypervisor present": the guest is virtualized */
+}
+
+static void make_env(struct shadow_vcpu *sv, struct shadow_env *env)
+{
+	*env = (struct shadow_env) {
+		.ctx = sv, .read_virt = env_read_virt, .write_virt = env_write_virt, .pio = env_pio,
+		.mmio = env_mmio, .cr3_write = env_cr3_write, .invlpg = env_invlpg,
+		.paging_changed = env_paging_changed, .count = env_count, .cpuid = env_cpuid,
+	};
+}
+
+/* --- lifecycle ------------------------------------------------------------ */
+
+int shadow_vm_init(struct shadow_vm *svm, struct machine_memory mm, const struct shadow_vm_config *cfg)
+{
+	memset(svm, 0, sizeof(*svm));
+	pthread_mutex_init(&svm->lock, NULL);
+	pthread_mutex_init(&svm->mnemonic_lock, NULL);
+	svm->mm = mm;
+	svm->bus = cfg->bus;
+	uint64_t guest_pages = cfg->guest_bytes / PAGE_SIZE_4K;
+	int r = physmap_init(&svm->pm, guest_pages, mm.size / PAGE_SIZE_4K, cfg->scatter_seed);
+	if (r < 0)
+		return r;
+	r = monitor_build(&svm->mm, cfg->guest_bytes, &svm->mon);
+	if (r < 0)
+		return r;
+	struct smmu_config sc = {
+		.strategy = cfg->strategy,
+		.pool_mpa = cfg->guest_bytes + MON_PAGES * PAGE_SIZE_4K,
+		.pool_pages = cfg->pool_pages,
+		.monitor_pml4e = svm->mon.pml4e,
+		.max_roots = 16,
+	};
+	return smmu_new(&svm->mm, &svm->pm, &sc, &svm->smmu);
+}
+
+void shadow_vm_destroy(struct shadow_vm *svm)
+{
+	if (svm->smmu)
+		smmu_free(svm->smmu);
+	physmap_free(&svm->pm);
+	pthread_mutex_destroy(&svm->lock);
+	pthread_mutex_destroy(&svm->mnemonic_lock);
+}
+
+void shadow_update_root(struct shadow_vcpu *sv)
+{
+	bool user = sv->cpu.pcb.vcpl == 3;
+	/* Only a real change is a shadow page-table switch (a root load). */
+	if (sv->root && !sv->root_stale && sv->root_cr3 == sv->cpu.pcb.cr3 && sv->root_user == user)
+		return;
+	sv->root_stale = false;
+	sv->root_cr3 = sv->cpu.pcb.cr3;
+	pthread_mutex_lock(&sv->svm->lock);
+	uint64_t root = smmu_load_root(sv->svm->smmu, sv->cpu.pcb.cr3, user);
+	pthread_mutex_unlock(&sv->svm->lock);
+	sv->root = root;
+	sv->root_user = user;
+}
+
+void shadow_vcpu_init_boot(struct shadow_vcpu *sv, struct shadow_vm *svm, unsigned index,
+			   uint64_t entry, uint64_t stack, uint64_t arg)
+{
+	memset(sv, 0, sizeof(*sv));
+	sv->svm = svm;
+	sv->index = index;
+	struct shadow_cpu *c = &sv->cpu;
+	c->regs.rip = entry;
+	c->regs.rsp = stack;
+	c->regs.rdi = arg;
+	c->regs.rflags = X86_RFLAGS_FIXED;
+	/* Exactly what hw mode's boot gives the guest (vcpu.c), but virtual. */
+	c->pcb.cr0 = CR0_PE | (1ULL << 1) | (1ULL << 4) | (1ULL << 5) | CR0_WP | CR0_PG;
+	c->pcb.cr4 = 1ULL << 5;
+	c->pcb.efer = (1ULL << 8) | (1ULL << 10);
+	c->pcb.cr3 = VMM_BOOT_PML4;
+	c->pcb.gdtr = (struct shadow_dtr) { .base = VMM_BOOT_GDT, .limit = 23 };
+	c->pcb.cs = 0x08;
+	c->pcb.ss = c->pcb.ds = c->pcb.es = 0x10;
+	c->pcb.vcpl = 0;
+	c->pcb.vif = false;
+	shadow_update_root(sv);
+}
+
+/* --- the flow ----------------------------------------------------------------- */
+
+static enum shadow_action reflect(struct shadow_vcpu *sv, const struct shadow_env *env,
+				  const struct reflect_request *req, enum shadow_trap_class cls)
+{
+	count_class(sv->svm, cls);
+	if (req->kind == REFLECT_EXCEPTION && req->vector < 32)
+		__atomic_fetch_add(&sv->svm->vector_counts[req->vector], 1, __ATOMIC_RELAXED);
+	if (reflect_deliver(&sv->cpu, env, req) < 0)
+		return SHADOW_TRIPLE_FAULT;
+	shadow_update_root(sv);
+	return SHADOW_RESUME;
+}
+
+static enum shadow_action reflect_exception(struct shadow_vcpu *sv, const struct shadow_env *env,
+					    unsigned vector, bool has_error, uint32_t error, uint64_t cr2)
+{
+	struct reflect_request req = {
+		.kind = REFLECT_EXCEPTION, .vector = vector, .has_error = has_error, .error = error,
+		.cr2 = cr2, .return_rip = sv->cpu.regs.rip,
+	};
+	return reflect(sv, env, &req, vector == X86_PF ? STRAP_PF_GUEST : STRAP_REFLECTED);
+}
+
+static enum shadow_action syscall_entry(struct shadow_vcpu *sv, const struct shadow_env *env)
+{
+	/* Hardware already did rcx = return rip, r11 = rflags; the engine
+	 * redoes the entry on the virtual CPU from the state before it. */
+	sv->cpu.regs.rflags = sv->cpu.regs.r11;
+	uint64_t return_rip = sv->cpu.regs.rcx;
+	struct reflect_request fault;
+	count_class(sv->svm, STRAP_SYSCALL);
+	if (reflect_syscall(&sv->cpu, env, return_rip, &fault) < 0) {
+		sv->cpu.regs.rip = return_rip - 2;   /* the fault is at the syscall */
+		fault.return_rip = sv->cpu.regs.rip;
+		return reflect(sv, env, &fault, STRAP_REFLECTED);
+	}
+	shadow_update_root(sv);
+	return SHADOW_RESUME;
+}
+
+/* A guest page-table page written through its write-protected mapping:
+ * do it on RAM through the MMU, which re-syncs the shadows built from it. */
+static int pt_page_access(void *ctx, uint64_t gpa, void *data, unsigned size, bool is_write)
+{
+	struct shadow_vcpu *sv = ctx;
+	struct shadow_vm *svm = sv->svm;
+	if (!is_write) {
+		void *host = physmap_guest_ptr(&svm->pm, &svm->mm, gpa, size);
+		if (!host)
+			return -EFAULT;
+		memcpy(data, host, size);
+		return 0;
+	}
+	pthread_mutex_lock(&svm->lock);
+	int r = smmu_pt_write(svm->smmu, gpa, data, size);
+	pthread_mutex_unlock(&svm->lock);
+	return r;
+}
+
+static enum shadow_action data_fault(struct shadow_vcpu *sv, const struct shadow_env *env,
+				     uint64_t va, uint64_t gpa, bool mmio)
+{
+	struct emu_data_target target = { .access = mmio ? env->mmio : pt_page_access, .ctx = sv };
+	struct emu_outcome out;
+	emu_data_access(&sv->cpu, env, va, gpa, &target, &out);
+	if (out.status == EMU_EXCEPTION)
+		return reflect_exception(sv, env, out.vector, out.has_error, out.error, out.cr2);
+	return SHADOW_RESUME;
+}
+
+static enum shadow_action page_fault(struct shadow_vcpu *sv, const struct shadow_env *env,
+				     uint32_t error, uint64_t cr2)
+{
+	struct shadow_vm *svm = sv->svm;
+	struct smmu_fault f;
+	pthread_mutex_lock(&svm->lock);
+	int r = smmu_page_fault(svm->smmu, sv->cpu.pcb.cr3, sv->cpu.pcb.vcpl == 3, cr2, error,
+				guest_wp(&sv->cpu), guest_nxe(&sv->cpu), &f);
+	pthread_mutex_unlock(&svm->lock);
+	if (r < 0)
+		return reflect_exception(sv, env, X86_PF, true, error, cr2);
+	switch (f.kind) {
+	case SMMU_FAULT_FILLED:
+		count_class(svm, STRAP_PF_FILL);
+		return SHADOW_RESUME;
+	case SMMU_FAULT_GUEST:
+		return reflect_exception(sv, env, X86_PF, true, f.guest_error, cr2);
+	case SMMU_FAULT_MMIO:
+		count_class(svm, STRAP_PF_MMIO);
+		return data_fault(sv, env, cr2, f.gpa, true);
+	case SMMU_FAULT_PT_WRITE:
+		count_class(svm, STRAP_PF_PT_WRITE);
+		return data_fault(sv, env, cr2, f.gpa, false);
+	}
+	return SHADOW_RESUME;
+}
+
+static enum shadow_action privileged(struct shadow_vcpu *sv, const struct shadow_env *env,
+				     unsigned vector, uint32_t error)
+{
+	struct emu_outcome out;
+	emu_privileged(&sv->cpu, env, vector, &out);
+	switch (out.status) {
+	case EMU_DONE:
+		count_class(sv->svm, STRAP_PRIVILEGED);
+		count_mnemonic(sv->svm, out.mnemonic);
+		shadow_update_root(sv);
+		return SHADOW_RESUME;
+	case EMU_HALT:
+		count_class(sv->svm, STRAP_HALT);
+		count_mnemonic(sv->svm, out.mnemonic);
+		return SHADOW_HALT;
+	case EMU_EXCEPTION:
+		return reflect_exception(sv, env, out.vector, out.has_error, out.error, out.cr2);
+	case EMU_NOT_PRIVILEGED:
+		if (strcmp(out.mnemonic, "int") == 0) {
+			struct reflect_request req = {
+				.kind = REFLECT_SOFTWARE, .vector = out.vector, .return_rip = out.next_rip,
+			};
+			return reflect(sv, env, &req, STRAP_SYSCALL);
+		}
+		return reflect_exception(sv, env, vector, x86_vector_has_error(vector), error, 0);
+	}
+	return SHADOW_RESUME;
+}
+
+static enum shadow_action dispatch_trap(struct shadow_vcpu *sv, unsigned vector, uint32_t error, uint64_t cr2);
+
+enum shadow_action shadow_handle_trap(struct shadow_vcpu *sv, unsigned vector, uint32_t error, uint64_t cr2)
+{
+	enum shadow_action a = dispatch_trap(sv, vector, error, cr2);
+	/* Entries of the loaded root were dropped or lost W: stale real TLB
+	 * entries must go before the guest runs again (shadow_run.c). */
+	pthread_mutex_lock(&sv->svm->lock);
+	if (smmu_take_tlb_flush(sv->svm->smmu))
+		sv->tlb_flush = true;
+	if (smmu_take_removed(sv->svm->smmu))
+		sv->tables_changed = true;
+	pthread_mutex_unlock(&sv->svm->lock);
+	return a;
+}
+
+static enum shadow_action dispatch_trap(struct shadow_vcpu *sv, unsigned vector, uint32_t error, uint64_t cr2)
+{
+	struct shadow_env env;
+	make_env(sv, &env);
+	/* The frame's IF is what the guest has: on hosts that let popf change
+	 * IF at CPL3 it is the guest's own choice, elsewhere it is ours. */
+	sv->cpu.pcb.vif = sv->cpu.regs.rflags & X86_RFLAGS_IF;
+
+	if (vector == 256)
+		return syscall_entry(sv, &env);
+	switch (vector) {
+	case X86_PF:
+		/* Hosts where syscall stays at CPL3 fault on the supervisor LSTAR page. */
+		if (cr2 == monitor_syscall_va() && sv->cpu.regs.rip == cr2)
+			return syscall_entry(sv, &env);
+		return page_fault(sv, &env, error, cr2);
+	case X86_GP:
+	case X86_UD:
+	case X86_NP:
+		return privileged(sv, &env, vector, error);
+	default:
+		return reflect_exception(sv, &env, vector, x86_vector_has_error(vector), error, 0);
+	}
+}
+
+bool shadow_deliver_interrupt(struct shadow_vcpu *sv, int vector)
+{
+	if (vector < 0 || !sv->cpu.pcb.vif)
+		return false;
+	struct shadow_env env;
+	make_env(sv, &env);
+	struct reflect_request req = { .kind = REFLECT_EXTERNAL, .vector = vector, .return_rip = sv->cpu.regs.rip };
+	count_class(sv->svm, STRAP_INTERRUPT);
+	sv->cpu.pcb.halted = false;
+	if (reflect_deliver(&sv->cpu, &env, &req) < 0)
+		return false;
+	shadow_update_root(sv);
+	return true;
+}
+
+void shadow_get_stats(struct shadow_vm *svm, struct shadow_stats *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	for (int i = 0; i < STRAP_MAX; i++)
+		ret->traps[i] = __atomic_load_n(&svm->traps[i], __ATOMIC_RELAXED);
+	for (int i = 0; i < 32; i++)
+		ret->vector_counts[i] = __atomic_load_n(&svm->vector_counts[i], __ATOMIC_RELAXED);
+	ret->guest_pt_switches = __atomic_load_n(&svm->guest_pt_switches, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&svm->lock);
+	smmu_get_stats(svm->smmu, &ret->mmu);
+	pthread_mutex_unlock(&svm->lock);
+	pthread_mutex_lock(&svm->mnemonic_lock);
+	for (unsigned i = 0; i < SHADOW_MNEMONICS_MAX && svm->mnemonics[i].name[0]; i++) {
+		ret->mnemonics[i] = svm->mnemonics[i];
+		ret->n_mnemonics++;
+	}
+	pthread_mutex_unlock(&svm->mnemonic_lock);
+}

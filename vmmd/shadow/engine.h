@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shadow engine: the seed's "basic hypervisor flow" for one VM, between
+ * the KVM glue (vmmd/worker/shadow_run.c, which captures a trap and writes
+ * the guest back) and the mechanisms — emulate.c (trap-and-emulate),
+ * reflect.c (reflection), shadow_mmu.c (shadow page tables), monitor.c.
+ * No KVM here: the engine is driven with a captured trap and leaves the
+ * guest's next state in the shadow_vcpu, so it runs on a fake CPU in tests.
+ */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/bus.h"
+#include "vmmd/shadow/monitor.h"
+#include "vmmd/shadow/physmap.h"
+#include "vmmd/shadow/shadow_mmu.h"
+#include "vmmd/shadow/vcpu_model.h"
+
+/* Trap classes, counted (stats.get "traps"). */
+enum shadow_trap_class {
+	STRAP_PRIVILEGED,      /* privileged instruction emulated */
+	STRAP_PF_FILL,         /* page fault: shadow miss, filled */
+	STRAP_PF_GUEST,        /* page fault: the guest's own, reflected */
+	STRAP_PF_MMIO,         /* page fault: device access (the seed's second kind) */
+	STRAP_PF_PT_WRITE,     /* page fault: write to a write-protected guest page table */
+	STRAP_REFLECTED,       /* exception reflected to the guest */
+	STRAP_SYSCALL,         /* syscall / int n delivered to the guest */
+	STRAP_INTERRUPT,       /* virtual device interrupt delivered */
+	STRAP_HALT,            /* hlt: waited for an interrupt */
+	STRAP_MAX
+};
+
+#define SHADOW_MNEMONICS_MAX 48
+
+struct shadow_mnemonic_count {
+	char name[16];
+	uint64_t count;
+};
+
+struct shadow_vm {
+	struct machine_memory mm;
+	struct physmap pm;
+	struct monitor mon;
+	struct smmu *smmu;
+	struct bus *bus;
+	pthread_mutex_t lock;              /* serializes the smmu between vCPUs */
+	uint64_t traps[STRAP_MAX];         /* atomic */
+	uint64_t guest_pt_switches;        /* guest CR3 writes; atomic */
+	uint64_t vector_counts[32];        /* reflected exceptions by vector; atomic */
+	struct shadow_mnemonic_count mnemonics[SHADOW_MNEMONICS_MAX];
+	pthread_mutex_t mnemonic_lock;
+};
+
+struct shadow_vcpu {
+	struct shadow_vm *svm;
+	unsigned index;
+	struct shadow_cpu cpu;
+	uint64_t root;          /* the shadow root the real CR3 must hold */
+	bool root_user;
+	uint64_t root_cr3;      /* the guest CR3 the root was loaded for */
+	bool root_stale;        /* a CR3 write or flush: load again even if unchanged */
+	bool tlb_flush;         /* shadow entries were removed: the real TLB must forget them */
+	bool tables_changed;    /* entries removed anywhere in the pool (smmu_take_removed) */
+};
+
+enum shadow_action {
+	SHADOW_RESUME,          /* run the guest from cpu state (root may have changed) */
+	SHADOW_HALT,            /* emulated hlt: wait for a virtual interrupt, then resume */
+	SHADOW_TRIPLE_FAULT,    /* delivery escalated past #DF: the VM ends */
+};
+
+struct shadow_vm_config {
+	uint64_t guest_bytes;
+	unsigned pool_pages;
+	enum smmu_strategy strategy;
+	uint64_t scatter_seed;     /* 0 = identity physmap */
+	struct bus *bus;
+};
+
+/* Machine layout for a guest of guest_bytes with pool_pages of shadow tables. */
+uint64_t shadow_machine_bytes(uint64_t guest_bytes, unsigned pool_pages);
+
+/* mm must already map shadow_machine_bytes(); builds physmap, monitor and smmu. */
+int shadow_vm_init(struct shadow_vm *svm, struct machine_memory mm, const struct shadow_vm_config *cfg);
+void shadow_vm_destroy(struct shadow_vm *svm);
+
+/* The boot vCPU's virtual state for vmmd's 64-bit boot contract (bootinfo.h). */
+void shadow_vcpu_init_boot(struct shadow_vcpu *sv, struct shadow_vm *svm, unsigned index,
+			   uint64_t entry, uint64_t stack, uint64_t arg);
+
+/*
+ * A trap arrived: `vector` from the monitor stub (256 = the syscall stub),
+ * with the CPU's error code and the real CR2; sv->cpu.regs already holds
+ * the guest's registers (rip/rsp/rflags from the exception frame).
+ */
+enum shadow_action shadow_handle_trap(struct shadow_vcpu *sv, unsigned vector, uint32_t error, uint64_t cr2);
+
+/* Deliver the highest pending virtual interrupt if the guest can take one
+ * (vif set). Returns true if one was delivered (the guest is now in its handler). */
+bool shadow_deliver_interrupt(struct shadow_vcpu *sv, int vector);
+
+/* Recompute sv->root for the current virtual CPL and CR3 (a root load when it changes). */
+void shadow_update_root(struct shadow_vcpu *sv);
+
+/* For stats.get: one JSON-free snapshot. */
+struct shadow_stats {
+	uint64_t traps[STRAP_MAX];
+	uint64_t guest_pt_switches;
+	uint64_t vector_counts[32];
+	struct smmu_stats mmu;
+	unsigned n_mnemonics;
+	struct shadow_mnemonic_count mnemonics[SHADOW_MNEMONICS_MAX];
+};
+void shadow_get_stats(struct shadow_vm *svm, struct shadow_stats *ret);
+const char *shadow_trap_class_name(enum shadow_trap_class c);

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <string.h>
+
+#include "vmmd/shadow/monitor.h"
+#include "vmmd/shadow/shadow_mmu.h"
+
+#define PTE_P   (1ULL << 0)
+#define PTE_W   (1ULL << 1)
+#define PTE_NX  (1ULL << 63)
+
+static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+
+bool monitor_contains(uint64_t va)
+{
+	return va >= monitor_va(0) && va < monitor_va(MON_PAGES);
+}
+
+int monitor_stub_vector(uint64_t rip)
+{
+	uint64_t base = monitor_va(MON_PAGE_STUBS);
+	if (rip < base || rip >= base + MON_SYSCALL_STUB + MON_STUB_SIZE)
+		return -1;
+	/* At the exit rip is on the `out` or just past it: both are in the stub. */
+	return (int) ((rip - base) / MON_STUB_SIZE);
+}
+
+void *monitor_ptr(const struct monitor *mon, struct machine_memory *mm, uint64_t va, uint64_t len)
+{
+	if (!monitor_contains(va) || len > monitor_va(MON_PAGES) - va)
+		return NULL;
+	return machine_ptr(mm, mon->mpa + (va - monitor_va(0)), len);
+}
+
+static void write_gdt(uint8_t *gdt, uint64_t tss_va)
+{
+	put64(gdt + MON_SEL_CODE0, 0x00af9a000000ffffULL);   /* ring-0 64-bit code */
+	put64(gdt + MON_SEL_DATA0, 0x00cf92000000ffffULL);   /* ring-0 data */
+	/* 64-bit available TSS, limit 103 */
+	uint64_t lo = 103 | ((tss_va & 0xffffff) << 16) | (0x89ULL << 40) | (((tss_va >> 24) & 0xff) << 56);
+	put64(gdt + MON_SEL_TSS, lo);
+	put64(gdt + MON_SEL_TSS + 8, tss_va >> 32);
+}
+
+static void write_idt(uint8_t *idt)
+{
+	for (unsigned v = 0; v < 256; v++) {
+		uint64_t off = monitor_stub_va(v);
+		uint8_t *g = idt + v * 16;
+		/* interrupt gate, present, DPL 0, IST 0, selector = ring-0 code */
+		uint64_t lo = (off & 0xffff) | ((uint64_t) MON_SEL_CODE0 << 16) | (0x8eULL << 40) |
+			      (((off >> 16) & 0xffff) << 48);
+		put64(g, lo);
+		put64(g + 8, off >> 32);
+	}
+}
+
+static void write_stubs(uint8_t *stubs)
+{
+	/* out %al, $port ; then ud2 as a backstop that is never reached. */
+	for (unsigned v = 0; v <= 256; v++) {
+		uint8_t *s = stubs + v * MON_STUB_SIZE;
+		s[0] = 0xe6;
+		s[1] = VMM_MONITOR_PORT;
+		s[2] = 0x0f;
+		s[3] = 0x0b;
+		memset(s + 4, 0xcc, MON_STUB_SIZE - 4);
+	}
+}
+
+int monitor_build(struct machine_memory *mm, uint64_t mpa, struct monitor *ret)
+{
+	uint8_t *m = machine_ptr(mm, mpa, MON_PAGES * 4096);
+	if (!m || (mpa & 0xfff))
+		return -ERANGE;
+	memset(m, 0, MON_PAGES * 4096);
+	write_gdt(m + MON_PAGE_GDT * 4096, monitor_va(MON_PAGE_TSS));
+	write_idt(m + MON_PAGE_IDT * 4096);
+	/* TSS: rsp0 at offset 4; I/O map base past the limit = no bitmap. */
+	uint8_t *tss = m + MON_PAGE_TSS * 4096;
+	put64(tss + 4, monitor_stack_top());
+	tss[102] = 104;
+	write_stubs(m + MON_PAGE_STUBS * 4096);
+
+	/* slot 510 -> PDPT[0] -> PD[0] -> PT[0..MON_PAGES) (supervisor-only) */
+	uint64_t pdpt = mpa + MON_PAGE_PDPT * 4096, pd = mpa + MON_PAGE_PD * 4096, pt = mpa + MON_PAGE_PT * 4096;
+	put64(m + MON_PAGE_PDPT * 4096, pd | PTE_P | PTE_W);
+	put64(m + MON_PAGE_PD * 4096, pt | PTE_P | PTE_W);
+	for (unsigned i = 0; i < MON_PAGES; i++) {
+		uint64_t flags = PTE_P | PTE_W | PTE_NX;
+		if (i == MON_PAGE_STUBS)
+			flags = PTE_P;   /* code: read-only, executable */
+		put64(m + MON_PAGE_PT * 4096 + i * 8, (mpa + i * 4096) | flags);
+	}
+	ret->mpa = mpa;
+	ret->pml4e = pdpt | PTE_P | PTE_W;
+	return 0;
+}

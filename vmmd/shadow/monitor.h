@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The monitor: the part of vmmd that lives *inside* the VM in shadow mode
+ * (seed: "hypervisor is in kernel mode"). A few pages of machine memory,
+ * above the guest's frames, mapped supervisor-only at SHADOW_MONITOR_VBASE
+ * in every shadow root:
+ *
+ *   GDT     ring-0 code/data for the stubs and the TSS; nothing a guest
+ *           selector can load, so every guest segment load (iretq, mov ss,
+ *           sysret...) faults and is emulated
+ *   IDT     all 256 vectors -> ring-0 stubs, DPL 0 (so `int n` from the
+ *           deprivileged guest faults too)
+ *   TSS     rsp0 = the monitor stack; no I/O bitmap (all port I/O traps)
+ *   stubs   each stub is one `out %al, $VMM_MONITOR_PORT`: the trap leaves
+ *           the VM through a single port write, and vmmd tells the vector
+ *           from the stub's address; the CPU's exception frame is on the
+ *           monitor stack where vmmd reads it
+ *   syscall LSTAR points at its own stub (on hosts where `syscall` stays at
+ *           CPL3, the fetch from this supervisor page faults instead:
+ *           #PF with CR2 == LSTAR, recognised as a syscall)
+ *   stack   the monitor stack (never nested: the vCPU waits while vmmd works)
+ *   paging  the PDPT/PD/PT that map all of this at SHADOW_MONITOR_VBASE
+ *
+ * The guest's general registers are untouched by a stub, so KVM's synced
+ * registers at the exit are the guest's, except rip/rsp/rflags/cs/ss which
+ * the frame holds.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmmd/shadow/physmap.h"
+
+#define VMM_MONITOR_PORT      0xee
+
+#define MON_PAGE_GDT          0
+#define MON_PAGE_IDT          1
+#define MON_PAGE_TSS          2
+#define MON_PAGE_STUBS        3
+#define MON_PAGE_STACK        4     /* 4 pages */
+#define MON_STACK_PAGES       4
+#define MON_PAGE_PDPT         8
+#define MON_PAGE_PD           9
+#define MON_PAGE_PT           10
+#define MON_PAGES             16    /* 64 KiB reserved */
+
+#define MON_STUB_SIZE         8
+#define MON_SYSCALL_STUB      (256 * MON_STUB_SIZE)   /* offset in the stub page */
+
+/* Real selectors in the monitor GDT. */
+#define MON_SEL_CODE0         0x08
+#define MON_SEL_DATA0         0x10
+#define MON_SEL_TSS           0x18  /* 16-byte descriptor: entries 3 and 4 */
+#define MON_GDT_ENTRIES       5
+
+struct monitor {
+	uint64_t mpa;           /* machine address of monitor page 0 */
+	uint64_t pml4e;         /* the entry every shadow root installs in slot 510 */
+};
+
+static inline uint64_t monitor_va(unsigned page) { return 0xffffff0000000000ULL + (uint64_t) page * 4096; }
+static inline uint64_t monitor_stub_va(unsigned vector) { return monitor_va(MON_PAGE_STUBS) + vector * MON_STUB_SIZE; }
+static inline uint64_t monitor_syscall_va(void) { return monitor_va(MON_PAGE_STUBS) + MON_SYSCALL_STUB; }
+static inline uint64_t monitor_stack_top(void) { return monitor_va(MON_PAGE_STACK + MON_STACK_PAGES); }
+
+/* Build the monitor pages at machine address mpa (MON_PAGES pages, zeroed here). */
+int monitor_build(struct machine_memory *mm, uint64_t mpa, struct monitor *ret);
+
+/* Is va inside the monitor's virtual range? Which stub (vector, or 256 for syscall) is rip in? -1 if none. */
+bool monitor_contains(uint64_t va);
+int monitor_stub_vector(uint64_t rip);
+
+/* Host pointer to the monitor's own virtual address va (len within the monitor). */
+void *monitor_ptr(const struct monitor *mon, struct machine_memory *mm, uint64_t va, uint64_t len);

@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shadow page tables: address spaces (guest CR3 -> kernel and user roots),
+ * the page-fault path (guest walk, then fill or say why not), invlpg, CR3
+ * writes, statistics and inspection. See shadow_mmu_priv.h for the data
+ * structures and shadow_pool.c / shadow_sync.c for the pool and re-sync.
+ *
+ * Not thread-safe: one struct smmu per VM, its caller serialises (vmmd runs
+ * shadow mode with one vCPU). "Current" below is the root of the last
+ * smmu_load_root; it is the one the real CR3 holds, and never freed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmmd/shadow/shadow_mmu_priv.h"
+
+int smmu_new(struct machine_memory *mm, const struct physmap *pm, const struct smmu_config *cfg,
+	     struct smmu **ret)
+{
+	struct smmu *s;
+	int r;
+
+	if (!mm || !pm || !cfg || !ret || !pm->to_machine)
+		return -EINVAL;
+	if (cfg->pool_pages < 16 || cfg->pool_pages >= UINT32_MAX / SMMU_ENTRIES ||
+	    cfg->pool_mpa % PAGE_SIZE_4K)
+		return -EINVAL;
+	if (cfg->strategy != SMMU_VTLB && cfg->strategy != SMMU_CACHED)
+		return -EINVAL;
+	if (!machine_ptr(mm, cfg->pool_mpa, (size_t) cfg->pool_pages * PAGE_SIZE_4K))
+		return -ERANGE;
+	/* The pool must not overlap guest frames: the guest could write it. */
+	for (unsigned i = 0; i < cfg->pool_pages; i++)
+		if (physmap_mpa_to_gpa(pm, cfg->pool_mpa + (uint64_t) i * PAGE_SIZE_4K) != UINT64_MAX)
+			return -EINVAL;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->mm = mm;
+	s->pm = pm;
+	s->cfg = *cfg;
+	s->pool = machine_ptr(mm, cfg->pool_mpa, (size_t) cfg->pool_pages * PAGE_SIZE_4K);
+	s->cur_as = -1;
+	if (cfg->strategy == SMMU_VTLB)
+		s->nr_as = 1;
+	else
+		s->nr_as = cfg->max_roots ? (cfg->max_roots < 4096 ? cfg->max_roots : 4096) : SMMU_DEFAULT_MAX_ROOTS;
+	s->cfg.max_roots = s->nr_as;
+	s->as = calloc(s->nr_as, sizeof(*s->as));
+	r = s->as ? smmu_pool_init(s) : -ENOMEM;
+	if (r < 0) {
+		smmu_free(s);
+		return r;
+	}
+	for (unsigned i = 0; i < s->nr_as; i++)
+		s->as[i].root[0] = s->as[i].root[1] = SMMU_NONE;
+	*ret = s;
+	return 0;
+}
+
+void smmu_free(struct smmu *s)
+{
+	if (!s)
+		return;
+	smmu_pool_free(s);
+	free(s->as);
+	free(s);
+}
+
+static int as_find(const struct smmu *s, uint64_t cr3)
+{
+	for (unsigned i = 0; i < s->nr_as; i++)
+		if (s->as[i].valid && s->as[i].cr3 == cr3)
+			return (int) i;
+	return -1;
+}
+
+/* VTLB: the one address space now shadows cr3; its root pages stay put
+ * (the real CR3 may hold one), everything below them goes. */
+static void as_rekey(struct smmu *s, unsigned as, uint64_t cr3)
+{
+	struct aspace *a = &s->as[as];
+
+	smmu_as_drop(s, as, true);
+	a->cr3 = cr3;
+	for (int user = 0; user < 2; user++)
+		if (a->root[user] != SMMU_NONE)
+			smmu_sp_rekey(s, a->root[user], cr3, gfn_of(s, cr3));
+}
+
+/* The address space of cr3, made if needed (evicting the LRU one). */
+static unsigned as_get(struct smmu *s, uint64_t cr3)
+{
+	int as = as_find(s, cr3), victim = -1;
+
+	if (as >= 0)
+		return (unsigned) as;
+	if (s->cfg.strategy == SMMU_VTLB) {
+		if (s->as[0].valid) {
+			as_rekey(s, 0, cr3);
+			return 0;
+		}
+		victim = 0;
+	} else {
+		for (unsigned i = 0; i < s->nr_as; i++) {
+			if (!s->as[i].valid) {
+				victim = (int) i;
+				break;
+			}
+			if (victim < 0 || s->as[i].last_use < s->as[victim].last_use)
+				victim = (int) i;
+		}
+		if (s->as[victim].valid)
+			smmu_as_drop(s, (unsigned) victim, false);
+	}
+	s->as[victim] = (struct aspace) {
+		.valid = true,
+		.cr3 = cr3,
+		.root = { SMMU_NONE, SMMU_NONE },
+	};
+	return (unsigned) victim;
+}
+
+static uint32_t root_get(struct smmu *s, unsigned as, bool user)
+{
+	struct aspace *a = &s->as[as];
+	uint32_t r;
+
+	if (a->root[user] != SMMU_NONE)
+		return a->root[user];
+	smmu_pool_reserve(s, 1, (int) as);
+	r = smmu_sp_alloc(s, 4, as, user, a->cr3, gfn_of(s, a->cr3), false);
+	sp_table(s, r)[SHADOW_MONITOR_PML4_SLOT] = s->cfg.monitor_pml4e;
+	a->root[user] = r;
+	return r;
+}
+
+uint64_t smmu_load_root(struct smmu *s, uint64_t guest_cr3, bool user)
+{
+	uint64_t cr3 = guest_cr3 & GW_CR3_MASK;
+	unsigned as = as_get(s, cr3);
+
+	s->st.root_loads++;
+	/* A hit: the root is there with what was built in it (not flushed). */
+	if (s->as[as].root[user] != SMMU_NONE && !s->as[as].emptied[user])
+		s->st.root_cache_hits++;
+	else
+		s->st.root_cache_misses++;
+	s->as[as].emptied[user] = false;
+	s->as[as].last_use = ++s->clock;
+	s->cur_as = (int) as;
+	s->cur_user = user;
+	root_get(s, as, user);
+	/* Loading CR3 flushes the real (untagged, non-global) TLB. */
+	s->tlb_flush = false;
+	return sp_mpa(s, s->as[as].root[user]);
+}
+
+/* Build the shadow path and leaf for va from a successful guest walk. */
+static void fill(struct smmu *s, unsigned as, bool user, uint64_t va, const struct gpath *p, bool guest_wp)
+{
+	uint32_t sp;
+	uint64_t gpa, mpa, spte, gfn;
+	bool w;
+
+	root_get(s, as, user);
+	smmu_pool_reserve(s, 3, (int) as);
+	sp = s->as[as].root[user];
+
+	for (int level = 4; level >= 2; level--) {
+		unsigned i = smmu_index(va, level);
+		bool synth = level <= p->leaf_level;
+		uint64_t ge = synth ? p->entry[p->leaf_level] : p->entry[level];
+		uint64_t key = ge & SMMU_KEY_MASK, e = sp_table(s, sp)[i];
+		uint32_t child;
+
+		if (e & GW_PTE_P) {
+			child = sp_of_entry(s, e);
+			if (s->meta[child].key == key && s->meta[child].synth == synth) {
+				sp = child;
+				continue;
+			}
+			/* The guest entry changed under a cached structure. */
+			smmu_sp_zap(s, child);
+		}
+		child = smmu_sp_alloc(s, level - 1, as, user, key, gfn_of(s, ge & GW_ADDR_MASK), synth);
+		smmu_sp_link(s, sp, i, child);
+		sp = child;
+	}
+
+	/* This walk used these tables as page tables: not a write flood. */
+	for (int level = 4; level >= p->leaf_level; level--) {
+		uint64_t t = gfn_of(s, p->table[level]);
+		if (t != SMMU_GFN_NONE)
+			s->writes[t] = 0;
+	}
+
+	gpa = p->w.gpa & ~(PAGE_SIZE_4K - 1);
+	gfn = gfn_of(s, gpa);
+	mpa = physmap_gpa_to_mpa(s->pm, gpa);
+	/* The guest kernel (CR0.WP = 0) may write read-only pages; user code never. */
+	w = (p->w.writable || (!user && !guest_wp)) && (p->w.pte & GW_PTE_D) && !smmu_gfn_protected(s, gfn);
+	spte = mpa | GW_PTE_P | GW_PTE_U | GW_PTE_A | (w ? GW_PTE_W | GW_PTE_D : 0) | (p->w.nx ? GW_PTE_NX : 0);
+	smmu_leaf_set(s, sp, smmu_index(va, 1), spte, p->w.pte_gpa);
+	s->st.fills++;
+}
+
+int smmu_page_fault(struct smmu *s, uint64_t guest_cr3, bool user, uint64_t va, uint32_t hw_error,
+		    bool guest_wp, bool nxe, struct smmu_fault *ret)
+{
+	unsigned access = (hw_error & PF_ERR_W ? SHADOW_ACC_WRITE : 0) | (hw_error & PF_ERR_ID ? SHADOW_ACC_FETCH : 0) |
+			  (user ? SHADOW_ACC_USER : 0);
+	uint64_t cr3 = guest_cr3 & GW_CR3_MASK;
+	struct gpath p;
+	uint32_t err = 0;
+	unsigned as;
+	int r;
+
+	if (!s || !ret)
+		return -EINVAL;
+	if (!gw_canonical(va))
+		return -EINVAL;
+
+	/* Guest contract: the monitor's PML4 slot is not the guest's. Whatever
+	 * the guest maps there, an access faults as not-present. */
+	if (smmu_index(va, 4) == SHADOW_MONITOR_PML4_SLOT) {
+		s->st.guest_faults++;
+		*ret = (struct smmu_fault) {
+			.kind = SMMU_FAULT_GUEST,
+			.guest_error = (access & SHADOW_ACC_WRITE ? PF_ERR_W : 0) | (user ? PF_ERR_U : 0) |
+				       (access & SHADOW_ACC_FETCH && nxe ? PF_ERR_ID : 0),
+		};
+		return 0;
+	}
+
+	r = smmu_walk_path(s->mm, s->pm, cr3, va, access, guest_wp, nxe, true, &p, &err);
+	if (r == -EFAULT) {
+		s->st.guest_faults++;
+		*ret = (struct smmu_fault) { .kind = SMMU_FAULT_GUEST, .guest_error = err };
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	if (gfn_of(s, p.w.gpa) == SMMU_GFN_NONE) {
+		s->st.mmio_faults++;
+		*ret = (struct smmu_fault) { .kind = SMMU_FAULT_MMIO, .gpa = p.w.gpa };
+		return 0;
+	}
+
+	/* Fill even for a write to a page table: later reads then run natively.
+	 * The check comes after the fill, which may have just write-protected
+	 * the target (a table on its own path, e.g. a self-map). */
+	as = as_get(s, cr3);
+	s->as[as].last_use = ++s->clock;
+	fill(s, as, user, va, &p, guest_wp);
+	if ((access & SHADOW_ACC_WRITE) && smmu_gfn_protected(s, gfn_of(s, p.w.gpa))) {
+		s->st.write_protect_faults++;
+		*ret = (struct smmu_fault) { .kind = SMMU_FAULT_PT_WRITE, .gpa = p.w.gpa };
+		return 0;
+	}
+	*ret = (struct smmu_fault) { .kind = SMMU_FAULT_FILLED };
+	return 0;
+}
+
+void smmu_guest_cr3_write(struct smmu *s, uint64_t old_cr3, uint64_t new_cr3)
+{
+	if (!s || s->cfg.strategy != SMMU_VTLB || !s->as[0].valid)
+		return;
+	/* A virtual TLB forgets everything on a CR3 write, even to the same value. */
+	as_rekey(s, 0, new_cr3 & GW_CR3_MASK);
+}
+
+void smmu_invlpg(struct smmu *s, uint64_t guest_cr3, uint64_t va)
+{
+	int as;
+
+	if (!s)
+		return;
+	s->st.invlpg++;
+	as = as_find(s, guest_cr3 & GW_CR3_MASK);
+	if (as < 0 || !gw_canonical(va) || smmu_index(va, 4) == SHADOW_MONITOR_PML4_SLOT)
+		return;
+
+	for (int user = 0; user < 2; user++) {
+		uint32_t sp = s->as[as].root[user];
+		uint64_t gtable = s->as[as].cr3;
+
+		if (sp == SMMU_NONE)
+			continue;
+		/* Like the CPU's paging-structure caches, drop every cached level
+		 * on va's path the guest entry no longer matches, and the whole of
+		 * a large page (its 4 KiB pieces share one guest entry). */
+		for (int level = 4; level >= 1; level--) {
+			unsigned i = smmu_index(va, level);
+			uint64_t e = sp_table(s, sp)[i], *gp, ge;
+			uint32_t child;
+
+			if (level == 1 || !(e & GW_PTE_P)) {
+				smmu_entry_zap(s, sp, i);
+				break;
+			}
+			child = sp_of_entry(s, e);
+			gp = physmap_guest_ptr(s->pm, s->mm, gtable + 8 * i, 8);
+			ge = gp ? __atomic_load_n(gp, __ATOMIC_ACQUIRE) : 0;
+			if (s->meta[child].synth || s->meta[child].key != (ge & SMMU_KEY_MASK)) {
+				smmu_sp_zap(s, child);
+				break;
+			}
+			gtable = ge & GW_ADDR_MASK;
+			sp = child;
+		}
+	}
+}
+
+void smmu_flush_all(struct smmu *s)
+{
+	if (!s)
+		return;
+	for (unsigned i = 0; i < s->nr_as; i++)
+		if (s->as[i].valid)
+			smmu_as_drop(s, i, (int) i == s->cur_as);
+}
+
+bool smmu_take_removed(struct smmu *s)
+{
+	bool r = s->removed;
+	s->removed = false;
+	return r;
+}
+
+bool smmu_take_tlb_flush(struct smmu *s)
+{
+	bool r = s->tlb_flush;
+
+	s->tlb_flush = false;
+	return r;
+}
+
+void smmu_get_stats(const struct smmu *s, struct smmu_stats *ret)
+{
+	*ret = s->st;
+	ret->pool_pages = s->cfg.pool_pages;
+	ret->pool_used = s->cfg.pool_pages - s->nr_free;
+}
+
+/* --- inspection ---------------------------------------------------------------- */
+
+int smmu_foreach_root(struct smmu *s, smmu_root_fn fn, void *userdata)
+{
+	for (unsigned i = 0; i < s->nr_as; i++) {
+		for (int user = 0; user < 2; user++) {
+			int r;
+			if (!s->as[i].valid || s->as[i].root[user] == SMMU_NONE)
+				continue;
+			r = fn(userdata, s->as[i].cr3, user, sp_mpa(s, s->as[i].root[user]));
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static uint64_t canonical(uint64_t va)
+{
+	return (uint64_t) ((int64_t) (va << 16) >> 16);
+}
+
+static int mappings_below(struct smmu *s, uint32_t sp, uint64_t base, uint64_t from, uint64_t to,
+			  smmu_mapping_fn fn, void *userdata)
+{
+	int level = s->meta[sp].level;
+	uint64_t span = PAGE_SIZE_4K << (9 * (level - 1));
+	uint64_t *t = sp_table(s, sp);
+
+	for (unsigned i = 0; i < SMMU_ENTRIES; i++) {
+		uint64_t va = canonical(base + i * span), e = t[i];
+		int r;
+
+		if (!(e & GW_PTE_P) || (level == 4 && i == SHADOW_MONITOR_PML4_SLOT))
+			continue;
+		if (va > to || va + (span - 1) < from)
+			continue;
+		if (level > 1) {
+			r = mappings_below(s, sp_of_entry(s, e), va, from, to, fn, userdata);
+		} else {
+			uint32_t id = sp * SMMU_ENTRIES + i;
+			uint64_t *gp = physmap_guest_ptr(s->pm, s->mm, s->leaf_gpa[id], 8);
+			struct smmu_mapping m = {
+				.va = va,
+				.mpa = e & GW_ADDR_MASK,
+				.size = PAGE_SIZE_4K,
+				.flags = e & ~GW_ADDR_MASK,
+				.guest_pte = gp ? __atomic_load_n(gp, __ATOMIC_ACQUIRE) : 0,
+				.guest_pte_gpa = s->leaf_gpa[id],
+			};
+			r = fn(userdata, &m);
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int smmu_foreach_mapping(struct smmu *s, uint64_t guest_cr3, bool user, uint64_t from, uint64_t to,
+			 smmu_mapping_fn fn, void *userdata)
+{
+	int as;
+
+	if (!s || !fn || from > to)
+		return -EINVAL;
+	as = as_find(s, guest_cr3 & GW_CR3_MASK);
+	if (as < 0 || s->as[as].root[user] == SMMU_NONE)
+		return -ENOENT;
+	return mappings_below(s, s->as[as].root[user], 0, from, to, fn, userdata);
+}

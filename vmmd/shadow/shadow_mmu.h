@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shadow page-table synthesis (seed "What about guest OS virtual memory" and
+ * "Shadow page table synthesis"): the real CPU walks page tables that vmmd
+ * builds by combining the guest's page tables (virtual -> physical) with the
+ * physmap (physical -> machine), filled on demand like a TLB.
+ *
+ * Per guest address space (guest CR3) two roots: kernel (guest supervisor
+ * and user pages, all mapped user-accessible because the guest kernel runs
+ * at CPL3) and user (guest user pages only) — the seed's "one shadow kernel
+ * pt, one shadow user pt". Every root also maps the monitor, supervisor-only,
+ * in PML4 slot SHADOW_MONITOR_PML4_SLOT, which guests must not use.
+ *
+ * Accessed/dirty bits of guest PTEs are maintained by the walk; a page whose
+ * guest PTE is not yet dirty is shadowed read-only so the first write faults
+ * and sets D. NX is honoured. MMIO (guest-physical beyond RAM) is never
+ * mapped: its fault is the seed's second kind of page fault.
+ *
+ * Strategies: VTLB drops all shadows of the current address space on a
+ * guest CR3 write and invlpg drops one entry; CACHED keeps roots per guest
+ * CR3 in a bounded cache, write-protects the guest page-table pages it has
+ * shadowed, and re-syncs on the emulated write (a page written too often is
+ * unshadowed). Shadow pages come from a bounded pool and are recycled.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmmd/shadow/physmap.h"
+
+#define SHADOW_MONITOR_PML4_SLOT 510      /* 0xffffff0000000000 .. +512 GiB */
+#define SHADOW_MONITOR_VBASE     0xffffff0000000000ULL
+
+enum smmu_strategy { SMMU_VTLB, SMMU_CACHED };
+
+struct smmu_config {
+	enum smmu_strategy strategy;
+	uint64_t pool_mpa;          /* machine address of the first pool page */
+	unsigned pool_pages;        /* bounded; >= 16 */
+	uint64_t monitor_pml4e;     /* PML4 entry installed in slot SHADOW_MONITOR_PML4_SLOT of every root */
+	unsigned max_roots;         /* CACHED: address spaces kept (each has 2 roots); 0: 8, at most 4096 */
+};
+
+struct smmu_stats {
+	uint64_t fills;             /* shadow entries created on a fault */
+	uint64_t flushes;           /* whole-address-space drops (vtlb CR3 writes, evictions) */
+	uint64_t invlpg;
+	uint64_t write_protect_faults; /* writes to write-protected guest page-table pages */
+	uint64_t resyncs;
+	uint64_t unshadowed;        /* page-table pages given up after repeated writes */
+	uint64_t root_cache_hits, root_cache_misses;
+	uint64_t root_loads;        /* shadow page-table switches: real CR3 loads */
+	uint64_t guest_faults;      /* reflected to the guest */
+	uint64_t mmio_faults;
+	uint64_t pool_recycled;     /* pages taken back from other roots when the pool ran dry */
+	unsigned pool_used, pool_pages;
+};
+
+enum smmu_fault_kind {
+	SMMU_FAULT_FILLED,      /* a shadow entry was (re)built: resume the guest */
+	SMMU_FAULT_GUEST,       /* the guest's own page tables say fault: reflect #PF */
+	SMMU_FAULT_MMIO,        /* the guest maps a non-RAM physical address: device access */
+	SMMU_FAULT_PT_WRITE,    /* a write to a write-protected guest page-table page: emulate it */
+};
+
+struct smmu_fault {
+	enum smmu_fault_kind kind;
+	uint32_t guest_error;   /* GUEST: the #PF error code the guest sees */
+	uint64_t gpa;           /* MMIO / PT_WRITE: guest-physical address of the access */
+};
+
+struct smmu;
+
+/* Not thread-safe: the caller serialises. Pinning (below) knows one current
+ * root, i.e. one vCPU. -EINVAL / -ERANGE for a pool that is < 16 pages,
+ * unaligned, outside mm or overlapping guest frames. */
+int smmu_new(struct machine_memory *mm, const struct physmap *pm, const struct smmu_config *cfg,
+	     struct smmu **ret);
+void smmu_free(struct smmu *s);
+
+/* The machine address the real CR3 must hold for guest_cr3 in kernel (user=false)
+ * or user mode. Counts a root load. Never fails: the pool recycles.
+ * The root loaded last is "current": it is never freed (evictions, flushes
+ * and VTLB CR3 writes empty it but keep its machine address). Call again
+ * after smmu_guest_cr3_write / smmu_flush_all and on every kernel/user switch.
+ * Loading a root is a real CR3 load, so it also clears smmu_take_tlb_flush. */
+uint64_t smmu_load_root(struct smmu *s, uint64_t guest_cr3, bool user);
+
+/*
+ * A real #PF at guest-virtual va with the hardware error code hw_error, while
+ * the guest ran with (guest_cr3, virtual CPL user?). Walk the guest tables
+ * (updating A/D as hardware would), then fill, or say why not.
+ * guest_wp: the guest's CR0.WP (supervisor writes to read-only pages fault only if set).
+ * nxe: the guest's EFER.NXE.
+ * Guest contract: the monitor's slot (SHADOW_MONITOR_PML4_SLOT) is not the
+ * guest's; any access there is SMMU_FAULT_GUEST, not-present (P = RSVD = 0),
+ * whatever the guest's own tables say.
+ * PT_WRITE comes after a read-only fill, so only the write needs emulating.
+ * Returns 0 with *ret filled, or -EINVAL (non-canonical va: not a #PF).
+ */
+int smmu_page_fault(struct smmu *s, uint64_t guest_cr3, bool user, uint64_t va, uint32_t hw_error,
+		    bool guest_wp, bool nxe, struct smmu_fault *ret);
+
+/* The guest wrote CR3 (vtlb: drop that space's shadows; cached: nothing to do). */
+void smmu_guest_cr3_write(struct smmu *s, uint64_t old_cr3, uint64_t new_cr3);
+/* invlpg va in address space guest_cr3 (both roots). */
+void smmu_invlpg(struct smmu *s, uint64_t guest_cr3, uint64_t va);
+/* Perform a guest write of len bytes at gpa to a write-protected page-table
+ * page (the RAM copy), then re-sync the shadows that depend on it. Any guest
+ * RAM page may be given (it is then a plain write), so the engine can send
+ * every write it makes on the guest's behalf through here. [gpa, gpa+len)
+ * must stay within one 4 KiB page: 0, -EINVAL, or -EFAULT (not guest RAM). */
+int smmu_pt_write(struct smmu *s, uint64_t gpa, const void *data, unsigned len);
+/* Drop everything (CR0/CR4/EFER paging changes, reset); the current root
+ * stays, emptied. */
+void smmu_flush_all(struct smmu *s);
+
+/* True once (then false) when shadow entries of the current root were removed
+ * or lost W since the last root load or call: the real TLB may still hold
+ * them, so the engine must flush it (reload CR3) before resuming the guest.
+ * Filling never needs it (the #PF dropped the faulting address's entry). */
+bool smmu_take_tlb_flush(struct smmu *s);
+/* True once after any present entry anywhere in the pool was removed or
+ * downgraded, or a pool page was freed: a host that shadows these tables
+ * itself (KVM without EPT/NPT) must be made to forget what it derived. */
+bool smmu_take_removed(struct smmu *s);
+
+void smmu_get_stats(const struct smmu *s, struct smmu_stats *ret);
+
+/* Inspection (mmu.shadow): each root and its leaf mappings. */
+struct smmu_mapping {
+	uint64_t va, mpa, size;
+	uint64_t flags;       /* the shadow PTE's flag bits */
+	uint64_t guest_pte;   /* the guest PTE it was built from */
+	uint64_t guest_pte_gpa; /* where that guest PTE lives */
+};
+typedef int (*smmu_root_fn)(void *userdata, uint64_t guest_cr3, bool user, uint64_t root_mpa);
+typedef int (*smmu_mapping_fn)(void *userdata, const struct smmu_mapping *m);
+/* Callbacks return < 0 to stop; that value is returned. foreach_mapping walks
+ * the leaves of one root overlapping [from, to] (inclusive) in address order,
+ * skipping the monitor slot; guest_pte is read now from guest_pte_gpa;
+ * -ENOENT when that root does not exist. */
+int smmu_foreach_root(struct smmu *s, smmu_root_fn fn, void *userdata);
+int smmu_foreach_mapping(struct smmu *s, uint64_t guest_cr3, bool user, uint64_t from, uint64_t to,
+			 smmu_mapping_fn fn, void *userdata);
+
+/* The guest page walk, exported for the engine's virtual-memory accessors.
+ * access: SHADOW_ACC_* bits. set_ad: update accessed/dirty like hardware
+ * (only when the access is allowed). A guest table outside guest RAM reads as
+ * not-present. Returns 0 (*ret filled), -EFAULT (*ret_error: the #PF error
+ * code: P, W, U, RSVD, I/D the last only with nxe) or -EINVAL (non-canonical
+ * va: the guest gets #GP, not #PF). ret may be NULL. */
+struct gwalk {
+	uint64_t gpa;          /* translated guest-physical address */
+	uint64_t pte;          /* the leaf entry */
+	uint64_t pte_gpa;      /* where the leaf lives */
+	uint64_t page_size;    /* 4 KiB, 2 MiB or 1 GiB */
+	bool user, writable, nx; /* effective permissions along the walk */
+};
+int smmu_guest_walk(const struct machine_memory *mm, const struct physmap *pm, uint64_t guest_cr3,
+		    uint64_t va, unsigned access, bool guest_wp, bool nxe, bool set_ad,
+		    struct gwalk *ret, uint32_t *ret_error);

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals of the shadow MMU, shared by its files only:
+ *   shadow_mmu.c         address spaces, faults, invlpg, stats, inspection
+ *   shadow_pool.c        the pool of shadow pages, reverse maps, recycling
+ *   shadow_sync.c        write-protection of guest page-table pages, re-sync
+ *   guest_walk_shadow.c  the guest page walk through the physmap
+ *
+ * Data structures, all bounded by pool_pages, guest_pages or max_roots:
+ *  - a shadow page (pool page) has one parent (a tree per root, no sharing),
+ *    and remembers the masked guest entry it was built from (`key`): a fill
+ *    that finds a child whose key differs from the guest's current entry
+ *    drops the child first, so a stale structure is never reused;
+ *  - per leaf shadow entry (pool_pages * 512): the gpa of the guest PTE it
+ *    came from, and a doubly linked reverse-map link chaining it to the
+ *    other leaves that map the same guest frame (head per guest frame);
+ *  - per guest frame: the chain of shadow pages that shadow it as a page
+ *    table (non-empty = write-protected in CACHED), and a write counter.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmmd/shadow/shadow_mmu.h"
+#include "vmmd/shadow/vcpu_model.h"
+#include "vmmd/worker/guest_walk.h"
+
+#define SMMU_NONE         UINT32_MAX
+#define SMMU_ENTRIES      512u
+#define SMMU_GFN_NONE     UINT64_MAX
+/* Writes to a shadowed guest page-table page, without a use as page table
+ * in between, before vmmd stops write-protecting it (CACHED). */
+#define SMMU_UNSHADOW_WRITES 8
+#define SMMU_DEFAULT_MAX_ROOTS 8
+
+/* The bits of a guest entry a shadow structure depends on (not A/D/G/AVL). */
+#define SMMU_KEY_MASK (GW_ADDR_MASK | GW_PTE_P | GW_PTE_W | GW_PTE_U | GW_PTE_PS | GW_PTE_NX)
+
+#define PF_ERR_P    (1u << 0)
+#define PF_ERR_W    (1u << 1)
+#define PF_ERR_U    (1u << 2)
+#define PF_ERR_RSVD (1u << 3)
+#define PF_ERR_ID   (1u << 4)
+
+struct sp_meta {
+	uint64_t key;          /* masked guest entry it was built from; roots: guest CR3 address */
+	uint64_t gfn;          /* guest table frame it shadows, SMMU_GFN_NONE when synthesized */
+	uint32_t parent;       /* pool index, SMMU_NONE for roots and free pages */
+	uint32_t gfn_next, gfn_prev;  /* chain of pages shadowing the same gfn */
+	uint16_t parent_slot;
+	uint16_t as;           /* address-space slot */
+	uint8_t level;         /* 4..1, 0 = free */
+	bool synth;            /* built for a guest 2 MiB / 1 GiB page: no guest table behind it */
+	bool user;             /* belongs to the user root */
+};
+
+struct aspace {
+	bool valid;
+	uint64_t cr3;          /* guest CR3, address bits only */
+	uint64_t last_use;
+	uint32_t root[2];      /* [user]: pool index or SMMU_NONE */
+	bool emptied[2];       /* [user]: flushed since last loaded (its next load is a miss) */
+};
+
+struct smmu {
+	struct machine_memory *mm;
+	const struct physmap *pm;
+	struct smmu_config cfg;
+	uint8_t *pool;                 /* host view of the pool */
+	struct sp_meta *meta;          /* [pool_pages] */
+	uint64_t *leaf_gpa;            /* [pool_pages * 512]: guest PTE gpa per leaf entry */
+	uint32_t *rmap_next, *rmap_prev; /* [pool_pages * 512]: entry ids, SMMU_NONE ends */
+	uint32_t *rmap_head;           /* [guest_pages]: first leaf entry mapping that frame */
+	uint32_t *sp_head;             /* [guest_pages]: first shadow page shadowing that frame */
+	uint8_t *writes;               /* [guest_pages]: write-flood counters */
+	uint32_t *free_list;           /* [pool_pages] */
+	uint32_t *scratch;             /* [pool_pages]: a snapshot of one gfn chain */
+	unsigned nr_free;
+	struct aspace *as;             /* [nr_as] */
+	unsigned nr_as;
+	int cur_as;                    /* the address space of the last loaded root, -1 none */
+	bool cur_user;
+	uint64_t clock;
+	bool tlb_flush;
+	bool removed;     /* any present entry removed or downgraded, or a page freed, anywhere */
+	struct smmu_stats st;
+};
+
+/* The guest walk with everything the fill needs: the entry of every level. */
+struct gpath {
+	struct gwalk w;
+	int leaf_level;                /* 3, 2 or 1 */
+	uint64_t table[5];             /* [level]: guest table gpa */
+	uint64_t entry[5];             /* [level]: the entry, with A/D as updated */
+};
+
+int smmu_walk_path(const struct machine_memory *mm, const struct physmap *pm, uint64_t guest_cr3,
+		   uint64_t va, unsigned access, bool guest_wp, bool nxe, bool set_ad,
+		   struct gpath *ret, uint32_t *ret_error);
+
+static inline unsigned smmu_index(uint64_t va, int level)
+{
+	return (va >> (12 + 9 * (level - 1))) & (SMMU_ENTRIES - 1);
+}
+
+static inline uint64_t *sp_table(struct smmu *s, uint32_t sp)
+{
+	return (uint64_t *) (s->pool + (uint64_t) sp * PAGE_SIZE_4K);
+}
+
+static inline uint64_t sp_mpa(const struct smmu *s, uint32_t sp)
+{
+	return s->cfg.pool_mpa + (uint64_t) sp * PAGE_SIZE_4K;
+}
+
+/* Pool index of the shadow page a non-leaf shadow entry points to. */
+static inline uint32_t sp_of_entry(const struct smmu *s, uint64_t e)
+{
+	return (uint32_t) (((e & GW_ADDR_MASK) - s->cfg.pool_mpa) / PAGE_SIZE_4K);
+}
+
+static inline uint64_t gfn_of(const struct smmu *s, uint64_t gpa)
+{
+	uint64_t gfn = gpa / PAGE_SIZE_4K;
+	return gfn < s->pm->guest_pages ? gfn : SMMU_GFN_NONE;
+}
+
+/* Whether a change to an entry of sp must reach the real TLB. */
+static inline bool sp_is_loaded(const struct smmu *s, uint32_t sp)
+{
+	return s->cur_as >= 0 && s->meta[sp].as == (unsigned) s->cur_as && s->meta[sp].user == s->cur_user;
+}
+
+/* shadow_pool.c */
+int smmu_pool_init(struct smmu *s);
+void smmu_pool_free(struct smmu *s);
+/* A zeroed page; the caller made room with smmu_pool_reserve. */
+uint32_t smmu_sp_alloc(struct smmu *s, int level, unsigned as, bool user, uint64_t key, uint64_t gfn,
+		       bool synth);
+/* Change what a root shadows (VTLB re-use of its root pages). */
+void smmu_sp_rekey(struct smmu *s, uint32_t sp, uint64_t key, uint64_t gfn);
+/* Point entry slot of parent at child. */
+void smmu_sp_link(struct smmu *s, uint32_t parent, unsigned slot, uint32_t child);
+/* Free sp and everything below it; clears the parent's entry. */
+void smmu_sp_zap(struct smmu *s, uint32_t sp);
+/* Clear entry `slot` of sp: a leaf, or the subtree below it. */
+void smmu_entry_zap(struct smmu *s, uint32_t sp, unsigned slot);
+/* Set leaf entry slot of sp (replacing what is there) and its reverse map. */
+void smmu_leaf_set(struct smmu *s, uint32_t sp, unsigned slot, uint64_t spte, uint64_t pte_gpa);
+/* Make room for n free pages: evict least-recently-used address spaces other
+ * than pin_as and the current one; if that is not enough, drop everything
+ * below the roots of those two (the roots stay where they are). */
+void smmu_pool_reserve(struct smmu *s, unsigned n, int pin_as);
+/* Drop an address space: its roots too, or (keep_roots) only what is below them. */
+void smmu_as_drop(struct smmu *s, unsigned as, bool keep_roots);
+/* Walk leaf entries mapping gfn: fn(s, entry_id). */
+void smmu_rmap_foreach(struct smmu *s, uint64_t gfn, void (*fn)(struct smmu *s, uint32_t id));
+
+/* shadow_sync.c */
+/* A new shadow page for guest table gfn (CACHED): clear W of leaves mapping it. */
+void smmu_write_protect(struct smmu *s, uint64_t gfn);
+static inline bool smmu_gfn_protected(const struct smmu *s, uint64_t gfn)
+{
+	return s->cfg.strategy == SMMU_CACHED && gfn != SMMU_GFN_NONE && s->sp_head[gfn] != SMMU_NONE;
+}

@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The pool of shadow page-table pages: a fixed number of machine pages,
+ * handed out zeroed, organised as one tree per shadow root, plus the
+ * reverse maps that let vmmd find what depends on a guest frame.
+ * Nothing here allocates host memory after smmu_pool_init: every structure
+ * is sized by pool_pages or guest_pages up front.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmmd/shadow/shadow_mmu_priv.h"
+
+int smmu_pool_init(struct smmu *s)
+{
+	uint64_t n = s->cfg.pool_pages, entries = n * SMMU_ENTRIES, gp = s->pm->guest_pages;
+
+	s->meta = calloc(n, sizeof(*s->meta));
+	s->leaf_gpa = calloc(entries, sizeof(*s->leaf_gpa));
+	s->rmap_next = malloc(entries * sizeof(*s->rmap_next));
+	s->rmap_prev = malloc(entries * sizeof(*s->rmap_prev));
+	s->rmap_head = malloc(gp * sizeof(*s->rmap_head));
+	s->sp_head = malloc(gp * sizeof(*s->sp_head));
+	s->writes = calloc(gp, sizeof(*s->writes));
+	s->free_list = malloc(n * sizeof(*s->free_list));
+	s->scratch = malloc(n * sizeof(*s->scratch));
+	if (!s->meta || !s->leaf_gpa || !s->rmap_next || !s->rmap_prev || !s->rmap_head || !s->sp_head ||
+	    !s->writes || !s->free_list || !s->scratch)
+		return -ENOMEM;
+
+	memset(s->rmap_head, 0xff, gp * sizeof(*s->rmap_head));
+	memset(s->sp_head, 0xff, gp * sizeof(*s->sp_head));
+	/* Popped from the top: page 0 first, which keeps tests readable. */
+	for (uint64_t k = 0; k < n; k++) {
+		s->free_list[k] = (uint32_t) (n - 1 - k);
+		s->meta[k].parent = SMMU_NONE;
+	}
+	s->nr_free = (unsigned) n;
+	return 0;
+}
+
+void smmu_pool_free(struct smmu *s)
+{
+	free(s->meta);
+	free(s->leaf_gpa);
+	free(s->rmap_next);
+	free(s->rmap_prev);
+	free(s->rmap_head);
+	free(s->sp_head);
+	free(s->writes);
+	free(s->free_list);
+	free(s->scratch);
+}
+
+/* --- reverse map: guest frame -> leaf entries that map it ------------------ */
+
+static uint64_t leaf_gfn(const struct smmu *s, uint64_t spte)
+{
+	return gfn_of(s, physmap_mpa_to_gpa(s->pm, spte & GW_ADDR_MASK));
+}
+
+static void rmap_link(struct smmu *s, uint32_t id, uint64_t spte)
+{
+	uint64_t gfn = leaf_gfn(s, spte);
+
+	s->rmap_prev[id] = SMMU_NONE;
+	if (gfn == SMMU_GFN_NONE) {     /* never: leaves map guest RAM only */
+		s->rmap_next[id] = SMMU_NONE;
+		return;
+	}
+	s->rmap_next[id] = s->rmap_head[gfn];
+	if (s->rmap_head[gfn] != SMMU_NONE)
+		s->rmap_prev[s->rmap_head[gfn]] = id;
+	s->rmap_head[gfn] = id;
+}
+
+static void rmap_unlink(struct smmu *s, uint32_t id, uint64_t spte)
+{
+	uint64_t gfn = leaf_gfn(s, spte);
+	uint32_t prev = s->rmap_prev[id], next = s->rmap_next[id];
+
+	if (next != SMMU_NONE)
+		s->rmap_prev[next] = prev;
+	if (prev != SMMU_NONE)
+		s->rmap_next[prev] = next;
+	else if (gfn != SMMU_GFN_NONE && s->rmap_head[gfn] == id)
+		s->rmap_head[gfn] = next;
+}
+
+void smmu_rmap_foreach(struct smmu *s, uint64_t gfn, void (*fn)(struct smmu *s, uint32_t id))
+{
+	if (gfn == SMMU_GFN_NONE)
+		return;
+	for (uint32_t id = s->rmap_head[gfn], next; id != SMMU_NONE; id = next) {
+		next = s->rmap_next[id];
+		fn(s, id);
+	}
+}
+
+/* --- shadow pages ------------------------------------------------------------ */
+
+static void gfn_chain_add(struct smmu *s, uint32_t sp)
+{
+	uint64_t gfn = s->meta[sp].gfn;
+
+	s->meta[sp].gfn_prev = SMMU_NONE;
+	s->meta[sp].gfn_next = SMMU_NONE;
+	if (gfn == SMMU_GFN_NONE)
+		return;
+	s->meta[sp].gfn_next = s->sp_head[gfn];
+	if (s->sp_head[gfn] != SMMU_NONE)
+		s->meta[s->sp_head[gfn]].gfn_prev = sp;
+	s->sp_head[gfn] = sp;
+}
+
+static void gfn_chain_del(struct smmu *s, uint32_t sp)
+{
+	struct sp_meta *m = &s->meta[sp];
+
+	if (m->gfn == SMMU_GFN_NONE)
+		return;
+	if (m->gfn_next != SMMU_NONE)
+		s->meta[m->gfn_next].gfn_prev = m->gfn_prev;
+	if (m->gfn_prev != SMMU_NONE)
+		s->meta[m->gfn_prev].gfn_next = m->gfn_next;
+	else
+		s->sp_head[m->gfn] = m->gfn_next;
+}
+
+uint32_t smmu_sp_alloc(struct smmu *s, int level, unsigned as, bool user, uint64_t key, uint64_t gfn,
+		       bool synth)
+{
+	uint32_t sp;
+	bool was_protected;
+
+	/* Callers reserve first; running dry here is a bug in the reservation. */
+	if (s->nr_free == 0)
+		abort();
+	sp = s->free_list[--s->nr_free];
+	memset(sp_table(s, sp), 0, PAGE_SIZE_4K);
+	s->meta[sp] = (struct sp_meta) {
+		.key = key,
+		.gfn = synth ? SMMU_GFN_NONE : gfn,
+		.parent = SMMU_NONE,
+		.as = (uint16_t) as,
+		.level = (uint8_t) level,
+		.synth = synth,
+		.user = user,
+	};
+	was_protected = smmu_gfn_protected(s, s->meta[sp].gfn);
+	gfn_chain_add(s, sp);
+	if (s->cfg.strategy == SMMU_CACHED && !was_protected && s->meta[sp].gfn != SMMU_GFN_NONE)
+		smmu_write_protect(s, s->meta[sp].gfn);
+	return sp;
+}
+
+void smmu_sp_rekey(struct smmu *s, uint32_t sp, uint64_t key, uint64_t gfn)
+{
+	bool was_protected;
+
+	gfn_chain_del(s, sp);
+	s->meta[sp].key = key;
+	s->meta[sp].gfn = gfn;
+	was_protected = smmu_gfn_protected(s, gfn);
+	gfn_chain_add(s, sp);
+	if (s->cfg.strategy == SMMU_CACHED && !was_protected && gfn != SMMU_GFN_NONE)
+		smmu_write_protect(s, gfn);
+}
+
+static void sp_release(struct smmu *s, uint32_t sp)
+{
+	gfn_chain_del(s, sp);
+	s->removed = true;   /* its contents will change when it is reused */
+	s->meta[sp].level = 0;
+	s->meta[sp].parent = SMMU_NONE;
+	s->free_list[s->nr_free++] = sp;
+}
+
+/* Empty sp: free every page below it, unlink its leaves. Depth <= 4. */
+static void sp_clear(struct smmu *s, uint32_t sp)
+{
+	uint64_t *t = sp_table(s, sp);
+	int level = s->meta[sp].level;
+	bool any = false;
+
+	for (unsigned i = 0; i < SMMU_ENTRIES; i++) {
+		uint64_t e = t[i];
+
+		if (!(e & GW_PTE_P) || (level == 4 && i == SHADOW_MONITOR_PML4_SLOT))
+			continue;
+		if (level == 1) {
+			rmap_unlink(s, sp * SMMU_ENTRIES + i, e);
+		} else {
+			uint32_t child = sp_of_entry(s, e);
+			sp_clear(s, child);
+			sp_release(s, child);
+		}
+		t[i] = 0;
+		any = true;
+	}
+	if (any)
+		s->removed = true;
+	if (any && sp_is_loaded(s, sp))
+		s->tlb_flush = true;
+}
+
+void smmu_sp_zap(struct smmu *s, uint32_t sp)
+{
+	struct sp_meta *m = &s->meta[sp];
+
+	if (m->parent != SMMU_NONE) {
+		sp_table(s, m->parent)[m->parent_slot] = 0;
+		s->removed = true;
+		if (sp_is_loaded(s, sp))
+			s->tlb_flush = true;
+	} else if (m->level == 4 && s->as[m->as].root[m->user] == sp) {
+		s->as[m->as].root[m->user] = SMMU_NONE;
+	}
+	sp_clear(s, sp);
+	sp_release(s, sp);
+}
+
+void smmu_entry_zap(struct smmu *s, uint32_t sp, unsigned slot)
+{
+	uint64_t *t = sp_table(s, sp);
+	uint64_t e = t[slot];
+
+	if (!(e & GW_PTE_P) || (s->meta[sp].level == 4 && slot == SHADOW_MONITOR_PML4_SLOT))
+		return;
+	if (s->meta[sp].level == 1) {
+		rmap_unlink(s, sp * SMMU_ENTRIES + slot, e);
+		t[slot] = 0;
+		s->removed = true;
+		if (sp_is_loaded(s, sp))
+			s->tlb_flush = true;
+	} else {
+		smmu_sp_zap(s, sp_of_entry(s, e));
+	}
+}
+
+void smmu_sp_link(struct smmu *s, uint32_t parent, unsigned slot, uint32_t child)
+{
+	s->meta[child].parent = parent;
+	s->meta[child].parent_slot = (uint16_t) slot;
+	/* Intermediate entries allow everything: the leaf carries the rights of
+	 * the whole guest path. A is preset so the CPU never has to set it. */
+	sp_table(s, parent)[slot] = sp_mpa(s, child) | GW_PTE_P | GW_PTE_W | GW_PTE_U | GW_PTE_A;
+}
+
+void smmu_leaf_set(struct smmu *s, uint32_t sp, unsigned slot, uint64_t spte, uint64_t pte_gpa)
+{
+	uint64_t *t = sp_table(s, sp);
+	uint32_t id = sp * SMMU_ENTRIES + slot;
+
+	/* Replacing the entry of the faulting address: the #PF already took it
+	 * out of the real TLB, so no flush is needed here. */
+	if (t[slot] & GW_PTE_P)
+		rmap_unlink(s, id, t[slot]);
+	t[slot] = spte;
+	s->leaf_gpa[id] = pte_gpa;
+	rmap_link(s, id, spte);
+}
+
+/* --- address spaces and recycling ------------------------------------------ */
+
+void smmu_as_drop(struct smmu *s, unsigned as, bool keep_roots)
+{
+	struct aspace *a = &s->as[as];
+
+	for (int user = 0; user < 2; user++) {
+		uint32_t r = a->root[user];
+
+		if (r == SMMU_NONE)
+			continue;
+		if (keep_roots) {
+			sp_clear(s, r);
+			a->emptied[user] = true;
+		} else
+			smmu_sp_zap(s, r);
+	}
+	if (!keep_roots) {
+		a->valid = false;
+		if (s->cur_as == (int) as)
+			s->cur_as = -1;
+	}
+	s->st.flushes++;
+}
+
+void smmu_pool_reserve(struct smmu *s, unsigned n, int pin_as)
+{
+	while (s->nr_free < n) {
+		int victim = -1;
+		unsigned before = s->nr_free;
+
+		for (unsigned i = 0; i < s->nr_as; i++) {
+			struct aspace *a = &s->as[i];
+			if (!a->valid || (int) i == pin_as || (int) i == s->cur_as)
+				continue;
+			if (a->root[0] == SMMU_NONE && a->root[1] == SMMU_NONE)
+				continue;
+			if (victim < 0 || a->last_use < s->as[victim].last_use)
+				victim = (int) i;
+		}
+		if (victim < 0)
+			break;
+		smmu_as_drop(s, (unsigned) victim, false);
+		s->st.pool_recycled += s->nr_free - before;
+	}
+	if (s->nr_free >= n)
+		return;
+
+	/* Only the pinned spaces are left: keep their roots, drop the rest.
+	 * With pool_pages >= 16 and at most 4 roots kept this always suffices. */
+	for (int k = 0; k < 2; k++) {
+		int as = k == 0 ? s->cur_as : pin_as;
+		unsigned before = s->nr_free;
+
+		if (as < 0 || (k == 1 && as == s->cur_as) || !s->as[as].valid)
+			continue;
+		smmu_as_drop(s, (unsigned) as, true);
+		s->st.pool_recycled += s->nr_free - before;
+		if (s->nr_free >= n)
+			return;
+	}
+}

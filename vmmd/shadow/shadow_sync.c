@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Keeping cached shadows true to the guest's page tables (CACHED strategy,
+ * the seed's "mark every page table entry of non-current page table as
+ * invalid ... then handle updating cached shadow page table on exception"):
+ * every guest page that some shadow page shadows is mapped read-only in all
+ * shadows, the guest's write to it faults (SMMU_FAULT_PT_WRITE), the engine
+ * performs it with smmu_pt_write and the shadow entries built from the
+ * written guest entries are dropped, to be refilled on demand. A page written
+ * SMMU_UNSHADOW_WRITES times with no use as page table in between is
+ * probably no longer one: its shadows go, and with them the protection.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "vmmd/shadow/shadow_mmu_priv.h"
+
+static void leaf_drop_write(struct smmu *s, uint32_t id)
+{
+	uint32_t sp = id / SMMU_ENTRIES;
+	uint64_t *e = &sp_table(s, sp)[id % SMMU_ENTRIES];
+
+	if (!(*e & GW_PTE_W))
+		return;
+	*e &= ~(GW_PTE_W | GW_PTE_D);
+	s->removed = true;
+	if (sp_is_loaded(s, sp))
+		s->tlb_flush = true;
+}
+
+void smmu_write_protect(struct smmu *s, uint64_t gfn)
+{
+	smmu_rmap_foreach(s, gfn, leaf_drop_write);
+}
+
+/* The shadow pages of gfn, copied: dropping entries may free pages of the
+ * same chain (a guest table that maps itself). */
+static unsigned chain_snapshot(struct smmu *s, uint64_t gfn)
+{
+	unsigned n = 0;
+
+	for (uint32_t sp = s->sp_head[gfn]; sp != SMMU_NONE && n < s->cfg.pool_pages; sp = s->meta[sp].gfn_next)
+		s->scratch[n++] = sp;
+	return n;
+}
+
+/* Still the page we snapshotted? Nothing is allocated while we drop. */
+static bool still_shadows(const struct smmu *s, uint32_t sp, uint64_t gfn)
+{
+	return s->meta[sp].level != 0 && s->meta[sp].gfn == gfn;
+}
+
+static void unshadow(struct smmu *s, uint64_t gfn)
+{
+	unsigned n = chain_snapshot(s, gfn);
+	bool dropped = false;
+
+	/* A root takes its whole address space with it (a cached space whose
+	 * PML4 page the guest reuses, e.g. after the process exited), except
+	 * the current one: the real CR3 holds it, its entries are re-synced
+	 * write by write instead. */
+	for (unsigned k = 0; k < n; k++) {
+		uint32_t sp = s->scratch[k];
+		if (!still_shadows(s, sp, gfn))
+			continue;
+		if (s->meta[sp].parent != SMMU_NONE)
+			smmu_sp_zap(s, sp);
+		else if ((int) s->meta[sp].as != s->cur_as)
+			smmu_as_drop(s, s->meta[sp].as, false);
+		else
+			continue;
+		dropped = true;
+	}
+	if (dropped)
+		s->st.unshadowed++;
+}
+
+int smmu_pt_write(struct smmu *s, uint64_t gpa, const void *data, unsigned len)
+{
+	unsigned off = gpa % PAGE_SIZE_4K, first, last, n;
+	uint64_t gfn;
+	void *p;
+
+	if (!s || !data || len == 0 || len > PAGE_SIZE_4K - off)
+		return -EINVAL;
+	p = physmap_guest_ptr(s->pm, s->mm, gpa, len);
+	if (!p)
+		return -EFAULT;
+	/* An aligned entry is stored in one piece, as the guest's mov would. */
+	if (len == 8 && off % 8 == 0) {
+		uint64_t v;
+		memcpy(&v, data, 8);
+		__atomic_store_n((uint64_t *) p, v, __ATOMIC_RELEASE);
+	} else {
+		memcpy(p, data, len);
+	}
+
+	gfn = gpa / PAGE_SIZE_4K;
+	if (s->sp_head[gfn] == SMMU_NONE)
+		return 0;
+
+	first = off / 8;
+	last = (off + len - 1) / 8;
+	n = chain_snapshot(s, gfn);
+	for (unsigned k = 0; k < n; k++) {
+		uint32_t sp = s->scratch[k];
+		if (!still_shadows(s, sp, gfn))
+			continue;
+		for (unsigned i = first; i <= last; i++)
+			smmu_entry_zap(s, sp, i);
+		s->st.resyncs++;
+	}
+
+	if (s->cfg.strategy == SMMU_CACHED && ++s->writes[gfn] >= SMMU_UNSHADOW_WRITES) {
+		s->writes[gfn] = 0;
+		unshadow(s, gfn);
+	}
+	return 0;
+}

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The x86-64 4-level page walk, done in software over a guest's page tables
+ * (mmu.translate, mem.read/write with space=virtual, mmu.guest).
+ *
+ * The walker knows nothing about KVM: it is given a root (CR3) and a reader
+ * for 8-byte table entries by physical address. hw mode reads guest-physical
+ * memory; the shadow engine can walk its own tables (or the guest's, through
+ * its physmap) with another reader. Table contents are guest-controlled and
+ * hostile: every table address is checked by the reader, reserved bits are
+ * refused, and the range enumeration has a budget on entries visited.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define GW_LEVELS       4          /* PML4 = 4, PDPT = 3, PD = 2, PT = 1 */
+#define GW_PTE_P        (1ULL << 0)
+#define GW_PTE_W        (1ULL << 1)
+#define GW_PTE_U        (1ULL << 2)
+#define GW_PTE_PWT      (1ULL << 3)
+#define GW_PTE_PCD      (1ULL << 4)
+#define GW_PTE_A        (1ULL << 5)
+#define GW_PTE_D        (1ULL << 6)
+#define GW_PTE_PS       (1ULL << 7)
+#define GW_PTE_G        (1ULL << 8)
+#define GW_PTE_NX       (1ULL << 63)
+#define GW_ADDR_MASK    0x000ffffffffff000ULL   /* bits 12..51 */
+#define GW_CR3_MASK     0x000ffffffffff000ULL
+
+/* Reads the little-endian 8-byte entry at physical address paddr (8-aligned).
+ * Returns 0, or a negative errno when paddr is not backed by memory. */
+typedef int (*gw_read_fn)(void *opaque, uint64_t paddr, uint64_t *ret);
+
+struct gw_memory {
+	gw_read_fn read;
+	void *opaque;
+};
+
+/* What the walk needs to know about the CPU. */
+struct gw_config {
+	unsigned phys_bits;     /* MAXPHYADDR (36..52): entry address bits at or above it are reserved */
+	bool nxe;               /* EFER.NXE: without it bit 63 (NX) is reserved */
+	bool no_1g;             /* CPUID lacks PDPE1GB: PS in a PDPT entry is reserved */
+};
+
+enum gw_fault {
+	GW_OK = 0,
+	GW_NOT_PRESENT,     /* an entry with P = 0 */
+	GW_RESERVED,        /* reserved bits set (PS in a PML4E or, without 1 GiB pages, a PDPTE;
+					 * address bits above phys_bits; NX without NXE) */
+	GW_BAD_TABLE,       /* a table (or CR3) outside memory: the reader refused it */
+	GW_NON_CANONICAL,   /* bits 63..47 of the address are not all equal */
+};
+
+struct gw_step {
+	int level;          /* 4..1 */
+	uint64_t table;     /* physical address of the table */
+	unsigned index;     /* 0..511 */
+	uint64_t entry;     /* the entry as read (0 when the read failed) */
+};
+
+struct gw_result {
+	uint64_t virt;
+	uint64_t phys;          /* valid when fault == GW_OK */
+	uint64_t page_size;     /* 4 KiB, 2 MiB or 1 GiB when mapped */
+	bool writable, user, nx;    /* effective rights: W and U of every level, NX of any */
+	int n_steps;            /* entries read (or tried), 1..4 */
+	struct gw_step steps[GW_LEVELS];
+	enum gw_fault fault;
+	int fault_level;        /* level where the walk stopped, 0 if none */
+};
+
+const char *gw_fault_name(enum gw_fault f);
+bool gw_canonical(uint64_t virt);
+/* Bits 12..phys_bits-1 of an entry, the address it points to. */
+uint64_t gw_entry_addr(uint64_t entry, unsigned phys_bits);
+
+/*
+ * Translate virt through the tables rooted at cr3 (cfg NULL: 52 bits, NXE).
+ * Returns 0 when mapped, -EFAULT when not (ret says where the walk stopped),
+ * -EINVAL when virt is not canonical. ret is always filled.
+ */
+int gw_translate(const struct gw_memory *mem, uint64_t cr3, uint64_t virt, const struct gw_config *cfg,
+		 struct gw_result *ret);
+
+/* One coalesced mapping of mmu.guest. */
+struct gw_range {
+	uint64_t virt;
+	uint64_t phys;
+	uint64_t size;
+	bool writable, user, nx;
+};
+
+/* Called for each range, in virtual-address order; return < 0 to stop. */
+typedef int (*gw_range_fn)(void *opaque, const struct gw_range *r);
+
+struct gw_enum_result {
+	uint64_t ranges;        /* ranges reported */
+	uint64_t entries;       /* entries read */
+	bool truncated;         /* stopped by max_ranges, max_entries or the callback */
+	uint64_t next;          /* with truncated: where to continue (from) */
+};
+
+/*
+ * Every mapping of [from, to] (inclusive, canonical addresses; the hole
+ * between the halves is skipped), with virtually and physically contiguous
+ * pages of equal rights merged (QEMU's `info mem`). Stops after max_ranges
+ * ranges or max_entries entries read. Tables the reader refuses and entries
+ * with reserved bits are skipped (they map nothing). Returns 0 or -EINVAL
+ * (from > to).
+ */
+int gw_enumerate(const struct gw_memory *mem, uint64_t cr3, uint64_t from, uint64_t to,
+		 const struct gw_config *cfg, uint64_t max_ranges, uint64_t max_entries,
+		 gw_range_fn fn, void *opaque, struct gw_enum_result *ret);

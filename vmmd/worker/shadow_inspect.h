@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What shadow mode shows: trap counts by class, mnemonic and vector, the
+ * shadow MMU's statistics and page-table switches (stats.get), and the
+ * shadow roots with their mappings, each with the guest PTE it came from
+ * (mmu.shadow). In hw mode these calls say Unsupported.
+ */
+#pragma once
+
+#include <json-c/json.h>
+
+#include "proto/exchange.h"
+
+struct vm;
+
+/* Add traps/shadow/pt_switches to a stats object (no-op in hw mode). */
+void shadow_inspect_stats(struct vm *vm, struct json_object *stats);
+/* worker.mmu.shadow {vcpu, root, from, to, limit}. */
+void shadow_inspect_mmu(struct vm *vm, struct rpc_call *call);

@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vmmd/log.h"
+#include "vmmd/shadow/engine.h"
+#include "vmmd/worker/shadow_run.h"
+#include "vmmd/worker/vm.h"
+
+#define HALT_POLL_MS 10
+
+#define MSR_STAR          0xc0000081
+#define MSR_LSTAR         0xc0000082
+#define MSR_SFMASK        0xc0000084
+#define MSR_PLATFORM_INFO 0xce
+#define MSR_MISC_FEATURES 0x140
+
+/* --- setup ---------------------------------------------------------------- */
+
+int shadow_run_setup_memory(struct vm *vm, const char **why)
+{
+	uint64_t guest = (uint64_t) vm->config->memory_mib << 20;
+	uint64_t machine = shadow_machine_bytes(guest, SHADOW_POOL_PAGES);
+	if (guest > GUEST_MEMORY_MAX) {
+		*why = "memory_mib is above what shadow mode supports (3072)";
+		return -EINVAL;
+	}
+	void *host = mmap(NULL, machine, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (host == MAP_FAILED) {
+		*why = "cannot map machine memory";
+		return -errno;
+	}
+	vm->machine_host = host;
+	vm->machine_size = machine;
+	/* Identity physmap: guest-physical [0, guest) is machine [0, guest),
+	 * so the loader and the boot tables write guest memory directly. */
+	vm->mem = (struct guest_memory) { .host = host, .size = guest };
+	/* Two slots: guest frames + monitor, and the shadow page-table pool on
+	 * its own, so the pool can be re-registered to make KVM forget what it
+	 * derived from tables vmmd changed behind its back (pool_zap()). */
+	uint64_t pool = guest + MON_PAGES * PAGE_SIZE_4K;
+	struct kvm_userspace_memory_region region = {
+		.slot = 0, .guest_phys_addr = 0, .memory_size = pool,
+		.userspace_addr = (uint64_t) (uintptr_t) host,
+	};
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		*why = "KVM_SET_USER_MEMORY_REGION failed";
+		return -errno;
+	}
+	vm->pool_region = (struct kvm_userspace_memory_region) {
+		.slot = 1, .guest_phys_addr = pool, .memory_size = machine - pool,
+		.userspace_addr = (uint64_t) (uintptr_t) host + pool,
+	};
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &vm->pool_region) < 0) {
+		*why = "KVM_SET_USER_MEMORY_REGION failed";
+		return -errno;
+	}
+	vm->shadow = calloc(1, sizeof(*vm->shadow));
+	if (!vm->shadow)
+		return -ENOMEM;
+	struct shadow_vm_config cfg = {
+		.guest_bytes = guest, .pool_pages = SHADOW_POOL_PAGES,
+		.strategy = vm->config->strategy == VM_SHADOW_VTLB ? SMMU_VTLB : SMMU_CACHED,
+		.bus = vm->bus,
+	};
+	int r = shadow_vm_init(vm->shadow, (struct machine_memory) { .host = host, .size = machine }, &cfg);
+	if (r < 0)
+		*why = "cannot build the shadow engine";
+	return r;
+}
+
+void shadow_run_destroy(struct vm *vm)
+{
+	if (vm->shadow) {
+		shadow_vm_destroy(vm->shadow);
+		free(vm->shadow);
+		vm->shadow = NULL;
+	}
+	if (vm->machine_host)
+		munmap(vm->machine_host, vm->machine_size);
+	vm->machine_host = NULL;
+	vm->mem = (struct guest_memory) { 0 };
+}
+
+static int set_msrs(struct vcpu *v)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[3];
+	} m = { .hdr.nmsrs = 3, .e = {
+		{ .index = MSR_STAR, .data = (uint64_t) MON_SEL_CODE0 << 32 },
+		{ .index = MSR_LSTAR, .data = monitor_syscall_va() },
+		{ .index = MSR_SFMASK, .data = 0x47700 },   /* TF IF DF NT AC: the stub runs clean */
+	} };
+	if (ioctl(v->fd, KVM_SET_MSRS, &m) != 3)
+		return -EIO;
+	/* CPUID faulting, where KVM offers it: the guest's cpuid traps too. */
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[1];
+	} pi = { .hdr.nmsrs = 1, .e = { { .index = MSR_PLATFORM_INFO, .data = 1ULL << 31 } } };
+	if (ioctl(v->fd, KVM_SET_MSRS, &pi) == 1) {
+		pi.e[0] = (struct kvm_msr_entry) { .index = MSR_MISC_FEATURES, .data = 1 };
+		if (ioctl(v->fd, KVM_SET_MSRS, &pi) == 1)
+			v->cpuid_faulting = true;
+	}
+	return 0;
+}
+
+/* The real segment state for running the guest at CPL3 as the PCB says. */
+static void real_sregs(struct kvm_sregs *s, const struct shadow_vcpu *sv)
+{
+	const struct shadow_pcb *p = &sv->cpu.pcb;
+	s->cs = (struct kvm_segment) {
+		.base = 0, .limit = 0xffffffff, .selector = (uint16_t) (p->cs | 3), .type = 0xb,
+		.present = 1, .dpl = 3, .db = 0, .s = 1, .l = 1, .g = 1,
+	};
+	s->ss = (struct kvm_segment) {
+		.base = 0, .limit = 0xffffffff, .selector = (uint16_t) ((p->ss ? p->ss : 0x10) | 3), .type = 0x3,
+		.present = 1, .dpl = 3, .db = 1, .s = 1, .l = 0, .g = 1,
+	};
+	s->ds = s->es = (struct kvm_segment) { .unusable = 1 };
+	s->fs = (struct kvm_segment) { .base = p->fs_base, .unusable = 1 };
+	s->gs = (struct kvm_segment) { .base = p->gs_base, .unusable = 1 };
+	s->cr3 = sv->root;
+}
+
+int shadow_run_setup_vcpu(struct vcpu *v, uint64_t entry, uint64_t stack, uint64_t arg)
+{
+	struct vm *vm = v->vm;
+	v->shadow = calloc(1, sizeof(*v->shadow));
+	if (!v->shadow)
+		return -ENOMEM;
+	v->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (v->kick_fd < 0)
+		return -errno;
+	shadow_vcpu_init_boot(v->shadow, vm->shadow, v->index, entry, stack, arg);
+	if (v->index != 0)
+		v->shadow->cpu.pcb.halted = true;   /* APs wait (INIT/SIPI is future work) */
+
+	struct kvm_sregs s;
+	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
+		return -errno;
+	s.cr0 = (1u << 0) | (1u << 1) | (1u << 4) | (1u << 5) | (1u << 16) | (1u << 31);
+	s.cr4 = (1u << 5) | (1u << 9) | (1u << 10);            /* PAE OSFXSR OSXMMEXCPT */
+	s.efer = (1u << 0) | (1u << 8) | (1u << 10) | (1u << 11); /* SCE LME LMA NXE */
+	s.gdt = (struct kvm_dtable) { .base = monitor_va(MON_PAGE_GDT), .limit = MON_GDT_ENTRIES * 8 - 1 };
+	s.idt = (struct kvm_dtable) { .base = monitor_va(MON_PAGE_IDT), .limit = 256 * 16 - 1 };
+	s.tr = (struct kvm_segment) {
+		.base = monitor_va(MON_PAGE_TSS), .limit = 103, .selector = MON_SEL_TSS, .type = 11, .present = 1,
+	};
+	s.ldt = (struct kvm_segment) { .unusable = 1 };
+	real_sregs(&s, v->shadow);
+	if (ioctl(v->fd, KVM_SET_SREGS, &s) < 0)
+		return -errno;
+	/* UMIP makes sgdt/sidt/sldt/smsw/str trap at CPL3, closing that hole where KVM allows it. */
+	s.cr4 |= 1u << 11;
+	if (ioctl(v->fd, KVM_SET_SREGS, &s) == 0)
+		v->umip = true;
+	int r = set_msrs(v);
+	if (r < 0)
+		return r;
+	struct kvm_regs regs = v->shadow->cpu.regs;
+	regs.rflags = X86_RFLAGS_FIXED;
+	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
+		return -errno;
+	v->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+	v->shadow_state_fresh = true;
+	return 0;
+}
+
+/* --- the loop ---------------------------------------------------------------- */
+
+/*
+ * vmmd writes shadow tables from the host side. Where KVM itself shadows
+ * the VM's page tables (no EPT/NPT, as on this project's machines), it
+ * never sees those writes: entries vmmd removed or downgraded live on in
+ * KVM's own shadow. Deleting and re-adding the pool's memory slot makes
+ * KVM drop everything it derived from the pool. Only removals need it:
+ * fills turn not-present entries present, which KVM re-walks anyway.
+ */
+static void pool_zap(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	struct kvm_userspace_memory_region gone = vm->pool_region;
+	gone.memory_size = 0;
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &gone) < 0 ||
+	    ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &vm->pool_region) < 0)
+		log_error_errno(-errno, "Failed to re-register the shadow pool: %m");
+	vcpu_count(v, VCPU_STAT_POOL_ZAP);
+}
+
+static void write_back(struct vcpu *v)
+{
+	struct kvm_sync_regs *s = &v->run->s.regs;
+	const struct shadow_vcpu *sv = v->shadow;
+	s->regs = sv->cpu.regs;
+	/* Real IF follows the virtual one (so pushf reads true); IOPL stays 0 so cli/sti/in/out trap. */
+	s->regs.rflags = (sv->cpu.regs.rflags & ~(X86_RFLAGS_IF | X86_RFLAGS_IOPL)) | X86_RFLAGS_FIXED |
+			 (sv->cpu.pcb.vif ? X86_RFLAGS_IF : 0);
+	real_sregs(&s->sregs, sv);
+	/* On every host: with EPT/NPT the memslot change also makes KVM flush
+	 * the guest TLB, which a KVM_SET_SREGS with the same CR3 would not. */
+	if (v->shadow->tables_changed || v->shadow->tlb_flush)
+		pool_zap(v);
+	v->shadow->tables_changed = false;
+	if (v->shadow->tlb_flush) {
+		/* Toggling CR4.PGE flushes the whole TLB (SDM 4.10.4.1), and KVM
+		 * resets its MMU context on the change; the shadow tables use no
+		 * global pages, so PGE's value itself does not matter. */
+		s->sregs.cr4 ^= 1ULL << 7;
+		v->shadow->tlb_flush = false;
+	}
+	v->run->kvm_dirty_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+}
+
+static void end_vm(struct vcpu *v, enum vm_exit_reason reason, const char *message)
+{
+	struct vm_exit e = { .reason = reason, .vcpu = v->index };
+	snprintf(e.message, sizeof(e.message), "%s", message);
+	vm_request_exit(v->vm, &e);
+}
+
+/* Exit at a monitor stub: rebuild the guest's registers from the synced
+ * registers (GPRs are the guest's) and the CPU's frame on the monitor stack. */
+static bool capture_trap(struct vcpu *v, int *ret_vector, uint32_t *ret_error, uint64_t *ret_cr2)
+{
+	struct kvm_sync_regs *s = &v->run->s.regs;
+	struct shadow_vcpu *sv = v->shadow;
+	int vector = monitor_stub_vector(s->regs.rip);
+	if (vector < 0)
+		return false;
+	uint64_t rip = sv->cpu.regs.rip, rsp = sv->cpu.regs.rsp;
+	sv->cpu.regs = s->regs;
+	*ret_error = 0;
+	*ret_cr2 = s->sregs.cr2;
+	if (vector == 256) {
+		/* Native syscall (VT-x/AMD-V): rcx/r11 hold rip/rflags, rsp is the guest's. */
+		*ret_vector = 256;
+		return true;
+	}
+	bool has_error = x86_vector_has_error(vector);
+	uint64_t *frame = monitor_ptr(&v->vm->shadow->mon, &v->vm->shadow->mm, s->regs.rsp, 6 * 8);
+	if (!frame)
+		return false;
+	unsigned i = 0;
+	if (has_error)
+		*ret_error = (uint32_t) frame[i++];
+	sv->cpu.regs.rip = frame[i];
+	uint64_t cs = frame[i + 1];
+	sv->cpu.regs.rflags = frame[i + 2];
+	sv->cpu.regs.rsp = frame[i + 3];
+	if ((cs & 3) != 3) {
+		/* The monitor itself faulted: a vmmd bug, not the guest's. */
+		log_error("vCPU %u: exception %d inside the monitor at %#llx (guest was at %#llx/%#llx)",
+			  v->index, vector, (unsigned long long) frame[i], (unsigned long long) rip,
+			  (unsigned long long) rsp);
+		return false;
+	}
+	*ret_vector = vector;
+	return true;
+}
+
+/* After a kick the guest is either in its own code (take its state) or
+ * between a fault and the stub's exit (leave it: the exit comes next). */
+static bool capture_interrupted(struct vcpu *v)
+{
+	struct kvm_sync_regs *s = &v->run->s.regs;
+	if (monitor_contains(s->regs.rip) || (s->sregs.cs.selector & 3) != 3)
+		return false;
+	v->shadow->cpu.regs = s->regs;
+	v->shadow->cpu.pcb.vif = s->regs.rflags & X86_RFLAGS_IF;
+	return true;
+}
+
+/* The engine's copy of the registers is the vCPU's only at these points:
+ * after a trap was handled, or after a kick found the guest in its code. */
+
+static bool try_deliver(struct vcpu *v)
+{
+	struct shadow_vcpu *sv = v->shadow;
+	int vector = pcb_highest_pending(&sv->cpu.pcb);
+	if (vector < 0 || !sv->cpu.pcb.vif)
+		return false;
+	pcb_clear_pending(&sv->cpu.pcb, vector);
+	if (!shadow_deliver_interrupt(sv, vector)) {
+		end_vm(v, VM_EXIT_TRIPLE_FAULT, "triple fault delivering a virtual interrupt");
+		return false;
+	}
+	return true;
+}
+
+/* Emulated hlt: sleep until a virtual interrupt is pending or the VM is paused/stopped. */
+static void halt_wait(struct vcpu *v)
+{
+	struct shadow_vcpu *sv = v->shadow;
+	while (sv->cpu.pcb.halted && pcb_highest_pending(&sv->cpu.pcb) < 0 &&
+	       __atomic_load_n(&v->vm->run_state, __ATOMIC_ACQUIRE) == VM_RUN_RUNNING) {
+		struct pollfd pfd = { .fd = v->kick_fd, .events = POLLIN };
+		if (poll(&pfd, 1, HALT_POLL_MS) > 0) {
+			uint64_t n;
+			ssize_t k = read(v->kick_fd, &n, sizeof(n));
+			(void) k;
+		}
+	}
+}
+
+void shadow_run_raise(struct vcpu *v, unsigned vector)
+{
+	pcb_set_pending(&v->shadow->cpu.pcb, vector);
+	uint64_t one = 1;
+	ssize_t k = write(v->kick_fd, &one, sizeof(one));
+	(void) k;
+	vcpu_kick(v);
+}
+
+/* One trap: returns false when the vCPU must stop. */
+static bool handle_trap(struct vcpu *v)
+{
+	int vector;
+	uint32_t error;
+	uint64_t cr2;
+	if (!capture_trap(v, &vector, &error, &cr2)) {
+		end_vm(v, VM_EXIT_INTERNAL_ERROR, "shadow mode: a trap vmmd could not read (monitor fault)");
+		return false;
+	}
+	switch (shadow_handle_trap(v->shadow, vector, error, cr2)) {
+	case SHADOW_RESUME:
+		break;
+	case SHADOW_HALT:
+		v->shadow->cpu.pcb.halted = true;
+		break;
+	case SHADOW_TRIPLE_FAULT:
+		end_vm(v, VM_EXIT_TRIPLE_FAULT, "triple fault (an exception could not be delivered to the guest)");
+		return false;
+	}
+	write_back(v);
+	return true;
+}
+
+void shadow_run_loop(struct vcpu *v)
+{
+	struct shadow_vcpu *sv = v->shadow;
+	for (;;) {
+		if (!vcpu_wait_runnable(v))
+			return;
+		if (sv->cpu.pcb.halted) {
+			halt_wait(v);
+			if (pcb_highest_pending(&sv->cpu.pcb) < 0 || !sv->cpu.pcb.vif)
+				continue;   /* paused, stopping, or nothing deliverable yet */
+			sv->cpu.pcb.halted = false;
+		}
+		if (v->shadow_state_fresh && try_deliver(v))
+			write_back(v);
+		int r = ioctl(v->fd, KVM_RUN, 0);
+		if (r < 0) {
+			if (errno != EINTR && errno != EAGAIN) {
+				end_vm(v, VM_EXIT_INTERNAL_ERROR, "KVM_RUN failed in shadow mode");
+				return;
+			}
+			__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_RELAXED);
+			vcpu_count(v, VCPU_STAT_INTR);
+			v->run->kvm_dirty_regs = 0;
+			v->shadow_state_fresh = capture_interrupted(v);
+			continue;
+		}
+		v->run->kvm_dirty_regs = 0;
+		struct kvm_run *run = v->run;
+		if (run->exit_reason == KVM_EXIT_IO && run->io.port == VMM_MONITOR_PORT) {
+			vcpu_count(v, VCPU_STAT_IO);
+			if (!handle_trap(v))
+				return;
+			v->shadow_state_fresh = true;
+			continue;
+		}
+		if (!vcpu_handle_exit(v))
+			return;
+	}
+}
