@@ -348,6 +348,7 @@ static enum shadow_action privileged(struct shadow_vcpu *sv, const struct shadow
 	emu_privileged(&sv->cpu, env, vector, &out);
 	switch (out.status) {
 	case EMU_DONE:
+		sv->irq_shadow = out.irq_shadow;
 		count_class(sv->svm, STRAP_PRIVILEGED);
 		count_mnemonic(sv->svm, out.mnemonic);
 		shadow_update_root(sv);

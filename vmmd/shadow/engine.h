@@ -63,7 +63,8 @@ struct shadow_vcpu {
 	uint64_t root_cr3;      /* the guest CR3 the root was loaded for */
 	bool root_stale;        /* a CR3 write or flush: load again even if unchanged */
 	bool tlb_flush;         /* shadow entries were removed: the real TLB must forget them */
-	bool tables_changed;    /* entries removed anywhere in the pool (smmu_take_removed) */
+	bool tables_changed;
+	bool irq_shadow;        /* sti/mov ss just ran: no interrupt before the next instruction */    /* entries removed anywhere in the pool (smmu_take_removed) */
 };
 
 enum shadow_action {

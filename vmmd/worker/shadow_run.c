@@ -11,6 +11,7 @@
 
 #include "vmmd/log.h"
 #include "vmmd/shadow/engine.h"
+#include "vmmd/worker/shadow_platform.h"
 #include "vmmd/worker/shadow_run.h"
 #include "vmmd/worker/vm.h"
 
@@ -284,13 +285,24 @@ static bool capture_interrupted(struct vcpu *v)
 /* The engine's copy of the registers is the vCPU's only at these points:
  * after a trap was handled, or after a kick found the guest in its code. */
 
+/* Anything for the guest to take: a raw vector (irq.inject) or the PIC's output. */
+static bool interrupt_pending(struct vcpu *v)
+{
+	return pcb_highest_pending(&v->shadow->cpu.pcb) >= 0 || shadow_platform_pending(v->vm);
+}
+
 static bool try_deliver(struct vcpu *v)
 {
 	struct shadow_vcpu *sv = v->shadow;
-	int vector = pcb_highest_pending(&sv->cpu.pcb);
-	if (vector < 0 || !sv->cpu.pcb.vif)
+	if (!sv->cpu.pcb.vif || sv->irq_shadow)
 		return false;
-	pcb_clear_pending(&sv->cpu.pcb, vector);
+	int vector = pcb_highest_pending(&sv->cpu.pcb);
+	if (vector >= 0)
+		pcb_clear_pending(&sv->cpu.pcb, vector);
+	else if (v->index == 0)
+		vector = shadow_platform_take_vector(v->vm);   /* INTA */
+	if (vector < 0)
+		return false;
 	if (!shadow_deliver_interrupt(sv, vector)) {
 		end_vm(v, VM_EXIT_TRIPLE_FAULT, "triple fault delivering a virtual interrupt");
 		return false;
@@ -302,7 +314,7 @@ static bool try_deliver(struct vcpu *v)
 static void halt_wait(struct vcpu *v)
 {
 	struct shadow_vcpu *sv = v->shadow;
-	while (sv->cpu.pcb.halted && pcb_highest_pending(&sv->cpu.pcb) < 0 &&
+	while (sv->cpu.pcb.halted && !interrupt_pending(v) &&
 	       __atomic_load_n(&v->vm->run_state, __ATOMIC_ACQUIRE) == VM_RUN_RUNNING) {
 		struct pollfd pfd = { .fd = v->kick_fd, .events = POLLIN };
 		if (poll(&pfd, 1, HALT_POLL_MS) > 0) {
@@ -316,6 +328,11 @@ static void halt_wait(struct vcpu *v)
 void shadow_run_raise(struct vcpu *v, unsigned vector)
 {
 	pcb_set_pending(&v->shadow->cpu.pcb, vector);
+	shadow_run_kick(v);
+}
+
+void shadow_run_kick(struct vcpu *v)
+{
 	uint64_t one = 1;
 	ssize_t k = write(v->kick_fd, &one, sizeof(one));
 	(void) k;
@@ -354,12 +371,13 @@ void shadow_run_loop(struct vcpu *v)
 			return;
 		if (sv->cpu.pcb.halted) {
 			halt_wait(v);
-			if (pcb_highest_pending(&sv->cpu.pcb) < 0 || !sv->cpu.pcb.vif)
+			if (!interrupt_pending(v) || !sv->cpu.pcb.vif)
 				continue;   /* paused, stopping, or nothing deliverable yet */
 			sv->cpu.pcb.halted = false;
 		}
 		if (v->shadow_state_fresh && try_deliver(v))
 			write_back(v);
+		sv->irq_shadow = false;   /* the instruction after sti/mov ss runs first */
 		int r = ioctl(v->fd, KVM_RUN, 0);
 		if (r < 0) {
 			if (errno != EINTR && errno != EAGAIN) {

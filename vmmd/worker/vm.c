@@ -14,6 +14,7 @@
 #include "vmmd/log.h"
 #include "vmmd/worker/boot.h"
 #include "vmmd/worker/elf_loader.h"
+#include "vmmd/worker/shadow_platform.h"
 #include "vmmd/worker/shadow_run.h"
 #include "vmmd/worker/vm.h"
 
@@ -81,8 +82,10 @@ static void uart_tx(void *userdata, uint8_t byte)
 static void uart_set_irq(void *userdata, int level)
 {
 	struct vm *vm = userdata;
-	if (vm->shadow)
-		return;   /* no in-kernel PIC in shadow mode (userspace PIC: future work) */
+	if (vm->platform) {
+		shadow_platform_set_irq(vm, VMM_IRQ_COM1, level);
+		return;
+	}
 	struct kvm_irq_level irq = { .irq = VMM_IRQ_COM1, .level = level };
 	(void) ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq);
 }
@@ -276,6 +279,8 @@ int vm_create(const struct vm_config *config, const char *console_path, struct v
 	if (r == 0)
 		r = setup_devices(vm, console_path, why);
 	if (r == 0 && config->paging == VM_PAGING_SHADOW)
+		r = shadow_platform_init(vm, why);
+	if (r == 0 && config->paging == VM_PAGING_SHADOW)
 		r = shadow_run_setup_memory(vm, why);
 	if (r == 0)
 		r = create_irqchips(vm, why);
@@ -293,6 +298,11 @@ int vm_create(const struct vm_config *config, const char *console_path, struct v
 
 int vm_start(struct vm *vm)
 {
+	if (vm->platform) {
+		int r = shadow_platform_start(vm);
+		if (r < 0)
+			return r;
+	}
 	for (unsigned i = 0; i < vm->n_vcpus; i++) {
 		int r = vcpu_start_thread(&vm->vcpus[i]);
 		if (r < 0) {
@@ -357,12 +367,14 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	shadow_platform_stop(vm);   /* its timer kicks vCPUs: stop it before they go */
 	for (unsigned i = 0; i < vm->n_vcpus; i++)
 		if (vm->vcpus[i].thread_started)
 			pthread_join(vm->vcpus[i].thread, NULL);
 	for (unsigned i = 0; i < vm->n_vcpus; i++)
 		vcpu_cleanup(&vm->vcpus[i]);
 	free(vm->vcpus);
+	shadow_platform_destroy(vm);
 	if (vm->uart)
 		uart_free(vm->uart);
 	if (vm->bus)

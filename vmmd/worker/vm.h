@@ -45,6 +45,7 @@ struct vm_exit {
 };
 
 struct shadow_vm;
+struct shadow_platform;
 
 struct vm {
 	const struct vm_config *config;
@@ -70,6 +71,7 @@ struct vm {
 	bool console_dirty;     /* atomic: output since the loop last looked */
 	/* shadow mode: machine memory (guest frames + monitor + pool) and the engine */
 	struct shadow_vm *shadow;
+	struct shadow_platform *platform;   /* userspace PIC + PIT (shadow_platform.h) */
 	uint8_t *machine_host;
 	uint64_t machine_size;
 	struct kvm_userspace_memory_region pool_region;
