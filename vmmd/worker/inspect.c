@@ -7,7 +7,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "vmmd/shadow/engine.h"
 #include "vmmd/worker/inspect.h"
+#include "vmmd/worker/shadow_inspect.h"
 #include "vmmd/worker/vm.h"
 
 #define RFLAGS_IF   (1ULL << 9)
@@ -300,11 +302,26 @@ int inspect_get_paging(struct vm *vm, unsigned vcpu, struct inspect_paging *ret)
 {
 	struct kvm_sregs s;
 	int fd = vm->vcpus[vcpu].fd;
-	if (ioctl(fd, KVM_GET_SREGS, &s) < 0)
-		return -errno;
-	*ret = (struct inspect_paging) { s.cr0, s.cr3, s.cr4, s.efer };
+	/* Shadow mode: the real CR3 is a shadow root; the guest's walk starts from
+	 * the engine's virtual CR0/CR3/CR4/EFER, which belong here (issue 4). */
+	if (vm->shadow) {
+		const struct shadow_pcb *p = &vm->vcpus[vcpu].shadow->cpu.pcb;
+		*ret = (struct inspect_paging) { p->cr0, p->cr3, p->cr4, p->efer };
+	} else {
+		if (ioctl(fd, KVM_GET_SREGS, &s) < 0)
+			return -errno;
+		*ret = (struct inspect_paging) { s.cr0, s.cr3, s.cr4, s.efer };
+	}
 	cpuid_facts(fd, ret);
 	return 0;
+}
+
+int inspect_paging_error(int r, unsigned vcpu, struct rpc_error *err)
+{
+	if (r == -EOPNOTSUPP)
+		return rpc_error_set(err, RPC_UNSUPPORTED, "walking the guest's page tables in shadow mode "
+				     "needs the shadow engine's guest CR3 (not wired yet)");
+	return rpc_error_set(err, RPC_INTERNAL_ERROR, "reading vCPU %u failed: %s", vcpu, strerror(-r));
 }
 
 static const char *mp_state_name(uint32_t s)
@@ -352,7 +369,18 @@ static void vcpu_state(struct vm *vm, struct rpc_call *call)
 	json_object_object_add(o, "mp_state", json_object_new_string(mp_state_name(mp.mp_state)));
 	json_object_object_add(o, "regs", inspect_regs_json(&regs));
 	json_object_object_add(o, "sregs", inspect_sregs_json(&sregs));
-	json_object_object_add(o, "pcb", inspect_pcb_json(&regs, &sregs));
+	if (vm->shadow) {
+		/* The guest's view is the PCB and the engine's registers; the real
+		 * CPU (CPL3, monitor GDT/IDT, shadow root) is shown apart. */
+		json_object_object_add(o, "real", json_object_new_object());
+		struct json_object *real;
+		json_object_object_get_ex(o, "real", &real);
+		json_object_object_add(real, "regs", json_object_get(json_object_object_get(o, "regs")));
+		json_object_object_add(real, "sregs", json_object_get(json_object_object_get(o, "sregs")));
+		shadow_inspect_vcpu(vm, i, o);
+	} else {
+		json_object_object_add(o, "pcb", inspect_pcb_json(&regs, &sregs));
+	}
 	rpc_call_result(call, o);
 	return;
 fail:

@@ -61,7 +61,10 @@ struct inspect_paging {
 	unsigned phys_bits;     /* CPUID 0x80000008 EAX[7:0], INSPECT_PHYS_BITS if unknown */
 	bool no_1g;             /* CPUID 0x80000001 EDX[26] (PDPE1GB) clear */
 };
+/* -EOPNOTSUPP where the guest's paging state is not the vCPU's (shadow mode, for now). */
 int inspect_get_paging(struct vm *vm, unsigned vcpu, struct inspect_paging *ret);
+/* Fill err for a failed inspect_get_paging (Unsupported or InternalError). */
+int inspect_paging_error(int r, unsigned vcpu, struct rpc_error *err);
 /* "4-level" when CR0.PG, CR4.PAE and EFER.LMA; "none" without CR0.PG; else what it is. */
 const char *inspect_paging_kind(const struct inspect_paging *p);
 

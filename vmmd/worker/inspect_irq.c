@@ -18,6 +18,8 @@
 #include <sys/ioctl.h>
 
 #include "vmmd/worker/inspect.h"
+#include "vmmd/worker/shadow_platform.h"
+#include "vmmd/worker/shadow_run.h"
 #include "vmmd/worker/vm.h"
 
 #define IRQ_LINES       24            /* GSIs with a PIC and/or IOAPIC pin */
@@ -47,6 +49,10 @@ void inspect_irq_inject(struct vm *vm, struct rpc_call *call)
 	if (inspect_param_vcpu(vm, p, &vcpu, &err) < 0)
 		goto fail;
 	struct json_object *o = json_object_new_object();
+	/* Shadow mode has no in-kernel irqchip: lines go to vmmd's PIC model,
+	 * vectors and NMI are reflected by the engine when the virtual IF allows
+	 * (an NMI too, a documented simplification). */
+	bool shadow = vm->shadow != NULL;
 	if (has_irq) {
 		if (inspect_param_u64(p, "irq", true, 0, &n, &err) < 0)
 			goto fail_o;
@@ -60,7 +66,15 @@ void inspect_irq_inject(struct vm *vm, struct rpc_call *call)
 			goto fail_o;
 		}
 		struct kvm_irq_level up = { .irq = (uint32_t) n, .level = 1 }, down = { .irq = (uint32_t) n };
-		if (ioctl(vm->vm_fd, KVM_IRQ_LINE_STATUS, &up) < 0 || ioctl(vm->vm_fd, KVM_IRQ_LINE, &down) < 0) {
+		if (shadow) {
+			if (n >= 16) {
+				rpc_error_set_field(&err, RPC_INVALID_PARAMS, "irq", "shadow mode has a PIC pair only: irq 0-15");
+				goto fail_o;
+			}
+			shadow_platform_set_irq(vm, (unsigned) n, 1);
+			shadow_platform_set_irq(vm, (unsigned) n, 0);
+			up.status = 1;
+		} else if (ioctl(vm->vm_fd, KVM_IRQ_LINE_STATUS, &up) < 0 || ioctl(vm->vm_fd, KVM_IRQ_LINE, &down) < 0) {
 			rpc_error_set(&err, RPC_INTERNAL_ERROR, "KVM_IRQ_LINE failed: %s", strerror(errno));
 			goto fail_o;
 		}
@@ -68,7 +82,7 @@ void inspect_irq_inject(struct vm *vm, struct rpc_call *call)
 		/* status: > 0 an edge some chip latched, 0 already pending (coalesced), < 0 nobody took it. */
 		json_object_object_add(o, "kind", json_object_new_string("irq"));
 		json_object_object_add(o, "irq", json_object_new_int((int) n));
-		json_object_object_add(o, "via", json_object_new_string("KVM_IRQ_LINE"));
+		json_object_object_add(o, "via", json_object_new_string(shadow ? "vmmd PIC" : "KVM_IRQ_LINE"));
 		json_object_object_add(o, "status", json_object_new_int(up.status));
 		json_object_object_add(o, "delivered", json_object_new_boolean(up.status > 0));
 		json_object_object_add(o, "pending", json_object_new_boolean(false));
@@ -82,7 +96,12 @@ void inspect_irq_inject(struct vm *vm, struct rpc_call *call)
 		}
 		/* Physical destination = APIC ID, which KVM sets to the vCPU index. */
 		struct kvm_msi msi = { .address_lo = MSI_ADDR_BASE | (vcpu << 12), .data = (uint32_t) n };
-		r = ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &msi);
+		if (shadow) {
+			shadow_run_raise(&vm->vcpus[vcpu], (unsigned) n);
+			r = 0;
+		} else {
+			r = ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &msi);
+		}
 		if (r < 0) {
 			rpc_error_set(&err, RPC_INTERNAL_ERROR, "KVM_SIGNAL_MSI failed: %s", strerror(errno));
 			goto fail_o;
@@ -91,16 +110,28 @@ void inspect_irq_inject(struct vm *vm, struct rpc_call *call)
 		json_object_object_add(o, "kind", json_object_new_string("vector"));
 		json_object_object_add(o, "vector", json_object_new_int((int) n));
 		json_object_object_add(o, "vcpu", json_object_new_int(vcpu));
-		json_object_object_add(o, "via", json_object_new_string("KVM_SIGNAL_MSI"));
+		json_object_object_add(o, "via", json_object_new_string(shadow ? "virtual IDT" : "KVM_SIGNAL_MSI"));
 		json_object_object_add(o, "status", json_object_new_int(r));
-		/* 0: the LAPIC refused it (software-disabled, or the guest masked it). */
+		/* 0: the LAPIC refused it (software-disabled, or the guest masked it).
+		 * Shadow mode: queued in the PCB until the virtual IF allows it. */
 		json_object_object_add(o, "delivered", json_object_new_boolean(r > 0));
-		json_object_object_add(o, "pending", json_object_new_boolean(false));
+		json_object_object_add(o, "pending", json_object_new_boolean(shadow));
 	} else {
 		json_object_object_get_ex(p, "nmi", &v);
 		if (!json_object_is_type(v, json_type_boolean) || !json_object_get_boolean(v)) {
 			rpc_error_set_field(&err, RPC_INVALID_PARAMS, "nmi", "nmi must be true");
 			goto fail_o;
+		}
+		if (shadow) {
+			shadow_run_raise(&vm->vcpus[vcpu], 2);
+			count(vm, INSPECT_IRQ_NMI);
+			json_object_object_add(o, "kind", json_object_new_string("nmi"));
+			json_object_object_add(o, "vcpu", json_object_new_int(vcpu));
+			json_object_object_add(o, "via", json_object_new_string("virtual IDT"));
+			json_object_object_add(o, "delivered", json_object_new_boolean(false));
+			json_object_object_add(o, "pending", json_object_new_boolean(true));
+			rpc_call_result(call, o);
+			return;
 		}
 		/* A vCPU ioctl: the vCPU must be out of KVM_RUN. */
 		struct inspect_hold h;
@@ -165,9 +196,10 @@ static struct json_object *region_json(uint64_t base, uint64_t size, const char 
 
 static struct json_object *space_json(struct vm *vm, enum bus_space space)
 {
-	static struct bus_region regs[BUS_MAX_REGIONS];   /* only the control thread serves calls */
+	struct bus_region regs[BUS_MAX_REGIONS];
 	size_t n = bus_snapshot(vm->bus, space, regs, BUS_MAX_REGIONS), k = 0;
-	size_t nk = sizeof(in_kernel) / sizeof(in_kernel[0]);
+	/* Only hw mode has KVM's in-kernel irqchip and PIT. */
+	size_t nk = vm->config->paging == VM_PAGING_HW ? sizeof(in_kernel) / sizeof(in_kernel[0]) : 0;
 	struct json_object *a = json_object_new_array();
 	/* Merge both lists in address order. */
 	for (size_t i = 0; i <= n; i++) {

@@ -77,7 +77,7 @@ static int resolve(struct vm *vm, unsigned vcpu, bool virtual, uint64_t addr, ui
 	if (virtual) {
 		int r = inspect_get_paging(vm, vcpu, &pg);
 		if (r < 0)
-			return rpc_error_set(err, RPC_INTERNAL_ERROR, "reading vCPU %u failed: %s", vcpu, strerror(-r));
+			return inspect_paging_error(r, vcpu, err);
 		const char *kind = inspect_paging_kind(&pg);
 		if (strcmp(kind, "none") == 0)
 			virtual = false;   /* paging off: virtual (linear) = physical */
@@ -336,7 +336,7 @@ void inspect_mmu_translate(struct vm *vm, struct rpc_call *call)
 		r = gw_translate(&mem, pg.cr3, addr, &cfg, &w);
 	inspect_release(vm, &h);
 	if (r < 0 && r != -EFAULT && r != -EINVAL) {
-		rpc_error_set(&err, RPC_INTERNAL_ERROR, "reading vCPU %u failed: %s", vcpu, strerror(-r));
+		inspect_paging_error(r, vcpu, &err);
 		goto fail;
 	}
 	if (paging && strcmp(kind, "4-level") != 0) {
@@ -443,7 +443,7 @@ void inspect_mmu_guest(struct vm *vm, struct rpc_call *call)
 	if (r < 0 || (strcmp(kind, "4-level") != 0 && strcmp(kind, "none") != 0)) {
 		json_object_put(ranges);
 		if (r < 0)
-			rpc_error_set(&err, RPC_INTERNAL_ERROR, "reading vCPU %u failed: %s", vcpu, strerror(-r));
+			inspect_paging_error(r, vcpu, &err);
 		else
 			rpc_error_set(&err, RPC_UNSUPPORTED, "vCPU %u uses %s paging; vmmd walks 4-level tables only",
 				      vcpu, kind);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "vmmd/shadow/engine.h"
+#include "vmmd/worker/inspect.h"
 #include "vmmd/worker/shadow_inspect.h"
 #include "vmmd/worker/vm.h"
 
@@ -169,4 +170,84 @@ void shadow_inspect_mmu(struct vm *vm, struct rpc_call *call)
 		json_object_object_add(res, "stats", json_object_get(sh));
 	json_object_put(stats);
 	rpc_call_result(call, res);
+}
+
+/* vcpu.state in shadow mode: the guest's registers as the engine keeps them
+ * and its PCB — what the guest believes, which the real CPU never holds. */
+void shadow_inspect_vcpu(struct vm *vm, unsigned vcpu, struct json_object *o)
+{
+	const struct shadow_vcpu *sv = vm->vcpus[vcpu].shadow;
+	const struct shadow_cpu *c = &sv->cpu;
+	const struct shadow_pcb *p = &c->pcb;
+	const struct kvm_regs *r = &c->regs;
+	const struct { const char *name; uint64_t v; } gpr[] = {
+		{ "rax", r->rax }, { "rbx", r->rbx }, { "rcx", r->rcx }, { "rdx", r->rdx },
+		{ "rsi", r->rsi }, { "rdi", r->rdi }, { "rsp", r->rsp }, { "rbp", r->rbp },
+		{ "r8", r->r8 }, { "r9", r->r9 }, { "r10", r->r10 }, { "r11", r->r11 },
+		{ "r12", r->r12 }, { "r13", r->r13 }, { "r14", r->r14 }, { "r15", r->r15 },
+		{ "rip", r->rip }, { "rflags", r->rflags },
+	};
+	struct json_object *regs = json_object_new_object();
+	for (size_t i = 0; i < sizeof(gpr) / sizeof(gpr[0]); i++)
+		json_object_object_add(regs, gpr[i].name, json_object_new_uint64(gpr[i].v));
+	json_object_object_add(o, "regs", regs);
+
+	/* sregs as the guest believes them: its control registers, tables and selectors. */
+	struct kvm_sregs vs = { 0 };
+	struct json_object *real_sregs;
+	vs.cr0 = p->cr0;
+	vs.cr2 = p->cr2;
+	vs.cr3 = p->cr3;
+	vs.cr4 = p->cr4;
+	vs.efer = p->efer;
+	vs.cr8 = p->tpr;
+	vs.gdt = (struct kvm_dtable) { .base = p->gdtr.base, .limit = p->gdtr.limit };
+	vs.idt = (struct kvm_dtable) { .base = p->idtr.base, .limit = p->idtr.limit };
+	vs.cs = (struct kvm_segment) { .selector = p->cs, .type = 0xb, .present = 1, .dpl = p->vcpl, .s = 1, .l = 1 };
+	vs.ss = (struct kvm_segment) { .selector = p->ss, .type = 0x3, .present = 1, .dpl = p->vcpl, .s = 1 };
+	vs.ds = (struct kvm_segment) { .selector = p->ds, .present = p->ds != 0 };
+	vs.es = (struct kvm_segment) { .selector = p->es, .present = p->es != 0 };
+	vs.fs = (struct kvm_segment) { .selector = p->fs, .base = p->fs_base, .present = 1 };
+	vs.gs = (struct kvm_segment) { .selector = p->gs, .base = p->gs_base, .present = 1 };
+	vs.tr = (struct kvm_segment) { .selector = p->tr, .base = p->tss_base, .limit = p->tss_limit, .type = 0xb,
+				       .present = p->tr != 0 };
+	if (json_object_object_get_ex(o, "real", &real_sregs))
+		json_object_object_add(o, "sregs", inspect_sregs_json(&vs));
+
+	struct inspect_paging pg = { p->cr0, p->cr3, p->cr4, p->efer };
+	struct json_object *pcb = json_object_new_object();
+	json_object_object_add(pcb, "paging", json_object_new_string(inspect_paging_kind(&pg)));
+	json_object_object_add(pcb, "interrupts_enabled", json_object_new_boolean(p->vif));
+	json_object_object_add(pcb, "idt_base", json_object_new_uint64(p->idtr.base));
+	json_object_object_add(pcb, "idt_limit", json_object_new_int(p->idtr.limit));
+	json_object_object_add(pcb, "page_table_base", json_object_new_uint64(p->cr3 & ~0xfffULL));
+	json_object_object_add(pcb, "kernel_mode", json_object_new_boolean(p->vcpl == 0));
+	json_object_object_add(pcb, "cpl", json_object_new_int(p->vcpl));
+	json_object_object_add(pcb, "source", json_object_new_string("pcb"));
+	json_object_object_add(pcb, "cr0", hex(p->cr0));
+	json_object_object_add(pcb, "cr2", hex(p->cr2));
+	json_object_object_add(pcb, "cr3", hex(p->cr3));
+	json_object_object_add(pcb, "cr4", hex(p->cr4));
+	json_object_object_add(pcb, "efer", hex(p->efer));
+	json_object_object_add(pcb, "gdt_base", hex(p->gdtr.base));
+	json_object_object_add(pcb, "gdt_limit", json_object_new_int(p->gdtr.limit));
+	json_object_object_add(pcb, "tr", json_object_new_int(p->tr));
+	json_object_object_add(pcb, "tss_base", hex(p->tss_base));
+	json_object_object_add(pcb, "cs", json_object_new_int(p->cs));
+	json_object_object_add(pcb, "ss", json_object_new_int(p->ss));
+	json_object_object_add(pcb, "star", hex(p->star));
+	json_object_object_add(pcb, "lstar", hex(p->lstar));
+	json_object_object_add(pcb, "sfmask", hex(p->sfmask));
+	json_object_object_add(pcb, "fs_base", hex(p->fs_base));
+	json_object_object_add(pcb, "gs_base", hex(p->gs_base));
+	json_object_object_add(pcb, "kernel_gs_base", hex(p->kernel_gs_base));
+	json_object_object_add(pcb, "halted", json_object_new_boolean(p->halted));
+	struct json_object *pending = json_object_new_array();
+	for (unsigned v = 0; v < 256; v++)
+		if (p->pending[v / 64] & (1ULL << (v % 64)))
+			json_object_array_add(pending, json_object_new_int(v));
+	json_object_object_add(pcb, "pending_vectors", pending);
+	json_object_object_add(pcb, "shadow_root", hex(sv->root));
+	json_object_object_add(pcb, "shadow_root_kind", json_object_new_string(sv->root_user ? "user" : "kernel"));
+	json_object_object_add(o, "pcb", pcb);
 }

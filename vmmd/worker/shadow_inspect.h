@@ -17,3 +17,5 @@ struct vm;
 void shadow_inspect_stats(struct vm *vm, struct json_object *stats);
 /* worker.mmu.shadow {vcpu, root, from, to, limit}. */
 void shadow_inspect_mmu(struct vm *vm, struct rpc_call *call);
+/* vcpu.state: replace regs with the guest's and add the PCB (o has the real state under "real"). */
+void shadow_inspect_vcpu(struct vm *vm, unsigned vcpu, struct json_object *o);
