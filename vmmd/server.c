@@ -41,6 +41,29 @@ static void client_closed(void *userdata, struct rpc_peer *peer, int error)
 
 static const struct rpc_peer_ops client_ops = { .handle = client_handle, .closed = client_closed };
 
+/* The connection's role from its peer's credentials (access.h); a peer with
+ * none is told so and refused. */
+static int client_set_role(struct daemon *d, struct client *c, int fd)
+{
+	struct access_peer peer;
+	int r = access_peer_get(fd, &peer);
+	if (r < 0)
+		return log_warning_errno(r, "Cannot read a client's credentials, refusing it: %m");
+	c->uid = peer.uid;
+	c->role = access_role_of(&d->access, &peer);
+	if (c->role == ACCESS_NONE) {
+		static const char msg[] = "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32005,\"message\":"
+					  "\"this user may not use vmmd\",\"data\":{\"class\":\"PermissionDenied\"}},"
+					  "\"id\":null}\n";
+		ssize_t n = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void) n;
+		log_info("Refused a connection from uid %u (pid %d): no role", (unsigned) peer.uid, (int) peer.pid);
+		return -EACCES;
+	}
+	log_debug("Client uid %u pid %d: role %s", (unsigned) peer.uid, (int) peer.pid, access_role_name(c->role));
+	return 0;
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *addr, int len, void *userdata)
 {
 	struct daemon *d = userdata;
@@ -58,6 +81,11 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	c->daemon = d;
+	if (client_set_role(d, c, fd) < 0) {
+		free(c);
+		close(fd);
+		return;
+	}
 	int r = rpc_peer_new(d->base, fd, &client_ops, c, &c->peer);
 	if (r < 0) {
 		free(c);
@@ -141,6 +169,10 @@ int server_listen(struct daemon *d, const char *path, int listen_fd)
 		fd = bind_socket(path);
 		if (fd < 0)
 			return fd;
+	} else if (evutil_make_socket_nonblocking(fd) < 0) {
+		/* systemd hands sockets over blocking (NonBlocking=no); libevent's
+		 * listener accepts until EAGAIN, so a blocking one hangs the loop. */
+		return -errno;
 	}
 	d->listener = evconnlistener_new(d->base, on_accept, d,
 					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);

@@ -62,4 +62,17 @@ struct vmm_boot_info {
 #define VMM_IRQ_COM1          4
 #define VMM_PORT_DEBUG_EXIT   0xf4  /* write v: VM exits with status (v << 1) | 1 */
 
+/*
+ * vmmd's info page, an MMIO device every vmmd VM has (devices/vmm_info.c),
+ * there so guests can exercise memory-mapped I/O the same way in both modes:
+ * in hw mode KVM exits on the access, in shadow mode it is the seed's
+ * "second kind of page fault". Registers are 32-bit.
+ */
+#define VMM_INFO_MMIO_BASE    0xfebff000ULL
+#define VMM_INFO_MAGIC        0x00   /* RO: 0x444d4d56 "VMMD" */
+#define VMM_INFO_VERSION      0x04   /* RO: 1 */
+#define VMM_INFO_SCRATCH      0x08   /* RW: holds what was written */
+#define VMM_INFO_ACCESSES     0x0c   /* RO: accesses to this page so far (this read included) */
+#define VMM_INFO_MAGIC_VALUE  0x444d4d56u
+
 #endif

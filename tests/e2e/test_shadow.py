@@ -95,6 +95,39 @@ def test_mmu_shadow(d):
 
 
 @kvm
+def test_mmio_by_page_fault(d):
+    """The seed's second kind of page fault: a device page the shadow tables
+    never map. Same output as hw mode (a KVM MMIO exit), counted apart."""
+    _, hw_text = run_to_end(d, "mmio-hw", "mmio")
+    info, sh_text = run_to_end(d, "mmio-sh", "mmio", paging="shadow")
+    check("mmio: magic 444d4d56 (VMMD)" in hw_text and "scratch after writing 7: 7" in hw_text,
+          "mmio guest in hw mode: %s" % show(hw_text))
+    check(sh_text == hw_text, "MMIO in shadow mode must behave as in hw mode:\nhw: %s\nshadow: %s"
+          % (show(hw_text), show(sh_text)))
+    by_class = ((info.get("stats") or {}).get("traps") or {}).get("by_class") or {}
+    check(by_class.get("page_fault_mmio") == 7,
+          "7 device accesses = 7 MMIO page faults, apart from fills: %s" % show(by_class))
+    check((info.get("exit") or {}).get("code") == 1, "mmio exits cleanly: %s" % show(info.get("exit")))
+
+
+@kvm
+def test_irq_inject_shadow(d):
+    """irq.inject in shadow mode goes to vmmd's PIC model (a line) or the PCB (a vector)."""
+    d.run_vm("spin-irq", "spin", "interval=3000000", paging="shadow")
+    d.wait_progress("spin-irq")
+    r = d.call("irq.inject", {"name": "spin-irq", "irq": 3})
+    check(r.get("via") == "vmmd PIC", "a line goes to the PIC model: %s" % show(r))
+    r = d.call("irq.inject", {"name": "spin-irq", "vector": 0x40})
+    check(r.get("pending") is True, "a vector waits in the PCB for virtual IF: %s" % show(r))
+    st = d.call("vcpu.state", {"name": "spin-irq"})
+    check(st.get("pcb", {}).get("source") == "pcb", "vcpu.state shows the PCB in shadow mode: %s" % show(st))
+    check(0x40 in st["pcb"].get("pending_vectors", []), "spin never enables IF: 0x40 stays pending: %s"
+          % show(st["pcb"]))
+    check(st["pcb"].get("kernel_mode") is True, "spin runs in virtual kernel mode: %s" % show(st["pcb"]))
+    d.call("vm.stop", {"name": "spin-irq", "force": True})
+
+
+@kvm
 def test_mmu_shadow_unsupported_in_hw(d):
     d.run_vm("spin-hw", "spin")
     d.wait_progress("spin-hw")

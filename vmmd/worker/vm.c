@@ -200,6 +200,10 @@ static int setup_devices(struct vm *vm, const char *console_path, const char **w
 	r = bus_register(vm->bus, BUS_PIO, VMM_PORT_COM1, UART_REGION_SIZE, "uart16550", uart_io, vm->uart);
 	if (r == 0)
 		r = bus_register(vm->bus, BUS_PIO, VMM_PORT_DEBUG_EXIT, 4, "debug-exit", debug_exit_io, &vm->debug_exit);
+	vmm_info_init(&vm->info_page);
+	if (r == 0)
+		r = bus_register(vm->bus, BUS_MMIO, VMM_INFO_MMIO_BASE, VMM_INFO_SIZE, "vmm-info", vmm_info_io,
+				 &vm->info_page);
 	if (r < 0)
 		*why = "cannot register the platform devices";
 	return r;

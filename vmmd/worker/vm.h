@@ -20,6 +20,7 @@
 #include "devices/bus.h"
 #include "devices/debug_exit.h"
 #include "devices/uart16550.h"
+#include "devices/vmm_info.h"
 #include "vmmd/worker/console_ring.h"
 #include "vmmd/worker/guest_memory.h"
 #include "vmmd/worker/vcpu.h"
@@ -56,6 +57,7 @@ struct vm {
 	struct bus *bus;
 	struct uart16550 *uart;
 	struct debug_exit debug_exit;
+	struct vmm_info info_page;
 	struct console_ring console;
 	int console_log_fd;     /* -1 when no log file */
 
