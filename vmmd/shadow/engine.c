@@ -13,6 +13,7 @@
 #define CR0_WP (1ULL << 16)
 #define CR0_PG (1ULL << 31)
 #define EFER_NXE (1ULL << 11)
+#define X86_PF_RSVD (1u << 3)
 
 static const char *const class_names[STRAP_MAX] = {
 	[STRAP_PRIVILEGED] = "privileged", [STRAP_PF_FILL] = "page_fault_fill",
@@ -319,6 +320,16 @@ static enum shadow_action page_fault(struct shadow_vcpu *sv, const struct shadow
 {
 	struct shadow_vm *svm = sv->svm;
 	struct smmu_fault f;
+	if (error & X86_PF_RSVD) {
+		/* vmmd's shadow entries never set reserved bits, so the host itself
+		 * refuses this address: PVM-style hosts reserve guest-virtual
+		 * 0xffff800000000000-0xffff87ffffffffff (Linux's hypervisor hole). */
+		snprintf(sv->fail_message, sizeof(sv->fail_message),
+			 "shadow mode: the host reserves guest-virtual %#llx (reserved-bit fault on a valid shadow "
+			 "entry; PVM hosts keep 0xffff800000000000-0xffff87ffffffffff for themselves)",
+			 (unsigned long long) cr2);
+		return SHADOW_HOST_REFUSED;
+	}
 	pthread_mutex_lock(&svm->lock);
 	int r = smmu_page_fault(svm->smmu, sv->cpu.pcb.cr3, sv->cpu.pcb.vcpl == 3, cr2, error,
 				guest_wp(&sv->cpu), guest_nxe(&sv->cpu), &f);

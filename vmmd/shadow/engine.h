@@ -64,13 +64,15 @@ struct shadow_vcpu {
 	bool root_stale;        /* a CR3 write or flush: load again even if unchanged */
 	bool tlb_flush;         /* shadow entries were removed: the real TLB must forget them */
 	bool tables_changed;
-	bool irq_shadow;        /* sti/mov ss just ran: no interrupt before the next instruction */    /* entries removed anywhere in the pool (smmu_take_removed) */
+	bool irq_shadow;
+	char fail_message[200];        /* sti/mov ss just ran: no interrupt before the next instruction */    /* entries removed anywhere in the pool (smmu_take_removed) */
 };
 
 enum shadow_action {
 	SHADOW_RESUME,          /* run the guest from cpu state (root may have changed) */
 	SHADOW_HALT,            /* emulated hlt: wait for a virtual interrupt, then resume */
 	SHADOW_TRIPLE_FAULT,    /* delivery escalated past #DF: the VM ends */
+	SHADOW_HOST_REFUSED,    /* the host will not run this (fail_message says what): the VM ends */
 };
 
 struct shadow_vm_config {

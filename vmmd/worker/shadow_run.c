@@ -358,6 +358,9 @@ static bool handle_trap(struct vcpu *v)
 	case SHADOW_TRIPLE_FAULT:
 		end_vm(v, VM_EXIT_TRIPLE_FAULT, "triple fault (an exception could not be delivered to the guest)");
 		return false;
+	case SHADOW_HOST_REFUSED:
+		end_vm(v, VM_EXIT_INTERNAL_ERROR, v->shadow->fail_message);
+		return false;
 	}
 	write_back(v);
 	return true;
