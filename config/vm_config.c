@@ -286,7 +286,7 @@ static int parse_sizes(struct json_object *obj, struct vm_config *c, struct conf
 
 static int parse_paging(struct json_object *obj, struct vm_config *c, struct config_error *err)
 {
-	static const char *const shadow_fields[] = { "strategy", NULL };
+	static const char *const shadow_fields[] = { "strategy", "scatter", NULL };
 	struct json_object *v, *shadow;
 	unsigned u;
 	int r;
@@ -311,6 +311,14 @@ static int parse_paging(struct json_object *obj, struct vm_config *c, struct con
 		if (r < 0)
 			return r;
 		c->strategy = (enum vm_shadow_strategy) u;
+	}
+	if (json_object_object_get_ex(shadow, "scatter", &v)) {
+		r = get_bool(v, "shadow.scatter", &c->scatter, err);
+		if (r < 0)
+			return r;
+		if (c->scatter && c->memory_mib > VM_SCATTER_MIB_MAX)
+			return fail(err, "shadow.scatter", "a scattered physmap needs memory_mib <= 256 "
+				    "(one host mapping per guest page)");
 	}
 	return 0;
 }
@@ -560,7 +568,8 @@ struct json_object *vm_config_to_json(const struct vm_config *c)
 		goto err_object;
 
 	shadow = json_object_new_object();
-	if (!shadow || add(shadow, "strategy", new_string(vm_strategy_name(c->strategy))) < 0)
+	if (!shadow || add(shadow, "strategy", new_string(vm_strategy_name(c->strategy))) < 0 ||
+	    add(shadow, "scatter", json_object_new_boolean(c->scatter)) < 0)
 		goto err_shadow;
 	if (add(o, "shadow", shadow) < 0)
 		goto err_object;  /* add() already dropped shadow */

@@ -19,6 +19,7 @@
 #define VM_CMDLINE_MAX       4095
 #define VM_PATH_MAX          4095
 #define VM_DEVICES_MAX       16
+#define VM_SCATTER_MIB_MAX   256
 #define VM_MEMORY_MIB_DEFAULT 64
 #define VM_VCPUS_DEFAULT     1
 
@@ -38,6 +39,7 @@ struct vm_config {
 	uint32_t vcpus;                  /* default 1 */
 	enum vm_paging paging;           /* default hw */
 	enum vm_shadow_strategy strategy;/* default cached */
+	bool scatter;                    /* shadow.scatter: debug physmap that permutes guest frames */
 	char *kernel;                    /* required, absolute path */
 	char *initrd;                    /* NULL when absent/null; absolute path */
 	char *cmdline;                   /* never NULL ("" default) */

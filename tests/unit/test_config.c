@@ -227,6 +227,22 @@ static void test_integers(void **state)
 	json_object_put(o);
 }
 
+static void test_scatter(void **state)
+{
+	struct vm_config *c = load_ok("{ " BASE ", \"paging\": \"shadow\", \"shadow\": { \"scatter\": true } }");
+	assert_true(c->scatter);
+	vm_config_free(c);
+	c = load_ok("{ " BASE " }");
+	assert_false(c->scatter);
+	vm_config_free(c);
+
+	static const struct bad_case bad[] = {
+		{ "\"shadow\": { \"scatter\": 1 }", "shadow.scatter", "expected a boolean" },
+		{ "\"memory_mib\": 512, \"shadow\": { \"scatter\": true }", "shadow.scatter", "needs memory_mib <= 256" },
+	};
+	CHECK_BAD(bad);
+}
+
 static void test_strings(void **state)
 {
 	static const struct bad_case bad[] = {
@@ -716,6 +732,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_integers),
+		cmocka_unit_test(test_scatter),
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_string_limits),
 		cmocka_unit_test(test_not_object),

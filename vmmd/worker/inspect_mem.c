@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "proto/base64.h"
+#include "vmmd/shadow/engine.h"
 #include "vmmd/worker/inspect.h"
 #include "vmmd/worker/vm.h"
 
@@ -362,8 +363,10 @@ void inspect_mmu_translate(struct vm *vm, struct rpc_call *call)
 	json_object_object_add(o, "virtual", json_object_new_uint64(addr));
 	json_object_object_add(o, "mapped", json_object_new_boolean(mapped));
 	json_object_object_add(o, "physical", mapped ? json_object_new_uint64(w.phys) : NULL);
-	/* hw mode: one KVM memory slot at guest-physical 0, so machine = physical where RAM backs it. */
-	json_object_object_add(o, "machine", backed ? json_object_new_uint64(w.phys) : NULL);
+	/* hw mode: one KVM memory slot at guest-physical 0, so machine = physical where RAM backs it.
+	 * Shadow mode: through the physmap (identity, or scattered). */
+	uint64_t machine = vm->shadow && backed ? physmap_gpa_to_mpa(&vm->shadow->pm, w.phys) : w.phys;
+	json_object_object_add(o, "machine", backed ? json_object_new_uint64(machine) : NULL);
 	json_object_object_add(o, "backed", json_object_new_boolean(backed));
 	json_object_object_add(o, "page_size", mapped && paging ? json_object_new_uint64(w.page_size) : NULL);
 	if (mapped && paging) {

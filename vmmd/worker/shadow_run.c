@@ -25,6 +25,49 @@
 
 /* --- setup ---------------------------------------------------------------- */
 
+/*
+ * Machine memory is one memfd when the physmap scatters guest frames: KVM
+ * sees machine memory (frames permuted), while vmmd's own guest-physical
+ * view — what the loader, the boot tables and inspection use — maps each
+ * guest page onto its machine frame, so those paths stay simple and every
+ * path that builds machine addresses (shadow entries) must translate.
+ */
+static int map_guest_view(struct vm *vm, int memfd, const struct physmap *pm, uint64_t guest, const char **why)
+{
+	uint8_t *view = mmap(NULL, guest, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (view == MAP_FAILED) {
+		*why = "cannot reserve the guest-physical view";
+		return -errno;
+	}
+	vm->guest_view = view;
+	for (uint64_t gpfn = 0; gpfn < pm->guest_pages; gpfn++) {
+		void *p = mmap(view + gpfn * PAGE_SIZE_4K, PAGE_SIZE_4K, PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_FIXED, memfd, (off_t) pm->to_machine[gpfn] * PAGE_SIZE_4K);
+		if (p == MAP_FAILED) {
+			*why = "cannot map the scattered guest-physical view";
+			return -errno;
+		}
+	}
+	vm->mem = (struct guest_memory) { .host = view, .size = guest };
+	return 0;
+}
+
+static void *map_machine(struct vm *vm, uint64_t machine, int *ret_memfd)
+{
+	*ret_memfd = -1;
+	if (!vm->config->scatter)
+		return mmap(NULL, machine, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	int fd = memfd_create("vmmd-machine", MFD_CLOEXEC);
+	if (fd < 0)
+		return MAP_FAILED;
+	if (ftruncate(fd, (off_t) machine) < 0) {
+		close(fd);
+		return MAP_FAILED;
+	}
+	*ret_memfd = fd;
+	return mmap(NULL, machine, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+}
+
 int shadow_run_setup_memory(struct vm *vm, const char **why)
 {
 	uint64_t guest = (uint64_t) vm->config->memory_mib << 20;
@@ -33,11 +76,14 @@ int shadow_run_setup_memory(struct vm *vm, const char **why)
 		*why = "memory_mib is above what shadow mode supports (3072)";
 		return -EINVAL;
 	}
-	void *host = mmap(NULL, machine, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	int memfd;
+	void *host = map_machine(vm, machine, &memfd);
 	if (host == MAP_FAILED) {
+		int r = -errno;
+		if (memfd >= 0)
+			close(memfd);
 		*why = "cannot map machine memory";
-		return -errno;
+		return r;
 	}
 	vm->machine_host = host;
 	vm->machine_size = machine;
@@ -52,9 +98,11 @@ int shadow_run_setup_memory(struct vm *vm, const char **why)
 		.slot = 0, .guest_phys_addr = 0, .memory_size = pool,
 		.userspace_addr = (uint64_t) (uintptr_t) host,
 	};
+	int r = 0;
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
 		*why = "KVM_SET_USER_MEMORY_REGION failed";
-		return -errno;
+		r = -errno;
+		goto out;
 	}
 	vm->pool_region = (struct kvm_userspace_memory_region) {
 		.slot = 1, .guest_phys_addr = pool, .memory_size = machine - pool,
@@ -62,19 +110,31 @@ int shadow_run_setup_memory(struct vm *vm, const char **why)
 	};
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &vm->pool_region) < 0) {
 		*why = "KVM_SET_USER_MEMORY_REGION failed";
-		return -errno;
+		r = -errno;
+		goto out;
 	}
 	vm->shadow = calloc(1, sizeof(*vm->shadow));
-	if (!vm->shadow)
-		return -ENOMEM;
+	if (!vm->shadow) {
+		r = -ENOMEM;
+		goto out;
+	}
 	struct shadow_vm_config cfg = {
 		.guest_bytes = guest, .pool_pages = SHADOW_POOL_PAGES,
 		.strategy = vm->config->strategy == VM_SHADOW_VTLB ? SMMU_VTLB : SMMU_CACHED,
 		.bus = vm->bus,
+		/* Any fixed non-zero seed: the same permutation every run, so a failure reproduces. */
+		.scatter_seed = vm->config->scatter ? 0x5eed5ca77e2ULL : 0,
 	};
-	int r = shadow_vm_init(vm->shadow, (struct machine_memory) { .host = host, .size = machine }, &cfg);
-	if (r < 0)
+	r = shadow_vm_init(vm->shadow, (struct machine_memory) { .host = host, .size = machine }, &cfg);
+	if (r < 0) {
 		*why = "cannot build the shadow engine";
+		goto out;
+	}
+	if (memfd >= 0)
+		r = map_guest_view(vm, memfd, &vm->shadow->pm, guest, why);
+out:
+	if (memfd >= 0)
+		close(memfd);
 	return r;
 }
 
@@ -85,6 +145,9 @@ void shadow_run_destroy(struct vm *vm)
 		free(vm->shadow);
 		vm->shadow = NULL;
 	}
+	if (vm->guest_view)
+		munmap(vm->guest_view, vm->mem.size);
+	vm->guest_view = NULL;
 	if (vm->machine_host)
 		munmap(vm->machine_host, vm->machine_size);
 	vm->machine_host = NULL;

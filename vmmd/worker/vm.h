@@ -76,6 +76,7 @@ struct vm {
 	struct shadow_platform *platform;   /* userspace PIC + PIT (shadow_platform.h) */
 	uint8_t *machine_host;
 	uint64_t machine_size;
+	uint8_t *guest_view;    /* scattered physmap: guest-physical view of machine memory */
 	struct kvm_userspace_memory_region pool_region;
 	uint64_t irqs_injected[3];  /* atomic: irq.inject by kind (inspect.h INSPECT_IRQ_*) */
 };
