@@ -241,6 +241,18 @@ static void translate_human(struct json_object *res, const struct cmd_args *args
 	       (unsigned long long) u64_at(res, "references.shadow_or_native"),
 	       (unsigned long long) u64_at(res, "references.nested_2d"),
 	       (unsigned long long) u64_at(res, "references.nested_levels"));
+	struct json_object *sh = json_lookup(res, "shadow");
+	if (sh) {
+		/* Shadow mode: what the real CPU walks instead of the guest's tables. */
+		if (json_object_get_boolean(json_lookup(sh, "present")))
+			printf("shadow    %s root %s: entry -> machine %s (flags %s, from guest PTE %s), %d references\n",
+			       json_lookup_str(sh, "root", "?"), json_lookup_str(sh, "root_machine", "?"),
+			       json_lookup_str(sh, "machine", "?"), json_lookup_str(sh, "entry_flags", "?"),
+			       json_lookup_str(sh, "guest_pte", "?"), json_object_get_int(json_lookup(sh, "references")));
+		else
+			printf("shadow    %s root %s: no entry yet (the next access faults and vmmd fills it)\n",
+			       json_lookup_str(sh, "root", "?"), json_lookup_str(sh, "root_machine", "?"));
+	}
 }
 
 static int cmd_translate(struct ctl *ctl, const struct cmd_args *args)

@@ -17,6 +17,7 @@
 #include "proto/base64.h"
 #include "vmmd/shadow/engine.h"
 #include "vmmd/worker/inspect.h"
+#include "vmmd/worker/shadow_inspect.h"
 #include "vmmd/worker/vm.h"
 
 #define CHUNKS_MAX        ((INSPECT_MEM_MAX >> 12) + 2)   /* 4 KiB pages a 1 MiB range can touch */
@@ -382,6 +383,8 @@ void inspect_mmu_translate(struct vm *vm, struct rpc_call *call)
 		json_object_object_add(f, "reason", json_object_new_string(gw_fault_name(w.fault)));
 		json_object_object_add(o, "fault", f);
 	}
+	if (vm->shadow)
+		shadow_inspect_translate(vm, vcpu, addr, o);
 	rpc_call_result(call, o);
 	return;
 fail:

@@ -251,3 +251,42 @@ void shadow_inspect_vcpu(struct vm *vm, unsigned vcpu, struct json_object *o)
 	json_object_object_add(pcb, "shadow_root_kind", json_object_new_string(sv->root_user ? "user" : "kernel"));
 	json_object_object_add(o, "pcb", pcb);
 }
+
+struct one_mapping {
+	bool found;
+	struct smmu_mapping m;
+};
+
+static int take_first(void *userdata, const struct smmu_mapping *m)
+{
+	struct one_mapping *one = userdata;
+	one->m = *m;
+	one->found = true;
+	return 1;
+}
+
+void shadow_inspect_translate(struct vm *vm, unsigned vcpu, uint64_t va, struct json_object *o)
+{
+	const struct shadow_vcpu *sv = vm->vcpus[vcpu].shadow;
+	bool user = sv->cpu.pcb.vcpl == 3;
+	struct one_mapping one = { 0 };
+	pthread_mutex_lock(&vm->shadow->lock);
+	smmu_foreach_mapping(vm->shadow->smmu, sv->cpu.pcb.cr3, user, va & ~0xfffULL, va | 0xfffULL, take_first, &one);
+	pthread_mutex_unlock(&vm->shadow->lock);
+
+	struct json_object *s = json_object_new_object();
+	json_object_object_add(s, "root", json_object_new_string(user ? "user" : "kernel"));
+	json_object_object_add(s, "root_machine", hex(sv->root));
+	json_object_object_add(s, "present", json_object_new_boolean(one.found));
+	if (one.found) {
+		json_object_object_add(s, "machine", hex(one.m.mpa | (va & 0xfff)));
+		json_object_object_add(s, "entry_flags", hex(one.m.flags));
+		json_object_object_add(s, "guest_pte", hex(one.m.guest_pte));
+	}
+	/* The real CPU walks only the shadow table: a 1-D walk, one reference per level. */
+	json_object_object_add(s, "references", json_object_new_int(4));
+	json_object_object_add(s, "note", json_object_new_string(one.found ?
+		"the hardware walks this shadow entry (1-D, 4 references); the guest walk above is vmmd's" :
+		"no shadow entry yet: the next access faults and vmmd fills it from the guest walk"));
+	json_object_object_add(o, "shadow", s);
+}
