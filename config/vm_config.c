@@ -297,6 +297,10 @@ static int parse_paging(struct json_object *obj, struct vm_config *c, struct con
 			return r;
 		c->paging = (enum vm_paging) u;
 	}
+	/* The shadow MMU keeps one current root and APs would have to start in
+	 * real mode, which CPL3 cannot run: shadow mode is one vCPU. */
+	if (c->paging == VM_PAGING_SHADOW && c->vcpus > 1)
+		return fail(err, "vcpus", "shadow mode runs one vCPU (SMP needs paging \"hw\")");
 	/* Accepted with paging "hw" too, so a config can switch modes by
 	 * changing one field and to_json output always parses back. */
 	if (!json_object_object_get_ex(obj, "shadow", &shadow))

@@ -20,7 +20,7 @@
 
 /* Minimal valid config, and one that sets every field off its default. */
 #define BASE "\"name\": \"vm\", \"kernel\": \"/boot/k\""
-#define FULL "{ \"name\": \"full-1.x_y\", \"memory_mib\": 512, \"vcpus\": 4," \
+#define FULL "{ \"name\": \"full-1.x_y\", \"memory_mib\": 512, \"vcpus\": 1," \
 	" \"paging\": \"shadow\", \"shadow\": { \"strategy\": \"vtlb\" }," \
 	" \"kernel\": \"/boot/kernel.elf\", \"initrd\": \"/boot/initrd.img\"," \
 	" \"cmdline\": \"console=ttyS0 exit=3\", \"console\": { \"log\": \"/var/log/vm.log\" }," \
@@ -158,7 +158,7 @@ static void test_full(void **state)
 
 	assert_string_equal(c->name, "full-1.x_y");
 	assert_int_equal(c->memory_mib, 512);
-	assert_int_equal(c->vcpus, 4);
+	assert_int_equal(c->vcpus, 1);   /* shadow mode is one vCPU */
 	assert_int_equal(c->paging, VM_PAGING_SHADOW);
 	assert_int_equal(c->strategy, VM_SHADOW_VTLB);
 	assert_string_equal(c->kernel, "/boot/kernel.elf");
