@@ -250,6 +250,15 @@ void shadow_inspect_vcpu(struct vm *vm, unsigned vcpu, struct json_object *o)
 	json_object_object_add(pcb, "shadow_root", hex(sv->root));
 	json_object_object_add(pcb, "shadow_root_kind", json_object_new_string(sv->root_user ? "user" : "kernel"));
 	json_object_object_add(o, "pcb", pcb);
+
+	/* Which virtualization holes this host let vmmd close (docs/shadow.md). */
+	struct json_object *holes = json_object_new_object();
+	json_object_object_add(holes, "cpuid_traps", json_object_new_boolean(vm->vcpus[vcpu].cpuid_faulting));
+	json_object_object_add(holes, "umip", json_object_new_boolean(vm->vcpus[vcpu].umip));
+	json_object_object_add(holes, "iretq_traps", json_object_new_boolean(true));
+	json_object_object_add(holes, "pushf_if_virtual", json_object_new_boolean(true));
+	json_object_object_add(holes, "popf_if", json_object_new_string("guest contract: sti/cli or the restore-IF hypercall"));
+	json_object_object_add(o, "holes", holes);
 }
 
 struct one_mapping {
