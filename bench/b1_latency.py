@@ -8,6 +8,7 @@ Targets, measured in alternating chunks in each round with the same client code
   vmmd        vm.info on a created VM (the supervisor answers alone)
   vmmd-live   vm.info on a running VM, paused (the supervisor asks its worker
               for live stats: one more hop); needs /dev/kvm
+  vmmd-version  vmm.version (what the daemon knows of the host)
   qmp         QEMU's query-status on qemu-system-x86_64 -M microvm -enable-kvm -S
 Also the server's CPU time per call (utime+stime from /proc/PID/stat over
 the round): stable where wall-clock latency is not.
@@ -98,6 +99,16 @@ def body(res, args):
             base.create("b1", "hello")
             targets.append(("vmmd-baseline", "baseline vmmd vm.info (created VM; %s)" % lib.VMMD_BASELINE,
                             base.connect(), info_a, [base.pid]))
+
+        # vmm.version (host facts): each on its own daemon, like the others.
+        version = lambda i: lib.rpc_message("vmm.version", None, i)  # noqa: E731
+        ver = lib.Vmmd().start()
+        cleanup.append(ver.stop)
+        targets.append(("vmmd-version", "vmmd vmm.version", ver.connect(), version, [ver.pid]))
+        if lib.VMMD_BASELINE:
+            bver = lib.Vmmd(binary=lib.VMMD_BASELINE).start()
+            cleanup.append(bver.stop)
+            targets.append(("baseline-version", "baseline vmmd vmm.version", bver.connect(), version, [bver.pid]))
 
         why = lib.kvm_problem()
         if why:

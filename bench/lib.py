@@ -730,3 +730,152 @@ def run_harness(figure_id, title, body):
         rc = 1
     res.write()
     sys.exit(rc)
+
+
+# --- guests that measure themselves (B6, B9) ----------------------------------------
+
+NATIVE_SRC = os.path.join(ROOT, "bench", "native_loop.c")
+
+
+def native_tool():
+    """$B/bench/native_loop, built from bench/native_loop.c with gcc -O2 when
+    missing or older than its sources (the loop is guests/lib/bench_loop.h)."""
+    out = os.path.join(B, "bench", "native_loop")
+    srcs = [NATIVE_SRC, os.path.join(ROOT, "guests", "lib", "bench_loop.h")]
+    if not os.path.exists(out) or any(os.path.getmtime(s) > os.path.getmtime(out) for s in srcs):
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        cc = os.environ.get("CC", "gcc")
+        p = subprocess.run([cc, "-O2", "-o", out + ".tmp", NATIVE_SRC], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise BenchError("cannot build %s: %s" % (out, p.stderr.strip()[-500:]))
+        os.replace(out + ".tmp", out)
+    return out
+
+
+def kv_line(line):
+    """'k=v k2=v2 word' -> {'k': 'v', 'k2': 'v2'} (words without '=' are skipped)."""
+    out = {}
+    for w in line.split():
+        if "=" in w:
+            k, v = w.split("=", 1)
+            out[k] = v
+    return out
+
+
+_TSC_HZ = None
+
+
+def tsc_hz():
+    """TSC ticks per second of this host (native_loop --tsc-hz; KVM guests
+    read the same TSC rate)."""
+    global _TSC_HZ
+    if _TSC_HZ is None:
+        p = subprocess.run([native_tool(), "--tsc-hz"], capture_output=True, text=True, timeout=30)
+        hz = float(kv_line(p.stdout).get("tsc_hz", 0))
+        if p.returncode != 0 or hz <= 0:
+            raise BenchError("TSC calibration failed: %r" % (p.stdout + p.stderr))
+        _TSC_HZ = hz
+    return _TSC_HZ
+
+
+def run_native_loop(n):
+    p = subprocess.run([native_tool(), str(n)], capture_output=True, text=True, timeout=600)
+    if p.returncode != 0:
+        raise BenchError("native_loop failed: %s" % (p.stdout + p.stderr))
+    kv = kv_line(p.stdout)
+    return {"n": int(kv["n"]), "cycles": int(kv["cycles"]), "ns": int(kv["ns"]), "check": kv.get("check")}
+
+
+class GuestRun:
+    """Run one VM to its end and keep its console with the time each piece
+    arrived: the supervisor's event timestamps (CLOCK_REALTIME when the
+    worker reported the bytes; the worker coalesces bursts for up to 5 ms).
+
+    at(offset) is the time the byte at offset was first reported, so the
+    wall time between two console lines is known to about ±5 ms."""
+
+    def __init__(self, vmmd, name, guest, paging="hw", cmdline="", memory_mib=16, timeout=120.0, **fields):
+        self.name = name
+        ev = vmmd.connect()
+        try:
+            vmmd.create(name, guest, memory_mib=memory_mib, cmdline=cmdline, paging=paging, **fields)
+            ev.rpc("events.subscribe", {"topics": ["console", "state"], "name": name})
+            vmmd.rpc("vm.start", {"name": name})
+            self.chunks = []        # (timestamp, start offset, bytes)
+            deadline = time.monotonic() + timeout
+            done = False
+            while not done:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    vmmd.rpc("vm.stop", {"name": name, "force": True})
+                    raise BenchError("%s did not end in %.0f s" % (name, timeout))
+                n = ev.wait_notification(min(left, 1.0))
+                if n is None:
+                    st = vmmd.info(name)["state"]
+                    done = st in ("stopped", "crashed")
+                    continue
+                p = n.get("params") or {}
+                if p.get("vm") != name:
+                    continue
+                data = p.get("data") or {}
+                if p.get("type") == "console":
+                    self.chunks.append((p.get("timestamp"), data.get("offset", 0),
+                                        base64.b64decode(data.get("data", ""))))
+                elif p.get("type") == "state" and data.get("state") in ("stopped", "crashed"):
+                    done = True
+            # Late console events (the exit report flushes the console first).
+            while True:
+                n = ev.wait_notification(0.05)
+                if n is None:
+                    break
+                p = n.get("params") or {}
+                if p.get("vm") == name and p.get("type") == "console":
+                    d = p.get("data") or {}
+                    self.chunks.append((p.get("timestamp"), d.get("offset", 0), base64.b64decode(d.get("data", ""))))
+        finally:
+            ev.close()
+        self.info = vmmd.info(name)
+        self.text = vmmd.console(name, 0, 1 << 20)[0].decode(errors="replace")
+        vmmd.rpc("vm.destroy", {"name": name})
+
+    def at(self, offset):
+        for ts, start, data in self.chunks:
+            if start <= offset < start + len(data):
+                return ts
+        return None
+
+    def lines(self, prefix):
+        """[(line, offset of its first byte, offset past its newline)] of lines starting with prefix."""
+        out = []
+        pos = 0
+        for line in self.text.split("\n"):
+            if line.startswith(prefix):
+                out.append((line, pos, pos + len(line) + 1))
+            pos += len(line) + 1
+        return out
+
+    def exit_ok(self):
+        e = self.info.get("exit") or {}
+        return self.info.get("state") == "stopped" and e.get("reason") == "debug-exit" and e.get("value") == 0
+
+
+def trapbench_results(run):
+    """{name: {"n", "cycles", "wall_s"}} from a trapbench console. wall_s:
+    from the report of the end of 'begin NAME' to the report of the first
+    byte of 'result NAME' (None when the events do not bracket it)."""
+    out = {}
+    begins = {}
+    for line, a, b in run.lines("trapbench: "):
+        words = line.split()
+        if len(words) >= 3 and words[1] == "begin":
+            begins[words[2]] = b - 1           # its newline
+        elif len(words) >= 3 and words[1] == "result":
+            name = words[2]
+            kv = kv_line(line)
+            t0 = run.at(begins.get(name, -1))
+            t1 = run.at(a)
+            wall = (t1 - t0) if (t0 is not None and t1 is not None) else None
+            out.setdefault(name, []).append({"n": int(kv["n"]), "cycles": int(kv["cycles"]), "wall_s": wall})
+        elif "FAIL" in line:
+            raise BenchError("%s: %s" % (run.name, line))
+    return out

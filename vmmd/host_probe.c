@@ -63,3 +63,14 @@ void host_probe(struct host_facts *ret)
 	ret->tdp = sys_flag("/sys/module/kvm_intel/parameters/ept") ||
 		   sys_flag("/sys/module/kvm_amd/parameters/npt");
 }
+
+const struct host_facts *host_facts_cached(void)
+{
+	static struct host_facts facts;
+	static bool probed;
+	if (!probed || !facts.kvm_available) {
+		host_probe(&facts);
+		probed = true;
+	}
+	return &facts;
+}

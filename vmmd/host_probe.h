@@ -19,3 +19,7 @@ struct host_facts {
 };
 
 void host_probe(struct host_facts *ret);
+/* The facts probed once and kept (vmm.version): the host does not change
+ * under a running daemon. A probe that found no usable KVM is retried on
+ * the next call, so a module loaded later is still seen. */
+const struct host_facts *host_facts_cached(void);

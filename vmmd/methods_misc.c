@@ -61,8 +61,7 @@ void method_rpc_discover(struct daemon *d, struct client *c, struct rpc_call *ca
 
 void method_vmm_version(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
 {
-	struct host_facts facts;
-	host_probe(&facts);
+	const struct host_facts facts = *host_facts_cached();   /* probed once, not per call */
 	struct json_object *res = json_object_new_object();
 	json_object_object_add(res, "version", json_object_new_string(VMMD_VERSION));
 	json_object_object_add(res, "api", json_object_new_int(1));

@@ -182,7 +182,7 @@ void method_vm_list(struct daemon *d, struct client *c, struct rpc_call *call, s
 static struct json_object *info_json(struct vm_record *vm, struct json_object *stats)
 {
 	struct json_object *o = vm_summary_json(vm);
-	json_object_object_add(o, "config", vm_config_to_json(vm->config));
+	json_object_object_add(o, "config", registry_config_json(vm));   /* cached: configs are immutable */
 	pid_t pid = worker_pid(vm);
 	json_object_object_add(o, "pid", pid ? json_object_new_int(pid) : NULL);
 	json_object_object_add(o, "exit", vm_exit_json(&vm->exit));

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <json-c/printbuf.h>
 
 #include "vmmd/log.h"
 #include "vmmd/registry.h"
@@ -68,6 +69,40 @@ double vm_uptime(const struct vm_record *vm)
 	return (now.tv_sec - vm->started.tv_sec) + (now.tv_nsec - vm->started.tv_nsec) / 1e9;
 }
 
+/* The config's text, rendered once (compact, '/' unescaped, as rpc.c sends
+ * replies). Used whatever the flags: inside registry_save's pretty document
+ * the config stays on one line, which is still the same JSON. */
+static int config_text_serializer(struct json_object *jso, struct printbuf *pb, int level, int flags)
+{
+	const char *text = json_object_get_userdata(jso);
+	return printbuf_memappend(pb, text, (int) strlen(text));
+}
+
+static void config_text_free(struct json_object *jso, void *userdata)
+{
+	free(userdata);
+}
+
+static struct json_object *config_json_cached(const struct vm_config *config)
+{
+	struct json_object *o = vm_config_to_json(config);
+	if (!o)
+		return NULL;
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	char *copy = text ? strdup(text) : NULL;
+	if (!copy)
+		return o;   /* still a valid (uncached-text) object */
+	json_object_set_serializer(o, config_text_serializer, copy, config_text_free);
+	return o;
+}
+
+struct json_object *registry_config_json(struct vm_record *vm)
+{
+	if (vm->config_json)
+		return json_object_get(vm->config_json);
+	return vm_config_to_json(vm->config);
+}
+
 int registry_save(struct registry *reg, struct vm_record *vm)
 {
 	char path[4096], tmp[4096 + 8];
@@ -76,7 +111,7 @@ int registry_save(struct registry *reg, struct vm_record *vm)
 		return r;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "config", vm_config_to_json(vm->config));
+	json_object_object_add(o, "config", registry_config_json(vm));
 	json_object_object_add(o, "state", json_object_new_string(vm_state_name(vm->state)));
 	struct json_object *exit = vm_exit_json(&vm->exit);
 	if (exit)
@@ -110,9 +145,11 @@ int registry_add(struct registry *reg, struct vm_config *config, struct vm_recor
 		return -ENOMEM;
 	snprintf(vm->name, sizeof(vm->name), "%s", config->name);
 	vm->config = config;
+	vm->config_json = config_json_cached(config);
 	vm->state = VM_STATE_CREATED;
 	int r = registry_save(reg, vm);
 	if (r < 0) {
+		json_object_put(vm->config_json);
 		free(vm);
 		return r;
 	}
@@ -126,6 +163,7 @@ int registry_add(struct registry *reg, struct vm_config *config, struct vm_recor
 static void record_free(struct vm_record *vm)
 {
 	vm_config_free(vm->config);
+	json_object_put(vm->config_json);
 	json_object_put(vm->last_stats);
 	console_ring_close(&vm->console);
 	free(vm);

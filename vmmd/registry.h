@@ -43,6 +43,11 @@ struct vm_record {
 	struct vm_record *next;
 	char name[VM_NAME_MAX + 1];
 	struct vm_config *config;
+	/* vm_config_to_json(config), built once at create/load (a config never
+	 * changes after create) and serialized once: it carries a serializer
+	 * that appends the cached text. Shared by vm.info replies and
+	 * registry_save; use registry_config_json(). */
+	struct json_object *config_json;
 	enum vm_state state;
 	struct worker_link *worker;       /* while a worker process exists */
 	bool busy;                        /* a start or stop is in flight */
@@ -74,6 +79,10 @@ int registry_add(struct registry *reg, struct vm_config *config, struct vm_recor
 int registry_remove(struct registry *reg, struct vm_record *vm);
 /* Persist the record (config, state, exit). */
 int registry_save(struct registry *reg, struct vm_record *vm);
+
+/* A new reference to the VM's cached config JSON (see config_json), or a
+ * freshly built one when the cache could not be built. */
+struct json_object *registry_config_json(struct vm_record *vm);
 
 /* Path of a per-VM file: "<state_dir>/<name><suffix>". */
 int registry_path(struct registry *reg, const char *name, const char *suffix, char *buf, size_t size);

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Smoke run of the benchmark harnesses (bench/run-all --quick): each one
 starts, measures a few iterations and writes a well-formed result. No
-timing is asserted: figures live in docs/PERFORMANCE.md (make bench)."""
+timing is asserted: figures live in docs/PERFORMANCE.md (make bench).
+The figures that run VMs (B3-B6, B9) skip, saying so, without /dev/kvm."""
 
 import json
 import os
@@ -75,6 +76,42 @@ def test_bench_vm_figures(d):
             print("  note: %s %s" % (doc["id"], note))
     check(docs["B3"]["data"]["summary"]["vmmd_poll_ms"]["median"] > 0, "B3 measured nothing")
     check(docs["B4"]["data"]["summary"]["vmmd_worker_pss_excl_guest_mib"]["median"] > 0, "B4 measured nothing")
+
+
+@kvm
+def test_bench_density(d):
+    """B5 (N idle VMs in both modes, then all stopped): needs /dev/kvm."""
+    docs, out = run_all("B5")
+    doc = docs["B5"]
+    check_measured(doc)
+    modes = doc["data"]["modes"]
+    for mode in ("hw", "shadow"):
+        check(mode in modes and modes[mode]["steps"], "B5 %s measured nothing: %s" % (mode, modes.get(mode)))
+        last = modes[mode]["steps"][-1]
+        check(last["n"] == doc["data"]["config"]["steps"][-1],
+              "B5 %s stopped early: %s" % (mode, modes[mode]["stopped_by"]))
+        check(last["api_ms"]["vm.info"]["n"] > 0 and last["memory_mib"]["workers_pss_total"] > 0,
+              "B5 %s: no latency or memory figures: %s" % (mode, vmmtest.show(last)))
+        check(modes[mode]["workers_left"] == 0, "B5 %s left workers running" % mode)
+        check(modes[mode]["projection"] and modes[mode]["projection"]["first"],
+              "B5 %s: no limit projected" % mode)
+
+
+@kvm
+def test_bench_shadow_figures(d):
+    """B6 (shadow trap vs the raw exit floor) and B9 (CPU loop vs native): trapbench, both modes."""
+    docs, out = run_all("B6", "B9")
+    for doc in docs.values():
+        check_measured(doc)
+        for note in doc["notes"]:
+            print("  note: %s %s" % (doc["id"], note))
+    s6 = docs["B6"]["data"]["summary"]
+    for name in ("floor", "trap-out", "trap-cli", "kernel-out"):
+        check(s6[name]["us"]["median"] > 0, "B6 %s measured nothing: %s" % (name, s6[name]))
+    check(docs["B6"]["data"]["tsc_hz"] > 1e8, "B6: TSC rate %s" % docs["B6"]["data"]["tsc_hz"])
+    s9 = docs["B9"]["data"]["summary"]
+    for name in ("native", "hw-user", "shadow-user", "shadow-kernel", "hw-kernel"):
+        check(s9[name]["cycles_per_iter"]["median"] > 0, "B9 %s measured nothing: %s" % (name, s9[name]))
 
 
 def test_bench_report(d):

@@ -292,6 +292,13 @@ int vcpu_start_thread(struct vcpu *v)
 
 void vcpu_kick(struct vcpu *v)
 {
+	if (v->kick_fd >= 0) {
+		/* Durable, unlike the signal: a shadow vCPU about to sleep in an
+		 * emulated hlt sees it even if the signal came just before. */
+		uint64_t one = 1;
+		ssize_t k = write(v->kick_fd, &one, sizeof(one));
+		(void) k;
+	}
 	if (!v->run || !v->thread_started)
 		return;
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELEASE);

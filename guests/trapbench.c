@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: MIT
+/*
+ * trapbench: the guest behind benchmarks B6 (shadow trap cost) and B9
+ * (CPU-bound loop), bench/b6_trap.py and bench/b9_cpu.py.
+ *
+ * It loads its own GDT (kernel code/data, user data/code64, a TSS with
+ * rsp0) and IDT (exceptions 0-31), and one page table mapping the first
+ * 1 GiB with 2 MiB pages that user mode may touch, so the same code runs
+ * in guest kernel mode and guest user mode. Then it times operations with
+ * rdtsc and prints one line per measurement:
+ *
+ *   trapbench: begin NAME
+ *   trapbench: result NAME n=N cycles=C
+ *
+ * (the harness also times the gap between the two lines by the console
+ * events' arrival) and ends with "trapbench: done" and exit code 0.
+ *
+ * Command line: bench=trap|loop (default trap), n=N operations, kn=N for
+ * work the guest kernel does in hw mode (default 200: KVM emulates guest
+ * CPL0 code on a host without VT-x, ~1000x slower), reps=R.
+ *
+ *   bench=trap, hw mode
+ *     floor        N x `outb %al, $0x80` in user mode, allowed by IOPL 3 and
+ *                  by the TSS I/O bitmap, which opens port 0x80 (KVM without
+ *                  VT-x, PVM, forces IOPL 0 in guest user mode: the bitmap
+ *                  is what lets it through there). Every one is a
+ *                  KVM_EXIT_IO to vmmd's bus (port 0x80 is unclaimed) and
+ *                  back, nothing else: the raw exit floor
+ *     kernel-out   kn x the same in guest kernel mode (emulated CPL0 here)
+ *   bench=trap, shadow mode (the kernel runs at real CPL3, IOPL 0)
+ *     trap-out     N x `outb %al, $0x80` in guest kernel mode: #GP, the
+ *                  monitor's stub exits to vmmd, which decodes and emulates
+ *                  the out on its bus, and re-enters: a full shadow trap
+ *     trap-cli     N x `cli` in guest kernel mode: a trap without the bus
+ *   bench=loop, both modes
+ *     loop-user    N iterations of bench_loop() (guests/lib/bench_loop.h)
+ *                  in guest user mode
+ *     loop-kernel  the same in guest kernel mode (kn iterations in hw mode)
+ *
+ * User mode returns to the kernel with `hlt`: #GP at CPL3 in both modes
+ * (in shadow mode vmmd reflects it to this IDT). Shadow-mode guest contract
+ * (guests/README.md): CS/SS reloaded with iretq only, no popf, "from user
+ * mode" read from the trap frame's CS, nothing in PML4 slot 510.
+ */
+#include "bench_loop.h"
+#include "cpu.h"
+#include "guest.h"
+
+#define KERNEL_CS    0x08
+#define KERNEL_DS    0x10
+#define USER_DS      (0x18 | 3)
+#define USER_CS      (0x20 | 3)
+#define TSS_SEL      0x28
+
+#define RFLAGS_FIXED 0x2
+#define RFLAGS_IOPL3 0x3000
+
+#define PTE_P        0x001ull
+#define PTE_W        0x002ull
+#define PTE_U        0x004ull
+#define PTE_PS       0x080ull
+
+#define VEC_GP       13
+#define TRAPBENCH_PORT 0x80     /* unclaimed on vmmd's bus in both modes */
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+enum op { OP_OUT, OP_CLI, OP_LOOP };
+
+struct __packed tss64 {
+	uint32_t reserved0;
+	uint64_t rsp[3];
+	uint64_t reserved1;
+	uint64_t ist[7];
+	uint64_t reserved2;
+	uint16_t reserved3;
+	uint16_t iomap_base;
+	uint8_t iomap[(TRAPBENCH_PORT >> 3) + 1];
+	uint8_t iomap_end;
+};
+
+struct __packed idt_gate {
+	uint16_t off0;
+	uint16_t sel;
+	uint8_t ist;
+	uint8_t attr;
+	uint16_t off1;
+	uint32_t off2;
+	uint32_t reserved;
+};
+
+struct __packed dtr {
+	uint16_t limit;
+	uint64_t base;
+};
+
+/* What user mode is asked to do and what it measured (user-accessible). */
+static volatile struct {
+	uint64_t op, n, cycles, check;
+} job;
+
+static uint64_t gdt[7] __attribute__((aligned(16))) = {
+	0,
+	0x00af9a000000ffffull,  /* 0x08 kernel code64 */
+	0x00cf92000000ffffull,  /* 0x10 kernel data */
+	0x00cff2000000ffffull,  /* 0x18 user data, DPL 3 */
+	0x00affa000000ffffull,  /* 0x20 user code64, DPL 3 */
+	0, 0,                   /* 0x28 TSS */
+};
+static struct idt_gate idt[32] __attribute__((aligned(16)));
+static struct tss64 tss __attribute__((aligned(16)));
+/* Not zeroed at boot (CPL0 stores are emulated in hw mode): filled below. */
+static uint64_t pml4[512] __attribute__((aligned(4096), section(".noinit.trapbench")));
+static uint64_t pdpt[512] __attribute__((aligned(4096), section(".noinit.trapbench")));
+static uint64_t pd[512] __attribute__((aligned(4096), section(".noinit.trapbench")));
+static uint8_t trap_stack[8192] __attribute__((aligned(16), section(".noinit.trapbench")));
+static uint8_t user_stack[8192] __attribute__((aligned(16), section(".noinit.trapbench")));
+
+uint64_t kernel_rsp;
+int run_user(uint64_t rip, uint64_t rsp, uint64_t rflags);
+__noreturn void kernel_fault(uint64_t vector, uint64_t err, uint64_t rip);
+__noreturn void user_main(void);
+extern const char trap_stubs[];
+
+/*
+ * 32 stubs, 16 bytes apart: push 0 where the CPU pushes no error code,
+ * push the vector. A trap from user mode (CS in the frame has RPL 3) ends
+ * run_user() with the vector as its value; one from kernel mode is fatal.
+ */
+__asm__(
+	"	.text\n"
+	"	.balign 16\n"
+	"trap_stubs:\n"
+	"	.set vec, 0\n"
+	"	.rept 32\n"
+	"	.balign 16\n"
+	"	.if (vec == 8) || ((vec >= 10) && (vec <= 14)) || (vec == 17) || (vec == 21) || (vec == 29) || (vec == 30)\n"
+	"	.else\n"
+	"	pushq $0\n"
+	"	.endif\n"
+	"	pushq $vec\n"
+	"	jmp trap_common\n"
+	"	.set vec, vec + 1\n"
+	"	.endr\n"
+	"trap_common:\n"
+	"	testb $3, 24(%rsp)\n"           /* vector, error, rip, cs */
+	"	jz 1f\n"
+	"	movq (%rsp), %rax\n"
+	"	movq kernel_rsp(%rip), %rsp\n"
+	"	popq %r15\n"
+	"	popq %r14\n"
+	"	popq %r13\n"
+	"	popq %r12\n"
+	"	popq %rbp\n"
+	"	popq %rbx\n"
+	"	ret\n"
+	"1:	movq (%rsp), %rdi\n"
+	"	movq 8(%rsp), %rsi\n"
+	"	movq 16(%rsp), %rdx\n"
+	"	andq $-16, %rsp\n"
+	"	call kernel_fault\n"
+
+	/* int run_user(rip, rsp, rflags): enter user mode with iretq. */
+	"	.globl run_user\n"
+	"run_user:\n"
+	"	pushq %rbx\n"
+	"	pushq %rbp\n"
+	"	pushq %r12\n"
+	"	pushq %r13\n"
+	"	pushq %r14\n"
+	"	pushq %r15\n"
+	"	movq %rsp, kernel_rsp(%rip)\n"
+	"	pushq $" STR(USER_DS) "\n"
+	"	pushq %rsi\n"
+	"	pushq %rdx\n"
+	"	pushq $" STR(USER_CS) "\n"
+	"	pushq %rdi\n"
+	"	iretq\n");
+
+__noreturn void kernel_fault(uint64_t vector, uint64_t err, uint64_t rip)
+{
+	printf("trapbench: FAIL: exception %llu in kernel mode, error 0x%llx, rip 0x%llx\n",
+	       (unsigned long long) vector, (unsigned long long) err, (unsigned long long) rip);
+	vmm_exit(3);
+}
+
+/* --- the measured operations (run in either mode) ------------------------ */
+
+static void ops_out(uint64_t n)
+{
+	__asm__ volatile("1: outb %%al, $" STR(TRAPBENCH_PORT) "\n\t"
+			 "dec %0\n\t"
+			 "jnz 1b"
+			 : "+r"(n) : "a"(0) : "cc", "memory");
+}
+
+static void ops_cli(uint64_t n)
+{
+	__asm__ volatile("1: cli\n\t"
+			 "dec %0\n\t"
+			 "jnz 1b"
+			 : "+r"(n) : : "cc", "memory");
+}
+
+static uint64_t timed(uint64_t op, uint64_t n)
+{
+	uint64_t t0 = bench_rdtsc();
+
+	switch (op) {
+	case OP_OUT:
+		ops_out(n);
+		break;
+	case OP_CLI:
+		ops_cli(n);
+		break;
+	default:
+		job.check = bench_loop(n);
+		break;
+	}
+	return bench_rdtsc() - t0;
+}
+
+__noreturn void user_main(void)
+{
+	job.cycles = timed(job.op, job.n);
+	for (;;)
+		__asm__ volatile("hlt");        /* #GP: back to run_user's caller */
+}
+
+/* --- set-up ----------------------------------------------------------------- */
+
+static void fill(uint64_t *table, uint64_t v)
+{
+	uint64_t n = 512;
+	void *d = table;
+
+	/* 512 stores, not 4096: CPL0 code is emulated on some hosts */
+	__asm__ volatile("rep stosq" : "+D"(d), "+c"(n) : "a"(v) : "memory");
+}
+
+/* 0-1 GiB identity, 2 MiB pages, user-accessible (no protection wanted). */
+static void build_page_table(void)
+{
+	unsigned i;
+
+	fill(pml4, 0);
+	fill(pdpt, 0);
+	pml4[0] = (uint64_t) (uintptr_t) pdpt | PTE_P | PTE_W | PTE_U;
+	pdpt[0] = (uint64_t) (uintptr_t) pd | PTE_P | PTE_W | PTE_U;
+	for (i = 0; i < 512; i++)
+		pd[i] = (uint64_t) i << 21 | PTE_P | PTE_W | PTE_U | PTE_PS;
+	write_cr3((uint64_t) (uintptr_t) pml4);
+}
+
+static void setup_cpu(void)
+{
+	uint64_t tss_base = (uint64_t) (uintptr_t) &tss;
+	struct dtr g = { sizeof(gdt) - 1, (uint64_t) (uintptr_t) gdt };
+	struct dtr i = { sizeof(idt) - 1, (uint64_t) (uintptr_t) idt };
+	unsigned v;
+
+	tss.rsp[0] = (uint64_t) (uintptr_t) (trap_stack + sizeof(trap_stack));
+	tss.iomap_base = offsetof(struct tss64, iomap);
+	for (v = 0; v < sizeof(tss.iomap); v++)
+		tss.iomap[v] = 0xff;
+	tss.iomap[TRAPBENCH_PORT >> 3] &= (uint8_t) ~(1u << (TRAPBENCH_PORT & 7));
+	tss.iomap_end = 0xff;
+	gdt[5] = (sizeof(tss) - 1) | (tss_base & 0xffffff) << 16 | 0x89ull << 40 |
+		 ((tss_base >> 24) & 0xff) << 56;
+	gdt[6] = tss_base >> 32;
+	for (v = 0; v < 32; v++) {
+		uint64_t a = (uint64_t) (uintptr_t) (trap_stubs + 16 * v);
+
+		idt[v] = (struct idt_gate) {
+			.off0 = (uint16_t) a, .sel = KERNEL_CS, .attr = 0x8e,
+			.off1 = (uint16_t) (a >> 16), .off2 = (uint32_t) (a >> 32),
+		};
+	}
+	/* CS and SS reloaded with iretq (emulated in shadow mode). */
+	__asm__ volatile("lgdt %0\n\t"
+			 "lidt %1\n\t"
+			 "mov %%rsp, %%rax\n\t"
+			 "pushq %2\n\t"
+			 "pushq %%rax\n\t"
+			 "pushq %5\n\t"
+			 "pushq %3\n\t"
+			 "leaq 1f(%%rip), %%rax\n\t"
+			 "pushq %%rax\n\t"
+			 "iretq\n"
+			 "1:\n\t"
+			 "mov %4, %%eax\n\t"
+			 "ltr %%ax"
+			 : : "m"(g), "m"(i), "i"(KERNEL_DS), "i"(KERNEL_CS), "i"(TSS_SEL),
+			   "i"(RFLAGS_FIXED) : "rax", "memory");
+	build_page_table();
+}
+
+/* --- measurements ------------------------------------------------------------- */
+
+static void measure(const char *name, bool user, uint64_t op, uint64_t n, uint64_t rflags)
+{
+	uint64_t cycles;
+
+	if (!n)
+		n = 1;
+	printf("trapbench: begin %s\n", name);
+	if (user) {
+		int r;
+
+		job.op = op;
+		job.n = n;
+		job.cycles = 0;
+		r = run_user((uint64_t) (uintptr_t) user_main,
+			     (uint64_t) (uintptr_t) (user_stack + sizeof(user_stack)) - 8, rflags);
+		if (r != VEC_GP || !job.cycles) {
+			printf("trapbench: FAIL: %s: user mode ended with vector %d before it finished\n", name, r);
+			vmm_exit(4);
+		}
+		cycles = job.cycles;
+	} else {
+		cycles = timed(op, n);
+	}
+	printf("trapbench: result %s n=%llu cycles=%llu\n", name, (unsigned long long) n,
+	       (unsigned long long) cycles);
+}
+
+void guest_main(const struct guest_boot *b)
+{
+	bool shadow = b->mode == VMM_BOOT_MODE_SHADOW;
+	long n = cmdline_int("n", 20000), kn = cmdline_int("kn", 200), reps = cmdline_int("reps", 1);
+	char what[16] = "trap";
+	long r;
+
+	cmdline_str("bench", what, sizeof(what));
+	if (n < 1)
+		n = 1;
+	if (shadow)
+		kn = n;         /* the guest kernel runs natively (at real CPL3) */
+	setup_cpu();
+	printf("trapbench: mode=%s bench=%s n=%ld kn=%ld reps=%ld\n", guest_mode_name(b->mode), what, n,
+	       kn, reps);
+	for (r = 0; r < reps; r++) {
+		if (strcmp(what, "loop") == 0) {
+			measure("loop-user", true, OP_LOOP, n, RFLAGS_FIXED);
+			measure("loop-kernel", false, OP_LOOP, kn, 0);
+		} else if (!shadow) {
+			measure("floor", true, OP_OUT, n, RFLAGS_FIXED | RFLAGS_IOPL3);
+			measure("kernel-out", false, OP_OUT, kn, 0);
+		} else {
+			measure("trap-out", false, OP_OUT, n, 0);
+			measure("trap-cli", false, OP_CLI, n, 0);
+		}
+	}
+	printf("trapbench: done\n");
+	vmm_exit(0);
+}
