@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <event2/event.h>
 
@@ -16,6 +18,7 @@
 #include "vmmd/log.h"
 #include "vmmd/rpc_peer.h"
 #include "vmmd/worker/inspect.h"
+#include "vmmd/worker/sandbox.h"
 #include "vmmd/worker/shadow_inspect.h"
 #include "vmmd/worker/vm.h"
 #include "vmmd/worker/worker.h"
@@ -139,8 +142,17 @@ static void handle_boot(struct worker *w, struct rpc_call *call)
 		fail_call(call, RPC_INTERNAL_ERROR, "%s", "cannot start the vCPU threads");
 		return;
 	}
+	/* Everything is open and running: from here on, the sandbox. */
+	bool sandboxed = false;
+	if (getenv("VMMD_NO_SANDBOX"))
+		log_warning("VMMD_NO_SANDBOX is set: running without the seccomp filter");
+	else if ((r = sandbox_apply()) < 0)
+		log_warning_errno(r, "Failed to install the seccomp filter, running without it: %m");
+	else
+		sandboxed = true;
 	struct json_object *res = json_object_new_object();
 	json_object_object_add(res, "pid", json_object_new_int(getpid()));
+	json_object_object_add(res, "sandboxed", json_object_new_boolean(sandboxed));
 	rpc_call_result(call, res);
 }
 
@@ -292,6 +304,12 @@ static const struct rpc_peer_ops worker_peer_ops = {
 	.closed = worker_closed,
 };
 
+static void forbidden_syscall(int sig)
+{
+	(void) sig;
+	(void) syscall(SYS_mkdirat, AT_FDCWD, "/", 0);   /* not in the filter: SIGSYS */
+}
+
 int worker_main(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -322,6 +340,9 @@ int worker_main(int argc, char **argv)
 	/* If the supervisor dies without closing the channel (it can't), we still learn of it. */
 	prctl(PR_SET_PDEATHSIG, 0);
 	signal(SIGPIPE, SIG_IGN);
+	/* Tests prove the sandbox by asking for a forbidden system call (SIGUSR2). */
+	if (getenv("VMMD_TEST_HOOKS"))
+		signal(SIGUSR2, forbidden_syscall);
 	int r = vcpu_signal_setup();
 	if (r < 0)
 		return log_error_errno(r, "Failed to install the vCPU kick handler: %m"), EXIT_FAILURE;
