@@ -472,6 +472,17 @@ class Vmmd:
             except OSError:
                 pass
             self._log.close()
+        # Workers outlive their supervisor on purpose (restart survival):
+        # end every worker of this state dir, which its argv names.
+        want = ("--state-dir\0%s\0" % self.state_dir).encode()
+        for entry in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/cmdline" % entry, "rb") as f:
+                    cmd = f.read()
+                if entry.isdigit() and b"--worker\0" in cmd and want in cmd:
+                    os.kill(int(entry), signal.SIGKILL)
+            except OSError:
+                pass
         for pid in self.workers:   # workers that left vmmd's session, if any
             try:
                 if os.path.realpath("/proc/%d/exe" % pid) == os.path.realpath(self.binary):

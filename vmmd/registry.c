@@ -222,12 +222,9 @@ static int load_one(struct registry *reg, const char *file)
 		if (json_object_object_get_ex(exit, "message", &v))
 			snprintf(vm->exit.message, sizeof(vm->exit.message), "%s", json_object_get_string(v));
 	}
-	/* Its worker ended with the old daemon (re-adoption is future work). */
-	if (vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED) {
-		vm->state = VM_STATE_CRASHED;
-		vm->exit = (struct vm_exit_info) { .valid = true, .reason = "daemon-restart" };
-		snprintf(vm->exit.message, sizeof(vm->exit.message), "the daemon restarted while the VM ran");
-	}
+	/* Its worker may still run, waiting to be adopted (worker_adopt_all). */
+	if (vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED)
+		vm->adopt_pending = true;
 	char console[4096];
 	if (registry_path(reg, vm->name, ".console", console, sizeof(console)) == 0)
 		(void) console_ring_open(console, &vm->console);

@@ -57,6 +57,7 @@ struct vm_record {
 	struct timespec started;          /* CLOCK_MONOTONIC at start */
 	struct console_ring console;      /* read-only map of the worker's ring */
 	uint64_t console_notified;        /* console bytes already sent as events */
+	bool adopt_pending;               /* loaded as running/paused: its worker may be alive */
 };
 
 struct registry {

@@ -26,7 +26,34 @@ static void usage(FILE *f)
 		   "                     else $XDG_RUNTIME_DIR/vmmd/vmmd.sock); ignored under socket activation\n"
 		   "  --state-dir DIR    where VM definitions persist (default /var/lib/vmmd as root,\n"
 		   "                     else $XDG_STATE_HOME/vmmd)\n"
-		   "  --log-level LEVEL  error, warning, notice, info (default) or debug\n");
+		   "  --log-level LEVEL  error, warning, notice, info (default) or debug\n"
+		   "  --admin WHO        clients of user WHO (name or uid; @GROUP or @GID: members)\n"
+		   "                     may call every method (root and vmmd's own user always may)\n"
+		   "  --read-only WHO    clients of WHO may only call the read-only methods\n"
+		   "  --no-access WHO    clients of WHO are refused\n"
+		   "  --others ROLE      role of everyone else: none, read (default) or admin\n"
+		   "                     (the first --admin/--read-only/--no-access that matches wins)\n");
+}
+
+/* --admin, --read-only, --no-access, --others; 0 or a usage error (logged). */
+static int parse_access_option(struct access_policy *p, int opt, const char *arg)
+{
+	int r;
+	if (opt == 'o') {
+		r = access_role_from_name(arg);
+		if (r < 0) {
+			fprintf(stderr, "vmmd: --others takes none, read or admin, not '%s'\n", arg);
+			return r;
+		}
+		p->others = (enum access_role) r;
+		return 0;
+	}
+	r = access_policy_add(p, arg, opt == 'A' ? ACCESS_ADMIN : opt == 'R' ? ACCESS_READ : ACCESS_NONE);
+	if (r < 0)
+		fprintf(stderr, "vmmd: %s '%s': %s\n", opt == 'A' ? "--admin" : opt == 'R' ? "--read-only" :
+			"--no-access", arg, r == -ENOENT ? "no such user or group" :
+			r == -E2BIG ? "too many access rules" : strerror(-r));
+	return r;
 }
 
 static void on_sigchld(evutil_socket_t sig, short what, void *userdata)
@@ -59,9 +86,15 @@ int supervisor_main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "state-dir", required_argument, NULL, 'd' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "admin", required_argument, NULL, 'A' },
+		{ "read-only", required_argument, NULL, 'R' },
+		{ "no-access", required_argument, NULL, 'N' },
+		{ "others", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
+	struct access_policy access;
+	access_policy_init(&access);
 	char socket_path[PATH_MAX] = "", state_dir[PATH_MAX] = "";
 	const char *level_name = "info";
 	int c, r;
@@ -77,6 +110,10 @@ int supervisor_main(int argc, char **argv)
 			}
 			log_set_level(r);
 			level_name = optarg;
+			break;
+		case 'A': case 'R': case 'N': case 'o':
+			if (parse_access_option(&access, c, optarg) < 0)
+				return 2;
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -94,7 +131,7 @@ int supervisor_main(int argc, char **argv)
 		return log_error_errno(r, "Failed to create state directory %s: %m", state_dir), 1;
 
 	signal(SIGPIPE, SIG_IGN);
-	struct daemon d = { .log_level_name = level_name, .socket_path = socket_path };
+	struct daemon d = { .log_level_name = level_name, .socket_path = socket_path, .access = access };
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n < 0)
@@ -112,6 +149,8 @@ int supervisor_main(int argc, char **argv)
 	if (r < 0)
 		return log_error_errno(r, r == -EADDRINUSE ? "Another vmmd serves %s" :
 				       "Failed to listen on %s: %m", socket_path), 1;
+	/* Only once we own the socket: a second daemon must not touch the first's workers. */
+	worker_adopt_all(&d);
 
 	d.sigchld_ev = evsignal_new(d.base, SIGCHLD, on_sigchld, &d);
 	d.sigterm_ev = evsignal_new(d.base, SIGTERM, on_quit, &d);
@@ -127,7 +166,8 @@ int supervisor_main(int argc, char **argv)
 
 	daemon_notify_stopping(&d);
 	server_close(&d);
-	worker_shutdown_all(&d);
+	/* Workers are not stopped: their guests keep running and the next
+	 * supervisor adopts them (restart survival). vm.stop stops a VM. */
 	if (afd < 0)
 		(void) unlink(socket_path);
 	event_free(d.sigchld_ev);

@@ -6,10 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proto/base64.h"
+#include "proto/client.h"
 #include "vmmd/events.h"
 #include "vmmd/lifecycle.h"
 #include "vmmd/log.h"
@@ -26,6 +29,8 @@ struct worker_link {
 	bool channel_closed;
 	bool reaped;
 	bool force_killed;
+	bool adopted;                  /* not our child: death seen through a pidfd, status unknown */
+	struct event *pidfd_ev;
 	int wait_status;
 	struct vm_exit_info reported;  /* from worker.exit */
 	struct json_object *stats;
@@ -43,6 +48,10 @@ static void exit_from_status(struct worker_link *w, struct vm_exit_info *e)
 	if (w->force_killed) {
 		snprintf(e->reason, sizeof(e->reason), "stopped");
 		snprintf(e->message, sizeof(e->message), "forced stop: the worker was killed");
+	} else if (w->adopted) {
+		snprintf(e->reason, sizeof(e->reason), "worker-gone");
+		snprintf(e->message, sizeof(e->message),
+			 "the adopted worker ended without a report (not our child: no exit status)");
 	} else if (WIFSIGNALED(w->wait_status)) {
 		int sig = WTERMSIG(w->wait_status);
 		snprintf(e->reason, sizeof(e->reason), "worker-killed");
@@ -98,6 +107,15 @@ static void finish(struct worker_link *w)
 	}
 	if (w->stop_timer)
 		event_free(w->stop_timer);
+	if (w->pidfd_ev) {
+		close(event_get_fd(w->pidfd_ev));
+		event_free(w->pidfd_ev);
+	}
+	char path[4096];
+	if (registry_path(&d->registry, vm->name, ".ctl", path, sizeof(path)) == 0)
+		(void) unlink(path);
+	if (registry_path(&d->registry, vm->name, ".exit", path, sizeof(path)) == 0)
+		(void) unlink(path);
 	json_object_put(w->stats);
 	rpc_peer_unref(w->peer);
 	free(w);
@@ -216,7 +234,9 @@ static void child_exec(struct daemon *d, struct vm_record *vm, int fd)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	char *argv[] = {
 		(char *) "vmmd-worker", (char *) "--worker", (char *) "--name", vm->name,
-		(char *) "--channel-fd", (char *) "3", (char *) "--log-level", (char *) d->log_level_name, NULL
+		(char *) "--channel-fd", (char *) "3", (char *) "--log-level", (char *) d->log_level_name,
+		/* Names its daemon in ps, and lets tools find a state dir's workers. */
+		(char *) "--state-dir", d->registry.state_dir, NULL
 	};
 	execv(d->self_exe, argv);
 	_exit(127);
@@ -272,6 +292,13 @@ int worker_spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_
 	struct json_object *params = json_object_new_object();
 	json_object_object_add(params, "config", vm_config_to_json(vm->config));
 	json_object_object_add(params, "console", json_object_new_string(console));
+	char path[4096];
+	if (registry_path(&d->registry, vm->name, ".ctl", path, sizeof(path)) == 0)
+		json_object_object_add(params, "control", json_object_new_string(path));
+	if (registry_path(&d->registry, vm->name, ".exit", path, sizeof(path)) == 0) {
+		(void) unlink(path);   /* a previous run's */
+		json_object_object_add(params, "exit_report", json_object_new_string(path));
+	}
 	r = rpc_peer_call(w->peer, "worker.boot", params, boot_reply, w);
 	if (r < 0) {
 		w->start_call = NULL;
@@ -343,9 +370,125 @@ void worker_reap_all(struct daemon *d)
 	}
 }
 
-void worker_shutdown_all(struct daemon *d)
+/* --- adoption after a supervisor restart ------------------------------------ */
+
+static void on_pidfd(evutil_socket_t fd, short what, void *userdata)
 {
-	for (struct vm_record *vm = d->registry.head; vm; vm = vm->next)
-		if (vm->worker)
-			rpc_peer_close(vm->worker->peer, 0);
+	struct worker_link *w = userdata;
+	w->reaped = true;
+	finish(w);
+}
+
+/* The guest ended while no supervisor was there: its worker left a report. */
+static bool read_exit_file(struct daemon *d, struct vm_record *vm)
+{
+	char path[4096];
+	if (registry_path(&d->registry, vm->name, ".exit", path, sizeof(path)) < 0)
+		return false;
+	struct json_object *o = json_object_from_file(path), *v;
+	if (!o)
+		return false;
+	struct vm_exit_info *e = &vm->exit;
+	*e = (struct vm_exit_info) { .valid = true, .reason = "unknown" };
+	if (json_object_object_get_ex(o, "reason", &v))
+		snprintf(e->reason, sizeof(e->reason), "%s", json_object_get_string(v));
+	if (json_object_object_get_ex(o, "code", &v))
+		e->code = json_object_get_int(v);
+	if (json_object_object_get_ex(o, "value", &v))
+		e->value = json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "message", &v))
+		snprintf(e->message, sizeof(e->message), "%s (while no supervisor was running)", json_object_get_string(v));
+	if (json_object_object_get_ex(o, "stats", &v)) {
+		json_object_put(vm->last_stats);
+		vm->last_stats = json_object_get(v);
+	}
+	json_object_put(o);
+	(void) unlink(path);
+	return true;
+}
+
+/* Connect to the worker's control socket and ask who it is, synchronously:
+ * this runs once at start-up, before the daemon serves anyone. */
+static int adopt_one(struct daemon *d, struct vm_record *vm)
+{
+	char path[4096];
+	int r = registry_path(&d->registry, vm->name, ".ctl", path, sizeof(path));
+	if (r < 0)
+		return r;
+	struct rpc_client *c;
+	r = rpc_client_connect(path, &c);
+	if (r < 0)
+		return r;
+	struct json_object *info = NULL, *v;
+	struct rpc_error err = { 0 };
+	r = rpc_client_call(c, "worker.info", NULL, &info, &err);
+	if (r < 0) {
+		rpc_client_free(c);
+		return r == -EPROTO ? -EBADE : r;
+	}
+	pid_t pid = json_object_object_get_ex(info, "pid", &v) ? json_object_get_int(v) : 0;
+	bool paused = json_object_object_get_ex(info, "state", &v) && strcmp(json_object_get_string(v), "paused") == 0;
+	double uptime = json_object_object_get_ex(info, "uptime_s", &v) ? json_object_get_double(v) : 0;
+	json_object_put(info);
+	int fd = dup(rpc_client_fd(c));
+	rpc_client_free(c);
+	int pidfd = pid > 0 ? (int) syscall(SYS_pidfd_open, pid, 0) : -1;
+	if (fd < 0 || pidfd < 0) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	struct worker_link *w = calloc(1, sizeof(*w));
+	if (!w) {
+		close(fd);
+		close(pidfd);
+		return -ENOMEM;
+	}
+	*w = (struct worker_link) { .daemon = d, .vm = vm, .pid = pid, .booted = true, .adopted = true };
+	r = rpc_peer_new(d->base, fd, &link_ops, w, &w->peer);
+	if (r < 0) {
+		close(pidfd);
+		free(w);
+		return r;
+	}
+	rpc_peer_set_max_message(w->peer, WORKER_MAX_MESSAGE);
+	w->pidfd_ev = event_new(d->base, pidfd, EV_READ, on_pidfd, w);
+	if (w->pidfd_ev)
+		event_add(w->pidfd_ev, NULL);
+	vm->worker = w;
+	vm->state = paused ? VM_STATE_PAUSED : VM_STATE_RUNNING;
+	clock_gettime(CLOCK_MONOTONIC, &vm->started);
+	vm->started.tv_sec -= (time_t) uptime;
+	char console[4096];
+	if (!vm->console.hdr && registry_path(&d->registry, vm->name, ".console", console, sizeof(console)) == 0)
+		(void) console_ring_open(console, &vm->console);
+	vm->console_notified = vm->console.hdr ? console_ring_total(&vm->console) : 0;
+	return 0;
+}
+
+void worker_adopt_all(struct daemon *d)
+{
+	for (struct vm_record *vm = d->registry.head; vm; vm = vm->next) {
+		if (!vm->adopt_pending)
+			continue;
+		vm->adopt_pending = false;
+		int r = adopt_one(d, vm);
+		if (r == 0) {
+			log_info("VM %s: adopted its running worker (pid %d)", vm->name, (int) vm->worker->pid);
+		} else {
+			if (read_exit_file(d, vm)) {
+				vm->state = reason_is_clean(vm->exit.reason) ? VM_STATE_STOPPED : VM_STATE_CRASHED;
+			} else {
+				vm->state = VM_STATE_CRASHED;
+				vm->exit = (struct vm_exit_info) { .valid = true, .reason = "daemon-restart" };
+				snprintf(vm->exit.message, sizeof(vm->exit.message),
+					 "the daemon restarted and the VM's worker was gone (%s)", strerror(-r));
+			}
+			log_info("VM %s: not adopted: %s (%s)", vm->name, vm->exit.reason, vm->exit.message);
+		}
+		r = registry_save(&d->registry, vm);
+		if (r < 0)
+			log_warning_errno(r, "Failed to save VM %s, ignoring: %m", vm->name);
+	}
 }

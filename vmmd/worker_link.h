@@ -38,5 +38,6 @@ pid_t worker_pid(const struct vm_record *vm);
 /* Reap every exited child (SIGCHLD). */
 void worker_reap_all(struct daemon *d);
 
-/* The daemon is going down: close every channel (workers stop their guests). */
-void worker_shutdown_all(struct daemon *d);
+/* After loading the registry: re-adopt every worker still running from a
+ * previous supervisor (its control socket answers), else record why not. */
+void worker_adopt_all(struct daemon *d);

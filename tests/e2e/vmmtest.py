@@ -399,11 +399,14 @@ class Daemon:
     def _kill_group(self):
         # Whatever vmmd forked and left behind (workers) dies with the session,
         # and so does any worker seen in vm.info that left the session, as
-        # long as it is still a vmmd process.
+        # long as it is still a vmmd process. Workers outlive their
+        # supervisor on purpose (restart survival), so every worker of this
+        # state dir (named in its argv) goes too.
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except OSError:
             pass
+        kill_workers_of(self.state_dir)
         for pid in self._workers:
             try:
                 if os.path.realpath("/proc/%d/exe" % pid) == os.path.realpath(VMMD):
@@ -423,6 +426,17 @@ class Daemon:
         finally:
             if self.own_tmp and not KEEP:
                 shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def kill_supervisor(self, sig=signal.SIGKILL, timeout=10.0):
+        """End only the supervisor (its workers live on: restart survival)."""
+        if self._conn:
+            self._conn.close()
+            self._conn = None
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout)
+        self.log.close()
+        self._console_pos = {}
+        return self.proc.returncode
 
     def restart(self):
         """Stop vmmd with SIGTERM and start it again on the same state dir."""
@@ -568,6 +582,185 @@ class Daemon:
     def run_vm(self, name, guest, cmdline="", **fields):
         self.create(name, guest, cmdline, **fields)
         return self.start_vm(name)
+
+
+class ActivatedDaemon(Daemon):
+    """vmmd started the way systemd's socket activation starts it:
+    `systemd-socket-activate -l SOCK [-E VAR=VALUE...] VMMD --socket UNBOUND
+    --state-dir STATE`. systemd-socket-activate creates and listens on
+    self.sock itself and execs vmmd (same pid) on the first connection,
+    handing the socket over as fd 3 (LISTEN_FDS). vmmd is also given
+    --socket self.unbound, a path it must never create when activated.
+
+    vmmd: the binary (e.g. an installed copy); env: variables for vmmd (only
+    these and PATH reach it). After start(): self.activator_exe is what ran
+    before the first connection, self.listen_inode the socket inode of
+    self.sock from /proc/net/unix at that moment."""
+
+    ACTIVATE = "systemd-socket-activate"
+
+    def __init__(self, vmmd=None, tmp=None, env=None):
+        Daemon.__init__(self, tmp)
+        self.vmmd = os.path.realpath(vmmd or VMMD)
+        self.sock = os.path.join(self.tmp, "vmmd.sock")
+        self.unbound = os.path.join(self.tmp, "bound-by-vmmd.sock")
+        self.env = dict(env or {})
+        self.activator_exe = None
+        self.listen_inode = None
+
+    @staticmethod
+    def available():
+        return shutil.which(ActivatedDaemon.ACTIVATE) is not None
+
+    def start(self, extra_args=()):
+        if not self.available():
+            raise Skip("%s is not installed (package systemd; scripts/deps)" % self.ACTIVATE)
+        os.makedirs(self.state_dir, exist_ok=True)
+        for path in (self.sock, self.unbound):
+            if os.path.exists(path):
+                os.unlink(path)
+        self.log = open(self.log_path, "ab")
+        cmd = [self.ACTIVATE, "-l", self.sock]
+        for k, v in sorted(self.env.items()):
+            cmd += ["-E", "%s=%s" % (k, v)]
+        cmd += [self.vmmd, "--socket", self.unbound, "--state-dir", self.state_dir] + list(extra_args)
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        # 1. The activator listens on self.sock; vmmd does not run yet.
+        deadline = time.monotonic() + START_TIMEOUT
+        while not os.path.exists(self.sock):
+            if self.proc.poll() is not None:
+                fail("%s exited during start-up (%s)%s" % (self.ACTIVATE, self.exit_text(), self.log_tail()))
+            if time.monotonic() >= deadline:
+                fail("%s did not create %s within %.0f s%s"
+                     % (self.ACTIVATE, self.sock, START_TIMEOUT, self.log_tail()))
+            time.sleep(0.02)
+        self.listen_inode = wait_for(lambda: unix_listen_inode(self.sock), START_TIMEOUT, 0.02,
+                                     "%s to listen on %s" % (self.ACTIVATE, self.sock))
+        self.activator_exe = self.exe()
+        # 2. The first connection makes it exec vmmd, which must answer on it.
+        self._poke()
+        wait_for(lambda: self.exe() == self.vmmd or self.proc.poll() is not None, START_TIMEOUT, 0.02,
+                 "%s to exec %s" % (self.ACTIVATE, self.vmmd))
+        if self.proc.poll() is not None:
+            fail("vmmd exited during start-up (%s)%s" % (self.exit_text(), self.log_tail()))
+        return self
+
+    def _poke(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(self.sock)
+        except OSError as e:
+            fail("cannot connect to %s: %s%s" % (self.sock, e, self.log_tail()))
+        finally:
+            s.close()
+
+    def exe(self):
+        """The binary the started process runs now, or None once it is gone."""
+        try:
+            return os.path.realpath("/proc/%d/exe" % self.proc.pid)
+        except OSError:
+            return None
+
+    def _kill_group(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        for pid in self._workers:
+            try:
+                if os.path.realpath("/proc/%d/exe" % pid) == self.vmmd:
+                    os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        self._workers.clear()
+
+
+def unix_listen_inode(path):
+    """The inode of the listening Unix socket bound to path (/proc/net/unix), or None."""
+    with open("/proc/net/unix") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            # Num RefCount Protocol Flags Type St Inode [Path]; flag 0x10000: listening
+            if len(fields) >= 8 and fields[7] == path and int(fields[3], 16) & 0x10000:
+                return int(fields[6])
+    return None
+
+
+def fd_inodes(pid):
+    """{fd: 'socket:[N]'-style link} of a process's open descriptors."""
+    out = {}
+    base = "/proc/%d/fd" % pid
+    for name in os.listdir(base):
+        try:
+            out[int(name)] = os.readlink(os.path.join(base, name))
+        except OSError:
+            pass
+    return out
+
+
+class NotifyListener:
+    """A NOTIFY_SOCKET for sd_notify(3) messages: an AF_UNIX datagram socket
+    at `path`. messages() returns every message received so far, each as a
+    dict of its KEY=VALUE lines (oldest first)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.setblocking(False)
+        self.received = []
+
+    def close(self):
+        self.sock.close()
+
+    def messages(self):
+        while True:
+            try:
+                data = self.sock.recv(4096)
+            except BlockingIOError:
+                return self.received
+            fields = {}
+            for line in data.decode(errors="replace").split("\n"):
+                if "=" in line:
+                    k, v = line.split("=", 1)
+                    fields[k] = v
+            self.received.append(fields)
+
+    def wait(self, pred, timeout=10.0, what="a notify message"):
+        """Wait for a message m with pred(m) true; return it."""
+        seen = len(self.received)
+
+        def found():
+            msgs = self.messages()
+            for m in msgs[seen:]:
+                if pred(m):
+                    return m
+            return None
+        try:
+            return wait_for(found, timeout, 0.02, what)
+        except Failure as e:
+            raise Failure("%s; messages received: %s" % (e, show(self.received[-10:])))
+
+
+def kill_workers_of(state_dir):
+    """SIGKILL every vmmd worker whose argv names state_dir."""
+    want = ("--state-dir\0%s\0" % state_dir).encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if b"--worker\0" in cmd and want in cmd:
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def example_config(d, name):

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <event2/event.h>
 
@@ -17,6 +18,7 @@
 #include "proto/base64.h"
 #include "vmmd/log.h"
 #include "vmmd/rpc_peer.h"
+#include "vmmd/worker/adopt.h"
 #include "vmmd/worker/inspect.h"
 #include "vmmd/worker/sandbox.h"
 #include "vmmd/worker/shadow_inspect.h"
@@ -36,7 +38,20 @@ struct worker {
 	struct event *console_ev;   /* coalesces console notifications */
 	int status;
 	bool exiting;
+	bool sandboxed;
+	struct adopt_socket adopt;  /* where the next supervisor finds us (adopt.h) */
+	int exit_report_fd;         /* <state>/<name>.exit, opened at boot */
+	struct timespec booted;
 };
+
+static const struct rpc_peer_ops worker_peer_ops;
+static void on_adopt(void *userdata, int fd);
+
+/* Is a supervisor listening right now? (None while we wait to be adopted.) */
+static bool have_supervisor(const struct worker *w)
+{
+	return w->peer && rpc_peer_is_open(w->peer);
+}
 
 static struct json_object *stats_json(struct vm *vm)
 {
@@ -73,7 +88,7 @@ static void on_console_timer(evutil_socket_t fd, short what, void *userdata);
 static void leave(struct worker *w)
 {
 	w->exiting = true;
-	int r = rpc_peer_flush_and_close(w->peer, 1000);
+	int r = have_supervisor(w) ? rpc_peer_flush_and_close(w->peer, 1000) : 0;
 	if (r < 0)
 		log_warning_errno(r, "Failed to flush the channel: %m");
 	event_base_loopbreak(w->base);
@@ -142,6 +157,18 @@ static void handle_boot(struct worker *w, struct rpc_call *call)
 		fail_call(call, RPC_INTERNAL_ERROR, "%s", "cannot start the vCPU threads");
 		return;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &w->booted);
+	struct json_object *v;
+	if (json_object_object_get_ex(call->params, "exit_report", &v) && json_object_is_type(v, json_type_string)) {
+		w->exit_report_fd = open(json_object_get_string(v), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+		if (w->exit_report_fd < 0)
+			log_warning_errno(-errno, "Failed to open the exit report file, ignoring: %m");
+	}
+	if (json_object_object_get_ex(call->params, "control", &v) && json_object_is_type(v, json_type_string)) {
+		r = adopt_listen(w->base, json_object_get_string(v), on_adopt, w, &w->adopt);
+		if (r < 0)
+			log_warning_errno(r, "Failed to open the control socket, the VM will not survive a supervisor restart: %m");
+	}
 	/* Everything is open and running: from here on, the sandbox. */
 	bool sandboxed = false;
 	if (getenv("VMMD_NO_SANDBOX"))
@@ -150,6 +177,7 @@ static void handle_boot(struct worker *w, struct rpc_call *call)
 		log_warning_errno(r, "Failed to install the seccomp filter, running without it: %m");
 	else
 		sandboxed = true;
+	w->sandboxed = sandboxed;
 	struct json_object *res = json_object_new_object();
 	json_object_object_add(res, "pid", json_object_new_int(getpid()));
 	json_object_object_add(res, "sandboxed", json_object_new_boolean(sandboxed));
@@ -217,6 +245,19 @@ static void worker_handle(void *userdata, struct rpc_peer *peer, struct rpc_call
 		rpc_call_result(call, stats_json(w->vm));
 	} else if (strcmp(m, "worker.console.write") == 0) {
 		handle_console_write(w, call);
+	} else if (strcmp(m, "worker.info") == 0) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		pthread_mutex_lock(&w->vm->lock);
+		bool paused = w->vm->run_state == VM_RUN_PAUSED;
+		pthread_mutex_unlock(&w->vm->lock);
+		struct json_object *res = json_object_new_object();
+		json_object_object_add(res, "pid", json_object_new_int(getpid()));
+		json_object_object_add(res, "state", json_object_new_string(paused ? "paused" : "running"));
+		json_object_object_add(res, "uptime_s", json_object_new_double(
+			(now.tv_sec - w->booted.tv_sec) + (now.tv_nsec - w->booted.tv_nsec) / 1e9));
+		json_object_object_add(res, "sandboxed", json_object_new_boolean(w->sandboxed));
+		rpc_call_result(call, res);
 	} else if (strcmp(m, "worker.mmu.shadow") == 0) {
 		shadow_inspect_mmu(w->vm, call);
 	} else if (inspect_handle(w->vm, call)) {
@@ -238,9 +279,16 @@ static void report_exit(struct worker *w)
 	json_object_object_add(p, "vcpu", json_object_new_int(e.vcpu));
 	json_object_object_add(p, "console_total", json_object_new_uint64(console_ring_total(&w->vm->console)));
 	json_object_object_add(p, "stats", stats_json(w->vm));
-	int r = rpc_peer_notify(w->peer, "worker.exit", p);
+	/* First to the file, which outlives us and our supervisor's absence. */
+	if (w->exit_report_fd >= 0) {
+		const char *text = json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN);
+		ssize_t k = pwrite(w->exit_report_fd, text, strlen(text), 0);
+		(void) k;
+	}
+	int r = have_supervisor(w) ? rpc_peer_notify(w->peer, "worker.exit", json_object_get(p)) : -ENOTCONN;
+	json_object_put(p);
 	if (r < 0)
-		log_warning_errno(r, "Failed to report the exit: %m");
+		log_warning_errno(r, "Failed to report the exit to a supervisor (the exit file has it): %m");
 	log_info("Guest ended: %s (%s)", vm_exit_reason_name(e.reason), e.message);
 }
 
@@ -248,7 +296,7 @@ static void report_exit(struct worker *w)
 static void notify_console(struct worker *w)
 {
 	uint64_t total = console_ring_total(&w->vm->console);
-	if (total == w->console_sent || !rpc_peer_is_open(w->peer))
+	if (total == w->console_sent || !have_supervisor(w))
 		return;
 	struct json_object *p = json_object_new_object();
 	json_object_object_add(p, "offset", json_object_new_uint64(total));
@@ -289,6 +337,15 @@ static void on_wake(evutil_socket_t fd, short what, void *userdata)
 static void worker_closed(void *userdata, struct rpc_peer *peer, int error)
 {
 	struct worker *w = userdata;
+	if (w->vm && !w->exiting && w->adopt.listener) {
+		/* The supervisor died or restarts: the guest goes on (restart survival). */
+		log_notice("The supervisor went away; the guest keeps running until one adopts it");
+		if (w->peer == peer) {
+			rpc_peer_unref(w->peer);
+			w->peer = NULL;
+		}
+		return;
+	}
 	if (!w->exiting)
 		log_warning("The supervisor went away; stopping the guest");
 	if (w->vm) {
@@ -304,6 +361,27 @@ static const struct rpc_peer_ops worker_peer_ops = {
 	.closed = worker_closed,
 };
 
+/* A new supervisor connected to our control socket: it is our channel now. */
+static void on_adopt(void *userdata, int fd)
+{
+	struct worker *w = userdata;
+	if (have_supervisor(w) || w->exiting) {
+		close(fd);   /* one supervisor at a time */
+		return;
+	}
+	if (w->peer)
+		rpc_peer_unref(w->peer);
+	w->peer = NULL;
+	int r = rpc_peer_new(w->base, fd, &worker_peer_ops, w, &w->peer);
+	if (r < 0) {
+		log_warning_errno(r, "Failed to take the adopting supervisor's connection: %m");
+		return;
+	}
+	rpc_peer_set_max_message(w->peer, 4u << 20);
+	w->console_sent = 0;   /* let the new supervisor catch up */
+	log_notice("Adopted by a new supervisor");
+}
+
 static void forbidden_syscall(int sig)
 {
 	(void) sig;
@@ -317,6 +395,7 @@ int worker_main(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "channel-fd", required_argument, NULL, 'c' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "state-dir", required_argument, NULL, 's' },
 		{}
 	};
 	const char *name = "?";
@@ -325,6 +404,7 @@ int worker_main(int argc, char **argv)
 		switch (c) {
 		case 'W': break;
 		case 'n': name = optarg; break;
+		case 's': break;   /* informational (ps); the supervisor passes every path in worker.boot */
 		case 'c': channel = atoi(optarg); break;
 		case 'l': if (log_parse_level(optarg) > 0) log_set_level(log_parse_level(optarg)); break;
 		default: return EXIT_FAILURE;
@@ -347,7 +427,7 @@ int worker_main(int argc, char **argv)
 	if (r < 0)
 		return log_error_errno(r, "Failed to install the vCPU kick handler: %m"), EXIT_FAILURE;
 
-	struct worker w = { .status = EXIT_SUCCESS };
+	struct worker w = { .status = EXIT_SUCCESS, .exit_report_fd = -1 };
 	w.base = event_base_new();
 	if (!w.base)
 		return EXIT_FAILURE;
@@ -365,8 +445,13 @@ int worker_main(int argc, char **argv)
 		vm_request_exit(w.vm, &e);
 		vm_destroy(w.vm);
 	}
-	rpc_peer_close(w.peer, 0);
-	rpc_peer_unref(w.peer);
+	if (w.peer) {
+		rpc_peer_close(w.peer, 0);
+		rpc_peer_unref(w.peer);
+	}
+	adopt_close(&w.adopt);
+	if (w.exit_report_fd >= 0)
+		close(w.exit_report_fd);
 	vm_config_free(w.config);
 	if (w.wake_ev)
 		event_free(w.wake_ev);
