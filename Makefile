@@ -191,29 +191,12 @@ install-packaging:
 	install -m 0644 packaging/man/vmmctl.1 $(DESTDIR)$(MANDIR)/man1/vmmctl.1
 
 # A binary .deb from this tree, with dpkg-deb (no debian/ source package):
-# $(B)/vmmd_VERSION_ARCH.deb. Depends come from dpkg-shlibdeps.
+# $(B)/vmmd_VERSION_ARCH.deb, staged outside $(B) (packaging/mkdeb).
 DEB_VERSION ?= $(shell sed -n 's/^\#define VMMD_VERSION "\(.*\)"/\1/p' vmmd/methods_misc.c)
 DEB_ARCH    ?= $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
-DEB_ROOT    := $(B)/deb/root
-DEB_FILE    := $(B)/vmmd_$(DEB_VERSION)_$(DEB_ARCH).deb
 
 deb: all
-	rm -rf $(B)/deb
-	$(MAKE) --no-print-directory B=$(B) install DESTDIR=$(abspath $(DEB_ROOT)) PREFIX=/usr \
-		SYSTEMDUNITDIR=/lib/systemd/system SYSUSERSDIR=/usr/lib/sysusers.d TMPFILESDIR=/usr/lib/tmpfiles.d
-	gzip -9n $(DEB_ROOT)/usr/share/man/man8/vmmd.8 $(DEB_ROOT)/usr/share/man/man1/vmmctl.1
-	install -d $(DEB_ROOT)/usr/share/doc/vmmd $(DEB_ROOT)/DEBIAN $(B)/deb/work/debian
-	install -m 0644 packaging/debian/copyright $(DEB_ROOT)/usr/share/doc/vmmd/copyright
-	install -m 0755 packaging/debian/postinst packaging/debian/prerm packaging/debian/postrm $(DEB_ROOT)/DEBIAN/
-	printf 'Source: vmmd\n\nPackage: vmmd\nArchitecture: any\n' >$(B)/deb/work/debian/control
-	cd $(B)/deb/work && dpkg-shlibdeps -O $(abspath $(DEB_ROOT))/usr/sbin/vmmd \
-		$(abspath $(DEB_ROOT))/usr/bin/vmmctl 2>/dev/null | sed -n 's/^shlibs:Depends=//p' >../depends
-	sed -e 's|@VERSION@|$(DEB_VERSION)|' -e 's|@ARCH@|$(DEB_ARCH)|' \
-		-e "s|@DEPENDS@|$$(cat $(B)/deb/depends)|" \
-		-e "s|@SIZE@|$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1)|" \
-		packaging/debian/control.in >$(DEB_ROOT)/DEBIAN/control
-	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(DEB_FILE)
-	@echo "  DEB     $(DEB_FILE)"
+	$(Q)MAKE="$(MAKE)" packaging/mkdeb $(B) $(DEB_VERSION) $(DEB_ARCH)
 
 # libFuzzer targets (tests/fuzz/), built with clang into build-fuzz/ and run
 # for FUZZ_RUNS inputs each, starting from tests/fuzz/corpus/. New corpus
@@ -257,3 +240,86 @@ fuzz: fuzz-build
 # === end of packaging and fuzzing =============================================
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# === minios (issue 5) ==========================================================
+# The teaching OS is not one guests/*.c file: its kernel is every
+# guests/minios/*.c and *.S, linked like the other guests (GUEST_CFLAGS,
+# guests/lib, guest.ld) into $(B)/guests/minios.elf. Each user program
+# guests/minios/user/NAME.c is linked on its own at the user base
+# (0x8000000000, guests/minios/user/lib/user.ld) with the user library,
+# stripped into NAME.img, and embedded into the kernel by a generated
+# images.S (.incbin, 4 KiB aligned): the built-in image table.
+MINIOS_DIR      := guests/minios
+MINIOS_SRC      := $(wildcard $(MINIOS_DIR)/*.c $(MINIOS_DIR)/*.S)
+MINIOS_OBJ      := $(patsubst %,$(B)/%.o,$(MINIOS_SRC))
+MINIOS_PROGS    := $(sort $(basename $(notdir $(wildcard $(MINIOS_DIR)/user/*.c))))
+MINIOS_UB       := $(B)/guests/minios/user
+MINIOS_UCFLAGS  := $(GUEST_CFLAGS) -fpie -I$(MINIOS_DIR) -I$(MINIOS_DIR)/user/lib
+MINIOS_ULIB_OBJ := $(MINIOS_UB)/lib/crt0.S.o $(MINIOS_UB)/lib/ulib.c.o \
+                   $(MINIOS_UB)/lib/printf.c.o $(MINIOS_UB)/lib/string.c.o
+MINIOS_IMGS     := $(patsubst %,$(MINIOS_UB)/%.img,$(MINIOS_PROGS))
+
+guests: $(B)/guests/minios.elf
+
+# User code: -fpie (RIP-relative: linked at 512 GiB with the small code model).
+$(MINIOS_UB)/%.c.o: $(MINIOS_DIR)/user/%.c
+	@mkdir -p $(@D)
+	$(if $(Q),@echo "  USERCC  $<")
+	$(Q)$(CC) $(MINIOS_UCFLAGS) -c -o $@ $<
+
+$(MINIOS_UB)/lib/%.c.o: $(MINIOS_DIR)/user/lib/%.c
+	@mkdir -p $(@D)
+	$(if $(Q),@echo "  USERCC  $<")
+	$(Q)$(CC) $(MINIOS_UCFLAGS) -c -o $@ $<
+
+$(MINIOS_UB)/lib/%.S.o: $(MINIOS_DIR)/user/lib/%.S
+	@mkdir -p $(@D)
+	$(if $(Q),@echo "  USERAS  $<")
+	$(Q)$(CC) $(MINIOS_UCFLAGS) -c -o $@ $<
+
+# guests/lib's printf and string functions, built again as user code.
+$(MINIOS_UB)/lib/printf.c.o $(MINIOS_UB)/lib/string.c.o: $(MINIOS_UB)/lib/%.c.o: guests/lib/%.c
+	@mkdir -p $(@D)
+	$(if $(Q),@echo "  USERCC  $<")
+	$(Q)$(CC) $(MINIOS_UCFLAGS) -c -o $@ $<
+
+$(MINIOS_UB)/%.elf: $(MINIOS_UB)/%.c.o $(MINIOS_ULIB_OBJ) $(MINIOS_DIR)/user/lib/user.ld
+	$(if $(Q),@echo "  USERLD  $@")
+	$(Q)$(CC) -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,noexecstack \
+		-Wl,-z,max-page-size=4096 -T $(MINIOS_DIR)/user/lib/user.ld -o $@ $(filter %.o,$^)
+
+$(MINIOS_UB)/%.img: $(MINIOS_UB)/%.elf
+	$(Q)objcopy --strip-all $< $@
+
+# The image table: one .incbin per program, then {name, start, end}[] and a NULL.
+$(B)/guests/minios/images.S: $(MINIOS_IMGS) Makefile
+	@mkdir -p $(@D)
+	$(if $(Q),@echo "  GEN     $@")
+	$(Q){ printf '\t.section .rodata.minios_images, "a"\n'; \
+	  for p in $(MINIOS_PROGS); do \
+	    printf '\t.balign 4096\nimg_%s:\n\t.incbin "%s.img"\n\t.balign 4096\nimg_%s_end:\n' $$p $$p $$p; done; \
+	  printf '\t.section .rodata.minios_names, "a"\n'; \
+	  for p in $(MINIOS_PROGS); do printf 'name_%s:\n\t.asciz "%s"\n' $$p $$p; done; \
+	  printf '\t.section .rodata.minios_table, "a"\n\t.balign 8\n\t.globl minios_images\nminios_images:\n'; \
+	  for p in $(MINIOS_PROGS); do printf '\t.quad name_%s, img_%s, img_%s_end\n' $$p $$p $$p; done; \
+	  printf '\t.quad 0, 0, 0\n\t.section .note.GNU-stack, "", @progbits\n'; } >$@.tmp
+	$(Q)mv $@.tmp $@
+
+$(B)/guests/minios/images.o: $(B)/guests/minios/images.S
+	$(if $(Q),@echo "  GUESTAS $<")
+	$(Q)$(CC) $(GUEST_CFLAGS) -Wa,-I$(MINIOS_UB) -c -o $@ $<
+
+$(B)/guests/minios.elf: $(MINIOS_OBJ) $(B)/guests/minios/images.o $(GUEST_LIB_OBJ) guests/lib/guest.ld
+	$(if $(Q),@echo "  GUESTLD $@")
+	$(Q)$(CC) $(GUEST_LDFLAGS) -o $@ $(filter %.o,$^)
+
+# Installed beside the other guests: config/examples/minios-*.json name it.
+install: install-minios
+install-minios: $(B)/guests/minios.elf
+	install -d $(DESTDIR)$(DATADIR)/vmmd/guests
+	install -m 0644 $(B)/guests/minios.elf $(DESTDIR)$(DATADIR)/vmmd/guests/
+
+.PHONY: install-minios
+.SECONDARY: $(MINIOS_OBJ) $(MINIOS_ULIB_OBJ) $(MINIOS_IMGS) \
+            $(patsubst %,$(MINIOS_UB)/%.c.o,$(MINIOS_PROGS)) $(patsubst %,$(MINIOS_UB)/%.elf,$(MINIOS_PROGS))
+# === end of minios ============================================================

@@ -45,6 +45,7 @@
  * (CS/SS are reloaded with iretq, never a far return or mov to %ss).
  */
 #include "cpu.h"
+#include "entry_path.h"
 #include "guest.h"
 
 #define PT_EXIT_OK   42
@@ -133,17 +134,10 @@ struct idt_gate {
 	uint32_t off2, reserved;
 };
 
-/* Pushed by the stubs below (registers) and the CPU (from rip on). */
-struct trapframe {
-	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp;
-	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
-	uint64_t vector, err;
-	uint64_t rip, cs, rflags, rsp, ss;
-};
-_Static_assert(sizeof(struct trapframe) == 22 * 8, "trapframe layout is shared with the stubs");
-
-enum entry_path { PATH_UNKNOWN = 0, PATH_NATIVE, PATH_FAULT };
-static const char *const path_name[] = { "unknown", "native", "fault" };
+/* struct trapframe (lib/entry_path.h) is pushed by the stubs below
+ * (registers) and the CPU (from rip on). */
+_Static_assert(VEC_SYSCALL == TRAP_VEC_SYSCALL && VEC_INT80 == TRAP_VEC_INT80,
+	       "the stubs mark frames as lib/entry_path.h expects");
 
 static uint64_t gdt[8] __attribute__((aligned(16))) = {
 	0,
@@ -170,9 +164,7 @@ static struct {
 	uint64_t pool_next;
 	uint64_t *pml4[2];              /* address spaces A and B */
 	uint64_t *pdpt_kernel;
-	bool probing;
-	enum entry_path syscall_path, int80_path;
-	unsigned syscalls[3], int80s[3];        /* entries by path */
+	struct entry_paths paths;       /* how syscall / int 0x80 arrive here */
 	uint64_t fault_rip, fault_cr2;  /* the fault that killed a process */
 	uint64_t fault_err, fault_vector;
 	unsigned kernel_faults_fixed;
@@ -527,55 +519,19 @@ static bool user_range(uint64_t va, uint64_t len)
 	return va >= USER_BASE && len <= USER_END - USER_BASE && va <= USER_END - len;
 }
 
-/* During the boot probe, learn how the host delivers an entry. */
-static void learn_path(enum entry_path *learned, enum entry_path path)
-{
-	if (k.probing && *learned == PATH_UNKNOWN)
-		*learned = path;
-}
-
-/* A fault is taken for a syscall / int 0x80 only where the probe saw the
- * host deliver them that way; elsewhere it is the process's own fault. */
-static bool fault_path_expected(enum entry_path *learned)
-{
-	learn_path(learned, PATH_FAULT);
-	return *learned == PATH_FAULT;
-}
-
 /*
- * The host-quirk fallbacks: turn the fault into the frame the native entry
- * would have produced. #PF at LSTAR from user mode is a syscall whose CPU
- * work (RCX = return rip, R11 = rflags, FMASK) was done; #UD on CD 80 is an
- * int 0x80 that did not happen yet.
+ * The host-quirk fallbacks (lib/entry_path.c): a #PF at LSTAR from user mode
+ * is a syscall whose CPU work (RCX = return rip, R11 = rflags, FMASK) was
+ * done; a #UD on CD 80 is an int 0x80 that did not happen yet. Both become
+ * the frame the native entry would have produced.
  */
-static void recognise_entry(struct trapframe *tf)
+static void setup_entry_paths(void)
 {
-	uint64_t lstar = (uint64_t) (uintptr_t) syscall_entry;
-
-	if (!from_user(tf))
-		return;
-	if (tf->vector == VEC_PF && (tf->err & PF_U) && tf->rip == lstar && read_cr2() == lstar &&
-	    fault_path_expected(&k.syscall_path)) {
-		tf->vector = VEC_SYSCALL;
-		tf->rip = tf->rcx;
-		tf->rflags = tf->r11;
-		tf->cs = USER_CS;
-		tf->ss = USER_DS;
-		k.syscalls[PATH_FAULT]++;
-	} else if (tf->vector == VEC_UD && user_range(tf->rip, 2) &&
-		   ((const uint8_t *) (uintptr_t) tf->rip)[0] == 0xcd &&
-		   ((const uint8_t *) (uintptr_t) tf->rip)[1] == VEC_INT80 &&
-		   fault_path_expected(&k.int80_path)) {
-		tf->vector = VEC_INT80;
-		tf->rip += 2;
-		k.int80s[PATH_FAULT]++;
-	} else if (tf->vector == VEC_SYSCALL) {
-		learn_path(&k.syscall_path, PATH_NATIVE);
-		k.syscalls[PATH_NATIVE]++;
-	} else if (tf->vector == VEC_INT80) {
-		learn_path(&k.int80_path, PATH_NATIVE);
-		k.int80s[PATH_NATIVE]++;
-	}
+	k.paths.lstar = (uint64_t) (uintptr_t) syscall_entry;
+	k.paths.user_base = USER_BASE;
+	k.paths.user_end = USER_END;
+	k.paths.user_cs = USER_CS;
+	k.paths.user_ss = USER_DS;
 }
 
 static __noreturn void kill_process(const struct trapframe *tf)
@@ -626,7 +582,7 @@ static bool fix_kernel_fault(const struct trapframe *tf)
 
 void trap(struct trapframe *tf)
 {
-	recognise_entry(tf);
+	entry_paths_recognise(&k.paths, tf);
 	if (tf->vector == VEC_SYSCALL || tf->vector == VEC_INT80) {
 		if (!from_user(tf))
 			fail("system call from kernel mode at 0x%llx", (unsigned long long) tf->rip);
@@ -733,12 +689,14 @@ static void probe_entry_paths(void)
 {
 	int r;
 
-	k.probing = true;
+	setup_entry_paths();
+	k.paths.probing = true;
 	r = run_process(0, 0, user_probe);
-	k.probing = false;
-	if (r != 0 || k.syscall_path == PATH_UNKNOWN || k.int80_path == PATH_UNKNOWN)
+	k.paths.probing = false;
+	if (r != 0 || k.paths.syscall_path == ENTRY_PATH_UNKNOWN || k.paths.int80_path == ENTRY_PATH_UNKNOWN)
 		fail("entry probe: status 0x%x, syscall path %s, int 0x80 path %s (%s at 0x%llx)", r,
-		     path_name[k.syscall_path], path_name[k.int80_path], vector_name(k.fault_vector),
+		     entry_path_name(k.paths.syscall_path), entry_path_name(k.paths.int80_path),
+		     vector_name(k.fault_vector),
 		     (unsigned long long) k.fault_rip);
 }
 
@@ -773,8 +731,9 @@ void guest_main(const struct guest_boot *b)
 
 	if (cmdline_has("verbose"))
 		printf("pt: entry paths: syscall %s (%u native, %u fault), int 0x80 %s (%u native, %u fault)\n",
-		       path_name[k.syscall_path], k.syscalls[PATH_NATIVE], k.syscalls[PATH_FAULT],
-		       path_name[k.int80_path], k.int80s[PATH_NATIVE], k.int80s[PATH_FAULT]);
+		       entry_path_name(k.paths.syscall_path), k.paths.syscalls[ENTRY_PATH_NATIVE],
+		       k.paths.syscalls[ENTRY_PATH_FAULT], entry_path_name(k.paths.int80_path),
+		       k.paths.int80s[ENTRY_PATH_NATIVE], k.paths.int80s[ENTRY_PATH_FAULT]);
 	printf("pt: all checks passed\n");
 	vmm_exit(PT_EXIT_OK);
 }
