@@ -10,6 +10,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "vmmd/access.h"
 #include "vmmd/registry.h"
 #include "vmmd/rpc_peer.h"
 
@@ -33,6 +34,7 @@ struct daemon {
 	struct event *watchdog_ev;   /* WATCHDOG=1 timer, when systemd wants one */
 	bool notify_ready;           /* READY=1 sent: STATUS= updates may follow */
 	char notify_status[96];      /* the last STATUS= text sent */
+	struct access_policy access; /* roles of clients (access.h) */
 };
 
 /* A client connection and what it subscribed to (events.h). */
@@ -42,4 +44,6 @@ struct client {
 	struct rpc_peer *peer;
 	unsigned topics;             /* EVENT_TOPIC_* bits */
 	char vm_filter[VM_NAME_MAX + 1]; /* "" = every VM */
+	enum access_role role;       /* from the peer's credentials at accept (access.h) */
+	uid_t uid;                   /* the peer's uid, for messages */
 };

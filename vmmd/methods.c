@@ -124,6 +124,12 @@ void methods_dispatch(struct daemon *d, struct client *c, struct rpc_call *call)
 		reply_error(call, RPC_METHOD_NOT_FOUND, "method '%s' not found", call->method);
 		return;
 	}
+	if (c && c->role < access_method_role(m->name)) {   /* before params: no side effects, no hints */
+		reply_error(call, RPC_PERMISSION_DENIED, "%s needs the %s role; uid %u has %s",
+			    m->name, access_role_name(access_method_role(m->name)), (unsigned) c->uid,
+			    access_role_name(c->role));
+		return;
+	}
 	struct rpc_error err = { 0 };
 	if (params_check(call->params, m->params, &err) < 0) {
 		rpc_call_error(call, &err, NULL);

@@ -664,10 +664,12 @@ class ActivatedDaemon(Daemon):
             return None
 
     def _kill_group(self):
+        # As Daemon's, for workers exec'd from self.vmmd (an installed copy).
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except OSError:
             pass
+        kill_workers_of(self.state_dir)
         for pid in self._workers:
             try:
                 if os.path.realpath("/proc/%d/exe" % pid) == self.vmmd:

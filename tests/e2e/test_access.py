@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Access control by peer credentials (issue 7, vmmd/access.h): a client's
+uid and groups (SO_PEERCRED, SO_PEERGROUPS) give it a role — admin, read
+or none — and a read-only client is refused every method that changes
+something, with PermissionDenied (-32005), before its parameters are even
+looked at. Needs root (to connect as other users); KVM only for refusing
+the pause of a running VM."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmmtest  # noqa: E402
+from vmmtest import Skip, check, expect_error, result_of, show  # noqa: E402
+
+PERMISSION_DENIED, NO_SUCH_VM, METHOD_NOT_FOUND = -32005, -32000, -32601
+NOBODY = 65534
+
+def require_root():
+    if os.geteuid() != 0:
+        raise Skip("needs root to connect to vmmd as other users")
+
+
+def open_up(d):
+    """Let other users reach d's socket (the test's temporary folder is 0700)."""
+    os.chmod(d.tmp, 0o755)
+    os.chmod(d.sock, 0o666)
+
+
+def as_user(d, uid, gid, groups, reqs):
+    """Replies to reqs [(method, params)] sent by a client running as uid:
+    a forked child drops to uid/gid/groups, sends each request and reports
+    each reply (or what ended the connection) through a pipe. With reqs
+    None it only reads what vmmd sends unasked until EOF."""
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # the child: never returns into the test runner
+        out = []
+        try:
+            os.close(rfd)
+            os.setgroups(groups)
+            os.setgid(gid)
+            os.setuid(uid)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(10)
+            s.connect(d.sock)
+            f = s.makefile("rb")
+            while reqs is None:
+                line = f.readline()
+                out.append(json.loads(line) if line else {"eof": True})
+                if not line:
+                    break
+            for i, (method, params) in enumerate(reqs or []):
+                msg = {"jsonrpc": "2.0", "method": method, "id": i + 1}
+                if params is not None:
+                    msg["params"] = params
+                try:
+                    s.sendall(json.dumps(msg).encode() + b"\n")
+                    line = f.readline()
+                except OSError as e:
+                    out.append({"io_error": str(e)})
+                    break
+                if not line:
+                    out.append({"eof": True})
+                    break
+                out.append(json.loads(line))
+        except BaseException as e:   # noqa: B902 - report anything to the parent
+            out.append({"child_error": "%s: %s" % (type(e).__name__, e)})
+        finally:
+            os.write(wfd, json.dumps(out).encode())
+            os._exit(0)
+    os.close(wfd)
+    data = b""
+    with os.fdopen(rfd, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    out = json.loads(data or b"[]")
+    for r in out:
+        check("child_error" not in r, "client as uid %d failed: %s" % (uid, r.get("child_error")))
+    return out
+
+
+def daemon_with(d, *args):
+    """A second vmmd with access options (the file's own d keeps defaults)."""
+    other = vmmtest.Daemon()
+    other.start(list(args))
+    return other
+
+
+def test_read_only_client(d):
+    require_root()
+    open_up(d)
+    replies = as_user(d, NOBODY, NOBODY, [], [
+        ("vmm.version", None),
+        ("vm.list", None),
+        ("vm.info", {"name": "nosuchvm"}),
+        ("vm.pause", {"name": "nosuchvm"}),
+        ("vm.create", {"config": {"name": "x"}}),
+        ("vm.destroy", {"name": "nosuchvm", "bogus": 1}),
+        ("mem.read", {"name": "nosuchvm"}),
+        ("no.such.method", None),
+        ("events.subscribe", {"topics": ["state"]}),
+    ])
+    check(len(replies) == 9, "expected 9 replies, got %s" % show(replies))
+    result_of(replies[0], "vmm.version as nobody")
+    result_of(replies[1], "vm.list as nobody")
+    expect_error(replies[2], NO_SUCH_VM, "NoSuchVm", what="vm.info as nobody")
+    for r, m in zip(replies[3:7], ("vm.pause", "vm.create", "vm.destroy (with a bad param)", "mem.read")):
+        expect_error(r, PERMISSION_DENIED, "PermissionDenied", what="%s as a read-only client" % m)
+        check("admin" in r["error"]["message"] and str(NOBODY) in r["error"]["message"],
+              "the refusal should name the role needed and the uid: %s" % show(r))
+    expect_error(replies[7], METHOD_NOT_FOUND, what="an unknown method as nobody")
+    result_of(replies[8], "events.subscribe as nobody")
+
+
+def test_read_only_vmmctl_exit_status(d):
+    require_root()
+    open_up(d)
+
+    def drop():
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+    p = subprocess.run([vmmtest.VMMCTL, "--socket", d.sock, "pause", "nosuchvm"], preexec_fn=drop,
+                       capture_output=True, timeout=30, cwd="/")
+    err = p.stderr.decode(errors="replace")
+    check(p.returncode == 1 and "PermissionDenied" in err,
+          "vmmctl pause as nobody: exit %d, stderr %r (want 1 and PermissionDenied)" % (p.returncode, err))
+
+
+@vmmtest.kvm
+def test_read_only_cannot_pause_running_vm(d):
+    require_root()
+    open_up(d)
+    d.run_vm("ro", "spin")
+    d.wait_state("ro", "running")
+    replies = as_user(d, NOBODY, NOBODY, [], [("vm.pause", {"name": "ro"}), ("vm.stop", {"name": "ro"}),
+                                              ("vm.info", {"name": "ro"})])
+    expect_error(replies[0], PERMISSION_DENIED, "PermissionDenied", what="vm.pause by a read-only client")
+    expect_error(replies[1], PERMISSION_DENIED, "PermissionDenied", what="vm.stop by a read-only client")
+    check(result_of(replies[2])["state"] == "running", "vm.info as nobody: %s" % show(replies[2]))
+    check(d.state("ro") == "running", "the VM did not stay running")
+    d.wait_progress("ro")
+    d.call("vm.stop", {"name": "ro", "force": True})
+
+
+def test_rules_and_others(d):
+    require_root()
+    other = daemon_with(d, "--no-access", "40003", "--admin", "@4242", "--read-only", "40001",
+                        "--others", "none")
+    try:
+        open_up(other)
+        # Admin through a supplementary group: the call gets past the role check.
+        r = as_user(other, 40000, 40000, [4242], [("vm.pause", {"name": "nosuchvm"})])
+        expect_error(r[0], NO_SUCH_VM, "NoSuchVm", what="vm.pause by a member of an admin group")
+        # Read-only by uid.
+        r = as_user(other, 40001, 40001, [], [("vm.list", None), ("vm.pause", {"name": "nosuchvm"})])
+        result_of(r[0], "vm.list by a read-only uid")
+        expect_error(r[1], PERMISSION_DENIED, "PermissionDenied", what="vm.pause by a read-only uid")
+        # The first matching rule wins: uid 40003 is refused though in the admin group.
+        for uid, groups in ((40002, []), (40003, [4242])):
+            r = as_user(other, uid, uid, groups, None)
+            check(len(r) == 2 and r[0].get("error", {}).get("code") == PERMISSION_DENIED and r[1].get("eof"),
+                  "uid %d (no role) should get PermissionDenied unasked, then EOF: %s" % (uid, show(r)))
+            vmmtest.expect_error(r[0], PERMISSION_DENIED, "PermissionDenied", what="a refused connection")
+        # Root is always admin.
+        result_of(other.rpc("vm.list"), "vm.list by root")
+        other.check_alive()
+    finally:
+        other.stop()
+
+
+def test_bad_access_options(d):
+    for args, word in ((["--admin", "no-such-user-xyzzy"], "no such user"),
+                       (["--read-only", "@no-such-group-xyzzy"], "no such user or group"),
+                       (["--others", "everyone"], "none, read or admin")):
+        p = subprocess.run([vmmtest.VMMD, "--socket", os.path.join(d.tmp, "bad.sock"),
+                            "--state-dir", os.path.join(d.tmp, "bad-state")] + args,
+                           capture_output=True, timeout=30)
+        err = p.stderr.decode(errors="replace")
+        check(p.returncode == 2 and word in err,
+              "vmmd %s: exit %d, stderr %r (want 2 and %r)" % (" ".join(args), p.returncode, err, word))
+
+
+if __name__ == "__main__":
+    vmmtest.main()

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/* vmmd/access.c: roles from peer credentials, rules, and the method table. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "vmmd/access.h"
+
+static void test_method_roles(void **state)
+{
+	static const char *const reads[] = {
+		"rpc.discover", "vmm.version", "events.subscribe", "vm.list", "vm.info",
+		"vm.console.read", "vcpu.state", "stats.get", "bus.map", "mmu.translate",
+		"mmu.guest", "mmu.shadow",
+	};
+	static const char *const admins[] = {
+		"vm.create", "vm.start", "vm.pause", "vm.resume", "vm.stop", "vm.destroy",
+		"vm.console.write", "vcpu.regs.set", "mem.read", "mem.write", "irq.inject",
+		"some.future.method", "", "vm.list.", "VM.LIST",
+	};
+	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++)
+		assert_int_equal(access_method_role(reads[i]), ACCESS_READ);
+	for (size_t i = 0; i < sizeof(admins) / sizeof(admins[0]); i++)
+		assert_int_equal(access_method_role(admins[i]), ACCESS_ADMIN);
+}
+
+static void test_role_names(void **state)
+{
+	assert_int_equal(access_role_from_name("none"), ACCESS_NONE);
+	assert_int_equal(access_role_from_name("read"), ACCESS_READ);
+	assert_int_equal(access_role_from_name("admin"), ACCESS_ADMIN);
+	assert_int_equal(access_role_from_name("Admin"), -EINVAL);
+	assert_int_equal(access_role_from_name(""), -EINVAL);
+	assert_string_equal(access_role_name(ACCESS_READ), "read");
+	assert_string_equal(access_role_name((enum access_role) 7), "?");
+}
+
+static void test_rules_parse(void **state)
+{
+	struct access_policy p;
+
+	access_policy_init(&p);
+	assert_int_equal(p.others, ACCESS_READ);
+	assert_int_equal(access_policy_add(&p, "root", ACCESS_READ), 0);
+	assert_false(p.rules[0].is_group);
+	assert_int_equal(p.rules[0].id, 0);
+	assert_int_equal(access_policy_add(&p, "@root", ACCESS_ADMIN), 0);
+	assert_true(p.rules[1].is_group);
+	assert_int_equal(access_policy_add(&p, "1234", ACCESS_NONE), 0);
+	assert_int_equal(p.rules[2].id, 1234);
+	assert_int_equal(access_policy_add(&p, "@4321", ACCESS_READ), 0);
+	assert_int_equal(p.rules[3].id, 4321);
+	assert_int_equal(p.n_rules, 4);
+
+	assert_int_equal(access_policy_add(&p, "", ACCESS_READ), -EINVAL);
+	assert_int_equal(access_policy_add(&p, "@", ACCESS_READ), -EINVAL);
+	assert_int_equal(access_policy_add(&p, "4294967295", ACCESS_READ), -ENOENT);  /* not an id: a name */
+	assert_int_equal(access_policy_add(&p, "no-such-user-xyzzy", ACCESS_READ), -ENOENT);
+	assert_int_equal(access_policy_add(&p, "@no-such-group-xyzzy", ACCESS_READ), -ENOENT);
+	assert_int_equal(access_policy_add(&p, "root", (enum access_role) 3), -EINVAL);
+	assert_int_equal(access_policy_add(&p, NULL, ACCESS_READ), -EINVAL);
+	assert_int_equal(p.n_rules, 4);
+
+	while (p.n_rules < ACCESS_MAX_RULES)
+		assert_int_equal(access_policy_add(&p, "77", ACCESS_READ), 0);
+	assert_int_equal(access_policy_add(&p, "78", ACCESS_READ), -E2BIG);
+}
+
+static void test_roles_of_peers(void **state)
+{
+	struct access_policy p;
+	struct access_peer root = { .uid = 0, .gid = 0 };
+	struct access_peer alice = { .uid = 1000, .gid = 1000, .groups = { 1000, 27 }, .n_groups = 2 };
+	struct access_peer bob = { .uid = 1001, .gid = 1001 };
+	struct access_peer eve = { .uid = 1002, .gid = 27 };   /* group 27 as primary only */
+
+	access_policy_init(&p);
+	p.self_uid = 0;
+	assert_int_equal(access_role_of(&p, &root), ACCESS_ADMIN);
+	assert_int_equal(access_role_of(&p, &alice), ACCESS_READ);    /* others */
+	p.others = ACCESS_NONE;
+	assert_int_equal(access_role_of(&p, &alice), ACCESS_NONE);
+
+	/* First match wins: bob is refused before the group rule would make him admin. */
+	assert_int_equal(access_policy_add(&p, "1001", ACCESS_NONE), 0);
+	assert_int_equal(access_policy_add(&p, "@27", ACCESS_ADMIN), 0);
+	assert_int_equal(access_policy_add(&p, "@1001", ACCESS_ADMIN), 0);
+	assert_int_equal(access_role_of(&p, &alice), ACCESS_ADMIN);   /* supplementary group 27 */
+	assert_int_equal(access_role_of(&p, &eve), ACCESS_ADMIN);     /* primary group 27 */
+	assert_int_equal(access_role_of(&p, &bob), ACCESS_NONE);
+
+	/* Root and vmmd's own user cannot be locked out. */
+	assert_int_equal(access_policy_add(&p, "0", ACCESS_NONE), 0);
+	assert_int_equal(access_role_of(&p, &root), ACCESS_ADMIN);
+	p.self_uid = 1001;
+	assert_int_equal(access_role_of(&p, &bob), ACCESS_ADMIN);
+}
+
+static void test_peer_credentials(void **state)
+{
+	struct access_peer peer;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(access_peer_get(sv[0], &peer), 0);
+	assert_int_equal(peer.pid, getpid());
+	assert_int_equal(peer.uid, geteuid());
+	assert_int_equal(peer.gid, getegid());
+	close(sv[0]);
+	close(sv[1]);
+	assert_int_equal(access_peer_get(999, &peer), -EBADF);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_method_roles),
+		cmocka_unit_test(test_role_names),
+		cmocka_unit_test(test_rules_parse),
+		cmocka_unit_test(test_roles_of_peers),
+		cmocka_unit_test(test_peer_credentials),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Who may do what on the control socket (API.md: PermissionDenied). Each
+ * connection gets a role from its peer's credentials (SO_PEERCRED, and
+ * SO_PEERGROUPS for supplementary groups) when it is accepted; each method
+ * needs a role. `read` may look: list, info, console output, stats, vCPU
+ * and MMU state, the bus map, events. `admin` may do everything: creating
+ * a VM makes vmmd (often root) open any file as its kernel, so admin is as
+ * good as vmmd's own user. Methods not listed as read-only need admin, so a
+ * new method is safe until someone decides otherwise.
+ *
+ * The policy: root and vmmd's own user are always admin; then the first
+ * rule that matches the peer (a user or uid, or a group or gid the peer is
+ * in) gives its role; anyone else gets `others` (default read).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+enum access_role { ACCESS_NONE = 0, ACCESS_READ = 1, ACCESS_ADMIN = 2 };
+
+#define ACCESS_MAX_RULES  32
+#define ACCESS_MAX_GROUPS 64   /* supplementary groups of a peer looked at */
+
+struct access_rule {
+	bool is_group;
+	unsigned id;                 /* uid or gid */
+	enum access_role role;
+};
+
+struct access_policy {
+	struct access_rule rules[ACCESS_MAX_RULES];
+	size_t n_rules;
+	enum access_role others;
+	uid_t self_uid;              /* vmmd's euid: always admin */
+};
+
+/* The peer of a connection, as the kernel reports it. */
+struct access_peer {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[ACCESS_MAX_GROUPS];
+	size_t n_groups;
+};
+
+/* others = read, no rules, self_uid = geteuid(). */
+void access_policy_init(struct access_policy *p);
+/*
+ * Add a rule from "USER", "UID", "@GROUP" or "@GID". -EINVAL for a bad
+ * spec or role, -ENOENT for an unknown user or group, -E2BIG when full.
+ */
+int access_policy_add(struct access_policy *p, const char *spec, enum access_role role);
+
+/* "none", "read", "admin" <-> the enum; -EINVAL for other names. */
+int access_role_from_name(const char *name);
+const char *access_role_name(enum access_role role);
+
+/* Credentials of the process at the other end of a Unix socket. */
+int access_peer_get(int fd, struct access_peer *ret);
+enum access_role access_role_of(const struct access_policy *p, const struct access_peer *peer);
+
+/* The role a method needs: ACCESS_READ for the read-only ones, else ACCESS_ADMIN. */
+enum access_role access_method_role(const char *method);
