@@ -118,6 +118,7 @@ UNIT_OBJS := $(call objs,$(UNIT_SRC))
 # Keep objects between builds (pattern-rule inputs are intermediate by default).
 .SECONDARY: $(GUEST_LIB_OBJ) $(patsubst %,$(B)/guests/%.c.o,$(GUEST_NAMES)) $(UNIT_OBJS)
 TEST_SUPPORT := $(call objs,$(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c)))
+.SECONDARY: $(TEST_SUPPORT)
 
 # Unit tests link only the rooms they test, so one room's half-done work never
 # breaks another's tests: test_worker_* also get the worker, test_vmmd_* the
