@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""B5: density, N idle VMs of 16 MiB under one vmmd.
+"""B5: density, N idle minios VMs of 16 MiB under one vmmd.
 
-The guest is guests/idle.c (an IDT whose interrupt vectors just return,
-then `sti; hlt` forever; minios is not built yet). For each paging mode a
-fresh vmmd ramps N through the steps (10, 50, 100, 200), starting the
-missing VMs each step, and at each step:
+The guest is minios (guests/minios/) with an empty script: it boots, its
+shell prints the prompt and blocks in read() on the console, and the
+kernel idles in `sti; hlt` with its timer stopped (pit.c runs the 8254
+only while something is runnable or asleep), so an idle minios makes no
+exit at all. For each paging mode a fresh vmmd ramps N through the steps
+(10, 50, 100, 200, ...), starting the missing VMs each step, and at each
+step:
 
-  - waits until every VM printed "idle: ready" and checks that all are
-    alive: vm.list says running, every worker pid exists, every vm.info
-    answers with live stats (the worker hop);
+  - waits until every VM printed its prompt ("minios$ ") and checks that
+    all are alive: vm.list says running, every worker pid exists, every
+    vm.info answers with live stats (the worker hop);
   - API latency: p50/p99 of vm.list and of vm.info on a random VM, from one
     client, while the N VMs run;
   - CPU: utime+stime of the supervisor and all workers over a window, in %
@@ -25,6 +28,10 @@ spent, then stops and destroys every VM. The limit on N is projected from
 the per-VM costs against this host's limits (memory, pid_max/threads-max,
 the supervisor's RLIMIT_NOFILE, REGISTRY_MAX_VMS, CPU) and reported with
 what was observed.
+
+Reference: the same step at N = 200 (one step, each mode) with
+guests/idle.c (an IDT whose vectors return, then `sti; hlt` forever), the
+smallest guest there is: what minios itself adds per VM.
 """
 
 import os
@@ -42,9 +49,12 @@ import lib  # noqa: E402
 # (projected from the last step), so B5 stays within a few minutes.
 FULL = {"steps": [10, 50, 100, 200, 400, 700, 1024, 1025], "goal_n": 200, "modes": ["hw", "shadow"],
         "api_calls": 1000, "api_cap_s": 3.0, "cpu_window_s": 2.0, "ready_timeout_s": 60, "budget_s": 90,
-        "memory_mib": 16, "settle_s": 1.0}
+        "memory_mib": 16, "settle_s": 1.0, "guest": "minios", "reference": {"guest": "idle", "steps": [200]}}
 QUICK = {"steps": [2, 4], "goal_n": 4, "modes": ["hw", "shadow"], "api_calls": 30, "api_cap_s": 1.0,
-         "cpu_window_s": 0.3, "ready_timeout_s": 30, "budget_s": 60, "memory_mib": 16, "settle_s": 0.1}
+         "cpu_window_s": 0.3, "ready_timeout_s": 30, "budget_s": 60, "memory_mib": 16, "settle_s": 0.1,
+         "guest": "minios", "reference": {"guest": "idle", "steps": [2]}}
+# What each guest prints once it is up and idle (within its first 128 bytes).
+READY = {"minios": b"minios$ ", "idle": b"idle: ready"}
 REGISTRY_MAX_VMS = 1024          # vmmd/registry.h
 API_P99_GOAL_MS = 20.0
 
@@ -222,8 +232,9 @@ def stop_all(c, names):
     pipelined(c, "vm.destroy", names)
 
 
-def ramp(res, mode, cfg):
-    out = {"mode": mode, "steps": [], "stopped_by": None, "start": []}
+def ramp(res, mode, cfg, guest=None, steps=None):
+    guest = guest or cfg["guest"]
+    out = {"mode": mode, "guest": guest, "steps": [], "stopped_by": None, "start": []}
     t_mode = time.monotonic()
     mem0 = meminfo()
     names, pids = [], {}
@@ -232,7 +243,7 @@ def ramp(res, mode, cfg):
         out["supervisor_nofile"] = soft_nofile(vmmd.pid)
         try:
             last = None     # (N, seconds) of the last step, start to end of measuring
-            for target in cfg["steps"]:
+            for target in steps or cfg["steps"]:
                 spent = time.monotonic() - t_mode
                 est = last[1] * target / last[0] if last else 0
                 if spent + est > cfg["budget_s"]:
@@ -245,10 +256,10 @@ def ramp(res, mode, cfg):
                     while len(names) < target:
                         if time.monotonic() - t_mode > cfg["budget_s"]:
                             raise lib.BenchError("time budget (%d s) spent at %d VMs" % (cfg["budget_s"], len(names)))
-                        name = "b5%s%03d" % (mode[0], len(names))
+                        name = "b5%s%s%03d" % (guest[0], mode[0], len(names))
                         try:
                             c.rpc("vm.create", {"config": {
-                                "name": name, "kernel": lib.guest_elf("idle"), "memory_mib": cfg["memory_mib"],
+                                "name": name, "kernel": lib.guest_elf(guest), "memory_mib": cfg["memory_mib"],
                                 "vcpus": 1, "paging": mode, "cmdline": ""}})
                         except lib.BenchError as e:
                             raise lib.BenchError("VM %d: %s" % (len(names) + 1, e))
@@ -260,7 +271,7 @@ def ramp(res, mode, cfg):
                         new.append(name)
                     deadline = time.monotonic() + cfg["ready_timeout_s"]
                     for name in new:
-                        while not vmmd.console(name, 0, 16)[0].startswith(b"idle: ready"):
+                        while READY[guest] not in vmmd.console(name, 0, 128)[0]:
                             if time.monotonic() > deadline:
                                 raise lib.BenchError("%s not ready in %d s" % (name, cfg["ready_timeout_s"]))
                             time.sleep(0.005)
@@ -271,16 +282,16 @@ def ramp(res, mode, cfg):
                     m = measure_step(vmmd, c, names, pids, cfg, mem0)
                 except lib.BenchError as e:
                     out["stopped_by"] = "on the way to N=%d: %s" % (target, e)
-                    lib.log("  B5 %s: ramp stopped on the way to N=%d: %s" % (mode, target, e))
+                    lib.log("  B5 %s %s: ramp stopped on the way to N=%d: %s" % (guest, mode, target, e))
                     break
                 m["start_vms_per_s"] = len(new) / dt
                 m["step_s"] = time.perf_counter() - t0
                 last = (m["n"], m["step_s"])
                 out["steps"].append(m)
-                lib.log("  B5 %s N=%d: started %d in %.2f s; vm.list p99 %.2f ms, vm.info p99 %.2f ms; "
+                lib.log("  B5 %s %s N=%d: started %d in %.2f s; vm.list p99 %.2f ms, vm.info p99 %.2f ms; "
                         "CPU sup %.1f%% workers %.1f%% host %.0f%%; workers PSS w/o guest %.2f MiB/VM, "
                         "host used +%.0f MiB (%.2f MiB/VM); threads/VM %.1f; sup fds %s"
-                        % (mode, m["n"], len(new), dt, m["api_ms"]["vm.list"]["p99"], m["api_ms"]["vm.info"]["p99"],
+                        % (guest, mode, m["n"], len(new), dt, m["api_ms"]["vm.list"]["p99"], m["api_ms"]["vm.info"]["p99"],
                            m["cpu_pct"]["supervisor"], m["cpu_pct"]["workers"], m["cpu_pct"]["host_busy"],
                            m["memory_mib"]["worker_pss_excl_guest_per_vm"], m["memory_mib"]["host_used_delta"],
                            m["memory_mib"]["host_used_delta_per_vm"], m["threads"]["per_vm"], m["fds"]["supervisor"]))
@@ -292,7 +303,7 @@ def ramp(res, mode, cfg):
             time.sleep(0.2)
             left = [n for n in left if alive(pids[n])]
             if left:
-                res.note("B5 %s: %d worker(s) still alive after stop: %s" % (mode, len(left), left[:5]))
+                res.note("B5 %s %s: %d worker(s) still alive after stop: %s" % (guest, mode, len(left), left[:5]))
             out["workers_left"] = len(left)
             c.close()
     out["elapsed_s"] = time.monotonic() - t_mode
@@ -339,11 +350,18 @@ def body(res, args):
         res.doc["status"] = "skipped"
         res.note("skipped: /dev/kvm not available: %s" % why)
         return
+    for g in (cfg["guest"], cfg["reference"]["guest"]):
+        if not os.path.exists(lib.guest_elf(g)):
+            raise lib.BenchError("%s is not built (make all)" % lib.guest_elf(g))
     modes = {}
     for mode in cfg["modes"]:
         modes[mode] = ramp(res, mode, cfg)
         modes[mode]["projection"] = project_limit(modes[mode])
     res.doc["data"]["modes"] = modes
+    reference = {}
+    for mode in cfg["modes"]:
+        reference[mode] = ramp(res, mode, cfg, cfg["reference"]["guest"], cfg["reference"]["steps"])
+    res.doc["data"]["reference"] = reference
 
     rows = []
     for mode, mo in modes.items():
@@ -360,13 +378,34 @@ def body(res, args):
                                              m["memory_mib"]["host_used_delta_per_vm"]),
                          "%d (%.1f/VM)" % (m["threads"]["workers_total"], m["threads"]["per_vm"]),
                          str(m["fds"]["supervisor"])])
-    res.table("B5: N idle VMs of %d MiB (guests/idle.c), all alive at every step" % cfg["memory_mib"],
+    res.table("B5: N idle %s VMs of %d MiB, all alive at every step" % (cfg["guest"], cfg["memory_mib"]),
               ["mode", "N", "start VMs/s", "vm.list p50/p99 ms", "vm.info p50/p99 ms",
                "CPU % of a core: supervisor + workers (host busy %)", "workers PSS w/o guest RAM MiB",
                "workers PSS MiB", "host memory used MiB", "worker threads", "supervisor fds"], rows,
               note="Latencies from one client while the VMs idle (vm.info asks the VM's worker). Host "
                    "memory is the MemAvailable drop since before the first VM: it includes KVM's kernel "
                    "memory per VM, which no PSS shows.")
+    crow = []
+    for mode in cfg["modes"]:
+        for mo in (modes[mode], reference[mode]):
+            for m in mo["steps"]:
+                if m["n"] not in cfg["reference"]["steps"]:
+                    continue
+                crow.append([mode, mo["guest"], str(m["n"]), "%.1f" % m["start_vms_per_s"],
+                             "%.2f" % m["memory_mib"]["host_used_delta_per_vm"],
+                             "%.2f" % m["memory_mib"]["worker_pss_excl_guest_per_vm"],
+                             "%.2f" % m["memory_mib"]["guest_ram_resident_per_vm"],
+                             "%.3f" % m["cpu_pct"]["per_vm"], "%.1f" % m["threads"]["per_vm"],
+                             "%.2f / %.2f" % (m["api_ms"]["vm.info"]["p99"], m["api_ms"]["vm.list"]["p99"])])
+            if not mo["steps"]:
+                crow.append([mode, mo["guest"], "—", "stopped %s" % mo["stopped_by"]] + ["—"] * 6)
+    if crow:
+        res.table("B5: what minios adds per VM, against the smallest guest (guests/idle.c), same N",
+                  ["mode", "guest", "N", "start VMs/s", "host memory MiB/VM", "worker PSS w/o guest MiB/VM",
+                   "guest RAM resident MiB/VM", "workers CPU % of a core per VM", "threads/VM",
+                   "vm.info / vm.list p99 ms"], crow,
+                  note="Each row is its own vmmd (the minios row is the ramp's step at that N, the idle row a "
+                       "separate run straight to N).")
     prow = []
     for mode, mo in modes.items():
         p = mo["projection"]
@@ -377,18 +416,21 @@ def body(res, args):
     if prow:
         res.table("B5: what limits N on this host (projected from the per-VM costs at the largest N)",
                   ["mode", "resource", "N at which it runs out", ""], prow)
-    for mode, mo in modes.items():
-        if mo["stopped_by"]:
-            res.note("%s: the ramp stopped %s" % (mode, mo["stopped_by"]))
-        res.note("%s: %.0f s in all, teardown of %d VMs %.1f s" % (
-            mode, mo["elapsed_s"], mo["steps"][-1]["n"] if mo["steps"] else 0, mo["teardown_s"]))
+    for mode, mo in list(modes.items()) + list(reference.items()):
+        if mo["stopped_by"] and mo is modes.get(mode):
+            res.note("%s %s: the ramp stopped %s" % (mo["guest"], mode, mo["stopped_by"]))
+        elif mo["stopped_by"]:
+            res.note("%s %s (reference): stopped %s" % (mo["guest"], mode, mo["stopped_by"]))
+        res.note("%s %s: %.0f s in all, teardown of %d VMs %.1f s" % (
+            mo["guest"], mode, mo["elapsed_s"], mo["steps"][-1]["n"] if mo["steps"] else 0, mo["teardown_s"]))
     # Goal: N = goal_n in every mode, all alive, API p99 < 20 ms up to that N.
     want = cfg["goal_n"]
     reached = {mode: (mo["steps"][-1]["n"] if mo["steps"] else 0) for mode, mo in modes.items()}
     p99 = max((max(m["api_ms"]["vm.list"]["p99"], m["api_ms"]["vm.info"]["p99"])
                for mo in modes.values() for m in mo["steps"] if m["n"] <= want), default=None)
     met = all(v >= want for v in reached.values()) and p99 is not None and p99 < API_P99_GOAL_MS
-    res.goal("N = %d on 2 cores / 24 GiB, all alive, API p99 < %.0f ms" % (want, API_P99_GOAL_MS), met,
+    res.goal("N = %d idle %s VMs on 2 cores / 24 GiB, all alive, API p99 < %.0f ms"
+             % (want, cfg["guest"], API_P99_GOAL_MS), met,
              {"reached": reached, "api_p99_ms": p99}, {"n": want, "api_p99_ms": API_P99_GOAL_MS},
              "worst API p99 %.1f ms up to N=%d; largest N reached: %s" % (
                  p99 or 0, want, ", ".join("%s %d" % kv for kv in reached.items())))
@@ -400,9 +442,10 @@ def body(res, args):
             series.append({"name": "%s vm.list p99" % mode, "x": [m["n"] for m in mo["steps"]],
                            "y": [m["api_ms"]["vm.list"]["p99"] for m in mo["steps"]]})
     if series:
-        res.plot(name="b5-density", title="B5: API p99 with N idle VMs", kind="lines", xlabel="N idle VMs",
+        res.plot(name="b5-density", title="B5: API p99 with N idle %s VMs" % cfg["guest"], kind="lines",
+                 xlabel="N idle %s VMs" % cfg["guest"],
                  ylabel="ms", series=series)
 
 
 if __name__ == "__main__":
-    lib.run_harness("B5", "density: N idle VMs", body)
+    lib.run_harness("B5", "density: N idle minios VMs", body)

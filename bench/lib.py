@@ -743,20 +743,24 @@ def run_harness(figure_id, title, body):
     sys.exit(rc)
 
 
-# --- guests that measure themselves (B6, B9) ----------------------------------------
+# --- guests that measure themselves (B6, B7, B8, B9) ---------------------------------
 
 NATIVE_SRC = os.path.join(ROOT, "bench", "native_loop.c")
+# Headers a native tool includes besides its own source.
+NATIVE_DEPS = {"native_loop": [os.path.join(ROOT, "guests", "lib", "bench_loop.h")]}
 
 
-def native_tool():
-    """$B/bench/native_loop, built from bench/native_loop.c with gcc -O2 when
-    missing or older than its sources (the loop is guests/lib/bench_loop.h)."""
-    out = os.path.join(B, "bench", "native_loop")
-    srcs = [NATIVE_SRC, os.path.join(ROOT, "guests", "lib", "bench_loop.h")]
+def native_tool(name="native_loop"):
+    """$B/bench/<name>, built from bench/<name>.c with gcc -O2 when missing or
+    older than its sources: native_loop (B9's loop, guests/lib/bench_loop.h,
+    and the TSC calibration), native_nano (B7's host-process rows)."""
+    out = os.path.join(B, "bench", name)
+    src = os.path.join(ROOT, "bench", name + ".c")
+    srcs = [src] + NATIVE_DEPS.get(name, [])
     if not os.path.exists(out) or any(os.path.getmtime(s) > os.path.getmtime(out) for s in srcs):
         os.makedirs(os.path.dirname(out), exist_ok=True)
         cc = os.environ.get("CC", "gcc")
-        p = subprocess.run([cc, "-O2", "-o", out + ".tmp", NATIVE_SRC], capture_output=True, text=True)
+        p = subprocess.run([cc, "-O2", "-o", out + ".tmp", src], capture_output=True, text=True)
         if p.returncode != 0:
             raise BenchError("cannot build %s: %s" % (out, p.stderr.strip()[-500:]))
         os.replace(out + ".tmp", out)
@@ -890,3 +894,72 @@ def trapbench_results(run):
         elif "FAIL" in line:
             raise BenchError("%s: %s" % (run.name, line))
     return out
+
+
+# --- minios (B5, B7, B8) ---------------------------------------------------------------
+
+MINIOS_PROMPT = "minios$ "
+
+
+def minios_run(vmmd, name, paging, script, strategy=None, memory_mib=16, timeout=300.0):
+    """Boot minios with `script` (';'-separated shell commands; end it with
+    'exit 0' so the VM powers off), run it to its end; a GuestRun. Raises
+    unless the shell exited with status 0."""
+    fields = {"shadow": {"strategy": strategy}} if strategy else {}
+    run = GuestRun(vmmd, name, "minios", paging=paging, cmdline='script="%s"' % script,
+                   memory_mib=memory_mib, timeout=timeout, **fields)
+    if not run.exit_ok():
+        raise BenchError("minios %s (%s%s) ran %r and ended with %s:\n%s" % (
+            name, paging, "/" + strategy if strategy else "", script, run.info.get("exit"), run.text[-1500:]))
+    return run
+
+
+def minios_command_span(run, cmd):
+    """(t0, t1) wall clock of one shell command of a minios run: from the
+    report of the newline of its prompt line 'minios$ CMD' (printed before
+    the shell spawns it) to the report of the first byte of the next prompt
+    line (printed after wait() returned). Console-event timestamps: ±5 ms
+    at each end. None when the events do not bracket it."""
+    lines = run.lines(MINIOS_PROMPT)
+    for i, (line, a, b) in enumerate(lines):
+        if line == MINIOS_PROMPT + cmd and i + 1 < len(lines):
+            t0, t1 = run.at(b - 1), run.at(lines[i + 1][1])
+            if t0 is None or t1 is None:
+                return None
+            return t0, t1
+    return None
+
+
+_NANO_RE = None
+
+
+def nanobench_rows(run):
+    """{row: {"cycles": cycles/op, "n": ops}} from a minios console that ran nanobench."""
+    global _NANO_RE
+    import re
+    if _NANO_RE is None:
+        _NANO_RE = re.compile(r"^nanobench: (\S+) +(\d+) cycles/op \((\d+) ops\)$")
+    out = {}
+    for line in run.text.splitlines():
+        m = _NANO_RE.match(line)
+        if m:
+            out[m.group(1)] = {"cycles": int(m.group(2)), "n": int(m.group(3))}
+    return out
+
+
+def flat_stats(obj, prefix=""):
+    """stats.get's nested counters as {"traps.by_class.syscall": 12, ...} (numbers only)."""
+    out = {}
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if isinstance(v, dict):
+                out.update(flat_stats(v, prefix + k + "."))
+            elif isinstance(v, (int, float)) and not isinstance(v, bool):
+                out[prefix + k] = v
+    return out
+
+
+def stats_delta(a, b):
+    """flat_stats(b) - flat_stats(a), for every counter in either."""
+    fa, fb = flat_stats(a), flat_stats(b)
+    return {k: fb.get(k, 0) - fa.get(k, 0) for k in set(fa) | set(fb)}

@@ -31,15 +31,15 @@ FIGURES = [
     ("B2", "control-plane throughput, 8 clients", "≥ 0.8x the echo server's calls/s, no error"),
     ("B3", "VM start to first console byte", "≥ 10x faster than QEMU; ≤ 20 ms"),
     ("B4", "memory per VM", "≤ 2 MiB per VM"),
-    ("B5", "density: N idle VMs", "N = 200, all alive, API p99 < 20 ms"),
+    ("B5", "density: N idle minios VMs", "N = 200, all alive, API p99 < 20 ms"),
     ("B6", "shadow trap cost", "≤ 1.2x the raw exit floor"),
     ("B7", "Adams & Agesen nanobenchmarks", "full table, both modes; shadow ≥ 100x faster than hw here"),
     ("B8", "shadow strategies vtlb vs cached", "cached ≥ 5x fewer fills, ≥ 2x faster per switch"),
     ("B9", "CPU-bound loop vs native", "≥ 0.95 of native"),
 ]
 PENDING = {
-    "B7": "needs minios `nanobench` and shadow mode; slot: bench/b7_nanobench.py",
-    "B8": "needs shadow strategies vtlb/cached and minios pingpong/churn; slot: bench/b8_shadow.py",
+    "B7": "no result yet: bench/b7_nanobench.py (minios `nanobench`, hw and shadow mode)",
+    "B8": "no result yet: bench/b8_shadow.py (minios pingpong/churn, vtlb vs cached)",
 }
 
 

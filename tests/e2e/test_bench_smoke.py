@@ -2,7 +2,7 @@
 """Smoke run of the benchmark harnesses (bench/run-all --quick): each one
 starts, measures a few iterations and writes a well-formed result. No
 timing is asserted: figures live in docs/PERFORMANCE.md (make bench).
-The figures that run VMs (B3-B6, B9) skip, saying so, without /dev/kvm."""
+The figures that run VMs (B3-B9) skip, saying so, without /dev/kvm."""
 
 import json
 import os
@@ -80,7 +80,7 @@ def test_bench_vm_figures(d):
 
 @kvm
 def test_bench_density(d):
-    """B5 (N idle VMs in both modes, then all stopped): needs /dev/kvm."""
+    """B5 (N idle minios VMs in both modes, an idle.c reference, then all stopped): needs /dev/kvm."""
     docs, out = run_all("B5")
     doc = docs["B5"]
     check_measured(doc)
@@ -95,6 +95,10 @@ def test_bench_density(d):
         check(modes[mode]["workers_left"] == 0, "B5 %s left workers running" % mode)
         check(modes[mode]["projection"] and modes[mode]["projection"]["first"],
               "B5 %s: no limit projected" % mode)
+        check(modes[mode]["guest"] == "minios", "B5 %s ramped %s, not minios" % (mode, modes[mode]["guest"]))
+        ref = doc["data"]["reference"][mode]
+        check(ref["steps"] and ref["workers_left"] == 0,
+              "B5 %s reference (%s): %s" % (mode, ref["guest"], ref["stopped_by"]))
 
 
 @kvm
@@ -112,6 +116,33 @@ def test_bench_shadow_figures(d):
     s9 = docs["B9"]["data"]["summary"]
     for name in ("native", "hw-user", "shadow-user", "shadow-kernel", "hw-kernel"):
         check(s9[name]["cycles_per_iter"]["median"] > 0, "B9 %s measured nothing: %s" % (name, s9[name]))
+
+
+@kvm
+def test_bench_minios_figures(d):
+    """B7 (nanobench in hw and shadow mode, host-process rows) and B8 (vtlb vs
+    cached in pingpong and churn): minios, both modes."""
+    docs, out = run_all("B7", "B8")
+    for doc in docs.values():
+        check_measured(doc)
+        for note in doc["notes"]:
+            print("  note: %s %s" % (doc["id"], note))
+    s7 = docs["B7"]["data"]["summary"]
+    for row in ("syscall", "int80", "in", "callret", "pgfault", "divzero", "ptemod"):
+        for cfg in ("hw", "shadow-cached", "shadow-vtlb"):
+            check(s7[row][cfg]["median"] > 0, "B7 %s %s measured nothing: %s" % (row, cfg, s7[row][cfg]))
+    for row in ("syscall", "callret", "pgfault", "divzero", "ptemod"):
+        check(s7[row]["native"] and s7[row]["native"]["median"] > 0, "B7 native %s: %s" % (row, s7[row]["native"]))
+    for strategy, t in docs["B7"]["data"]["traps"].items():
+        check(not t["mismatch"], "B7 %s: the per-row trap model disagrees with stats.get: %s"
+              % (strategy, t["mismatch"]))
+    s8 = docs["B8"]["data"]["summary"]
+    for workload in ("pingpong", "churn"):
+        for cfg in ("vtlb", "cached", "hw"):
+            x = s8[workload][cfg]
+            check(x["us_per_switch"] and x["us_per_switch"]["median"] > 0,
+                  "B8 %s %s: no time per switch: %s" % (workload, cfg, x))
+        check(s8[workload]["vtlb"]["fills_per_switch"]["median"] > 0, "B8 %s: vtlb made no fills" % workload)
 
 
 def test_bench_report(d):
