@@ -46,6 +46,9 @@ struct rpc_peer {
 	void *data;
 	int64_t next_id;
 	struct pending_call *pending;
+	/* Garbage guard: bytes and errors since the last well-formed message. */
+	uint64_t junk_bytes;
+	unsigned junk_errors;
 };
 
 static void peer_free(struct rpc_peer *p)
@@ -354,12 +357,15 @@ static int on_frame(void *userdata, enum rpc_frame_status status, struct json_ob
 	}
 	if (status != RPC_FRAME_OK) {
 		struct rpc_error err = { 0 };
+		p->junk_errors++;
 		if (status == RPC_FRAME_TOO_LARGE)
 			rpc_error_set(&err, RPC_RESOURCE_LIMIT, "message too large: %s", why);
 		else
 			rpc_error_set(&err, RPC_PARSE_ERROR, "parse error: %s", why);
 		return rpc_peer_send(p, rpc_response_error(NULL, &err, NULL)) == -EPIPE ? -EPIPE : 0;
 	}
+	p->junk_bytes = 0;   /* a real message: whatever came before was a mistake, not abuse */
+	p->junk_errors = 0;
 	if (take_reply(p, msg)) {
 		json_object_put(msg);
 		return 0;
@@ -387,8 +393,21 @@ static void on_readable(evutil_socket_t fd, short what, void *userdata)
 		rpc_peer_close(p, n == 0 ? 0 : -errno);
 	else {
 		p->corked = true;
+		p->junk_bytes += (uint64_t) n;
 		int r = rpc_framer_feed(p->framer, buf, (size_t) n, on_frame, p);
 		p->corked = false;
+		/* One oversized or malformed message gets an error and the
+		 * connection stays usable; a stream of nothing else is abuse: cut
+		 * it off so it costs the daemon no more (bounded input per peer). */
+		if (r >= 0 && p->open && (p->junk_bytes > RPC_PEER_MAX_JUNK || p->junk_errors > RPC_PEER_MAX_JUNK_ERRORS)) {
+			struct rpc_error err = { 0 };
+			rpc_error_set(&err, RPC_RESOURCE_LIMIT, "too much input without a valid message: closing");
+			(void) rpc_peer_send(p, rpc_response_error(NULL, &err, NULL));
+			peer_flush(p);
+			log_warning("Closing a connection that sent %llu bytes / %u errors without a valid message",
+				    (unsigned long long) p->junk_bytes, p->junk_errors);
+			r = -EMSGSIZE;
+		}
 		if (r < 0 && r != -EPIPE && p->open)
 			rpc_peer_close(p, r);
 		peer_flush(p);

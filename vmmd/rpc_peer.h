@@ -23,6 +23,8 @@
 #include "proto/rpc.h"
 
 #define RPC_PEER_MAX_OUTPUT (8u << 20)  /* a reader this far behind is dropped */
+#define RPC_PEER_MAX_JUNK   (16u << 20) /* input without one valid message before we hang up */
+#define RPC_PEER_MAX_JUNK_ERRORS 64     /* errors in a row before we hang up */
 
 struct rpc_peer;
 

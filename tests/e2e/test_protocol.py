@@ -90,6 +90,48 @@ def test_oversized_message_keeps_connection(d):
     still_answers(c, "a 2 MiB message")
 
 
+def test_garbage_flood_is_cut_off(d):
+    """A client streaming 100 MiB of garbage is hung up on (bounded input per
+    connection) while another client keeps being served: a stream of bad
+    lines (error count) and one endless line (byte count)."""
+    garbage_flood(d, bytes(range(256)) * 4096)     # 1 MiB with newlines: many bad lines
+    garbage_flood(d, b"x" * (1 << 20))             # 1 MiB without: one line that never ends
+
+
+def garbage_flood(d, chunk):
+    import threading
+    sent = [0]
+    result = {}
+
+    def flood():
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(d.sock)
+        try:
+            while sent[0] < (100 << 20):
+                s.sendall(chunk)
+                sent[0] += len(chunk)
+            result["cut"] = False
+        except OSError as e:
+            result["cut"] = True
+            result["error"] = e
+        finally:
+            s.close()
+
+    t = threading.Thread(target=flood)
+    t.start()
+    other = d.connect()
+    answered = 0
+    while t.is_alive() and answered < 2000:
+        result_of(other.call("vm.list"), "vm.list during the flood")
+        answered += 1
+    t.join(60)
+    check(not t.is_alive(), "the flooding client was neither cut off nor done")
+    check(result.get("cut") is True and sent[0] < (100 << 20),
+          "vmmd must hang up on a garbage stream before 100 MiB (sent %d MiB)" % (sent[0] >> 20))
+    check(answered > 0, "another client must be served during the flood")
+    still_answers(other, "a garbage flood on another connection")
+
+
 def test_pipelined_and_split_messages(d):
     c = d.connect()
     two = (json.dumps({"jsonrpc": "2.0", "method": "vmm.version", "id": "a"}) + "\n"

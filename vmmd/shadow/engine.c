@@ -14,6 +14,7 @@
 #define CR0_PG (1ULL << 31)
 #define EFER_NXE (1ULL << 11)
 #define X86_PF_RSVD (1u << 3)
+#define SHADOW_MAX_REFILLS 64   /* the same address filled this often in a row: the host refuses it */
 
 static const char *const class_names[STRAP_MAX] = {
 	[STRAP_PRIVILEGED] = "privileged", [STRAP_PF_FILL] = "page_fault_fill",
@@ -315,21 +316,25 @@ static enum shadow_action data_fault(struct shadow_vcpu *sv, const struct shadow
 	return SHADOW_RESUME;
 }
 
+/* PVM-style hosts reserve guest-virtual 0xffff800000000000-0xffff87ffffffffff
+ * (Linux's hypervisor hole): native CPL3 accesses there fault (reserved-bit
+ * or not-present) however valid the shadow entry. End the VM and say so. */
+static enum shadow_action host_refused(struct shadow_vcpu *sv, uint64_t va)
+{
+	snprintf(sv->fail_message, sizeof(sv->fail_message),
+		 "shadow mode: the host reserves guest-virtual %#llx (it keeps faulting on a valid shadow entry; "
+		 "PVM hosts keep 0xffff800000000000-0xffff87ffffffffff for themselves)", (unsigned long long) va);
+	return SHADOW_HOST_REFUSED;
+}
+
 static enum shadow_action page_fault(struct shadow_vcpu *sv, const struct shadow_env *env,
 				     uint32_t error, uint64_t cr2)
 {
 	struct shadow_vm *svm = sv->svm;
 	struct smmu_fault f;
-	if (error & X86_PF_RSVD) {
-		/* vmmd's shadow entries never set reserved bits, so the host itself
-		 * refuses this address: PVM-style hosts reserve guest-virtual
-		 * 0xffff800000000000-0xffff87ffffffffff (Linux's hypervisor hole). */
-		snprintf(sv->fail_message, sizeof(sv->fail_message),
-			 "shadow mode: the host reserves guest-virtual %#llx (reserved-bit fault on a valid shadow "
-			 "entry; PVM hosts keep 0xffff800000000000-0xffff87ffffffffff for themselves)",
-			 (unsigned long long) cr2);
-		return SHADOW_HOST_REFUSED;
-	}
+	/* vmmd's shadow entries never set reserved bits, so the host itself refuses this address. */
+	if (error & X86_PF_RSVD)
+		return host_refused(sv, cr2);
 	pthread_mutex_lock(&svm->lock);
 	int r = smmu_page_fault(svm->smmu, sv->cpu.pcb.cr3, sv->cpu.pcb.vcpl == 3, cr2, error,
 				guest_wp(&sv->cpu), guest_nxe(&sv->cpu), &f);
@@ -339,6 +344,14 @@ static enum shadow_action page_fault(struct shadow_vcpu *sv, const struct shadow
 	switch (f.kind) {
 	case SMMU_FAULT_FILLED:
 		count_class(svm, STRAP_PF_FILL);
+		/* A fill makes the access work; the same address faulting again and
+		 * again means the host will not run it (see host_refused()). */
+		if (cr2 == sv->refill_va && ++sv->refills > SHADOW_MAX_REFILLS)
+			return host_refused(sv, cr2);
+		if (cr2 != sv->refill_va) {
+			sv->refill_va = cr2;
+			sv->refills = 0;
+		}
 		return SHADOW_RESUME;
 	case SMMU_FAULT_GUEST:
 		return reflect_exception(sv, env, X86_PF, true, f.guest_error, cr2);
@@ -386,6 +399,9 @@ static enum shadow_action dispatch_trap(struct shadow_vcpu *sv, unsigned vector,
 
 enum shadow_action shadow_handle_trap(struct shadow_vcpu *sv, unsigned vector, uint32_t error, uint64_t cr2)
 {
+	/* The livelock guard counts only back-to-back faults on one address. */
+	if (vector != X86_PF || cr2 != sv->refill_va)
+		sv->refills = 0;
 	enum shadow_action a = dispatch_trap(sv, vector, error, cr2);
 	/* Entries of the loaded root were dropped or lost W: stale real TLB
 	 * entries must go before the guest runs again (shadow_run.c). */

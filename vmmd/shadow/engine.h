@@ -65,7 +65,9 @@ struct shadow_vcpu {
 	bool tlb_flush;         /* shadow entries were removed: the real TLB must forget them */
 	bool tables_changed;
 	bool irq_shadow;
-	char fail_message[200];        /* sti/mov ss just ran: no interrupt before the next instruction */    /* entries removed anywhere in the pool (smmu_take_removed) */
+	char fail_message[200];
+	uint64_t refill_va;      /* livelock guard: the last filled address ... */
+	unsigned refills;        /* ... and how often in a row */        /* sti/mov ss just ran: no interrupt before the next instruction */    /* entries removed anywhere in the pool (smmu_take_removed) */
 };
 
 enum shadow_action {
