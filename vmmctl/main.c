@@ -40,6 +40,7 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_irq_entry,
 	&cmd_bus_entry,
 	&cmd_stats_entry,
+	&cmd_top_entry,
 	&cmd_call_entry,
 };
 

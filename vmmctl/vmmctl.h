@@ -45,7 +45,7 @@ extern const struct cmd_entry cmd_version_entry, cmd_create_entry, cmd_run_entry
 
 /* Introspection and control (commands_inspect.c). */
 extern const struct cmd_entry cmd_regs_entry, cmd_mem_entry, cmd_translate_entry, cmd_maps_entry,
-	cmd_irq_entry, cmd_bus_entry, cmd_stats_entry;
+	cmd_irq_entry, cmd_bus_entry, cmd_stats_entry, cmd_top_entry;
 
 /* Connect unless connected; prints "cannot connect to PATH: ..." on failure. */
 int ctl_connect(struct ctl *ctl);

@@ -236,6 +236,25 @@ def test_virtualization_holes(d):
 
 
 @kvm
+def test_vmmctl_top(d):
+    """vmmctl top: every VM with exit and trap rates (a shadow VM traps, a
+    paused one does nothing)."""
+    d.run_vm("top-sh", "spin", "interval=3000000", paging="shadow")
+    d.run_vm("top-paused", "spin", "interval=3000000", paging="shadow")
+    d.wait_progress("top-sh")
+    d.call("vm.pause", {"name": "top-paused"})
+    rows = d.ctl("top", "--count", "1", "--interval", "0.3")
+    check(isinstance(rows, list), "vmmctl --json top prints a JSON array per sample: %s" % show(rows))
+    by = {r["name"]: r for r in rows}
+    check(by["top-sh"]["traps_per_s"] > 100, "a spinning shadow VM traps (it prints): %s" % show(rows))
+    check(by["top-paused"]["traps_per_s"] == 0, "a paused VM has no traps: %s" % show(rows))
+    out = d.ctl("top", "--count", "1", "--interval", "0.2", json=False)
+    check("TRAPS/s" in out and "top-sh" in out, "human output is a table: %r" % out)
+    for n in ("top-sh", "top-paused"):
+        d.call("vm.stop", {"name": n, "force": True})
+
+
+@kvm
 def test_mmu_shadow_unsupported_in_hw(d):
     d.run_vm("spin-hw", "spin")
     d.wait_progress("spin-hw")
