@@ -25,15 +25,6 @@ FULL = {"calls": 5000, "chunk": 500, "warmup": 200, "rounds": 5}
 QUICK = {"calls": 200, "chunk": 100, "warmup": 20, "rounds": 1}
 
 
-def cpu_ticks(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
-    except OSError:
-        return None
-
-
 def measure(client, make, n, first_id):
     """n sequential calls; returns (latencies in µs, errors)."""
     errors = 0
@@ -58,7 +49,7 @@ def one_round(targets, cfg):
     out = {}
     for name, label, client, make, pids in targets:
         measure(client, make, cfg["warmup"], 10**9)
-    cpu0 = {t[0]: [cpu_ticks(p) for p in t[4]] for t in targets}
+    cpu0 = {t[0]: [lib.cpu_ticks(p) for p in t[4]] for t in targets}
     lat = {t[0]: [] for t in targets}
     errors = {t[0]: 0 for t in targets}
     chunks = max(1, cfg["calls"] // cfg["chunk"])
@@ -70,7 +61,7 @@ def one_round(targets, cfg):
             errors[name] += err
     hz = os.sysconf("SC_CLK_TCK")
     for name, label, client, make, pids in targets:
-        t0, t1 = cpu0[name], [cpu_ticks(p) for p in pids]
+        t0, t1 = cpu0[name], [lib.cpu_ticks(p) for p in pids]
         cpu = None
         if None not in t0 and None not in t1:
             cpu = sum(b - a for a, b in zip(t0, t1)) / hz / len(lat[name]) * 1e6
@@ -79,8 +70,7 @@ def one_round(targets, cfg):
 
 
 def body(res, args):
-    cfg = QUICK if args.quick else FULL
-    res.doc["data"]["config"] = cfg
+    cfg = res.config(FULL, QUICK)
     targets = []   # (name, label, client, make(id), pids)
     cleanup = []
     try:

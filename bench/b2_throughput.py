@@ -52,19 +52,10 @@ def client_proc(path, start_at, window, conn):
     conn.send((calls, errors, None))
 
 
-def cpu_ticks(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
-    except OSError:
-        return None
-
-
 def run_clients(path, n, window, server_pid):
     """(calls/s, errors, problems, server CPU µs per call)"""
     ctx = multiprocessing.get_context("fork")
-    cpu0 = cpu_ticks(server_pid)
+    cpu0 = lib.cpu_ticks(server_pid)
     start_at = time.monotonic() + 0.3 + 0.02 * n
     procs = []
     for _ in range(n):
@@ -86,7 +77,7 @@ def run_clients(path, n, window, server_pid):
         p.join(5)
         if p.is_alive():
             p.kill()
-    cpu1 = cpu_ticks(server_pid)
+    cpu1 = lib.cpu_ticks(server_pid)
     cpu = None
     if cpu0 is not None and cpu1 is not None and calls:
         cpu = (cpu1 - cpu0) / os.sysconf("SC_CLK_TCK") / calls * 1e6
@@ -94,8 +85,7 @@ def run_clients(path, n, window, server_pid):
 
 
 def body(res, args):
-    cfg = QUICK if args.quick else FULL
-    res.doc["data"]["config"] = cfg
+    cfg = res.config(FULL, QUICK)
     names = ["echo", "vmmd"] + (["vmmd-baseline"] if lib.VMMD_BASELINE else [])
     rounds = {n: [] for n in names}
     errors = {n: 0 for n in names}

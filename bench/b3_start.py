@@ -103,12 +103,8 @@ def qemu_qmp_ready():
 
 
 def body(res, args):
-    cfg = QUICK if args.quick else FULL
-    res.doc["data"]["config"] = cfg
-    why = lib.kvm_problem()
-    if why:
-        res.doc["status"] = "skipped"
-        res.note("skipped: /dev/kvm not available: %s" % why)
+    cfg = res.config(FULL, QUICK)
+    if res.skip_without_kvm():
         return
     qemu_why = lib.qemu_problem()
     if qemu_why:

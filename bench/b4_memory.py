@@ -30,12 +30,8 @@ def mib(kib):
 
 
 def body(res, args):
-    cfg = QUICK if args.quick else FULL
-    res.doc["data"]["config"] = cfg
-    why = lib.kvm_problem()
-    if why:
-        res.doc["status"] = "skipped"
-        res.note("skipped: /dev/kvm not available: %s" % why)
+    cfg = res.config(FULL, QUICK)
+    if res.skip_without_kvm():
         return
     n = cfg["vms"]
     guest_bytes = cfg["memory_mib"] << 20

@@ -59,15 +59,6 @@ REGISTRY_MAX_VMS = 1024          # vmmd/registry.h
 API_P99_GOAL_MS = 20.0
 
 
-def proc_ticks(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
-    except OSError:
-        return None
-
-
 def host_busy():
     with open("/proc/stat") as f:
         v = [int(x) for x in f.readline().split()[1:]]
@@ -166,12 +157,12 @@ def measure_step(vmmd, c, names, pids, cfg, mem0):
     lat_info = timed_calls(c, "vm.info", lambda i: {"name": rnd.choice(names)}, cfg["api_calls"], cfg["api_cap_s"])
     # CPU over a window.
     procs = [vmmd.pid] + [pids[n] for n in names]
-    t0 = [proc_ticks(p) or 0 for p in procs]
+    t0 = [lib.cpu_ticks(p) or 0 for p in procs]
     h0 = host_busy()
     w0 = time.monotonic()
     time.sleep(cfg["cpu_window_s"])
     dt = time.monotonic() - w0
-    t1 = [proc_ticks(p) or 0 for p in procs]
+    t1 = [lib.cpu_ticks(p) or 0 for p in procs]
     h1 = host_busy()
     hz = os.sysconf("SC_CLK_TCK")
     sup_cpu = (t1[0] - t0[0]) / hz / dt * 100
@@ -343,16 +334,11 @@ def project_limit(mode_out):
 
 
 def body(res, args):
-    cfg = QUICK if args.quick else FULL
-    res.doc["data"]["config"] = cfg
-    why = lib.kvm_problem()
-    if why:
-        res.doc["status"] = "skipped"
-        res.note("skipped: /dev/kvm not available: %s" % why)
+    cfg = res.config(FULL, QUICK)
+    if res.skip_without_kvm():
         return
     for g in (cfg["guest"], cfg["reference"]["guest"]):
-        if not os.path.exists(lib.guest_elf(g)):
-            raise lib.BenchError("%s is not built (make all)" % lib.guest_elf(g))
+        lib.require_guest(g)
     modes = {}
     for mode in cfg["modes"]:
         modes[mode] = ramp(res, mode, cfg)

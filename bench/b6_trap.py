@@ -41,22 +41,13 @@ LABELS = {
 
 
 def one_vm(vmmd, name, paging, cfg):
-    run = lib.GuestRun(vmmd, name, "trapbench", paging=paging,
-                       cmdline="bench=trap n=%d kn=%d" % (cfg["n"], cfg["kn"]), timeout=300)
-    if not run.exit_ok():
-        raise lib.BenchError("%s (%s) ended with %s:\n%s" % (name, paging, run.info.get("exit"), run.text[-800:]))
-    res = lib.trapbench_results(run)
-    stats = run.info.get("stats") or {}
-    return res, stats
+    run, res = lib.trapbench_run(vmmd, name, paging, "trap", cfg)
+    return res, run.info.get("stats") or {}
 
 
 def body(res, args):
-    cfg = QUICK if args.quick else FULL
-    res.doc["data"]["config"] = cfg
-    why = lib.kvm_problem()
-    if why:
-        res.doc["status"] = "skipped"
-        res.note("skipped: /dev/kvm not available: %s" % why)
+    cfg = res.config(FULL, QUICK)
+    if res.skip_without_kvm():
         return
     hz = lib.tsc_hz()
     res.doc["data"]["tsc_hz"] = hz

@@ -139,17 +139,12 @@ def traps_per_op(delta, dn):
 
 
 def body(res, args):
-    cfg = QUICK if args.quick else FULL
-    res.doc["data"]["config"] = cfg
+    cfg = res.config(FULL, QUICK)
     if cfg["n"] > 256:
         raise lib.BenchError("n must be <= 256 (nanobench caps pgfault at 256 operations)")
-    why = lib.kvm_problem()
-    if why:
-        res.doc["status"] = "skipped"
-        res.note("skipped: /dev/kvm not available: %s" % why)
+    if res.skip_without_kvm():
         return
-    if not os.path.exists(lib.guest_elf("minios")):
-        raise lib.BenchError("%s is not built (make all)" % lib.guest_elf("minios"))
+    lib.require_guest("minios")
     hz = lib.tsc_hz()
     res.doc["data"]["tsc_hz"] = hz
     rounds = []

@@ -56,15 +56,10 @@ def ratio_or_none(a, b):
 
 
 def body(res, args):
-    cfg = QUICK if args.quick else FULL
-    res.doc["data"]["config"] = cfg
-    why = lib.kvm_problem()
-    if why:
-        res.doc["status"] = "skipped"
-        res.note("skipped: /dev/kvm not available: %s" % why)
+    cfg = res.config(FULL, QUICK)
+    if res.skip_without_kvm():
         return
-    if not os.path.exists(lib.guest_elf("minios")):
-        raise lib.BenchError("%s is not built (make all)" % lib.guest_elf("minios"))
+    lib.require_guest("minios")
     rounds = []
     with lib.Vmmd() as vmmd:
         for r in range(cfg["rounds"]):

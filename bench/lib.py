@@ -60,6 +60,12 @@ def guest_elf(name):
     return os.path.join(B, "guests", name + ".elf")
 
 
+def require_guest(name):
+    """Raise unless $B/guests/<name>.elf is built."""
+    if not os.path.exists(guest_elf(name)):
+        raise BenchError("%s is not built (make all)" % guest_elf(name))
+
+
 # --- host facts ---------------------------------------------------------------
 
 def kvm_problem():
@@ -631,6 +637,16 @@ def memory_of(pid, guest_bytes=None):
     return out
 
 
+def cpu_ticks(pid):
+    """User + system CPU time of pid in clock ticks (None when it is gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except OSError:
+        return None
+
+
 def vm_rss_kib(pid):
     for line in _read("/proc/%d/status" % pid).splitlines():
         if line.startswith("VmRSS:"):
@@ -659,6 +675,20 @@ class Result:
         }
         self.out = args.out
         self.t0 = time.monotonic()
+
+    def config(self, full, quick):
+        """The harness's quick or full configuration (as --quick says), recorded in data."""
+        cfg = quick if self.doc["quick"] else full
+        self.doc["data"]["config"] = cfg
+        return cfg
+
+    def skip_without_kvm(self):
+        """True, with status "skipped" and a note saying why, when /dev/kvm is not usable."""
+        why = kvm_problem()
+        if why:
+            self.doc["status"] = "skipped"
+            self.note("skipped: /dev/kvm not available: %s" % why)
+        return why is not None
 
     def note(self, text):
         log("  note: " + text)
@@ -872,6 +902,16 @@ class GuestRun:
     def exit_ok(self):
         e = self.info.get("exit") or {}
         return self.info.get("state") == "stopped" and e.get("reason") == "debug-exit" and e.get("value") == 0
+
+
+def trapbench_run(vmmd, name, paging, bench, cfg):
+    """Run trapbench with bench=BENCH n=cfg["n"] kn=cfg["kn"] to its end:
+    (the GuestRun, trapbench_results() of it). Raises unless it exited 0."""
+    run = GuestRun(vmmd, name, "trapbench", paging=paging,
+                   cmdline="bench=%s n=%d kn=%d" % (bench, cfg["n"], cfg["kn"]), timeout=300)
+    if not run.exit_ok():
+        raise BenchError("%s (%s) ended with %s:\n%s" % (name, paging, run.info.get("exit"), run.text[-800:]))
+    return run, trapbench_results(run)
 
 
 def trapbench_results(run):

@@ -14,6 +14,7 @@
  * Kernel-mode code is emulated instruction by instruction on hosts without
  * VT-x, so the handlers stay short: no int3, no SSE.
  */
+#include "cpu_tables.h"
 #include "guest.h"
 
 #define PIC1_CMD      0x20
@@ -32,14 +33,11 @@
 #define LVT_EXTINT    0x700
 #define LVT_NMI       0x400
 
-#define GDT_CODE64    0x08      /* vmmd's boot GDT, which this guest keeps */
-#define GATE_INTR     0x8e      /* present, DPL 0, 64-bit interrupt gate */
-#define STUB_SIZE     16
-
 /*
- * 256 stubs, STUB_SIZE bytes apart: push a 0 where the CPU pushes no error
- * code, push the vector, go to the common part, which saves the
- * caller-saved registers and calls irq_dispatch(vector, error).
+ * 256 stubs, 16 bytes apart (as idt_set_stubs() expects): push a 0 where
+ * the CPU pushes no error code, push the vector, go to the common part,
+ * which saves the caller-saved registers and calls irq_dispatch(vector,
+ * error).
  */
 __asm__(
 	"	.text\n"
@@ -82,21 +80,6 @@ __asm__(
 	"	iretq\n");
 
 extern const char irq_stubs[];
-
-struct __packed idt_gate {
-	uint16_t offset_low;
-	uint16_t selector;
-	uint8_t ist;
-	uint8_t type;
-	uint16_t offset_mid;
-	uint32_t offset_high;
-	uint32_t reserved;
-};
-
-struct __packed idtr {
-	uint16_t limit;
-	uint64_t base;
-};
 
 static struct idt_gate idt[256] __attribute__((aligned(16)));
 
@@ -146,21 +129,6 @@ __attribute__((used)) void irq_dispatch(uint64_t vector, uint64_t error)
 	lapic_write(LAPIC_EOI, 0);
 }
 
-static void setup_idt(void)
-{
-	struct idtr idtr = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
-
-	for (unsigned v = 0; v < 256; v++) {
-		uint64_t a = (uint64_t)(uintptr_t)irq_stubs + v * STUB_SIZE;
-
-		idt[v] = (struct idt_gate){
-			.offset_low = (uint16_t)a, .selector = GDT_CODE64, .type = GATE_INTR,
-			.offset_mid = (uint16_t)(a >> 16), .offset_high = (uint32_t)(a >> 32),
-		};
-	}
-	__asm__ volatile("lidt %0" : : "m"(idtr) : "memory");
-}
-
 static void setup_pic(void)
 {
 	outb(PIC1_CMD, 0x11);           /* ICW1: edge, cascade, ICW4 follows */
@@ -177,7 +145,8 @@ static void setup_pic(void)
 
 void guest_main(const struct guest_boot *b)
 {
-	setup_idt();
+	idt_set_stubs(idt, 256, irq_stubs);   /* gates to 0x08: vmmd's boot GDT, which this guest keeps */
+	idt_load(idt, sizeof(idt));
 	setup_pic();
 	lapic_write(LAPIC_SVR, 0x1ff);  /* software-enable, spurious vector 0xff */
 	lapic_write(LAPIC_LVT0, LVT_EXTINT);

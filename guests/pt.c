@@ -45,6 +45,7 @@
  * (CS/SS are reloaded with iretq, never a far return or mov to %ss).
  */
 #include "cpu.h"
+#include "cpu_tables.h"
 #include "entry_path.h"
 #include "guest.h"
 
@@ -54,10 +55,9 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)      /* constants shared with the assembly */
 
-/* GDT selectors. STAR: syscall CS = 0x08, SS = 0x10; sysret CS = 0x18 + 16,
- * SS = 0x18 + 8 (with RPL 3). */
-#define KERNEL_CS   0x08
-#define KERNEL_DS   0x10
+/* GDT selectors, after KERNEL_CS 0x08 and KERNEL_DS 0x10 (lib/cpu_tables.h).
+ * STAR: syscall CS = 0x08, SS = 0x10; sysret CS = 0x18 + 16, SS = 0x18 + 8
+ * (with RPL 3). */
 #define USER_CS32   (0x18 | 3)
 #define USER_DS     (0x20 | 3)
 #define USER_CS     (0x28 | 3)
@@ -112,40 +112,13 @@
 /* What run_user() returns when a process did not exit by itself. */
 #define KILLED      0x1000
 
-struct __packed tss64 {
-	uint32_t reserved0;
-	uint64_t rsp[3];
-	uint64_t reserved1;
-	uint64_t ist[7];
-	uint64_t reserved2;
-	uint16_t reserved3;
-	uint16_t iomap_base;
-};
-
-struct __packed dtr {
-	uint16_t limit;
-	uint64_t base;
-};
-
-struct idt_gate {
-	uint16_t off0, sel;
-	uint8_t ist, attr;
-	uint16_t off1;
-	uint32_t off2, reserved;
-};
-
 /* struct trapframe (lib/entry_path.h) is pushed by the stubs below
  * (registers) and the CPU (from rip on). */
 _Static_assert(VEC_SYSCALL == TRAP_VEC_SYSCALL && VEC_INT80 == TRAP_VEC_INT80,
 	       "the stubs mark frames as lib/entry_path.h expects");
 
 static uint64_t gdt[8] __attribute__((aligned(16))) = {
-	0,
-	0x00af9a000000ffffull,  /* 0x08 kernel code, 64-bit */
-	0x00cf92000000ffffull,  /* 0x10 kernel data */
-	0x00cffa000000ffffull,  /* 0x18 user code, 32-bit (sysret's base) */
-	0x00cff2000000ffffull,  /* 0x20 user data */
-	0x00affa000000ffffull,  /* 0x28 user code, 64-bit */
+	0, GDT_KERNEL_CODE64, GDT_KERNEL_DATA, GDT_USER_CODE32, GDT_USER_DATA, GDT_USER_CODE64,
 	0, 0,                   /* 0x30 TSS, filled in at boot */
 };
 static struct tss64 tss __attribute__((aligned(16)));
@@ -453,50 +426,14 @@ static void build_address_spaces(void)
 
 /* --- descriptor tables ----------------------------------------------------------- */
 
-static void set_gate(unsigned vector, const void *fn, unsigned dpl)
-{
-	uint64_t a = (uint64_t) (uintptr_t) fn;
-
-	idt[vector] = (struct idt_gate) {
-		.off0 = (uint16_t) a, .sel = KERNEL_CS, .attr = (uint8_t) (0x8e | dpl << 5),
-		.off1 = (uint16_t) (a >> 16), .off2 = (uint32_t) (a >> 32),
-	};
-}
-
 static void setup_cpu(void)
 {
-	uint64_t tss_base = (uint64_t) (uintptr_t) &tss;
-	struct dtr g = { sizeof(gdt) - 1, (uint64_t) (uintptr_t) gdt };
-	struct dtr i = { sizeof(idt) - 1, (uint64_t) (uintptr_t) idt };
-	unsigned v;
-
 	tss.rsp[0] = (uint64_t) (uintptr_t) (trap_stack + sizeof(trap_stack));
-	tss.iomap_base = sizeof(tss);           /* no I/O bitmap: user in/out faults */
 	syscall_kernel_rsp = tss.rsp[0];
-	gdt[6] = (sizeof(tss) - 1) | (tss_base & 0xffffff) << 16 | 0x89ull << 40 |
-		 ((tss_base >> 24) & 0xff) << 56;
-	gdt[7] = tss_base >> 32;
-	for (v = 0; v < 32; v++)
-		set_gate(v, trap_stubs + 16 * v, 0);
-	set_gate(VEC_INT80, trap_stub_int80, 3);
-
-	/* CS and SS are reloaded with iretq, not lretq/mov %ss: an instruction
-	 * vmmd emulates in shadow mode. DS/ES keep the loader's cached flat
-	 * descriptors (ignored in 64-bit mode). */
-	__asm__ volatile("lgdt %0\n\t"
-			 "lidt %1\n\t"
-			 "mov %%rsp, %%rax\n\t"
-			 "pushq %2\n\t"
-			 "pushq %%rax\n\t"
-			 "pushfq\n\t"
-			 "pushq %3\n\t"
-			 "leaq 1f(%%rip), %%rax\n\t"
-			 "pushq %%rax\n\t"
-			 "iretq\n"
-			 "1:\n\t"
-			 "mov %4, %%eax\n\t"
-			 "ltr %%ax"
-			 : : "m"(g), "m"(i), "i"(KERNEL_DS), "i"(KERNEL_CS), "i"(TSS_SEL) : "rax", "memory");
+	idt_set_stubs(idt, 32, trap_stubs);
+	idt_set_gate(idt, VEC_INT80, trap_stub_int80, 3);
+	idt_load(idt, sizeof(idt));
+	gdt_load(gdt, sizeof(gdt), TSS_SEL, &tss, sizeof(tss), read_rflags());
 
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
 	wrmsr(MSR_STAR, (uint64_t) USER_CS32 << 48 | (uint64_t) KERNEL_CS << 32);

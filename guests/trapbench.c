@@ -44,10 +44,10 @@
  */
 #include "bench_loop.h"
 #include "cpu.h"
+#include "cpu_tables.h"
 #include "guest.h"
 
-#define KERNEL_CS    0x08
-#define KERNEL_DS    0x10
+/* GDT selectors, after KERNEL_CS 0x08 and KERNEL_DS 0x10 (lib/cpu_tables.h). */
 #define USER_DS      (0x18 | 3)
 #define USER_CS      (0x20 | 3)
 #define TSS_SEL      0x28
@@ -68,48 +68,22 @@
 
 enum op { OP_OUT, OP_CLI, OP_LOOP };
 
-struct __packed tss64 {
-	uint32_t reserved0;
-	uint64_t rsp[3];
-	uint64_t reserved1;
-	uint64_t ist[7];
-	uint64_t reserved2;
-	uint16_t reserved3;
-	uint16_t iomap_base;
-	uint8_t iomap[(TRAPBENCH_PORT >> 3) + 1];
-	uint8_t iomap_end;
-};
-
-struct __packed idt_gate {
-	uint16_t off0;
-	uint16_t sel;
-	uint8_t ist;
-	uint8_t attr;
-	uint16_t off1;
-	uint32_t off2;
-	uint32_t reserved;
-};
-
-struct __packed dtr {
-	uint16_t limit;
-	uint64_t base;
-};
-
 /* What user mode is asked to do and what it measured (user-accessible). */
 static volatile struct {
 	uint64_t op, n, cycles, check;
 } job;
 
 static uint64_t gdt[7] __attribute__((aligned(16))) = {
-	0,
-	0x00af9a000000ffffull,  /* 0x08 kernel code64 */
-	0x00cf92000000ffffull,  /* 0x10 kernel data */
-	0x00cff2000000ffffull,  /* 0x18 user data, DPL 3 */
-	0x00affa000000ffffull,  /* 0x20 user code64, DPL 3 */
+	0, GDT_KERNEL_CODE64, GDT_KERNEL_DATA, GDT_USER_DATA, GDT_USER_CODE64,
 	0, 0,                   /* 0x28 TSS */
 };
 static struct idt_gate idt[32] __attribute__((aligned(16)));
-static struct tss64 tss __attribute__((aligned(16)));
+/* The TSS and its I/O bitmap, which opens TRAPBENCH_PORT only. */
+static struct __packed {
+	struct tss64 t;
+	uint8_t iomap[(TRAPBENCH_PORT >> 3) + 1];
+	uint8_t iomap_end;
+} tss __attribute__((aligned(16)));
 /* Not zeroed at boot (CPL0 stores are emulated in hw mode): filled below. */
 static uint64_t pml4[512] __attribute__((aligned(4096), section(".noinit.trapbench")));
 static uint64_t pdpt[512] __attribute__((aligned(4096), section(".noinit.trapbench")));
@@ -255,44 +229,16 @@ static void build_page_table(void)
 
 static void setup_cpu(void)
 {
-	uint64_t tss_base = (uint64_t) (uintptr_t) &tss;
-	struct dtr g = { sizeof(gdt) - 1, (uint64_t) (uintptr_t) gdt };
-	struct dtr i = { sizeof(idt) - 1, (uint64_t) (uintptr_t) idt };
 	unsigned v;
 
-	tss.rsp[0] = (uint64_t) (uintptr_t) (trap_stack + sizeof(trap_stack));
-	tss.iomap_base = offsetof(struct tss64, iomap);
+	tss.t.rsp[0] = (uint64_t) (uintptr_t) (trap_stack + sizeof(trap_stack));
 	for (v = 0; v < sizeof(tss.iomap); v++)
 		tss.iomap[v] = 0xff;
 	tss.iomap[TRAPBENCH_PORT >> 3] &= (uint8_t) ~(1u << (TRAPBENCH_PORT & 7));
 	tss.iomap_end = 0xff;
-	gdt[5] = (sizeof(tss) - 1) | (tss_base & 0xffffff) << 16 | 0x89ull << 40 |
-		 ((tss_base >> 24) & 0xff) << 56;
-	gdt[6] = tss_base >> 32;
-	for (v = 0; v < 32; v++) {
-		uint64_t a = (uint64_t) (uintptr_t) (trap_stubs + 16 * v);
-
-		idt[v] = (struct idt_gate) {
-			.off0 = (uint16_t) a, .sel = KERNEL_CS, .attr = 0x8e,
-			.off1 = (uint16_t) (a >> 16), .off2 = (uint32_t) (a >> 32),
-		};
-	}
-	/* CS and SS reloaded with iretq (emulated in shadow mode). */
-	__asm__ volatile("lgdt %0\n\t"
-			 "lidt %1\n\t"
-			 "mov %%rsp, %%rax\n\t"
-			 "pushq %2\n\t"
-			 "pushq %%rax\n\t"
-			 "pushq %5\n\t"
-			 "pushq %3\n\t"
-			 "leaq 1f(%%rip), %%rax\n\t"
-			 "pushq %%rax\n\t"
-			 "iretq\n"
-			 "1:\n\t"
-			 "mov %4, %%eax\n\t"
-			 "ltr %%ax"
-			 : : "m"(g), "m"(i), "i"(KERNEL_DS), "i"(KERNEL_CS), "i"(TSS_SEL),
-			   "i"(RFLAGS_FIXED) : "rax", "memory");
+	idt_set_stubs(idt, 32, trap_stubs);
+	idt_load(idt, sizeof(idt));
+	gdt_load(gdt, sizeof(gdt), TSS_SEL, &tss.t, sizeof(tss), RFLAGS_FIXED);
 	build_page_table();
 }
 

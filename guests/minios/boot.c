@@ -26,30 +26,8 @@ extern char __image_end[];
 /* 0x08 kernel code, 0x10 kernel data, 0x18/0x20/0x28 user code32/data/code64
  * (sysret's order), 0x30 a 64-bit TSS (two slots, filled in at boot). */
 static uint64_t gdt[8] __attribute__((aligned(16))) = {
-	0,
-	0x00af9a000000ffffull,
-	0x00cf92000000ffffull,
-	0x00cffa000000ffffull,
-	0x00cff2000000ffffull,
-	0x00affa000000ffffull,
-	0, 0,
+	0, GDT_KERNEL_CODE64, GDT_KERNEL_DATA, GDT_USER_CODE32, GDT_USER_DATA, GDT_USER_CODE64, 0, 0,
 };
-
-struct __packed tss64 {
-	uint32_t reserved0;
-	uint64_t rsp[3];
-	uint64_t reserved1;
-	uint64_t ist[7];
-	uint64_t reserved2;
-	uint16_t reserved3;
-	uint16_t iomap_base;
-};
-
-struct __packed dtr {
-	uint16_t limit;
-	uint64_t base;
-};
-
 static struct tss64 tss __attribute__((aligned(16)));
 
 /* Where the CPU (or vmmd) switches stacks on an entry from user mode. */
@@ -72,31 +50,6 @@ void panic(const char *fmt, ...)
 	console_write(buf, (size_t) n < sizeof(buf) ? (size_t) n : sizeof(buf) - 1);
 	console_write("\n", 1);
 	vmm_exit(99);
-}
-
-static void setup_gdt(void)
-{
-	uint64_t base = (uint64_t) (uintptr_t) &tss;
-	struct dtr g = { sizeof(gdt) - 1, (uint64_t) (uintptr_t) gdt };
-
-	tss.iomap_base = sizeof(tss);   /* no I/O bitmap: user in/out fault */
-	gdt[6] = (sizeof(tss) - 1) | (base & 0xffffff) << 16 | 0x89ull << 40 | ((base >> 24) & 0xff) << 56;
-	gdt[7] = base >> 32;
-	/* CS and SS are reloaded with iretq (vmmd emulates it; a far return it
-	 * does not), then TR. DS/ES keep their flat cached descriptors. */
-	__asm__ volatile("lgdt %0\n\t"
-			 "mov %%rsp, %%rax\n\t"
-			 "pushq %1\n\t"
-			 "pushq %%rax\n\t"
-			 "pushfq\n\t"
-			 "pushq %2\n\t"
-			 "leaq 1f(%%rip), %%rax\n\t"
-			 "pushq %%rax\n\t"
-			 "iretq\n"
-			 "1:\n\t"
-			 "mov %3, %%eax\n\t"
-			 "ltr %%ax"
-			 : : "m"(g), "i"(KERNEL_DS), "i"(KERNEL_CS), "i"(TSS_SEL) : "rax", "memory");
 }
 
 /*
@@ -170,7 +123,8 @@ void guest_main(const struct guest_boot *b)
 
 	memory_bytes = b->memory_bytes > (1ull << 30) ? 1ull << 30 : b->memory_bytes;
 	boot_mode = b->mode;
-	setup_gdt();
+	/* The TSS has no I/O bitmap: user-mode in/out faults. */
+	gdt_load(gdt, sizeof(gdt), TSS_SEL, &tss, sizeof(tss), read_rflags());
 	trap_init();
 	setup_syscall();
 	setup_lapic();

@@ -14,12 +14,12 @@
 
 #include "abi.h"
 #include "cpu.h"
+#include "cpu_tables.h"
 #include "entry_path.h"
 #include "guest.h"
 
-/* --- GDT selectors (boot.c). STAR: syscall CS 0x08/SS 0x10, sysret CS 0x28/SS 0x20. */
-#define KERNEL_CS   0x08
-#define KERNEL_DS   0x10
+/* --- GDT selectors (boot.c), after KERNEL_CS 0x08 and KERNEL_DS 0x10 (lib/cpu_tables.h).
+ * STAR: syscall CS 0x08/SS 0x10, sysret CS 0x28/SS 0x20. */
 #define USER_CS32   (0x18 | 3)
 #define USER_DS     (0x20 | 3)
 #define USER_CS     (0x28 | 3)

@@ -13,42 +13,16 @@
  */
 #include "minios.h"
 
-struct idt_gate {
-	uint16_t off0, sel;
-	uint8_t ist, attr;
-	uint16_t off1;
-	uint32_t off2, reserved;
-};
-
-struct __packed idtr {
-	uint16_t limit;
-	uint64_t base;
-};
-
 static struct idt_gate idt[IDT_VECTORS] __attribute__((aligned(16)));
 struct entry_paths entry_paths;
 
-static void set_gate(unsigned vector, const void *fn, unsigned dpl)
-{
-	uint64_t a = (uint64_t) (uintptr_t) fn;
-
-	idt[vector] = (struct idt_gate) {
-		.off0 = (uint16_t) a, .sel = KERNEL_CS, .attr = (uint8_t) (0x8e | dpl << 5),
-		.off1 = (uint16_t) (a >> 16), .off2 = (uint32_t) (a >> 32),
-	};
-}
-
 void trap_init(void)
 {
-	struct idtr r = { sizeof(idt) - 1, (uint64_t) (uintptr_t) idt };
-	unsigned v;
-
 	/* Exceptions 0-31 and the 8259's 0x20-0x2f: interrupt gates (IF
 	 * cleared on entry), kernel only. int 0x80: callable from user mode. */
-	for (v = 0; v < IRQ_BASE + 16; v++)
-		set_gate(v, trap_stubs + 16 * v, 0);
-	set_gate(TRAP_VEC_INT80, trap_stub_int80, 3);
-	__asm__ volatile("lidt %0" : : "m"(r) : "memory");
+	idt_set_stubs(idt, IRQ_BASE + 16, trap_stubs);
+	idt_set_gate(idt, TRAP_VEC_INT80, trap_stub_int80, 3);
+	idt_load(idt, sizeof(idt));
 
 	/* The host-quirk fallback (lib/entry_path.c). The shell's first two
 	 * entries, a syscall and an int 0x80 (SYS_PROBE), teach it which way
