@@ -190,6 +190,7 @@ install-packaging:
 	install -m 0644 packaging/vmmd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/vmmd.conf
 	install -m 0644 packaging/man/vmmd.8 $(DESTDIR)$(MANDIR)/man8/vmmd.8
 	install -m 0644 packaging/man/vmmctl.1 $(DESTDIR)$(MANDIR)/man1/vmmctl.1
+	install -D -m 0644 packaging/vmmd.json.example $(DESTDIR)$(DATADIR)/vmmd/vmmd.json.example
 
 # A binary .deb from this tree, with dpkg-deb (no debian/ source package):
 # $(B)/vmmd_VERSION_ARCH.deb, staged outside $(B) (packaging/mkdeb).

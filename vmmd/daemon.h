@@ -10,11 +10,10 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "config/daemon_config.h"
 #include "vmmd/access.h"
 #include "vmmd/registry.h"
 #include "vmmd/rpc_peer.h"
-
-#define DAEMON_MAX_CLIENTS 256
 
 struct client;
 
@@ -35,6 +34,9 @@ struct daemon {
 	bool notify_ready;           /* READY=1 sent: STATUS= updates may follow */
 	char notify_status[96];      /* the last STATUS= text sent */
 	struct access_policy access; /* roles of clients (access.h) */
+	/* --config FILE's limits, or their defaults (daemon_config.h); its
+	 * access rules are in `access`, max_vms in registry.max_vms. */
+	struct daemon_config config;
 };
 
 /* A client connection and what it subscribed to (events.h). */

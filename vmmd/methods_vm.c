@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The VM life-cycle methods: create, start, pause, resume, stop, destroy, list, info, console. */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -44,6 +47,23 @@ static int check_file(const char *path, const char *field, struct rpc_error *err
 	return 0;
 }
 
+/* ResourceLimit naming the limit: data {limit, max, and what `data` adds (taken over)}. */
+__attribute__((format(printf, 5, 6)))
+static void limit_error(struct rpc_call *call, const char *limit, uint64_t max, struct json_object *data,
+			const char *fmt, ...)
+{
+	struct rpc_error err = { .code = RPC_RESOURCE_LIMIT };
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err.message, sizeof(err.message), fmt, ap);
+	va_end(ap);
+	if (data) {
+		json_object_object_add(data, "limit", json_object_new_string(limit));
+		json_object_object_add(data, "max", json_object_new_uint64(max));
+	}
+	rpc_call_error(call, &err, data);
+}
+
 void method_vm_create(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *unused)
 {
 	struct config_error cerr = { 0 };
@@ -67,7 +87,8 @@ void method_vm_create(struct daemon *d, struct client *c, struct rpc_call *call,
 		if (r == -EEXIST)
 			reply_error(call, RPC_VM_EXISTS, "a VM named '%s' exists", config->name);
 		else if (r == -ENOSPC)
-			reply_error(call, RPC_RESOURCE_LIMIT, "at most %d VMs", REGISTRY_MAX_VMS);
+			limit_error(call, "max_vms", d->registry.max_vms, json_object_new_object(),
+				    "at most %u VMs are defined (limits.max_vms)", d->registry.max_vms);
 		else
 			reply_error(call, RPC_INTERNAL_ERROR, "cannot save the VM definition: %s", strerror(-r));
 		vm_config_free(config);
@@ -78,8 +99,33 @@ void method_vm_create(struct daemon *d, struct client *c, struct rpc_call *call,
 	lifecycle_reply_state(call, vm);
 }
 
+/* MiB of guest memory that VMs other than `except` hold: running or paused,
+ * or with a worker still starting or stopping. */
+static uint64_t memory_in_use(const struct daemon *d, const struct vm_record *except)
+{
+	uint64_t sum = 0;
+	for (const struct vm_record *vm = d->registry.head; vm; vm = vm->next)
+		if (vm != except && (vm->worker || vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED))
+			sum += vm->config->memory_mib;
+	return sum;
+}
+
 void method_vm_start(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
 {
+	uint64_t max = d->config.max_total_memory_mib;   /* 0: unlimited */
+	if (max) {
+		uint64_t used = memory_in_use(d, vm), want = vm->config->memory_mib;
+		if (used + want > max) {
+			struct json_object *data = json_object_new_object();
+			json_object_object_add(data, "in_use_mib", json_object_new_uint64(used));
+			json_object_object_add(data, "requested_mib", json_object_new_uint64(want));
+			limit_error(call, "max_total_memory_mib", max, data,
+				    "starting '%s' (%" PRIu64 " MiB) would bring guest memory to %" PRIu64
+				    " MiB, over limits.max_total_memory_mib = %" PRIu64 " MiB (%" PRIu64 " MiB in use)",
+				    vm->name, want, used + want, max, used);
+			return;
+		}
+	}
 	int r = worker_spawn(d, vm, call);
 	if (r < 0)
 		reply_error(call, RPC_INTERNAL_ERROR, "cannot start a worker for '%s': %s", vm->name, strerror(-r));
@@ -185,6 +231,7 @@ static struct json_object *info_json(struct vm_record *vm, struct json_object *s
 	json_object_object_add(o, "config", registry_config_json(vm));   /* cached: configs are immutable */
 	pid_t pid = worker_pid(vm);
 	json_object_object_add(o, "pid", pid ? json_object_new_int(pid) : NULL);
+	json_object_object_add(o, "sandboxed", json_object_new_boolean(pid && vm->sandboxed));
 	json_object_object_add(o, "exit", vm_exit_json(&vm->exit));
 	json_object_object_add(o, "console_bytes",
 			       json_object_new_uint64(vm->console.hdr ? console_ring_total(&vm->console) : 0));

@@ -29,6 +29,7 @@ static int state_from_name(const char *s)
 int registry_init(struct registry *reg, const char *state_dir)
 {
 	memset(reg, 0, sizeof(*reg));
+	reg->max_vms = REGISTRY_MAX_VMS;
 	reg->state_dir = strdup(state_dir);
 	return reg->state_dir ? 0 : -ENOMEM;
 }
@@ -134,11 +135,11 @@ int registry_save(struct registry *reg, struct vm_record *vm)
 	return r;
 }
 
-int registry_add(struct registry *reg, struct vm_config *config, struct vm_record **ret)
+static int add_record(struct registry *reg, struct vm_config *config, bool limited, struct vm_record **ret)
 {
 	if (registry_find(reg, config->name))
 		return -EEXIST;
-	if (reg->count >= REGISTRY_MAX_VMS)
+	if (limited && reg->count >= reg->max_vms)
 		return -ENOSPC;
 	struct vm_record *vm = calloc(1, sizeof(*vm));
 	if (!vm)
@@ -158,6 +159,11 @@ int registry_add(struct registry *reg, struct vm_config *config, struct vm_recor
 	reg->count++;
 	*ret = vm;
 	return 0;
+}
+
+int registry_add(struct registry *reg, struct vm_config *config, struct vm_record **ret)
+{
+	return add_record(reg, config, true, ret);
 }
 
 static void record_free(struct vm_record *vm)
@@ -201,7 +207,7 @@ static int load_one(struct registry *reg, const char *file)
 	if (!json_object_object_get_ex(o, "config", &config_json) ||
 	    vm_config_from_json(config_json, &config, &err) < 0)
 		goto out;
-	r = registry_add(reg, config, &vm);
+	r = add_record(reg, config, false, &vm);   /* what exists stays, whatever max_vms says now */
 	if (r < 0) {
 		vm_config_free(config);
 		goto out;

@@ -16,7 +16,7 @@
 #include "config/vm_config.h"
 #include "vmmd/worker/console_ring.h"
 
-#define REGISTRY_MAX_VMS 1024
+#define REGISTRY_MAX_VMS 1024   /* default of registry.max_vms (limits.max_vms) */
 
 enum vm_state { VM_STATE_CREATED, VM_STATE_RUNNING, VM_STATE_PAUSED, VM_STATE_STOPPED, VM_STATE_CRASHED };
 #define VM_STATE_BIT(s) (1u << (s))
@@ -58,23 +58,26 @@ struct vm_record {
 	struct console_ring console;      /* read-only map of the worker's ring */
 	uint64_t console_notified;        /* console bytes already sent as events */
 	bool adopt_pending;               /* loaded as running/paused: its worker may be alive */
+	bool sandboxed;                   /* its worker runs under the seccomp filter */
 };
 
 struct registry {
 	struct vm_record *head;
 	unsigned count;
+	unsigned max_vms;        /* registry_add refuses more; loading does not (REGISTRY_MAX_VMS) */
 	char *state_dir;
 };
 
 const char *vm_state_name(enum vm_state s);
 
 int registry_init(struct registry *reg, const char *state_dir);
-/* Load every NAME.json; records of VMs that were running become crashed. Logs and skips bad files. */
+/* Load every NAME.json; records of VMs that were running become crashed. Logs and skips bad files.
+ * Definitions beyond max_vms are loaded too: a lowered limit only stops new ones. */
 int registry_load(struct registry *reg);
 void registry_free(struct registry *reg);
 
 struct vm_record *registry_find(struct registry *reg, const char *name);
-/* Takes config over on success. -EEXIST, -ENOSPC (too many VMs), or a save error. */
+/* Takes config over on success. -EEXIST, -ENOSPC (max_vms reached), or a save error. */
 int registry_add(struct registry *reg, struct vm_config *config, struct vm_record **ret);
 /* Remove the record and its files. */
 int registry_remove(struct registry *reg, struct vm_record *vm);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -67,12 +68,16 @@ static int client_set_role(struct daemon *d, struct client *c, int fd)
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *addr, int len, void *userdata)
 {
 	struct daemon *d = userdata;
-	if (d->n_clients >= DAEMON_MAX_CLIENTS) {
-		static const char msg[] = "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32004,\"message\":"
-					  "\"too many connections\",\"data\":{\"class\":\"ResourceLimit\"}},\"id\":null}\n";
-		ssize_t n = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (d->n_clients >= d->config.max_connections) {   /* limits.max_connections */
+		char msg[256];
+		int msg_len = snprintf(msg, sizeof(msg), "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32004,\"message\":"
+				   "\"too many connections: at most %u (limits.max_connections)\",\"data\":"
+				   "{\"class\":\"ResourceLimit\",\"limit\":\"max_connections\",\"max\":%u}},"
+				   "\"id\":null}\n", d->config.max_connections, d->config.max_connections);
+		ssize_t n = send(fd, msg, (size_t) msg_len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		(void) n;
 		close(fd);
+		log_debug("Refused a connection: %u open (limits.max_connections)", d->n_clients);
 		return;
 	}
 	struct client *c = calloc(1, sizeof(*c));
@@ -92,6 +97,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		log_warning_errno(r, "Failed to set up a client connection, ignoring: %m");
 		return;
 	}
+	if (d->config.max_message_kib != RPC_MAX_MESSAGE >> 10)   /* limits.max_message_kib */
+		rpc_peer_set_max_message(c->peer, (size_t) d->config.max_message_kib << 10);
 	c->next = d->clients;
 	d->clients = c;
 	d->n_clients++;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,9 +20,11 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: vmmd [--socket PATH] [--state-dir DIR] [--log-level LEVEL]\n"
+	fprintf(f, "Usage: vmmd [--config FILE] [--socket PATH] [--state-dir DIR] [--log-level LEVEL]\n"
 		   "\n"
 		   "Hosts VMs, one worker process each, controlled over JSON-RPC 2.0 on a Unix socket.\n"
+		   "  --config FILE      daemon config (JSON): access rules and limits; the options\n"
+		   "                     below take precedence (docs/operations.md)\n"
 		   "  --socket PATH      control socket (default: $VMMD_SOCKET, /run/vmmd/vmmd.sock as root,\n"
 		   "                     else $XDG_RUNTIME_DIR/vmmd/vmmd.sock); ignored under socket activation\n"
 		   "  --state-dir DIR    where VM definitions persist (default /var/lib/vmmd as root,\n"
@@ -32,7 +35,8 @@ static void usage(FILE *f)
 		   "  --read-only WHO    clients of WHO may only call the read-only methods\n"
 		   "  --no-access WHO    clients of WHO are refused\n"
 		   "  --others ROLE      role of everyone else: none, read (default) or admin\n"
-		   "                     (the first --admin/--read-only/--no-access that matches wins)\n");
+		   "                     (the first --admin/--read-only/--no-access that matches wins,\n"
+		   "                     before the config file's rules)\n");
 }
 
 /* --admin, --read-only, --no-access, --others; 0 or a usage error (logged). */
@@ -54,6 +58,38 @@ static int parse_access_option(struct access_policy *p, int opt, const char *arg
 			"--no-access", arg, r == -ENOENT ? "no such user or group" :
 			r == -E2BIG ? "too many access rules" : strerror(-r));
 	return r;
+}
+
+/*
+ * --config FILE: the limits into *cfg, the file's access rules appended to
+ * *access after the command line's (which are tried first), its "others"
+ * unless --others was given. Errors are logged as "FILE: field: why".
+ */
+static int load_config(const char *path, struct daemon_config *cfg, struct access_policy *access, bool others_given)
+{
+	struct config_error err = { "", "" };
+	int r = daemon_config_load(path, cfg, &err);
+	if (r < 0) {
+		if (!err.message[0])
+			snprintf(err.message, sizeof(err.message), "%s", strerror(-r));
+		return log_error("%s: %s%s%s", path, err.field, err.field[0] ? ": " : "", err.message), r;
+	}
+	for (size_t i = 0; i < cfg->n_rules; i++) {
+		const struct daemon_access_rule *rule = &cfg->rules[i];
+		r = access_policy_add(access, rule->who, (enum access_role) rule->role);
+		if (r < 0)
+			return log_error("%s: %s: '%s': %s", path, rule->field, rule->who,
+					 r == -ENOENT ? "no such user or group" :
+					 r == -E2BIG ? "too many access rules with the command line's" :
+					 strerror(-r)), r;
+	}
+	if (!others_given && cfg->others_set)
+		access->others = (enum access_role) cfg->others;
+	log_debug("Config %s: %zu access rules, others %s; limits: %u VMs, %" PRIu64 " MiB guest memory "
+		  "(0: unlimited), %u connections, %u KiB console, %u KiB messages",
+		  path, cfg->n_rules, access_role_name(access->others), cfg->max_vms, cfg->max_total_memory_mib,
+		  cfg->max_connections, cfg->console_buffer_kib, cfg->max_message_kib);
+	return 0;
 }
 
 static void on_sigchld(evutil_socket_t sig, short what, void *userdata)
@@ -90,13 +126,15 @@ int supervisor_main(int argc, char **argv)
 		{ "read-only", required_argument, NULL, 'R' },
 		{ "no-access", required_argument, NULL, 'N' },
 		{ "others", required_argument, NULL, 'o' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct access_policy access;
 	access_policy_init(&access);
 	char socket_path[PATH_MAX] = "", state_dir[PATH_MAX] = "";
-	const char *level_name = "info";
+	const char *level_name = "info", *config_path = NULL;
+	bool others_given = false;
 	int c, r;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
 		switch (c) {
@@ -114,7 +152,9 @@ int supervisor_main(int argc, char **argv)
 		case 'A': case 'R': case 'N': case 'o':
 			if (parse_access_option(&access, c, optarg) < 0)
 				return 2;
+			others_given |= c == 'o';
 			break;
+		case 'c': config_path = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -123,6 +163,10 @@ int supervisor_main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	struct daemon_config config;
+	daemon_config_init(&config);
+	if (config_path && load_config(config_path, &config, &access, others_given) < 0)
+		return 1;
 	if (!socket_path[0] && (r = paths_default_socket(socket_path, sizeof(socket_path))) < 0)
 		return log_error_errno(r, "No default socket path (set XDG_RUNTIME_DIR or use --socket): %m"), 1;
 	if (!state_dir[0] && (r = paths_default_state_dir(state_dir, sizeof(state_dir))) < 0)
@@ -131,7 +175,8 @@ int supervisor_main(int argc, char **argv)
 		return log_error_errno(r, "Failed to create state directory %s: %m", state_dir), 1;
 
 	signal(SIGPIPE, SIG_IGN);
-	struct daemon d = { .log_level_name = level_name, .socket_path = socket_path, .access = access };
+	struct daemon d = { .log_level_name = level_name, .socket_path = socket_path, .access = access,
+			    .config = config };
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n < 0)
@@ -141,8 +186,14 @@ int supervisor_main(int argc, char **argv)
 	d.base = event_base_new();
 	if (!d.base)
 		return log_error("Failed to create the event loop"), 1;
-	if ((r = registry_init(&d.registry, state_dir)) < 0 || (r = registry_load(&d.registry)) < 0)
+	if ((r = registry_init(&d.registry, state_dir)) < 0)
+		return log_error_errno(r, "Failed to set up the VM registry: %m"), 1;
+	d.registry.max_vms = config.max_vms;
+	if ((r = registry_load(&d.registry)) < 0)
 		return log_error_errno(r, "Failed to load VM definitions from %s: %m", state_dir), 1;
+	if (d.registry.count > d.registry.max_vms)
+		log_warning("%u VM definitions, more than limits.max_vms (%u): no new VM can be created",
+			    d.registry.count, d.registry.max_vms);
 
 	int afd = activation_fd();
 	r = server_listen(&d, socket_path, afd);

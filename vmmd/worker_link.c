@@ -205,6 +205,8 @@ static void boot_reply(void *userdata, struct json_object *result, const struct 
 		return;
 	}
 	w->booted = true;
+	struct json_object *v;
+	vm->sandboxed = json_object_object_get_ex(result, "sandboxed", &v) && json_object_get_boolean(v);
 	vm->exit = (struct vm_exit_info) { 0 };
 	clock_gettime(CLOCK_MONOTONIC, &vm->started);
 	char path[4096];
@@ -292,6 +294,8 @@ int worker_spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_
 	struct json_object *params = json_object_new_object();
 	json_object_object_add(params, "config", vm_config_to_json(vm->config));
 	json_object_object_add(params, "console", json_object_new_string(console));
+	json_object_object_add(params, "console_size",
+			       json_object_new_int64((int64_t) d->config.console_buffer_kib << 10));
 	char path[4096];
 	if (registry_path(&d->registry, vm->name, ".ctl", path, sizeof(path)) == 0)
 		json_object_object_add(params, "control", json_object_new_string(path));
@@ -428,6 +432,7 @@ static int adopt_one(struct daemon *d, struct vm_record *vm)
 	}
 	pid_t pid = json_object_object_get_ex(info, "pid", &v) ? json_object_get_int(v) : 0;
 	bool paused = json_object_object_get_ex(info, "state", &v) && strcmp(json_object_get_string(v), "paused") == 0;
+	vm->sandboxed = json_object_object_get_ex(info, "sandboxed", &v) && json_object_get_boolean(v);
 	double uptime = json_object_object_get_ex(info, "uptime_s", &v) ? json_object_get_double(v) : 0;
 	json_object_put(info);
 	int fd = dup(rpc_client_fd(c));

@@ -84,6 +84,7 @@ INSTALLED = {
     "usr/share/man/man1/vmmctl.1": 0o644,
     "usr/share/vmmd/examples/hello.json": 0o644,
     "usr/share/vmmd/guests/hello.elf": 0o644,
+    "usr/share/vmmd/vmmd.json.example": 0o644,
 }
 
 

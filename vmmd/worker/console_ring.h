@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #define CONSOLE_RING_DEFAULT   (64u << 10)
+#define CONSOLE_RING_MIN       (4u << 10)    /* smallest the daemon asks for (limits.console_buffer_kib) */
 #define CONSOLE_RING_MAX       (16u << 20)
 #define CONSOLE_RING_MAGIC     0x474e49524c4f4e43ULL  /* "CNOLRING" */
 

@@ -11,5 +11,6 @@
  */
 #pragma once
 
-/* Install the filter on all threads. 0, or a negative errno (logged by the caller). */
+/* Install the filter on all threads. 0, or a negative errno (logged by the caller);
+ * -EOPNOTSUPP in sanitizer builds, whose runtimes need other system calls. */
 int sandbox_apply(void);

@@ -177,9 +177,9 @@ static int setup_memory(struct vm *vm, const char **why)
 	return 0;
 }
 
-static int setup_devices(struct vm *vm, const char *console_path, const char **why)
+static int setup_devices(struct vm *vm, const char *console_path, size_t console_size, const char **why)
 {
-	int r = console_ring_create(console_path, CONSOLE_RING_DEFAULT, &vm->console);
+	int r = console_ring_create(console_path, console_size, &vm->console);
 	if (r < 0) {
 		*why = "cannot create the console buffer";
 		return r;
@@ -259,7 +259,8 @@ static int setup_vcpus(struct vm *vm, uint64_t entry, const char **why)
 	return r;
 }
 
-int vm_create(const struct vm_config *config, const char *console_path, struct vm **ret, const char **why)
+int vm_create(const struct vm_config *config, const char *console_path, size_t console_size,
+	      struct vm **ret, const char **why)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm)
@@ -281,7 +282,7 @@ int vm_create(const struct vm_config *config, const char *console_path, struct v
 	if (r == 0)
 		r = setup_memory(vm, why);
 	if (r == 0)
-		r = setup_devices(vm, console_path, why);
+		r = setup_devices(vm, console_path, console_size, why);
 	if (r == 0 && config->paging == VM_PAGING_SHADOW)
 		r = shadow_platform_init(vm, why);
 	if (r == 0 && config->paging == VM_PAGING_SHADOW)

@@ -83,8 +83,10 @@ struct vm {
 
 const char *vm_exit_reason_name(enum vm_exit_reason r);
 
-/* Build everything and load the kernel; does not start vCPUs. *why says what failed for the user. */
-int vm_create(const struct vm_config *config, const char *console_path, struct vm **ret, const char **why);
+/* Build everything and load the kernel; does not start vCPUs. The console ring at console_path
+ * keeps console_size bytes (console_ring.h). *why says what failed for the user. */
+int vm_create(const struct vm_config *config, const char *console_path, size_t console_size,
+	      struct vm **ret, const char **why);
 int vm_start(struct vm *vm);
 /* Park every vCPU (waits until they are parked, bounded). Idempotent. */
 int vm_pause(struct vm *vm);

@@ -120,6 +120,18 @@ static void handle_boot(struct worker *w, struct rpc_call *call)
 		fail_call(call, RPC_INVALID_PARAMS, "%s", "worker.boot needs config and console");
 		return;
 	}
+	/* The console ring's size (limits.console_buffer_kib); absent: the default. */
+	size_t console_size = CONSOLE_RING_DEFAULT;
+	struct json_object *v;
+	if (json_object_object_get_ex(call->params, "console_size", &v)) {
+		int64_t n = json_object_get_int64(v);
+		if (!json_object_is_type(v, json_type_int) || n < CONSOLE_RING_MIN || n > CONSOLE_RING_MAX) {
+			fail_call(call, RPC_INVALID_PARAMS, "console_size must be between %u and %u",
+				  CONSOLE_RING_MIN, CONSOLE_RING_MAX);
+			return;
+		}
+		console_size = (size_t) n;
+	}
 	struct config_error cerr = { 0 };
 	int r = vm_config_from_json(config_json, &w->config, &cerr);
 	if (r < 0) {
@@ -130,7 +142,7 @@ static void handle_boot(struct worker *w, struct rpc_call *call)
 		return;
 	}
 	const char *why = NULL;
-	r = vm_create(w->config, json_object_get_string(console), &w->vm, &why);
+	r = vm_create(w->config, json_object_get_string(console), console_size, &w->vm, &why);
 	if (r < 0) {
 		struct rpc_error err = { 0 };
 		/* A kernel that does not load is the config's fault; the rest is ours or the host's. */
@@ -158,7 +170,6 @@ static void handle_boot(struct worker *w, struct rpc_call *call)
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &w->booted);
-	struct json_object *v;
 	if (json_object_object_get_ex(call->params, "exit_report", &v) && json_object_is_type(v, json_type_string)) {
 		w->exit_report_fd = open(json_object_get_string(v), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
 		if (w->exit_report_fd < 0)

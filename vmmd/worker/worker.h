@@ -4,7 +4,7 @@
  * KVM fds, guest memory, vCPU threads and devices, and serves the
  * supervisor over one JSON-RPC channel (a socketpair end passed as an fd):
  *
- *   supervisor -> worker: worker.boot {config, console}, worker.pause,
+ *   supervisor -> worker: worker.boot {config, console, console_size}, worker.pause,
  *       worker.resume, worker.stop, worker.stats, worker.console.write {data}
  *   worker -> supervisor (notifications): worker.console {offset},
  *       worker.exit {reason, code, value, message, vcpu, stats}

@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon config file <-> struct daemon_config. Strict like vm_config.c,
+ * for the same reason: "max_conections": 16 silently meaning 256 is how a
+ * limit an operator believes in never applies.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config/daemon_config.h"
+
+#define FIELD_LEN sizeof(((struct config_error *)0)->field)
+#define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *const role_names[] = {
+	[DAEMON_ROLE_NONE] = "none", [DAEMON_ROLE_READ] = "read", [DAEMON_ROLE_ADMIN] = "admin",
+};
+
+const char *daemon_role_name(enum daemon_role role)
+{
+	return (unsigned) role < N_ELEMENTS(role_names) ? role_names[role] : NULL;
+}
+
+void daemon_config_init(struct daemon_config *c)
+{
+	*c = (struct daemon_config) {
+		.others = DAEMON_ROLE_READ,
+		.max_vms = DAEMON_MAX_VMS_DEFAULT,
+		.max_total_memory_mib = 0,
+		.max_connections = DAEMON_MAX_CONNECTIONS_DEFAULT,
+		.console_buffer_kib = DAEMON_CONSOLE_KIB_DEFAULT,
+		.max_message_kib = DAEMON_MESSAGE_KIB_DEFAULT,
+	};
+}
+
+/* --- errors (as vm_config.c) ------------------------------------------------ */
+
+__attribute__((format(printf, 3, 4)))
+static int fail(struct config_error *err, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	snprintf(err->field, sizeof(err->field), "%s", field);
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int check_members(struct json_object *obj, const char *prefix, const char *const *allowed,
+			 struct config_error *err)
+{
+	json_object_object_foreach(obj, key, val) {
+		const char *const *a;
+
+		(void) val;
+		for (a = allowed; *a; a++)
+			if (strcmp(*a, key) == 0)
+				break;
+		if (!*a) {
+			/* Keys only feed messages: a silly long one is cut (by hand:
+			 * snprintf would make -Wformat-truncation object). */
+			char field[FIELD_LEN];
+			size_t len = 0;
+			for (const char *s = prefix; *s && len + 1 < FIELD_LEN; s++)
+				field[len++] = *s;
+			if (prefix[0] && len + 1 < FIELD_LEN)
+				field[len++] = '.';
+			for (const char *s = key; *s && len + 1 < FIELD_LEN; s++)
+				field[len++] = *s;
+			field[len] = '\0';
+			return fail(err, field, "unknown field");
+		}
+	}
+	return 0;
+}
+
+/* An integer in [min, max]; JSON's 64.0 counts as 64. */
+static int get_uint(struct json_object *v, const char *field, uint64_t min, uint64_t max,
+		    uint64_t *ret, struct config_error *err)
+{
+	int64_t i;
+	double d;
+
+	switch (json_object_get_type(v)) {
+	case json_type_int:
+		i = json_object_get_int64(v);   /* above INT64_MAX reads back clamped: still too big */
+		break;
+	case json_type_double:
+		d = json_object_get_double(v);
+		if (isnan(d))
+			return fail(err, field, "expected an integer");
+		if (d < -1e18 || d > 1e18)
+			goto out_of_range;
+		i = (int64_t) d;
+		if ((double) i != d)
+			return fail(err, field, "expected an integer");
+		break;
+	default:
+		return fail(err, field, "expected an integer");
+	}
+	if (i < 0 || (uint64_t) i < min || (uint64_t) i > max)
+		goto out_of_range;
+	*ret = (uint64_t) i;
+	return 0;
+
+out_of_range:
+	return fail(err, field, "must be between %" PRIu64 " and %" PRIu64, min, max);
+}
+
+static int get_role(struct json_object *v, const char *field, enum daemon_role *ret, struct config_error *err)
+{
+	if (json_object_is_type(v, json_type_string))
+		for (size_t i = 0; i < N_ELEMENTS(role_names); i++)
+			if (strcmp(json_object_get_string(v), role_names[i]) == 0) {
+				*ret = (enum daemon_role) i;
+				return 0;
+			}
+	return fail(err, field, "must be \"admin\", \"read\" or \"none\"");
+}
+
+/* --- access ---------------------------------------------------------------- */
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/* The syntax of a WHO; whether the name exists is the daemon's to find out. */
+static int check_who(struct json_object *v, const char *field, struct config_error *err)
+{
+	const char *s, *name;
+	size_t n;
+
+	if (!json_object_is_type(v, json_type_string))
+		return fail(err, field, "expected a string (a user name or uid, @group or @gid)");
+	s = json_object_get_string(v);
+	n = (size_t) json_object_get_string_len(v);
+	if (strlen(s) != n)
+		return fail(err, field, "must not contain NUL characters");
+	if (n > DAEMON_CONFIG_WHO_MAX)
+		return fail(err, field, "must be at most %d bytes long", DAEMON_CONFIG_WHO_MAX);
+	name = s[0] == '@' ? s + 1 : s;
+	if (!name[0])
+		return fail(err, field, "expected a user name or uid, @group or @gid");
+	for (const char *p = name; *p; p++)
+		if (*p == '@' || *p == ':' || *p == '/' || (unsigned char) *p <= ' ')
+			return fail(err, field, "'%c' is not allowed in a user or group name",
+				    (unsigned char) *p <= ' ' ? '?' : *p);
+	if (all_digits(name) && (n - (size_t) (name - s) > 10 || strtoull(name, NULL, 10) >= UINT32_MAX))
+		return fail(err, field, "id out of range");
+	return 0;
+}
+
+/* The file's lists, in the order their rules are tried (after kind). */
+static const struct {
+	const char *key;
+	enum daemon_role role;
+} access_lists[] = {
+	{ "no_access", DAEMON_ROLE_NONE },
+	{ "read_only", DAEMON_ROLE_READ },
+	{ "admin", DAEMON_ROLE_ADMIN },
+};
+
+static int check_list(struct json_object *access, const char *key, size_t *count, struct config_error *err)
+{
+	char field[FIELD_LEN];
+	struct json_object *list;
+	size_t i, n;
+	int r;
+
+	snprintf(field, sizeof(field), "access.%s", key);
+	if (!json_object_object_get_ex(access, key, &list))
+		return 0;
+	if (!json_object_is_type(list, json_type_array))
+		return fail(err, field, "expected an array of users and @groups");
+	n = json_object_array_length(list);
+	for (i = 0; i < n; i++) {
+		snprintf(field, sizeof(field), "access.%s[%zu]", key, i);
+		r = check_who(json_object_array_get_idx(list, i), field, err);
+		if (r < 0)
+			return r;
+		if (++*count > DAEMON_CONFIG_MAX_RULES)
+			return fail(err, field, "at most %d access rules in all", DAEMON_CONFIG_MAX_RULES);
+	}
+	return 0;
+}
+
+/* Users first, then groups; within each, the lists in access_lists order. */
+static void collect_rules(struct json_object *access, struct daemon_config *c)
+{
+	for (int groups = 0; groups <= 1; groups++)
+		for (size_t l = 0; l < N_ELEMENTS(access_lists); l++) {
+			struct json_object *list;
+			if (!json_object_object_get_ex(access, access_lists[l].key, &list))
+				continue;
+			size_t n = json_object_array_length(list);
+			for (size_t i = 0; i < n; i++) {
+				const char *who = json_object_get_string(json_object_array_get_idx(list, i));
+				if ((who[0] == '@') != groups)
+					continue;
+				struct daemon_access_rule *rule = &c->rules[c->n_rules++];
+				snprintf(rule->who, sizeof(rule->who), "%s", who);
+				rule->role = access_lists[l].role;
+				snprintf(rule->field, sizeof(rule->field), "access.%s[%zu]", access_lists[l].key, i);
+			}
+		}
+}
+
+static int parse_access(struct json_object *obj, struct daemon_config *c, struct config_error *err)
+{
+	static const char *const fields[] = { "admin", "read_only", "no_access", "others", NULL };
+	struct json_object *access, *v;
+	size_t count = 0;
+	int r;
+
+	if (!json_object_object_get_ex(obj, "access", &access))
+		return 0;
+	if (!json_object_is_type(access, json_type_object))
+		return fail(err, "access", "expected an object");
+	r = check_members(access, "access", fields, err);
+	if (r < 0)
+		return r;
+	for (size_t l = 0; l < N_ELEMENTS(access_lists); l++) {
+		r = check_list(access, access_lists[l].key, &count, err);
+		if (r < 0)
+			return r;
+	}
+	collect_rules(access, c);
+	if (json_object_object_get_ex(access, "others", &v)) {
+		r = get_role(v, "access.others", &c->others, err);
+		if (r < 0)
+			return r;
+		c->others_set = true;
+	}
+	return 0;
+}
+
+/* --- limits ------------------------------------------------------------------ */
+
+static int parse_limits(struct json_object *obj, struct daemon_config *c, struct config_error *err)
+{
+	static const struct {
+		const char *key;
+		uint64_t min, max;
+		size_t offset;
+		bool wide;     /* uint64_t, else uint32_t */
+	} limits[] = {
+		{ "max_vms", 1, DAEMON_MAX_VMS_MAX, offsetof(struct daemon_config, max_vms), false },
+		{ "max_total_memory_mib", 0, DAEMON_MAX_MEMORY_MIB_MAX,
+		  offsetof(struct daemon_config, max_total_memory_mib), true },
+		{ "max_connections", 1, DAEMON_MAX_CONNECTIONS_MAX,
+		  offsetof(struct daemon_config, max_connections), false },
+		{ "console_buffer_kib", DAEMON_CONSOLE_KIB_MIN, DAEMON_CONSOLE_KIB_MAX,
+		  offsetof(struct daemon_config, console_buffer_kib), false },
+		{ "max_message_kib", DAEMON_MESSAGE_KIB_MIN, DAEMON_MESSAGE_KIB_MAX,
+		  offsetof(struct daemon_config, max_message_kib), false },
+	};
+	static const char *const fields[] = {
+		"max_vms", "max_total_memory_mib", "max_connections", "console_buffer_kib", "max_message_kib", NULL,
+	};
+	struct json_object *l, *v;
+	char field[FIELD_LEN];
+	uint64_t u = 0;
+	int r;
+
+	if (!json_object_object_get_ex(obj, "limits", &l))
+		return 0;
+	if (!json_object_is_type(l, json_type_object))
+		return fail(err, "limits", "expected an object");
+	r = check_members(l, "limits", fields, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < N_ELEMENTS(limits); i++) {
+		if (!json_object_object_get_ex(l, limits[i].key, &v))
+			continue;
+		snprintf(field, sizeof(field), "limits.%s", limits[i].key);
+		r = get_uint(v, field, limits[i].min, limits[i].max, &u, err);
+		if (r < 0)
+			return r;
+		if (limits[i].wide)
+			*(uint64_t *) ((char *) c + limits[i].offset) = u;
+		else
+			*(uint32_t *) ((char *) c + limits[i].offset) = (uint32_t) u;
+	}
+	return 0;
+}
+
+int daemon_config_from_json(struct json_object *obj, struct daemon_config *ret, struct config_error *err)
+{
+	static const char *const top_fields[] = { "access", "limits", NULL };
+	struct config_error scratch;
+	struct daemon_config c;
+	int r;
+
+	if (!err)
+		err = &scratch;
+	if (!json_object_is_type(obj, json_type_object))
+		return fail(err, "", "expected an object");
+	r = check_members(obj, "", top_fields, err);
+	if (r < 0)
+		return r;
+	daemon_config_init(&c);
+	if ((r = parse_access(obj, &c, err)) < 0 || (r = parse_limits(obj, &c, err)) < 0)
+		return r;
+	*ret = c;
+	return 0;
+}
+
+/* --- the file ------------------------------------------------------------------ */
+
+static int read_file(const char *path, char **ret, size_t *ret_len, struct config_error *err)
+{
+	struct stat st;
+	size_t len = 0;
+	char *buf;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		r = -errno;
+		fail(err, "", "cannot open: %s", strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		close(fd);
+		fail(err, "", "cannot stat: %s", strerror(-r));
+		return r;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		fail(err, "", "not a regular file");
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	}
+	buf = malloc(DAEMON_CONFIG_FILE_MAX + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + len, DAEMON_CONFIG_FILE_MAX + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			close(fd);
+			free(buf);
+			fail(err, "", "cannot read: %s", strerror(-r));
+			return r;
+		}
+		if (n == 0)
+			break;
+		len += (size_t) n;
+		if (len > DAEMON_CONFIG_FILE_MAX) {
+			close(fd);
+			free(buf);
+			fail(err, "", "larger than %u bytes", DAEMON_CONFIG_FILE_MAX);
+			return -EFBIG;
+		}
+	}
+	close(fd);
+	buf[len] = '\0';
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+/* "line L, column C" of byte offset off (1-based, columns in bytes). */
+static void position(const char *text, size_t off, char *buf, size_t size)
+{
+	unsigned line = 1, col = 1;
+
+	for (size_t i = 0; i < off; i++) {
+		if (text[i] == '\n') {
+			line++;
+			col = 1;
+		} else {
+			col++;
+		}
+	}
+	snprintf(buf, size, "line %u, column %u", line, col);
+}
+
+/* text is NUL-terminated with no NUL inside: the tokener is given the
+ * terminator too, so a document that ends in a number is complete. */
+static int parse_text(const char *text, size_t len, struct json_object **ret, struct config_error *err)
+{
+	struct json_tokener *tok;
+	struct json_object *obj;
+	enum json_tokener_error jerr;
+	char where[48];
+	size_t end;
+
+	if (strspn(text, " \t\r\n") == len)
+		return fail(err, "", "empty file: expected a JSON object");
+	tok = json_tokener_new();
+	if (!tok)
+		return -ENOMEM;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);   /* no trailing commas, no text after */
+	obj = json_tokener_parse_ex(tok, text, (int) len + 1);
+	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (jerr != json_tokener_success) {
+		json_object_put(obj);
+		position(text, end, where, sizeof(where));
+		return fail(err, "", "not valid JSON at %s: %s", where, json_tokener_error_desc(jerr));
+	}
+	end += strspn(text + end, " \t\r\n");
+	if (end < len) {
+		json_object_put(obj);
+		position(text, end, where, sizeof(where));
+		return fail(err, "", "not valid JSON at %s: text after the document", where);
+	}
+	*ret = obj;
+	return 0;
+}
+
+int daemon_config_load(const char *path, struct daemon_config *ret, struct config_error *err)
+{
+	struct config_error scratch;
+	struct json_object *obj = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!err)
+		err = &scratch;
+	r = read_file(path, &text, &len, err);
+	if (r < 0)
+		return r;
+	if (strlen(text) != len) {
+		free(text);
+		return fail(err, "", "contains NUL bytes: not a JSON text");
+	}
+	r = parse_text(text, len, &obj, err);
+	free(text);
+	if (r < 0)
+		return r;
+	r = daemon_config_from_json(obj, ret, err);
+	json_object_put(obj);
+	return r;
+}

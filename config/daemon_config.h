@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's own config file (`vmmd --config FILE`, docs/operations.md):
+ * who may use the socket, and the limits on what clients and guests may
+ * make vmmd hold. Parsed like a VM config (vm_config.h): defaults for what
+ * is absent, unknown fields refused, every error naming its field.
+ *
+ *   { "access": { "admin": [WHO...], "read_only": [WHO...],
+ *                 "no_access": [WHO...], "others": "admin|read|none" },
+ *     "limits": { "max_vms", "max_total_memory_mib", "max_connections",
+ *                 "console_buffer_kib", "max_message_kib" } }
+ *
+ * WHO is checked for its syntax only (a user name or uid, "@group" or
+ * "@gid"); the daemon resolves names to ids (access.h), so this room needs
+ * no user database.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+#include "config/vm_config.h"   /* struct config_error */
+
+#define DAEMON_CONFIG_FILE_MAX        (1u << 20)  /* bytes of a config file read */
+#define DAEMON_CONFIG_MAX_RULES       32          /* = ACCESS_MAX_RULES */
+#define DAEMON_CONFIG_WHO_MAX         255
+
+#define DAEMON_MAX_VMS_DEFAULT        1024
+#define DAEMON_MAX_VMS_MAX            65536
+#define DAEMON_MAX_MEMORY_MIB_MAX     (UINT64_C(1) << 30)  /* 1 PiB; 0 = unlimited (the default) */
+#define DAEMON_MAX_CONNECTIONS_DEFAULT 256
+#define DAEMON_MAX_CONNECTIONS_MAX    65536
+#define DAEMON_CONSOLE_KIB_DEFAULT    64
+#define DAEMON_CONSOLE_KIB_MIN        4
+#define DAEMON_CONSOLE_KIB_MAX        16384       /* = CONSOLE_RING_MAX */
+#define DAEMON_MESSAGE_KIB_DEFAULT    1024        /* API.md: 1 MiB */
+#define DAEMON_MESSAGE_KIB_MIN        64
+#define DAEMON_MESSAGE_KIB_MAX        8192        /* below the peer's junk cut-off (rpc_peer.h) */
+
+/* Values match enum access_role (vmmd/access.h). */
+enum daemon_role { DAEMON_ROLE_NONE = 0, DAEMON_ROLE_READ = 1, DAEMON_ROLE_ADMIN = 2 };
+
+struct daemon_access_rule {
+	char who[DAEMON_CONFIG_WHO_MAX + 1];  /* "alice", "1000", "@vmm", "@998" */
+	enum daemon_role role;
+	char field[64];                       /* where it came from: "access.admin[1]" */
+};
+
+struct daemon_config {
+	/*
+	 * In the order they are to be tried: rules naming a user before rules
+	 * naming a group, and within each, no_access before read_only before
+	 * admin (the more restrictive wins), each list in file order.
+	 */
+	struct daemon_access_rule rules[DAEMON_CONFIG_MAX_RULES];
+	size_t n_rules;
+	bool others_set;                 /* "others" given; else the daemon's default */
+	enum daemon_role others;
+	uint32_t max_vms;                /* default 1024 */
+	uint64_t max_total_memory_mib;   /* of running and paused VMs; 0 = unlimited (default) */
+	uint32_t max_connections;        /* default 256 */
+	uint32_t console_buffer_kib;     /* per VM, default 64 */
+	uint32_t max_message_kib;        /* per API message, default 1024 */
+};
+
+/* The defaults, as with an empty file. */
+void daemon_config_init(struct daemon_config *c);
+/* 0, or -EINVAL with err filled (err->field "" when obj is not an object).
+ * ret is written only on success. */
+int daemon_config_from_json(struct json_object *obj, struct daemon_config *ret, struct config_error *err);
+/*
+ * Read and parse a file. -EINVAL with err filled for a file that is not
+ * valid JSON (field "", message with the line and column) or not a valid
+ * config; -errno (err->message says so, field "") when it cannot be read;
+ * -EFBIG over DAEMON_CONFIG_FILE_MAX.
+ */
+int daemon_config_load(const char *path, struct daemon_config *ret, struct config_error *err);
+
+/* "none", "read", "admin". */
+const char *daemon_role_name(enum daemon_role role);
