@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config/daemon_config.h"
+#include "config/fields.h"
 
 #define FIELD_LEN sizeof(((struct config_error *)0)->field)
 #define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
@@ -43,45 +44,7 @@ void daemon_config_init(struct daemon_config *c)
 
 /* --- errors (as vm_config.c) ------------------------------------------------ */
 
-__attribute__((format(printf, 3, 4)))
-static int fail(struct config_error *err, const char *field, const char *fmt, ...)
-{
-	va_list ap;
 
-	snprintf(err->field, sizeof(err->field), "%s", field);
-	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-static int check_members(struct json_object *obj, const char *prefix, const char *const *allowed,
-			 struct config_error *err)
-{
-	json_object_object_foreach(obj, key, val) {
-		const char *const *a;
-
-		(void) val;
-		for (a = allowed; *a; a++)
-			if (strcmp(*a, key) == 0)
-				break;
-		if (!*a) {
-			/* Keys only feed messages: a silly long one is cut (by hand:
-			 * snprintf would make -Wformat-truncation object). */
-			char field[FIELD_LEN];
-			size_t len = 0;
-			for (const char *s = prefix; *s && len + 1 < FIELD_LEN; s++)
-				field[len++] = *s;
-			if (prefix[0] && len + 1 < FIELD_LEN)
-				field[len++] = '.';
-			for (const char *s = key; *s && len + 1 < FIELD_LEN; s++)
-				field[len++] = *s;
-			field[len] = '\0';
-			return fail(err, field, "unknown field");
-		}
-	}
-	return 0;
-}
 
 /* An integer in [min, max]; JSON's 64.0 counts as 64. */
 static int get_uint(struct json_object *v, const char *field, uint64_t min, uint64_t max,
@@ -97,15 +60,15 @@ static int get_uint(struct json_object *v, const char *field, uint64_t min, uint
 	case json_type_double:
 		d = json_object_get_double(v);
 		if (isnan(d))
-			return fail(err, field, "expected an integer");
+			return config_fail(err, field, "expected an integer");
 		if (d < -1e18 || d > 1e18)
 			goto out_of_range;
 		i = (int64_t) d;
 		if ((double) i != d)
-			return fail(err, field, "expected an integer");
+			return config_fail(err, field, "expected an integer");
 		break;
 	default:
-		return fail(err, field, "expected an integer");
+		return config_fail(err, field, "expected an integer");
 	}
 	if (i < 0 || (uint64_t) i < min || (uint64_t) i > max)
 		goto out_of_range;
@@ -113,7 +76,7 @@ static int get_uint(struct json_object *v, const char *field, uint64_t min, uint
 	return 0;
 
 out_of_range:
-	return fail(err, field, "must be between %" PRIu64 " and %" PRIu64, min, max);
+	return config_fail(err, field, "must be between %" PRIu64 " and %" PRIu64, min, max);
 }
 
 static int get_role(struct json_object *v, const char *field, enum daemon_role *ret, struct config_error *err)
@@ -124,7 +87,7 @@ static int get_role(struct json_object *v, const char *field, enum daemon_role *
 				*ret = (enum daemon_role) i;
 				return 0;
 			}
-	return fail(err, field, "must be \"admin\", \"read\" or \"none\"");
+	return config_fail(err, field, "must be \"admin\", \"read\" or \"none\"");
 }
 
 /* --- access ---------------------------------------------------------------- */
@@ -146,22 +109,22 @@ static int check_who(struct json_object *v, const char *field, struct config_err
 	size_t n;
 
 	if (!json_object_is_type(v, json_type_string))
-		return fail(err, field, "expected a string (a user name or uid, @group or @gid)");
+		return config_fail(err, field, "expected a string (a user name or uid, @group or @gid)");
 	s = json_object_get_string(v);
 	n = (size_t) json_object_get_string_len(v);
 	if (strlen(s) != n)
-		return fail(err, field, "must not contain NUL characters");
+		return config_fail(err, field, "must not contain NUL characters");
 	if (n > DAEMON_CONFIG_WHO_MAX)
-		return fail(err, field, "must be at most %d bytes long", DAEMON_CONFIG_WHO_MAX);
+		return config_fail(err, field, "must be at most %d bytes long", DAEMON_CONFIG_WHO_MAX);
 	name = s[0] == '@' ? s + 1 : s;
 	if (!name[0])
-		return fail(err, field, "expected a user name or uid, @group or @gid");
+		return config_fail(err, field, "expected a user name or uid, @group or @gid");
 	for (const char *p = name; *p; p++)
 		if (*p == '@' || *p == ':' || *p == '/' || (unsigned char) *p <= ' ')
-			return fail(err, field, "'%c' is not allowed in a user or group name",
+			return config_fail(err, field, "'%c' is not allowed in a user or group name",
 				    (unsigned char) *p <= ' ' ? '?' : *p);
 	if (all_digits(name) && (n - (size_t) (name - s) > 10 || strtoull(name, NULL, 10) >= UINT32_MAX))
-		return fail(err, field, "id out of range");
+		return config_fail(err, field, "id out of range");
 	return 0;
 }
 
@@ -186,7 +149,7 @@ static int check_list(struct json_object *access, const char *key, size_t *count
 	if (!json_object_object_get_ex(access, key, &list))
 		return 0;
 	if (!json_object_is_type(list, json_type_array))
-		return fail(err, field, "expected an array of users and @groups");
+		return config_fail(err, field, "expected an array of users and @groups");
 	n = json_object_array_length(list);
 	for (i = 0; i < n; i++) {
 		snprintf(field, sizeof(field), "access.%s[%zu]", key, i);
@@ -194,7 +157,7 @@ static int check_list(struct json_object *access, const char *key, size_t *count
 		if (r < 0)
 			return r;
 		if (++*count > DAEMON_CONFIG_MAX_RULES)
-			return fail(err, field, "at most %d access rules in all", DAEMON_CONFIG_MAX_RULES);
+			return config_fail(err, field, "at most %d access rules in all", DAEMON_CONFIG_MAX_RULES);
 	}
 	return 0;
 }
@@ -230,8 +193,8 @@ static int parse_access(struct json_object *obj, struct daemon_config *c, struct
 	if (!json_object_object_get_ex(obj, "access", &access))
 		return 0;
 	if (!json_object_is_type(access, json_type_object))
-		return fail(err, "access", "expected an object");
-	r = check_members(access, "access", fields, err);
+		return config_fail(err, "access", "expected an object");
+	r = config_check_members(access, "access", fields, err);
 	if (r < 0)
 		return r;
 	for (size_t l = 0; l < N_ELEMENTS(access_lists); l++) {
@@ -280,8 +243,8 @@ static int parse_limits(struct json_object *obj, struct daemon_config *c, struct
 	if (!json_object_object_get_ex(obj, "limits", &l))
 		return 0;
 	if (!json_object_is_type(l, json_type_object))
-		return fail(err, "limits", "expected an object");
-	r = check_members(l, "limits", fields, err);
+		return config_fail(err, "limits", "expected an object");
+	r = config_check_members(l, "limits", fields, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < N_ELEMENTS(limits); i++) {
@@ -309,8 +272,8 @@ int daemon_config_from_json(struct json_object *obj, struct daemon_config *ret, 
 	if (!err)
 		err = &scratch;
 	if (!json_object_is_type(obj, json_type_object))
-		return fail(err, "", "expected an object");
-	r = check_members(obj, "", top_fields, err);
+		return config_fail(err, "", "expected an object");
+	r = config_check_members(obj, "", top_fields, err);
 	if (r < 0)
 		return r;
 	daemon_config_init(&c);
@@ -332,18 +295,18 @@ static int read_file(const char *path, char **ret, size_t *ret_len, struct confi
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		r = -errno;
-		fail(err, "", "cannot open: %s", strerror(-r));
+		config_fail(err, "", "cannot open: %s", strerror(-r));
 		return r;
 	}
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
 		close(fd);
-		fail(err, "", "cannot stat: %s", strerror(-r));
+		config_fail(err, "", "cannot stat: %s", strerror(-r));
 		return r;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		fail(err, "", "not a regular file");
+		config_fail(err, "", "not a regular file");
 		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 	}
 	buf = malloc(DAEMON_CONFIG_FILE_MAX + 1);
@@ -359,7 +322,7 @@ static int read_file(const char *path, char **ret, size_t *ret_len, struct confi
 			r = -errno;
 			close(fd);
 			free(buf);
-			fail(err, "", "cannot read: %s", strerror(-r));
+			config_fail(err, "", "cannot read: %s", strerror(-r));
 			return r;
 		}
 		if (n == 0)
@@ -368,7 +331,7 @@ static int read_file(const char *path, char **ret, size_t *ret_len, struct confi
 		if (len > DAEMON_CONFIG_FILE_MAX) {
 			close(fd);
 			free(buf);
-			fail(err, "", "larger than %u bytes", DAEMON_CONFIG_FILE_MAX);
+			config_fail(err, "", "larger than %u bytes", DAEMON_CONFIG_FILE_MAX);
 			return -EFBIG;
 		}
 	}
@@ -406,7 +369,7 @@ static int parse_text(const char *text, size_t len, struct json_object **ret, st
 	size_t end;
 
 	if (strspn(text, " \t\r\n") == len)
-		return fail(err, "", "empty file: expected a JSON object");
+		return config_fail(err, "", "empty file: expected a JSON object");
 	tok = json_tokener_new();
 	if (!tok)
 		return -ENOMEM;
@@ -418,13 +381,13 @@ static int parse_text(const char *text, size_t len, struct json_object **ret, st
 	if (jerr != json_tokener_success) {
 		json_object_put(obj);
 		position(text, end, where, sizeof(where));
-		return fail(err, "", "not valid JSON at %s: %s", where, json_tokener_error_desc(jerr));
+		return config_fail(err, "", "not valid JSON at %s: %s", where, json_tokener_error_desc(jerr));
 	}
 	end += strspn(text + end, " \t\r\n");
 	if (end < len) {
 		json_object_put(obj);
 		position(text, end, where, sizeof(where));
-		return fail(err, "", "not valid JSON at %s: text after the document", where);
+		return config_fail(err, "", "not valid JSON at %s: text after the document", where);
 	}
 	*ret = obj;
 	return 0;
@@ -445,7 +408,7 @@ int daemon_config_load(const char *path, struct daemon_config *ret, struct confi
 		return r;
 	if (strlen(text) != len) {
 		free(text);
-		return fail(err, "", "contains NUL bytes: not a JSON text");
+		return config_fail(err, "", "contains NUL bytes: not a JSON text");
 	}
 	r = parse_text(text, len, &obj, err);
 	free(text);

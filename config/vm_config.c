@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/fields.h"
 #include "config/vm_config.h"
 
 #define FIELD_LEN sizeof(((struct config_error *)0)->field)
@@ -78,17 +79,6 @@ bool vm_name_valid(const char *name)
 
 /* --- errors and field paths ------------------------------------------------ */
 
-__attribute__((format(printf, 3, 4)))
-static int fail(struct config_error *err, const char *field, const char *fmt, ...)
-{
-	va_list ap;
-
-	snprintf(err->field, sizeof(err->field), "%s", field);
-	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 static size_t append(char *dst, size_t len, const char *s)
 {
@@ -109,28 +99,6 @@ static void path_join(char *dst, const char *prefix, const char *key)
 	append(dst, len, key);
 }
 
-static bool strv_contains(const char *const *strv, const char *s)
-{
-	for (; *strv; strv++)
-		if (strcmp(*strv, s) == 0)
-			return true;
-	return false;
-}
-
-static int check_members(struct json_object *obj, const char *prefix,
-			 const char *const *allowed, struct config_error *err)
-{
-	char path[FIELD_LEN];
-
-	json_object_object_foreach(obj, key, val) {
-		(void) val;
-		if (!strv_contains(allowed, key)) {
-			path_join(path, prefix, key);
-			return fail(err, path, "unknown field");
-		}
-	}
-	return 0;
-}
 
 /* --- typed getters: each names the field and what was expected ------------ */
 
@@ -150,15 +118,15 @@ static int get_int(struct json_object *v, const char *field, int64_t min, int64_
 		 * bound check before the cast keeps the conversion defined. */
 		d = json_object_get_double(v);
 		if (isnan(d))
-			return fail(err, field, "expected an integer");
+			return config_fail(err, field, "expected an integer");
 		if (d < -1e15 || d > 1e15)
 			goto out_of_range;
 		i = (int64_t) d;
 		if ((double) i != d)
-			return fail(err, field, "expected an integer");
+			return config_fail(err, field, "expected an integer");
 		break;
 	default:
-		return fail(err, field, "expected an integer");
+		return config_fail(err, field, "expected an integer");
 	}
 	if (i < min || i > max)
 		goto out_of_range;
@@ -166,7 +134,7 @@ static int get_int(struct json_object *v, const char *field, int64_t min, int64_
 	return 0;
 
 out_of_range:
-	return fail(err, field, "must be between %" PRId64 " and %" PRId64, min, max);
+	return config_fail(err, field, "must be between %" PRId64 " and %" PRId64, min, max);
 }
 
 static int get_string(struct json_object *v, const char *field, size_t max,
@@ -176,14 +144,14 @@ static int get_string(struct json_object *v, const char *field, size_t max,
 	size_t n;
 
 	if (!json_object_is_type(v, json_type_string))
-		return fail(err, field, "expected a string");
+		return config_fail(err, field, "expected a string");
 	s = json_object_get_string(v);
 	n = (size_t) json_object_get_string_len(v);
 	/* "\u0000" is valid JSON but would silently cut a C string short. */
 	if (strlen(s) != n)
-		return fail(err, field, "must not contain NUL characters");
+		return config_fail(err, field, "must not contain NUL characters");
 	if (n > max)
-		return fail(err, field, "must be at most %zu bytes long", max);
+		return config_fail(err, field, "must be at most %zu bytes long", max);
 	*ret = s;
 	return 0;
 }
@@ -210,12 +178,12 @@ static int get_path(struct json_object *v, const char *field, bool nullable,
 		return 0;
 	}
 	if (!json_object_is_type(v, json_type_string))
-		return fail(err, field, nullable ? "expected a string or null" : "expected a string");
+		return config_fail(err, field, nullable ? "expected a string or null" : "expected a string");
 	r = get_string(v, field, VM_PATH_MAX, &s, err);
 	if (r < 0)
 		return r;
 	if (s[0] != '/')
-		return fail(err, field, "must be an absolute path");
+		return config_fail(err, field, "must be an absolute path");
 	return dup_string(s, ret);
 }
 
@@ -235,13 +203,13 @@ static int get_enum(struct json_object *v, const char *field, const char *const 
 	for (i = 0; i < n && len < sizeof(choices); i++)
 		len += (size_t) snprintf(choices + len, sizeof(choices) - len, "%s\"%s\"",
 					 i == 0 ? "" : i + 1 == n ? " or " : ", ", names[i]);
-	return fail(err, field, "must be %s", choices);
+	return config_fail(err, field, "must be %s", choices);
 }
 
 static int get_bool(struct json_object *v, const char *field, bool *ret, struct config_error *err)
 {
 	if (!json_object_is_type(v, json_type_boolean))
-		return fail(err, field, "expected a boolean");
+		return config_fail(err, field, "expected a boolean");
 	*ret = json_object_get_boolean(v);
 	return 0;
 }
@@ -255,12 +223,12 @@ static int parse_name(struct json_object *obj, struct vm_config *c, struct confi
 	int r;
 
 	if (!json_object_object_get_ex(obj, "name", &v))
-		return fail(err, "name", "required");
+		return config_fail(err, "name", "required");
 	r = get_string(v, "name", SIZE_MAX, &s, err);
 	if (r < 0)
 		return r;
 	if (!vm_name_valid(s))
-		return fail(err, "name", "must be 1 to %d characters of [A-Za-z0-9_.-], "
+		return config_fail(err, "name", "must be 1 to %d characters of [A-Za-z0-9_.-], "
 			    "starting with a letter or digit", VM_NAME_MAX);
 	memcpy(c->name, s, strlen(s) + 1);
 	return 0;
@@ -300,14 +268,14 @@ static int parse_paging(struct json_object *obj, struct vm_config *c, struct con
 	/* The shadow MMU keeps one current root and APs would have to start in
 	 * real mode, which CPL3 cannot run: shadow mode is one vCPU. */
 	if (c->paging == VM_PAGING_SHADOW && c->vcpus > 1)
-		return fail(err, "vcpus", "shadow mode runs one vCPU (SMP needs paging \"hw\")");
+		return config_fail(err, "vcpus", "shadow mode runs one vCPU (SMP needs paging \"hw\")");
 	/* Accepted with paging "hw" too, so a config can switch modes by
 	 * changing one field and to_json output always parses back. */
 	if (!json_object_object_get_ex(obj, "shadow", &shadow))
 		return 0;
 	if (!json_object_is_type(shadow, json_type_object))
-		return fail(err, "shadow", "expected an object");
-	r = check_members(shadow, "shadow", shadow_fields, err);
+		return config_fail(err, "shadow", "expected an object");
+	r = config_check_members(shadow, "shadow", shadow_fields, err);
 	if (r < 0)
 		return r;
 	if (json_object_object_get_ex(shadow, "strategy", &v)) {
@@ -321,7 +289,7 @@ static int parse_paging(struct json_object *obj, struct vm_config *c, struct con
 		if (r < 0)
 			return r;
 		if (c->scatter && c->memory_mib > VM_SCATTER_MIB_MAX)
-			return fail(err, "shadow.scatter", "a scattered physmap needs memory_mib <= 256 "
+			return config_fail(err, "shadow.scatter", "a scattered physmap needs memory_mib <= 256 "
 				    "(one host mapping per guest page)");
 	}
 	return 0;
@@ -334,7 +302,7 @@ static int parse_boot(struct json_object *obj, struct vm_config *c, struct confi
 	int r;
 
 	if (!json_object_object_get_ex(obj, "kernel", &v))
-		return fail(err, "kernel", "required");
+		return config_fail(err, "kernel", "required");
 	r = get_path(v, "kernel", false, &c->kernel, err);
 	if (r < 0)
 		return r;
@@ -363,8 +331,8 @@ static int parse_console(struct json_object *obj, struct vm_config *c, struct co
 	if (!json_object_object_get_ex(obj, "console", &console))
 		return 0;
 	if (!json_object_is_type(console, json_type_object))
-		return fail(err, "console", "expected an object");
-	r = check_members(console, "console", console_fields, err);
+		return config_fail(err, "console", "expected an object");
+	r = config_check_members(console, "console", console_fields, err);
 	if (r < 0)
 		return r;
 	if (json_object_object_get_ex(console, "log", &v))
@@ -383,14 +351,14 @@ static int parse_device(struct json_object *v, size_t i, struct vm_device_config
 
 	snprintf(prefix, sizeof(prefix), "devices[%zu]", i);
 	if (!json_object_is_type(v, json_type_object))
-		return fail(err, prefix, "expected an object");
-	r = check_members(v, prefix, device_fields, err);
+		return config_fail(err, prefix, "expected an object");
+	r = config_check_members(v, prefix, device_fields, err);
 	if (r < 0)
 		return r;
 
 	path_join(field, prefix, "type");
 	if (!json_object_object_get_ex(v, "type", &m))
-		return fail(err, field, "required");
+		return config_fail(err, field, "required");
 	r = get_enum(m, field, device_type_names, N_ELEMENTS(device_type_names), &u, err);
 	if (r < 0)
 		return r;
@@ -401,17 +369,17 @@ static int parse_device(struct json_object *v, size_t i, struct vm_device_config
 	path_join(field, prefix, "path");
 	if (json_object_object_get_ex(v, "path", &m)) {
 		if (d->type != VM_DEV_VIRTIO_BLK)
-			return fail(err, field, "not allowed for %s", vm_device_type_name(d->type));
+			return config_fail(err, field, "not allowed for %s", vm_device_type_name(d->type));
 		r = get_path(m, field, false, &d->path, err);
 		if (r < 0)
 			return r;
 	} else if (d->type == VM_DEV_VIRTIO_BLK)
-		return fail(err, field, "required for virtio-blk");
+		return config_fail(err, field, "required for virtio-blk");
 
 	path_join(field, prefix, "readonly");
 	if (json_object_object_get_ex(v, "readonly", &m)) {
 		if (d->type != VM_DEV_VIRTIO_BLK)
-			return fail(err, field, "not allowed for %s", vm_device_type_name(d->type));
+			return config_fail(err, field, "not allowed for %s", vm_device_type_name(d->type));
 		return get_bool(m, field, &d->readonly, err);
 	}
 	return 0;
@@ -426,10 +394,10 @@ static int parse_devices(struct json_object *obj, struct vm_config *c, struct co
 	if (!json_object_object_get_ex(obj, "devices", &devices))
 		return 0;
 	if (!json_object_is_type(devices, json_type_array))
-		return fail(err, "devices", "expected an array");
+		return config_fail(err, "devices", "expected an array");
 	n = json_object_array_length(devices);
 	if (n > VM_DEVICES_MAX)
-		return fail(err, "devices", "at most %d devices", VM_DEVICES_MAX);
+		return config_fail(err, "devices", "at most %d devices", VM_DEVICES_MAX);
 	for (i = 0; i < n; i++) {
 		/* Counted before parsing so vm_config_free sees a half-filled path. */
 		c->n_devices = i + 1;
@@ -461,9 +429,9 @@ int vm_config_from_json(struct json_object *obj, struct vm_config **ret, struct 
 	if (!err)
 		err = &scratch;
 	if (!json_object_is_type(obj, json_type_object))
-		return fail(err, "", "expected an object");
+		return config_fail(err, "", "expected an object");
 	/* Unknown fields first: a misspelt field explains later "required" errors. */
-	r = check_members(obj, "", top_fields, err);
+	r = config_check_members(obj, "", top_fields, err);
 	if (r < 0)
 		return r;
 
@@ -678,7 +646,7 @@ static int resolve_one(struct json_object *v, const char *field, const struct re
 			rel++;
 	}
 	if ((size_t) rs->base_len + 1 + strlen(rel) > VM_PATH_MAX)
-		return fail(rs->err, field, "must be at most %d bytes long once made absolute",
+		return config_fail(rs->err, field, "must be at most %d bytes long once made absolute",
 			    VM_PATH_MAX);
 	if (!rs->apply)
 		return 0;
@@ -727,12 +695,12 @@ int vm_config_resolve_paths(struct json_object *obj, const char *base_dir, struc
 	int r;
 
 	if (!base_dir || base_dir[0] != '/')
-		return fail(rs.err, "", "base directory must be an absolute path");
+		return config_fail(rs.err, "", "base directory must be an absolute path");
 	len = strlen(base_dir);
 	while (len > 0 && base_dir[len - 1] == '/')
 		len--;
 	if (len > VM_PATH_MAX)
-		return fail(rs.err, "", "base directory is longer than %d bytes", VM_PATH_MAX);
+		return config_fail(rs.err, "", "base directory is longer than %d bytes", VM_PATH_MAX);
 	rs.base_len = (int) len;
 	if (!json_object_is_type(obj, json_type_object))
 		return 0;
