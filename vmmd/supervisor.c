@@ -215,6 +215,13 @@ int supervisor_main(int argc, char **argv)
 	daemon_notify_ready(&d);
 	event_base_dispatch(d.base);
 
+	/* Already stopping: a second SIGTERM/SIGINT (systemd, an impatient user)
+	 * must not cut the clean-up short. Freeing libevent's signal events puts
+	 * back the default action, so ignore the signals only after that. */
+	event_free(d.sigterm_ev);
+	event_free(d.sigint_ev);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	daemon_notify_stopping(&d);
 	server_close(&d);
 	/* Workers are not stopped: their guests keep running and the next
@@ -222,8 +229,6 @@ int supervisor_main(int argc, char **argv)
 	if (afd < 0)
 		(void) unlink(socket_path);
 	event_free(d.sigchld_ev);
-	event_free(d.sigterm_ev);
-	event_free(d.sigint_ev);
 	stats_events_free(&d);
 	registry_free(&d.registry);
 	event_base_free(d.base);
