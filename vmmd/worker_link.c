@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -472,6 +473,37 @@ static int adopt_one(struct daemon *d, struct vm_record *vm)
 	return 0;
 }
 
+/* A control socket whose VM has no definition any more (deleted while no
+ * supervisor ran): nobody can ever adopt that worker, so stop its guest. */
+static void stop_orphans(struct daemon *d)
+{
+	DIR *dir = opendir(d->registry.state_dir);
+	if (!dir)
+		return;
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		size_t n = strlen(de->d_name);
+		if (n < 5 || strcmp(de->d_name + n - 4, ".ctl") != 0 || n - 4 > VM_NAME_MAX)
+			continue;
+		char name[VM_NAME_MAX + 1], path[4096];
+		snprintf(name, sizeof(name), "%.*s", (int) (n - 4), de->d_name);
+		if (registry_find(&d->registry, name) ||
+		    registry_path(&d->registry, name, ".ctl", path, sizeof(path)) < 0)
+			continue;
+		struct rpc_client *c;
+		if (rpc_client_connect(path, &c) == 0) {
+			struct json_object *res = NULL;
+			struct rpc_error err = { 0 };
+			if (rpc_client_call(c, "worker.stop", NULL, &res, &err) == 0)
+				log_notice("Stopped the worker of %s, a VM that no longer has a definition", name);
+			json_object_put(res);
+			rpc_client_free(c);
+		}
+		(void) unlink(path);
+	}
+	closedir(dir);
+}
+
 void worker_adopt_all(struct daemon *d)
 {
 	for (struct vm_record *vm = d->registry.head; vm; vm = vm->next) {
@@ -496,4 +528,5 @@ void worker_adopt_all(struct daemon *d)
 		if (r < 0)
 			log_warning_errno(r, "Failed to save VM %s, ignoring: %m", vm->name);
 	}
+	stop_orphans(d);
 }

@@ -73,5 +73,21 @@ def test_adopted_worker_dies(d):
           "an adopted worker's death is seen through its pidfd: %s" % show(d.info("later")))
 
 
+@kvm
+def test_orphan_worker_is_stopped(d):
+    """A running VM whose definition vanished while no supervisor ran can
+    never be adopted: the next supervisor stops its guest."""
+    d.run_vm("orphan", "spin", "interval=3000000", paging="shadow")
+    d.wait_progress("orphan")
+    pid = d.info("orphan")["pid"]
+    d.kill_supervisor()
+    os.unlink(os.path.join(d.state_dir, "orphan.json"))
+    d.start()
+    vmmtest.wait_for(lambda: not os.path.exists("/proc/%d" % pid) or
+                     open("/proc/%d/stat" % pid).read().split()[2] == "Z", 15, 0.05, "the orphan worker to end")
+    names = [v["name"] for v in d.call("vm.list", {}).get("vms", [])]
+    check("orphan" not in names, "the orphan is not listed: %s" % names)
+
+
 if __name__ == "__main__":
     vmmtest.main()
