@@ -84,8 +84,7 @@ static void relay_reply(void *userdata, struct json_object *result, const struct
 		rpc_call_result(call, json_object_get(result));
 }
 
-/* Send the call's params, less "name", to the worker as `method`. */
-static void forward(struct rpc_call *call, struct vm_record *vm, const char *method)
+void method_forward(struct rpc_call *call, struct vm_record *vm, const char *method)
 {
 	struct json_object *params = json_object_new_object();
 	if (call->params) {
@@ -101,13 +100,13 @@ static void forward(struct rpc_call *call, struct vm_record *vm, const char *met
 void method_vcpu_state(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
 {
 	if (check_vcpu(call, vm) == 0)
-		forward(call, vm, "worker.vcpu.state");
+		method_forward(call, vm, "worker.vcpu.state");
 }
 
 void method_vcpu_regs_set(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
 {
 	if (check_vcpu(call, vm) == 0)
-		forward(call, vm, "worker.vcpu.regs.set");
+		method_forward(call, vm, "worker.vcpu.regs.set");
 }
 
 void method_mem_read(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
@@ -124,7 +123,7 @@ void method_mem_read(struct daemon *d, struct client *c, struct rpc_call *call, 
 		invalid(call, RPC_INVALID_PARAMS, "addr", "%s + len overflows the address space", "addr");
 		return;
 	}
-	forward(call, vm, "worker.mem.read");
+	method_forward(call, vm, "worker.mem.read");
 }
 
 void method_mem_write(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
@@ -132,14 +131,14 @@ void method_mem_write(struct daemon *d, struct client *c, struct rpc_call *call,
 	if (check_u64(call, "addr", NULL) < 0 || check_vcpu(call, vm) < 0 || check_space(call) < 0)
 		return;
 	/* The worker decodes data and checks its size and the range: it holds the buffer. */
-	forward(call, vm, "worker.mem.write");
+	method_forward(call, vm, "worker.mem.write");
 }
 
 void method_mmu_translate(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
 {
 	if (check_u64(call, "addr", NULL) < 0 || check_vcpu(call, vm) < 0)
 		return;
-	forward(call, vm, "worker.mmu.translate");
+	method_forward(call, vm, "worker.mmu.translate");
 }
 
 void method_mmu_guest(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
@@ -156,7 +155,7 @@ void method_mmu_guest(struct daemon *d, struct client *c, struct rpc_call *call,
 		invalid(call, RPC_INVALID_PARAMS, "limit", "%s must be between 1 and 4096", "limit");
 		return;
 	}
-	forward(call, vm, "worker.mmu.guest");
+	method_forward(call, vm, "worker.mmu.guest");
 }
 
 void method_irq_inject(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
@@ -186,12 +185,12 @@ void method_irq_inject(struct daemon *d, struct client *c, struct rpc_call *call
 		invalid(call, RPC_INVALID_PARAMS, "nmi", "%s must be true", "nmi");
 		return;
 	}
-	forward(call, vm, "worker.irq.inject");
+	method_forward(call, vm, "worker.irq.inject");
 }
 
 void method_bus_map(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
 {
-	forward(call, vm, "worker.bus.map");
+	method_forward(call, vm, "worker.bus.map");
 }
 
 static void stats_reply(void *userdata, struct json_object *result, const struct rpc_error *err)

@@ -4,16 +4,6 @@
 #include <string.h>
 
 #include "vmmd/methods.h"
-#include "vmmd/worker_link.h"
-
-static void relay_reply(void *userdata, struct json_object *result, const struct rpc_error *err)
-{
-	struct rpc_call *call = userdata;
-	if (err)
-		rpc_call_error(call, err, NULL);
-	else
-		rpc_call_result(call, json_object_get(result));
-}
 
 void method_mmu_shadow(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
 {
@@ -30,11 +20,5 @@ void method_mmu_shadow(struct daemon *d, struct client *c, struct rpc_call *call
 			    vm->name);
 		return;
 	}
-	/* The worker gets the checked params minus the name (a copy: the call's are borrowed). */
-	struct json_object *params = json_object_new_object();
-	json_object_object_foreach(call->params, key, val)
-		if (strcmp(key, "name") != 0)
-			json_object_object_add(params, key, json_object_get(val));
-	if (worker_call(vm, "worker.mmu.shadow", params, relay_reply, call) < 0)
-		reply_error(call, RPC_INVALID_STATE, "the worker of '%s' is not reachable", vm->name);
+	method_forward(call, vm, "worker.mmu.shadow");
 }

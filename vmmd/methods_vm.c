@@ -308,19 +308,6 @@ void method_vm_console_read(struct daemon *d, struct client *c, struct rpc_call 
 	rpc_call_result(call, res);
 }
 
-struct write_req {
-	struct rpc_call *call;
-};
-
-static void write_reply(void *userdata, struct json_object *result, const struct rpc_error *err)
-{
-	struct rpc_call *call = userdata;
-	if (err)
-		rpc_call_error(call, err, NULL);
-	else
-		rpc_call_result(call, json_object_get(result));
-}
-
 void method_vm_console_write(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
 {
 	const char *data = param_string(call->params, "data", "");
@@ -336,9 +323,5 @@ void method_vm_console_write(struct daemon *d, struct client *c, struct rpc_call
 		rpc_call_error(call, &err, NULL);
 		return;
 	}
-	struct json_object *params = json_object_new_object();
-	json_object_object_add(params, "data", json_object_new_string(data));
-	int r = worker_call(vm, "worker.console.write", params, write_reply, call);
-	if (r < 0)
-		reply_error(call, RPC_INVALID_STATE, "the worker of '%s' is not reachable", vm->name);
+	method_forward(call, vm, "worker.console.write");
 }
