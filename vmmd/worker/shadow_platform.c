@@ -28,7 +28,7 @@ static void pic_notify(void *userdata)
 {
 	struct vm *vm = userdata;
 	if (vm->n_vcpus > 0 && vm->vcpus[0].shadow)
-		shadow_run_kick(&vm->vcpus[0]);
+		vcpu_kick(&vm->vcpus[0]);   /* wakes an emulated hlt too */
 }
 
 static void pit_set_irq(void *userdata, int level)

@@ -392,12 +392,7 @@ static void halt_wait(struct vcpu *v)
 void shadow_run_raise(struct vcpu *v, unsigned vector)
 {
 	pcb_set_pending(&v->shadow->cpu.pcb, vector);
-	shadow_run_kick(v);
-}
-
-void shadow_run_kick(struct vcpu *v)
-{
-	vcpu_kick(v);   /* writes kick_fd too */
+	vcpu_kick(v);   /* writes kick_fd too, so an emulated hlt wakes */
 }
 
 /* One trap: returns false when the vCPU must stop. */

@@ -26,5 +26,3 @@ void shadow_run_loop(struct vcpu *v);
 void shadow_run_destroy(struct vm *vm);
 /* Queue a virtual interrupt vector and kick the vCPU (irq.inject in shadow mode). */
 void shadow_run_raise(struct vcpu *v, unsigned vector);
-/* Wake the vCPU: out of an emulated hlt, or out of KVM_RUN to look at interrupts. */
-void shadow_run_kick(struct vcpu *v);
