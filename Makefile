@@ -241,7 +241,7 @@ fuzz: fuzz-build
 .PHONY: install-packaging deb fuzz fuzz-build
 # === end of packaging and fuzzing =============================================
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -path $(B)/linux -prune -o -name '*.d' -type f -print 2>/dev/null)
 
 # === minios (issue 5) ==========================================================
 # The teaching OS is not one guests/*.c file: its kernel is every

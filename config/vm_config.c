@@ -27,6 +27,19 @@ static const char *const strategy_names[] = {
 	[VM_SHADOW_VTLB] = "vtlb",
 };
 
+static const char *const boot_names[] = {
+	[VM_BOOT_AUTO] = "auto",
+	[VM_BOOT_VMMD] = "vmmd",
+	[VM_BOOT_PVH] = "pvh",
+	[VM_BOOT_BZIMAGE] = "bzimage",
+};
+
+static const char *const host_profile_names[] = {
+	[VM_HOST_AUTO] = "auto",
+	[VM_HOST_HARDWARE] = "hardware",
+	[VM_HOST_EMULATED_KERNEL] = "emulated-kernel",
+};
+
 static const char *const device_type_names[] = {
 	[VM_DEV_VIRTIO_BLK] = "virtio-blk",
 	[VM_DEV_VIRTIO_CONSOLE] = "virtio-console",
@@ -53,6 +66,16 @@ const char *vm_strategy_name(enum vm_shadow_strategy s)
 const char *vm_device_type_name(enum vm_device_type t)
 {
 	return lookup_name(device_type_names, N_ELEMENTS(device_type_names), (unsigned) t);
+}
+
+const char *vm_boot_name(enum vm_boot b)
+{
+	return lookup_name(boot_names, N_ELEMENTS(boot_names), (unsigned) b);
+}
+
+const char *vm_host_profile_name(enum vm_host_profile p)
+{
+	return lookup_name(host_profile_names, N_ELEMENTS(host_profile_names), (unsigned) p);
 }
 
 static bool ascii_alnum(char ch)
@@ -306,6 +329,22 @@ static int parse_boot(struct json_object *obj, struct vm_config *c, struct confi
 	r = get_path(v, "kernel", false, &c->kernel, err);
 	if (r < 0)
 		return r;
+	unsigned u;
+	if (json_object_object_get_ex(obj, "boot", &v)) {
+		r = get_enum(v, "boot", boot_names, N_ELEMENTS(boot_names), &u, err);
+		if (r < 0)
+			return r;
+		c->boot = (enum vm_boot) u;
+	}
+	/* Linux runs its kernel at CPL0: shadow mode is for vmmd's own guests. */
+	if ((c->boot == VM_BOOT_PVH || c->boot == VM_BOOT_BZIMAGE) && c->paging == VM_PAGING_SHADOW)
+		return config_fail(err, "boot", "Linux boot (pvh, bzimage) needs paging \"hw\"");
+	if (json_object_object_get_ex(obj, "host_profile", &v)) {
+		r = get_enum(v, "host_profile", host_profile_names, N_ELEMENTS(host_profile_names), &u, err);
+		if (r < 0)
+			return r;
+		c->host_profile = (enum vm_host_profile) u;
+	}
 	if (json_object_object_get_ex(obj, "initrd", &v)) {
 		r = get_path(v, "initrd", true, &c->initrd, err);
 		if (r < 0)
@@ -415,7 +454,7 @@ static const parse_step parse_steps[] = {
 };
 
 static const char *const top_fields[] = {
-	"name", "memory_mib", "vcpus", "paging", "shadow", "kernel",
+	"name", "memory_mib", "vcpus", "paging", "shadow", "kernel", "boot", "host_profile",
 	"initrd", "cmdline", "console", "devices", NULL,
 };
 
@@ -547,6 +586,8 @@ struct json_object *vm_config_to_json(const struct vm_config *c)
 		goto err_object;  /* add() already dropped shadow */
 
 	if (add(o, "kernel", new_string(c->kernel)) < 0 ||
+	    add(o, "boot", new_string(vm_boot_name(c->boot))) < 0 ||
+	    add(o, "host_profile", new_string(vm_host_profile_name(c->host_profile))) < 0 ||
 	    add_nullable_string(o, "initrd", c->initrd) < 0 ||
 	    add(o, "cmdline", json_object_new_string(c->cmdline ? c->cmdline : "")) < 0)
 		goto err_object;

@@ -25,6 +25,14 @@
 
 enum vm_paging { VM_PAGING_HW = 0, VM_PAGING_SHADOW = 1 };
 enum vm_shadow_strategy { VM_SHADOW_CACHED = 0, VM_SHADOW_VTLB = 1 };
+/* How the kernel is entered (docs/linux.md). auto: a bzImage by its header;
+ * an ELF whose entry lies in a loaded segment is one of vmmd's own guests,
+ * any other ELF with a PVH note is entered through PVH (Linux vmlinux). */
+enum vm_boot { VM_BOOT_AUTO = 0, VM_BOOT_VMMD, VM_BOOT_PVH, VM_BOOT_BZIMAGE };
+/* What the host needs from a Linux guest (vmmd/worker/host_profile.c):
+ * auto detects it; "emulated-kernel" (KVM emulates guest CPL0, as on PVM
+ * hosts) adds a command line that masks the features KVM cannot emulate. */
+enum vm_host_profile { VM_HOST_AUTO = 0, VM_HOST_HARDWARE, VM_HOST_EMULATED_KERNEL };
 enum vm_device_type { VM_DEV_VIRTIO_BLK, VM_DEV_VIRTIO_CONSOLE, VM_DEV_VIRTIO_RNG };
 
 struct vm_device_config {
@@ -41,6 +49,8 @@ struct vm_config {
 	enum vm_shadow_strategy strategy;/* default cached */
 	bool scatter;                    /* shadow.scatter: debug physmap that permutes guest frames */
 	char *kernel;                    /* required, absolute path */
+	enum vm_boot boot;               /* default auto */
+	enum vm_host_profile host_profile; /* default auto */
 	char *initrd;                    /* NULL when absent/null; absolute path */
 	char *cmdline;                   /* never NULL ("" default) */
 	char *console_log;               /* NULL when absent/null; absolute path */
@@ -76,3 +86,5 @@ bool vm_name_valid(const char *name);
 const char *vm_paging_name(enum vm_paging p);
 const char *vm_strategy_name(enum vm_shadow_strategy s);
 const char *vm_device_type_name(enum vm_device_type t);
+const char *vm_boot_name(enum vm_boot b);
+const char *vm_host_profile_name(enum vm_host_profile p);

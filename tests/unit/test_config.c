@@ -269,6 +269,11 @@ static void test_strings(void **state)
 		{ "\"shadow\": null", "shadow", "expected an object" },
 		{ "\"shadow\": { \"strategy\": \"lru\" }", "shadow.strategy", "must be \"cached\" or \"vtlb\"" },
 		{ "\"shadow\": { \"strategy\": 0 }", "shadow.strategy", "must be \"cached\" or \"vtlb\"" },
+		{ "\"boot\": \"elf\"", "boot", "must be \"auto\", \"vmmd\", \"pvh\" or \"bzimage\"" },
+		{ "\"boot\": \"pvh\", \"paging\": \"shadow\"", "boot", "needs paging \"hw\"" },
+		{ "\"boot\": \"bzimage\", \"paging\": \"shadow\"", "boot", "needs paging \"hw\"" },
+		{ "\"host_profile\": \"pvm\"", "host_profile", "must be \"auto\", \"hardware\" or \"emulated-kernel\"" },
+		{ "\"host_profile\": true", "host_profile", "must be" },
 		{ "\"console\": null", "console", "expected an object" },
 		{ "\"console\": []", "console", "expected an object" },
 		{ "\"console\": { \"log\": 5 }", "console.log", "expected a string or null" },
@@ -472,7 +477,7 @@ static void test_to_json_full_form(void **state)
 	struct vm_config *c = load_ok("{ " BASE " }");
 	struct json_object *j = vm_config_to_json(c), *v, *sub;
 	static const char *const keys[] = {
-		"name", "memory_mib", "vcpus", "paging", "shadow", "kernel",
+		"name", "memory_mib", "vcpus", "paging", "shadow", "kernel", "boot", "host_profile",
 		"initrd", "cmdline", "console", "devices",
 	};
 
@@ -658,7 +663,17 @@ static void check_example(const char *file, const struct vm_config *c)
 	const char *slash = strrchr(file, '/');
 	const char *base = slash ? slash + 1 : file;
 
-	/* Every example boots a guest built by this tree, relative to the root. */
+	/* Every example boots a guest built by this tree, relative to the root:
+	 * vmmd's own guests, or the Linux tier's kernel (scripts/build-linux-guest). */
+	if (strcmp(base, "linux.json") == 0) {
+		assert_string_equal(c->kernel, FAKE_ROOT "/build/linux/bzImage");
+		assert_string_equal(c->initrd, FAKE_ROOT "/build/linux/initramfs.cpio.gz");
+		assert_int_equal(c->boot, VM_BOOT_AUTO);
+		assert_int_equal(c->n_devices, 2);
+		assert_int_equal(c->devices[0].type, VM_DEV_VIRTIO_BLK);
+		assert_string_equal(c->devices[0].path, FAKE_ROOT "/build/linux/disk.img");
+		return;
+	}
 	if (strncmp(c->kernel, FAKE_ROOT "/build/guests/", strlen(FAKE_ROOT "/build/guests/")) != 0)
 		fail_msg("%s: kernel %s is not under build/guests/", file, c->kernel);
 	if (strcmp(base, "hello.json") == 0) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "vmmd/worker/elf_loader.h"
+#include "vmmd/worker/image_file.h"
 
 #define FAIL(r, msg) do { *why = (msg); return (r); } while (0)
 
@@ -31,8 +32,8 @@ static int check_header(const Elf64_Ehdr *eh, size_t size, const char **why)
 	return 0;
 }
 
-int elf_load_image(const uint8_t *image, size_t size, struct guest_memory *mem,
-		   uint64_t min_paddr, struct elf_info *ret, const char **why)
+int elf_load_segments(const uint8_t *image, size_t size, struct guest_memory *mem,
+		      uint64_t min_paddr, struct elf_info *ret, const char **why)
 {
 	const char *dummy;
 	if (!why)
@@ -77,11 +78,80 @@ int elf_load_image(const uint8_t *image, size_t size, struct guest_memory *mem,
 	}
 	if (info.segments == 0)
 		FAIL(-EINVAL, "no PT_LOAD segment");
-	if (!entry_inside)
+	info.entry_loaded = entry_inside;
+	*ret = info;
+	return 0;
+}
+
+int elf_load_image(const uint8_t *image, size_t size, struct guest_memory *mem,
+		   uint64_t min_paddr, struct elf_info *ret, const char **why)
+{
+	const char *dummy;
+	if (!why)
+		why = &dummy;
+	struct elf_info info;
+	int r = elf_load_segments(image, size, mem, min_paddr, &info, why);
+	if (r < 0)
+		return r;
+	if (!info.entry_loaded)
 		FAIL(-EINVAL, "entry point outside every loaded segment");
 	*ret = info;
 	return 0;
 }
+
+bool elf_entry_is_loaded(const uint8_t *image, size_t size)
+{
+	Elf64_Ehdr eh;
+	const char *why;
+	if (size < sizeof(eh))
+		return false;
+	memcpy(&eh, image, sizeof(eh));
+	if (check_header(&eh, size, &why) < 0)
+		return false;
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		memcpy(&ph, image + eh.e_phoff + (uint64_t) i * sizeof(ph), sizeof(ph));
+		if (ph.p_type == PT_LOAD && eh.e_entry >= ph.p_vaddr && eh.e_entry - ph.p_vaddr < ph.p_memsz)
+			return true;
+	}
+	return false;
+}
+
+int elf_pvh_entry(const uint8_t *image, size_t size, uint32_t *ret_entry)
+{
+	Elf64_Ehdr eh;
+	const char *why;
+	if (size < sizeof(eh))
+		return -ENOEXEC;
+	memcpy(&eh, image, sizeof(eh));
+	if (check_header(&eh, size, &why) < 0)
+		return -ENOEXEC;
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		memcpy(&ph, image + eh.e_phoff + (uint64_t) i * sizeof(ph), sizeof(ph));
+		if (ph.p_type != PT_NOTE || ph.p_offset > size || ph.p_filesz > size - ph.p_offset)
+			continue;
+		/* Walk the notes: each is a header, a 4-aligned name and a 4-aligned desc. */
+		uint64_t off = ph.p_offset, end = ph.p_offset + ph.p_filesz;
+		while (end - off >= sizeof(Elf64_Nhdr)) {
+			Elf64_Nhdr nh;
+			memcpy(&nh, image + off, sizeof(nh));
+			uint64_t name_off = off + sizeof(nh);
+			uint64_t desc_off = name_off + (((uint64_t) nh.n_namesz + 3) & ~3ULL);
+			uint64_t next = desc_off + (((uint64_t) nh.n_descsz + 3) & ~3ULL);
+			if (desc_off > end || next > end)
+				break;
+			if (nh.n_type == XEN_ELFNOTE_PHYS32_ENTRY && nh.n_namesz == 4 &&
+			    memcmp(image + name_off, "Xen", 4) == 0 && nh.n_descsz >= 4) {
+				memcpy(ret_entry, image + desc_off, 4);   /* a 32-bit physical address */
+				return 0;
+			}
+			off = next;
+		}
+	}
+	return -ENOENT;
+}
+
 
 int elf_load_file(const char *path, struct guest_memory *mem, uint64_t min_paddr,
 		  struct elf_info *ret, const char **why)
@@ -89,37 +159,19 @@ int elf_load_file(const char *path, struct guest_memory *mem, uint64_t min_paddr
 	const char *dummy;
 	if (!why)
 		why = &dummy;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		FAIL(-errno, "cannot open the kernel file");
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		FAIL(-EINVAL, "kernel is not a regular file");
+	uint8_t *buf;
+	size_t size;
+	int r = image_file_read(path, ELF_MAX_FILE, &buf, &size, why);
+	if (r < 0) {
+		if (r == -EFBIG)
+			*why = "kernel file too large";
+		else if (r == -EINVAL)
+			*why = "kernel is not a regular file";
+		else if (r != -EIO)
+			*why = "cannot open the kernel file";
+		return r;
 	}
-	if ((uint64_t) st.st_size > ELF_MAX_FILE) {
-		close(fd);
-		FAIL(-EFBIG, "kernel file too large");
-	}
-	size_t size = st.st_size;
-	uint8_t *buf = malloc(size ? size : 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	size_t done = 0;
-	while (done < size) {
-		ssize_t n = read(fd, buf + done, size - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		done += n;
-	}
-	close(fd);
-	int r = done == size ? elf_load_image(buf, size, mem, min_paddr, ret, why) : -EIO;
-	if (done != size)
-		*why = "short read of the kernel file";
+	r = elf_load_image(buf, size, mem, min_paddr, ret, why);
 	free(buf);
 	return r;
 }

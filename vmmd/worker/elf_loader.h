@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,7 +21,22 @@ struct elf_info {
 	uint64_t lowest;    /* lowest loaded guest-physical address */
 	uint64_t highest;   /* one past the highest loaded byte */
 	unsigned segments;
+	bool entry_loaded;  /* e_entry lies in a loaded segment (vmmd's own guests) */
 };
+
+#define XEN_ELFNOTE_PHYS32_ENTRY 18
+
+/* Copy the PT_LOAD segments as elf_load_image does, without asking where
+ * e_entry points (a Linux vmlinux's e_entry is not a loaded address). */
+int elf_load_segments(const uint8_t *image, size_t size, struct guest_memory *mem,
+		      uint64_t min_paddr, struct elf_info *ret, const char **why);
+
+/* Whether e_entry lies in a PT_LOAD segment (false for a malformed file). */
+bool elf_entry_is_loaded(const uint8_t *image, size_t size);
+
+/* The PVH entry: the Xen PHYS32_ENTRY note's 32-bit physical address.
+ * 0, -ENOEXEC (not an ELF64 executable), -ENOENT (no such note). */
+int elf_pvh_entry(const uint8_t *image, size_t size, uint32_t *ret_entry);
 
 /*
  * Load an in-memory image. Segments must lie within [min_paddr, mem->size).

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "guests/abi/bootinfo.h"
+#include "vmmd/worker/emulation_fallback.h"
 #include "vmmd/log.h"
 #include "vmmd/worker/shadow_run.h"
 #include "vmmd/worker/vcpu.h"
@@ -84,37 +85,57 @@ int vcpu_init(struct vcpu *v, struct vm *vm, unsigned index)
 	return set_cpuid(v);
 }
 
-int vcpu_setup_long_mode(struct vcpu *v, uint64_t entry, uint64_t stack, uint64_t arg)
+int vcpu_set_entry(struct vcpu *v, const struct vcpu_entry *e)
 {
 	struct kvm_sregs sregs;
 	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
 		return -errno;
+	bool long_mode = e->mode == VCPU_ENTRY_LONG;
 	struct kvm_segment code = {
-		.base = 0, .limit = 0xffffffff, .selector = 0x08, .type = 0xb,
-		.present = 1, .dpl = 0, .db = 0, .s = 1, .l = 1, .g = 1,
+		.base = 0, .limit = 0xffffffff, .selector = e->cs, .type = 0xb,
+		.present = 1, .dpl = 0, .db = !long_mode, .s = 1, .l = long_mode, .g = 1,
 	};
 	struct kvm_segment data = code;
-	data.selector = 0x10;
+	data.selector = e->ds;
 	data.type = 0x3;
 	data.l = 0;
 	data.db = 1;
 	sregs.cs = code;
 	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
-	sregs.gdt.base = VMM_BOOT_GDT;
-	sregs.gdt.limit = 3 * 8 - 1;
+	sregs.gdt.base = e->gdt_base;
+	sregs.gdt.limit = e->gdt_limit;
 	sregs.idt.base = 0;
 	sregs.idt.limit = 0;   /* until the guest loads its own IDT, any exception triple-faults */
-	sregs.cr3 = VMM_BOOT_PML4;
-	sregs.cr4 = 1u << 5;                                   /* PAE */
-	sregs.cr0 = (1u << 0) | (1u << 1) | (1u << 4) | (1u << 5) | (1u << 16) | (1u << 31);
-	sregs.efer = (1u << 8) | (1u << 10);                   /* LME | LMA */
+	if (long_mode) {
+		sregs.cr3 = e->cr3;
+		sregs.cr4 = 1u << 5;                                   /* PAE */
+		sregs.cr0 = (1u << 0) | (1u << 1) | (1u << 4) | (1u << 5) | (1u << 16) | (1u << 31);
+		sregs.efer = (1u << 8) | (1u << 10);                   /* LME | LMA */
+	} else {
+		/* PVH: protected mode, paging off (Xen's HVM direct boot ABI). */
+		sregs.cr3 = 0;
+		sregs.cr4 = 0;
+		sregs.cr0 = (1u << 0) | (1u << 4);                     /* PE | ET */
+		sregs.efer = 0;
+	}
 	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0)
 		return -errno;
 
-	struct kvm_regs regs = { .rip = entry, .rsp = stack, .rdi = arg, .rflags = 0x2 };
+	struct kvm_regs regs = { .rip = e->rip, .rsp = e->rsp, .rdi = e->rdi, .rsi = e->rsi,
+				 .rbx = e->rbx, .rflags = 0x2 };
 	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
 		return -errno;
 	return 0;
+}
+
+int vcpu_setup_long_mode(struct vcpu *v, uint64_t entry, uint64_t stack, uint64_t arg)
+{
+	struct vcpu_entry e = {
+		.mode = VCPU_ENTRY_LONG, .rip = entry, .rsp = stack, .rdi = arg,
+		.cs = 0x08, .ds = 0x10, .gdt_base = VMM_BOOT_GDT, .gdt_limit = 3 * 8 - 1,
+		.cr3 = VMM_BOOT_PML4,
+	};
+	return vcpu_set_entry(v, &e);
 }
 
 static void handle_io(struct vcpu *v)
@@ -154,25 +175,16 @@ static void fail(struct vcpu *v, enum vm_exit_reason reason, const char *fmt, ..
 	vm_request_exit(v->vm, &e);
 }
 
-static void emulation_failure(struct vcpu *v)
+/* Returns false when the vCPU must stop: KVM's emulator gave up and vmmd's
+ * fallback (emulation_fallback.h) could not finish the instruction either. */
+static bool emulation_failure(struct vcpu *v)
 {
-	struct kvm_run *run = v->run;
-	char bytes[3 * 16 + 1] = "";
-	uint64_t rip = 0;
-	struct kvm_regs regs;
-	if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0)
-		rip = regs.rip;
-	if (run->emulation_failure.ndata >= 2 &&
-	    (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
-		unsigned n = run->emulation_failure.insn_size;
-		if (n > 15)
-			n = 15;
-		for (unsigned i = 0; i < n; i++)
-			snprintf(bytes + 3 * i, 4, "%02x ", run->emulation_failure.insn_bytes[i]);
-	}
+	char msg[sizeof(((struct vm_exit *) 0)->message)];
 	vcpu_count(v, VCPU_STAT_EMULATION_FAILURE);
-	fail(v, VM_EXIT_EMULATION_FAILURE, "KVM could not emulate the instruction at rip 0x%llx%s%s",
-	     (unsigned long long) rip, bytes[0] ? ": " : "", bytes);
+	if (emulation_fallback(v, msg, sizeof(msg)) == 0)
+		return true;
+	fail(v, VM_EXIT_EMULATION_FAILURE, "%s", msg);
+	return false;
 }
 
 /* Returns false when the vCPU must leave its loop. */
@@ -217,10 +229,8 @@ bool vcpu_handle_exit(struct vcpu *v)
 			fail(v, VM_EXIT_STOPPED, "the guest powered off");
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
-		if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION) {
-			emulation_failure(v);
-			return false;
-		}
+		if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION)
+			return emulation_failure(v);
 		vcpu_count(v, VCPU_STAT_OTHER);
 		fail(v, VM_EXIT_INTERNAL_ERROR, "KVM internal error, suberror %u", run->internal.suberror);
 		return false;

@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmmd/worker/emulation_fallback.h"
+
 struct vm;
 
 enum vcpu_stat {
@@ -29,6 +31,7 @@ struct vcpu {
 	pthread_t thread;
 	bool thread_started;
 	uint64_t stats[VCPU_STAT_MAX];   /* atomic counters */
+	uint64_t emulated[EMULATED_MAX]; /* atomic: instructions vmmd finished for KVM */
 	/* shadow mode (shadow_run.c) */
 	struct shadow_vcpu *shadow;
 	int kick_fd;                     /* eventfd: wakes an emulated hlt */
@@ -42,7 +45,20 @@ const char *vcpu_stat_name(enum vcpu_stat s);
 
 /* Create the KVM vCPU and map its run page. */
 int vcpu_init(struct vcpu *v, struct vm *vm, unsigned index);
-/* Enter 64-bit mode at entry with rdi = arg (the boot vCPU). */
+/* How the boot vCPU starts: vmmd's own guests and bzImage in 64-bit mode
+ * with paging on; PVH in 32-bit protected mode with paging off. The
+ * selectors index a GDT the loader wrote at gdt_base (flat segments). */
+struct vcpu_entry {
+	enum { VCPU_ENTRY_LONG, VCPU_ENTRY_PROTECTED32 } mode;
+	uint64_t rip, rsp, rdi, rsi, rbx;
+	uint16_t cs, ds;
+	uint64_t gdt_base;
+	uint16_t gdt_limit;
+	uint64_t cr3;        /* long mode only */
+};
+
+int vcpu_set_entry(struct vcpu *v, const struct vcpu_entry *e);
+/* vmmd's guest ABI: 64-bit mode at entry with rdi = arg (the boot vCPU). */
 int vcpu_setup_long_mode(struct vcpu *v, uint64_t entry, uint64_t stack, uint64_t arg);
 int vcpu_start_thread(struct vcpu *v);
 void vcpu_kick(struct vcpu *v);

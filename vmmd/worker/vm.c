@@ -14,6 +14,9 @@
 #include "vmmd/log.h"
 #include "vmmd/worker/boot.h"
 #include "vmmd/worker/elf_loader.h"
+#include "vmmd/worker/host_profile.h"
+#include "vmmd/worker/image_file.h"
+#include "vmmd/worker/linux_boot.h"
 #include "vmmd/worker/shadow_platform.h"
 #include "vmmd/worker/shadow_run.h"
 #include "vmmd/worker/vm.h"
@@ -98,6 +101,14 @@ static void debug_exit_cb(void *userdata, int status)
 	struct vm_exit e = { .reason = VM_EXIT_DEBUG_EXIT, .code = status,
 			     .value = (uint32_t) status >> 1, .vcpu = -1 };
 	snprintf(e.message, sizeof(e.message), "guest wrote %u to the debug-exit port", e.value);
+	vm_request_exit(vm, &e);
+}
+
+static void i8042_reset_cb(void *userdata)
+{
+	struct vm *vm = userdata;
+	struct vm_exit e = { .reason = VM_EXIT_GUEST_RESET, .vcpu = -1 };
+	snprintf(e.message, sizeof(e.message), "the guest reset the machine through the keyboard controller");
 	vm_request_exit(vm, &e);
 }
 
@@ -200,6 +211,11 @@ static int setup_devices(struct vm *vm, const char *console_path, size_t console
 	r = bus_register(vm->bus, BUS_PIO, VMM_PORT_COM1, UART_REGION_SIZE, "uart16550", uart_io, vm->uart);
 	if (r == 0)
 		r = bus_register(vm->bus, BUS_PIO, VMM_PORT_DEBUG_EXIT, 4, "debug-exit", debug_exit_io, &vm->debug_exit);
+	i8042_init(&vm->kbc, i8042_reset_cb, vm);
+	if (r == 0)
+		r = bus_register(vm->bus, BUS_PIO, I8042_PORT_DATA, 1, "i8042", i8042_data_io, &vm->kbc);
+	if (r == 0)
+		r = bus_register(vm->bus, BUS_PIO, I8042_PORT_CMD, 1, "i8042", i8042_cmd_io, &vm->kbc);
 	vmm_info_init(&vm->info_page);
 	if (r == 0)
 		r = bus_register(vm->bus, BUS_MMIO, VMM_INFO_MMIO_BASE, VMM_INFO_SIZE, "vmm-info", vmm_info_io,
@@ -209,11 +225,13 @@ static int setup_devices(struct vm *vm, const char *console_path, size_t console
 	return r;
 }
 
-static int load_kernel(struct vm *vm, uint64_t *ret_entry, const char **why)
+/* vmmd's own guests: the ELF ABI of guests/abi/bootinfo.h. */
+static int load_vmmd_guest(struct vm *vm, const uint8_t *image, size_t size, struct vcpu_entry *entry,
+			   const char **why)
 {
 	struct elf_info info;
 	const char *elf_why = NULL;
-	int r = elf_load_file(vm->config->kernel, &vm->mem, VMM_LOAD_MIN, &info, &elf_why);
+	int r = elf_load_image(image, size, &vm->mem, VMM_LOAD_MIN, &info, &elf_why);
 	if (r < 0) {
 		*why = elf_why ? elf_why : "cannot load the kernel";
 		return r;
@@ -223,11 +241,64 @@ static int load_kernel(struct vm *vm, uint64_t *ret_entry, const char **why)
 		*why = "cannot write the boot tables";
 		return r;
 	}
-	*ret_entry = info.entry;
+	*entry = (struct vcpu_entry) {
+		.mode = VCPU_ENTRY_LONG, .rip = info.entry, .rsp = VMM_BOOT_STACK_TOP, .rdi = VMM_BOOT_INFO,
+		.cs = 0x08, .ds = 0x10, .gdt_base = VMM_BOOT_GDT, .gdt_limit = 3 * 8 - 1, .cr3 = VMM_BOOT_PML4,
+	};
 	return 0;
 }
 
-static int setup_vcpus(struct vm *vm, uint64_t entry, const char **why)
+static int load_linux(struct vm *vm, enum vm_boot kind, const uint8_t *image, size_t size,
+		      struct vcpu_entry *entry, const char **why)
+{
+	if (vm->config->paging == VM_PAGING_SHADOW) {
+		*why = "this kernel is Linux (PVH or bzImage), which needs paging \"hw\"";
+		return -EINVAL;
+	}
+	enum vm_host_profile profile = host_profile_resolve(vm->config->host_profile);
+	char *cmdline = linux_cmdline_compose(vm->config->cmdline, host_profile_cmdline(profile),
+					      (const char *const *) vm->virtio_cmdline, vm->n_virtio);
+	if (!cmdline)
+		return -ENOMEM;
+	struct linux_boot_params p = {
+		.kind = kind, .kernel = image, .kernel_size = size, .initrd_path = vm->config->initrd,
+		.cmdline = cmdline, .vcpus = vm->config->vcpus,
+	};
+	struct linux_boot_layout layout;
+	int r = linux_boot_load(&vm->mem, &p, &layout, why);
+	if (r == 0) {
+		*entry = layout.entry;
+		log_info("Linux %s: kernel at 0x%llx-0x%llx, initrd %llu bytes at 0x%llx, host profile %s",
+			 vm_boot_name(kind), (unsigned long long) layout.kernel_start,
+			 (unsigned long long) layout.kernel_end, (unsigned long long) layout.initrd_size,
+			 (unsigned long long) layout.initrd_start, vm_host_profile_name(profile));
+		log_info("Linux command line: %s", cmdline);
+	}
+	free(cmdline);
+	return r;
+}
+
+static int load_kernel(struct vm *vm, struct vcpu_entry *entry, const char **why)
+{
+	uint8_t *image;
+	size_t size;
+	int r = image_file_read(vm->config->kernel, ELF_MAX_FILE, &image, &size, why);
+	if (r < 0) {
+		*why = r == -EFBIG ? "kernel file too large" : r == -EINVAL ? "kernel is not a regular file"
+						      : r == -EIO ? "short read of the kernel file" : "cannot open the kernel file";
+		return r;
+	}
+	enum vm_boot kind = vm->config->boot == VM_BOOT_AUTO ? linux_boot_detect(image, size) : vm->config->boot;
+	vm->boot = kind;
+	if (kind == VM_BOOT_VMMD)
+		r = load_vmmd_guest(vm, image, size, entry, why);
+	else
+		r = load_linux(vm, kind, image, size, entry, why);
+	free(image);
+	return r;
+}
+
+static int setup_vcpus(struct vm *vm, const struct vcpu_entry *entry, const char **why)
 {
 	vm->vcpus = calloc(vm->config->vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
@@ -244,7 +315,7 @@ static int setup_vcpus(struct vm *vm, uint64_t entry, const char **why)
 	}
 	if (vm->shadow) {
 		for (unsigned i = 0; i < vm->n_vcpus; i++) {
-			int r = shadow_run_setup_vcpu(&vm->vcpus[i], entry, VMM_BOOT_STACK_TOP, VMM_BOOT_INFO);
+			int r = shadow_run_setup_vcpu(&vm->vcpus[i], entry->rip, VMM_BOOT_STACK_TOP, VMM_BOOT_INFO);
 			if (r < 0) {
 				*why = "cannot set up a shadow-mode vCPU";
 				return r;
@@ -253,7 +324,7 @@ static int setup_vcpus(struct vm *vm, uint64_t entry, const char **why)
 		return 0;
 	}
 	/* Only the boot vCPU starts; the others wait for INIT/SIPI in the in-kernel LAPIC. */
-	int r = vcpu_setup_long_mode(&vm->vcpus[0], entry, VMM_BOOT_STACK_TOP, VMM_BOOT_INFO);
+	int r = vcpu_set_entry(&vm->vcpus[0], entry);
 	if (r < 0)
 		*why = "cannot set up the boot vCPU";
 	return r;
@@ -276,7 +347,7 @@ int vm_create(const struct vm_config *config, const char *console_path, size_t c
 		return -errno;
 	}
 
-	uint64_t entry = 0;
+	struct vcpu_entry entry = { 0 };
 	*why = "out of memory";
 	int r = create_kvm_vm(vm, why);
 	if (r == 0)
@@ -292,7 +363,7 @@ int vm_create(const struct vm_config *config, const char *console_path, size_t c
 	if (r == 0)
 		r = load_kernel(vm, &entry, why);
 	if (r == 0)
-		r = setup_vcpus(vm, entry, why);
+		r = setup_vcpus(vm, &entry, why);
 	if (r < 0) {
 		vm_destroy(vm);
 		return r;

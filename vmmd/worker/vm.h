@@ -19,6 +19,7 @@
 #include "config/vm_config.h"
 #include "devices/bus.h"
 #include "devices/debug_exit.h"
+#include "devices/i8042.h"
 #include "devices/uart16550.h"
 #include "devices/vmm_info.h"
 #include "vmmd/worker/console_ring.h"
@@ -34,7 +35,7 @@ enum vm_exit_reason {
 	VM_EXIT_TRIPLE_FAULT,      /* KVM_EXIT_SHUTDOWN */
 	VM_EXIT_EMULATION_FAILURE, /* KVM could not emulate an instruction */
 	VM_EXIT_INTERNAL_ERROR,    /* KVM or vmmd failed */
-	VM_EXIT_GUEST_RESET,       /* the guest asked for a reset (not supported yet: ends the VM) */
+	VM_EXIT_GUEST_RESET,       /* the guest reset the machine (i8042, KVM system event) */
 };
 
 struct vm_exit {
@@ -57,6 +58,7 @@ struct vm {
 	struct bus *bus;
 	struct uart16550 *uart;
 	struct debug_exit debug_exit;
+	struct i8042 kbc;       /* reset through the keyboard controller */
 	struct vmm_info info_page;
 	struct console_ring console;
 	int console_log_fd;     /* -1 when no log file */
@@ -78,6 +80,9 @@ struct vm {
 	uint64_t machine_size;
 	uint8_t *guest_view;    /* scattered physmap: guest-physical view of machine memory */
 	struct kvm_userspace_memory_region pool_region;
+	enum vm_boot boot;      /* resolved: never VM_BOOT_AUTO once built */
+	size_t n_virtio;
+	char *virtio_cmdline[VM_DEVICES_MAX];   /* "virtio_mmio.device=..." per device (linux_boot.h) */
 	uint64_t irqs_injected[3];  /* atomic: irq.inject by kind (inspect.h INSPECT_IRQ_*) */
 };
 

@@ -76,6 +76,18 @@ static struct json_object *stats_json(struct vm *vm)
 	json_object_object_add(o, "exits", exits);
 	json_object_object_add(o, "exits_total", json_object_new_uint64(total));
 	json_object_object_add(o, "vcpus", per_vcpu);
+	struct json_object *emulated = json_object_new_object();
+	uint64_t emulated_total = 0;
+	for (int k = 0; k < EMULATED_MAX; k++) {
+		uint64_t n = 0;
+		for (unsigned i = 0; vm && i < vm->n_vcpus; i++)
+			n += __atomic_load_n(&vm->vcpus[i].emulated[k], __ATOMIC_RELAXED);
+		json_object_object_add(emulated, emulated_insn_name(k), json_object_new_uint64(n));
+		emulated_total += n;
+	}
+	json_object_object_add(emulated, "total", json_object_new_uint64(emulated_total));
+	/* Instructions KVM gave up on and vmmd finished (emulation_fallback.h). */
+	json_object_object_add(o, "emulated", emulated);
 	inspect_stats_extend(vm, o);
 	shadow_inspect_stats(vm, o);   /* shadow mode: traps, shadow MMU, pt switches */
 	return o;
