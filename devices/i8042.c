@@ -6,6 +6,7 @@
 #define STATUS_OBF      0x01   /* output buffer full */
 #define STATUS_SYS      0x04   /* system flag: passed self-test */
 #define STATUS_CMD      0x08   /* last write was to the command port */
+#define STATUS_UNLOCKED 0x10   /* keyboard not inhibited by the key lock */
 #define CMD_READ_CTR    0x20
 #define CMD_WRITE_CTR   0x60
 #define CMD_AUX_DISABLE 0xa7
@@ -101,6 +102,6 @@ int i8042_cmd_io(void *opaque, uint64_t offset, uint8_t *data, unsigned size, bo
 	if (is_write)
 		command(kbc, *data);
 	else
-		*data = STATUS_SYS | (kbc->out_full ? STATUS_OBF : 0) | (kbc->pending_cmd ? STATUS_CMD : 0);
+		*data = STATUS_SYS | STATUS_UNLOCKED | (kbc->out_full ? STATUS_OBF : 0) | (kbc->pending_cmd ? STATUS_CMD : 0);
 	return 0;
 }

@@ -465,6 +465,31 @@ static void stats_human(struct json_object *res, const struct cmd_args *args)
 	}
 	counters_line(json_lookup(res, "irqs.injected"), u64_at(res, "irqs.total"), line, sizeof(line));
 	print_kv(stdout, KV_WIDTH, "irqs injected", line);
+	if (json_lookup(res, "emulated")) {
+		/* "total" is a counter of its own: show the per-instruction ones. */
+		struct json_object *em = json_lookup(res, "emulated"), *per = json_object_new_object();
+		json_object_object_foreach(em, k, v)
+			if (strcmp(k, "total") != 0)
+				json_object_object_add(per, k, json_object_get(v));
+		counters_line(per, u64_at(res, "emulated.total"), line, sizeof(line));
+		json_object_put(per);
+		print_kv(stdout, KV_WIDTH, "emulated by vmmd", line);
+	}
+	struct json_object *devs = json_lookup(res, "devices");
+	size_t ndev = json_object_is_type(devs, json_type_array) ? json_object_array_length(devs) : 0;
+	for (size_t i = 0; i < ndev; i++) {
+		struct json_object *dv = json_object_array_get_idx(devs, i);
+		snprintf(key, sizeof(key), "device %zu", i);
+		snprintf(line, sizeof(line), "%s at 0x%llx irq %llu: %llu requests, %llu notifications, "
+			 "%llu interrupts, %llu B from the guest, %llu B to it, %llu errors",
+			 json_lookup_str(dv, "type", "?"), (unsigned long long) u64_at(dv, "base"),
+			 (unsigned long long) u64_at(dv, "irq"), (unsigned long long) u64_at(dv, "requests"),
+			 (unsigned long long) u64_at(dv, "notifications"),
+			 (unsigned long long) u64_at(dv, "interrupts"), (unsigned long long) u64_at(dv, "bytes_read"),
+			 (unsigned long long) u64_at(dv, "bytes_written"),
+			 (unsigned long long) (u64_at(dv, "errors") + u64_at(dv, "request_errors")));
+		print_kv(stdout, KV_WIDTH, key, line);
+	}
 	for (const char *const *k = (const char *const[]) { "traps", "shadow", "pt_switches", NULL }; *k; k++) {
 		struct json_object *v = json_lookup(res, *k);
 

@@ -67,9 +67,12 @@ static void exit_from_status(struct worker_link *w, struct vm_exit_info *e)
 	}
 }
 
+/* A reset is the guest's own wish (Linux reboot=k, panic=-1): the VM
+ * stops cleanly, like a powered-off machine, rather than crashing. */
 static bool reason_is_clean(const char *reason)
 {
-	return strcmp(reason, "debug-exit") == 0 || strcmp(reason, "stopped") == 0;
+	return strcmp(reason, "debug-exit") == 0 || strcmp(reason, "stopped") == 0 ||
+	       strcmp(reason, "guest-reset") == 0;
 }
 
 static void finish(struct worker_link *w)

@@ -54,7 +54,7 @@ static void test_probe_answers(void **state)
 	(void) state;
 	struct i8042 k;
 	i8042_init(&k, NULL, NULL);
-	assert_int_equal(in(&k, true), 0x04);          /* idle, self-test passed */
+	assert_int_equal(in(&k, true), 0x14);          /* idle, self-test passed, not key-locked */
 	out(&k, true, 0xaa);
 	assert_int_equal(in(&k, true) & 0x01, 0x01);   /* output buffer full */
 	assert_int_equal(in(&k, false), 0x55);

@@ -70,16 +70,24 @@ bool vm_get_exit(struct vm *vm, struct vm_exit *ret)
 
 /* --- device sinks ---------------------------------------------------------- */
 
-static void uart_tx(void *userdata, uint8_t byte)
+void vm_console_output(struct vm *vm, const uint8_t *buf, size_t len)
 {
-	struct vm *vm = userdata;
-	console_ring_append(&vm->console, &byte, 1);
+	/* The ring has one writer at a time: the UART (vCPU threads) and the
+	 * virtio console (I/O thread) take turns. */
+	pthread_mutex_lock(&vm->console_lock);
+	console_ring_append(&vm->console, buf, len);
 	if (vm->console_log_fd >= 0) {
-		ssize_t n = write(vm->console_log_fd, &byte, 1);
+		ssize_t n = write(vm->console_log_fd, buf, len);
 		(void) n;   /* a full disk must not stop the guest; the ring still has it */
 	}
+	pthread_mutex_unlock(&vm->console_lock);
 	if (!__atomic_exchange_n(&vm->console_dirty, true, __ATOMIC_ACQ_REL))
 		wake_loop(vm);
+}
+
+static void uart_tx(void *userdata, uint8_t byte)
+{
+	vm_console_output(userdata, &byte, 1);
 }
 
 static void uart_set_irq(void *userdata, int level)
@@ -338,7 +346,9 @@ int vm_create(const struct vm_config *config, const char *console_path, size_t c
 		return -ENOMEM;
 	vm->config = config;
 	vm->kvm_fd = vm->vm_fd = vm->console_log_fd = -1;
+	vm->virtio.stop_fd = -1;
 	pthread_mutex_init(&vm->lock, NULL);
+	pthread_mutex_init(&vm->console_lock, NULL);
 	pthread_cond_init(&vm->cond, NULL);
 	vm->run_state = VM_RUN_RUNNING;
 	vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -361,6 +371,8 @@ int vm_create(const struct vm_config *config, const char *console_path, size_t c
 	if (r == 0)
 		r = create_irqchips(vm, why);
 	if (r == 0)
+		r = virtio_devices_setup(vm, why);   /* before the kernel: it names them on the command line */
+	if (r == 0)
 		r = load_kernel(vm, &entry, why);
 	if (r == 0)
 		r = setup_vcpus(vm, &entry, why);
@@ -374,6 +386,9 @@ int vm_create(const struct vm_config *config, const char *console_path, size_t c
 
 int vm_start(struct vm *vm)
 {
+	int vr = virtio_devices_start(vm);
+	if (vr < 0)
+		return vr;
 	if (vm->platform) {
 		int r = shadow_platform_start(vm);
 		if (r < 0)
@@ -450,6 +465,7 @@ void vm_destroy(struct vm *vm)
 	for (unsigned i = 0; i < vm->n_vcpus; i++)
 		vcpu_cleanup(&vm->vcpus[i]);
 	free(vm->vcpus);
+	virtio_devices_destroy(vm);
 	shadow_platform_destroy(vm);
 	if (vm->uart)
 		uart_free(vm->uart);
@@ -470,5 +486,6 @@ void vm_destroy(struct vm *vm)
 		close(vm->wake_fd);
 	pthread_cond_destroy(&vm->cond);
 	pthread_mutex_destroy(&vm->lock);
+	pthread_mutex_destroy(&vm->console_lock);
 	free(vm);
 }

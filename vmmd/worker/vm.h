@@ -25,6 +25,7 @@
 #include "vmmd/worker/console_ring.h"
 #include "vmmd/worker/guest_memory.h"
 #include "vmmd/worker/vcpu.h"
+#include "vmmd/worker/virtio_devices.h"
 
 enum vm_run_state { VM_RUN_RUNNING, VM_RUN_PAUSED, VM_RUN_STOPPING };
 
@@ -62,6 +63,7 @@ struct vm {
 	struct vmm_info info_page;
 	struct console_ring console;
 	int console_log_fd;     /* -1 when no log file */
+	pthread_mutex_t console_lock;   /* one writer of the ring and log at a time */
 
 	unsigned n_vcpus;
 	struct vcpu *vcpus;
@@ -81,12 +83,15 @@ struct vm {
 	uint8_t *guest_view;    /* scattered physmap: guest-physical view of machine memory */
 	struct kvm_userspace_memory_region pool_region;
 	enum vm_boot boot;      /* resolved: never VM_BOOT_AUTO once built */
+	struct virtio_devices virtio;
 	size_t n_virtio;
 	char *virtio_cmdline[VM_DEVICES_MAX];   /* "virtio_mmio.device=..." per device (linux_boot.h) */
 	uint64_t irqs_injected[3];  /* atomic: irq.inject by kind (inspect.h INSPECT_IRQ_*) */
 };
 
 const char *vm_exit_reason_name(enum vm_exit_reason r);
+/* Guest console output (UART or virtio console): the ring, the log file, a wake-up. */
+void vm_console_output(struct vm *vm, const uint8_t *buf, size_t len);
 
 /* Build everything and load the kernel; does not start vCPUs. The console ring at console_path
  * keeps console_size bytes (console_ring.h). *why says what failed for the user. */

@@ -88,6 +88,7 @@ static struct json_object *stats_json(struct vm *vm)
 	json_object_object_add(emulated, "total", json_object_new_uint64(emulated_total));
 	/* Instructions KVM gave up on and vmmd finished (emulation_fallback.h). */
 	json_object_object_add(o, "emulated", emulated);
+	json_object_object_add(o, "devices", virtio_devices_stats(vm));
 	inspect_stats_extend(vm, o);
 	shadow_inspect_stats(vm, o);   /* shadow mode: traps, shadow MMU, pt switches */
 	return o;
@@ -229,7 +230,9 @@ static void handle_console_write(struct worker *w, struct rpc_call *call)
 			  n == -ENOSPC ? "at most 4096 bytes per write" : "data is not valid base64");
 		return;
 	}
-	size_t written = uart_receive(w->vm->uart, buf, n);
+	/* A guest with a virtio console reads its input there (console=hvc0). */
+	int vr = virtio_devices_console_input(w->vm, buf, n);
+	size_t written = vr >= 0 ? (size_t) vr : uart_receive(w->vm->uart, buf, n);
 	struct json_object *res = json_object_new_object();
 	json_object_object_add(res, "written", json_object_new_uint64(written));
 	rpc_call_result(call, res);
