@@ -12,7 +12,7 @@ import vmmtest  # noqa: E402
 from vmmtest import check, expect_error, kvm, show  # noqa: E402
 
 HELLO_TEXT = "Hello from vmmd guest!"
-NO_SUCH_VM, INVALID_STATE = -32000, -32001
+NO_SUCH_VM, INVALID_STATE, CONFIG_INVALID = -32000, -32001, -32007
 
 
 def check_debug_exit(inf, value):
@@ -108,6 +108,25 @@ def test_state_errors_and_restart(d):
     inf = d.wait_state("again", ("stopped", "crashed"))
     check_debug_exit(inf, 2)
     check(HELLO_TEXT in d.console_text("again"), "console after restart lacks the greeting")
+
+
+@kvm
+def test_start_failures_are_answered(d):
+    """A worker that cannot build its VM answers vm.start with the reason
+    (it used to leave before its reply was sent: "connection closed")."""
+    d.create("nodisk", "hello", devices=[{"type": "virtio-blk", "path": os.path.join(d.tmp, "missing.img")}])
+    err = expect_error(d.rpc("vm.start", {"name": "nodisk"}), CONFIG_INVALID, "ConfigInvalid",
+                       what="start with a missing disk image")
+    check("virtio-blk image" in err["message"] and err["data"].get("field") == "devices",
+          "names the device: %s" % show(err))
+    notelf = os.path.join(d.tmp, "not-a-kernel")
+    with open(notelf, "w") as f:
+        f.write("hello\n")
+    d.call("vm.create", {"config": {"name": "notelf", "kernel": notelf}})
+    err = expect_error(d.rpc("vm.start", {"name": "notelf"}), CONFIG_INVALID, "ConfigInvalid",
+                       what="start with a kernel that is no ELF")
+    check("not an ELF file" in err["message"] and err["data"].get("field") == "kernel", "names the kernel: %s" % show(err))
+    check(d.state("notelf") == "created", "a failed start leaves the VM created")
 
 
 @kvm

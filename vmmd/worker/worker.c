@@ -107,6 +107,23 @@ static void leave(struct worker *w)
 	event_base_loopbreak(w->base);
 }
 
+static void on_leave_soon(evutil_socket_t fd, short what, void *userdata)
+{
+	(void) fd;
+	(void) what;
+	leave(userdata);
+}
+
+/* Leave from inside a call's handler: its reply is queued only once the
+ * handler returns (proto/exchange.c), so flushing now would lose it. */
+static void leave_after_reply(struct worker *w)
+{
+	static const struct timeval now = { 0, 0 };
+	w->exiting = true;
+	if (event_base_once(w->base, -1, EV_TIMEOUT, on_leave_soon, w, &now) < 0)
+		leave(w);
+}
+
 static void fail_call(struct rpc_call *call, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -159,22 +176,28 @@ static void handle_boot(struct worker *w, struct rpc_call *call)
 	if (r < 0) {
 		struct rpc_error err = { 0 };
 		/* A kernel that does not load is the config's fault; the rest is ours or the host's. */
-		bool kernel = r == -ENOEXEC || r == -ERANGE || r == -EFBIG || (why && strstr(why, "kernel"));
-		rpc_error_set(&err, kernel ? RPC_CONFIG_INVALID : r == -ENOENT && why && strstr(why, "kvm") ?
-			      RPC_UNSUPPORTED : RPC_INTERNAL_ERROR, "%s: %s", why, strerror(-r));
-		if (kernel)
-			snprintf(err.field, sizeof(err.field), "kernel");
+		bool kernel = r == -ENOEXEC || r == -ERANGE || r == -EFBIG || r == -E2BIG ||
+			      (why && (strstr(why, "kernel") || strstr(why, "initrd") || strstr(why, "Linux")));
+		bool device = why && strstr(why, "virtio");
+		bool busy = r == -EWOULDBLOCK && device;   /* an image another VM holds (flock) */
+		rpc_error_set(&err, busy ? RPC_RESOURCE_LIMIT : kernel || device ? RPC_CONFIG_INVALID :
+			      r == -ENOENT && why && strstr(why, "kvm") ? RPC_UNSUPPORTED : RPC_INTERNAL_ERROR,
+			      "%s: %s", why, strerror(-r));
+		if (device)
+			snprintf(err.field, sizeof(err.field), "devices");
+		else if (kernel)
+			snprintf(err.field, sizeof(err.field), why && strstr(why, "initrd") ? "initrd" : "kernel");
 		log_error("Failed to build the VM: %s: %s", why, strerror(-r));
 		rpc_call_error(call, &err, NULL);
 		w->status = EXIT_FAILURE;
-		leave(w);   /* nothing to run */
+		leave_after_reply(w);   /* nothing to run */
 		return;
 	}
 	w->wake_ev = event_new(w->base, w->vm->wake_fd, EV_READ | EV_PERSIST, on_wake, w);
 	w->console_ev = evtimer_new(w->base, on_console_timer, w);
 	if (!w->wake_ev || !w->console_ev || event_add(w->wake_ev, NULL) < 0) {
 		fail_call(call, RPC_INTERNAL_ERROR, "%s", "cannot watch the VM");
-		leave(w);
+		leave_after_reply(w);
 		return;
 	}
 	r = vm_start(w->vm);
