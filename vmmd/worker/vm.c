@@ -219,6 +219,9 @@ static int setup_devices(struct vm *vm, const char *console_path, size_t console
 	r = bus_register(vm->bus, BUS_PIO, VMM_PORT_COM1, UART_REGION_SIZE, "uart16550", uart_io, vm->uart);
 	if (r == 0)
 		r = bus_register(vm->bus, BUS_PIO, VMM_PORT_DEBUG_EXIT, 4, "debug-exit", debug_exit_io, &vm->debug_exit);
+	cmos_rtc_init(&vm->rtc, NULL, NULL);
+	if (r == 0)
+		r = bus_register(vm->bus, BUS_PIO, CMOS_PORT_INDEX, 2, "cmos-rtc", cmos_rtc_io, &vm->rtc);
 	i8042_init(&vm->kbc, i8042_reset_cb, vm);
 	if (r == 0)
 		r = bus_register(vm->bus, BUS_PIO, I8042_PORT_DATA, 1, "i8042", i8042_data_io, &vm->kbc);

@@ -18,6 +18,7 @@
 
 #include "config/vm_config.h"
 #include "devices/bus.h"
+#include "devices/cmos_rtc.h"
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
 #include "devices/uart16550.h"
@@ -60,6 +61,7 @@ struct vm {
 	struct uart16550 *uart;
 	struct debug_exit debug_exit;
 	struct i8042 kbc;       /* reset through the keyboard controller */
+	struct cmos_rtc rtc;    /* wall-clock time at boot */
 	struct vmm_info info_page;
 	struct console_ring console;
 	int console_log_fd;     /* -1 when no log file */
