@@ -61,6 +61,7 @@ static int setup(void **state)
 	wr32(b + 0x238, 2047);              /* cmdline_size */
 	wr64(b + 0x258, LOAD_ADDR);         /* pref_address */
 	wr32(b + 0x260, INIT_SIZE);
+	wr32(b + 0x1f4, PM_SIZE / 16);       /* syssize */
 	for (unsigned i = 0; i < PM_SIZE; i++)
 		b[SETUP_SIZE + i] = (uint8_t) (i * 7 + 1);
 	snprintf(f->initrd_path, sizeof(f->initrd_path), "/tmp/vmmd-test-initrd-XXXXXX");
@@ -165,6 +166,7 @@ static void test_bzimage_bad_headers(void **state)
 		{ 0x260, 4, 0x100, -EINVAL, "init_size smaller" },
 		{ 0x260, 4, 0x4000000, -ERANGE, "does not fit" },
 		{ 0x238, 4, 5, -E2BIG, "cmdline_size" },
+		{ 0x1f4, 4, PM_SIZE / 16 + 1, -EINVAL, "truncated" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint8_t saved[8];

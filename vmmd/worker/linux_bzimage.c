@@ -20,6 +20,7 @@
 #define BP_E820_ENTRIES      0x1e8
 #define HDR_START            0x1f1
 #define HDR_SETUP_SECTS      0x1f1
+#define HDR_SYSSIZE          0x1f4
 #define HDR_BOOT_FLAG        0x1fe
 #define HDR_JUMP             0x200
 #define HDR_HEADER           0x202
@@ -98,6 +99,8 @@ static int check_header(const uint8_t *img, size_t size, uint64_t mem_size, stru
 	if (bz->load_addr < LINUX_HIGH_MEMORY || (bz->load_addr & (align - 1)))
 		FAIL(-EINVAL, "bzImage pref_address below 1 MiB or not aligned to kernel_alignment");
 	uint64_t pm_size = size - bz->setup_size;
+	if (pm_size < (uint64_t) get32(img, HDR_SYSSIZE) * 16)
+		FAIL(-EINVAL, "bzImage is truncated (shorter than its syssize)");
 	if (bz->init_size < pm_size)
 		FAIL(-EINVAL, "bzImage init_size smaller than the kernel itself");
 	if (bz->load_addr > mem_size || bz->init_size > mem_size - bz->load_addr)
