@@ -216,6 +216,15 @@ static int cmd_info(struct ctl *ctl, const struct cmd_args *args)
 	print_kv(stdout, KV_WIDTH, "kernel", json_lookup_str(config, "kernel", "-"));
 	print_kv(stdout, KV_WIDTH, "initrd", json_lookup_str(config, "initrd", "-"));
 	print_kv(stdout, KV_WIDTH, "cmdline", json_lookup_str(config, "cmdline", ""));
+	struct json_object *boot = json_lookup(res, "boot");
+	if (boot) {
+		/* What the last boot gave the kernel: vmmd adds words for Linux. */
+		const char *profile = json_lookup_str(boot, "host_profile", NULL);
+		snprintf(buf, sizeof(buf), "%s%s%s", json_lookup_str(boot, "kind", "?"),
+			 profile ? ", host profile " : "", profile ? profile : "");
+		print_kv(stdout, KV_WIDTH, "boot", buf);
+		print_kv(stdout, KV_WIDTH, "kernel got", json_lookup_str(boot, "cmdline", ""));
+	}
 	print_kv(stdout, KV_WIDTH, "console log", json_lookup_str(config, "console.log", "-"));
 	print_info_devices(json_lookup(config, "devices"));
 

@@ -171,6 +171,7 @@ static void record_free(struct vm_record *vm)
 	vm_config_free(vm->config);
 	json_object_put(vm->config_json);
 	json_object_put(vm->last_stats);
+	json_object_put(vm->boot);
 	console_ring_close(&vm->console);
 	free(vm);
 }

@@ -211,6 +211,8 @@ static void boot_reply(void *userdata, struct json_object *result, const struct 
 	w->booted = true;
 	struct json_object *v;
 	vm->sandboxed = json_object_object_get_ex(result, "sandboxed", &v) && json_object_get_boolean(v);
+	json_object_put(vm->boot);
+	vm->boot = json_object_object_get_ex(result, "boot", &v) ? json_object_get(v) : NULL;
 	vm->exit = (struct vm_exit_info) { 0 };
 	clock_gettime(CLOCK_MONOTONIC, &vm->started);
 	char path[4096];
@@ -437,6 +439,8 @@ static int adopt_one(struct daemon *d, struct vm_record *vm)
 	pid_t pid = json_object_object_get_ex(info, "pid", &v) ? json_object_get_int(v) : 0;
 	bool paused = json_object_object_get_ex(info, "state", &v) && strcmp(json_object_get_string(v), "paused") == 0;
 	vm->sandboxed = json_object_object_get_ex(info, "sandboxed", &v) && json_object_get_boolean(v);
+	json_object_put(vm->boot);
+	vm->boot = json_object_object_get_ex(info, "boot", &v) ? json_object_get(v) : NULL;
 	double uptime = json_object_object_get_ex(info, "uptime_s", &v) ? json_object_get_double(v) : 0;
 	json_object_put(info);
 	int fd = dup(rpc_client_fd(c));

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <linux/kvm.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +119,21 @@ static void i8042_reset_cb(void *userdata)
 	struct vm_exit e = { .reason = VM_EXIT_GUEST_RESET, .vcpu = -1 };
 	snprintf(e.message, sizeof(e.message), "the guest reset the machine through the keyboard controller");
 	vm_request_exit(vm, &e);
+}
+
+struct json_object *vm_boot_json(const struct vm *vm)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "kind", json_object_new_string(vm_boot_name(vm->boot)));
+	json_object_object_add(o, "cmdline", vm->boot_cmdline ? json_object_new_string(vm->boot_cmdline) : NULL);
+	if (vm->boot == VM_BOOT_PVH || vm->boot == VM_BOOT_BZIMAGE) {
+		json_object_object_add(o, "host_profile", json_object_new_string(vm_host_profile_name(vm->host_profile)));
+		json_object_object_add(o, "kernel_start", json_object_new_uint64(vm->kernel_start));
+		json_object_object_add(o, "kernel_end", json_object_new_uint64(vm->kernel_end));
+		json_object_object_add(o, "initrd_start", json_object_new_uint64(vm->initrd_start));
+		json_object_object_add(o, "initrd_size", json_object_new_uint64(vm->initrd_size));
+	}
+	return o;
 }
 
 /* --- building ---------------------------------------------------------------- */
@@ -279,6 +295,13 @@ static int load_linux(struct vm *vm, enum vm_boot kind, const uint8_t *image, si
 	int r = linux_boot_load(&vm->mem, &p, &layout, why);
 	if (r == 0) {
 		*entry = layout.entry;
+		vm->host_profile = profile;
+		vm->kernel_start = layout.kernel_start;
+		vm->kernel_end = layout.kernel_end;
+		vm->initrd_start = layout.initrd_start;
+		vm->initrd_size = layout.initrd_size;
+		free(vm->boot_cmdline);
+		vm->boot_cmdline = strdup(cmdline);
 		log_info("Linux %s: kernel at 0x%llx-0x%llx, initrd %llu bytes at 0x%llx, host profile %s",
 			 vm_boot_name(kind), (unsigned long long) layout.kernel_start,
 			 (unsigned long long) layout.kernel_end, (unsigned long long) layout.initrd_size,
@@ -301,10 +324,12 @@ static int load_kernel(struct vm *vm, struct vcpu_entry *entry, const char **why
 	}
 	enum vm_boot kind = vm->config->boot == VM_BOOT_AUTO ? linux_boot_detect(image, size) : vm->config->boot;
 	vm->boot = kind;
-	if (kind == VM_BOOT_VMMD)
+	if (kind == VM_BOOT_VMMD) {
 		r = load_vmmd_guest(vm, image, size, entry, why);
-	else
+		vm->boot_cmdline = strdup(vm->config->cmdline);
+	} else {
 		r = load_linux(vm, kind, image, size, entry, why);
+	}
 	free(image);
 	return r;
 }
@@ -490,5 +515,6 @@ void vm_destroy(struct vm *vm)
 	pthread_cond_destroy(&vm->cond);
 	pthread_mutex_destroy(&vm->lock);
 	pthread_mutex_destroy(&vm->console_lock);
+	free(vm->boot_cmdline);
 	free(vm);
 }

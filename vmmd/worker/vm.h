@@ -85,6 +85,9 @@ struct vm {
 	uint8_t *guest_view;    /* scattered physmap: guest-physical view of machine memory */
 	struct kvm_userspace_memory_region pool_region;
 	enum vm_boot boot;      /* resolved: never VM_BOOT_AUTO once built */
+	char *boot_cmdline;     /* what the guest got: config cmdline plus vmmd's words (Linux) */
+	enum vm_host_profile host_profile;   /* resolved (Linux) */
+	uint64_t kernel_start, kernel_end, initrd_start, initrd_size;
 	struct virtio_devices virtio;
 	size_t n_virtio;
 	char *virtio_cmdline[VM_DEVICES_MAX];   /* "virtio_mmio.device=..." per device (linux_boot.h) */
@@ -94,6 +97,8 @@ struct vm {
 const char *vm_exit_reason_name(enum vm_exit_reason r);
 /* Guest console output (UART or virtio console): the ring, the log file, a wake-up. */
 void vm_console_output(struct vm *vm, const uint8_t *buf, size_t len);
+/* How the kernel was booted, for vm.info "boot": loader, command line, placements. */
+struct json_object *vm_boot_json(const struct vm *vm);
 
 /* Build everything and load the kernel; does not start vCPUs. The console ring at console_path
  * keeps console_size bytes (console_ring.h). *why says what failed for the user. */

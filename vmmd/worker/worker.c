@@ -228,6 +228,7 @@ static void handle_boot(struct worker *w, struct rpc_call *call)
 	struct json_object *res = json_object_new_object();
 	json_object_object_add(res, "pid", json_object_new_int(getpid()));
 	json_object_object_add(res, "sandboxed", json_object_new_boolean(sandboxed));
+	json_object_object_add(res, "boot", vm_boot_json(w->vm));
 	rpc_call_result(call, res);
 }
 
@@ -306,6 +307,7 @@ static void worker_handle(void *userdata, struct rpc_peer *peer, struct rpc_call
 		json_object_object_add(res, "uptime_s", json_object_new_double(
 			(now.tv_sec - w->booted.tv_sec) + (now.tv_nsec - w->booted.tv_nsec) / 1e9));
 		json_object_object_add(res, "sandboxed", json_object_new_boolean(w->sandboxed));
+		json_object_object_add(res, "boot", vm_boot_json(w->vm));
 		rpc_call_result(call, res);
 	} else if (strcmp(m, "worker.mmu.shadow") == 0) {
 		shadow_inspect_mmu(w->vm, call);
