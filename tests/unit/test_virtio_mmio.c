@@ -22,37 +22,8 @@
 #define F_INDIRECT VIRTIO_BIT(VIRTIO_RING_F_INDIRECT_DESC)
 #define F_VERSION_1 VIRTIO_BIT(VIRTIO_F_VERSION_1)
 
-struct fixture {
-	struct vg g;
-	struct virtio_rng *rng;
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	vg_init(&f->g);
-	if (virtio_rng_new(&f->g.env, &f->rng) < 0)
-		return -1;
-	f->g.t = virtio_rng_mmio(f->rng);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	virtio_rng_free(f->rng);
-	vg_fini(&f->g);
-	free(f);
-	return 0;
-}
-
 /* One 16-byte rng request on queue 0, published (not kicked). */
-static uint16_t post_request(struct fixture *f)
+static uint16_t post_request(struct vg_rng_fixture *f)
 {
 	struct vg_buf b = { vg_alloc(&f->g, 16), 16, true };
 
@@ -61,7 +32,7 @@ static uint16_t post_request(struct fixture *f)
 
 static void test_identity(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	struct vg *g = &f->g;
 
 	assert_int_equal(vg_rd(g, VIRTIO_MMIO_MAGIC_VALUE), 0x74726976);
@@ -99,7 +70,7 @@ static void test_identity(void **state)
 
 static void test_linux_probe(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	struct vg *g = &f->g;
 	uint32_t id, len;
 
@@ -121,7 +92,7 @@ static void test_linux_probe(void **state)
 
 static void test_features_need_version_1(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	struct vg *g = &f->g;
 
 	/* a legacy driver: FEATURES_OK does not stick */
@@ -137,7 +108,7 @@ static void test_features_need_version_1(void **state)
 
 static void test_features_unoffered_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	struct vg *g = &f->g;
 
 	vg_wr(g, VIRTIO_MMIO_STATUS, 0);
@@ -164,7 +135,7 @@ static void test_features_unoffered_refused(void **state)
 
 static void test_status_bits_sticky(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	struct vg *g = &f->g;
 
 	vg_start(g, 16);
@@ -179,7 +150,7 @@ static void test_status_bits_sticky(void **state)
 
 static void test_reset(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	struct vg *g = &f->g;
 
 	vg_start(g, 16);
@@ -215,7 +186,7 @@ static void expect_needs_reset(struct vg *g, unsigned irqs)
 
 static void test_queue_num_checked(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	struct vg *g = &f->g;
 	const uint32_t bad[] = { 0, 3, 100, 257, 512, 0x10000, 0xffffffff };
 	uint64_t errors = 0;
@@ -258,7 +229,7 @@ static void write_queue(struct vg *g, uint32_t num, uint64_t desc, uint64_t avai
 
 static void test_queue_rings_checked(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	struct vg *g = &f->g;
 	const struct { uint64_t desc, avail, used; } bad[] = {
 		{ 0x10008, 0x11000, 0x12000 },                  /* descriptors not 16-aligned */
@@ -298,7 +269,7 @@ static void test_queue_rings_checked(void **state)
 
 static void test_queue_frozen_while_ready(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	struct vg *g = &f->g;
 
 	vg_start(g, 16);
@@ -329,7 +300,7 @@ static void test_queue_frozen_while_ready(void **state)
 
 static void test_bad_accesses(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	struct vg *g = &f->g;
 	uint8_t data[8];
 
@@ -363,7 +334,7 @@ static void test_bad_accesses(void **state)
 
 static void test_interrupt_suppressed(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	struct vg *g = &f->g;
 
 	vg_start(g, 16);
@@ -385,7 +356,7 @@ static void test_interrupt_suppressed(void **state)
 
 static void test_early_kick(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	struct vg *g = &f->g;
 
 	assert_int_equal(vg_negotiate(g, ~0ULL), 0x0b);
@@ -400,7 +371,7 @@ static void test_early_kick(void **state)
 
 static void test_notify_api(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	struct vg *g = &f->g;
 	struct virtio_mmio_stats s;
 
@@ -479,7 +450,7 @@ static void *kick_loop(void *arg)
 
 static void test_concurrent(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	struct vg *g = &f->g;
 	struct kicker k = { .g = g };
 	pthread_t threads[3];
@@ -518,7 +489,7 @@ static void test_concurrent(void **state)
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, vg_rng_setup, vg_rng_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_identity),
 		T(test_linux_probe),

@@ -11,35 +11,6 @@
 #include "devices/virtio_rng.h"
 #include "tests/unit/virtio_guest.h"
 
-struct fixture {
-	struct vg g;
-	struct virtio_rng *rng;
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	vg_init(&f->g);
-	if (virtio_rng_new(&f->g.env, &f->rng) < 0)
-		return -1;
-	f->g.t = virtio_rng_mmio(f->rng);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	virtio_rng_free(f->rng);
-	vg_fini(&f->g);
-	free(f);
-	return 0;
-}
-
 static bool all_bytes(const uint8_t *p, size_t len, uint8_t value)
 {
 	for (size_t i = 0; i < len; i++)
@@ -50,7 +21,7 @@ static bool all_bytes(const uint8_t *p, size_t len, uint8_t value)
 
 static void test_identity(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 
 	assert_int_equal(vg_rd(&f->g, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_RNG);
 	assert_int_equal(virtio_mmio_num_queues(f->g.t), 1);
@@ -64,7 +35,7 @@ static void test_identity(void **state)
 
 static void test_fill(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	uint64_t buf = vg_alloc(&f->g, 64);
 	struct vg_buf b = { buf, 64, true };
 	uint32_t id, len;
@@ -91,7 +62,7 @@ static void test_fill(void **state)
 
 static void test_segments(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	uint64_t a = vg_alloc(&f->g, 100), b = vg_alloc(&f->g, 28);
 	struct vg_buf bufs[] = { { a, 100, true }, { b, 28, true } };
 	uint32_t id, len;
@@ -110,7 +81,7 @@ static void test_segments(void **state)
 
 static void test_capped(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	uint32_t size = VIRTIO_RNG_MAX_REQUEST + 4096;
 	uint64_t buf = vg_alloc(&f->g, size);
 	struct vg_buf b = { buf, size, true };
@@ -129,7 +100,7 @@ static void test_capped(void **state)
 
 static void test_readable_only(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	uint64_t buf = vg_alloc(&f->g, 32);
 	struct vg_buf b = { buf, 32, false };
 	uint32_t id, len = 99;
@@ -146,7 +117,7 @@ static void test_readable_only(void **state)
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, vg_rng_setup, vg_rng_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_identity),
 		T(test_fill),

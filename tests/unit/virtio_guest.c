@@ -249,3 +249,27 @@ struct virtio_mmio_stats vg_stats(struct vg *g)
 	virtio_mmio_get_stats(g->t, &s);
 	return s;
 }
+
+int vg_rng_setup(void **state)
+{
+	struct vg_rng_fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	vg_init(&f->g);
+	if (virtio_rng_new(&f->g.env, &f->rng) < 0)
+		return -1;
+	f->g.t = virtio_rng_mmio(f->rng);
+	*state = f;
+	return 0;
+}
+
+int vg_rng_teardown(void **state)
+{
+	struct vg_rng_fixture *f = *state;
+
+	virtio_rng_free(f->rng);
+	vg_fini(&f->g);
+	free(f);
+	return 0;
+}

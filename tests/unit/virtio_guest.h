@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "devices/virtio_mmio.h"
+#include "devices/virtio_rng.h"
 
 #define VG_RAM_SIZE   (8u << 20)
 #define VG_RING_BASE  0x10000u        /* queue q's rings at VG_RING_BASE + q * VG_RING_STRIDE */
@@ -46,6 +47,15 @@ struct vg_buf {
 
 void vg_init(struct vg *g);
 void vg_fini(struct vg *g);
+
+/* The cmocka fixture of the tests that drive a virtio-rng (the simplest
+ * device, so the transport tests use it too): *state is one of these. */
+struct vg_rng_fixture {
+	struct vg g;
+	struct virtio_rng *rng;
+};
+int vg_rng_setup(void **state);
+int vg_rng_teardown(void **state);
 
 void *vg_host(struct vg *g, uint64_t gpa);
 /* A zeroed buffer of len bytes, 16-aligned, from the bump heap. */
