@@ -105,11 +105,6 @@ static int create_model(struct vm *vm, struct virtio_slot *slot, const struct vm
 	return r;
 }
 
-static const char *device_name(enum vm_device_type t)
-{
-	return vm_device_type_name(t);
-}
-
 /* KVM side: the irqfd for the device's pin, an ioeventfd per queue. */
 static int wire_kvm(struct vm *vm, struct virtio_slot *slot, const char **why)
 {
@@ -166,7 +161,7 @@ int virtio_devices_setup(struct vm *vm, const char **why)
 			*why = "a virtio device has more queues than vmmd wires";
 			return -EINVAL;
 		}
-		r = bus_register(vm->bus, BUS_MMIO, slot->base, VIRTIO_MMIO_SIZE, device_name(cfg->type),
+		r = bus_register(vm->bus, BUS_MMIO, slot->base, VIRTIO_MMIO_SIZE, vm_device_type_name(cfg->type),
 				 virtio_mmio_io, slot->mmio);
 		if (r < 0) {
 			*why = "cannot register a virtio device on the bus";
@@ -284,7 +279,7 @@ struct json_object *virtio_devices_stats(struct vm *vm)
 		struct virtio_mmio_stats st;
 		virtio_mmio_get_stats(slot->mmio, &st);
 		struct json_object *o = json_object_new_object();
-		json_object_object_add(o, "type", json_object_new_string(device_name(slot->type)));
+		json_object_object_add(o, "type", json_object_new_string(vm_device_type_name(slot->type)));
 		json_object_object_add(o, "base", json_object_new_uint64(slot->base));
 		json_object_object_add(o, "irq", json_object_new_int(slot->irq));
 		json_object_object_add(o, "notifications", json_object_new_uint64(st.notifications));
