@@ -130,7 +130,7 @@ def test_bzimage_with_devices(d):
 @kvm
 def test_pvh_vmlinux_two_vcpus(d):
     cmdline = "console=ttyS0 reboot=k panic=-1 vmmd.test=pvh"
-    cfg = linux_config(d, "pvh", "vmlinux", cmdline, vcpus=2)
+    cfg = linux_config(d, "pvh", "vmlinux", cmdline, vcpus=2, devices=[{"type": "virtio-console"}])
     d.call("vm.create", {"config": cfg})
     d.start_vm("pvh")
     text, took = boot_until_init(d, "pvh")
@@ -139,6 +139,10 @@ def test_pvh_vmlinux_two_vcpus(d):
           % show(re.findall(r".*smp.*", text)))
     check("Kernel command line: " + cmdline in text, "PVH command line")
     check(re.search(r"Freeing initrd memory: \d+K", text), "PVH module = the initrd")
+    # The virtio console was probed: the driver posted receive buffers (a notification).
+    con = d.call("stats.get", {"name": "pvh"})["devices"][0]
+    check(con["type"] == "virtio-console" and con["notifications"] > 0 and con["errors"] == 0
+          and not con["needs_reset"], "virtio-console probed: %s" % show(con))
     wait_end(d, "pvh", host_virt(d))
 
 
