@@ -149,6 +149,11 @@ check-linux: all
 	$(Q)B=$(B) scripts/build-linux-guest
 	$(Q)B=$(B) tests/run-all --linux
 
+# Everything with one summary line: what CI runs (README).
+check-all: tests
+	$(Q)B=$(B) scripts/build-linux-guest
+	$(Q)B=$(B) tests/run-all --with-linux
+
 demo: all
 	$(Q)B=$(B) scripts/demo
 
@@ -172,7 +177,7 @@ install: all install-packaging
 clean:
 	rm -rf build build-san
 
-.PHONY: all guests tests check check-unit check-linux demo bench install clean
+.PHONY: all guests tests check check-unit check-linux check-all demo bench install clean
 
 # === packaging and fuzzing (issue 7) =========================================
 # Added targets: install-packaging (part of install), deb, fuzz, fuzz-build.
