@@ -84,7 +84,9 @@ int emulation_fallback(struct vcpu *v, char *msg, size_t msg_size)
 	case ZYDIS_MNEMONIC_CLAC: which = EMULATED_CLAC; break;
 	case ZYDIS_MNEMONIC_STAC: which = EMULATED_STAC; break;
 	default:
-		describe(msg, msg_size, regs.rip, bytes, n, ZydisMnemonicGetString(insn.d.mnemonic));
+		/* KVM hands over up to 15 bytes: show the instruction's own. */
+		describe(msg, msg_size, regs.rip, bytes, insn.d.length <= n ? insn.d.length : n,
+			 ZydisMnemonicGetString(insn.d.mnemonic));
 		return -EOPNOTSUPP;
 	}
 	unsigned cpl = sregs.cs.selector & 3;
