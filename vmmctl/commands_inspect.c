@@ -42,12 +42,6 @@ static const struct cmd_option irq_options[] = {
 	{}
 };
 
-static uint64_t u64_at(struct json_object *o, const char *dotted)
-{
-	struct json_object *v = json_lookup(o, dotted);
-	return v ? json_object_get_uint64(v) : 0;
-}
-
 /* A number argument or option value; a usage error names it. */
 static int number(struct ctl *ctl, const char *what, const char *s, uint64_t *ret)
 {
@@ -111,9 +105,9 @@ static void print_segment(const char *name, struct json_object *s)
 		 json_object_get_boolean(json_lookup(s, "present")) ? "" : " not-present",
 		 json_object_get_boolean(json_lookup(s, "unusable")) ? " unusable" : "");
 	printf("%-4s sel 0x%04llx  base 0x%016llx  limit 0x%08llx  type 0x%llx  dpl %llu%s\n", name,
-	       (unsigned long long) u64_at(s, "selector"), (unsigned long long) u64_at(s, "base"),
-	       (unsigned long long) u64_at(s, "limit"), (unsigned long long) u64_at(s, "type"),
-	       (unsigned long long) u64_at(s, "dpl"), flags);
+	       (unsigned long long) json_lookup_u64(s, "selector"), (unsigned long long) json_lookup_u64(s, "base"),
+	       (unsigned long long) json_lookup_u64(s, "limit"), (unsigned long long) json_lookup_u64(s, "type"),
+	       (unsigned long long) json_lookup_u64(s, "dpl"), flags);
 }
 
 static void regs_human(struct json_object *res, const struct cmd_args *args)
@@ -123,33 +117,33 @@ static void regs_human(struct json_object *res, const struct cmd_args *args)
 	static const char *const segs[] = { "cs", "ds", "es", "fs", "gs", "ss", "tr", "ldt" };
 	struct json_object *regs = json_lookup(res, "regs"), *sregs = json_lookup(res, "sregs");
 	struct json_object *pcb = json_lookup(res, "pcb");
-	uint64_t rflags = u64_at(regs, "rflags");
+	uint64_t rflags = json_lookup_u64(regs, "rflags");
 
-	printf("vcpu %llu (%s mode, %s%s)\n", (unsigned long long) u64_at(res, "vcpu"),
+	printf("vcpu %llu (%s mode, %s%s)\n", (unsigned long long) json_lookup_u64(res, "vcpu"),
 	       json_lookup_str(res, "mode", "?"), json_lookup_str(res, "mp_state", "?"),
 	       json_object_get_boolean(json_lookup(res, "paused")) ? ", VM paused" : "");
 	for (size_t i = 0; i < sizeof(gprs) / sizeof(gprs[0]); i++)
-		printf("%-3s %016llx%s", gprs[i], (unsigned long long) u64_at(regs, gprs[i]), i % 4 == 3 ? "\n" : "  ");
-	printf("rip %016llx  rflags %016llx [%s%s%s%s%s]\n", (unsigned long long) u64_at(regs, "rip"),
+		printf("%-3s %016llx%s", gprs[i], (unsigned long long) json_lookup_u64(regs, gprs[i]), i % 4 == 3 ? "\n" : "  ");
+	printf("rip %016llx  rflags %016llx [%s%s%s%s%s]\n", (unsigned long long) json_lookup_u64(regs, "rip"),
 	       (unsigned long long) rflags, rflags & 0x200 ? "IF" : "if", rflags & 0x40 ? " ZF" : "",
 	       rflags & 0x1 ? " CF" : "", rflags & 0x80 ? " SF" : "", (rflags >> 12) & 3 ? " IOPL>0" : "");
 	printf("cr0 %016llx  cr2 %016llx  cr3 %016llx  cr4 %016llx\n",
-	       (unsigned long long) u64_at(sregs, "cr0"), (unsigned long long) u64_at(sregs, "cr2"),
-	       (unsigned long long) u64_at(sregs, "cr3"), (unsigned long long) u64_at(sregs, "cr4"));
-	printf("cr8 %016llx  efer %016llx  apic_base %016llx\n", (unsigned long long) u64_at(sregs, "cr8"),
-	       (unsigned long long) u64_at(sregs, "efer"), (unsigned long long) u64_at(sregs, "apic_base"));
+	       (unsigned long long) json_lookup_u64(sregs, "cr0"), (unsigned long long) json_lookup_u64(sregs, "cr2"),
+	       (unsigned long long) json_lookup_u64(sregs, "cr3"), (unsigned long long) json_lookup_u64(sregs, "cr4"));
+	printf("cr8 %016llx  efer %016llx  apic_base %016llx\n", (unsigned long long) json_lookup_u64(sregs, "cr8"),
+	       (unsigned long long) json_lookup_u64(sregs, "efer"), (unsigned long long) json_lookup_u64(sregs, "apic_base"));
 	for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++)
 		print_segment(segs[i], json_lookup(sregs, segs[i]));
-	printf("gdt  base 0x%016llx  limit 0x%04llx\n", (unsigned long long) u64_at(sregs, "gdt.base"),
-	       (unsigned long long) u64_at(sregs, "gdt.limit"));
-	printf("idt  base 0x%016llx  limit 0x%04llx\n", (unsigned long long) u64_at(sregs, "idt.base"),
-	       (unsigned long long) u64_at(sregs, "idt.limit"));
+	printf("gdt  base 0x%016llx  limit 0x%04llx\n", (unsigned long long) json_lookup_u64(sregs, "gdt.base"),
+	       (unsigned long long) json_lookup_u64(sregs, "gdt.limit"));
+	printf("idt  base 0x%016llx  limit 0x%04llx\n", (unsigned long long) json_lookup_u64(sregs, "idt.base"),
+	       (unsigned long long) json_lookup_u64(sregs, "idt.limit"));
 	if (pcb)
 		printf("pcb  interrupts %s, kernel mode %s (cpl %llu), idt 0x%llx, page tables 0x%llx (%s paging), from %s\n",
 		       json_object_get_boolean(json_lookup(pcb, "interrupts_enabled")) ? "enabled" : "disabled",
 		       json_object_get_boolean(json_lookup(pcb, "kernel_mode")) ? "yes" : "no",
-		       (unsigned long long) u64_at(pcb, "cpl"), (unsigned long long) u64_at(pcb, "idt_base"),
-		       (unsigned long long) u64_at(pcb, "page_table_base"), json_lookup_str(pcb, "paging", "?"),
+		       (unsigned long long) json_lookup_u64(pcb, "cpl"), (unsigned long long) json_lookup_u64(pcb, "idt_base"),
+		       (unsigned long long) json_lookup_u64(pcb, "page_table_base"), json_lookup_str(pcb, "paging", "?"),
 		       json_lookup_str(pcb, "source", "?"));
 }
 
@@ -172,7 +166,7 @@ static void mem_human(struct json_object *res, const struct cmd_args *args)
 		ctl_error("mem.read: the result has no readable data");
 		return;
 	}
-	hexdump(stdout, u64_at(res, "addr"), buf, len);
+	hexdump(stdout, json_lookup_u64(res, "addr"), buf, len);
 	free(buf);
 }
 
@@ -205,17 +199,17 @@ static void translate_human(struct json_object *res, const struct cmd_args *args
 	size_t n = json_object_is_type(walk, json_type_array) ? json_object_array_length(walk) : 0;
 	char size[32];
 
-	printf("virtual   0x%016llx  (vcpu %llu, cr3 0x%llx, %s paging)\n", (unsigned long long) u64_at(res, "virtual"),
-	       (unsigned long long) u64_at(res, "vcpu"), (unsigned long long) u64_at(res, "cr3"),
+	printf("virtual   0x%016llx  (vcpu %llu, cr3 0x%llx, %s paging)\n", (unsigned long long) json_lookup_u64(res, "virtual"),
+	       (unsigned long long) json_lookup_u64(res, "vcpu"), (unsigned long long) json_lookup_u64(res, "cr3"),
 	       json_lookup_str(res, "paging", "?"));
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *s = json_object_array_get_idx(walk, i), *flags = json_lookup(s, "flags");
 		size_t nf = json_object_is_type(flags, json_type_array) ? json_object_array_length(flags) : 0;
 
 		printf("  %-4s  table 0x%09llx [%3llu]  ", json_lookup_str(s, "name", "?"),
-		       (unsigned long long) u64_at(s, "table"), (unsigned long long) u64_at(s, "index"));
+		       (unsigned long long) json_lookup_u64(s, "table"), (unsigned long long) json_lookup_u64(s, "index"));
 		if (json_lookup(s, "entry")) {
-			printf("entry 0x%016llx ", (unsigned long long) u64_at(s, "entry"));
+			printf("entry 0x%016llx ", (unsigned long long) json_lookup_u64(s, "entry"));
 			for (size_t k = 0; k < nf; k++)
 				printf(" %s", json_object_get_string(json_object_array_get_idx(flags, k)));
 		} else {
@@ -225,22 +219,22 @@ static void translate_human(struct json_object *res, const struct cmd_args *args
 	}
 	if (fault) {
 		printf("not mapped: %s at level %llu\n", json_lookup_str(fault, "reason", "?"),
-		       (unsigned long long) u64_at(fault, "level"));
+		       (unsigned long long) json_lookup_u64(fault, "level"));
 	} else {
 		if (json_lookup(res, "page_size")) {
-			format_size(u64_at(res, "page_size"), size, sizeof(size));
+			format_size(json_lookup_u64(res, "page_size"), size, sizeof(size));
 			printf("page      %s, rights %s\n", size, json_lookup_str(res, "rights", "?"));
 		}
-		printf("physical  0x%016llx\n", (unsigned long long) u64_at(res, "physical"));
+		printf("physical  0x%016llx\n", (unsigned long long) json_lookup_u64(res, "physical"));
 		if (json_lookup(res, "machine"))
-			printf("machine   0x%016llx\n", (unsigned long long) u64_at(res, "machine"));
+			printf("machine   0x%016llx\n", (unsigned long long) json_lookup_u64(res, "machine"));
 		else
 			printf("machine   -  (no RAM behind this physical address)\n");
 	}
 	printf("memory references for this walk: %llu (shadow tables or native), %llu (nested paging, %llu-level host tables)\n",
-	       (unsigned long long) u64_at(res, "references.shadow_or_native"),
-	       (unsigned long long) u64_at(res, "references.nested_2d"),
-	       (unsigned long long) u64_at(res, "references.nested_levels"));
+	       (unsigned long long) json_lookup_u64(res, "references.shadow_or_native"),
+	       (unsigned long long) json_lookup_u64(res, "references.nested_2d"),
+	       (unsigned long long) json_lookup_u64(res, "references.nested_levels"));
 	struct json_object *sh = json_lookup(res, "shadow");
 	if (sh) {
 		/* Shadow mode: what the real CPU walks instead of the guest's tables. */
@@ -281,17 +275,17 @@ static void maps_human(struct json_object *res, const struct cmd_args *args)
 		printf("paging is off: virtual = physical\n");
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *g = json_object_array_get_idx(ranges, i);
-		uint64_t v = u64_at(g, "virtual"), sz = u64_at(g, "size");
+		uint64_t v = json_lookup_u64(g, "virtual"), sz = json_lookup_u64(g, "size");
 		char size[32];
 
 		format_size(sz, size, sizeof(size));
 		/* QEMU's `info mem`: start-end size rights, plus where it lands. */
 		printf("%016llx-%016llx %016llx %s -> %016llx  (%s)\n", (unsigned long long) v,
 		       (unsigned long long) (v + sz), (unsigned long long) sz, json_lookup_str(g, "flags", "?"),
-		       (unsigned long long) u64_at(g, "physical"), size);
+		       (unsigned long long) json_lookup_u64(g, "physical"), size);
 	}
 	if (json_object_get_boolean(json_lookup(res, "truncated")))
-		printf("... more: continue with --from 0x%llx\n", (unsigned long long) u64_at(res, "next"));
+		printf("... more: continue with --from 0x%llx\n", (unsigned long long) json_lookup_u64(res, "next"));
 }
 
 static int cmd_maps(struct ctl *ctl, const struct cmd_args *args)
@@ -325,12 +319,12 @@ static void irq_human(struct json_object *res, const struct cmd_args *args)
 	char what[64];
 
 	if (strcmp(kind, "irq") == 0)
-		snprintf(what, sizeof(what), "irq %llu", (unsigned long long) u64_at(res, "irq"));
+		snprintf(what, sizeof(what), "irq %llu", (unsigned long long) json_lookup_u64(res, "irq"));
 	else if (strcmp(kind, "vector") == 0)
-		snprintf(what, sizeof(what), "vector 0x%llx to vcpu %llu", (unsigned long long) u64_at(res, "vector"),
-			 (unsigned long long) u64_at(res, "vcpu"));
+		snprintf(what, sizeof(what), "vector 0x%llx to vcpu %llu", (unsigned long long) json_lookup_u64(res, "vector"),
+			 (unsigned long long) json_lookup_u64(res, "vcpu"));
 	else
-		snprintf(what, sizeof(what), "nmi to vcpu %llu", (unsigned long long) u64_at(res, "vcpu"));
+		snprintf(what, sizeof(what), "nmi to vcpu %llu", (unsigned long long) json_lookup_u64(res, "vcpu"));
 	printf("%s: %s (%s)\n", what,
 	       json_object_get_boolean(json_lookup(res, "delivered")) ? "delivered" :
 	       json_object_get_boolean(json_lookup(res, "pending")) ? "pending" : "not accepted",
@@ -372,8 +366,8 @@ static void bus_space(struct table *t, const char *space, struct json_object *li
 		char base[24], size[24], reads[24], writes[24];
 		const char *row[7];
 
-		snprintf(base, sizeof(base), "0x%llx", (unsigned long long) u64_at(g, "base"));
-		snprintf(size, sizeof(size), "0x%llx", (unsigned long long) u64_at(g, "size"));
+		snprintf(base, sizeof(base), "0x%llx", (unsigned long long) json_lookup_u64(g, "base"));
+		snprintf(size, sizeof(size), "0x%llx", (unsigned long long) json_lookup_u64(g, "size"));
 		format_value(json_lookup(g, "reads"), reads, sizeof(reads));
 		format_value(json_lookup(g, "writes"), writes, sizeof(writes));
 		row[0] = space;
@@ -400,8 +394,8 @@ static void bus_human(struct json_object *res, const struct cmd_args *args)
 	bus_space(&t, "mmio", json_lookup(res, "mmio"));
 	table_print(&t, stdout);
 	table_done(&t);
-	printf("unclaimed accesses: pio %llu, mmio %llu\n", (unsigned long long) u64_at(res, "misses.pio"),
-	       (unsigned long long) u64_at(res, "misses.mmio"));
+	printf("unclaimed accesses: pio %llu, mmio %llu\n", (unsigned long long) json_lookup_u64(res, "misses.pio"),
+	       (unsigned long long) json_lookup_u64(res, "misses.mmio"));
 }
 
 static int cmd_bus(struct ctl *ctl, const struct cmd_args *args)
@@ -454,7 +448,7 @@ static void stats_human(struct json_object *res, const struct cmd_args *args)
 	print_kv(stdout, KV_WIDTH, "mode", json_lookup_str(res, "mode", "-"));
 	if (!json_object_get_boolean(json_lookup(res, "live")))
 		print_kv(stdout, KV_WIDTH, "counters", "from the last run (no worker now)");
-	counters_line(json_lookup(res, "exits"), u64_at(res, "exits_total"), line, sizeof(line));
+	counters_line(json_lookup(res, "exits"), json_lookup_u64(res, "exits_total"), line, sizeof(line));
 	print_kv(stdout, KV_WIDTH, "exits", line);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *v = json_object_array_get_idx(vcpus, i);
@@ -463,7 +457,7 @@ static void stats_human(struct json_object *res, const struct cmd_args *args)
 		counters_line(v, sum(v), line, sizeof(line));
 		print_kv(stdout, KV_WIDTH, key, line);
 	}
-	counters_line(json_lookup(res, "irqs.injected"), u64_at(res, "irqs.total"), line, sizeof(line));
+	counters_line(json_lookup(res, "irqs.injected"), json_lookup_u64(res, "irqs.total"), line, sizeof(line));
 	print_kv(stdout, KV_WIDTH, "irqs injected", line);
 	if (json_lookup(res, "emulated")) {
 		/* "total" is a counter of its own: show the per-instruction ones. */
@@ -471,7 +465,7 @@ static void stats_human(struct json_object *res, const struct cmd_args *args)
 		json_object_object_foreach(em, k, v)
 			if (strcmp(k, "total") != 0)
 				json_object_object_add(per, k, json_object_get(v));
-		counters_line(per, u64_at(res, "emulated.total"), line, sizeof(line));
+		counters_line(per, json_lookup_u64(res, "emulated.total"), line, sizeof(line));
 		json_object_put(per);
 		print_kv(stdout, KV_WIDTH, "emulated by vmmd", line);
 	}
@@ -482,12 +476,12 @@ static void stats_human(struct json_object *res, const struct cmd_args *args)
 		snprintf(key, sizeof(key), "device %zu", i);
 		snprintf(line, sizeof(line), "%s at 0x%llx irq %llu: %llu requests, %llu notifications, "
 			 "%llu interrupts, %llu B from the guest, %llu B to it, %llu errors",
-			 json_lookup_str(dv, "type", "?"), (unsigned long long) u64_at(dv, "base"),
-			 (unsigned long long) u64_at(dv, "irq"), (unsigned long long) u64_at(dv, "requests"),
-			 (unsigned long long) u64_at(dv, "notifications"),
-			 (unsigned long long) u64_at(dv, "interrupts"), (unsigned long long) u64_at(dv, "bytes_read"),
-			 (unsigned long long) u64_at(dv, "bytes_written"),
-			 (unsigned long long) (u64_at(dv, "errors") + u64_at(dv, "request_errors")));
+			 json_lookup_str(dv, "type", "?"), (unsigned long long) json_lookup_u64(dv, "base"),
+			 (unsigned long long) json_lookup_u64(dv, "irq"), (unsigned long long) json_lookup_u64(dv, "requests"),
+			 (unsigned long long) json_lookup_u64(dv, "notifications"),
+			 (unsigned long long) json_lookup_u64(dv, "interrupts"), (unsigned long long) json_lookup_u64(dv, "bytes_read"),
+			 (unsigned long long) json_lookup_u64(dv, "bytes_written"),
+			 (unsigned long long) (json_lookup_u64(dv, "errors") + json_lookup_u64(dv, "request_errors")));
 		print_kv(stdout, KV_WIDTH, key, line);
 	}
 	for (const char *const *k = (const char *const[]) { "traps", "shadow", "pt_switches", NULL }; *k; k++) {

@@ -27,6 +27,12 @@ struct json_object *json_lookup(struct json_object *obj, const char *dotted)
 	return obj;
 }
 
+uint64_t json_lookup_u64(struct json_object *obj, const char *dotted)
+{
+	struct json_object *v = json_lookup(obj, dotted);
+	return v ? json_object_get_uint64(v) : 0;
+}
+
 const char *json_lookup_str(struct json_object *obj, const char *dotted, const char *fallback)
 {
 	struct json_object *v = json_lookup(obj, dotted);
