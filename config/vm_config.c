@@ -40,6 +40,11 @@ static const char *const host_profile_names[] = {
 	[VM_HOST_EMULATED_KERNEL] = "emulated-kernel",
 };
 
+static const char *const on_reset_names[] = {
+	[VM_ON_RESET_STOP] = "stop",
+	[VM_ON_RESET_RESTART] = "restart",
+};
+
 static const char *const device_type_names[] = {
 	[VM_DEV_VIRTIO_BLK] = "virtio-blk",
 	[VM_DEV_VIRTIO_CONSOLE] = "virtio-console",
@@ -76,6 +81,11 @@ const char *vm_boot_name(enum vm_boot b)
 const char *vm_host_profile_name(enum vm_host_profile p)
 {
 	return lookup_name(host_profile_names, N_ELEMENTS(host_profile_names), (unsigned) p);
+}
+
+const char *vm_on_reset_name(enum vm_on_reset r)
+{
+	return lookup_name(on_reset_names, N_ELEMENTS(on_reset_names), (unsigned) r);
 }
 
 static bool ascii_alnum(char ch)
@@ -345,6 +355,12 @@ static int parse_boot(struct json_object *obj, struct vm_config *c, struct confi
 			return r;
 		c->host_profile = (enum vm_host_profile) u;
 	}
+	if (json_object_object_get_ex(obj, "on_reset", &v)) {
+		r = get_enum(v, "on_reset", on_reset_names, N_ELEMENTS(on_reset_names), &u, err);
+		if (r < 0)
+			return r;
+		c->on_reset = (enum vm_on_reset) u;
+	}
 	if (json_object_object_get_ex(obj, "initrd", &v)) {
 		r = get_path(v, "initrd", true, &c->initrd, err);
 		if (r < 0)
@@ -454,7 +470,7 @@ static const parse_step parse_steps[] = {
 };
 
 static const char *const top_fields[] = {
-	"name", "memory_mib", "vcpus", "paging", "shadow", "kernel", "boot", "host_profile",
+	"name", "memory_mib", "vcpus", "paging", "shadow", "kernel", "boot", "host_profile", "on_reset",
 	"initrd", "cmdline", "console", "devices", NULL,
 };
 
@@ -588,6 +604,7 @@ struct json_object *vm_config_to_json(const struct vm_config *c)
 	if (add(o, "kernel", new_string(c->kernel)) < 0 ||
 	    add(o, "boot", new_string(vm_boot_name(c->boot))) < 0 ||
 	    add(o, "host_profile", new_string(vm_host_profile_name(c->host_profile))) < 0 ||
+	    add(o, "on_reset", new_string(vm_on_reset_name(c->on_reset))) < 0 ||
 	    add_nullable_string(o, "initrd", c->initrd) < 0 ||
 	    add(o, "cmdline", json_object_new_string(c->cmdline ? c->cmdline : "")) < 0)
 		goto err_object;

@@ -33,6 +33,9 @@ enum vm_boot { VM_BOOT_AUTO = 0, VM_BOOT_VMMD, VM_BOOT_PVH, VM_BOOT_BZIMAGE };
  * auto detects it; "emulated-kernel" (KVM emulates guest CPL0, as on PVM
  * hosts) adds a command line that masks the features KVM cannot emulate. */
 enum vm_host_profile { VM_HOST_AUTO = 0, VM_HOST_HARDWARE, VM_HOST_EMULATED_KERNEL };
+/* What a guest reset (i8042, Linux reboot) does: stop the VM (default, as
+ * Firecracker) or boot it again with the console history kept. */
+enum vm_on_reset { VM_ON_RESET_STOP = 0, VM_ON_RESET_RESTART };
 enum vm_device_type { VM_DEV_VIRTIO_BLK, VM_DEV_VIRTIO_CONSOLE, VM_DEV_VIRTIO_RNG };
 
 struct vm_device_config {
@@ -51,6 +54,7 @@ struct vm_config {
 	char *kernel;                    /* required, absolute path */
 	enum vm_boot boot;               /* default auto */
 	enum vm_host_profile host_profile; /* default auto */
+	enum vm_on_reset on_reset;       /* default stop */
 	char *initrd;                    /* NULL when absent/null; absolute path */
 	char *cmdline;                   /* never NULL ("" default) */
 	char *console_log;               /* NULL when absent/null; absolute path */
@@ -88,3 +92,4 @@ const char *vm_strategy_name(enum vm_shadow_strategy s);
 const char *vm_device_type_name(enum vm_device_type t);
 const char *vm_boot_name(enum vm_boot b);
 const char *vm_host_profile_name(enum vm_host_profile p);
+const char *vm_on_reset_name(enum vm_on_reset r);

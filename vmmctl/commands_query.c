@@ -225,6 +225,11 @@ static int cmd_info(struct ctl *ctl, const struct cmd_args *args)
 		print_kv(stdout, KV_WIDTH, "boot", buf);
 		print_kv(stdout, KV_WIDTH, "kernel got", json_lookup_str(boot, "cmdline", ""));
 	}
+	if (json_lookup_u64(res, "resets") > 0) {
+		snprintf(buf, sizeof(buf), "%llu (on_reset \"%s\")", (unsigned long long) json_lookup_u64(res, "resets"),
+			 json_lookup_str(config, "on_reset", "?"));
+		print_kv(stdout, KV_WIDTH, "resets", buf);
+	}
 	print_kv(stdout, KV_WIDTH, "console log", json_lookup_str(config, "console.log", "-"));
 	print_info_devices(json_lookup(config, "devices"));
 

@@ -234,6 +234,7 @@ static struct json_object *info_json(struct vm_record *vm, struct json_object *s
 	json_object_object_add(o, "sandboxed", json_object_new_boolean(pid && vm->sandboxed));
 	/* Kept after the run ends: what the last boot gave the kernel. */
 	json_object_object_add(o, "boot", vm->boot ? json_object_get(vm->boot) : NULL);
+	json_object_object_add(o, "resets", json_object_new_int64(vm->resets));
 	json_object_object_add(o, "exit", vm_exit_json(&vm->exit));
 	json_object_object_add(o, "console_bytes",
 			       json_object_new_uint64(vm->console.hdr ? console_ring_total(&vm->console) : 0));

@@ -60,6 +60,11 @@ struct vm_record {
 	bool adopt_pending;               /* loaded as running/paused: its worker may be alive */
 	bool sandboxed;                   /* its worker runs under the seccomp filter */
 	struct json_object *boot;         /* how its worker booted the kernel (vm.info "boot") */
+	/* on_reset "restart" (worker_link.c): a worker is being started again after a guest reset */
+	bool restarting;
+	unsigned resets;                  /* restarts after guest resets, since the daemon started */
+	unsigned resets_in_window;
+	struct timespec reset_window;     /* CLOCK_MONOTONIC start of the loop guard's window */
 };
 
 struct registry {

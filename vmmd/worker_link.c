@@ -75,6 +75,34 @@ static bool reason_is_clean(const char *reason)
 	       strcmp(reason, "guest-reset") == 0;
 }
 
+#define RESET_RESTART_MAX 3    /* restarts allowed within RESET_WINDOW_S */
+#define RESET_WINDOW_S    60
+
+/* Boot again after a guest reset? Only when the config asks, nobody waits
+ * for the VM to stop, and it is not looping (a guest that resets right away
+ * forever would otherwise keep a core busy restarting workers). */
+static bool restart_after_reset(struct vm_record *vm, struct worker_link *w)
+{
+	if (!w->booted || !w->reported.valid || w->force_killed || vm->on_stopped ||
+	    strcmp(vm->exit.reason, "guest-reset") != 0 || vm->config->on_reset != VM_ON_RESET_RESTART)
+		return false;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (vm->reset_window.tv_sec == 0 || now.tv_sec - vm->reset_window.tv_sec >= RESET_WINDOW_S) {
+		vm->reset_window = now;
+		vm->resets_in_window = 0;
+	}
+	if (vm->resets_in_window >= RESET_RESTART_MAX) {
+		size_t len = strlen(vm->exit.message);
+		snprintf(vm->exit.message + len, sizeof(vm->exit.message) - len,
+			 "; reset loop: %d restarts within %d s, so it stays stopped", RESET_RESTART_MAX, RESET_WINDOW_S);
+		return false;
+	}
+	vm->resets_in_window++;
+	vm->resets++;
+	return true;
+}
+
 static void finish(struct worker_link *w)
 {
 	struct daemon *d = w->daemon;
@@ -84,6 +112,7 @@ static void finish(struct worker_link *w)
 
 	vm->worker = NULL;
 	vm->busy = false;
+	bool restart = false;
 	if (w->start_call) {
 		struct rpc_error err = { 0 };
 		rpc_error_set(&err, RPC_INTERNAL_ERROR, "the worker for %s died while booting", vm->name);
@@ -98,10 +127,22 @@ static void finish(struct worker_link *w)
 		json_object_put(vm->last_stats);
 		vm->last_stats = w->stats;
 		w->stats = NULL;
-		log_info("VM %s ended: %s (%s)", vm->name, vm->exit.reason, vm->exit.message);
-		lifecycle_set_state(d, vm, reason_is_clean(vm->exit.reason) ? VM_STATE_STOPPED : VM_STATE_CRASHED);
-		if (!reason_is_clean(vm->exit.reason) && events_wanted(d, EVENT_TOPIC_FAULT, vm->name))
-			events_emit(d, EVENT_TOPIC_FAULT, vm->name, "crash", vm_exit_json(&vm->exit));
+		restart = restart_after_reset(vm, w);
+		if (restart) {
+			log_info("VM %s reset itself: booting it again (restart %u)", vm->name, vm->resets);
+			if (events_wanted(d, EVENT_TOPIC_STATE, vm->name))
+				events_emit(d, EVENT_TOPIC_STATE, vm->name, "reset", vm_exit_json(&vm->exit));
+		} else {
+			log_info("VM %s ended: %s (%s)", vm->name, vm->exit.reason, vm->exit.message);
+			lifecycle_set_state(d, vm, reason_is_clean(vm->exit.reason) ? VM_STATE_STOPPED : VM_STATE_CRASHED);
+			if (!reason_is_clean(vm->exit.reason) && events_wanted(d, EVENT_TOPIC_FAULT, vm->name))
+				events_emit(d, EVENT_TOPIC_FAULT, vm->name, "crash", vm_exit_json(&vm->exit));
+		}
+	} else if (vm->restarting) {
+		/* The worker for a restart never booted: the VM is not running after all. */
+		vm->restarting = false;
+		log_info("VM %s could not boot again after its reset: %s", vm->name, vm->exit.message);
+		lifecycle_set_state(d, vm, VM_STATE_CRASHED);
 	}
 	while (vm->on_stopped) {
 		struct pending_reply *p = vm->on_stopped;
@@ -123,6 +164,17 @@ static void finish(struct worker_link *w)
 	json_object_put(w->stats);
 	rpc_peer_unref(w->peer);
 	free(w);
+	if (restart) {
+		vm->restarting = true;
+		int r = worker_spawn(d, vm, NULL);
+		if (r < 0) {
+			vm->restarting = false;
+			log_warning_errno(r, "Failed to boot VM %s again after its reset: %m", vm->name);
+			snprintf(vm->exit.message, sizeof(vm->exit.message), "the guest reset; booting it again failed: %s",
+				 strerror(-r));
+			lifecycle_set_state(d, vm, VM_STATE_CRASHED);
+		}
+	}
 }
 
 /* --- the channel ----------------------------------------------------------- */
@@ -206,6 +258,11 @@ static void boot_reply(void *userdata, struct json_object *result, const struct 
 		/* The VM keeps its state; the worker leaves by itself. */
 		if (call)
 			rpc_call_error(call, err, NULL);
+		if (vm->restarting) {
+			snprintf(vm->exit.reason, sizeof(vm->exit.reason), "guest-reset");
+			snprintf(vm->exit.message, sizeof(vm->exit.message),
+				 "the guest reset; booting it again failed: %.200s", err->message);
+		}
 		return;
 	}
 	w->booted = true;
@@ -222,6 +279,11 @@ static void boot_reply(void *userdata, struct json_object *result, const struct 
 		int r = console_ring_open(path, &vm->console);
 		if (r < 0)
 			log_warning_errno(r, "Failed to map the console of %s, ignoring: %m", vm->name);
+	}
+	if (vm->restarting) {
+		/* The history goes on: only what the new boot prints is news. */
+		vm->console_notified = vm->console.hdr ? console_ring_total(&vm->console) : 0;
+		vm->restarting = false;
 	}
 	lifecycle_set_state(d, vm, VM_STATE_RUNNING);
 	vm->busy = false;
@@ -256,9 +318,11 @@ int worker_spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_
 	int r = registry_path(&d->registry, vm->name, ".console", console, sizeof(console));
 	if (r < 0)
 		return r;
-	/* A fresh file, never the one the previous run's map still shows. */
+	/* A fresh file, never the one the previous run's map still shows;
+	 * except after a guest reset, where the worker appends to it. */
 	console_ring_close(&vm->console);
-	(void) unlink(console);
+	if (!vm->restarting)
+		(void) unlink(console);
 
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -302,6 +366,8 @@ int worker_spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_
 	json_object_object_add(params, "console", json_object_new_string(console));
 	json_object_object_add(params, "console_size",
 			       json_object_new_int64((int64_t) d->config.console_buffer_kib << 10));
+	if (vm->restarting)
+		json_object_object_add(params, "console_continue", json_object_new_boolean(true));
 	char path[4096];
 	if (registry_path(&d->registry, vm->name, ".ctl", path, sizeof(path)) == 0)
 		json_object_object_add(params, "control", json_object_new_string(path));

@@ -130,6 +130,40 @@ def test_start_failures_are_answered(d):
 
 
 @kvm
+def test_guest_reset_stops_by_default(d):
+    d.run_vm("rst", "hello", cmdline="reset=1")
+    inf = d.wait_state("rst", ("stopped", "crashed"))
+    check(inf["state"] == "stopped" and inf["exit"]["reason"] == "guest-reset"
+          and "keyboard controller" in inf["exit"]["message"], "a reset stops the VM cleanly: %s" % show(inf))
+    check(inf["resets"] == 0 and d.console_text("rst").count(HELLO_TEXT) == 1, "no restart: %s" % show(inf))
+
+
+@kvm
+def test_guest_reset_restarts_with_history_and_loop_guard(d):
+    """on_reset "restart": the VM boots again with its console history kept,
+    until the loop guard (3 restarts within 60 s) keeps it stopped."""
+    d.create("rb", "hello", cmdline="reset=1", on_reset="restart")
+    events = d.connect()
+    vmmtest.result_of(events.call("events.subscribe", {"topics": ["state"], "name": "rb"}), "subscribe")
+    d.start_vm("rb")
+    inf = vmmtest.wait_for(lambda: (lambda i: i["state"] != "running" and i)(d.info("rb")), 30,
+                           what="the reset loop to end")
+    check(inf["state"] == "stopped" and inf["exit"]["reason"] == "guest-reset"
+          and "reset loop: 3 restarts within 60 s" in inf["exit"]["message"], "loop guard: %s" % show(inf["exit"]))
+    check(inf["resets"] == 3, "three restarts counted: %s" % show(inf))
+    text = d.console_text("rb")
+    check(text.count(HELLO_TEXT) == 4, "one history across four boots: %s" % show(text))
+    resets = 0
+    msg = events.next_notification(2.0)
+    while msg is not None:
+        resets += msg["params"]["type"] == "reset"
+        msg = events.next_notification(0.5)
+    check(resets == 3, "three reset events on the state topic, got %d" % resets)
+    out = d.ctl("info", "rb", json=False)
+    check("resets:" in out, "vmmctl info shows the restarts: %s" % out)
+
+
+@kvm
 def test_destroy(d):
     d.create("gone", "hello")
     out = d.ctl("destroy", "gone")

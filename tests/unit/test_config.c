@@ -274,6 +274,7 @@ static void test_strings(void **state)
 		{ "\"boot\": \"bzimage\", \"paging\": \"shadow\"", "boot", "needs paging \"hw\"" },
 		{ "\"host_profile\": \"pvm\"", "host_profile", "must be \"auto\", \"hardware\" or \"emulated-kernel\"" },
 		{ "\"host_profile\": true", "host_profile", "must be" },
+		{ "\"on_reset\": \"reboot\"", "on_reset", "must be \"stop\" or \"restart\"" },
 		{ "\"console\": null", "console", "expected an object" },
 		{ "\"console\": []", "console", "expected an object" },
 		{ "\"console\": { \"log\": 5 }", "console.log", "expected a string or null" },
@@ -477,7 +478,7 @@ static void test_to_json_full_form(void **state)
 	struct vm_config *c = load_ok("{ " BASE " }");
 	struct json_object *j = vm_config_to_json(c), *v, *sub;
 	static const char *const keys[] = {
-		"name", "memory_mib", "vcpus", "paging", "shadow", "kernel", "boot", "host_profile",
+		"name", "memory_mib", "vcpus", "paging", "shadow", "kernel", "boot", "host_profile", "on_reset",
 		"initrd", "cmdline", "console", "devices",
 	};
 

@@ -45,6 +45,31 @@ int console_ring_create(const char *path, size_t capacity, struct console_ring *
 	return 0;
 }
 
+int console_ring_continue(const char *path, size_t capacity, struct console_ring *ret)
+{
+	if (capacity == 0 || capacity > CONSOLE_RING_MAX)
+		return -EINVAL;
+	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return console_ring_create(path, capacity, ret);
+	struct console_ring_header hdr;
+	struct stat st;
+	bool ok = fstat(fd, &st) == 0 && pread(fd, &hdr, sizeof(hdr), 0) == (ssize_t) sizeof(hdr) &&
+		  hdr.magic == CONSOLE_RING_MAGIC && hdr.capacity == capacity &&
+		  (uint64_t) st.st_size >= HDR_SIZE + capacity;
+	int r = ok ? map_ring(fd, capacity, true, ret) : 0;
+	close(fd);
+	if (!ok)
+		return console_ring_create(path, capacity, ret);   /* not ours, or resized: start over */
+	if (r == 0) {
+		/* An append the previous writer left half done is complete as far
+		 * as readers can tell: publish up to where it got. */
+		uint64_t total = __atomic_load_n(&ret->hdr->total, __ATOMIC_ACQUIRE);
+		__atomic_store_n(&ret->hdr->writing, total, __ATOMIC_RELAXED);
+	}
+	return r;
+}
+
 int console_ring_open(const char *path, struct console_ring *ret)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);

@@ -42,6 +42,10 @@ struct console_ring {
 
 /* Create (truncate) path with the given capacity, mapped writable. */
 int console_ring_create(const char *path, size_t capacity, struct console_ring *ret);
+/* Map path writable and go on appending after what it holds (a guest
+ * reboot keeps its history); creates it as console_ring_create does when it
+ * is missing, not a ring, or of another capacity. */
+int console_ring_continue(const char *path, size_t capacity, struct console_ring *ret);
 /* Map an existing ring read-only; -ENOENT when absent, -EBADMSG when not a ring. */
 int console_ring_open(const char *path, struct console_ring *ret);
 void console_ring_close(struct console_ring *r);

@@ -212,9 +212,11 @@ static int setup_memory(struct vm *vm, const char **why)
 	return 0;
 }
 
-static int setup_devices(struct vm *vm, const char *console_path, size_t console_size, const char **why)
+static int setup_devices(struct vm *vm, const char *console_path, size_t console_size, bool console_continue,
+			 const char **why)
 {
-	int r = console_ring_create(console_path, console_size, &vm->console);
+	int r = console_continue ? console_ring_continue(console_path, console_size, &vm->console)
+				 : console_ring_create(console_path, console_size, &vm->console);
 	if (r < 0) {
 		*why = "cannot create the console buffer";
 		return r;
@@ -367,7 +369,7 @@ static int setup_vcpus(struct vm *vm, const struct vcpu_entry *entry, const char
 }
 
 int vm_create(const struct vm_config *config, const char *console_path, size_t console_size,
-	      struct vm **ret, const char **why)
+	      bool console_continue, struct vm **ret, const char **why)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm)
@@ -391,7 +393,7 @@ int vm_create(const struct vm_config *config, const char *console_path, size_t c
 	if (r == 0)
 		r = setup_memory(vm, why);
 	if (r == 0)
-		r = setup_devices(vm, console_path, console_size, why);
+		r = setup_devices(vm, console_path, console_size, console_continue, why);
 	if (r == 0 && config->paging == VM_PAGING_SHADOW)
 		r = shadow_platform_init(vm, why);
 	if (r == 0 && config->paging == VM_PAGING_SHADOW)

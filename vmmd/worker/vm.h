@@ -101,9 +101,10 @@ void vm_console_output(struct vm *vm, const uint8_t *buf, size_t len);
 struct json_object *vm_boot_json(const struct vm *vm);
 
 /* Build everything and load the kernel; does not start vCPUs. The console ring at console_path
- * keeps console_size bytes (console_ring.h). *why says what failed for the user. */
+ * keeps console_size bytes (console_ring.h); console_continue appends to the one there (a
+ * restart after a guest reset). *why says what failed for the user. */
 int vm_create(const struct vm_config *config, const char *console_path, size_t console_size,
-	      struct vm **ret, const char **why);
+	      bool console_continue, struct vm **ret, const char **why);
 int vm_start(struct vm *vm);
 /* Park every vCPU (waits until they are parked, bounded). Idempotent. */
 int vm_pause(struct vm *vm);

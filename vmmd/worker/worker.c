@@ -172,7 +172,9 @@ static void handle_boot(struct worker *w, struct rpc_call *call)
 		return;
 	}
 	const char *why = NULL;
-	r = vm_create(w->config, json_object_get_string(console), console_size, &w->vm, &why);
+	bool console_continue = json_object_object_get_ex(call->params, "console_continue", &v) &&
+				json_object_get_boolean(v);
+	r = vm_create(w->config, json_object_get_string(console), console_size, console_continue, &w->vm, &why);
 	if (r < 0) {
 		struct rpc_error err = { 0 };
 		/* A kernel that does not load is the config's fault; the rest is ours or the host's. */
