@@ -22,41 +22,20 @@
 #define WRITE VIRTQ_DESC_F_WRITE
 #define INDIR VIRTQ_DESC_F_INDIRECT
 
-struct fixture {
-	struct vg g;
-	struct virtio_rng *rng;
-	uint64_t buf;           /* 4 KiB of guest memory, filled with 0xaa */
-};
-
+/* The rng fixture plus 4 KiB of guest memory filled with 0xaa. */
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
+	if (vg_rng_setup(state) < 0)
 		return -1;
-	vg_init(&f->g);
-	if (virtio_rng_new(&f->g.env, &f->rng) < 0)
-		return -1;
-	f->g.t = virtio_rng_mmio(f->rng);
-	f->buf = vg_alloc(&f->g, 4096);
-	memset(vg_host(&f->g, f->buf), 0xaa, 4096);
-	*state = f;
+	struct vg_rng_fixture *f = *state;
+	f->scratch = vg_alloc(&f->g, 4096);
+	memset(vg_host(&f->g, f->scratch), 0xaa, 4096);
 	return 0;
 }
 
-static int teardown(void **state)
+static bool untouched(struct vg_rng_fixture *f)
 {
-	struct fixture *f = *state;
-
-	virtio_rng_free(f->rng);
-	vg_fini(&f->g);
-	free(f);
-	return 0;
-}
-
-static bool untouched(struct fixture *f)
-{
-	const uint8_t *p = vg_host(&f->g, f->buf);
+	const uint8_t *p = vg_host(&f->g, f->scratch);
 
 	for (unsigned i = 0; i < 4096; i++)
 		if (p[i] != 0xaa)
@@ -73,7 +52,7 @@ static uint32_t used_len(struct vg *g, uint16_t i)
 }
 
 /* Kick; the device must have refused the ring as a whole. */
-static void expect_broken(struct fixture *f)
+static void expect_broken(struct vg_rng_fixture *f)
 {
 	struct vg *g = &f->g;
 	struct virtio_mmio_stats s;
@@ -90,7 +69,7 @@ static void expect_broken(struct fixture *f)
 	assert_true(untouched(f));
 
 	/* dead until reset: a good chain now is not taken, and nothing is counted twice */
-	struct vg_buf b = { f->buf, 16, true };
+	struct vg_buf b = { f->scratch, 16, true };
 	vg_add_chain(g, 0, &b, 1);
 	vg_kick(g, 0);
 	assert_int_equal(vg_used_idx(g, 0), 0);
@@ -108,13 +87,13 @@ static void expect_broken(struct fixture *f)
 
 static void test_good_chain(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	struct vg *g = &f->g;
 	struct vg_buf bufs[] = {
-		{ f->buf, 0, true },            /* empty: no segment, no harm */
-		{ f->buf + 100, 10, true },
-		{ f->buf + 200, 20, true },
-		{ f->buf + 4095, 1, true },
+		{ f->scratch, 0, true },            /* empty: no segment, no harm */
+		{ f->scratch + 100, 10, true },
+		{ f->scratch + 200, 20, true },
+		{ f->scratch + 4095, 1, true },
 	};
 
 	vg_start(g, 16);
@@ -122,19 +101,19 @@ static void test_good_chain(void **state)
 	vg_kick(g, 0);
 	assert_int_equal(vg_used_idx(g, 0), 1);
 	assert_int_equal(used_len(g, 0), 31);
-	assert_int_equal(((uint8_t *) vg_host(g, f->buf))[99], 0xaa);
-	assert_int_equal(((uint8_t *) vg_host(g, f->buf))[110], 0xaa);
+	assert_int_equal(((uint8_t *) vg_host(g, f->scratch))[99], 0xaa);
+	assert_int_equal(((uint8_t *) vg_host(g, f->scratch))[110], 0xaa);
 	assert_int_equal(vg_stats(g).errors, 0);
 }
 
 static void test_chain_of_queue_size(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	struct vg *g = &f->g;
 	struct vg_buf bufs[256];
 
 	for (unsigned i = 0; i < 256; i++)
-		bufs[i] = (struct vg_buf) { f->buf + 8 * i, 8, true };
+		bufs[i] = (struct vg_buf) { f->scratch + 8 * i, 8, true };
 	vg_start(g, 256);
 	vg_add_chain(g, 0, bufs, 256);
 	vg_kick(g, 0);
@@ -144,9 +123,9 @@ static void test_chain_of_queue_size(void **state)
 
 static void test_full_ring(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	struct vg *g = &f->g;
-	struct vg_buf b = { f->buf, 4, true };
+	struct vg_buf b = { f->scratch, 4, true };
 
 	/* exactly a queue's worth outstanding is legal; then it wraps */
 	vg_start(g, 4);
@@ -161,7 +140,7 @@ static void test_full_ring(void **state)
 
 static void test_desc_outside_ram(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 
 	vg_start(&f->g, 16);
 	vg_set_desc(&f->g, 0, 0, VG_RAM_SIZE - 4, 8, WRITE, 0);
@@ -171,10 +150,10 @@ static void test_desc_outside_ram(void **state)
 
 static void test_desc_wraps(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 
 	vg_start(&f->g, 16);
-	vg_set_desc(&f->g, 0, 0, f->buf, 8, WRITE | NEXT, 1);
+	vg_set_desc(&f->g, 0, 0, f->scratch, 8, WRITE | NEXT, 1);
 	vg_set_desc(&f->g, 0, 1, ~0ULL - 3, 16, WRITE, 0);
 	vg_publish(&f->g, 0, 0);
 	expect_broken(f);
@@ -182,84 +161,84 @@ static void test_desc_wraps(void **state)
 
 static void test_desc_huge_len(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 
 	vg_start(&f->g, 16);
-	vg_set_desc(&f->g, 0, 0, f->buf, 0xffffffff, WRITE, 0);
+	vg_set_desc(&f->g, 0, 0, f->scratch, 0xffffffff, WRITE, 0);
 	vg_publish(&f->g, 0, 0);
 	expect_broken(f);
 }
 
 static void test_next_out_of_range(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 
 	vg_start(&f->g, 16);
-	vg_set_desc(&f->g, 0, 0, f->buf, 8, WRITE | NEXT, 16);
+	vg_set_desc(&f->g, 0, 0, f->scratch, 8, WRITE | NEXT, 16);
 	vg_publish(&f->g, 0, 0);
 	expect_broken(f);
 }
 
 static void test_chain_loop(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 
 	vg_start(&f->g, 16);
-	vg_set_desc(&f->g, 0, 0, f->buf, 8, WRITE | NEXT, 1);
-	vg_set_desc(&f->g, 0, 1, f->buf + 8, 8, WRITE | NEXT, 2);
-	vg_set_desc(&f->g, 0, 2, f->buf + 16, 8, WRITE | NEXT, 0);
+	vg_set_desc(&f->g, 0, 0, f->scratch, 8, WRITE | NEXT, 1);
+	vg_set_desc(&f->g, 0, 1, f->scratch + 8, 8, WRITE | NEXT, 2);
+	vg_set_desc(&f->g, 0, 2, f->scratch + 16, 8, WRITE | NEXT, 0);
 	vg_publish(&f->g, 0, 0);
 	expect_broken(f);
 }
 
 static void test_empty_loop(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 
 	/* zero-length descriptors add no segment: only the step count ends this */
 	vg_start(&f->g, 16);
-	vg_set_desc(&f->g, 0, 0, f->buf, 0, WRITE | NEXT, 1);
-	vg_set_desc(&f->g, 0, 1, f->buf, 0, WRITE | NEXT, 0);
+	vg_set_desc(&f->g, 0, 0, f->scratch, 0, WRITE | NEXT, 1);
+	vg_set_desc(&f->g, 0, 1, f->scratch, 0, WRITE | NEXT, 0);
 	vg_publish(&f->g, 0, 0);
 	expect_broken(f);
 }
 
 static void test_self_loop(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 
 	vg_start(&f->g, 16);
-	vg_set_desc(&f->g, 0, 5, f->buf, 8, WRITE | NEXT, 5);
+	vg_set_desc(&f->g, 0, 5, f->scratch, 8, WRITE | NEXT, 5);
 	vg_publish(&f->g, 0, 5);
 	expect_broken(f);
 }
 
 static void test_head_out_of_range(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 
 	vg_start(&f->g, 16);
 	/* what lies just past the table looks like a good descriptor */
-	vg_set_desc(&f->g, 0, 16, f->buf, 8, WRITE, 0);
+	vg_set_desc(&f->g, 0, 16, f->scratch, 8, WRITE, 0);
 	vg_publish(&f->g, 0, 16);
 	expect_broken(f);
 }
 
 static void test_avail_idx_jump(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 
 	vg_start(&f->g, 16);
-	vg_set_desc(&f->g, 0, 0, f->buf, 8, WRITE, 0);
+	vg_set_desc(&f->g, 0, 0, f->scratch, 8, WRITE, 0);
 	vg_set_avail_idx(&f->g, 0, 17);
 	expect_broken(f);
 }
 
 static void test_avail_idx_backwards(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	struct vg *g = &f->g;
-	struct vg_buf b = { f->buf + 2048, 8, true };
+	struct vg_buf b = { f->scratch + 2048, 8, true };
 
 	vg_start(g, 16);
 	vg_add_chain(g, 0, &b, 1);
@@ -279,12 +258,12 @@ static void test_avail_idx_backwards(void **state)
 
 static void test_readable_after_writable(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 
 	vg_start(&f->g, 16);
-	vg_set_desc(&f->g, 0, 0, f->buf, 8, WRITE | NEXT, 1);
-	vg_set_desc(&f->g, 0, 1, f->buf + 8, 8, NEXT, 2);
-	vg_set_desc(&f->g, 0, 2, f->buf + 16, 8, WRITE, 0);
+	vg_set_desc(&f->g, 0, 0, f->scratch, 8, WRITE | NEXT, 1);
+	vg_set_desc(&f->g, 0, 1, f->scratch + 8, 8, NEXT, 2);
+	vg_set_desc(&f->g, 0, 2, f->scratch + 16, 8, WRITE, 0);
 	vg_publish(&f->g, 0, 0);
 	expect_broken(f);
 }
@@ -293,12 +272,12 @@ static void test_readable_after_writable(void **state)
 
 static void test_indirect_good(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	struct vg *g = &f->g;
 	struct vg_buf bufs[256];
 
 	for (unsigned i = 0; i < 256; i++)
-		bufs[i] = (struct vg_buf) { f->buf + 16 * i, 16, true };
+		bufs[i] = (struct vg_buf) { f->scratch + 16 * i, 16, true };
 	vg_start(g, 16);
 	vg_add_indirect(g, 0, bufs, 3);
 	vg_add_indirect(g, 0, bufs, 256);       /* the largest table allowed */
@@ -311,13 +290,13 @@ static void test_indirect_good(void **state)
 
 /* Writes a table of n entries, each chaining to the next, and points
  * descriptor 0 at it with the given length and flags. */
-static uint64_t indirect_table(struct fixture *f, unsigned n)
+static uint64_t indirect_table(struct vg_rng_fixture *f, unsigned n)
 {
 	uint64_t table = vg_alloc(&f->g, 16 * n);
 
 	for (unsigned i = 0; i < n; i++) {
 		uint8_t *d = vg_host(&f->g, table + 16 * i);
-		uint64_t addr = f->buf + 8 * (i % 512);
+		uint64_t addr = f->scratch + 8 * (i % 512);
 		uint32_t len = 8;
 		uint16_t flags = WRITE | (i + 1 < n ? NEXT : 0);
 		uint16_t next = (uint16_t) (i + 1);
@@ -330,7 +309,7 @@ static uint64_t indirect_table(struct fixture *f, unsigned n)
 	return table;
 }
 
-static void set_table_entry(struct fixture *f, uint64_t table, unsigned i, uint64_t addr, uint32_t len,
+static void set_table_entry(struct vg_rng_fixture *f, uint64_t table, unsigned i, uint64_t addr, uint32_t len,
 			    uint16_t flags, uint16_t next)
 {
 	uint8_t *d = vg_host(&f->g, table + 16 * i);
@@ -343,12 +322,12 @@ static void set_table_entry(struct fixture *f, uint64_t table, unsigned i, uint6
 
 static void test_indirect_bad_len(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	uint64_t table = indirect_table(f, 257);
 
 	/* empty buffers but the last: only the table length is wrong */
 	for (unsigned i = 0; i < 256; i++)
-		set_table_entry(f, table, i, f->buf, 0, WRITE | NEXT, (uint16_t) (i + 1));
+		set_table_entry(f, table, i, f->scratch, 0, WRITE | NEXT, (uint16_t) (i + 1));
 	const uint32_t lens[] = { 0, 8, 17, 16 * 257, 0xfffffff0 };
 
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
@@ -369,7 +348,7 @@ static void test_indirect_bad_len(void **state)
 
 static void test_indirect_outside_ram(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 
 	vg_start(&f->g, 16);
 	vg_set_desc(&f->g, 0, 0, VG_RAM_SIZE - 32, 64, INDIR, 0);
@@ -379,7 +358,7 @@ static void test_indirect_outside_ram(void **state)
 
 static void test_indirect_nested(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	uint64_t table = indirect_table(f, 2);
 
 	set_table_entry(f, table, 1, table, 32, INDIR, 0);
@@ -391,23 +370,23 @@ static void test_indirect_nested(void **state)
 
 static void test_indirect_with_next(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	uint64_t table = indirect_table(f, 2);
 
 	vg_start(&f->g, 16);
 	vg_set_desc(&f->g, 0, 0, table, 32, INDIR | NEXT, 1);
-	vg_set_desc(&f->g, 0, 1, f->buf, 8, WRITE, 0);
+	vg_set_desc(&f->g, 0, 1, f->scratch, 8, WRITE, 0);
 	vg_publish(&f->g, 0, 0);
 	expect_broken(f);
 }
 
 static void test_indirect_not_head(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	uint64_t table = indirect_table(f, 2);
 
 	vg_start(&f->g, 16);
-	vg_set_desc(&f->g, 0, 0, f->buf, 8, WRITE | NEXT, 1);
+	vg_set_desc(&f->g, 0, 0, f->scratch, 8, WRITE | NEXT, 1);
 	vg_set_desc(&f->g, 0, 1, table, 32, INDIR, 0);
 	vg_publish(&f->g, 0, 0);
 	expect_broken(f);
@@ -415,7 +394,7 @@ static void test_indirect_not_head(void **state)
 
 static void test_indirect_not_negotiated(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	struct vg *g = &f->g;
 	uint64_t table = indirect_table(f, 2);
 
@@ -429,10 +408,10 @@ static void test_indirect_not_negotiated(void **state)
 
 static void test_indirect_loop(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	uint64_t table = indirect_table(f, 4);
 
-	set_table_entry(f, table, 3, f->buf, 8, WRITE | NEXT, 1);
+	set_table_entry(f, table, 3, f->scratch, 8, WRITE | NEXT, 1);
 	vg_start(&f->g, 16);
 	vg_set_desc(&f->g, 0, 0, table, 64, INDIR, 0);
 	vg_publish(&f->g, 0, 0);
@@ -441,7 +420,7 @@ static void test_indirect_loop(void **state)
 
 static void test_indirect_next_out_of_range(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	uint64_t table = indirect_table(f, 4);
 
 	/* next 3 is in the guest's table but beyond the length it declared */
@@ -453,7 +432,7 @@ static void test_indirect_next_out_of_range(void **state)
 
 static void test_indirect_entry_outside_ram(void **state)
 {
-	struct fixture *f = *state;
+	struct vg_rng_fixture *f = *state;
 	uint64_t table = indirect_table(f, 2);
 
 	set_table_entry(f, table, 1, VG_RAM_SIZE, 1, WRITE, 0);
@@ -465,7 +444,7 @@ static void test_indirect_entry_outside_ram(void **state)
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, vg_rng_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_good_chain),
 		T(test_chain_of_queue_size),

@@ -53,6 +53,7 @@ void vg_fini(struct vg *g);
 struct vg_rng_fixture {
 	struct vg g;
 	struct virtio_rng *rng;
+	uint64_t scratch;       /* a test's own guest buffer, 0 until it allocates one */
 };
 int vg_rng_setup(void **state);
 int vg_rng_teardown(void **state);
