@@ -113,6 +113,7 @@ def test_bzimage_with_devices(d):
                  " vda: vda1"):
         check(want in text, "console lacks %r: %s" % (want, show(text[-4000:], 4000)))
     check(re.search(r"Freeing initrd memory: \d+K", text), "the initrd was freed")
+    check("Unable to read current time from RTC" not in text, "the CMOS RTC gave the time")
 
     st = d.call("stats.get", {"name": "lx"})
     blk, rng = st["devices"]
