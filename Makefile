@@ -227,12 +227,14 @@ FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefine
                -fno-sanitize-recover=all -D_GNU_SOURCE -I. -Iinclude -std=gnu11 \
                $(shell pkg-config --cflags json-c 2>/dev/null)
 FUZZ_LIBS   := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c) -lm
-FUZZ_TARGETS := proto config
+FUZZ_TARGETS := proto config virtio
 
 fuzz-build: $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_TARGETS))
 
 $(FUZZ_B)/fuzz_proto: tests/fuzz/fuzz_proto.c $(PROTO_SRC) $(wildcard proto/*.h)
 $(FUZZ_B)/fuzz_config: tests/fuzz/fuzz_config.c $(CONFIG_SRC) $(wildcard config/*.h)
+$(FUZZ_B)/fuzz_virtio: tests/fuzz/fuzz_virtio.c devices/virtio_mmio.c devices/virtqueue.c devices/virtio_blk.c \
+		       devices/virtio_console.c devices/virtio_rng.c $(wildcard devices/virtio*.h devices/virtqueue.h)
 $(FUZZ_B)/fuzz_%:
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  FUZZCC  $@")
@@ -244,7 +246,8 @@ fuzz: fuzz-build
 		echo "  FUZZ    $$t: $(FUZZ_RUNS) runs"; \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		ASAN_OPTIONS=malloc_context_size=8:quarantine_size_mb=64 \
-		$(FUZZ_B)/fuzz_$$t -runs=$(FUZZ_RUNS) $(FUZZ_FLAGS) -dict=tests/fuzz/json.dict \
+		dict=-dict=tests/fuzz/json.dict; [ $$t = virtio ] && dict=; \
+		$(FUZZ_B)/fuzz_$$t -runs=$(FUZZ_RUNS) $(FUZZ_FLAGS) $$dict \
 			-artifact_prefix=$(FUZZ_B)/crashes/$$t- -print_final_stats=1 \
 			$(FUZZ_B)/corpus/$$t tests/fuzz/corpus/$$t tests/fuzz/regressions/$$t \
 			>$(FUZZ_B)/fuzz_$$t.log 2>&1 || { tail -n 40 $(FUZZ_B)/fuzz_$$t.log; exit 1; }; \

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Replays the fuzzing corpus and every crash the fuzzers found
- * (tests/fuzz/corpus/{proto,config}, tests/fuzz/regressions/{proto,config})
+ * (tests/fuzz/corpus/{proto,config,virtio}, tests/fuzz/regressions/{...})
  * through the libFuzzer targets themselves, built here with the normal
  * compiler and without libFuzzer: a regression aborts, and this test with
  * it, naming the file first. Run from the repo root, or set TEST_FUZZ_DIR.
@@ -24,6 +24,10 @@
 
 #define LLVMFuzzerTestOneInput fuzz_config_one
 #include "tests/fuzz/fuzz_config.c"
+#undef LLVMFuzzerTestOneInput
+
+#define LLVMFuzzerTestOneInput fuzz_virtio_one
+#include "tests/fuzz/fuzz_virtio.c"
 #undef LLVMFuzzerTestOneInput
 
 typedef int (*fuzz_fn)(const uint8_t *data, size_t size);
@@ -106,6 +110,12 @@ static void test_config_regressions(void **state)
 	replay_dir("regressions/config", fuzz_config_one);
 }
 
+static void test_virtio_corpus(void **state)
+{
+	assert_true(replay_dir("corpus/virtio", fuzz_virtio_one) >= 5);
+	replay_dir("regressions/virtio", fuzz_virtio_one);
+}
+
 /* The targets on inputs that need no file: empty, and every byte alone. */
 static void test_tiny_inputs(void **state)
 {
@@ -115,6 +125,7 @@ static void test_tiny_inputs(void **state)
 		uint8_t c = (uint8_t) b;
 		assert_int_equal(fuzz_proto_one(&c, 1), 0);
 		assert_int_equal(fuzz_config_one(&c, 1), 0);
+		assert_int_equal(fuzz_virtio_one(&c, 1), 0);
 	}
 }
 
@@ -124,6 +135,7 @@ int main(void)
 		cmocka_unit_test(test_proto_corpus),
 		cmocka_unit_test(test_proto_regressions),
 		cmocka_unit_test(test_config_corpus),
+		cmocka_unit_test(test_virtio_corpus),
 		cmocka_unit_test(test_config_regressions),
 		cmocka_unit_test(test_tiny_inputs),
 	};
