@@ -11,6 +11,17 @@
 
 static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, sizeof(v)); }
 
+void boot_write_identity_map(uint8_t *low, uint64_t pml4, uint64_t pdpt, uint64_t pd)
+{
+	put64(low + pml4, pdpt | PTE_P | PTE_W);
+	for (uint64_t i = 0; i < 4; i++) {
+		uint64_t table = pd + i * 0x1000;
+		put64(low + pdpt + i * 8, table | PTE_P | PTE_W);
+		for (uint64_t j = 0; j < 512; j++)
+			put64(low + table + j * 8, ((i << 30) | (j << 21)) | PTE_P | PTE_W | PTE_PS);
+	}
+}
+
 int boot_write_tables(struct guest_memory *mem, const struct vm_config *config)
 {
 	uint8_t *low = guest_memory_ptr(mem, 0, VMM_LOAD_MIN);
@@ -22,14 +33,7 @@ int boot_write_tables(struct guest_memory *mem, const struct vm_config *config)
 	put64(low + VMM_BOOT_GDT + 0x08, 0x00af9a000000ffffULL);
 	put64(low + VMM_BOOT_GDT + 0x10, 0x00cf92000000ffffULL);
 
-	/* PML4[0] -> PDPT; PDPT[0..3] -> four PDs of 2 MiB pages = 4 GiB identity. */
-	put64(low + VMM_BOOT_PML4, VMM_BOOT_PDPT | PTE_P | PTE_W);
-	for (uint64_t i = 0; i < 4; i++) {
-		uint64_t pd = VMM_BOOT_PD + i * 0x1000;
-		put64(low + VMM_BOOT_PDPT + i * 8, pd | PTE_P | PTE_W);
-		for (uint64_t j = 0; j < 512; j++)
-			put64(low + pd + j * 8, ((i << 30) | (j << 21)) | PTE_P | PTE_W | PTE_PS);
-	}
+	boot_write_identity_map(low, VMM_BOOT_PML4, VMM_BOOT_PDPT, VMM_BOOT_PD);
 
 	size_t cmdline_len = strlen(config->cmdline);
 	if (cmdline_len >= VMM_BOOT_CMDLINE_MAX)

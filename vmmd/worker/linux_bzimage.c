@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "vmmd/worker/boot.h"
 #include "vmmd/worker/linux_boot.h"
 
 /* Offsets in the file and in boot_params (the setup header sits at 0x1f1 in both). */
@@ -49,10 +50,6 @@
 #define LOADER_UNDEFINED     0xff
 #define PROTOCOL_MIN         0x020c   /* 2.12: xloadflags, so the 64-bit entry is announced */
 #define ENTRY_64_OFFSET      0x200
-
-#define PTE_P  (1ULL << 0)
-#define PTE_W  (1ULL << 1)
-#define PTE_PS (1ULL << 7)
 
 static uint8_t get8(const uint8_t *p, size_t off) { return p[off]; }
 static uint16_t get16(const uint8_t *p, size_t off) { uint16_t v; memcpy(&v, p + off, 2); return v; }
@@ -108,18 +105,6 @@ static int check_header(const uint8_t *img, size_t size, uint64_t mem_size, stru
 	return 0;
 }
 
-static void write_identity_map(struct guest_memory *mem)
-{
-	uint8_t *low = guest_memory_ptr(mem, 0, LINUX_HIGH_MEMORY);
-	put64(low, LINUX_PML4, LINUX_PDPT | PTE_P | PTE_W);
-	for (uint64_t i = 0; i < 4; i++) {
-		uint64_t pd = LINUX_PD + i * 0x1000;
-		put64(low, LINUX_PDPT + i * 8, pd | PTE_P | PTE_W);
-		for (uint64_t j = 0; j < 512; j++)
-			put64(low, pd + j * 8, ((i << 30) | (j << 21)) | PTE_P | PTE_W | PTE_PS);
-	}
-}
-
 int linux_bzimage_load(struct guest_memory *mem, const struct linux_boot_params *p,
 		       struct linux_boot_layout *ret, const char **why)
 {
@@ -170,7 +155,7 @@ int linux_bzimage_load(struct guest_memory *mem, const struct linux_boot_params 
 	}
 	put16(bp, 0x1fa, 0xffff);   /* vid_mode: "normal" (the 64-bit entry ignores video anyway) */
 
-	write_identity_map(mem);
+	boot_write_identity_map(guest_memory_ptr(mem, 0, LINUX_HIGH_MEMORY), LINUX_PML4, LINUX_PDPT, LINUX_PD);
 	linux_write_gdt(mem, true);
 	ret->entry = (struct vcpu_entry) {
 		.mode = VCPU_ENTRY_LONG, .rip = bz.load_addr + ENTRY_64_OFFSET, .rsi = LINUX_BOOT_PARAMS,

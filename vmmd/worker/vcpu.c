@@ -128,16 +128,6 @@ int vcpu_set_entry(struct vcpu *v, const struct vcpu_entry *e)
 	return 0;
 }
 
-int vcpu_setup_long_mode(struct vcpu *v, uint64_t entry, uint64_t stack, uint64_t arg)
-{
-	struct vcpu_entry e = {
-		.mode = VCPU_ENTRY_LONG, .rip = entry, .rsp = stack, .rdi = arg,
-		.cs = 0x08, .ds = 0x10, .gdt_base = VMM_BOOT_GDT, .gdt_limit = 3 * 8 - 1,
-		.cr3 = VMM_BOOT_PML4,
-	};
-	return vcpu_set_entry(v, &e);
-}
-
 static void handle_io(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;

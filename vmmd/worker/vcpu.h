@@ -58,8 +58,6 @@ struct vcpu_entry {
 };
 
 int vcpu_set_entry(struct vcpu *v, const struct vcpu_entry *e);
-/* vmmd's guest ABI: 64-bit mode at entry with rdi = arg (the boot vCPU). */
-int vcpu_setup_long_mode(struct vcpu *v, uint64_t entry, uint64_t stack, uint64_t arg);
 int vcpu_start_thread(struct vcpu *v);
 void vcpu_kick(struct vcpu *v);
 /* For the shadow loop: park while paused (false once stopping), count, handle a non-trap exit. */
