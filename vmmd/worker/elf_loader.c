@@ -152,7 +152,6 @@ int elf_pvh_entry(const uint8_t *image, size_t size, uint32_t *ret_entry)
 	return -ENOENT;
 }
 
-
 int elf_load_file(const char *path, struct guest_memory *mem, uint64_t min_paddr,
 		  struct elf_info *ret, const char **why)
 {
@@ -161,16 +160,9 @@ int elf_load_file(const char *path, struct guest_memory *mem, uint64_t min_paddr
 		why = &dummy;
 	uint8_t *buf;
 	size_t size;
-	int r = image_file_read(path, ELF_MAX_FILE, &buf, &size, why);
-	if (r < 0) {
-		if (r == -EFBIG)
-			*why = "kernel file too large";
-		else if (r == -EINVAL)
-			*why = "kernel is not a regular file";
-		else if (r != -EIO)
-			*why = "cannot open the kernel file";
+	int r = image_file_read_kernel(path, ELF_MAX_FILE, &buf, &size, why);
+	if (r < 0)
 		return r;
-	}
 	r = elf_load_image(buf, size, mem, min_paddr, ret, why);
 	free(buf);
 	return r;

@@ -76,6 +76,20 @@ int image_file_read(const char *path, size_t max, uint8_t **ret_buf, size_t *ret
 	return 0;
 }
 
+int image_file_read_kernel(const char *path, size_t max, uint8_t **ret_buf, size_t *ret_size, const char **why)
+{
+	int r = image_file_read(path, max, ret_buf, ret_size, why);
+	if (r == -EFBIG)
+		*why = "kernel file too large";
+	else if (r == -EINVAL)
+		*why = "kernel is not a regular file";
+	else if (r == -EIO)
+		*why = "short read of the kernel file";
+	else if (r < 0)
+		*why = "cannot open the kernel file";
+	return r;
+}
+
 int image_file_read_into(const char *path, void *dst, uint64_t size, const char **why)
 {
 	uint64_t actual;

@@ -16,6 +16,9 @@
  * read), -ENOMEM; *why says which for the user. */
 int image_file_read(const char *path, size_t max, uint8_t **ret_buf, size_t *ret_size, const char **why);
 
+/* image_file_read for the kernel: the same errors, with *why naming the kernel. */
+int image_file_read_kernel(const char *path, size_t max, uint8_t **ret_buf, size_t *ret_size, const char **why);
+
 /* Size of a regular file, for placing it before reading: 0 or as above. */
 int image_file_size(const char *path, uint64_t max, uint64_t *ret_size, const char **why);
 

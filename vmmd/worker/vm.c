@@ -128,10 +128,11 @@ struct json_object *vm_boot_json(const struct vm *vm)
 	json_object_object_add(o, "cmdline", vm->boot_cmdline ? json_object_new_string(vm->boot_cmdline) : NULL);
 	if (vm->boot == VM_BOOT_PVH || vm->boot == VM_BOOT_BZIMAGE) {
 		json_object_object_add(o, "host_profile", json_object_new_string(vm_host_profile_name(vm->host_profile)));
-		json_object_object_add(o, "kernel_start", json_object_new_uint64(vm->kernel_start));
-		json_object_object_add(o, "kernel_end", json_object_new_uint64(vm->kernel_end));
-		json_object_object_add(o, "initrd_start", json_object_new_uint64(vm->initrd_start));
-		json_object_object_add(o, "initrd_size", json_object_new_uint64(vm->initrd_size));
+		const struct linux_boot_layout *l = &vm->linux_layout;
+		json_object_object_add(o, "kernel_start", json_object_new_uint64(l->kernel_start));
+		json_object_object_add(o, "kernel_end", json_object_new_uint64(l->kernel_end));
+		json_object_object_add(o, "initrd_start", json_object_new_uint64(l->initrd_start));
+		json_object_object_add(o, "initrd_size", json_object_new_uint64(l->initrd_size));
 	}
 	return o;
 }
@@ -298,10 +299,7 @@ static int load_linux(struct vm *vm, enum vm_boot kind, const uint8_t *image, si
 	if (r == 0) {
 		*entry = layout.entry;
 		vm->host_profile = profile;
-		vm->kernel_start = layout.kernel_start;
-		vm->kernel_end = layout.kernel_end;
-		vm->initrd_start = layout.initrd_start;
-		vm->initrd_size = layout.initrd_size;
+		vm->linux_layout = layout;
 		free(vm->boot_cmdline);
 		vm->boot_cmdline = strdup(cmdline);
 		log_info("Linux %s: kernel at 0x%llx-0x%llx, initrd %llu bytes at 0x%llx, host profile %s",
@@ -318,12 +316,9 @@ static int load_kernel(struct vm *vm, struct vcpu_entry *entry, const char **why
 {
 	uint8_t *image;
 	size_t size;
-	int r = image_file_read(vm->config->kernel, ELF_MAX_FILE, &image, &size, why);
-	if (r < 0) {
-		*why = r == -EFBIG ? "kernel file too large" : r == -EINVAL ? "kernel is not a regular file"
-						      : r == -EIO ? "short read of the kernel file" : "cannot open the kernel file";
+	int r = image_file_read_kernel(vm->config->kernel, ELF_MAX_FILE, &image, &size, why);
+	if (r < 0)
 		return r;
-	}
 	enum vm_boot kind = vm->config->boot == VM_BOOT_AUTO ? linux_boot_detect(image, size) : vm->config->boot;
 	vm->boot = kind;
 	if (kind == VM_BOOT_VMMD) {

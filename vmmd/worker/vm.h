@@ -25,6 +25,7 @@
 #include "devices/vmm_info.h"
 #include "vmmd/worker/console_ring.h"
 #include "vmmd/worker/guest_memory.h"
+#include "vmmd/worker/linux_boot.h"
 #include "vmmd/worker/vcpu.h"
 #include "vmmd/worker/virtio_devices.h"
 
@@ -87,7 +88,7 @@ struct vm {
 	enum vm_boot boot;      /* resolved: never VM_BOOT_AUTO once built */
 	char *boot_cmdline;     /* what the guest got: config cmdline plus vmmd's words (Linux) */
 	enum vm_host_profile host_profile;   /* resolved (Linux) */
-	uint64_t kernel_start, kernel_end, initrd_start, initrd_size;
+	struct linux_boot_layout linux_layout;   /* where the kernel and initrd went (Linux) */
 	struct virtio_devices virtio;
 	size_t n_virtio;
 	char *virtio_cmdline[VM_DEVICES_MAX];   /* "virtio_mmio.device=..." per device (linux_boot.h) */
