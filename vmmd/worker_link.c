@@ -247,6 +247,16 @@ static void link_closed(void *userdata, struct rpc_peer *peer, int error)
 
 static const struct rpc_peer_ops link_ops = { .handle = link_handle, .closed = link_closed };
 
+/* What a worker says of its VM, in worker.boot's result and worker.info:
+ * whether it runs sandboxed, and how it booted the kernel (vm.info). */
+static void read_worker_facts(struct vm_record *vm, struct json_object *facts)
+{
+	struct json_object *v;
+	vm->sandboxed = json_object_object_get_ex(facts, "sandboxed", &v) && json_object_get_boolean(v);
+	json_object_put(vm->boot);
+	vm->boot = json_object_object_get_ex(facts, "boot", &v) ? json_object_get(v) : NULL;
+}
+
 static void boot_reply(void *userdata, struct json_object *result, const struct rpc_error *err)
 {
 	struct worker_link *w = userdata;
@@ -266,10 +276,7 @@ static void boot_reply(void *userdata, struct json_object *result, const struct 
 		return;
 	}
 	w->booted = true;
-	struct json_object *v;
-	vm->sandboxed = json_object_object_get_ex(result, "sandboxed", &v) && json_object_get_boolean(v);
-	json_object_put(vm->boot);
-	vm->boot = json_object_object_get_ex(result, "boot", &v) ? json_object_get(v) : NULL;
+	read_worker_facts(vm, result);
 	vm->exit = (struct vm_exit_info) { 0 };
 	clock_gettime(CLOCK_MONOTONIC, &vm->started);
 	char path[4096];
@@ -504,9 +511,7 @@ static int adopt_one(struct daemon *d, struct vm_record *vm)
 	}
 	pid_t pid = json_object_object_get_ex(info, "pid", &v) ? json_object_get_int(v) : 0;
 	bool paused = json_object_object_get_ex(info, "state", &v) && strcmp(json_object_get_string(v), "paused") == 0;
-	vm->sandboxed = json_object_object_get_ex(info, "sandboxed", &v) && json_object_get_boolean(v);
-	json_object_put(vm->boot);
-	vm->boot = json_object_object_get_ex(info, "boot", &v) ? json_object_get(v) : NULL;
+	read_worker_facts(vm, info);
 	double uptime = json_object_object_get_ex(info, "uptime_s", &v) ? json_object_get_double(v) : 0;
 	json_object_put(info);
 	int fd = dup(rpc_client_fd(c));
