@@ -155,6 +155,31 @@ static int range_check(uint64_t addr, uint64_t len, struct rpc_error *err, const
 	return 0;
 }
 
+/* Virtual addresses are walked through a vCPU's page tables: hold the
+ * vCPUs still meanwhile, so the tables cannot change under the walk. */
+static int hold_vcpus(struct vm *vm, struct inspect_hold *h, struct rpc_error *err)
+{
+	int r = inspect_hold(vm, h);
+	if (r < 0)
+		rpc_error_set(err, RPC_INVALID_STATE, "%s", r == -ESHUTDOWN ? "the VM is stopping" :
+			      "the vCPUs did not stop in time");
+	return r;
+}
+
+/* Between buf and the resolved chunks of guest memory, in order. */
+static void copy_chunks(struct vm *vm, const struct access *a, uint8_t *buf, bool to_guest)
+{
+	uint64_t off = 0;
+	for (size_t i = 0; i < a->n; i++) {
+		uint8_t *g = guest_memory_ptr(&vm->mem, a->chunks[i].phys, a->chunks[i].len);
+		if (to_guest)
+			memcpy(g, buf + off, a->chunks[i].len);
+		else
+			memcpy(buf + off, g, a->chunks[i].len);
+		off += a->chunks[i].len;
+	}
+}
+
 void inspect_mem_read(struct vm *vm, struct rpc_call *call)
 {
 	struct rpc_error err = { 0 };
@@ -176,22 +201,12 @@ void inspect_mem_read(struct vm *vm, struct rpc_call *call)
 		rpc_error_set(&err, RPC_INTERNAL_ERROR, "out of memory");
 		goto fail;
 	}
-	if (virtual) {
-		int r = inspect_hold(vm, &h);
-		if (r < 0) {
-			rpc_error_set(&err, RPC_INVALID_STATE, "%s", r == -ESHUTDOWN ? "the VM is stopping" :
-				      "the vCPUs did not stop in time");
-			goto fail;
-		}
-		held = true;
-	}
+	if (virtual && hold_vcpus(vm, &h, &err) < 0)
+		goto fail;
+	held = virtual;
 	if (resolve(vm, vcpu, virtual, addr, len, a, &err) < 0)
 		goto fail;
-	uint64_t off = 0;
-	for (size_t i = 0; i < a->n; i++) {
-		memcpy(buf + off, guest_memory_ptr(&vm->mem, a->chunks[i].phys, a->chunks[i].len), a->chunks[i].len);
-		off += a->chunks[i].len;
-	}
+	copy_chunks(vm, a, buf, false);
 	if (held)
 		inspect_release(vm, &h);
 	held = false;
@@ -245,22 +260,12 @@ void inspect_mem_write(struct vm *vm, struct rpc_call *call)
 	}
 	if (range_check(addr, n, &err, "data") < 0)
 		goto fail;
-	if (virtual) {
-		int r = inspect_hold(vm, &h);
-		if (r < 0) {
-			rpc_error_set(&err, RPC_INVALID_STATE, "%s", r == -ESHUTDOWN ? "the VM is stopping" :
-				      "the vCPUs did not stop in time");
-			goto fail;
-		}
-		held = true;
-	}
+	if (virtual && hold_vcpus(vm, &h, &err) < 0)
+		goto fail;
+	held = virtual;
 	if (resolve(vm, vcpu, virtual, addr, n, a, &err) < 0)
 		goto fail;
-	uint64_t off = 0;
-	for (size_t i = 0; i < a->n; i++) {
-		memcpy(guest_memory_ptr(&vm->mem, a->chunks[i].phys, a->chunks[i].len), buf + off, a->chunks[i].len);
-		off += a->chunks[i].len;
-	}
+	copy_chunks(vm, a, buf, true);
 	if (held)
 		inspect_release(vm, &h);
 	held = false;
