@@ -136,6 +136,9 @@ def test_guest_reset_stops_by_default(d):
     check(inf["state"] == "stopped" and inf["exit"]["reason"] == "guest-reset"
           and "keyboard controller" in inf["exit"]["message"], "a reset stops the VM cleanly: %s" % show(inf))
     check(inf["resets"] == 0 and d.console_text("rst").count(HELLO_TEXT) == 1, "no restart: %s" % show(inf))
+    check(inf["boot"] == {"kind": "vmmd", "cmdline": "reset=1"}, "vm.info boot: %s" % show(inf["boot"]))
+    out = d.ctl("info", "rst", json=False)
+    check("boot:          vmmd" in out and "kernel got:    reset=1" in out, "vmmctl info: %s" % out)
 
 
 @kvm

@@ -115,6 +115,10 @@ def test_bzimage_with_devices(d):
     check(re.search(r"Freeing initrd memory: \d+K", text), "the initrd was freed")
     check("Unable to read current time from RTC" not in text, "the CMOS RTC gave the time")
 
+    boot = d.info("lx")["boot"]
+    check(boot["kind"] == "bzimage" and boot["cmdline"] == line.group(1).strip()
+          and boot["initrd_size"] > 0 and boot["kernel_start"] == 0x1000000,
+          "vm.info boot names what the kernel got: %s" % show(boot))
     st = d.call("stats.get", {"name": "lx"})
     blk, rng = st["devices"]
     check(blk["type"] == "virtio-blk" and blk["sectors"] == 8192 and blk["requests"] > 0
