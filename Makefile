@@ -41,26 +41,34 @@ endif
 ALL_CFLAGS = $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(WARNINGS) $(DEPFLAGS) -std=gnu11
 
 # --- libraries, one per room ------------------------------------------------
+# Rooms from the bottom up (docs/architecture.md; scripts/check-includes
+# enforces it): a room includes only rooms below it, so each archive links
+# after every room that uses it and no --start-group is needed.
 PROTO_SRC    := $(wildcard proto/*.c)
 CONFIG_SRC   := $(wildcard config/*.c)
+X86_SRC      := $(wildcard x86/*.c)
 DEVICES_SRC  := $(wildcard devices/*.c)
-WORKER_SRC   := $(wildcard vmmd/worker/*.c)
+COMMON_SRC   := $(wildcard vmmd/common/*.c)
 SHADOW_SRC   := $(wildcard vmmd/shadow/*.c)
+WORKER_SRC   := $(wildcard vmmd/worker/*.c)
 SUPER_SRC    := $(filter-out vmmd/main.c,$(wildcard vmmd/*.c))
 VMMCTL_SRC   := $(wildcard vmmctl/*.c)
 
 objs = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
-LIBS := $(B)/libworker.a $(B)/libshadow.a $(B)/libsupervisor.a $(B)/libdevices.a \
-        $(B)/libconfig.a $(B)/libproto.a
+# Top first: the link order.
+LIBS := $(B)/libsupervisor.a $(B)/libworker.a $(B)/libshadow.a $(B)/libcommon.a \
+        $(B)/libdevices.a $(B)/libx86.a $(B)/libconfig.a $(B)/libproto.a
 
 all: $(B)/vmmd $(B)/vmmctl guests
 
 $(B)/libproto.a:      $(call objs,$(PROTO_SRC))
 $(B)/libconfig.a:     $(call objs,$(CONFIG_SRC))
+$(B)/libx86.a:        $(call objs,$(X86_SRC))
 $(B)/libdevices.a:    $(call objs,$(DEVICES_SRC))
-$(B)/libworker.a:     $(call objs,$(WORKER_SRC))
+$(B)/libcommon.a:     $(call objs,$(COMMON_SRC))
 $(B)/libshadow.a:     $(call objs,$(SHADOW_SRC))
+$(B)/libworker.a:     $(call objs,$(WORKER_SRC))
 $(B)/libsupervisor.a: $(call objs,$(SUPER_SRC))
 
 $(B)/%.a:
@@ -74,10 +82,11 @@ $(B)/obj/%.o: %.c
 	$(if $(Q),@echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-# Archives are listed twice so the link order between rooms never matters.
+# vmmd/main.c is the program: it runs as the supervisor or, re-executed, as
+# a worker, so it links every room.
 $(B)/vmmd: $(B)/obj/vmmd/main.o $(LIBS)
 	$(if $(Q),@echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(LIBS) -Wl,--end-group $(PKG_LIBS) -lseccomp
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS) -lseccomp
 
 $(B)/vmmctl: $(call objs,$(VMMCTL_SRC)) $(B)/libproto.a $(B)/libconfig.a
 	$(if $(Q),@echo "  LD      $@")
@@ -86,7 +95,7 @@ $(B)/vmmctl: $(call objs,$(VMMCTL_SRC)) $(B)/libproto.a $(B)/libconfig.a
 # --- guests: freestanding kernels built with the host gcc -------------------
 GUEST_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
                 -mno-red-zone -mgeneral-regs-only -fno-asynchronous-unwind-tables \
-                -nostdinc -Iguests -Iguests/lib $(WARNINGS) -MMD -MP
+                -nostdinc -I. -Iguests -Iguests/lib $(WARNINGS) -MMD -MP
 GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,noexecstack \
                  -Wl,-z,max-page-size=4096 -T guests/lib/guest.ld
 GUEST_LIB_SRC := $(wildcard guests/lib/*.c guests/lib/*.S)
@@ -120,20 +129,24 @@ UNIT_OBJS := $(call objs,$(UNIT_SRC))
 TEST_SUPPORT := $(call objs,$(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c)))
 .SECONDARY: $(TEST_SUPPORT)
 
-# Unit tests link only the rooms they test, so one room's half-done work never
-# breaks another's tests: test_worker_* also get the worker, test_vmmd_* the
-# supervisor and worker, test_shadow_* the shadow engine (+ worker), the rest
-# devices, config and proto.
-BASE_LIBS := $(B)/libdevices.a $(B)/libconfig.a $(B)/libproto.a
-unit_libs = $(strip $(if $(filter test_worker_%,$(1)),$(B)/libworker.a $(BASE_LIBS),\
-	$(if $(filter test_shadow_%,$(1)),$(B)/libshadow.a $(B)/libworker.a $(BASE_LIBS),\
-	$(if $(filter test_vmmd_%,$(1)),$(LIBS),$(BASE_LIBS)))))
+# Unit tests link only the rooms they test (and those below them, in link
+# order), so one room's half-done work never breaks another's tests:
+# test_x86_* the x86 room, test_common_* the shared plumbing, test_shadow_*
+# the shadow engine, test_worker_* the worker, test_vmmd_* everything, the
+# rest devices, config and proto.
+BASE_LIBS := $(B)/libdevices.a $(B)/libx86.a $(B)/libconfig.a $(B)/libproto.a
+unit_libs = $(strip \
+	$(if $(filter test_vmmd_%,$(1)),$(LIBS),\
+	$(if $(filter test_worker_%,$(1)),$(B)/libworker.a $(B)/libshadow.a $(B)/libcommon.a $(BASE_LIBS),\
+	$(if $(filter test_shadow_%,$(1)),$(B)/libshadow.a $(BASE_LIBS),\
+	$(if $(filter test_common_%,$(1)),$(B)/libcommon.a $(BASE_LIBS),\
+	$(BASE_LIBS))))))
 
 .SECONDEXPANSION:
 $(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(TEST_SUPPORT) $$(call unit_libs,$$*)
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(TEST_SUPPORT) -Wl,--start-group $(call unit_libs,$*) -Wl,--end-group $(PKG_LIBS) -lseccomp $(TEST_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(TEST_SUPPORT) $(call unit_libs,$*) $(PKG_LIBS) -lseccomp $(TEST_LIBS)
 
 tests: all $(UNIT_BINS)
 

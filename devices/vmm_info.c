@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "devices/vmm_info.h"
-#include "guests/abi/bootinfo.h"
+#include "abi/bootinfo.h"
 
 void vmm_info_init(struct vmm_info *d)
 {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vmmd's info page: a 4 KiB MMIO device with a magic, a version, a scratch
- * register and an access counter (guests/abi/bootinfo.h VMM_INFO_*). It
+ * register and an access counter (abi/bootinfo.h VMM_INFO_*). It
  * gives guests a device to map and touch that behaves the same in hw and
  * shadow mode, so MMIO dispatch can be tested and compared.
  */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * mmio: touches vmmd's info page (guests/abi/bootinfo.h VMM_INFO_*) through
+ * mmio: touches vmmd's info page (abi/bootinfo.h VMM_INFO_*) through
  * the boot identity map. In hw mode each access is a KVM MMIO exit; in
  * shadow mode the page is never mapped in the shadow tables, so each access
  * page-faults and vmmd decodes and dispatches it (the seed's "two types of

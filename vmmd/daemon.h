@@ -13,7 +13,7 @@
 #include "config/daemon_config.h"
 #include "vmmd/access.h"
 #include "vmmd/registry.h"
-#include "vmmd/rpc_peer.h"
+#include "vmmd/common/rpc_peer.h"
 
 struct client;
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "vmmd/events.h"
 #include "vmmd/lifecycle.h"
-#include "vmmd/log.h"
+#include "vmmd/common/log.h"
 #include "vmmd/sd_notify.h"
 
 void lifecycle_set_state(struct daemon *d, struct vm_record *vm, enum vm_state state)

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "vmmd/events.h"
-#include "vmmd/host_probe.h"
+#include "vmmd/common/host_probe.h"
 #include "vmmd/methods.h"
 #include "vmmd/stats_events.h"
 

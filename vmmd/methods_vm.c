@@ -12,7 +12,7 @@
 #include "proto/base64.h"
 #include "vmmd/events.h"
 #include "vmmd/lifecycle.h"
-#include "vmmd/log.h"
+#include "vmmd/common/log.h"
 #include "vmmd/methods.h"
 #include "vmmd/worker_link.h"
 

@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <json-c/printbuf.h>
 
-#include "vmmd/log.h"
+#include "vmmd/common/log.h"
 #include "vmmd/registry.h"
 
 static const char *const state_names[] = {

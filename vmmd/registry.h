@@ -14,7 +14,7 @@
 #include <json-c/json.h>
 
 #include "config/vm_config.h"
-#include "vmmd/worker/console_ring.h"
+#include "vmmd/common/console_ring.h"
 
 #define REGISTRY_MAX_VMS 1024   /* default of registry.max_vms (limits.max_vms) */
 

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
-#include "vmmd/log.h"
+#include "vmmd/common/log.h"
 #include "vmmd/sd_notify.h"
 
 static void status_text(struct daemon *d, char *buf, size_t size)

@@ -8,7 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "vmmd/log.h"
+#include "vmmd/common/log.h"
 #include "vmmd/methods.h"
 #include "vmmd/server.h"
 

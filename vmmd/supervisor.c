@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
-#include "vmmd/log.h"
+#include "vmmd/common/log.h"
 #include "vmmd/paths.h"
 #include "vmmd/sd_notify.h"
 #include "vmmd/server.h"

@@ -16,7 +16,7 @@
 #include "proto/client.h"
 #include "vmmd/events.h"
 #include "vmmd/lifecycle.h"
-#include "vmmd/log.h"
+#include "vmmd/common/log.h"
 #include "vmmd/worker_link.h"
 
 struct worker_link {

@@ -15,7 +15,7 @@
 
 #include "proto/exchange.h"
 #include "vmmd/daemon.h"
-#include "vmmd/rpc_peer.h"
+#include "vmmd/common/rpc_peer.h"
 
 #define WORKER_STOP_GRACE_MS 5000   /* vm.stop without force: then SIGKILL */
 #define WORKER_MAX_MESSAGE   (4u << 20)   /* the channel carries mem.read/mem.write data */

@@ -2,7 +2,7 @@
 /*
  * Freestanding basics for guests: fixed-width integers, size_t, bool,
  * varargs. Built with -nostdinc, so nothing comes from the host libc.
- * The 64/32-bit typedefs repeat guests/abi/bootinfo.h's exactly (C11 allows
+ * The 64/32-bit typedefs repeat abi/bootinfo.h's exactly (C11 allows
  * an identical typedef twice).
  */
 #ifndef GUEST_TYPES_H

@@ -4,7 +4,7 @@
 vcpu.regs.set, mem.read/mem.write, mmu.translate, mmu.guest, bus.map,
 stats.get and the stats/fault events, with vmmctl's commands. Values are
 checked against what the guests know: their ELF (bytes, symbols), vmmd's
-boot identity map (guests/abi/bootinfo.h) and what pagetest prints about
+boot identity map (abi/bootinfo.h) and what pagetest prints about
 the page tables it built itself."""
 
 import base64

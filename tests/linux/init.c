@@ -22,7 +22,7 @@
 #define SYS_exit      60
 #define SYS_reboot    169
 
-#define DEBUG_EXIT_PORT 0xf4    /* guests/abi/bootinfo.h: VMM_PORT_DEBUG_EXIT */
+#define DEBUG_EXIT_PORT 0xf4    /* abi/bootinfo.h: VMM_PORT_DEBUG_EXIT */
 
 static long sys3(long n, long a, long b, long c)
 {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vmmd/worker/boot (the 64-bit boot contract of guests/abi/bootinfo.h) and
+ * vmmd/worker/boot (the 64-bit boot contract of abi/bootinfo.h) and
  * vmmd/worker/guest_memory: the tables are checked the way the CPU and the
  * guest would read them, in a calloc'd guest memory with guard bytes.
  */
@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "config/vm_config.h"
-#include "guests/abi/bootinfo.h"
+#include "abi/bootinfo.h"
 #include "vmmd/worker/boot.h"
 #include "vmmd/worker/guest_memory.h"
 

@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "guests/abi/bootinfo.h"
+#include "abi/bootinfo.h"
 #include "vmmd/worker/elf_loader.h"
 
 #define MEM_SIZE    (4u << 20)

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "guests/abi/bootinfo.h"
+#include "abi/bootinfo.h"
 #include "vmmd/shadow/emulate.h"
 #include "vmmd/shadow/engine.h"
 #include "vmmd/shadow/reflect.h"

@@ -24,7 +24,7 @@
 
 #include "vmmd/shadow/shadow_mmu.h"
 #include "vmmd/shadow/vcpu_model.h"
-#include "vmmd/worker/guest_walk.h"
+#include "x86/guest_walk.h"
 
 #define SMMU_NONE         UINT32_MAX
 #define SMMU_ENTRIES      512u

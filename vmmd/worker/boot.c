@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "guests/abi/bootinfo.h"
+#include "abi/bootinfo.h"
 #include "vmmd/worker/boot.h"
 
 #define PTE_P   (1ULL << 0)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The 64-bit boot of vmmd's own guests (guests/abi/bootinfo.h): vmmd writes
+ * The 64-bit boot of vmmd's own guests (abi/bootinfo.h): vmmd writes
  * a GDT, an identity map of the first 4 GiB with 2 MiB pages, the boot-info
  * block and the command line into low guest memory, then points the boot
  * vCPU at the ELF entry in long mode.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <string.h>
 
-#include "vmmd/host_probe.h"
+#include "vmmd/common/host_probe.h"
 #include "vmmd/worker/host_profile.h"
 
 /* Each name masks a feature whose instructions KVM's emulator cannot run

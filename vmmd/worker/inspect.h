@@ -28,7 +28,7 @@
 #include <json-c/json.h>
 
 #include "proto/exchange.h"
-#include "vmmd/worker/guest_walk.h"
+#include "x86/guest_walk.h"
 
 struct vm;
 

@@ -9,7 +9,7 @@
 
 #include "devices/pic8259.h"
 #include "devices/pit8254.h"
-#include "vmmd/log.h"
+#include "vmmd/common/log.h"
 #include "vmmd/worker/shadow_platform.h"
 #include "vmmd/worker/shadow_run.h"
 #include "vmmd/worker/vm.h"

@@ -9,7 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "vmmd/log.h"
+#include "vmmd/common/log.h"
 #include "vmmd/shadow/engine.h"
 #include "vmmd/worker/shadow_platform.h"
 #include "vmmd/worker/shadow_run.h"

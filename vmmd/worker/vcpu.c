@@ -9,9 +9,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "guests/abi/bootinfo.h"
+#include "abi/bootinfo.h"
 #include "vmmd/worker/emulation_fallback.h"
-#include "vmmd/log.h"
+#include "vmmd/common/log.h"
 #include "vmmd/worker/shadow_run.h"
 #include "vmmd/worker/vcpu.h"
 #include "vmmd/worker/vm.h"

@@ -16,7 +16,7 @@
 #include "devices/virtio_console.h"
 #include "devices/virtio_mmio.h"
 #include "devices/virtio_rng.h"
-#include "vmmd/log.h"
+#include "vmmd/common/log.h"
 #include "vmmd/worker/virtio_devices.h"
 #include "vmmd/worker/vm.h"
 

@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "guests/abi/bootinfo.h"
-#include "vmmd/log.h"
+#include "abi/bootinfo.h"
+#include "vmmd/common/log.h"
 #include "vmmd/worker/boot.h"
 #include "vmmd/worker/elf_loader.h"
 #include "vmmd/worker/host_profile.h"
@@ -255,7 +255,7 @@ static int setup_devices(struct vm *vm, const char *console_path, size_t console
 	return r;
 }
 
-/* vmmd's own guests: the ELF ABI of guests/abi/bootinfo.h. */
+/* vmmd's own guests: the ELF ABI of abi/bootinfo.h. */
 static int load_vmmd_guest(struct vm *vm, const uint8_t *image, size_t size, struct vcpu_entry *entry,
 			   const char **why)
 {

@@ -23,7 +23,7 @@
 #include "devices/i8042.h"
 #include "devices/uart16550.h"
 #include "devices/vmm_info.h"
-#include "vmmd/worker/console_ring.h"
+#include "vmmd/common/console_ring.h"
 #include "vmmd/worker/guest_memory.h"
 #include "vmmd/worker/linux_boot.h"
 #include "vmmd/worker/vcpu.h"

@@ -16,8 +16,8 @@
 
 #include "config/vm_config.h"
 #include "proto/base64.h"
-#include "vmmd/log.h"
-#include "vmmd/rpc_peer.h"
+#include "vmmd/common/log.h"
+#include "vmmd/common/rpc_peer.h"
 #include "vmmd/worker/adopt.h"
 #include "vmmd/worker/inspect.h"
 #include "vmmd/worker/sandbox.h"

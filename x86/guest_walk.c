@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vmmd/worker/guest_walk.h"
+#include "x86/guest_walk.h"
 
 static const char *const fault_names[] = {
 	[GW_OK] = "ok",

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vmmd/worker/console_ring.h"
+#include "vmmd/common/console_ring.h"
 
 #define HDR_SIZE 4096   /* the header owns a page so data is page-aligned */
 

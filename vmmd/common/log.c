@@ -5,7 +5,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "vmmd/log.h"
+#include "vmmd/common/log.h"
 
 static enum log_level max_level = LOG_LVL_INFO;
 static char ident[64] = "vmmd";

@@ -7,7 +7,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "vmmd/host_probe.h"
+#include "vmmd/common/host_probe.h"
 
 static bool cpu_has_flag(const char *flag)
 {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vmmd/worker/console_ring: the console history file shared between the
+ * vmmd/common/console_ring: the console history file shared between the
  * worker (writer) and the supervisor (read-only reader), in a mkdtemp dir.
  */
 #include <errno.h>
@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "vmmd/worker/console_ring.h"
+#include "vmmd/common/console_ring.h"
 
 #define HDR_SIZE 4096   /* console_ring.c: the header owns a page */
 

@@ -10,8 +10,8 @@
 #include <event2/buffer.h>
 
 #include "proto/framer.h"
-#include "vmmd/log.h"
-#include "vmmd/rpc_peer.h"
+#include "vmmd/common/log.h"
+#include "vmmd/common/rpc_peer.h"
 
 struct pending_call {
 	struct pending_call *next;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The software page walker (vmmd/worker/guest_walk.c) on synthetic tables in a fake memory buffer. */
+/* The software page walker (x86/guest_walk.c) on synthetic tables in a fake memory buffer. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "vmmd/worker/guest_walk.h"
+#include "x86/guest_walk.h"
 
 #define MEM_SIZE  (64 * 4096)
 #define P   GW_PTE_P
