@@ -41,17 +41,6 @@ struct emu_outcome {
 	bool irq_shadow;           /* sti enabled IF (or mov ss): no interrupt before the next instruction */
 };
 
-/* MSRs the emulator knows. */
-#define X86_MSR_TSC             0x00000010u
-#define X86_MSR_EFER            0xc0000080u
-#define X86_MSR_STAR            0xc0000081u
-#define X86_MSR_LSTAR           0xc0000082u
-#define X86_MSR_CSTAR           0xc0000083u
-#define X86_MSR_SFMASK          0xc0000084u
-#define X86_MSR_FS_BASE         0xc0000100u
-#define X86_MSR_GS_BASE         0xc0000101u
-#define X86_MSR_KERNEL_GS_BASE  0xc0000102u
-
 /*
  * The guest faulted with `vector` (#GP or #UD, or #NP/#GP from a segment
  * load) at regs.rip. Decode the instruction there (fetched with

@@ -8,12 +8,8 @@
 #include "vmmd/shadow/emulate.h"
 #include "vmmd/shadow/engine.h"
 #include "vmmd/shadow/reflect.h"
+#include "x86/cpu.h"
 
-#define CR0_PE (1ULL << 0)
-#define CR0_WP (1ULL << 16)
-#define CR0_PG (1ULL << 31)
-#define EFER_NXE (1ULL << 11)
-#define X86_PF_RSVD (1u << 3)
 #define SHADOW_MAX_REFILLS 64   /* the same address filled this often in a row: the host refuses it */
 
 static const char *const class_names[STRAP_MAX] = {
@@ -54,8 +50,8 @@ uint64_t shadow_machine_bytes(uint64_t guest_bytes, unsigned pool_pages)
 
 /* --- the engine's view of guest memory and devices (struct shadow_env) --- */
 
-static bool guest_wp(const struct shadow_cpu *c) { return c->pcb.cr0 & CR0_WP; }
-static bool guest_nxe(const struct shadow_cpu *c) { return c->pcb.efer & EFER_NXE; }
+static bool guest_wp(const struct shadow_cpu *c) { return c->pcb.cr0 & X86_CR0_WP; }
+static bool guest_nxe(const struct shadow_cpu *c) { return c->pcb.efer & X86_EFER_NXE; }
 
 /* Copy between the guest's virtual memory and buf, page by page, as the hardware would walk it. */
 static int virt_copy(struct shadow_vcpu *sv, uint64_t va, void *buf, size_t len, unsigned access,
@@ -233,9 +229,9 @@ void shadow_vcpu_init_boot(struct shadow_vcpu *sv, struct shadow_vm *svm, unsign
 	c->regs.rdi = arg;
 	c->regs.rflags = X86_RFLAGS_FIXED;
 	/* Exactly what hw mode's boot gives the guest (vcpu.c), but virtual. */
-	c->pcb.cr0 = CR0_PE | (1ULL << 1) | (1ULL << 4) | (1ULL << 5) | CR0_WP | CR0_PG;
-	c->pcb.cr4 = 1ULL << 5;
-	c->pcb.efer = (1ULL << 8) | (1ULL << 10);
+	c->pcb.cr0 = X86_CR0_BOOT;
+	c->pcb.cr4 = X86_CR4_BOOT;
+	c->pcb.efer = X86_EFER_BOOT;
 	c->pcb.cr3 = VMM_BOOT_PML4;
 	c->pcb.gdtr = (struct shadow_dtr) { .base = VMM_BOOT_GDT, .limit = 23 };
 	c->pcb.cs = 0x08;

@@ -4,10 +4,7 @@
 
 #include "vmmd/shadow/monitor.h"
 #include "vmmd/shadow/shadow_mmu.h"
-
-#define PTE_P   (1ULL << 0)
-#define PTE_W   (1ULL << 1)
-#define PTE_NX  (1ULL << 63)
+#include "x86/cpu.h"
 
 static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
@@ -34,10 +31,10 @@ void *monitor_ptr(const struct monitor *mon, struct machine_memory *mm, uint64_t
 
 static void write_gdt(uint8_t *gdt, uint64_t tss_va)
 {
-	put64(gdt + MON_SEL_CODE0, 0x00af9a000000ffffULL);   /* ring-0 64-bit code */
-	put64(gdt + MON_SEL_DATA0, 0x00cf92000000ffffULL);   /* ring-0 data */
+	put64(gdt + MON_SEL_CODE0, X86_DESC_CODE64_RING0);   /* ring-0 64-bit code */
+	put64(gdt + MON_SEL_DATA0, X86_DESC_DATA_RING0);   /* ring-0 data */
 	/* 64-bit available TSS, limit 103 */
-	uint64_t lo = 103 | ((tss_va & 0xffffff) << 16) | (0x89ULL << 40) | (((tss_va >> 24) & 0xff) << 56);
+	uint64_t lo = 103 | ((tss_va & 0xffffff) << 16) | ((0x80ULL | X86_DESC_TYPE_TSS64) << 40) | (((tss_va >> 24) & 0xff) << 56);
 	put64(gdt + MON_SEL_TSS, lo);
 	put64(gdt + MON_SEL_TSS + 8, tss_va >> 32);
 }
@@ -48,7 +45,7 @@ static void write_idt(uint8_t *idt)
 		uint64_t off = monitor_stub_va(v);
 		uint8_t *g = idt + v * 16;
 		/* interrupt gate, present, DPL 0, IST 0, selector = ring-0 code */
-		uint64_t lo = (off & 0xffff) | ((uint64_t) MON_SEL_CODE0 << 16) | (0x8eULL << 40) |
+		uint64_t lo = (off & 0xffff) | ((uint64_t) MON_SEL_CODE0 << 16) | ((0x80ULL | X86_GATE_INTERRUPT) << 40) |
 			      (((off >> 16) & 0xffff) << 48);
 		put64(g, lo);
 		put64(g + 8, off >> 32);
@@ -84,15 +81,15 @@ int monitor_build(struct machine_memory *mm, uint64_t mpa, struct monitor *ret)
 
 	/* slot 510 -> PDPT[0] -> PD[0] -> PT[0..MON_PAGES) (supervisor-only) */
 	uint64_t pdpt = mpa + MON_PAGE_PDPT * 4096, pd = mpa + MON_PAGE_PD * 4096, pt = mpa + MON_PAGE_PT * 4096;
-	put64(m + MON_PAGE_PDPT * 4096, pd | PTE_P | PTE_W);
-	put64(m + MON_PAGE_PD * 4096, pt | PTE_P | PTE_W);
+	put64(m + MON_PAGE_PDPT * 4096, pd | X86_PTE_P | X86_PTE_W);
+	put64(m + MON_PAGE_PD * 4096, pt | X86_PTE_P | X86_PTE_W);
 	for (unsigned i = 0; i < MON_PAGES; i++) {
-		uint64_t flags = PTE_P | PTE_W | PTE_NX;
+		uint64_t flags = X86_PTE_P | X86_PTE_W | X86_PTE_NX;
 		if (i == MON_PAGE_STUBS)
-			flags = PTE_P;   /* code: read-only, executable */
+			flags = X86_PTE_P;   /* code: read-only, executable */
 		put64(m + MON_PAGE_PT * 4096 + i * 8, (mpa + i * 4096) | flags);
 	}
 	ret->mpa = mpa;
-	ret->pml4e = pdpt | PTE_P | PTE_W;
+	ret->pml4e = pdpt | X86_PTE_P | X86_PTE_W;
 	return 0;
 }

@@ -16,9 +16,8 @@
 
 #include "vmmd/shadow/decode.h"
 #include "vmmd/shadow/reflect.h"
+#include "x86/cpu.h"
 
-#define GATE_INTERRUPT 0x0e
-#define GATE_TRAP      0x0f
 #define MAX_DELIVERY_ATTEMPTS 5   /* benign -> contributory -> #DF -> triple, with room to spare */
 
 enum exc_class { EXC_BENIGN, EXC_CONTRIBUTORY, EXC_PAGE_FAULT, EXC_DOUBLE };
@@ -103,7 +102,7 @@ static int deliver_once(struct shadow_cpu *c, const struct shadow_env *env, cons
 		return nested_pf(c, &f, nested);
 	unsigned type = g[5] & 0x1f;             /* S = 0 and the type */
 	unsigned dpl = (g[5] >> 5) & 3;
-	if (type != GATE_INTERRUPT && type != GATE_TRAP)
+	if (type != X86_GATE_INTERRUPT && type != X86_GATE_TRAP)
 		return nested_fault(c, X86_GP, idt_error, 0, nested);
 	if (req->kind == REFLECT_SOFTWARE && dpl < p->vcpl)
 		return nested_fault(c, X86_GP, req->vector * 8 + 2, 0, nested);
@@ -156,7 +155,7 @@ static int deliver_once(struct shadow_cpu *c, const struct shadow_env *env, cons
 	c->regs.rsp = new_rsp;
 	c->regs.rip = target;
 	uint64_t flags = c->regs.rflags & ~(X86_RFLAGS_TF | X86_RFLAGS_NT | X86_RFLAGS_RF | X86_RFLAGS_VM);
-	set_rflags(c, flags, type == GATE_INTERRUPT ? false : p->vif);
+	set_rflags(c, flags, type == X86_GATE_INTERRUPT ? false : p->vif);
 	return 0;
 }
 

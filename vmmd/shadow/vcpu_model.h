@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "vmmd/shadow/pcb.h"
+#include "x86/cpu.h"
 
 struct shadow_cpu {
 	struct kvm_regs regs;
@@ -32,9 +33,9 @@ struct shadow_fault {
 };
 
 /* Kinds of access for virtual-memory callbacks. */
-#define SHADOW_ACC_WRITE  (1u << 1)   /* same bits as the #PF error code */
-#define SHADOW_ACC_USER   (1u << 2)
-#define SHADOW_ACC_FETCH  (1u << 4)
+#define SHADOW_ACC_WRITE  X86_PF_WRITE   /* the #PF error code's bits */
+#define SHADOW_ACC_USER   X86_PF_USER
+#define SHADOW_ACC_FETCH  X86_PF_INSTR
 
 struct shadow_env {
 	void *ctx;
@@ -64,55 +65,3 @@ struct shadow_env {
 	/* The guest's TSC for rdmsr(IA32_TSC). NULL: the host's rdtsc. */
 	uint64_t (*tsc)(void *ctx);
 };
-
-/* Architectural constants used by the engine. */
-#define X86_RFLAGS_IF  (1ULL << 9)
-#define X86_RFLAGS_TF  (1ULL << 8)
-#define X86_RFLAGS_DF  (1ULL << 10)
-#define X86_RFLAGS_IOPL (3ULL << 12)
-#define X86_RFLAGS_NT  (1ULL << 14)
-#define X86_RFLAGS_RF  (1ULL << 16)
-#define X86_RFLAGS_VM  (1ULL << 17)
-#define X86_RFLAGS_AC  (1ULL << 18)
-#define X86_RFLAGS_FIXED (1ULL << 1)
-
-#define X86_CR0_PE  (1ULL << 0)
-#define X86_CR0_MP  (1ULL << 1)
-#define X86_CR0_EM  (1ULL << 2)
-#define X86_CR0_TS  (1ULL << 3)
-#define X86_CR0_ET  (1ULL << 4)
-#define X86_CR0_NE  (1ULL << 5)
-#define X86_CR0_WP  (1ULL << 16)
-#define X86_CR0_AM  (1ULL << 18)
-#define X86_CR0_NW  (1ULL << 29)
-#define X86_CR0_CD  (1ULL << 30)
-#define X86_CR0_PG  (1ULL << 31)
-
-#define X86_CR4_PSE        (1ULL << 4)
-#define X86_CR4_PAE        (1ULL << 5)
-#define X86_CR4_PGE        (1ULL << 7)
-#define X86_CR4_UMIP       (1ULL << 11)
-#define X86_CR4_LA57       (1ULL << 12)
-#define X86_CR4_FSGSBASE   (1ULL << 16)
-#define X86_CR4_PCIDE      (1ULL << 17)
-#define X86_CR4_OSXSAVE    (1ULL << 18)
-#define X86_CR4_SMEP       (1ULL << 20)
-#define X86_CR4_SMAP       (1ULL << 21)
-#define X86_CR4_PKE        (1ULL << 22)
-
-#define X86_EFER_SCE  (1ULL << 0)
-#define X86_EFER_LME  (1ULL << 8)
-#define X86_EFER_LMA  (1ULL << 10)
-#define X86_EFER_NXE  (1ULL << 11)
-
-enum x86_vector {
-	X86_DE = 0, X86_DB = 1, X86_NMI = 2, X86_BP = 3, X86_OF = 4, X86_BR = 5, X86_UD = 6, X86_NM = 7,
-	X86_DF = 8, X86_TS = 10, X86_NP = 11, X86_SS = 12, X86_GP = 13, X86_PF = 14, X86_MF = 16,
-	X86_AC = 17, X86_MC = 18, X86_XM = 19,
-};
-
-/* Does this exception push an error code? */
-static inline bool x86_vector_has_error(unsigned v)
-{
-	return v == X86_DF || (v >= X86_TS && v <= X86_PF) || v == X86_AC || v == 21 || v == 29 || v == 30;
-}

@@ -4,21 +4,18 @@
 
 #include "abi/bootinfo.h"
 #include "vmmd/worker/boot.h"
-
-#define PTE_P   (1ULL << 0)
-#define PTE_W   (1ULL << 1)
-#define PTE_PS  (1ULL << 7)
+#include "x86/cpu.h"
 
 static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, sizeof(v)); }
 
 void boot_write_identity_map(uint8_t *low, uint64_t pml4, uint64_t pdpt, uint64_t pd)
 {
-	put64(low + pml4, pdpt | PTE_P | PTE_W);
+	put64(low + pml4, pdpt | X86_PTE_P | X86_PTE_W);
 	for (uint64_t i = 0; i < 4; i++) {
 		uint64_t table = pd + i * 0x1000;
-		put64(low + pdpt + i * 8, table | PTE_P | PTE_W);
+		put64(low + pdpt + i * 8, table | X86_PTE_P | X86_PTE_W);
 		for (uint64_t j = 0; j < 512; j++)
-			put64(low + table + j * 8, ((i << 30) | (j << 21)) | PTE_P | PTE_W | PTE_PS);
+			put64(low + table + j * 8, ((i << 30) | (j << 21)) | X86_PTE_P | X86_PTE_W | X86_PTE_PS);
 	}
 }
 
@@ -30,8 +27,8 @@ int boot_write_tables(struct guest_memory *mem, const struct vm_config *config)
 	memset(low, 0, VMM_LOAD_MIN);
 
 	/* GDT: null, 64-bit code at 0x08, flat data at 0x10 (what vcpu.c loads). */
-	put64(low + VMM_BOOT_GDT + 0x08, 0x00af9a000000ffffULL);
-	put64(low + VMM_BOOT_GDT + 0x10, 0x00cf92000000ffffULL);
+	put64(low + VMM_BOOT_GDT + 0x08, X86_DESC_CODE64_RING0);
+	put64(low + VMM_BOOT_GDT + 0x10, X86_DESC_DATA_RING0);
 
 	boot_write_identity_map(low, VMM_BOOT_PML4, VMM_BOOT_PDPT, VMM_BOOT_PD);
 

@@ -7,10 +7,7 @@
 #include "vmmd/shadow/decode.h"
 #include "vmmd/worker/emulation_fallback.h"
 #include "vmmd/worker/vcpu.h"
-
-#define RFLAGS_AC (1ULL << 18)
-#define VECTOR_UD 6
-#define VECTOR_BP 3
+#include "x86/cpu.h"
 
 static const char *const names[EMULATED_MAX] = {
 	[EMULATED_INT3] = "int3", [EMULATED_CLAC] = "clac", [EMULATED_STAC] = "stac",
@@ -93,14 +90,14 @@ int emulation_fallback(struct vcpu *v, char *msg, size_t msg_size)
 	int r;
 	if (which == EMULATED_INT3) {
 		regs.rip += insn.d.length;   /* #BP is a trap: the frame holds the next RIP */
-		r = ioctl(v->fd, KVM_SET_REGS, &regs) < 0 ? -errno : inject_exception(v, VECTOR_BP);
+		r = ioctl(v->fd, KVM_SET_REGS, &regs) < 0 ? -errno : inject_exception(v, X86_BP);
 	} else if (cpl != 0) {
-		r = inject_exception(v, VECTOR_UD);
+		r = inject_exception(v, X86_UD);
 	} else {
 		if (which == EMULATED_CLAC)
-			regs.rflags &= ~RFLAGS_AC;
+			regs.rflags &= ~X86_RFLAGS_AC;
 		else
-			regs.rflags |= RFLAGS_AC;
+			regs.rflags |= X86_RFLAGS_AC;
 		regs.rip += insn.d.length;
 		r = ioctl(v->fd, KVM_SET_REGS, &regs) < 0 ? -errno : 0;
 	}

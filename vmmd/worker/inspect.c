@@ -11,14 +11,7 @@
 #include "vmmd/worker/inspect.h"
 #include "vmmd/worker/shadow_inspect.h"
 #include "vmmd/worker/vm.h"
-
-#define RFLAGS_IF   (1ULL << 9)
-#define CR0_PE      (1ULL << 0)
-#define CR0_PG      (1ULL << 31)
-#define CR4_PAE     (1ULL << 5)
-#define CR4_LA57    (1ULL << 12)
-#define EFER_LMA    (1ULL << 10)
-#define EFER_NXE    (1ULL << 11)
+#include "x86/cpu.h"
 
 /* --- holding the vCPUs still ------------------------------------------------- */
 
@@ -199,27 +192,27 @@ struct json_object *inspect_sregs_json(const struct kvm_sregs *s)
 
 const char *inspect_paging_kind(const struct inspect_paging *p)
 {
-	if (!(p->cr0 & CR0_PG))
+	if (!(p->cr0 & X86_CR0_PG))
 		return "none";
-	if (!(p->cr4 & CR4_PAE))
+	if (!(p->cr4 & X86_CR4_PAE))
 		return "32-bit";
-	if (!(p->efer & EFER_LMA))
+	if (!(p->efer & X86_EFER_LMA))
 		return "pae";
-	return p->cr4 & CR4_LA57 ? "5-level" : "4-level";
+	return p->cr4 & X86_CR4_LA57 ? "5-level" : "4-level";
 }
 
 void inspect_walk_config(const struct inspect_paging *p, struct gw_config *ret)
 {
-	*ret = (struct gw_config) { .phys_bits = p->phys_bits, .nxe = (p->efer & EFER_NXE) != 0, .no_1g = p->no_1g };
+	*ret = (struct gw_config) { .phys_bits = p->phys_bits, .nxe = (p->efer & X86_EFER_NXE) != 0, .no_1g = p->no_1g };
 }
 
 struct json_object *inspect_pcb_json(const struct kvm_regs *regs, const struct kvm_sregs *sregs)
 {
 	/* CPL: 0 in real mode, else SS.DPL (what KVM itself uses). */
-	unsigned cpl = (sregs->cr0 & CR0_PE) ? sregs->ss.dpl : 0;
+	unsigned cpl = (sregs->cr0 & X86_CR0_PE) ? sregs->ss.dpl : 0;
 	struct inspect_paging p = { sregs->cr0, sregs->cr3, sregs->cr4, sregs->efer };
 	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "interrupts_enabled", json_object_new_boolean(regs->rflags & RFLAGS_IF));
+	json_object_object_add(o, "interrupts_enabled", json_object_new_boolean(regs->rflags & X86_RFLAGS_IF));
 	json_object_object_add(o, "idt_base", json_object_new_uint64(sregs->idt.base));
 	json_object_object_add(o, "idt_limit", json_object_new_int(sregs->idt.limit));
 	json_object_object_add(o, "page_table_base", json_object_new_uint64(sregs->cr3 & GW_CR3_MASK));

@@ -14,13 +14,9 @@
 #include "vmmd/worker/shadow_platform.h"
 #include "vmmd/worker/shadow_run.h"
 #include "vmmd/worker/vm.h"
+#include "x86/cpu.h"
 
 
-#define MSR_STAR          0xc0000081
-#define MSR_LSTAR         0xc0000082
-#define MSR_SFMASK        0xc0000084
-#define MSR_PLATFORM_INFO 0xce
-#define MSR_MISC_FEATURES 0x140
 
 /* --- setup ---------------------------------------------------------------- */
 
@@ -159,9 +155,10 @@ static int set_msrs(struct vcpu *v)
 		struct kvm_msrs hdr;
 		struct kvm_msr_entry e[3];
 	} m = { .hdr.nmsrs = 3, .e = {
-		{ .index = MSR_STAR, .data = (uint64_t) MON_SEL_CODE0 << 32 },
-		{ .index = MSR_LSTAR, .data = monitor_syscall_va() },
-		{ .index = MSR_SFMASK, .data = 0x47700 },   /* TF IF DF NT AC: the stub runs clean */
+		{ .index = X86_MSR_STAR, .data = (uint64_t) MON_SEL_CODE0 << 32 },
+		{ .index = X86_MSR_LSTAR, .data = monitor_syscall_va() },
+		{ .index = X86_MSR_SFMASK, .data = X86_RFLAGS_TF | X86_RFLAGS_IF | X86_RFLAGS_DF |
+		  X86_RFLAGS_IOPL | X86_RFLAGS_NT | X86_RFLAGS_AC },   /* the stub runs clean */
 	} };
 	if (ioctl(v->fd, KVM_SET_MSRS, &m) != 3)
 		return -EIO;
@@ -169,9 +166,9 @@ static int set_msrs(struct vcpu *v)
 	struct {
 		struct kvm_msrs hdr;
 		struct kvm_msr_entry e[1];
-	} pi = { .hdr.nmsrs = 1, .e = { { .index = MSR_PLATFORM_INFO, .data = 1ULL << 31 } } };
+	} pi = { .hdr.nmsrs = 1, .e = { { .index = X86_MSR_PLATFORM_INFO, .data = 1ULL << 31 } } };
 	if (ioctl(v->fd, KVM_SET_MSRS, &pi) == 1) {
-		pi.e[0] = (struct kvm_msr_entry) { .index = MSR_MISC_FEATURES, .data = 1 };
+		pi.e[0] = (struct kvm_msr_entry) { .index = X86_MSR_MISC_FEATURES, .data = 1 };
 		if (ioctl(v->fd, KVM_SET_MSRS, &pi) == 1)
 			v->cpuid_faulting = true;
 	}

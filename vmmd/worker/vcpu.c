@@ -15,6 +15,7 @@
 #include "vmmd/worker/shadow_run.h"
 #include "vmmd/worker/vcpu.h"
 #include "vmmd/worker/vm.h"
+#include "x86/cpu.h"
 
 static const char *const stat_names[VCPU_STAT_MAX] = {
 	[VCPU_STAT_IO] = "io", [VCPU_STAT_MMIO] = "mmio", [VCPU_STAT_HLT] = "hlt",
@@ -108,21 +109,21 @@ int vcpu_set_entry(struct vcpu *v, const struct vcpu_entry *e)
 	sregs.idt.limit = 0;   /* until the guest loads its own IDT, any exception triple-faults */
 	if (long_mode) {
 		sregs.cr3 = e->cr3;
-		sregs.cr4 = 1u << 5;                                   /* PAE */
-		sregs.cr0 = (1u << 0) | (1u << 1) | (1u << 4) | (1u << 5) | (1u << 16) | (1u << 31);
-		sregs.efer = (1u << 8) | (1u << 10);                   /* LME | LMA */
+		sregs.cr4 = X86_CR4_BOOT;
+		sregs.cr0 = X86_CR0_BOOT;
+		sregs.efer = X86_EFER_BOOT;
 	} else {
 		/* PVH: protected mode, paging off (Xen's HVM direct boot ABI). */
 		sregs.cr3 = 0;
 		sregs.cr4 = 0;
-		sregs.cr0 = (1u << 0) | (1u << 4);                     /* PE | ET */
+		sregs.cr0 = X86_CR0_PE | X86_CR0_ET;
 		sregs.efer = 0;
 	}
 	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0)
 		return -errno;
 
 	struct kvm_regs regs = { .rip = e->rip, .rsp = e->rsp, .rdi = e->rdi, .rsi = e->rsi,
-				 .rbx = e->rbx, .rflags = 0x2 };
+				 .rbx = e->rbx, .rflags = X86_RFLAGS_FIXED };
 	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
 		return -errno;
 	return 0;
