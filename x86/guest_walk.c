@@ -45,14 +45,14 @@ static const struct gw_config default_config = { .phys_bits = 52, .nxe = true };
 /* Whether entry (present) at level has bits set that the CPU would fault on. */
 static bool reserved_bits(uint64_t entry, int level, const struct gw_config *cfg)
 {
-	if (entry & GW_ADDR_MASK & ~phys_mask(cfg->phys_bits))
+	if (entry & X86_PTE_ADDR & ~phys_mask(cfg->phys_bits))
 		return true;
-	if (!cfg->nxe && (entry & GW_PTE_NX))
+	if (!cfg->nxe && (entry & X86_PTE_NX))
 		return true;
-	if ((level == 4 || (level == 3 && cfg->no_1g)) && (entry & GW_PTE_PS))
+	if ((level == 4 || (level == 3 && cfg->no_1g)) && (entry & X86_PTE_PS))
 		return true;
 	/* A 2 MiB or 1 GiB page: bit 12 is PAT, bits 13..shift-1 must be clear. */
-	if ((level == 3 || level == 2) && (entry & GW_PTE_PS)) {
+	if ((level == 3 || level == 2) && (entry & X86_PTE_PS)) {
 		uint64_t low = ((1ULL << level_shift(level)) - 1) & ~0x1fffULL;
 		if (entry & low)
 			return true;
@@ -62,7 +62,7 @@ static bool reserved_bits(uint64_t entry, int level, const struct gw_config *cfg
 
 static bool is_leaf(uint64_t entry, int level)
 {
-	return level == 1 || ((level == 3 || level == 2) && (entry & GW_PTE_PS));
+	return level == 1 || ((level == 3 || level == 2) && (entry & X86_PTE_PS));
 }
 
 int gw_translate(const struct gw_memory *mem, uint64_t cr3, uint64_t virt, const struct gw_config *cfg,
@@ -92,7 +92,7 @@ int gw_translate(const struct gw_memory *mem, uint64_t cr3, uint64_t virt, const
 			return -EFAULT;
 		}
 		s->entry = e;
-		if (!(e & GW_PTE_P)) {
+		if (!(e & X86_PTE_P)) {
 			ret->fault = GW_NOT_PRESENT;
 			return -EFAULT;
 		}
@@ -100,9 +100,9 @@ int gw_translate(const struct gw_memory *mem, uint64_t cr3, uint64_t virt, const
 			ret->fault = GW_RESERVED;
 			return -EFAULT;
 		}
-		writable = writable && (e & GW_PTE_W);
-		user = user && (e & GW_PTE_U);
-		nx = nx || (e & GW_PTE_NX);
+		writable = writable && (e & X86_PTE_W);
+		user = user && (e & X86_PTE_U);
+		nx = nx || (e & X86_PTE_NX);
 		if (is_leaf(e, level)) {
 			uint64_t size = 1ULL << shift;
 			ret->page_size = size;
@@ -205,9 +205,9 @@ static void walk_table(struct enum_ctx *c, uint64_t table, int level, uint64_t b
 		c->res->entries++;
 		if (c->mem->read(c->mem->opaque, table + 8ULL * i, &e) < 0)
 			continue;
-		if (!(e & GW_PTE_P) || reserved_bits(e, level, c->cfg))
+		if (!(e & X86_PTE_P) || reserved_bits(e, level, c->cfg))
 			continue;
-		bool w = writable && (e & GW_PTE_W), u = user && (e & GW_PTE_U), x = nx || (e & GW_PTE_NX);
+		bool w = writable && (e & X86_PTE_W), u = user && (e & X86_PTE_U), x = nx || (e & X86_PTE_NX);
 		if (is_leaf(e, level))
 			add_page(c, v, gw_entry_addr(e, c->phys_bits) & ~(span - 1), span, w, u, x);
 		else

@@ -15,19 +15,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "x86/cpu.h"
+
 #define GW_LEVELS       4          /* PML4 = 4, PDPT = 3, PD = 2, PT = 1 */
-#define GW_PTE_P        (1ULL << 0)
-#define GW_PTE_W        (1ULL << 1)
-#define GW_PTE_U        (1ULL << 2)
-#define GW_PTE_PWT      (1ULL << 3)
-#define GW_PTE_PCD      (1ULL << 4)
-#define GW_PTE_A        (1ULL << 5)
-#define GW_PTE_D        (1ULL << 6)
-#define GW_PTE_PS       (1ULL << 7)
-#define GW_PTE_G        (1ULL << 8)
-#define GW_PTE_NX       (1ULL << 63)
-#define GW_ADDR_MASK    0x000ffffffffff000ULL   /* bits 12..51 */
-#define GW_CR3_MASK     0x000ffffffffff000ULL
 
 /* Reads the little-endian 8-byte entry at physical address paddr (8-aligned).
  * Returns 0, or a negative errno when paddr is not backed by memory. */

@@ -12,11 +12,11 @@
 #include "x86/guest_walk.h"
 
 #define MEM_SIZE  (64 * 4096)
-#define P   GW_PTE_P
-#define W   GW_PTE_W
-#define U   GW_PTE_U
-#define PS  GW_PTE_PS
-#define NX  GW_PTE_NX
+#define P   X86_PTE_P
+#define W   X86_PTE_W
+#define U   X86_PTE_U
+#define PS  X86_PTE_PS
+#define NX  X86_PTE_NX
 
 /* Fake guest-physical memory: [0, MEM_SIZE); reads outside it fail. */
 struct fake_mem {

@@ -20,11 +20,11 @@
 
 static bool reserved(uint64_t e, int level, bool nxe)
 {
-	if ((e & GW_PTE_NX) && !nxe)
+	if ((e & X86_PTE_NX) && !nxe)
 		return true;
-	if (level == 4 && (e & GW_PTE_PS))
+	if (level == 4 && (e & X86_PTE_PS))
 		return true;
-	if ((level == 3 || level == 2) && (e & GW_PTE_PS)) {
+	if ((level == 3 || level == 2) && (e & X86_PTE_PS)) {
 		uint64_t low = ((1ULL << (12 + 9 * (level - 1))) - 1) & ~0x1fffULL;
 		if (e & low)
 			return true;
@@ -38,11 +38,11 @@ int smmu_walk_path(const struct machine_memory *mm, const struct physmap *pm, ui
 {
 	bool write = access & SHADOW_ACC_WRITE, user = access & SHADOW_ACC_USER;
 	bool fetch = access & SHADOW_ACC_FETCH;
-	uint32_t acc = (write ? PF_ERR_W : 0) | (user ? PF_ERR_U : 0) | (fetch && nxe ? PF_ERR_ID : 0);
+	uint32_t acc = (write ? X86_PF_WRITE : 0) | (user ? X86_PF_USER : 0) | (fetch && nxe ? X86_PF_INSTR : 0);
 	uint64_t *ptr[5] = { 0 };
 	struct gpath p = { 0 };
 	bool user_ok = true, write_ok = true, nx = false;
-	uint64_t table = guest_cr3 & GW_CR3_MASK, e = 0, size;
+	uint64_t table = guest_cr3 & X86_CR3_ADDR, e = 0, size;
 	int level;
 
 	if (!gw_canonical(va))
@@ -57,32 +57,32 @@ int smmu_walk_path(const struct machine_memory *mm, const struct physmap *pm, ui
 			return -EFAULT;
 		}
 		e = __atomic_load_n(ptr[level], __ATOMIC_ACQUIRE);
-		if (!(e & GW_PTE_P)) {
+		if (!(e & X86_PTE_P)) {
 			*ret_error = acc;
 			return -EFAULT;
 		}
 		if (reserved(e, level, nxe)) {
-			*ret_error = acc | PF_ERR_P | PF_ERR_RSVD;
+			*ret_error = acc | X86_PF_PROT | X86_PF_RSVD;
 			return -EFAULT;
 		}
-		user_ok &= !!(e & GW_PTE_U);
-		write_ok &= !!(e & GW_PTE_W);
-		nx |= nxe && (e & GW_PTE_NX);
+		user_ok &= !!(e & X86_PTE_U);
+		write_ok &= !!(e & X86_PTE_W);
+		nx |= nxe && (e & X86_PTE_NX);
 		p.table[level] = table;
 		p.entry[level] = e;
-		if (level == 1 || (e & GW_PTE_PS))
+		if (level == 1 || (e & X86_PTE_PS))
 			break;
-		table = e & GW_ADDR_MASK;
+		table = e & X86_PTE_ADDR;
 	}
 
 	if ((user && !user_ok) || (write && !write_ok && (user || guest_wp)) || (fetch && nx)) {
-		*ret_error = acc | PF_ERR_P;
+		*ret_error = acc | X86_PF_PROT;
 		return -EFAULT;
 	}
 
 	if (set_ad) {
 		for (int l = 4; l >= level; l--) {
-			uint64_t bits = GW_PTE_A | (l == level && write ? GW_PTE_D : 0);
+			uint64_t bits = X86_PTE_A | (l == level && write ? X86_PTE_D : 0);
 			if ((p.entry[l] & bits) != bits)
 				p.entry[l] = __atomic_or_fetch(ptr[l], bits, __ATOMIC_ACQ_REL);
 		}
@@ -91,7 +91,7 @@ int smmu_walk_path(const struct machine_memory *mm, const struct physmap *pm, ui
 	size = PAGE_SIZE_4K << (9 * (level - 1));
 	p.leaf_level = level;
 	p.w = (struct gwalk) {
-		.gpa = (e & GW_ADDR_MASK & ~(size - 1)) | (va & (size - 1)),
+		.gpa = (e & X86_PTE_ADDR & ~(size - 1)) | (va & (size - 1)),
 		.pte = p.entry[level],
 		.pte_gpa = p.table[level] + 8 * smmu_index(va, level),
 		.page_size = size,

@@ -139,7 +139,7 @@ static uint32_t root_get(struct smmu *s, unsigned as, bool user)
 
 uint64_t smmu_load_root(struct smmu *s, uint64_t guest_cr3, bool user)
 {
-	uint64_t cr3 = guest_cr3 & GW_CR3_MASK;
+	uint64_t cr3 = guest_cr3 & X86_CR3_ADDR;
 	unsigned as = as_get(s, cr3);
 
 	s->st.root_loads++;
@@ -176,7 +176,7 @@ static void fill(struct smmu *s, unsigned as, bool user, uint64_t va, const stru
 		uint64_t key = ge & SMMU_KEY_MASK, e = sp_table(s, sp)[i];
 		uint32_t child;
 
-		if (e & GW_PTE_P) {
+		if (e & X86_PTE_P) {
 			child = sp_of_entry(s, e);
 			if (s->meta[child].key == key && s->meta[child].synth == synth) {
 				sp = child;
@@ -185,7 +185,7 @@ static void fill(struct smmu *s, unsigned as, bool user, uint64_t va, const stru
 			/* The guest entry changed under a cached structure. */
 			smmu_sp_zap(s, child);
 		}
-		child = smmu_sp_alloc(s, level - 1, as, user, key, gfn_of(s, ge & GW_ADDR_MASK), synth);
+		child = smmu_sp_alloc(s, level - 1, as, user, key, gfn_of(s, ge & X86_PTE_ADDR), synth);
 		smmu_sp_link(s, sp, i, child);
 		sp = child;
 	}
@@ -201,8 +201,8 @@ static void fill(struct smmu *s, unsigned as, bool user, uint64_t va, const stru
 	gfn = gfn_of(s, gpa);
 	mpa = physmap_gpa_to_mpa(s->pm, gpa);
 	/* The guest kernel (CR0.WP = 0) may write read-only pages; user code never. */
-	w = (p->w.writable || (!user && !guest_wp)) && (p->w.pte & GW_PTE_D) && !smmu_gfn_protected(s, gfn);
-	spte = mpa | GW_PTE_P | GW_PTE_U | GW_PTE_A | (w ? GW_PTE_W | GW_PTE_D : 0) | (p->w.nx ? GW_PTE_NX : 0);
+	w = (p->w.writable || (!user && !guest_wp)) && (p->w.pte & X86_PTE_D) && !smmu_gfn_protected(s, gfn);
+	spte = mpa | X86_PTE_P | X86_PTE_U | X86_PTE_A | (w ? X86_PTE_W | X86_PTE_D : 0) | (p->w.nx ? X86_PTE_NX : 0);
 	smmu_leaf_set(s, sp, smmu_index(va, 1), spte, p->w.pte_gpa);
 	s->st.fills++;
 }
@@ -210,9 +210,9 @@ static void fill(struct smmu *s, unsigned as, bool user, uint64_t va, const stru
 int smmu_page_fault(struct smmu *s, uint64_t guest_cr3, bool user, uint64_t va, uint32_t hw_error,
 		    bool guest_wp, bool nxe, struct smmu_fault *ret)
 {
-	unsigned access = (hw_error & PF_ERR_W ? SHADOW_ACC_WRITE : 0) | (hw_error & PF_ERR_ID ? SHADOW_ACC_FETCH : 0) |
+	unsigned access = (hw_error & X86_PF_WRITE ? SHADOW_ACC_WRITE : 0) | (hw_error & X86_PF_INSTR ? SHADOW_ACC_FETCH : 0) |
 			  (user ? SHADOW_ACC_USER : 0);
-	uint64_t cr3 = guest_cr3 & GW_CR3_MASK;
+	uint64_t cr3 = guest_cr3 & X86_CR3_ADDR;
 	struct gpath p;
 	uint32_t err = 0;
 	unsigned as;
@@ -229,8 +229,8 @@ int smmu_page_fault(struct smmu *s, uint64_t guest_cr3, bool user, uint64_t va, 
 		s->st.guest_faults++;
 		*ret = (struct smmu_fault) {
 			.kind = SMMU_FAULT_GUEST,
-			.guest_error = (access & SHADOW_ACC_WRITE ? PF_ERR_W : 0) | (user ? PF_ERR_U : 0) |
-				       (access & SHADOW_ACC_FETCH && nxe ? PF_ERR_ID : 0),
+			.guest_error = (access & SHADOW_ACC_WRITE ? X86_PF_WRITE : 0) | (user ? X86_PF_USER : 0) |
+				       (access & SHADOW_ACC_FETCH && nxe ? X86_PF_INSTR : 0),
 		};
 		return 0;
 	}
@@ -269,7 +269,7 @@ void smmu_guest_cr3_write(struct smmu *s, uint64_t old_cr3, uint64_t new_cr3)
 	if (!s || s->cfg.strategy != SMMU_VTLB || !s->as[0].valid)
 		return;
 	/* A virtual TLB forgets everything on a CR3 write, even to the same value. */
-	as_rekey(s, 0, new_cr3 & GW_CR3_MASK);
+	as_rekey(s, 0, new_cr3 & X86_CR3_ADDR);
 }
 
 void smmu_invlpg(struct smmu *s, uint64_t guest_cr3, uint64_t va)
@@ -279,7 +279,7 @@ void smmu_invlpg(struct smmu *s, uint64_t guest_cr3, uint64_t va)
 	if (!s)
 		return;
 	s->st.invlpg++;
-	as = as_find(s, guest_cr3 & GW_CR3_MASK);
+	as = as_find(s, guest_cr3 & X86_CR3_ADDR);
 	if (as < 0 || !gw_canonical(va) || smmu_index(va, 4) == SHADOW_MONITOR_PML4_SLOT)
 		return;
 
@@ -297,7 +297,7 @@ void smmu_invlpg(struct smmu *s, uint64_t guest_cr3, uint64_t va)
 			uint64_t e = sp_table(s, sp)[i], *gp, ge;
 			uint32_t child;
 
-			if (level == 1 || !(e & GW_PTE_P)) {
+			if (level == 1 || !(e & X86_PTE_P)) {
 				smmu_entry_zap(s, sp, i);
 				break;
 			}
@@ -308,7 +308,7 @@ void smmu_invlpg(struct smmu *s, uint64_t guest_cr3, uint64_t va)
 				smmu_sp_zap(s, child);
 				break;
 			}
-			gtable = ge & GW_ADDR_MASK;
+			gtable = ge & X86_PTE_ADDR;
 			sp = child;
 		}
 	}
@@ -378,7 +378,7 @@ static int mappings_below(struct smmu *s, uint32_t sp, uint64_t base, uint64_t f
 		uint64_t va = canonical(base + i * span), e = t[i];
 		int r;
 
-		if (!(e & GW_PTE_P) || (level == 4 && i == SHADOW_MONITOR_PML4_SLOT))
+		if (!(e & X86_PTE_P) || (level == 4 && i == SHADOW_MONITOR_PML4_SLOT))
 			continue;
 		if (va > to || va + (span - 1) < from)
 			continue;
@@ -389,9 +389,9 @@ static int mappings_below(struct smmu *s, uint32_t sp, uint64_t base, uint64_t f
 			uint64_t *gp = physmap_guest_ptr(s->pm, s->mm, s->leaf_gpa[id], 8);
 			struct smmu_mapping m = {
 				.va = va,
-				.mpa = e & GW_ADDR_MASK,
+				.mpa = e & X86_PTE_ADDR,
 				.size = PAGE_SIZE_4K,
-				.flags = e & ~GW_ADDR_MASK,
+				.flags = e & ~X86_PTE_ADDR,
 				.guest_pte = gp ? __atomic_load_n(gp, __ATOMIC_ACQUIRE) : 0,
 				.guest_pte_gpa = s->leaf_gpa[id],
 			};
@@ -410,7 +410,7 @@ int smmu_foreach_mapping(struct smmu *s, uint64_t guest_cr3, bool user, uint64_t
 
 	if (!s || !fn || from > to)
 		return -EINVAL;
-	as = as_find(s, guest_cr3 & GW_CR3_MASK);
+	as = as_find(s, guest_cr3 & X86_CR3_ADDR);
 	if (as < 0 || s->as[as].root[user] == SMMU_NONE)
 		return -ENOENT;
 	return mappings_below(s, s->as[as].root[user], 0, from, to, fn, userdata);

@@ -35,13 +35,7 @@
 #define SMMU_DEFAULT_MAX_ROOTS 8
 
 /* The bits of a guest entry a shadow structure depends on (not A/D/G/AVL). */
-#define SMMU_KEY_MASK (GW_ADDR_MASK | GW_PTE_P | GW_PTE_W | GW_PTE_U | GW_PTE_PS | GW_PTE_NX)
-
-#define PF_ERR_P    (1u << 0)
-#define PF_ERR_W    (1u << 1)
-#define PF_ERR_U    (1u << 2)
-#define PF_ERR_RSVD (1u << 3)
-#define PF_ERR_ID   (1u << 4)
+#define SMMU_KEY_MASK (X86_PTE_ADDR | X86_PTE_P | X86_PTE_W | X86_PTE_U | X86_PTE_PS | X86_PTE_NX)
 
 struct sp_meta {
 	uint64_t key;          /* masked guest entry it was built from; roots: guest CR3 address */
@@ -117,7 +111,7 @@ static inline uint64_t sp_mpa(const struct smmu *s, uint32_t sp)
 /* Pool index of the shadow page a non-leaf shadow entry points to. */
 static inline uint32_t sp_of_entry(const struct smmu *s, uint64_t e)
 {
-	return (uint32_t) (((e & GW_ADDR_MASK) - s->cfg.pool_mpa) / PAGE_SIZE_4K);
+	return (uint32_t) (((e & X86_PTE_ADDR) - s->cfg.pool_mpa) / PAGE_SIZE_4K);
 }
 
 static inline uint64_t gfn_of(const struct smmu *s, uint64_t gpa)

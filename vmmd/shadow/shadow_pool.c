@@ -57,7 +57,7 @@ void smmu_pool_free(struct smmu *s)
 
 static uint64_t leaf_gfn(const struct smmu *s, uint64_t spte)
 {
-	return gfn_of(s, physmap_mpa_to_gpa(s->pm, spte & GW_ADDR_MASK));
+	return gfn_of(s, physmap_mpa_to_gpa(s->pm, spte & X86_PTE_ADDR));
 }
 
 static void rmap_link(struct smmu *s, uint32_t id, uint64_t spte)
@@ -187,7 +187,7 @@ static void sp_clear(struct smmu *s, uint32_t sp)
 	for (unsigned i = 0; i < SMMU_ENTRIES; i++) {
 		uint64_t e = t[i];
 
-		if (!(e & GW_PTE_P) || (level == 4 && i == SHADOW_MONITOR_PML4_SLOT))
+		if (!(e & X86_PTE_P) || (level == 4 && i == SHADOW_MONITOR_PML4_SLOT))
 			continue;
 		if (level == 1) {
 			rmap_unlink(s, sp * SMMU_ENTRIES + i, e);
@@ -226,7 +226,7 @@ void smmu_entry_zap(struct smmu *s, uint32_t sp, unsigned slot)
 	uint64_t *t = sp_table(s, sp);
 	uint64_t e = t[slot];
 
-	if (!(e & GW_PTE_P) || (s->meta[sp].level == 4 && slot == SHADOW_MONITOR_PML4_SLOT))
+	if (!(e & X86_PTE_P) || (s->meta[sp].level == 4 && slot == SHADOW_MONITOR_PML4_SLOT))
 		return;
 	if (s->meta[sp].level == 1) {
 		rmap_unlink(s, sp * SMMU_ENTRIES + slot, e);
@@ -245,7 +245,7 @@ void smmu_sp_link(struct smmu *s, uint32_t parent, unsigned slot, uint32_t child
 	s->meta[child].parent_slot = (uint16_t) slot;
 	/* Intermediate entries allow everything: the leaf carries the rights of
 	 * the whole guest path. A is preset so the CPU never has to set it. */
-	sp_table(s, parent)[slot] = sp_mpa(s, child) | GW_PTE_P | GW_PTE_W | GW_PTE_U | GW_PTE_A;
+	sp_table(s, parent)[slot] = sp_mpa(s, child) | X86_PTE_P | X86_PTE_W | X86_PTE_U | X86_PTE_A;
 }
 
 void smmu_leaf_set(struct smmu *s, uint32_t sp, unsigned slot, uint64_t spte, uint64_t pte_gpa)
@@ -255,7 +255,7 @@ void smmu_leaf_set(struct smmu *s, uint32_t sp, unsigned slot, uint64_t spte, ui
 
 	/* Replacing the entry of the faulting address: the #PF already took it
 	 * out of the real TLB, so no flush is needed here. */
-	if (t[slot] & GW_PTE_P)
+	if (t[slot] & X86_PTE_P)
 		rmap_unlink(s, id, t[slot]);
 	t[slot] = spte;
 	s->leaf_gpa[id] = pte_gpa;

@@ -20,9 +20,9 @@ static void leaf_drop_write(struct smmu *s, uint32_t id)
 	uint32_t sp = id / SMMU_ENTRIES;
 	uint64_t *e = &sp_table(s, sp)[id % SMMU_ENTRIES];
 
-	if (!(*e & GW_PTE_W))
+	if (!(*e & X86_PTE_W))
 		return;
-	*e &= ~(GW_PTE_W | GW_PTE_D);
+	*e &= ~(X86_PTE_W | X86_PTE_D);
 	s->removed = true;
 	if (sp_is_loaded(s, sp))
 		s->tlb_flush = true;

@@ -215,7 +215,7 @@ struct json_object *inspect_pcb_json(const struct kvm_regs *regs, const struct k
 	json_object_object_add(o, "interrupts_enabled", json_object_new_boolean(regs->rflags & X86_RFLAGS_IF));
 	json_object_object_add(o, "idt_base", json_object_new_uint64(sregs->idt.base));
 	json_object_object_add(o, "idt_limit", json_object_new_int(sregs->idt.limit));
-	json_object_object_add(o, "page_table_base", json_object_new_uint64(sregs->cr3 & GW_CR3_MASK));
+	json_object_object_add(o, "page_table_base", json_object_new_uint64(sregs->cr3 & X86_CR3_ADDR));
 	json_object_object_add(o, "paging", json_object_new_string(inspect_paging_kind(&p)));
 	json_object_object_add(o, "kernel_mode", json_object_new_boolean(cpl == 0));
 	json_object_object_add(o, "cpl", json_object_new_int(cpl));
@@ -230,16 +230,16 @@ struct json_object *inspect_pte_flags_json(uint64_t entry, int level)
 		uint64_t bit;
 		const char *name;
 	} bits[] = {
-		{ GW_PTE_P, "P" }, { GW_PTE_W, "W" }, { GW_PTE_U, "U" }, { GW_PTE_PWT, "PWT" },
-		{ GW_PTE_PCD, "PCD" }, { GW_PTE_A, "A" }, { GW_PTE_D, "D" }, { GW_PTE_PS, "PS" },
-		{ GW_PTE_G, "G" }, { GW_PTE_NX, "NX" },
+		{ X86_PTE_P, "P" }, { X86_PTE_W, "W" }, { X86_PTE_U, "U" }, { X86_PTE_PWT, "PWT" },
+		{ X86_PTE_PCD, "PCD" }, { X86_PTE_A, "A" }, { X86_PTE_D, "D" }, { X86_PTE_PS, "PS" },
+		{ X86_PTE_G, "G" }, { X86_PTE_NX, "NX" },
 	};
 	struct json_object *a = json_object_new_array();
 	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++) {
 		const char *name = bits[i].name;
 		if (!(entry & bits[i].bit))
 			continue;
-		if (bits[i].bit == GW_PTE_PS && level == 1)
+		if (bits[i].bit == X86_PTE_PS && level == 1)
 			name = "PAT";   /* bit 7 of a PTE */
 		json_object_array_add(a, json_object_new_string(name));
 	}
