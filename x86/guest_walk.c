@@ -10,6 +10,7 @@ static const char *const fault_names[] = {
 	[GW_RESERVED] = "reserved-bit",
 	[GW_BAD_TABLE] = "table-outside-memory",
 	[GW_NON_CANONICAL] = "non-canonical",
+	[GW_PROTECTION] = "protection",
 };
 
 const char *gw_fault_name(enum gw_fault f)
@@ -40,7 +41,7 @@ static unsigned level_shift(int level)
 	return 12 + 9 * (level - 1);
 }
 
-static const struct gw_config default_config = { .phys_bits = 52, .nxe = true };
+static const struct gw_config default_config = { .phys_bits = 52, .nxe = true, .wp = true };
 
 /* Whether entry (present) at level has bits set that the CPU would fault on. */
 static bool reserved_bits(uint64_t entry, int level, const struct gw_config *cfg)
@@ -65,12 +66,46 @@ static bool is_leaf(uint64_t entry, int level)
 	return level == 1 || ((level == 3 || level == 2) && (entry & X86_PTE_PS));
 }
 
-int gw_translate(const struct gw_memory *mem, uint64_t cr3, uint64_t virt, const struct gw_config *cfg,
-		 struct gw_result *ret)
+/* The rights of the whole path against the access. */
+static bool allowed(const struct gw_result *r, unsigned access, const struct gw_config *cfg)
+{
+	if ((access & GW_ACC_USER) && !r->user)
+		return false;
+	if ((access & GW_ACC_WRITE) && !r->writable && ((access & GW_ACC_USER) || cfg->wp))
+		return false;
+	return !((access & GW_ACC_FETCH) && r->nx);
+}
+
+/* A in every entry used, D in the leaf for a write (SDM 4.8). */
+static int set_accessed_dirty(const struct gw_memory *mem, struct gw_result *r, unsigned access)
+{
+	for (int i = 0; i < r->n_steps; i++) {
+		struct gw_step *s = &r->steps[i];
+		uint64_t bits = X86_PTE_A | (i == r->n_steps - 1 && (access & GW_ACC_WRITE) ? X86_PTE_D : 0);
+		if ((s->entry & bits) == bits)
+			continue;
+		int e = mem->set_bits(mem->opaque, gw_step_addr(s), bits, &s->entry);
+		if (e < 0)
+			return e;
+	}
+	return 0;
+}
+
+static int walk_fault(struct gw_result *r, enum gw_fault f, uint32_t error)
+{
+	r->fault = f;
+	r->error = error;
+	return -EFAULT;
+}
+
+int gw_walk(const struct gw_memory *mem, uint64_t cr3, uint64_t virt, unsigned access,
+	    const struct gw_config *cfg, bool set_ad, struct gw_result *ret)
 {
 	if (!cfg)
 		cfg = &default_config;
 	unsigned phys_bits = cfg->phys_bits;
+	/* The error code's W and U are the access's; I/D only where NX exists. */
+	uint32_t error = (access & (GW_ACC_WRITE | GW_ACC_USER)) | (cfg->nxe && (access & GW_ACC_FETCH) ? X86_PF_INSTR : 0);
 	memset(ret, 0, sizeof(*ret));
 	ret->virt = virt;
 	if (!gw_canonical(virt)) {
@@ -87,19 +122,13 @@ int gw_translate(const struct gw_memory *mem, uint64_t cr3, uint64_t virt, const
 		s->table = table;
 		s->index = (virt >> shift) & 511;
 		ret->fault_level = level;
-		if (mem->read(mem->opaque, table + 8ULL * s->index, &e) < 0) {
-			ret->fault = GW_BAD_TABLE;
-			return -EFAULT;
-		}
+		if (mem->read(mem->opaque, gw_step_addr(s), &e) < 0)
+			return walk_fault(ret, GW_BAD_TABLE, error);
 		s->entry = e;
-		if (!(e & X86_PTE_P)) {
-			ret->fault = GW_NOT_PRESENT;
-			return -EFAULT;
-		}
-		if (reserved_bits(e, level, cfg)) {
-			ret->fault = GW_RESERVED;
-			return -EFAULT;
-		}
+		if (!(e & X86_PTE_P))
+			return walk_fault(ret, GW_NOT_PRESENT, error);
+		if (reserved_bits(e, level, cfg))
+			return walk_fault(ret, GW_RESERVED, error | X86_PF_PROT | X86_PF_RSVD);
 		writable = writable && (e & X86_PTE_W);
 		user = user && (e & X86_PTE_U);
 		nx = nx || (e & X86_PTE_NX);
@@ -110,12 +139,22 @@ int gw_translate(const struct gw_memory *mem, uint64_t cr3, uint64_t virt, const
 			ret->writable = writable;
 			ret->user = user;
 			ret->nx = nx;
+			if (!allowed(ret, access, cfg))
+				return walk_fault(ret, GW_PROTECTION, error | X86_PF_PROT);
 			ret->fault_level = 0;
+			if (set_ad && mem->set_bits && set_accessed_dirty(mem, ret, access) < 0)
+				return walk_fault(ret, GW_BAD_TABLE, error);
 			return 0;
 		}
 		table = gw_entry_addr(e, phys_bits);
 	}
 	return -EFAULT;   /* not reached: level 1 is always a leaf */
+}
+
+int gw_translate(const struct gw_memory *mem, uint64_t cr3, uint64_t virt, const struct gw_config *cfg,
+		 struct gw_result *ret)
+{
+	return gw_walk(mem, cr3, virt, 0, cfg, false, ret);
 }
 
 /* --- enumeration ---------------------------------------------------------- */

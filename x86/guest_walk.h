@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The x86-64 4-level page walk, done in software over a guest's page tables
- * (mmu.translate, mem.read/write with space=virtual, mmu.guest).
+ * The x86-64 4-level page walk, done in software over a guest's page tables:
+ * the one walker of vmmd. The worker uses it for inspection (mmu.translate,
+ * mem.read/write with space=virtual, mmu.guest); the shadow MMU uses it for
+ * every guest walk the CPU would do (filling shadows, the engine's accesses
+ * on the guest's behalf), with the access checks, #PF error codes and
+ * accessed/dirty updates of the hardware — as Xen's guest_walk_tables and
+ * KVM's walk_addr_generic do.
  *
- * The walker knows nothing about KVM: it is given a root (CR3) and a reader
- * for 8-byte table entries by physical address. hw mode reads guest-physical
- * memory; the shadow engine can walk its own tables (or the guest's, through
- * its physmap) with another reader. Table contents are guest-controlled and
- * hostile: every table address is checked by the reader, reserved bits are
- * refused, and the range enumeration has a budget on entries visited.
+ * The walker knows nothing about KVM or the physmap: it is given a root
+ * (CR3), a reader for 8-byte table entries by physical address and, to set
+ * A/D bits, an atomic OR. Table contents are guest-controlled and hostile:
+ * every table address is checked by the reader, reserved bits are refused
+ * with one rule for every caller, and the range enumeration has a budget on
+ * entries visited.
  */
 #pragma once
 
@@ -23,8 +28,13 @@
  * Returns 0, or a negative errno when paddr is not backed by memory. */
 typedef int (*gw_read_fn)(void *opaque, uint64_t paddr, uint64_t *ret);
 
+/* Atomically ORs bits into the entry at paddr, as the CPU's locked update of
+ * A and D does, and returns the entry after it in *ret. 0 or a negative errno. */
+typedef int (*gw_set_bits_fn)(void *opaque, uint64_t paddr, uint64_t bits, uint64_t *ret);
+
 struct gw_memory {
 	gw_read_fn read;
+	gw_set_bits_fn set_bits;    /* NULL: the walk never writes (inspection) */
 	void *opaque;
 };
 
@@ -33,7 +43,14 @@ struct gw_config {
 	unsigned phys_bits;     /* MAXPHYADDR (36..52): entry address bits at or above it are reserved */
 	bool nxe;               /* EFER.NXE: without it bit 63 (NX) is reserved */
 	bool no_1g;             /* CPUID lacks PDPE1GB: PS in a PDPT entry is reserved */
+	bool wp;                /* CR0.WP: supervisor writes to read-only pages fault */
 };
+
+/* Kinds of access for gw_walk: the #PF error code's bits. 0 is a supervisor
+ * read (also what an implicit supervisor access at CPL3 is: IDT, TSS, GDT). */
+#define GW_ACC_WRITE  X86_PF_WRITE
+#define GW_ACC_USER   X86_PF_USER
+#define GW_ACC_FETCH  X86_PF_INSTR
 
 enum gw_fault {
 	GW_OK = 0,
@@ -42,6 +59,7 @@ enum gw_fault {
 					 * address bits above phys_bits; NX without NXE) */
 	GW_BAD_TABLE,       /* a table (or CR3) outside memory: the reader refused it */
 	GW_NON_CANONICAL,   /* bits 63..47 of the address are not all equal */
+	GW_PROTECTION,      /* mapped, but the access is not allowed (U, W, NX of the path) */
 };
 
 struct gw_step {
@@ -60,6 +78,7 @@ struct gw_result {
 	struct gw_step steps[GW_LEVELS];
 	enum gw_fault fault;
 	int fault_level;        /* level where the walk stopped, 0 if none */
+	uint32_t error;         /* with a fault: the #PF error code the access gets */
 };
 
 const char *gw_fault_name(enum gw_fault f);
@@ -68,9 +87,35 @@ bool gw_canonical(uint64_t virt);
 uint64_t gw_entry_addr(uint64_t entry, unsigned phys_bits);
 
 /*
- * Translate virt through the tables rooted at cr3 (cfg NULL: 52 bits, NXE).
- * Returns 0 when mapped, -EFAULT when not (ret says where the walk stopped),
- * -EINVAL when virt is not canonical. ret is always filled.
+ * The CPU's walk for one access at virt (access: GW_ACC_* bits) through the
+ * tables rooted at cr3 (cfg NULL: 52 bits, NXE, WP, 1 GiB pages):
+ *  - at each level, P, then the reserved bits (address bits at or above
+ *    MAXPHYADDR, NX without EFER.NXE, PS in a PML4E or, without 1 GiB pages,
+ *    a PDPTE, the low address bits of a 2 MiB / 1 GiB page; bit 12 is PAT);
+ *  - then the rights of the whole path: U and W of every level, NX of any
+ *    (a supervisor write to a read-only page faults only with cfg->wp;
+ *    CR4.SMEP/SMAP are not modelled);
+ *  - with set_ad and mem->set_bits, once the access is allowed: A in every
+ *    entry used and D in the leaf for a write, each with one atomic OR, and
+ *    ret->steps hold the entries as updated (nothing is set for a fault).
+ * A table the reader refuses is a not-present fault at that level.
+ * Returns 0; -EFAULT with ret->fault and ret->error (P, W, U, RSVD, and I/D
+ * for a fetch with NXE); -EINVAL when virt is not canonical (#GP, not #PF).
+ * ret is always filled.
+ */
+int gw_walk(const struct gw_memory *mem, uint64_t cr3, uint64_t virt, unsigned access,
+	    const struct gw_config *cfg, bool set_ad, struct gw_result *ret);
+
+/* Where a step's entry lives. */
+static inline uint64_t gw_step_addr(const struct gw_step *s)
+{
+	return s->table + 8ULL * s->index;
+}
+
+/*
+ * Translate virt for inspection: gw_walk as a supervisor read, writing
+ * nothing. Returns 0 when mapped, -EFAULT when not (ret says where the walk
+ * stopped), -EINVAL when virt is not canonical. ret is always filled.
  */
 int gw_translate(const struct gw_memory *mem, uint64_t cr3, uint64_t virt, const struct gw_config *cfg,
 		 struct gw_result *ret);

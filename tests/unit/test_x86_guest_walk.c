@@ -36,7 +36,21 @@ static int fake_read(void *opaque, uint64_t paddr, uint64_t *ret)
 	return 0;
 }
 
+static int fake_set_bits(void *opaque, uint64_t paddr, uint64_t bits, uint64_t *ret)
+{
+	struct fake_mem *m = opaque;
+	uint64_t e;
+	if (paddr > MEM_SIZE - 8 || (paddr & 7))
+		return -EFAULT;
+	memcpy(&e, m->bytes + paddr, 8);
+	e |= bits;
+	memcpy(m->bytes + paddr, &e, 8);
+	*ret = e;
+	return 0;
+}
+
 static const struct gw_memory mem = { .read = fake_read, .opaque = &fm };
+static const struct gw_memory mem_ad = { .read = fake_read, .set_bits = fake_set_bits, .opaque = &fm };
 static const struct gw_config cfg36 = { .phys_bits = 36, .nxe = true };
 
 static void put(uint64_t table, unsigned index, uint64_t entry)
@@ -256,6 +270,105 @@ static void test_tables_outside_memory(void **state)
 	assert_int_equal(r.fault, GW_BAD_TABLE);
 }
 
+
+/* --- the CPU's walk: rights, error codes, accessed/dirty ------------------- */
+
+#define A  X86_PTE_A
+#define D  X86_PTE_D
+#define ACC_W GW_ACC_WRITE
+#define ACC_U GW_ACC_USER
+#define ACC_X GW_ACC_FETCH
+
+static uint64_t get(uint64_t table, unsigned index)
+{
+	uint64_t e;
+	memcpy(&e, fm.bytes + table + 8 * index, 8);
+	return e;
+}
+
+/* The #PF error code of one access, or -1 when it is allowed. */
+static long walk_error(uint64_t v, unsigned access, const struct gw_config *cfg)
+{
+	struct gw_result r;
+	int ret = gw_walk(&mem, PML4, v, access, cfg, false, &r);
+	if (ret == 0)
+		return -1;
+	assert_int_equal(ret, -EFAULT);
+	return r.error;
+}
+
+static void test_walk_rights_and_error_codes(void **state)
+{
+	static const struct gw_config wp = { .phys_bits = 52, .nxe = true, .wp = true };
+	static const struct gw_config no_wp = { .phys_bits = 52, .nxe = true, .wp = false };
+	static const struct gw_config no_nxe = { .phys_bits = 52, .wp = true };
+	uint64_t v = 0x7000;
+
+	/* A supervisor read-only page. */
+	map_4k(v, 0x5000, P | W | U, P);
+	assert_int_equal(walk_error(v, 0, &wp), -1);
+	assert_int_equal(walk_error(v, ACC_U, &wp), X86_PF_PROT | X86_PF_USER);
+	assert_int_equal(walk_error(v, ACC_W, &wp), X86_PF_PROT | X86_PF_WRITE);
+	/* CR0.WP = 0: the supervisor may write it, user code still may not. */
+	assert_int_equal(walk_error(v, ACC_W, &no_wp), -1);
+	map_4k(v, 0x5000, P | W | U, P | U);
+	assert_int_equal(walk_error(v, ACC_W | ACC_U, &no_wp), X86_PF_PROT | X86_PF_WRITE | X86_PF_USER);
+	/* NX: a fetch faults with I/D; without EFER.NXE there is no NX and no I/D. */
+	map_4k(v, 0x5000, P | W | U, P | U | NX);
+	assert_int_equal(walk_error(v, ACC_X | ACC_U, &wp), X86_PF_PROT | X86_PF_USER | X86_PF_INSTR);
+	assert_int_equal(walk_error(v, ACC_U, &wp), -1);
+	map_4k(v, 0x5000, P | W | U, P | U);
+	assert_int_equal(walk_error(v, ACC_X | ACC_U, &no_nxe), -1);
+	/* Not present: P clear in the code, I/D only with NXE. */
+	put(PT, idx(v, 1), 0);
+	assert_int_equal(walk_error(v, ACC_X | ACC_U, &wp), X86_PF_USER | X86_PF_INSTR);
+	assert_int_equal(walk_error(v, ACC_X | ACC_U, &no_nxe), X86_PF_USER);
+	assert_int_equal(walk_error(v, ACC_W, &wp), X86_PF_WRITE);
+	/* A reserved bit: P and RSVD, whatever the rights would say. */
+	put(PT, idx(v, 1), 0x5000 | P | U | NX);
+	assert_int_equal(walk_error(v, ACC_U, &no_nxe), X86_PF_PROT | X86_PF_RSVD | X86_PF_USER);
+	/* A table the reader refuses: not present. */
+	put(PD, idx(v, 2), 0x7fff0000000ULL | P | W | U);
+	assert_int_equal(walk_error(v, ACC_W | ACC_U, &wp), X86_PF_WRITE | X86_PF_USER);
+	/* U must be set at every level for user access. */
+	map_4k(v, 0x5000, P | W | U, P | W | U);
+	put(PDPT, idx(v, 3), PD | P | W);
+	assert_int_equal(walk_error(v, ACC_U, &wp), X86_PF_PROT | X86_PF_USER);
+	assert_int_equal(walk_error(v, ACC_W, &wp), -1);
+}
+
+static void test_walk_sets_accessed_dirty(void **state)
+{
+	uint64_t v = 0x7000;
+	struct gw_result r;
+
+	map_4k(v, 0x5000, P | W | U, P | W | U);
+	/* A read sets A everywhere, D nowhere, and reports the entries as updated. */
+	assert_int_equal(gw_walk(&mem_ad, PML4, v, ACC_U, NULL, true, &r), 0);
+	assert_int_equal(get(PML4, idx(v, 4)), PDPT | P | W | U | A);
+	assert_int_equal(get(PDPT, idx(v, 3)), PD | P | W | U | A);
+	assert_int_equal(get(PD, idx(v, 2)), PT | P | W | U | A);
+	assert_int_equal(get(PT, idx(v, 1)), 0x5000 | P | W | U | A);
+	assert_int_equal(r.steps[3].entry, 0x5000 | P | W | U | A);
+	/* A write sets D in the leaf only. */
+	assert_int_equal(gw_walk(&mem_ad, PML4, v, ACC_W, NULL, true, &r), 0);
+	assert_int_equal(get(PT, idx(v, 1)), 0x5000 | P | W | U | A | D);
+	assert_int_equal(get(PD, idx(v, 2)), PT | P | W | U | A);
+	/* A large page is the leaf: D goes there. */
+	put(PDPT, 1, 0x40000000ULL | P | W | PS);
+	assert_int_equal(gw_walk(&mem_ad, PML4, 0x40001000ULL, ACC_W, NULL, true, &r), 0);
+	assert_int_equal(get(PDPT, 1), 0x40000000ULL | P | W | PS | A | D);
+	/* A fault sets nothing; nor does a walk without set_ad or without set_bits. */
+	map_4k(v, 0x5000, P | W | U, P | U);
+	assert_int_equal(gw_walk(&mem_ad, PML4, v, ACC_W | ACC_U, NULL, true, &r), -EFAULT);
+	assert_int_equal(r.fault, GW_PROTECTION);
+	assert_int_equal(get(PT, idx(v, 1)), 0x5000 | P | U);
+	assert_int_equal(get(PML4, idx(v, 4)), PDPT | P | W | U);
+	assert_int_equal(gw_walk(&mem_ad, PML4, v, ACC_U, NULL, false, &r), 0);
+	assert_int_equal(gw_walk(&mem, PML4, v, ACC_U, NULL, true, &r), 0);
+	assert_int_equal(get(PT, idx(v, 1)), 0x5000 | P | U);
+}
+
 /* --- enumeration ---------------------------------------------------------- */
 
 #define MAX_GOT 16
@@ -398,6 +511,8 @@ int main(void)
 		cmocka_unit_test_setup(test_upper_half, reset),
 		cmocka_unit_test_setup(test_reserved_bits, reset),
 		cmocka_unit_test_setup(test_tables_outside_memory, reset),
+		cmocka_unit_test_setup(test_walk_rights_and_error_codes, reset),
+		cmocka_unit_test_setup(test_walk_sets_accessed_dirty, reset),
 		cmocka_unit_test_setup(test_enum_coalesces, reset),
 		cmocka_unit_test_setup(test_enum_splits_on_rights_and_gaps, reset),
 		cmocka_unit_test_setup(test_enum_from_to_and_limit, reset),
