@@ -58,6 +58,10 @@ struct fixture {
 
 static struct fixture fx;
 
+/* The guest CPU's paging facts the next setup gives the MMU (0: 52 bits, 1 GiB pages). */
+static unsigned cpu_phys_bits;
+static bool cpu_no_1g;
+
 static void setup_with(enum smmu_strategy strategy, unsigned pool_pages, unsigned max_roots, uint64_t seed)
 {
 	struct smmu_config cfg = {
@@ -66,6 +70,8 @@ static void setup_with(enum smmu_strategy strategy, unsigned pool_pages, unsigne
 		.pool_pages = pool_pages,
 		.monitor_pml4e = MON_PML4E,
 		.max_roots = max_roots,
+		.phys_bits = cpu_phys_bits,
+		.no_1g = cpu_no_1g,
 	};
 
 	memset(&fx, 0, sizeof(fx));
@@ -84,6 +90,8 @@ static void setup(enum smmu_strategy strategy)
 
 static int teardown(void **state)
 {
+	cpu_phys_bits = 0;
+	cpu_no_1g = false;
 	smmu_free(fx.s);
 	physmap_free(&fx.pm);
 	free(fx.mm.host);
@@ -426,8 +434,7 @@ static void test_mmio(void **state)
 static void test_guest_error_codes(void **state)
 {
 	uint64_t va = 0x0000000000a00000ULL, leaf, pde, pt;
-	struct gwalk w;
-	uint32_t err = 0;
+	struct gw_result w;
 
 	setup(SMMU_VTLB);
 	smmu_load_root(fx.s, CR3_A, false);
@@ -475,23 +482,56 @@ static void test_guest_error_codes(void **state)
 	/* A table outside guest RAM reads as not present. */
 	gset(pde, (GUEST_PAGES * 4096) | P | W | U);
 	guest_fault(CR3_A, false, va, HW_READ, true, true, 0);
-	assert_int_equal(smmu_guest_walk(&fx.mm, &fx.pm, GUEST_PAGES * 4096, 0, 0, true, true, false, &w, &err),
+	assert_int_equal(smmu_guest_walk(fx.s, GUEST_PAGES * 4096, 0, 0, true, true, false, &w),
 			 -EFAULT);
-	assert_int_equal(err, 0);
+	assert_int_equal(w.error, 0);
 
 	/* The exported walk: translation, effective rights, non-canonical. */
 	gset(pde, pt | P | W | U);
-	assert_int_equal(smmu_guest_walk(&fx.mm, &fx.pm, CR3_A, va + 0x44, SHADOW_ACC_USER | SHADOW_ACC_WRITE,
-					 true, true, false, &w, &err), 0);
-	assert_int_equal(w.gpa, 0x185044);
-	assert_int_equal(w.pte_gpa, leaf);
+	assert_int_equal(smmu_guest_walk(fx.s, CR3_A, va + 0x44, SHADOW_ACC_USER | SHADOW_ACC_WRITE,
+					 true, true, false, &w), 0);
+	assert_int_equal(w.phys, 0x185044);
+	assert_int_equal(gw_step_addr(&w.steps[w.n_steps - 1]), leaf);
 	assert_int_equal(w.page_size, 4096);
 	assert_true(w.user && w.writable && !w.nx);
 	assert_false(gget(leaf) & D);        /* set_ad = false */
-	assert_int_equal(smmu_guest_walk(&fx.mm, &fx.pm, CR3_A, 0x0000800000000000ULL, 0, true, true, true, &w, &err),
+	assert_int_equal(smmu_guest_walk(fx.s, CR3_A, 0x0000800000000000ULL, 0, true, true, true, &w),
 			 -EINVAL);
 	assert_int_equal(smmu_page_fault(fx.s, CR3_A, false, 0x0000800000000000ULL, HW_READ, true, true,
 					 &(struct smmu_fault) { 0 }), -EINVAL);
+}
+
+/* The reserved-bit rule is x86/guest_walk's, with the vCPU's CPUID facts:
+ * the same PTE that `vmmctl translate` calls reserved faults the guest. */
+static void test_reserved_bits_follow_cpuid(void **state)
+{
+	uint64_t va = 0x0000000000a00000ULL, leaf;
+
+	cpu_phys_bits = 36;
+	cpu_no_1g = true;
+	setup(SMMU_CACHED);
+	smmu_load_root(fx.s, CR3_A, false);
+	leaf = map(CR3_A, va, 0x185000, 1, P | W | U, P | W | U);
+	filled(CR3_A, false, va, HW_READ);
+	/* An address bit at MAXPHYADDR: reserved, P and RSVD. */
+	gset(leaf, (1ULL << 36) | 0x185000 | P | W | U);
+	smmu_invlpg(fx.s, CR3_A, va);
+	guest_fault(CR3_A, true, va, HW_READ, true, true, E_P | E_RSVD | E_U);
+	/* Just below it: a mapping (of MMIO, beyond RAM). */
+	gset(leaf, (1ULL << 35) | P | W | U);
+	assert_int_equal(fault(CR3_A, true, va, HW_READ, true, true).kind, SMMU_FAULT_MMIO);
+	/* A 1 GiB page where CPUID has no PDPE1GB: reserved. */
+	gset(entry_gpa(table_of(CR3_A, va, 3), va, 3), 0x40000000ULL | PS | P | W | U);
+	guest_fault(CR3_A, false, va, HW_WRITE, true, true, E_P | E_RSVD | E_W);
+	teardown(state);
+
+	/* With 52 bits and 1 GiB pages both map. */
+	setup(SMMU_CACHED);
+	smmu_load_root(fx.s, CR3_A, false);
+	leaf = map(CR3_A, va, 0x185000, 1, P | W | U, (1ULL << 36) | P | W | U);
+	assert_int_equal(fault(CR3_A, true, va, HW_READ, true, true).kind, SMMU_FAULT_MMIO);
+	gset(entry_gpa(table_of(CR3_A, va, 3), va, 3), PS | P | W | U);   /* gpa 0xa00000: beyond RAM */
+	assert_int_equal(fault(CR3_A, false, va, HW_READ, true, true).kind, SMMU_FAULT_MMIO);
 }
 
 static void test_vtlb_flush_on_cr3_write(void **state)
@@ -1001,26 +1041,25 @@ static int check_leaf(void *userdata, const struct smmu_mapping *m)
 	struct check_ctx *c = userdata;
 	unsigned acc = c->user ? SHADOW_ACC_USER : 0;
 	uint64_t gpa = physmap_mpa_to_gpa(&fx.pm, m->mpa);
-	struct gwalk w;
-	uint32_t err;
+	struct gw_result w;
 
 	c->leaves++;
 	assert_int_not_equal(gpa, UINT64_MAX);          /* only guest RAM is ever mapped */
 	/* Every shadow leaf is a translation the guest's tables give, now. */
-	assert_int_equal(smmu_guest_walk(&fx.mm, &fx.pm, c->cr3, m->va, acc, true, true, false, &w, &err), 0);
-	assert_int_equal(w.gpa & ~0xfffULL, gpa);
-	assert_int_equal(w.pte_gpa, m->guest_pte_gpa);
+	assert_int_equal(smmu_guest_walk(fx.s, c->cr3, m->va, acc, true, true, false, &w), 0);
+	assert_int_equal(w.phys & ~0xfffULL, gpa);
+	assert_int_equal(gw_step_addr(&w.steps[w.n_steps - 1]), m->guest_pte_gpa);
 	assert_true(m->flags & U);
 	if (m->flags & W) {
-		assert_int_equal(smmu_guest_walk(&fx.mm, &fx.pm, c->cr3, m->va, acc | SHADOW_ACC_WRITE, true, true,
-						 false, &w, &err), 0);
-		assert_true(w.pte & D);
+		assert_int_equal(smmu_guest_walk(fx.s, c->cr3, m->va, acc | SHADOW_ACC_WRITE, true, true,
+						 false, &w), 0);
+		assert_true(w.steps[w.n_steps - 1].entry & D);
 		if (c->nr_writable < 256)
 			c->writable[c->nr_writable++] = gpa;
 	}
 	if (!(m->flags & NX))
-		assert_int_equal(smmu_guest_walk(&fx.mm, &fx.pm, c->cr3, m->va, acc | SHADOW_ACC_FETCH, true, true,
-						 false, &w, &err), 0);
+		assert_int_equal(smmu_guest_walk(fx.s, c->cr3, m->va, acc | SHADOW_ACC_FETCH, true, true,
+						 false, &w), 0);
 	if (c->nr_tables < 256)
 		c->tables[c->nr_tables++] = m->guest_pte_gpa & ~0xfffULL;
 	return 0;
@@ -1083,29 +1122,28 @@ static void run_random(enum smmu_strategy strategy, unsigned pool_pages, uint64_
 			uint32_t hw = E_U | (kind == 1 ? E_W : 0) | (kind == 2 ? E_ID : 0);
 			unsigned acc = (user ? SHADOW_ACC_USER : 0) | (kind == 1 ? SHADOW_ACC_WRITE : 0) |
 				       (kind == 2 ? SHADOW_ACC_FETCH : 0);
-			struct gwalk w;
-			uint32_t err = 0;
-			int r = smmu_guest_walk(&fx.mm, &fx.pm, cr3, va, acc, true, true, false, &w, &err);
+			struct gw_result w;
+			int r = smmu_guest_walk(fx.s, cr3, va, acc, true, true, false, &w);
 			struct smmu_fault f = fault(cr3, user, va, hw, true, true);
 			struct smmu_mapping m;
 
 			if (r < 0) {
 				assert_int_equal(f.kind, SMMU_FAULT_GUEST);
-				assert_int_equal(f.guest_error, err);
-			} else if (w.gpa >= GUEST_PAGES * 4096) {
+				assert_int_equal(f.guest_error, w.error);
+			} else if (w.phys >= GUEST_PAGES * 4096) {
 				assert_int_equal(f.kind, SMMU_FAULT_MMIO);
-				assert_int_equal(f.gpa, w.gpa);
+				assert_int_equal(f.gpa, w.phys);
 			} else if (f.kind == SMMU_FAULT_PT_WRITE) {
 				uint64_t v = random_data_pte();
 				assert_true(cached && kind == 1);
-				assert_int_equal(f.gpa, w.gpa);
+				assert_int_equal(f.gpa, w.phys);
 				assert_int_equal(smmu_pt_write(fx.s, f.gpa & ~7ULL, &v, 8), 0);
 				pt_writes++;
 			} else {
 				/* Filled: retrying the access does not fault again. */
 				assert_int_equal(f.kind, SMMU_FAULT_FILLED);
 				assert_true(shadow(cr3, user, va, &m));
-				assert_int_equal(m.mpa, mpa_of(w.gpa & ~0xfffULL));
+				assert_int_equal(m.mpa, mpa_of(w.phys & ~0xfffULL));
 				if (kind == 1)
 					assert_true(m.flags & W);
 				if (kind == 2)
@@ -1187,6 +1225,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_nx, teardown),
 		cmocka_unit_test_teardown(test_mmio, teardown),
 		cmocka_unit_test_teardown(test_guest_error_codes, teardown),
+		cmocka_unit_test_teardown(test_reserved_bits_follow_cpuid, teardown),
 		cmocka_unit_test_teardown(test_vtlb_flush_on_cr3_write, teardown),
 		cmocka_unit_test_teardown(test_cached_keeps_roots, teardown),
 		cmocka_unit_test_teardown(test_write_protect_and_resync, teardown),

@@ -60,18 +60,21 @@ static int virt_copy(struct shadow_vcpu *sv, uint64_t va, void *buf, size_t len,
 	struct shadow_vm *svm = sv->svm;
 	uint8_t *p = buf;
 	while (len > 0) {
-		struct gwalk w;
-		uint32_t err = 0;
-		int r = smmu_guest_walk(&svm->mm, &svm->pm, sv->cpu.pcb.cr3, va, access | (write ? SHADOW_ACC_WRITE : 0),
-					guest_wp(&sv->cpu), guest_nxe(&sv->cpu), true, &w, &err);
+		struct gw_result w;
+		int r = smmu_guest_walk(svm->smmu, sv->cpu.pcb.cr3, va, access | (write ? SHADOW_ACC_WRITE : 0),
+					guest_wp(&sv->cpu), guest_nxe(&sv->cpu), true, &w);
+		if (r == -EINVAL) {
+			*fault = (struct shadow_fault) { .vector = X86_GP, .error = 0 };   /* non-canonical */
+			return -EFAULT;
+		}
 		if (r < 0) {
-			*fault = (struct shadow_fault) { .vector = X86_PF, .error = err, .cr2 = va };
+			*fault = (struct shadow_fault) { .vector = X86_PF, .error = w.error, .cr2 = va };
 			return -EFAULT;
 		}
 		size_t chunk = PAGE_SIZE_4K - (va & (PAGE_SIZE_4K - 1));
 		if (chunk > len)
 			chunk = len;
-		uint8_t *host = physmap_guest_ptr(&svm->pm, &svm->mm, w.gpa, chunk);
+		uint8_t *host = physmap_guest_ptr(&svm->pm, &svm->mm, w.phys, chunk);
 		if (!host) {
 			/* The engine never touches devices through virtual memory on
 			 * the guest's behalf (stacks, tables): that is a guest bug. */
@@ -81,7 +84,7 @@ static int virt_copy(struct shadow_vcpu *sv, uint64_t va, void *buf, size_t len,
 		if (write) {
 			/* Through the MMU, so shadows of a guest page-table page follow. */
 			pthread_mutex_lock(&svm->lock);
-			r = smmu_pt_write(svm->smmu, w.gpa, p, chunk);
+			r = smmu_pt_write(svm->smmu, w.phys, p, chunk);
 			pthread_mutex_unlock(&svm->lock);
 			if (r < 0)
 				memcpy(host, p, chunk);
@@ -189,6 +192,8 @@ int shadow_vm_init(struct shadow_vm *svm, struct machine_memory mm, const struct
 		.pool_pages = cfg->pool_pages,
 		.monitor_pml4e = svm->mon.pml4e,
 		.max_roots = 16,
+		.phys_bits = cfg->phys_bits,
+		.no_1g = cfg->no_1g,
 	};
 	return smmu_new(&svm->mm, &svm->pm, &sc, &svm->smmu);
 }

@@ -83,6 +83,8 @@ struct shadow_vm_config {
 	enum smmu_strategy strategy;
 	uint64_t scatter_seed;     /* 0 = identity physmap */
 	struct bus *bus;
+	unsigned phys_bits;        /* the guest's CPUID MAXPHYADDR (0: 52) ... */
+	bool no_1g;                /* ... and no PDPE1GB: the walk's reserved bits */
 };
 
 /* Machine layout for a guest of guest_bytes with pool_pages of shadow tables. */

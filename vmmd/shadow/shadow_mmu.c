@@ -159,10 +159,11 @@ uint64_t smmu_load_root(struct smmu *s, uint64_t guest_cr3, bool user)
 }
 
 /* Build the shadow path and leaf for va from a successful guest walk. */
-static void fill(struct smmu *s, unsigned as, bool user, uint64_t va, const struct gpath *p, bool guest_wp)
+static void fill(struct smmu *s, unsigned as, bool user, uint64_t va, const struct gw_result *p, bool guest_wp)
 {
 	uint32_t sp;
-	uint64_t gpa, mpa, spte, gfn;
+	uint64_t gpa, mpa, spte, gfn, pte = p->steps[p->n_steps - 1].entry;
+	int leaf_level = walk_leaf_level(p);
 	bool w;
 
 	root_get(s, as, user);
@@ -171,8 +172,8 @@ static void fill(struct smmu *s, unsigned as, bool user, uint64_t va, const stru
 
 	for (int level = 4; level >= 2; level--) {
 		unsigned i = smmu_index(va, level);
-		bool synth = level <= p->leaf_level;
-		uint64_t ge = synth ? p->entry[p->leaf_level] : p->entry[level];
+		bool synth = level <= leaf_level;
+		uint64_t ge = synth ? pte : walk_step(p, level)->entry;
 		uint64_t key = ge & SMMU_KEY_MASK, e = sp_table(s, sp)[i];
 		uint32_t child;
 
@@ -191,19 +192,19 @@ static void fill(struct smmu *s, unsigned as, bool user, uint64_t va, const stru
 	}
 
 	/* This walk used these tables as page tables: not a write flood. */
-	for (int level = 4; level >= p->leaf_level; level--) {
-		uint64_t t = gfn_of(s, p->table[level]);
+	for (int level = 4; level >= leaf_level; level--) {
+		uint64_t t = gfn_of(s, walk_step(p, level)->table);
 		if (t != SMMU_GFN_NONE)
 			s->writes[t] = 0;
 	}
 
-	gpa = p->w.gpa & ~(PAGE_SIZE_4K - 1);
+	gpa = p->phys & ~(PAGE_SIZE_4K - 1);
 	gfn = gfn_of(s, gpa);
 	mpa = physmap_gpa_to_mpa(s->pm, gpa);
 	/* The guest kernel (CR0.WP = 0) may write read-only pages; user code never. */
-	w = (p->w.writable || (!user && !guest_wp)) && (p->w.pte & X86_PTE_D) && !smmu_gfn_protected(s, gfn);
-	spte = mpa | X86_PTE_P | X86_PTE_U | X86_PTE_A | (w ? X86_PTE_W | X86_PTE_D : 0) | (p->w.nx ? X86_PTE_NX : 0);
-	smmu_leaf_set(s, sp, smmu_index(va, 1), spte, p->w.pte_gpa);
+	w = (p->writable || (!user && !guest_wp)) && (pte & X86_PTE_D) && !smmu_gfn_protected(s, gfn);
+	spte = mpa | X86_PTE_P | X86_PTE_U | X86_PTE_A | (w ? X86_PTE_W | X86_PTE_D : 0) | (p->nx ? X86_PTE_NX : 0);
+	smmu_leaf_set(s, sp, smmu_index(va, 1), spte, gw_step_addr(&p->steps[p->n_steps - 1]));
 	s->st.fills++;
 }
 
@@ -213,8 +214,7 @@ int smmu_page_fault(struct smmu *s, uint64_t guest_cr3, bool user, uint64_t va, 
 	unsigned access = (hw_error & X86_PF_WRITE ? SHADOW_ACC_WRITE : 0) | (hw_error & X86_PF_INSTR ? SHADOW_ACC_FETCH : 0) |
 			  (user ? SHADOW_ACC_USER : 0);
 	uint64_t cr3 = guest_cr3 & X86_CR3_ADDR;
-	struct gpath p;
-	uint32_t err = 0;
+	struct gw_result p;
 	unsigned as;
 	int r;
 
@@ -235,17 +235,17 @@ int smmu_page_fault(struct smmu *s, uint64_t guest_cr3, bool user, uint64_t va, 
 		return 0;
 	}
 
-	r = smmu_walk_path(s->mm, s->pm, cr3, va, access, guest_wp, nxe, true, &p, &err);
+	r = smmu_guest_walk(s, cr3, va, access, guest_wp, nxe, true, &p);
 	if (r == -EFAULT) {
 		s->st.guest_faults++;
-		*ret = (struct smmu_fault) { .kind = SMMU_FAULT_GUEST, .guest_error = err };
+		*ret = (struct smmu_fault) { .kind = SMMU_FAULT_GUEST, .guest_error = p.error };
 		return 0;
 	}
 	if (r < 0)
 		return r;
-	if (gfn_of(s, p.w.gpa) == SMMU_GFN_NONE) {
+	if (gfn_of(s, p.phys) == SMMU_GFN_NONE) {
 		s->st.mmio_faults++;
-		*ret = (struct smmu_fault) { .kind = SMMU_FAULT_MMIO, .gpa = p.w.gpa };
+		*ret = (struct smmu_fault) { .kind = SMMU_FAULT_MMIO, .gpa = p.phys };
 		return 0;
 	}
 
@@ -255,9 +255,9 @@ int smmu_page_fault(struct smmu *s, uint64_t guest_cr3, bool user, uint64_t va, 
 	as = as_get(s, cr3);
 	s->as[as].last_use = ++s->clock;
 	fill(s, as, user, va, &p, guest_wp);
-	if ((access & SHADOW_ACC_WRITE) && smmu_gfn_protected(s, gfn_of(s, p.w.gpa))) {
+	if ((access & SHADOW_ACC_WRITE) && smmu_gfn_protected(s, gfn_of(s, p.phys))) {
 		s->st.write_protect_faults++;
-		*ret = (struct smmu_fault) { .kind = SMMU_FAULT_PT_WRITE, .gpa = p.w.gpa };
+		*ret = (struct smmu_fault) { .kind = SMMU_FAULT_PT_WRITE, .gpa = p.phys };
 		return 0;
 	}
 	*ret = (struct smmu_fault) { .kind = SMMU_FAULT_FILLED };

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "vmmd/shadow/physmap.h"
+#include "x86/guest_walk.h"
 
 #define SHADOW_MONITOR_PML4_SLOT 510      /* 0xffffff0000000000 .. +512 GiB */
 #define SHADOW_MONITOR_VBASE     0xffffff0000000000ULL
@@ -40,6 +41,9 @@ struct smmu_config {
 	unsigned pool_pages;        /* bounded; >= 16 */
 	uint64_t monitor_pml4e;     /* PML4 entry installed in slot SHADOW_MONITOR_PML4_SLOT of every root */
 	unsigned max_roots;         /* CACHED: address spaces kept (each has 2 roots); 0: 8, at most 4096 */
+	/* The guest CPU's paging facts from its CPUID, for the reserved-bit rule. */
+	unsigned phys_bits;         /* MAXPHYADDR; 0: 52 */
+	bool no_1g;                 /* no PDPE1GB: PS in a PDPT entry is reserved */
 };
 
 struct smmu_stats {
@@ -145,19 +149,14 @@ int smmu_foreach_root(struct smmu *s, smmu_root_fn fn, void *userdata);
 int smmu_foreach_mapping(struct smmu *s, uint64_t guest_cr3, bool user, uint64_t from, uint64_t to,
 			 smmu_mapping_fn fn, void *userdata);
 
-/* The guest page walk, exported for the engine's virtual-memory accessors.
- * access: SHADOW_ACC_* bits. set_ad: update accessed/dirty like hardware
- * (only when the access is allowed). A guest table outside guest RAM reads as
- * not-present. Returns 0 (*ret filled), -EFAULT (*ret_error: the #PF error
- * code: P, W, U, RSVD, I/D the last only with nxe) or -EINVAL (non-canonical
- * va: the guest gets #GP, not #PF). ret may be NULL. */
-struct gwalk {
-	uint64_t gpa;          /* translated guest-physical address */
-	uint64_t pte;          /* the leaf entry */
-	uint64_t pte_gpa;      /* where the leaf lives */
-	uint64_t page_size;    /* 4 KiB, 2 MiB or 1 GiB */
-	bool user, writable, nx; /* effective permissions along the walk */
-};
-int smmu_guest_walk(const struct machine_memory *mm, const struct physmap *pm, uint64_t guest_cr3,
-		    uint64_t va, unsigned access, bool guest_wp, bool nxe, bool set_ad,
-		    struct gwalk *ret, uint32_t *ret_error);
+/* The guest page walk (x86/guest_walk.h's gw_walk) as the CPU would do it in
+ * this VM, for the engine's accesses on the guest's behalf. access: GW_ACC_*
+ * (= SHADOW_ACC_*) bits. A guest table outside guest RAM reads as not
+ * present. Touches guest RAM and the immutable config only: no lock needed.
+ * Returns gw_walk's 0, -EFAULT (ret->error: the #PF error code) or -EINVAL
+ * (non-canonical va: #GP, not #PF). */
+int smmu_guest_walk(const struct smmu *s, uint64_t guest_cr3, uint64_t va, unsigned access, bool guest_wp,
+		    bool nxe, bool set_ad, struct gw_result *ret);
+/* Its parts: the walker's reader/A-D writer over guest RAM, and its CPU view. */
+void smmu_guest_memory(const struct smmu *s, struct gw_memory *ret);
+void smmu_walk_config(const struct smmu *s, bool guest_wp, bool nxe, struct gw_config *ret);

@@ -4,7 +4,7 @@
  *   shadow_mmu.c         address spaces, faults, invlpg, stats, inspection
  *   shadow_pool.c        the pool of shadow pages, reverse maps, recycling
  *   shadow_sync.c        write-protection of guest page-table pages, re-sync
- *   guest_walk_shadow.c  the guest page walk through the physmap
+ *   guest_walk_shadow.c  the guest page walk (x86/guest_walk.c) through the physmap
  *
  * Data structures, all bounded by pool_pages, guest_pages or max_roots:
  *  - a shadow page (pool page) has one parent (a tree per root, no sharing),
@@ -81,17 +81,16 @@ struct smmu {
 	struct smmu_stats st;
 };
 
-/* The guest walk with everything the fill needs: the entry of every level. */
-struct gpath {
-	struct gwalk w;
-	int leaf_level;                /* 3, 2 or 1 */
-	uint64_t table[5];             /* [level]: guest table gpa */
-	uint64_t entry[5];             /* [level]: the entry, with A/D as updated */
-};
+/* A successful walk's step at level (4 down to the leaf's level). */
+static inline const struct gw_step *walk_step(const struct gw_result *w, int level)
+{
+	return &w->steps[GW_LEVELS - level];
+}
 
-int smmu_walk_path(const struct machine_memory *mm, const struct physmap *pm, uint64_t guest_cr3,
-		   uint64_t va, unsigned access, bool guest_wp, bool nxe, bool set_ad,
-		   struct gpath *ret, uint32_t *ret_error);
+static inline int walk_leaf_level(const struct gw_result *w)
+{
+	return w->steps[w->n_steps - 1].level;
+}
 
 static inline unsigned smmu_index(uint64_t va, int level)
 {

@@ -12,6 +12,7 @@
 #include "vmmd/worker/shadow_inspect.h"
 #include "vmmd/worker/vm.h"
 #include "x86/cpu.h"
+#include "x86/cpuid.h"
 
 /* --- holding the vCPUs still ------------------------------------------------- */
 
@@ -275,19 +276,17 @@ static void cpuid_facts(int fd, struct inspect_paging *p)
 {
 	unsigned n = 256;
 	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(struct kvm_cpuid_entry2));
+	struct gw_config facts;
 	p->phys_bits = INSPECT_PHYS_BITS;
 	p->no_1g = false;
 	if (!c)
 		return;
 	c->nent = n;
-	if (ioctl(fd, KVM_GET_CPUID2, c) == 0)
-		for (unsigned i = 0; i < c->nent && i < n; i++) {
-			const struct kvm_cpuid_entry2 *e = &c->entries[i];
-			if (e->function == 0x80000001)
-				p->no_1g = !(e->edx & (1u << 26));
-			else if (e->function == 0x80000008 && (e->eax & 0xff) >= 32 && (e->eax & 0xff) <= 52)
-				p->phys_bits = e->eax & 0xff;
-		}
+	if (ioctl(fd, KVM_GET_CPUID2, c) == 0) {
+		x86_cpuid_paging(c->entries, c->nent < n ? c->nent : n, &facts);
+		p->phys_bits = facts.phys_bits;
+		p->no_1g = facts.no_1g;
+	}
 	free(c);
 }
 

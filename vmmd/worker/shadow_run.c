@@ -15,6 +15,7 @@
 #include "vmmd/worker/shadow_run.h"
 #include "vmmd/worker/vm.h"
 #include "x86/cpu.h"
+#include "x86/cpuid.h"
 
 
 
@@ -113,8 +114,16 @@ int shadow_run_setup_memory(struct vm *vm, const char **why)
 		r = -ENOMEM;
 		goto out;
 	}
+	/* The walk's reserved bits follow the CPUID the vCPUs get (vcpu.c). */
+	struct gw_config paging = { .phys_bits = 52 };
+	struct kvm_cpuid2 *cpuid;
+	if (vcpu_supported_cpuid(vm->kvm_fd, &cpuid) == 0) {
+		x86_cpuid_paging(cpuid->entries, cpuid->nent, &paging);
+		free(cpuid);
+	}
 	struct shadow_vm_config cfg = {
 		.guest_bytes = guest, .pool_pages = SHADOW_POOL_PAGES,
+		.phys_bits = paging.phys_bits, .no_1g = paging.no_1g,
 		.strategy = vm->config->strategy == VM_SHADOW_VTLB ? SMMU_VTLB : SMMU_CACHED,
 		.bus = vm->bus,
 		/* Any fixed non-zero seed: the same permutation every run, so a failure reproduces. */

@@ -45,18 +45,30 @@ int vcpu_signal_setup(void)
 	return sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0 ? -errno : 0;
 }
 
-/* The guest sees the host's supported CPUID, with its own APIC ID per vCPU;
- * KVM also checks EFER.LME against it, so long mode needs this. */
-static int set_cpuid(struct vcpu *v)
+int vcpu_supported_cpuid(int kvm_fd, struct kvm_cpuid2 **ret)
 {
 	unsigned n = 256;
 	struct kvm_cpuid2 *cpuid = calloc(1, sizeof(*cpuid) + n * sizeof(struct kvm_cpuid_entry2));
 	if (!cpuid)
 		return -ENOMEM;
 	cpuid->nent = n;
-	int r = 0;
-	if (ioctl(v->vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0)
-		r = -errno;
+	if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0) {
+		int r = -errno;
+		free(cpuid);
+		return r;
+	}
+	*ret = cpuid;
+	return 0;
+}
+
+/* The guest sees the host's supported CPUID, with its own APIC ID per vCPU;
+ * KVM also checks EFER.LME against it, so long mode needs this. */
+static int set_cpuid(struct vcpu *v)
+{
+	struct kvm_cpuid2 *cpuid;
+	int r = vcpu_supported_cpuid(v->vm->kvm_fd, &cpuid);
+	if (r < 0)
+		return r;
 	for (unsigned i = 0; r == 0 && i < cpuid->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
 		if (e->function == 1)

@@ -45,6 +45,8 @@ const char *vcpu_stat_name(enum vcpu_stat s);
 
 /* Create the KVM vCPU and map its run page. */
 int vcpu_init(struct vcpu *v, struct vm *vm, unsigned index);
+/* KVM's supported CPUID (what every vCPU is given): *ret to free(). 0 or -errno. */
+int vcpu_supported_cpuid(int kvm_fd, struct kvm_cpuid2 **ret);
 /* How the boot vCPU starts: vmmd's own guests and bzImage in 64-bit mode
  * with paging on; PVH in 32-bit protected mode with paging off. The
  * selectors index a GDT the loader wrote at gdt_base (flat segments). */
