@@ -4,7 +4,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "vmmd/shadow/decode.h"
+#include "x86/decode.h"
 #include "vmmd/worker/emulation_fallback.h"
 #include "vmmd/worker/vcpu.h"
 #include "x86/cpu.h"
