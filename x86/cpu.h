@@ -94,6 +94,12 @@ static inline bool x86_vector_has_error(unsigned v)
 	return v == X86_DF || (v >= X86_TS && v <= X86_PF) || v == X86_AC || v == 21 || v == 29 || v == 30;
 }
 
+/* 4-level paging: bits 63..47 of an address all equal. */
+static inline bool x86_canonical(uint64_t va)
+{
+	return (uint64_t) ((int64_t) (va << 16) >> 16) == va;
+}
+
 /* #PF error code */
 #define X86_PF_PROT   (1u << 0)   /* 0: not present; 1: protection or reserved bit */
 #define X86_PF_WRITE  (1u << 1)

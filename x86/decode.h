@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "x86/cpu.h"
+
 #define X86_MAX_INSN_LEN 15
 
 struct x86_insn {
@@ -53,11 +55,6 @@ int x86_gpr_write(struct kvm_regs *regs, ZydisRegister reg, uint64_t value);
 /* Does this memory operand use RIP-relative addressing or an FS/GS base? */
 bool x86_mem_is_rip_relative(const ZydisDecodedOperand *op);
 bool x86_mem_has_fs_gs(const ZydisDecodedOperand *op);
-
-static inline bool x86_canonical(uint64_t va)
-{
-	return (uint64_t) ((int64_t) (va << 16) >> 16) == va;
-}
 
 /* Mask of an operand of `size` bytes (1..8). */
 static inline uint64_t x86_size_mask(unsigned size)

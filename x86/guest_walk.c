@@ -18,12 +18,6 @@ const char *gw_fault_name(enum gw_fault f)
 	return (unsigned) f < sizeof(fault_names) / sizeof(fault_names[0]) ? fault_names[f] : "unknown";
 }
 
-bool gw_canonical(uint64_t virt)
-{
-	uint64_t top = virt >> 47;
-	return top == 0 || top == 0x1ffff;
-}
-
 static uint64_t phys_mask(unsigned phys_bits)
 {
 	if (phys_bits < 12 || phys_bits > 52)
@@ -108,7 +102,7 @@ int gw_walk(const struct gw_memory *mem, uint64_t cr3, uint64_t virt, unsigned a
 	uint32_t error = (access & (GW_ACC_WRITE | GW_ACC_USER)) | (cfg->nxe && (access & GW_ACC_FETCH) ? X86_PF_INSTR : 0);
 	memset(ret, 0, sizeof(*ret));
 	ret->virt = virt;
-	if (!gw_canonical(virt)) {
+	if (!x86_canonical(virt)) {
 		ret->fault = GW_NON_CANONICAL;
 		return -EINVAL;
 	}

@@ -82,7 +82,6 @@ struct gw_result {
 };
 
 const char *gw_fault_name(enum gw_fault f);
-bool gw_canonical(uint64_t virt);
 /* Bits 12..phys_bits-1 of an entry, the address it points to. */
 uint64_t gw_entry_addr(uint64_t entry, unsigned phys_bits);
 

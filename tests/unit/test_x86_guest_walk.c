@@ -197,9 +197,9 @@ static void test_non_canonical(void **state)
 		assert_int_equal(r.n_steps, 0);
 		assert_int_equal(fm.reads, before);   /* refused before any table is read */
 	}
-	assert_true(gw_canonical(0x00007fffffffffffULL));
-	assert_true(gw_canonical(0xffff800000000000ULL));
-	assert_false(gw_canonical(0x0000800000000000ULL));
+	assert_true(x86_canonical(0x00007fffffffffffULL));
+	assert_true(x86_canonical(0xffff800000000000ULL));
+	assert_false(x86_canonical(0x0000800000000000ULL));
 }
 
 static void test_upper_half(void **state)

@@ -220,7 +220,7 @@ int smmu_page_fault(struct smmu *s, uint64_t guest_cr3, bool user, uint64_t va, 
 
 	if (!s || !ret)
 		return -EINVAL;
-	if (!gw_canonical(va))
+	if (!x86_canonical(va))
 		return -EINVAL;
 
 	/* Guest contract: the monitor's PML4 slot is not the guest's. Whatever
@@ -280,7 +280,7 @@ void smmu_invlpg(struct smmu *s, uint64_t guest_cr3, uint64_t va)
 		return;
 	s->st.invlpg++;
 	as = as_find(s, guest_cr3 & X86_CR3_ADDR);
-	if (as < 0 || !gw_canonical(va) || smmu_index(va, 4) == SHADOW_MONITOR_PML4_SLOT)
+	if (as < 0 || !x86_canonical(va) || smmu_index(va, 4) == SHADOW_MONITOR_PML4_SLOT)
 		return;
 
 	for (int user = 0; user < 2; user++) {

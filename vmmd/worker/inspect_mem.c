@@ -86,7 +86,7 @@ static int resolve(struct vm *vm, unsigned vcpu, bool virtual, uint64_t addr, ui
 		else if (strcmp(kind, "4-level") != 0)
 			return rpc_error_set(err, RPC_UNSUPPORTED, "vCPU %u uses %s paging; vmmd walks 4-level tables only",
 					     vcpu, kind);
-		else if (!gw_canonical(addr))
+		else if (!x86_canonical(addr))
 			return rpc_error_set_field(err, RPC_INVALID_PARAMS, "addr",
 						   "0x%llx is not a canonical virtual address", (unsigned long long) addr);
 	}
