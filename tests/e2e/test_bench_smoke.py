@@ -140,7 +140,9 @@ def test_bench_minios_figures(d):
     for workload in ("pingpong", "churn"):
         for cfg in ("vtlb", "cached", "hw"):
             x = s8[workload][cfg]
-            check(x["us_per_switch"] and x["us_per_switch"]["median"] > 0,
+            # A figure, not a speed: the quick run differences two short
+            # runs, which on a loaded machine can even come out negative.
+            check(x["us_per_switch"] and x["us_per_switch"]["median"] is not None,
                   "B8 %s %s: no time per switch: %s" % (workload, cfg, x))
         check(s8[workload]["vtlb"]["fills_per_switch"]["median"] > 0, "B8 %s: vtlb made no fills" % workload)
 
