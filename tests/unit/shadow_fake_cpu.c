@@ -197,3 +197,19 @@ void fake_put_tss_desc(struct fake_cpu *f, uint64_t gdt, unsigned index, uint64_
 	};
 	fake_put(f, gdt + index * 8, d, sizeof(d));
 }
+
+void fake_put_desc(struct fake_cpu *f, uint64_t gdt, unsigned index, uint64_t desc)
+{
+	fake_put64(f, gdt + index * 8, desc);
+}
+
+void fake_put_gdt(struct fake_cpu *f, uint64_t gdt)
+{
+	static const uint64_t d[] = {
+		0, 0x00af9a000000ffffULL, 0x00cf92000000ffffULL, 0x00cf92000000ffffULL,
+		0x00cff2000000ffffULL, 0x00affa000000ffffULL, 0x00cff2000000ffffULL, 0x00cffa000000ffffULL,
+	};
+	for (unsigned i = 0; i < 16; i++)
+		fake_put_desc(f, gdt, i, i < sizeof(d) / sizeof(d[0]) ? d[i] : 0);
+	f->cpu.pcb.gdtr = (struct shadow_dtr) { .base = gdt, .limit = 16 * 8 - 1 };
+}

@@ -77,5 +77,17 @@ void fake_put_gate(struct fake_cpu *f, uint64_t idt, unsigned vector, uint64_t t
 void fake_put_tss_desc(struct fake_cpu *f, uint64_t gdt, unsigned index, uint64_t base, uint32_t limit,
 		       bool present);
 
+/* A flat GDT at gdt, loaded into pcb.gdtr (limit: 16 entries): kernel code64
+ * 0x08, kernel data 0x10 and 0x18, user data 0x20, user code64 0x28, user
+ * data 0x30, user code32 0x38 (FAKE_SEL_*). */
+#define FAKE_SEL_KCODE   0x08
+#define FAKE_SEL_KDATA   0x10
+#define FAKE_SEL_UDATA   0x23
+#define FAKE_SEL_UCODE   0x2b
+#define FAKE_SEL_UCODE32 0x3b
+void fake_put_gdt(struct fake_cpu *f, uint64_t gdt);
+/* An 8-byte code/data descriptor at gdt + index * 8. */
+void fake_put_desc(struct fake_cpu *f, uint64_t gdt, unsigned index, uint64_t desc);
+
 /* The fake CPUID: out = { leaf, subleaf, 0x6b6d6d76 ("vmmk"), leaf ^ 0xffffffff }. */
 void fake_cpuid(void *ctx, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);

@@ -39,7 +39,7 @@ static int reset(void **state)
 	p->efer = X86_EFER_SCE | X86_EFER_LME | X86_EFER_LMA | X86_EFER_NXE;
 	p->cs = 0x08;
 	p->ss = 0x10;
-	p->gdtr = (struct shadow_dtr) { .base = GDT, .limit = 0x7f };
+	fake_put_gdt(&fc, GDT);
 	p->idtr = (struct shadow_dtr) { .base = IDT, .limit = 0xfff };
 	fc.cpu.regs.rip = CODE;
 	fc.cpu.regs.rsp = STACK;
@@ -911,10 +911,13 @@ static void test_mov_ss_refusals(void **state)
 	fc.cpu.pcb.vcpl = 3;
 	emulate();                /* null SS at CPL3 */
 	assert_exception(X86_GP, 0);
-	fc.cpu.regs.rax = 0x2b;
+	fc.cpu.regs.rax = 0x2b;   /* user code: not a stack */
+	emulate();
+	assert_exception(X86_GP, 0x28);
+	fc.cpu.regs.rax = 0x23;
 	emulate();
 	assert_int_equal(out.status, EMU_DONE);
-	assert_int_equal(fc.cpu.pcb.ss, 0x2b);
+	assert_int_equal(fc.cpu.pcb.ss, 0x23);
 	/* mov ds, [rbx] from memory. */
 	fc.cpu.regs.rip = CODE;
 	fc.cpu.regs.rbx = DATA;
@@ -946,302 +949,6 @@ static void test_cr0_paging_events(void **state)
 	CODE_BYTES(0xfb);
 	emulate();
 	assert_false(out.irq_shadow);
-}
-
-/* --- emu_data_access --------------------------------------------------------------------------- */
-
-struct fake_dev {
-	uint8_t bytes[4096];
-	unsigned reads, writes, last_size;
-	uint64_t last_gpa;
-	bool fail;
-};
-static struct fake_dev dev;
-
-static int dev_access(void *ctx, uint64_t gpa, void *data, unsigned size, bool is_write)
-{
-	struct fake_dev *d = ctx;
-	assert_true(gpa >= DEV_GPA && gpa + size <= DEV_GPA + sizeof(d->bytes));
-	d->last_gpa = gpa;
-	d->last_size = size;
-	if (d->fail)
-		return -EIO;
-	if (is_write) {
-		d->writes++;
-		memcpy(d->bytes + (gpa - DEV_GPA), data, size);
-	} else {
-		d->reads++;
-		memcpy(data, d->bytes + (gpa - DEV_GPA), size);
-	}
-	return 0;
-}
-
-static const struct emu_data_target dev_target = { .access = dev_access, .ctx = &dev };
-
-enum { MMIO_VA = 0x30000 };   /* beyond fake RAM: only reachable through the target */
-
-static void data_access(uint64_t va)
-{
-	emu_data_access(&fc.cpu, &fc.env, va, DEV_GPA + (va & 4095), &dev_target, &out);
-}
-
-static int reset_dev(void **state)
-{
-	reset(state);
-	memset(&dev, 0, sizeof(dev));
-	for (unsigned i = 0; i < sizeof(dev.bytes); i++)
-		dev.bytes[i] = 0x80 + (i & 0x7f);
-	return 0;
-}
-
-struct load_case {
-	const char *name;
-	uint8_t code[15];
-	size_t len;
-	unsigned size;
-	uint64_t rax_after;   /* rax starts as 0x1111111111111111, rbx = MMIO_VA + 0x10 */
-};
-
-/* dev bytes at 0x10: 90 91 92 93 94 95 96 97 */
-static const struct load_case load_cases[] = {
-	{ "mov al, [rbx]", BYTES(0x8a, 0x03), 1, 0x1111111111111190ULL },
-	{ "mov ah, [rbx]", BYTES(0x8a, 0x23), 1, 0x1111111111119011ULL },
-	{ "mov ax, [rbx]", BYTES(0x66, 0x8b, 0x03), 2, 0x1111111111119190ULL },
-	{ "mov eax, [rbx]", BYTES(0x8b, 0x03), 4, 0x0000000093929190ULL },
-	{ "mov rax, [rbx]", BYTES(0x48, 0x8b, 0x03), 8, 0x9796959493929190ULL },
-	{ "movzx eax, byte [rbx]", BYTES(0x0f, 0xb6, 0x03), 1, 0x90 },
-	{ "movzx ax, byte [rbx]", BYTES(0x66, 0x0f, 0xb6, 0x03), 1, 0x1111111111110090ULL },
-	{ "movzx rax, word [rbx]", BYTES(0x48, 0x0f, 0xb7, 0x03), 2, 0x9190 },
-	{ "movsx eax, byte [rbx]", BYTES(0x0f, 0xbe, 0x03), 1, 0xffffff90ULL },
-	{ "movsx rax, byte [rbx]", BYTES(0x48, 0x0f, 0xbe, 0x03), 1, 0xffffffffffffff90ULL },
-	{ "movsx rax, word [rbx]", BYTES(0x48, 0x0f, 0xbf, 0x03), 2, 0xffffffffffff9190ULL },
-	{ "movsxd rax, [rbx]", BYTES(0x48, 0x63, 0x03), 4, 0xffffffff93929190ULL },
-	{ "mov eax, [rbx+rcx*4-8]", BYTES(0x8b, 0x44, 0x8b, 0xf8), 4, 0x0000000093929190ULL },
-};
-#define N_LOAD (sizeof(load_cases) / sizeof(load_cases[0]))
-
-static void test_load(void **state)
-{
-	const struct load_case *lc = *state;
-
-	reset_dev(NULL);
-	fc.cpu.regs.rax = 0x1111111111111111ULL;
-	fc.cpu.regs.rbx = MMIO_VA + 0x10;
-	fc.cpu.regs.rcx = 2;
-	place(lc->code, lc->len);
-	data_access(MMIO_VA + 0x10);
-	assert_int_equal(out.status, EMU_DONE);
-	assert_int_equal(fc.cpu.regs.rax, lc->rax_after);
-	assert_int_equal(dev.reads, 1);
-	assert_int_equal(dev.writes, 0);
-	assert_int_equal(dev.last_size, lc->size);
-	assert_int_equal(dev.last_gpa, DEV_GPA + 0x10);
-	assert_int_equal(fc.cpu.regs.rip, CODE + lc->len);
-}
-
-struct store_case {
-	const char *name;
-	uint8_t code[15];
-	size_t len;
-	unsigned size;
-	uint64_t stored;      /* rax = 0x8877665544332211 */
-};
-
-static const struct store_case store_cases[] = {
-	{ "mov [rbx], al", BYTES(0x88, 0x03), 1, 0x11 },
-	{ "mov [rbx], ah", BYTES(0x88, 0x23), 1, 0x22 },
-	{ "mov [rbx], ax", BYTES(0x66, 0x89, 0x03), 2, 0x2211 },
-	{ "mov [rbx], eax", BYTES(0x89, 0x03), 4, 0x44332211 },
-	{ "mov [rbx], rax", BYTES(0x48, 0x89, 0x03), 8, 0x8877665544332211ULL },
-	{ "mov byte [rbx], 0x80", BYTES(0xc6, 0x03, 0x80), 1, 0x80 },
-	{ "mov word [rbx], 0x1234", BYTES(0x66, 0xc7, 0x03, 0x34, 0x12), 2, 0x1234 },
-	{ "mov dword [rbx], imm32", BYTES(0xc7, 0x03, 0x78, 0x56, 0x34, 0x92), 4, 0x92345678 },
-	{ "mov qword [rbx], -2", BYTES(0x48, 0xc7, 0x03, 0xfe, 0xff, 0xff, 0xff), 8, 0xfffffffffffffffeULL },
-	{ "stosd", BYTES(0xab), 4, 0x44332211 },
-	{ "mov [moffs64], eax", BYTES(0xa3, 0x10, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00), 4, 0x44332211 },
-};
-#define N_STORE (sizeof(store_cases) / sizeof(store_cases[0]))
-
-static void test_store(void **state)
-{
-	const struct store_case *sc = *state;
-
-	reset_dev(NULL);
-	fc.cpu.regs.rax = 0x8877665544332211ULL;
-	fc.cpu.regs.rbx = MMIO_VA + 0x10;
-	fc.cpu.regs.rdi = MMIO_VA + 0x10;
-	place(sc->code, sc->len);
-	struct kvm_regs before = fc.cpu.regs;
-	data_access(MMIO_VA + 0x10);
-	assert_int_equal(out.status, EMU_DONE);
-	assert_int_equal(dev.writes, 1);
-	assert_int_equal(dev.last_size, sc->size);
-	uint64_t v = 0;
-	memcpy(&v, dev.bytes + 0x10, sc->size);
-	assert_int_equal(v, sc->stored);
-	assert_int_equal(dev.bytes[0x10 + sc->size], 0x90 + sc->size);   /* nothing beyond */
-	assert_int_equal(fc.cpu.regs.rip, CODE + sc->len);
-	assert_int_equal(fc.cpu.regs.rax, before.rax);
-}
-
-static void test_data_refusals(void **state)
-{
-	/* Crosses a page: #GP, no device access. */
-	fc.cpu.regs.rbx = MMIO_VA + 4094;
-	CODE_BYTES(0x8b, 0x03);
-	data_access(MMIO_VA + 4094);
-	assert_exception(X86_GP, 0);
-	assert_int_equal(dev.reads + dev.writes, 0);
-	assert_int_equal(fc.cpu.regs.rip, CODE);
-
-	/* The decoded address is not the fault address: #GP, nothing done. */
-	fc.cpu.regs.rbx = MMIO_VA + 0x100;
-	data_access(MMIO_VA + 0x10);
-	assert_exception(X86_GP, 0);
-	assert_int_equal(dev.reads + dev.writes, 0);
-
-	/* A form not emulated on MMIO (add, movs, SSE): #UD. */
-	static const struct { uint8_t code[15]; size_t len; } ud[] = {
-		{ BYTES(0x01, 0x03) },                    /* add [rbx], eax */
-		{ BYTES(0xa4) },                          /* movsb: two memory operands */
-		{ BYTES(0x0f, 0x10, 0x03) },              /* movups xmm0, [rbx] */
-		{ BYTES(0x0f, 0x01, 0x13) },              /* lgdt [rbx] */
-	};
-	fc.cpu.regs.rbx = fc.cpu.regs.rsi = fc.cpu.regs.rdi = MMIO_VA + 0x10;
-	for (size_t i = 0; i < sizeof(ud) / sizeof(ud[0]); i++) {
-		place(ud[i].code, ud[i].len);
-		data_access(MMIO_VA + 0x10);
-		assert_exception(X86_UD, 0);
-		assert_int_equal(fc.cpu.regs.rip, CODE);
-	}
-	assert_int_equal(dev.writes, 0);
-
-	/* Undecodable. */
-	CODE_BYTES(0x0f, 0x22, 0xc8);
-	data_access(MMIO_VA + 0x10);
-	assert_exception(X86_UD, 0);
-}
-
-static void test_data_addr32(void **state)
-{
-	/* a32: mov eax, [ebx] uses only ebx. */
-	fc.cpu.regs.rbx = 0xffffffff00000000ULL | (MMIO_VA + 0x10);
-	CODE_BYTES(0x67, 0x8b, 0x03);
-	data_access(MMIO_VA + 0x10);
-	assert_int_equal(out.status, EMU_DONE);
-	assert_int_equal(fc.cpu.regs.rax, 0x93929190);
-}
-
-static void test_data_rip_relative(void **state)
-{
-	/* mov [rip + 0x1000], eax: not cross-checked, the fault address rules. */
-	fc.cpu.regs.rax = 0xabcd;
-	CODE_BYTES(0x89, 0x05, 0x00, 0x10, 0x00, 0x00);
-	data_access(MMIO_VA + 0x20);
-	assert_int_equal(out.status, EMU_DONE);
-	assert_int_equal(dev.last_gpa, DEV_GPA + 0x20);
-	assert_int_equal(dev.bytes[0x20], 0xcd);
-	assert_int_equal(fc.cpu.regs.rip, CODE + 6);
-}
-
-static void test_data_rmw(void **state)
-{
-	uint32_t v;
-
-	/* or [rbx], eax: flags from the result. */
-	fc.cpu.regs.rbx = MMIO_VA;
-	memcpy(dev.bytes, "\x00\x00\x00\x00", 4);
-	fc.cpu.regs.rax = 0x80000000;
-	fc.cpu.regs.rflags |= 1 | (1 << 11);   /* CF, OF cleared by or */
-	CODE_BYTES(0x09, 0x03);
-	data_access(MMIO_VA);
-	assert_int_equal(out.status, EMU_DONE);
-	memcpy(&v, dev.bytes, 4);
-	assert_int_equal(v, 0x80000000);
-	assert_int_equal(fc.cpu.regs.rflags & 0x8d5, (1 << 7) | (1 << 2));   /* SF, PF (low byte 0: even) */
-
-	/* and dword [rbx], 0: ZF. */
-	fc.cpu.regs.rip = CODE;
-	CODE_BYTES(0x83, 0x23, 0x00);
-	data_access(MMIO_VA);
-	memcpy(&v, dev.bytes, 4);
-	assert_int_equal(v, 0);
-	assert_true(fc.cpu.regs.rflags & (1 << 6));
-
-	/* xchg [rbx], eax. */
-	fc.cpu.regs.rip = CODE;
-	memcpy(dev.bytes, "\x44\x33\x22\x11", 4);
-	fc.cpu.regs.rax = 0xffffffff55667788ULL;
-	CODE_BYTES(0x87, 0x03);
-	data_access(MMIO_VA);
-	memcpy(&v, dev.bytes, 4);
-	assert_int_equal(v, 0x55667788);
-	assert_int_equal(fc.cpu.regs.rax, 0x11223344);
-
-	/* lock cmpxchg [rbx], rcx: success, then failure loading rax. */
-	fc.cpu.regs.rip = CODE;
-	uint64_t q = 0x1000;
-	memcpy(dev.bytes, &q, 8);
-	fc.cpu.regs.rax = 0x1000;
-	fc.cpu.regs.rcx = 0x2000;
-	CODE_BYTES(0xf0, 0x48, 0x0f, 0xb1, 0x0b);
-	data_access(MMIO_VA);
-	assert_int_equal(out.status, EMU_DONE);
-	memcpy(&q, dev.bytes, 8);
-	assert_int_equal(q, 0x2000);
-	assert_true(fc.cpu.regs.rflags & (1 << 6));
-	fc.cpu.regs.rip = CODE;
-	data_access(MMIO_VA);
-	assert_false(fc.cpu.regs.rflags & (1 << 6));
-	assert_int_equal(fc.cpu.regs.rax, 0x2000);
-	memcpy(&q, dev.bytes, 8);
-	assert_int_equal(q, 0x2000);
-
-	/* cmp byte [rbx], 1 with [rbx] = 0: CF, SF, AF. */
-	fc.cpu.regs.rip = CODE;
-	dev.bytes[0] = 0;
-	CODE_BYTES(0x80, 0x3b, 0x01);
-	data_access(MMIO_VA);
-	assert_int_equal(fc.cpu.regs.rflags & 0x8d5, 1 | (1 << 7) | (1 << 4) | (1 << 2));
-}
-
-static void test_data_rep_stos(void **state)
-{
-	/* rep stosb: one element per trap, RIP stays until rcx is 0. */
-	fc.cpu.regs.rdi = MMIO_VA + 0x40;
-	fc.cpu.regs.rcx = 2;
-	fc.cpu.regs.rax = 0x5a;
-	CODE_BYTES(0xf3, 0xaa);
-	data_access(MMIO_VA + 0x40);
-	assert_int_equal(out.status, EMU_DONE);
-	assert_int_equal(fc.cpu.regs.rip, CODE);
-	assert_int_equal(fc.cpu.regs.rcx, 1);
-	assert_int_equal(fc.cpu.regs.rdi, MMIO_VA + 0x41);
-	data_access(MMIO_VA + 0x41);
-	assert_int_equal(fc.cpu.regs.rip, CODE + 2);
-	assert_int_equal(fc.cpu.regs.rcx, 0);
-	assert_int_equal(dev.bytes[0x40], 0x5a);
-	assert_int_equal(dev.bytes[0x41], 0x5a);
-}
-
-static void test_data_target_error(void **state)
-{
-	/* A failing target reads as all ones; a failing write is dropped. */
-	dev.fail = true;
-	fc.cpu.regs.rbx = MMIO_VA;
-	CODE_BYTES(0x8b, 0x03);
-	data_access(MMIO_VA);
-	assert_int_equal(out.status, EMU_DONE);
-	assert_int_equal(fc.cpu.regs.rax, 0xffffffff);
-}
-
-static void test_data_fetch_fault(void **state)
-{
-	fake_set_pages(&fc, CODE, 4096, 0);
-	data_access(MMIO_VA);
-	assert_exception(X86_PF, SHADOW_ACC_FETCH);
-	assert_int_equal(out.cr2, CODE);
-	assert_int_equal(dev.reads + dev.writes, 0);
 }
 
 /* --- hostile bytes ---------------------------------------------------------------------------- */
@@ -1290,13 +997,8 @@ static void test_random_bytes(void **state)
 		fc.cpu.pcb.vcpl = cpl;
 		struct shadow_pcb before = fc.cpu.pcb;
 		place(code, sizeof(code));
-		if (rng() % 4 == 0) {
-			uint64_t va = rng() & 1 ? MMIO_VA + (rng() % 4096) : fc.cpu.regs.rbx;
-			emu_data_access(&fc.cpu, &fc.env, va, DEV_GPA + (va & 4095), &dev_target, &out);
-		} else {
-			emulate();
-		}
-		assert_true(out.status <= EMU_NOT_PRIVILEGED);
+		emulate();
+		assert_true(out.status <= EMU_UNSUPPORTED && out.status != EMU_NOT_EMULATED);
 		assert_true(memchr(out.mnemonic, 0, sizeof(out.mnemonic)) != NULL);
 		if (out.status == EMU_EXCEPTION)
 			assert_true(out.vector < 32);
@@ -1319,7 +1021,7 @@ static void test_random_bytes(void **state)
 
 int main(void)
 {
-	static struct CMUnitTest table[2 * N_PRIV + N_GP + N_LOAD + N_STORE];
+	static struct CMUnitTest table[2 * N_PRIV + N_GP];
 	static char names[2 * N_PRIV][64];
 	size_t n = 0;
 
@@ -1337,10 +1039,6 @@ int main(void)
 	}
 	for (size_t i = 0; i < N_GP; i++)
 		table[n++] = (struct CMUnitTest) { gp_cases[i].name, test_refused, NULL, NULL, (void *) &gp_cases[i] };
-	for (size_t i = 0; i < N_LOAD; i++)
-		table[n++] = (struct CMUnitTest) { load_cases[i].name, test_load, NULL, NULL, (void *) &load_cases[i] };
-	for (size_t i = 0; i < N_STORE; i++)
-		table[n++] = (struct CMUnitTest) { store_cases[i].name, test_store, NULL, NULL, (void *) &store_cases[i] };
 
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_msrs, reset),
@@ -1359,14 +1057,7 @@ int main(void)
 		cmocka_unit_test_setup(test_sysret_refusals, reset),
 		cmocka_unit_test_setup(test_mov_ss_refusals, reset),
 		cmocka_unit_test_setup(test_cr0_paging_events, reset),
-		cmocka_unit_test_setup(test_data_refusals, reset_dev),
-		cmocka_unit_test_setup(test_data_addr32, reset_dev),
-		cmocka_unit_test_setup(test_data_rip_relative, reset_dev),
-		cmocka_unit_test_setup(test_data_rmw, reset_dev),
-		cmocka_unit_test_setup(test_data_rep_stos, reset_dev),
-		cmocka_unit_test_setup(test_data_target_error, reset_dev),
-		cmocka_unit_test_setup(test_data_fetch_fault, reset_dev),
-		cmocka_unit_test_setup(test_random_bytes, reset_dev),
+		cmocka_unit_test_setup(test_random_bytes, reset),
 	};
 	int failed = _cmocka_run_group_tests("emulate table", table, n, NULL, NULL);
 	return failed + cmocka_run_group_tests_name("emulate", tests, NULL, NULL);

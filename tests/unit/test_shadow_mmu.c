@@ -752,6 +752,29 @@ static void test_unshadow_stale_root(void **state)
 	assert_true(shadow(CR3_A, false, va, NULL));
 }
 
+/* An instruction the engine does not emulate writes T: smmu_unprotect lets it run natively. */
+static void test_unprotect(void **state)
+{
+	struct wp_setup w;
+
+	setup(SMMU_CACHED);
+	w = write_protect_setup();
+	assert_int_equal(fault(CR3_A, false, w.va_map, HW_WRITE | E_P, true, true).kind, SMMU_FAULT_PT_WRITE);
+	assert_int_equal(smmu_unprotect(fx.s, w.pte), 0);
+	assert_false(shadow(CR3_A, false, w.va_use, NULL));    /* the shadows built from T are gone */
+	assert_true(smmu_take_removed(fx.s));
+	filled(CR3_A, false, w.va_map, HW_WRITE | E_P);         /* the write runs natively */
+	assert_true(shadow_flags(CR3_A, false, w.va_map) & W);
+	/* Used as a page table again: protected again. */
+	filled(CR3_A, false, w.va_use, HW_READ);
+	assert_false(shadow_flags(CR3_A, false, w.va_map) & W);
+	/* A page that is no table: nothing to do. Outside RAM: refused. */
+	assert_int_equal(smmu_unprotect(fx.s, 0x190000), 0);
+	assert_int_equal(smmu_unprotect(fx.s, GUEST_PAGES * 4096), -EINVAL);
+	/* The loaded root's own PML4 stays protected. */
+	assert_int_equal(smmu_unprotect(fx.s, CR3_A + 0x10), -EBUSY);
+}
+
 static void test_invlpg(void **state)
 {
 	uint64_t va = 0x0000000002000000ULL, big = 0x0000000002200000ULL;
@@ -1231,6 +1254,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_write_protect_and_resync, teardown),
 		cmocka_unit_test_teardown(test_unshadow_after_repeated_writes, teardown),
 		cmocka_unit_test_teardown(test_unshadow_stale_root, teardown),
+		cmocka_unit_test_teardown(test_unprotect, teardown),
 		cmocka_unit_test_teardown(test_invlpg, teardown),
 		cmocka_unit_test_teardown(test_pool_recycling, teardown),
 		cmocka_unit_test_teardown(test_scattered_physmap, teardown),

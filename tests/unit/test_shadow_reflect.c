@@ -19,7 +19,7 @@
 #include "vmmd/shadow/reflect.h"
 
 enum {
-	CODE = 0x1000, IDT = 0x4000, TSS = 0x5000,
+	CODE = 0x1000, GDT = 0x3000, IDT = 0x4000, TSS = 0x5000,
 	RSP0 = 0x1f000, IST1 = 0x1c000, IST2 = 0x1b000,
 	USER_RIP = 0x30000, USER_RSP = 0x7fff1238,
 };
@@ -38,6 +38,7 @@ static void gate(unsigned vector, unsigned type, unsigned dpl, bool present, uns
 static int reset(void **state)
 {
 	fake_cpu_init(&fc);
+	fake_put_gdt(&fc, GDT);   /* iretq checks the selectors it loads */
 	struct shadow_pcb *p = &fc.cpu.pcb;
 	p->cr0 = X86_CR0_PE | X86_CR0_PG | X86_CR0_WP;
 	p->efer = X86_EFER_SCE | X86_EFER_LME | X86_EFER_LMA;

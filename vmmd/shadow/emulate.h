@@ -2,21 +2,22 @@
 /*
  * Trap-and-emulate (seed: "force instruction to cause a fault; fault
  * handler does what instruction would do"): the guest kernel runs at real
- * CPL3, so each privileged instruction it executes faults (#GP or #UD);
- * vmmd decodes it with Zydis and does what it would have done to the
- * *virtual* CPU (struct shadow_cpu), then advances RIP.
+ * CPL3, so each privileged instruction it executes faults (#GP, #UD, #NP
+ * or #SS); vmmd decodes it with Zydis and does what it would have done to
+ * the *virtual* CPU (struct shadow_cpu), then advances RIP.
  *
  * Emulated at virtual CPL0: cli, sti, hlt, mov to/from CR0/CR2/CR3/CR4/CR8,
- * lgdt, lidt, ltr, lmsw, invlpg, rdmsr/wrmsr (EFER, STAR, LSTAR, CSTAR,
- * SFMASK, FS/GS/KERNEL_GS base, TSC read-only, and the vmmd hypercall MSR),
- * in/out/ins/outs (device bus; rep bounded to 64 KiB per trap), iretq,
- * sysretq, swapgs, wbinvd/invd (no-ops), clts. At any virtual CPL: cpuid
- * (env->cpuid), sgdt/sidt/str/sldt/smsw (#GP at CPL3 when the virtual
- * CR4.UMIP is set), mov to DS/ES/FS/GS/SS, iretq to the same CPL.
+ * lgdt, lidt, lldt, ltr, lmsw, invlpg, rdmsr/wrmsr (EFER, STAR, LSTAR,
+ * CSTAR, SFMASK, FS/GS/KERNEL_GS base, TSC read-only, and the vmmd
+ * hypercall MSR), in/out/ins/outs (device bus; rep bounded to 64 KiB per
+ * trap), sysretq, swapgs, wbinvd/invd (no-ops), clts. At any virtual CPL:
+ * cpuid (env->cpuid), sgdt/sidt/str/sldt/smsw (#GP at CPL3 when the
+ * virtual CR4.UMIP is set), and against the guest's virtual GDT/LDT with
+ * hardware's checks (emulate_seg.c): mov/pop to DS/ES/FS/GS/SS, lss/lfs/
+ * lgs, far ret, far jmp/call through memory, iret in every operand size.
  * At virtual CPL3 a privileged instruction is the guest's own #GP to
- * handle (reflected, see reflect.h). An instruction Zydis cannot decode, or
- * one vmmd does not emulate, becomes #GP(0)/#UD in the guest's IDT — never
- * a vmmd crash.
+ * handle (reflected, see reflect.h). An instruction Zydis cannot decode
+ * becomes #UD in the guest's IDT — never a vmmd crash.
  */
 #pragma once
 
@@ -27,6 +28,8 @@ enum emu_status {
 	EMU_HALT,        /* hlt emulated: RIP advanced, wait for a virtual interrupt */
 	EMU_EXCEPTION,   /* deliver out->vector/out->error to the guest (reflect.h) */
 	EMU_NOT_PRIVILEGED, /* not an instruction the trap is about: reflect the original exception */
+	EMU_NOT_EMULATED,   /* valid, but not emulated here: let it run natively (emulate_data.h) */
+	EMU_UNSUPPORTED,    /* valid, but shadow mode cannot run it (reason): the VM must end */
 };
 
 struct emu_outcome {
@@ -39,17 +42,20 @@ struct emu_outcome {
 	bool cpl_changed;          /* iretq/sysretq switched virtual CPL (0 <-> 3) */
 	uint64_t next_rip;         /* the instruction after the decoded one (int n: return_rip) */
 	bool irq_shadow;           /* sti enabled IF (or mov ss): no interrupt before the next instruction */
+	const char *reason;        /* EMU_UNSUPPORTED: what shadow mode cannot do (a static string) */
 };
 
 /*
- * The guest faulted with `vector` (#GP or #UD, or #NP/#GP from a segment
+ * The guest faulted with `vector` (#GP or #UD, or #NP/#SS from a segment
  * load) at regs.rip. Decode the instruction there (fetched with
  * env->read_virt, SHADOW_ACC_FETCH) and emulate it if it is privileged.
  *
- * Outcomes: EMU_DONE/EMU_HALT (RIP advanced, or set by iretq/sysretq, or
- * left on an unfinished rep ins/outs so it traps again); EMU_EXCEPTION
+ * Outcomes: EMU_DONE/EMU_HALT (RIP advanced, or set by a far transfer,
+ * or left on an unfinished rep ins/outs so it traps again); EMU_EXCEPTION
  * (a fetch #PF with cr2, #UD for undecodable bytes, #GP(0) for a
- * privileged instruction at virtual CPL3 or a refused operand; nothing
+ * privileged instruction at virtual CPL3, #GP/#NP/#SS(selector) for a bad
+ * descriptor; nothing committed); EMU_UNSUPPORTED (a far transfer to
+ * 16/32-bit code, CPL 1/2 or a call gate: reason says which; nothing
  * committed); EMU_NOT_PRIVILEGED (reflect the original exception) — except
  * `int n` / `int3`, reported as EMU_NOT_PRIVILEGED with mnemonic "int",
  * vector n and next_rip: reflect those as REFLECT_SOFTWARE returning to
@@ -57,27 +63,6 @@ struct emu_outcome {
  */
 void emu_privileged(struct shadow_cpu *cpu, const struct shadow_env *env, unsigned vector,
 		    struct emu_outcome *out);
-
-/*
- * A data access at guest-virtual `va` faulted because its target is not
- * ordinary RAM: MMIO at guest-physical `gpa` (dispatched via env->mmio), or
- * a write to a write-protected guest page-table page (the shadow MMU passes
- * write_phys to perform it on the RAM copy and re-sync). Decode the
- * instruction at RIP (mov/movzx/movsx/movsxd/stos/and/or/xor/test/cmp/
- * xchg/cmpxchg with one memory operand of 1..8 bytes), perform the access
- * through target->access(gpa) and advance RIP (rep stos: one element per
- * trap). `gpa` must be the exact byte address (same page offset as va).
- * The access must not cross a page, and the decoded address must equal va
- * (not checked for RIP-relative and FS/GS forms): otherwise #GP(0). Other
- * forms: #UD. A failing target read returns all ones; a failing write is
- * dropped.
- */
-struct emu_data_target {
-	int (*access)(void *ctx, uint64_t gpa, void *data, unsigned size, bool is_write);
-	void *ctx;
-};
-void emu_data_access(struct shadow_cpu *cpu, const struct shadow_env *env, uint64_t va, uint64_t gpa,
-		     const struct emu_data_target *target, struct emu_outcome *out);
 
 /* The vmmd hypercall MSR (guest contract, docs/shadow.md): wrmsr of
  * SHADOW_HC_RESTORE_IF with eax = 0/1 sets the virtual IF — the paravirtual

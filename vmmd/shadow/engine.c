@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <cpuid.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "abi/bootinfo.h"
 #include "vmmd/shadow/emulate.h"
+#include "vmmd/shadow/emulate_data.h"
 #include "vmmd/shadow/engine.h"
 #include "vmmd/shadow/reflect.h"
 #include "x86/cpu.h"
@@ -29,18 +31,24 @@ static void count_class(struct shadow_vm *svm, enum shadow_trap_class c)
 	__atomic_fetch_add(&svm->traps[c], 1, __ATOMIC_RELAXED);
 }
 
-static void count_mnemonic(struct shadow_vm *svm, const char *name)
+/* One more of `name` in a table of n counters (a full table drops new names). */
+static void count_in(struct shadow_vm *svm, struct shadow_mnemonic_count *t, unsigned n, const char *name)
 {
 	pthread_mutex_lock(&svm->mnemonic_lock);
-	for (unsigned i = 0; i < SHADOW_MNEMONICS_MAX; i++) {
-		if (!svm->mnemonics[i].name[0])
-			snprintf(svm->mnemonics[i].name, sizeof(svm->mnemonics[i].name), "%s", name);
-		if (strcmp(svm->mnemonics[i].name, name) == 0) {
-			svm->mnemonics[i].count++;
+	for (unsigned i = 0; i < n; i++) {
+		if (!t[i].name[0])
+			snprintf(t[i].name, sizeof(t[i].name), "%s", name);
+		if (strcmp(t[i].name, name) == 0) {
+			t[i].count++;
 			break;
 		}
 	}
 	pthread_mutex_unlock(&svm->mnemonic_lock);
+}
+
+static void count_mnemonic(struct shadow_vm *svm, const char *name)
+{
+	count_in(svm, svm->mnemonics, SHADOW_MNEMONICS_MAX, name);
 }
 
 uint64_t shadow_machine_bytes(uint64_t guest_bytes, unsigned pool_pages)
@@ -306,15 +314,70 @@ static int pt_page_access(void *ctx, uint64_t gpa, void *data, unsigned size, bo
 	return r;
 }
 
+static enum shadow_action end_vm(struct shadow_vcpu *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static enum shadow_action end_vm(struct shadow_vcpu *sv, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(sv->fail_message, sizeof(sv->fail_message), fmt, ap);
+	va_end(ap);
+	return SHADOW_HOST_REFUSED;
+}
+
+/*
+ * A write to a write-protected guest page table that the data emulator
+ * does not handle (emulate_data.h): drop the protection and let the CPU
+ * run it — never a #UD for a valid instruction. The shadows built from
+ * the page go with the protection; the page is shadowed again when next
+ * used as a table. Only the loaded root's own tables must stay protected
+ * (and a table that maps itself is protected again by the fill the retry
+ * needs): the same instruction back here for the same page, with no trap
+ * elsewhere in between, means that, and the VM ends with the reason.
+ */
+static enum shadow_action pt_write_natively(struct shadow_vcpu *sv, uint64_t gpa, const struct emu_outcome *out)
+{
+	struct shadow_vm *svm = sv->svm;
+	uint64_t page = gpa & ~(PAGE_SIZE_4K - 1);
+
+	if (sv->native_rip == sv->cpu.regs.rip && sv->native_gpa == page)
+		return end_vm(sv, "shadow mode: '%s' at rip %#llx writes the guest page table at %#llx, which stays "
+			      "write-protected (a table of the current address space), and vmmd does not emulate it",
+			      out->mnemonic, (unsigned long long) sv->cpu.regs.rip, (unsigned long long) page);
+	pthread_mutex_lock(&svm->lock);
+	int r = smmu_unprotect(svm->smmu, gpa);
+	pthread_mutex_unlock(&svm->lock);
+	if (r < 0)
+		return end_vm(sv, "shadow mode: '%s' at rip %#llx writes the current top-level guest page table at %#llx, "
+			      "which vmmd does not emulate", out->mnemonic, (unsigned long long) sv->cpu.regs.rip,
+			      (unsigned long long) page);
+	sv->native_rip = sv->cpu.regs.rip;   /* cleared by the next trap elsewhere */
+	sv->native_gpa = page;
+	count_in(svm, svm->pt_writes_native, SHADOW_PT_MNEMONICS_MAX, out->mnemonic);
+	return SHADOW_RESUME;
+}
+
 static enum shadow_action data_fault(struct shadow_vcpu *sv, const struct shadow_env *env,
 				     uint64_t va, uint64_t gpa, bool mmio)
 {
 	struct emu_data_target target = { .access = mmio ? env->mmio : pt_page_access, .ctx = sv };
 	struct emu_outcome out;
 	emu_data_access(&sv->cpu, env, va, gpa, &target, &out);
-	if (out.status == EMU_EXCEPTION)
+	switch (out.status) {
+	case EMU_EXCEPTION:
 		return reflect_exception(sv, env, out.vector, out.has_error, out.error, out.cr2);
-	return SHADOW_RESUME;
+	case EMU_NOT_EMULATED:
+	case EMU_UNSUPPORTED:
+		if (!mmio)
+			return pt_write_natively(sv, gpa, &out);
+		/* A device page cannot be handed to the CPU (KVM fails these too). */
+		return end_vm(sv, "shadow mode: '%s' at rip %#llx accesses MMIO at %#llx, and vmmd does not emulate it there",
+			      out.mnemonic, (unsigned long long) sv->cpu.regs.rip, (unsigned long long) gpa);
+	default:
+		if (!mmio)
+			count_in(sv->svm, sv->svm->pt_writes, SHADOW_PT_MNEMONICS_MAX, out.mnemonic);
+		return SHADOW_RESUME;
+	}
 }
 
 /* PVM-style hosts reserve guest-virtual 0xffff800000000000-0xffff87ffffffffff
@@ -322,10 +385,8 @@ static enum shadow_action data_fault(struct shadow_vcpu *sv, const struct shadow
  * or not-present) however valid the shadow entry. End the VM and say so. */
 static enum shadow_action host_refused(struct shadow_vcpu *sv, uint64_t va)
 {
-	snprintf(sv->fail_message, sizeof(sv->fail_message),
-		 "shadow mode: the host reserves guest-virtual %#llx (it keeps faulting on a valid shadow entry; "
-		 "PVM hosts keep 0xffff800000000000-0xffff87ffffffffff for themselves)", (unsigned long long) va);
-	return SHADOW_HOST_REFUSED;
+	return end_vm(sv, "shadow mode: the host reserves guest-virtual %#llx (it keeps faulting on a valid shadow entry; "
+		      "PVM hosts keep 0xffff800000000000-0xffff87ffffffffff for themselves)", (unsigned long long) va);
 }
 
 static enum shadow_action page_fault(struct shadow_vcpu *sv, const struct shadow_env *env,
@@ -384,6 +445,10 @@ static enum shadow_action privileged(struct shadow_vcpu *sv, const struct shadow
 		return SHADOW_HALT;
 	case EMU_EXCEPTION:
 		return reflect_exception(sv, env, out.vector, out.has_error, out.error, out.cr2);
+	case EMU_UNSUPPORTED:
+	case EMU_NOT_EMULATED:
+		return end_vm(sv, "shadow mode: '%s' at rip %#llx: vmmd cannot run %s", out.mnemonic,
+			      (unsigned long long) sv->cpu.regs.rip, out.reason ? out.reason : "it");
 	case EMU_NOT_PRIVILEGED:
 		if (strcmp(out.mnemonic, "int") == 0) {
 			struct reflect_request req = {
@@ -400,9 +465,12 @@ static enum shadow_action dispatch_trap(struct shadow_vcpu *sv, unsigned vector,
 
 enum shadow_action shadow_handle_trap(struct shadow_vcpu *sv, unsigned vector, uint32_t error, uint64_t cr2)
 {
-	/* The livelock guard counts only back-to-back faults on one address. */
+	/* The livelock guards count only back-to-back faults on one address,
+	 * and instructions left to the CPU that come back without progress. */
 	if (vector != X86_PF || cr2 != sv->refill_va)
 		sv->refills = 0;
+	if (sv->cpu.regs.rip != sv->native_rip)
+		sv->native_rip = 0;
 	enum shadow_action a = dispatch_trap(sv, vector, error, cr2);
 	/* Entries of the loaded root were dropped or lost W: stale real TLB
 	 * entries must go before the guest runs again (shadow_run.c). */
@@ -434,6 +502,7 @@ static enum shadow_action dispatch_trap(struct shadow_vcpu *sv, unsigned vector,
 	case X86_GP:
 	case X86_UD:
 	case X86_NP:
+	case X86_SS:   /* segment loads fault with #NP or #SS too */
 		return privileged(sv, &env, vector, error);
 	default:
 		return reflect_exception(sv, &env, vector, x86_vector_has_error(vector), error, 0);
@@ -471,5 +540,9 @@ void shadow_get_stats(struct shadow_vm *svm, struct shadow_stats *ret)
 		ret->mnemonics[i] = svm->mnemonics[i];
 		ret->n_mnemonics++;
 	}
+	for (unsigned i = 0; i < SHADOW_PT_MNEMONICS_MAX && svm->pt_writes[i].name[0]; i++)
+		ret->pt_writes[ret->n_pt_writes++] = svm->pt_writes[i];
+	for (unsigned i = 0; i < SHADOW_PT_MNEMONICS_MAX && svm->pt_writes_native[i].name[0]; i++)
+		ret->pt_writes_native[ret->n_pt_writes_native++] = svm->pt_writes_native[i];
 	pthread_mutex_unlock(&svm->mnemonic_lock);
 }

@@ -34,6 +34,7 @@ enum shadow_trap_class {
 };
 
 #define SHADOW_MNEMONICS_MAX 48
+#define SHADOW_PT_MNEMONICS_MAX 24
 
 struct shadow_mnemonic_count {
 	char name[16];
@@ -51,6 +52,10 @@ struct shadow_vm {
 	uint64_t guest_pt_switches;        /* guest CR3 writes; atomic */
 	uint64_t vector_counts[32];        /* reflected exceptions by vector; atomic */
 	struct shadow_mnemonic_count mnemonics[SHADOW_MNEMONICS_MAX];
+	/* Writes to write-protected guest page tables: emulated, and run
+	 * natively after unshadowing (not emulated: emulate_data.h). */
+	struct shadow_mnemonic_count pt_writes[SHADOW_PT_MNEMONICS_MAX];
+	struct shadow_mnemonic_count pt_writes_native[SHADOW_PT_MNEMONICS_MAX];
 	pthread_mutex_t mnemonic_lock;
 };
 
@@ -67,14 +72,15 @@ struct shadow_vcpu {
 	bool irq_shadow;
 	char fail_message[200];
 	uint64_t refill_va;      /* livelock guard: the last filled address ... */
-	unsigned refills;        /* ... and how often in a row */        /* sti/mov ss just ran: no interrupt before the next instruction */    /* entries removed anywhere in the pool (smmu_take_removed) */
+	unsigned refills;        /* ... and how often in a row */
+	uint64_t native_rip, native_gpa;   /* the last page-table write left to the CPU */
 };
 
 enum shadow_action {
 	SHADOW_RESUME,          /* run the guest from cpu state (root may have changed) */
 	SHADOW_HALT,            /* emulated hlt: wait for a virtual interrupt, then resume */
 	SHADOW_TRIPLE_FAULT,    /* delivery escalated past #DF: the VM ends */
-	SHADOW_HOST_REFUSED,    /* the host will not run this (fail_message says what): the VM ends */
+	SHADOW_HOST_REFUSED,    /* the host or shadow mode will not run this (fail_message says what): the VM ends */
 };
 
 struct shadow_vm_config {
@@ -120,6 +126,9 @@ struct shadow_stats {
 	struct smmu_stats mmu;
 	unsigned n_mnemonics;
 	struct shadow_mnemonic_count mnemonics[SHADOW_MNEMONICS_MAX];
+	unsigned n_pt_writes, n_pt_writes_native;
+	struct shadow_mnemonic_count pt_writes[SHADOW_PT_MNEMONICS_MAX];
+	struct shadow_mnemonic_count pt_writes_native[SHADOW_PT_MNEMONICS_MAX];
 };
 void shadow_get_stats(struct shadow_vm *svm, struct shadow_stats *ret);
 const char *shadow_trap_class_name(enum shadow_trap_class c);

@@ -33,6 +33,9 @@ struct shadow_pcb {
 	uint16_t tr;              /* virtual task register selector */
 	uint64_t tss_base;        /* resolved from the guest GDT at ltr (linear) */
 	uint32_t tss_limit;       /* ditto; rsp0/IST reads beyond it raise #TS */
+	uint16_t ldtr;            /* virtual LDTR selector (0: none) */
+	uint64_t ldt_base;        /* resolved from the guest GDT at lldt (linear) */
+	uint32_t ldt_limit;
 	uint8_t tpr;              /* virtual CR8 (task priority), bits 3:0 */
 	/* Virtual segment selectors: what the guest loaded. The real CPU runs
 	 * with RPL-3 copies (a documented hole: `mov %cs` reads RPL 3). */

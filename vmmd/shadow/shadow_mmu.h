@@ -116,6 +116,13 @@ void smmu_invlpg(struct smmu *s, uint64_t guest_cr3, uint64_t va);
  * every write it makes on the guest's behalf through here. [gpa, gpa+len)
  * must stay within one 4 KiB page: 0, -EINVAL, or -EFAULT (not guest RAM). */
 int smmu_pt_write(struct smmu *s, uint64_t gpa, const void *data, unsigned len);
+/* Stop write-protecting the guest page-table page holding gpa, because the
+ * engine cannot emulate an instruction writing it (emulate_data.h): the
+ * shadows built from it go, and with them the protection, so the write
+ * runs natively; the page is shadowed (and protected) again when next used
+ * as a table. 0, -EBUSY when it is a table of the loaded root (which stays
+ * protected), -EINVAL for a gpa outside guest RAM. */
+int smmu_unprotect(struct smmu *s, uint64_t gpa);
 /* Drop everything (CR0/CR4/EFER paging changes, reset); the current root
  * stays, emptied. */
 void smmu_flush_all(struct smmu *s);

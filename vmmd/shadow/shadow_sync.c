@@ -75,6 +75,18 @@ static void unshadow(struct smmu *s, uint64_t gfn)
 		s->st.unshadowed++;
 }
 
+int smmu_unprotect(struct smmu *s, uint64_t gpa)
+{
+	uint64_t gfn = gpa / PAGE_SIZE_4K;
+
+	if (!s || !physmap_guest_ptr(s->pm, s->mm, gpa & ~(PAGE_SIZE_4K - 1), PAGE_SIZE_4K))
+		return -EINVAL;
+	if (smmu_gfn_protected(s, gfn))
+		unshadow(s, gfn);
+	s->writes[gfn] = 0;
+	return smmu_gfn_protected(s, gfn) ? -EBUSY : 0;
+}
+
 int smmu_pt_write(struct smmu *s, uint64_t gpa, const void *data, unsigned len)
 {
 	unsigned off = gpa % PAGE_SIZE_4K, first, last, n;

@@ -20,6 +20,20 @@ static struct json_object *hex(uint64_t v)
 	return json_object_new_string(buf);
 }
 
+static struct json_object *mnemonic_counts(const struct shadow_mnemonic_count *t, unsigned n, uint64_t *ret_total)
+{
+	struct json_object *o = json_object_new_object();
+	uint64_t total = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		json_object_object_add(o, t[i].name, u64(t[i].count));
+		total += t[i].count;
+	}
+	if (ret_total)
+		*ret_total = total;
+	return o;
+}
+
 void shadow_inspect_stats(struct vm *vm, struct json_object *o)
 {
 	if (!vm->shadow)
@@ -33,9 +47,10 @@ void shadow_inspect_stats(struct vm *vm, struct json_object *o)
 		json_object_object_add(by_class, shadow_trap_class_name(c), u64(st.traps[c]));
 		total += st.traps[c];
 	}
-	struct json_object *by_mnemonic = json_object_new_object();
-	for (unsigned i = 0; i < st.n_mnemonics; i++)
-		json_object_object_add(by_mnemonic, st.mnemonics[i].name, u64(st.mnemonics[i].count));
+	struct json_object *by_mnemonic = mnemonic_counts(st.mnemonics, st.n_mnemonics, NULL);
+	uint64_t native_total;
+	struct json_object *pt_writes = mnemonic_counts(st.pt_writes, st.n_pt_writes, NULL);
+	struct json_object *pt_native = mnemonic_counts(st.pt_writes_native, st.n_pt_writes_native, &native_total);
 	struct json_object *by_vector = json_object_new_object();
 	for (int v = 0; v < 32; v++)
 		if (st.vector_counts[v]) {
@@ -47,6 +62,11 @@ void shadow_inspect_stats(struct vm *vm, struct json_object *o)
 	json_object_object_add(traps, "by_class", by_class);
 	json_object_object_add(traps, "privileged_by_mnemonic", by_mnemonic);
 	json_object_object_add(traps, "reflected_by_vector", by_vector);
+	/* Writes to write-protected guest page tables: emulated, and left to
+	 * the CPU after unshadowing the page (instructions vmmd does not emulate). */
+	json_object_object_add(traps, "pt_write_by_mnemonic", pt_writes);
+	json_object_object_add(traps, "pt_write_native", u64(native_total));
+	json_object_object_add(traps, "pt_write_native_by_mnemonic", pt_native);
 	json_object_object_add(o, "traps", traps);
 
 	struct json_object *sh = json_object_new_object();
