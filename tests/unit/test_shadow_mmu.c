@@ -61,6 +61,7 @@ static struct fixture fx;
 /* The guest CPU's paging facts the next setup gives the MMU (0: 52 bits, 1 GiB pages). */
 static unsigned cpu_phys_bits;
 static bool cpu_no_1g;
+static bool user_nx_in_kernel_root;   /* for the next setup too */
 
 static void setup_with(enum smmu_strategy strategy, unsigned pool_pages, unsigned max_roots, uint64_t seed)
 {
@@ -72,6 +73,7 @@ static void setup_with(enum smmu_strategy strategy, unsigned pool_pages, unsigne
 		.max_roots = max_roots,
 		.phys_bits = cpu_phys_bits,
 		.no_1g = cpu_no_1g,
+		.user_nx_in_kernel_root = user_nx_in_kernel_root,
 	};
 
 	memset(&fx, 0, sizeof(fx));
@@ -92,6 +94,7 @@ static int teardown(void **state)
 {
 	cpu_phys_bits = 0;
 	cpu_no_1g = false;
+	user_nx_in_kernel_root = false;
 	smmu_free(fx.s);
 	physmap_free(&fx.pm);
 	free(fx.mm.host);
@@ -775,6 +778,33 @@ static void test_unprotect(void **state)
 	assert_int_equal(smmu_unprotect(fx.s, CR3_A + 0x10), -EBUSY);
 }
 
+/* Hosts that let a guest return to user mode without a trap: user pages are
+ * not executable in the kernel root until the kernel itself fetches from
+ * them; supervisor pages and the user root are as the guest says. */
+static void test_user_nx_in_kernel_root(void **state)
+{
+	uint64_t sup = 0x0000000000400000ULL, usr = 0x0000000000401000ULL;
+
+	for (int on = 0; on < 2; on++) {
+		user_nx_in_kernel_root = on;
+		setup(SMMU_VTLB);
+		map(CR3_A, sup, 0x181000, 1, P | W | U, P | W | D);
+		map(CR3_A, usr, 0x182000, 1, P | W | U, P | W | U | D);
+		smmu_load_root(fx.s, CR3_A, false);
+		filled(CR3_A, false, sup, HW_FETCH);
+		filled(CR3_A, false, usr, HW_READ);
+		assert_false(shadow_flags(CR3_A, false, sup) & NX);
+		assert_int_equal((shadow_flags(CR3_A, false, usr) & NX) != 0, on);
+		/* A fetch the engine found to be the kernel's own makes it executable. */
+		filled(CR3_A, false, usr, HW_FETCH | E_P);
+		assert_false(shadow_flags(CR3_A, false, usr) & NX);
+		smmu_load_root(fx.s, CR3_A, true);
+		filled(CR3_A, true, usr, HW_FETCH);
+		assert_false(shadow_flags(CR3_A, true, usr) & NX);
+		teardown(NULL);
+	}
+}
+
 static void test_invlpg(void **state)
 {
 	uint64_t va = 0x0000000002000000ULL, big = 0x0000000002200000ULL;
@@ -1255,6 +1285,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_unshadow_after_repeated_writes, teardown),
 		cmocka_unit_test_teardown(test_unshadow_stale_root, teardown),
 		cmocka_unit_test_teardown(test_unprotect, teardown),
+		cmocka_unit_test(test_user_nx_in_kernel_root),
 		cmocka_unit_test_teardown(test_invlpg, teardown),
 		cmocka_unit_test_teardown(test_pool_recycling, teardown),
 		cmocka_unit_test_teardown(test_scattered_physmap, teardown),

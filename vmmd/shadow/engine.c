@@ -187,6 +187,8 @@ int shadow_vm_init(struct shadow_vm *svm, struct machine_memory mm, const struct
 	pthread_mutex_init(&svm->mnemonic_lock, NULL);
 	svm->mm = mm;
 	svm->bus = cfg->bus;
+	svm->native_user_cs = cfg->native_user_cs;
+	svm->native_user_ss = cfg->native_user_ss;
 	uint64_t guest_pages = cfg->guest_bytes / PAGE_SIZE_4K;
 	int r = physmap_init(&svm->pm, guest_pages, mm.size / PAGE_SIZE_4K, cfg->scatter_seed);
 	if (r < 0)
@@ -202,6 +204,7 @@ int shadow_vm_init(struct shadow_vm *svm, struct machine_memory mm, const struct
 		.max_roots = 16,
 		.phys_bits = cfg->phys_bits,
 		.no_1g = cfg->no_1g,
+		.user_nx_in_kernel_root = cfg->native_user_cs != 0,
 	};
 	return smmu_new(&svm->mm, &svm->pm, &sc, &svm->smmu);
 }
@@ -281,8 +284,11 @@ static enum shadow_action reflect_exception(struct shadow_vcpu *sv, const struct
 static enum shadow_action syscall_entry(struct shadow_vcpu *sv, const struct shadow_env *env)
 {
 	/* Hardware already did rcx = return rip, r11 = rflags; the engine
-	 * redoes the entry on the virtual CPU from the state before it. */
+	 * redoes the entry on the virtual CPU from the state before it. The
+	 * frame's IF is after the real SFMASK (vmmd's: IF cleared); the
+	 * guest's IF at the syscall is the one R11 holds. */
 	sv->cpu.regs.rflags = sv->cpu.regs.r11;
+	sv->cpu.pcb.vif = sv->cpu.regs.r11 & X86_RFLAGS_IF;
 	uint64_t return_rip = sv->cpu.regs.rcx;
 	struct reflect_request fault;
 	count_class(sv->svm, STRAP_SYSCALL);
@@ -389,14 +395,118 @@ static enum shadow_action host_refused(struct shadow_vcpu *sv, uint64_t va)
 		      "PVM hosts keep 0xffff800000000000-0xffff87ffffffffff for themselves)", (unsigned long long) va);
 }
 
+/*
+ * Looking for the frame of a far return vmmd did not see: the iretq (RIP,
+ * CS, RFLAGS, RSP, SS) or far return to an outer level (RIP, CS, RSP, SS)
+ * the guest kernel executed natively, on its stack near where vmmd last saw
+ * it, with the RIP and RSP the CPU has now and RPL-3 selectors. Nothing
+ * overwrote it since: the first user instruction faulted.
+ */
+#define NATIVE_FRAME_WINDOW 4096   /* bytes either side of the kernel's last RSP */
+
+struct native_frame {
+	uint16_t cs, ss;
+	uint64_t rflags;
+	bool has_rflags;
+};
+
+static bool is_user_selector(uint64_t v)
+{
+	return v < 0x10000 && (v & 3) == 3 && (v & ~7ULL) != 0;
+}
+
+static bool find_native_frame(struct shadow_vcpu *sv, const struct shadow_env *env, uint64_t kernel_rsp,
+			      struct native_frame *ret)
+{
+	uint64_t buf[2 * NATIVE_FRAME_WINDOW / 8 + 8];
+	uint64_t rip = sv->cpu.regs.rip, rsp = sv->cpu.regs.rsp, lo = (kernel_rsp - NATIVE_FRAME_WINDOW) & ~7ULL;
+	size_t n = sizeof(buf) / 8;
+	bool readable[sizeof(buf) / PAGE_SIZE_4K + 2] = { false };
+
+	if (!x86_canonical(lo) || !x86_canonical(lo + sizeof(buf) - 1))
+		return false;
+	/* Page by page (readable[] by guest page): a hole in the window is no reason to give up. */
+	for (uint64_t va = lo; va < lo + sizeof(buf);) {
+		uint64_t len = PAGE_SIZE_4K - (va & (PAGE_SIZE_4K - 1));
+		if (len > lo + sizeof(buf) - va)
+			len = lo + sizeof(buf) - va;
+		struct shadow_fault f;
+		readable[(va >> 12) - (lo >> 12)] = env->read_virt(env->ctx, va, (uint8_t *) buf + (va - lo), len, 0, &f) == 0;
+		va += len;
+	}
+	for (size_t i = 0; i + 4 < n; i++) {
+		const uint64_t *w = &buf[i];
+		uint64_t va = lo + i * 8;
+		if (!readable[(va >> 12) - (lo >> 12)] || !readable[((va + 39) >> 12) - (lo >> 12)])
+			continue;
+		if (w[0] != rip || !is_user_selector(w[1]))
+			continue;
+		if (w[3] == rsp && is_user_selector(w[4]) && (w[2] & X86_RFLAGS_FIXED) && !(w[2] >> 22)) {
+			*ret = (struct native_frame) { .cs = w[1], .ss = w[4], .rflags = w[2], .has_rflags = true };
+			return true;   /* iretq */
+		}
+		if (w[2] == rsp && is_user_selector(w[3])) {
+			*ret = (struct native_frame) { .cs = w[1], .ss = w[3] };
+			return true;   /* far return to an outer level */
+		}
+	}
+	return false;
+}
+
+/*
+ * An instruction fetch from a guest-user page at virtual CPL0, on a host
+ * that lets guest far transfers to user mode through (shadow_vm_config).
+ * Kernel roots map user pages non-executable there, so this is either the
+ * guest's first user instruction after an iretq/far return vmmd did not
+ * see, or the kernel running user-accessible code itself (trapbench does,
+ * with CR4.SMEP clear). PVM's frame shows neither the new CS nor the IF
+ * the return loaded, so vmmd looks for the return's frame on the kernel
+ * stack: found, the guest is in user mode with its selectors and IF. Not
+ * found but CR4.SMEP set, the kernel could not be running this page: user
+ * mode with the only 64-bit user segments the host's GDT lets a return
+ * load, IF set (every OS returns to user mode with interrupts on).
+ * Otherwise it is the kernel's: false, and the fill makes the page
+ * executable for the kernel.
+ */
+static bool returned_to_user_natively(struct shadow_vcpu *sv, const struct shadow_env *env, uint32_t error,
+				      uint64_t cr2, uint64_t kernel_rsp)
+{
+	struct shadow_vm *svm = sv->svm;
+	struct shadow_pcb *p = &sv->cpu.pcb;
+	struct native_frame nf = { .cs = svm->native_user_cs, .ss = svm->native_user_ss };
+	struct gw_result w;
+
+	if (!svm->native_user_cs || p->vcpl != 0 || !(error & X86_PF_INSTR) || cr2 != sv->cpu.regs.rip)
+		return false;
+	pthread_mutex_lock(&svm->lock);
+	int r = smmu_guest_walk(svm->smmu, p->cr3, cr2, SHADOW_ACC_FETCH | SHADOW_ACC_USER, guest_wp(&sv->cpu),
+				guest_nxe(&sv->cpu), false, &w);
+	pthread_mutex_unlock(&svm->lock);
+	if (r < 0)
+		return false;   /* not user code: the kernel's own fault */
+	if (!find_native_frame(sv, env, kernel_rsp, &nf) && !(p->cr4 & X86_CR4_SMEP))
+		return false;
+	bool vif = nf.has_rflags ? (nf.rflags & X86_RFLAGS_IF) != 0 : true;
+	p->vcpl = 3;
+	p->cs = nf.cs;
+	p->ss = nf.ss;
+	p->vif = vif;
+	sv->cpu.regs.rflags = (sv->cpu.regs.rflags & ~X86_RFLAGS_IF) | (vif ? X86_RFLAGS_IF : 0);
+	__atomic_fetch_add(&svm->native_user_returns, 1, __ATOMIC_RELAXED);
+	shadow_update_root(sv);
+	return true;
+}
+
 static enum shadow_action page_fault(struct shadow_vcpu *sv, const struct shadow_env *env,
-				     uint32_t error, uint64_t cr2)
+				     uint32_t error, uint64_t cr2, uint64_t kernel_rsp)
 {
 	struct shadow_vm *svm = sv->svm;
 	struct smmu_fault f;
 	/* vmmd's shadow entries never set reserved bits, so the host itself refuses this address. */
 	if (error & X86_PF_RSVD)
 		return host_refused(sv, cr2);
+	if (returned_to_user_natively(sv, env, error, cr2, kernel_rsp))
+		return SHADOW_RESUME;
 	pthread_mutex_lock(&svm->lock);
 	int r = smmu_page_fault(svm->smmu, sv->cpu.pcb.cr3, sv->cpu.pcb.vcpl == 3, cr2, error,
 				guest_wp(&sv->cpu), guest_nxe(&sv->cpu), &f);
@@ -490,6 +600,10 @@ static enum shadow_action dispatch_trap(struct shadow_vcpu *sv, unsigned vector,
 	/* The frame's IF is what the guest has: on hosts that let popf change
 	 * IF at CPL3 it is the guest's own choice, elsewhere it is ours. */
 	sv->cpu.pcb.vif = sv->cpu.regs.rflags & X86_RFLAGS_IF;
+	/* Where the guest kernel's stack was when vmmd last saw it (native returns). */
+	uint64_t kernel_rsp = sv->kernel_rsp;
+	if (sv->cpu.pcb.vcpl == 0)
+		sv->kernel_rsp = sv->cpu.regs.rsp;
 
 	if (vector == 256)
 		return syscall_entry(sv, &env);
@@ -498,7 +612,7 @@ static enum shadow_action dispatch_trap(struct shadow_vcpu *sv, unsigned vector,
 		/* Hosts where syscall stays at CPL3 fault on the supervisor LSTAR page. */
 		if (cr2 == monitor_syscall_va() && sv->cpu.regs.rip == cr2)
 			return syscall_entry(sv, &env);
-		return page_fault(sv, &env, error, cr2);
+		return page_fault(sv, &env, error, cr2, kernel_rsp);
 	case X86_GP:
 	case X86_UD:
 	case X86_NP:
@@ -535,6 +649,7 @@ void shadow_get_stats(struct shadow_vm *svm, struct shadow_stats *ret)
 	pthread_mutex_lock(&svm->lock);
 	smmu_get_stats(svm->smmu, &ret->mmu);
 	pthread_mutex_unlock(&svm->lock);
+	ret->native_user_returns = __atomic_load_n(&svm->native_user_returns, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&svm->mnemonic_lock);
 	for (unsigned i = 0; i < SHADOW_MNEMONICS_MAX && svm->mnemonics[i].name[0]; i++) {
 		ret->mnemonics[i] = svm->mnemonics[i];

@@ -56,6 +56,8 @@ struct shadow_vm {
 	 * natively after unshadowing (not emulated: emulate_data.h). */
 	struct shadow_mnemonic_count pt_writes[SHADOW_PT_MNEMONICS_MAX];
 	struct shadow_mnemonic_count pt_writes_native[SHADOW_PT_MNEMONICS_MAX];
+	uint64_t native_user_returns;      /* returns to user mode vmmd found after the fact; atomic */
+	uint16_t native_user_cs, native_user_ss;   /* see shadow_vm_config */
 	pthread_mutex_t mnemonic_lock;
 };
 
@@ -74,6 +76,7 @@ struct shadow_vcpu {
 	uint64_t refill_va;      /* livelock guard: the last filled address ... */
 	unsigned refills;        /* ... and how often in a row */
 	uint64_t native_rip, native_gpa;   /* the last page-table write left to the CPU */
+	uint64_t kernel_rsp;               /* RSP at the last trap in virtual kernel mode */
 };
 
 enum shadow_action {
@@ -91,6 +94,19 @@ struct shadow_vm_config {
 	struct bus *bus;
 	unsigned phys_bits;        /* the guest's CPUID MAXPHYADDR (0: 52) ... */
 	bool no_1g;                /* ... and no PDPE1GB: the walk's reserved bits */
+	/*
+	 * Hosts whose own GDT holds user segments a guest selector names (PVM:
+	 * the host's Linux GDT has __USER_CS 0x33 and __USER_DS 0x2b, and the
+	 * guest's CPL3 code runs on it) let a guest iretq or far return to
+	 * those selectors through at real CPL3 without a trap, and report the
+	 * CS vmmd loaded, not the new one. There, guest-user pages are mapped
+	 * non-executable in kernel roots, and a user-mode instruction fetch at
+	 * virtual CPL0 means the guest returned to user mode with these
+	 * selectors (the only 64-bit user code and data segments the host's
+	 * GDT lets it load). 0: the host never lets a guest far transfer
+	 * through (VT-x/AMD-V: the monitor's GDT is the real one).
+	 */
+	uint16_t native_user_cs, native_user_ss;
 };
 
 /* Machine layout for a guest of guest_bytes with pool_pages of shadow tables. */
@@ -129,6 +145,7 @@ struct shadow_stats {
 	unsigned n_pt_writes, n_pt_writes_native;
 	struct shadow_mnemonic_count pt_writes[SHADOW_PT_MNEMONICS_MAX];
 	struct shadow_mnemonic_count pt_writes_native[SHADOW_PT_MNEMONICS_MAX];
+	uint64_t native_user_returns;
 };
 void shadow_get_stats(struct shadow_vm *svm, struct shadow_stats *ret);
 const char *shadow_trap_class_name(enum shadow_trap_class c);

@@ -158,8 +158,10 @@ uint64_t smmu_load_root(struct smmu *s, uint64_t guest_cr3, bool user)
 	return sp_mpa(s, s->as[as].root[user]);
 }
 
-/* Build the shadow path and leaf for va from a successful guest walk. */
-static void fill(struct smmu *s, unsigned as, bool user, uint64_t va, const struct gw_result *p, bool guest_wp)
+/* Build the shadow path and leaf for va from a successful guest walk.
+ * kexec: the guest kernel itself fetches from the page (see below). */
+static void fill(struct smmu *s, unsigned as, bool user, uint64_t va, const struct gw_result *p, bool guest_wp,
+		 bool kexec)
 {
 	uint32_t sp;
 	uint64_t gpa, mpa, spte, gfn, pte = p->steps[p->n_steps - 1].entry;
@@ -203,7 +205,12 @@ static void fill(struct smmu *s, unsigned as, bool user, uint64_t va, const stru
 	mpa = physmap_gpa_to_mpa(s->pm, gpa);
 	/* The guest kernel (CR0.WP = 0) may write read-only pages; user code never. */
 	w = (p->writable || (!user && !guest_wp)) && (pte & X86_PTE_D) && !smmu_gfn_protected(s, gfn);
-	spte = mpa | X86_PTE_P | X86_PTE_U | X86_PTE_A | (w ? X86_PTE_W | X86_PTE_D : 0) | (p->nx ? X86_PTE_NX : 0);
+	/* Where the host may let the guest return to user mode without a
+	 * trap, guest-user pages are not executable in the kernel root: the
+	 * first user instruction faults (engine.c) instead of running on it.
+	 * A fetch the engine found to be the kernel's own makes it executable. */
+	bool nx = p->nx || (!user && p->user && s->cfg.user_nx_in_kernel_root && !kexec);
+	spte = mpa | X86_PTE_P | X86_PTE_U | X86_PTE_A | (w ? X86_PTE_W | X86_PTE_D : 0) | (nx ? X86_PTE_NX : 0);
 	smmu_leaf_set(s, sp, smmu_index(va, 1), spte, gw_step_addr(&p->steps[p->n_steps - 1]));
 	s->st.fills++;
 }
@@ -254,7 +261,7 @@ int smmu_page_fault(struct smmu *s, uint64_t guest_cr3, bool user, uint64_t va, 
 	 * the target (a table on its own path, e.g. a self-map). */
 	as = as_get(s, cr3);
 	s->as[as].last_use = ++s->clock;
-	fill(s, as, user, va, &p, guest_wp);
+	fill(s, as, user, va, &p, guest_wp, !user && (access & SHADOW_ACC_FETCH));
 	if ((access & SHADOW_ACC_WRITE) && smmu_gfn_protected(s, gfn_of(s, p.phys))) {
 		s->st.write_protect_faults++;
 		*ret = (struct smmu_fault) { .kind = SMMU_FAULT_PT_WRITE, .gpa = p.phys };

@@ -44,6 +44,7 @@ struct smmu_config {
 	/* The guest CPU's paging facts from its CPUID, for the reserved-bit rule. */
 	unsigned phys_bits;         /* MAXPHYADDR; 0: 52 */
 	bool no_1g;                 /* no PDPE1GB: PS in a PDPT entry is reserved */
+	bool user_nx_in_kernel_root; /* map guest-user pages non-executable in kernel roots (engine.h) */
 };
 
 struct smmu_stats {

@@ -67,6 +67,8 @@ void shadow_inspect_stats(struct vm *vm, struct json_object *o)
 	json_object_object_add(traps, "pt_write_by_mnemonic", pt_writes);
 	json_object_object_add(traps, "pt_write_native", u64(native_total));
 	json_object_object_add(traps, "pt_write_native_by_mnemonic", pt_native);
+	/* Returns to user mode the host let through without a trap (docs/shadow.md, host quirks). */
+	json_object_object_add(traps, "native_user_returns", u64(st.native_user_returns));
 	json_object_object_add(o, "traps", traps);
 
 	struct json_object *sh = json_object_new_object();

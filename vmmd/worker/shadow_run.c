@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "vmmd/common/host_probe.h"
 #include "vmmd/common/log.h"
 #include "vmmd/shadow/engine.h"
 #include "vmmd/worker/shadow_platform.h"
@@ -129,6 +130,12 @@ int shadow_run_setup_memory(struct vm *vm, const char **why)
 		/* Any fixed non-zero seed: the same permutation every run, so a failure reproduces. */
 		.scatter_seed = vm->config->scatter ? 0x5eed5ca77e2ULL : 0,
 	};
+	/* PVM runs the guest's CPL3 code on the host's (Linux's) GDT: an iretq
+	 * to its __USER_CS/__USER_DS does not trap there (engine.h). */
+	if (strcmp(host_facts_cached()->virt, "pvm") == 0) {
+		cfg.native_user_cs = 0x33;
+		cfg.native_user_ss = 0x2b;
+	}
 	r = shadow_vm_init(vm->shadow, (struct machine_memory) { .host = host, .size = machine }, &cfg);
 	if (r < 0) {
 		*why = "cannot build the shadow engine";
