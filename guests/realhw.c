@@ -13,6 +13,7 @@
  *      (the issue's instruction, clearing NX), `lock bts`, `lock btr` with a
  *      register bit offset, `xchg`, `lock cmpxchg`, `lock and`, plain `mov`;
  *      after each an invlpg and an access that shows the new PTE in effect;
+ *      then an x87 `fnstsw` into the same page (vmmd does not emulate it);
  *   3. user mode entered with iretq (CS 0x33, SS 0x2b, RFLAGS 0x202), then
  *      `syscall`: the handler checks R11.IF = 1 and RCX, returns with sysretq;
  *   4. a syscall that never returns (the kernel switches back to its own
@@ -50,6 +51,7 @@
 #define MSR_FS_BASE 0xc0000100
 #define MSR_GS_BASE 0xc0000101
 #define EFER_NXE    0x800
+#define CR0_WP      0x10000
 #define RFLAGS_IF   0x200
 #define USER_RFLAGS 0x202
 #define SYSCALL_FMASK 0x47700   /* TF IF DF NT AC, as Linux */
@@ -313,6 +315,10 @@ static void setup_cpu(void)
 		idt[v].sel = K_CS;
 	idt_load(idt, sizeof(idt));
 
+	/* Supervisor writes honour read-only pages (case 2); not every loader sets it. */
+	uint64_t cr0;
+	__asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
+	__asm__ volatile("mov %0, %%cr0" : : "r"(cr0 | CR0_WP));
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE | EFER_NXE);
 	wrmsr(MSR_STAR, (uint64_t) U_CS32 << 48 | (uint64_t) K_CS << 32);
 	wrmsr(MSR_LSTAR, (uint64_t) (uintptr_t) syscall_entry);
@@ -426,8 +432,13 @@ static void case2_pte_edits(void)
 	check_pte("mov", frame | PTE_P | PTE_W);
 	invlpg(TEST_VA);
 	expect("mov", probe(probe_read), NO_FAULT);
+	/* An x87 store, which vmmd does not emulate: it must still happen. */
+	test_pte[5] = 0x5a5a5a5a5a5a5a5aull;
+	__asm__ volatile("fninit\n\tfnstsw test_pte+40(%%rip)" : : : "memory");
+	if (test_pte[5] != 0x5a5a5a5a5a5a0000ull)
+		fail("case 2: fnstsw into the page table left 0x%llx", (unsigned long long) test_pte[5]);
 	printf("realhw: case 2: PTE edits on a live page table (btrq $63, lock bts, lock btr, xchg, "
-	       "lock cmpxchg, lock and, mov): ok\n");
+	       "lock cmpxchg, lock and, mov, fnstsw): ok\n");
 }
 
 /* --- cases 3 and 4: user mode ------------------------------------------------------------ */

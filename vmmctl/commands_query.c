@@ -120,34 +120,44 @@ static int cmd_list(struct ctl *ctl, const struct cmd_args *args)
 	return r < 0 ? ctl_oom() : 0;
 }
 
-static void print_info_exits(struct json_object *stats)
+/* "label: total (name n, name n, ...)" from a total and an object of counters. */
+static void print_info_counters(const char *label, struct json_object *total, struct json_object *by)
 {
-	struct json_object *exits = json_lookup(stats, "exits");
-	struct json_object *total = json_lookup(stats, "exits_total");
 	char *line = NULL, buf[64];
 	size_t size = 0;
 	FILE *f;
 
-	if (!exits && !total)
+	if (!by && !total)
 		return;
 	f = open_memstream(&line, &size);
 	if (!f)
 		return;
 	format_value(total, buf, sizeof(buf));
 	fputs(buf, f);
-	if (json_object_is_type(exits, json_type_object) && json_object_object_length(exits) > 0) {
+	if (json_object_is_type(by, json_type_object) && json_object_object_length(by) > 0) {
 		const char *sep = " (";
 
-		json_object_object_foreach(exits, reason, count) {
+		json_object_object_foreach(by, name, count) {
 			format_value(count, buf, sizeof(buf));
-			fprintf(f, "%s%s %s", sep, reason, buf);
+			fprintf(f, "%s%s %s", sep, name, buf);
 			sep = ", ";
 		}
 		fputc(')', f);
 	}
 	if (fclose(f) == 0)
-		print_kv(stdout, KV_WIDTH, "exits", line);
+		print_kv(stdout, KV_WIDTH, label, line);
 	free(line);
+}
+
+static void print_info_exits(struct json_object *stats)
+{
+	print_info_counters("exits", json_lookup(stats, "exits_total"), json_lookup(stats, "exits"));
+	/* Shadow mode: traps by class, and page-table writes vmmd left to the CPU (docs/shadow.md). */
+	if (json_lookup(stats, "traps")) {
+		print_info_counters("traps", json_lookup(stats, "traps.total"), json_lookup(stats, "traps.by_class"));
+		print_info_counters("pt unshadowed", json_lookup(stats, "traps.pt_write_native"),
+				    json_lookup(stats, "traps.pt_write_native_by_mnemonic"));
+	}
 }
 
 static void print_info_devices(struct json_object *devices)
