@@ -48,6 +48,7 @@
 #include "cpu_tables.h"
 #include "entry_path.h"
 #include "guest.h"
+#include "trap_entry.h"
 
 #define PT_EXIT_OK   42
 #define PT_EXIT_FAIL 99
@@ -126,12 +127,9 @@ static struct idt_gate idt[VEC_INT80 + 1] __attribute__((aligned(16)));
 static uint8_t trap_stack[8192] __attribute__((aligned(16), section(".noinit.pt")));
 
 /* Shared with the assembly below. */
-uint64_t syscall_user_rsp, syscall_kernel_rsp, kernel_ctx_rsp;
-extern char trap_stubs[], trap_stub_int80[], syscall_entry[];
+uint64_t syscall_user_rsp, syscall_kernel_rsp;
+extern char trap_stub_int80[], syscall_entry[];
 extern char user_page[], user_prog1[], user_prog2[], user_prog3[], user_probe[], user_divide[];
-int run_user(uint64_t rip, uint64_t rsp);
-__noreturn void user_return(long status);
-void trap(struct trapframe *tf);
 
 static struct {
 	uint64_t pool_next;
@@ -145,51 +143,13 @@ static struct {
 
 /* --- assembly: trap entry, syscall entry, user-mode switch -------------------- */
 
-/*
- * trap_common saves the registers, calls trap(), and returns with iretq, or
- * with sysretq when trap() left a syscall frame (native or fault-path syscall
- * alike). Vector stubs are 16 bytes apart; the CPU pushes an error code for
- * 8, 10-14, 17, 21, 29, 30 and the stubs push a 0 for the others.
- */
+/* trap_entry_common, trap_entry_stubs (vectors 0-31) and run_user_mode are lib/trap_entry.c's;
+ * int 0x80 and the LSTAR entry build the same frames and join trap_entry_common. */
 __asm__(
 	".text\n"
-	"trap_common:\n"
-	"	push %r15\n	push %r14\n	push %r13\n	push %r12\n"
-	"	push %r11\n	push %r10\n	push %r9\n	push %r8\n"
-	"	push %rbp\n	push %rdi\n	push %rsi\n	push %rdx\n"
-	"	push %rcx\n	push %rbx\n	push %rax\n"
-	"	mov %rsp, %rdi\n"
-	"	call trap\n"
-	"	pop %rax\n	pop %rbx\n	pop %rcx\n	pop %rdx\n"
-	"	pop %rsi\n	pop %rdi\n	pop %rbp\n	pop %r8\n"
-	"	pop %r9\n	pop %r10\n	pop %r11\n	pop %r12\n"
-	"	pop %r13\n	pop %r14\n	pop %r15\n"
-	"	cmpq $" STR(VEC_SYSCALL) ", (%rsp)\n"
-	"	je 1f\n"
-	"	add $16, %rsp\n"
-	"	iretq\n"
-	"1:	add $16, %rsp\n"
-	"	pop %rcx\n"                     /* rip */
-	"	add $8, %rsp\n"                 /* cs */
-	"	pop %r11\n"                     /* rflags */
-	"	pop %rsp\n"                     /* the user's stack */
-	"	sysretq\n"
-
-	"	.balign 16\n"
-	"trap_stubs:\n"
-	"	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"
-	"	.balign 16\n"
-	"	.if (\\v == 8 || (\\v >= 10 && \\v <= 14) || \\v == 17 || \\v == 21 || \\v == 29 || \\v == 30)\n"
-	"	nop\n	nop\n"
-	"	.else\n"
-	"	pushq $0\n"
-	"	.endif\n"
-	"	pushq $\\v\n"
-	"	jmp trap_common\n"
-	"	.endr\n"
 	"	.balign 16\n"
 	"trap_stub_int80:\n"
-	"	pushq $0\n	pushq $" STR(VEC_INT80) "\n	jmp trap_common\n"
+	"	pushq $0\n	pushq $" STR(VEC_INT80) "\n	jmp trap_entry_common\n"
 
 	/* LSTAR: entered at CPL0 with the user's rsp, rcx = return rip,
 	 * r11 = rflags, IF masked; build the same frame an exception would. */
@@ -204,30 +164,12 @@ __asm__(
 	"	pushq %rcx\n"
 	"	pushq $0\n"
 	"	pushq $" STR(VEC_SYSCALL) "\n"
-	"	jmp trap_common\n"
+	"	jmp trap_entry_common\n");
 
-	/* int run_user(rip, rsp): keep the kernel's callee-saved registers and
-	 * stack, then iretq to user mode with every other register cleared.
-	 * user_return(status) comes back here from a trap. */
-	"	.globl run_user, user_return\n"
-	"run_user:\n"
-	"	push %rbx\n	push %rbp\n	push %r12\n	push %r13\n	push %r14\n	push %r15\n"
-	"	mov %rsp, kernel_ctx_rsp(%rip)\n"
-	"	pushq $" STR(USER_DS) "\n"
-	"	pushq %rsi\n"                   /* rsp */
-	"	pushq $" STR(USER_RFLAGS) "\n"
-	"	pushq $" STR(USER_CS) "\n"
-	"	pushq %rdi\n"                   /* rip */
-	"	xor %eax, %eax\n	xor %ebx, %ebx\n	xor %ecx, %ecx\n	xor %edx, %edx\n"
-	"	xor %esi, %esi\n	xor %edi, %edi\n	xor %ebp, %ebp\n	xor %r8d, %r8d\n"
-	"	xor %r9d, %r9d\n	xor %r10d, %r10d\n	xor %r11d, %r11d\n	xor %r12d, %r12d\n"
-	"	xor %r13d, %r13d\n	xor %r14d, %r14d\n	xor %r15d, %r15d\n"
-	"	iretq\n"
-	"user_return:\n"
-	"	mov %rdi, %rax\n"
-	"	mov kernel_ctx_rsp(%rip), %rsp\n"
-	"	pop %r15\n	pop %r14\n	pop %r13\n	pop %r12\n	pop %rbp\n	pop %rbx\n"
-	"	ret\n");
+static int run_user(uint64_t rip, uint64_t rsp)
+{
+	return (int) run_user_mode(rip, rsp, USER_CS, USER_DS, USER_RFLAGS);
+}
 
 /*
  * User code: one page of its own, mapped at USER_CODE_VA with the user bit
@@ -430,7 +372,7 @@ static void setup_cpu(void)
 {
 	tss.rsp[0] = (uint64_t) (uintptr_t) (trap_stack + sizeof(trap_stack));
 	syscall_kernel_rsp = tss.rsp[0];
-	idt_set_stubs(idt, 32, trap_stubs);
+	idt_set_stubs(idt, 32, trap_entry_stubs);
 	idt_set_gate(idt, VEC_INT80, trap_stub_int80, 3);
 	idt_load(idt, sizeof(idt));
 	gdt_load(gdt, sizeof(gdt), TSS_SEL, &tss, sizeof(tss), read_rflags());

@@ -33,6 +33,7 @@
 #include "cpu_tables.h"
 #include "entry_path.h"
 #include "guest.h"
+#include "trap_entry.h"
 
 #define EXIT_OK     42
 #define EXIT_FAIL   99
@@ -97,15 +98,12 @@ static uint8_t test_frame[4096] PAGE;
 static uint8_t user_stack[4096] PAGE;
 
 /* Shared with the assembly. */
-uint64_t syscall_user_rsp, syscall_kernel_rsp, kernel_ctx_rsp;
-extern char trap_stubs[], syscall_entry[], user_page[], user_case3[], user_case3_ret[], user_divide_entry[], user_divide[],
+uint64_t syscall_user_rsp, syscall_kernel_rsp;
+extern char syscall_entry[], user_page[], user_case3[], user_case3_ret[], user_divide_entry[], user_divide[],
 	user_read_kernel[], probe_read_insn[], probe_read_done[], probe_write_insn[], probe_write_done[];
-int run_user(uint64_t rip, uint64_t rsp);
-__noreturn void user_return(long status);
 uint64_t probe_call(uint64_t va);
 uint64_t probe_read(uint64_t va);
 uint64_t probe_write(uint64_t va);
-void trap(struct trapframe *tf);
 
 static struct {
 	struct entry_paths paths;
@@ -115,62 +113,17 @@ static struct {
 	uint64_t r11, rcx;              /* case 3: what the syscall handler saw */
 } k;
 
-/* --- assembly: traps, syscall entry, user mode, probes ------------------------- */
+/* --- assembly: syscall entry, probes (traps and user mode: lib/trap_entry.c) ---- */
 
 __asm__(
 	".text\n"
-	"trap_common:\n"
-	"	push %r15\n	push %r14\n	push %r13\n	push %r12\n"
-	"	push %r11\n	push %r10\n	push %r9\n	push %r8\n"
-	"	push %rbp\n	push %rdi\n	push %rsi\n	push %rdx\n"
-	"	push %rcx\n	push %rbx\n	push %rax\n"
-	"	mov %rsp, %rdi\n"
-	"	call trap\n"
-	"	pop %rax\n	pop %rbx\n	pop %rcx\n	pop %rdx\n"
-	"	pop %rsi\n	pop %rdi\n	pop %rbp\n	pop %r8\n"
-	"	pop %r9\n	pop %r10\n	pop %r11\n	pop %r12\n"
-	"	pop %r13\n	pop %r14\n	pop %r15\n"
-	"	cmpq $" STR(VEC_SYSCALL) ", (%rsp)\n"
-	"	je 1f\n"
-	"	add $16, %rsp\n"
-	"	iretq\n"
-	"1:	add $16, %rsp\n"
-	"	pop %rcx\n	add $8, %rsp\n	pop %r11\n	pop %rsp\n"
-	"	sysretq\n"
-
-	"	.balign 16\n"
-	"trap_stubs:\n"
-	"	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"
-	"	.balign 16\n"
-	"	.if (\\v == 8 || (\\v >= 10 && \\v <= 14) || \\v == 17 || \\v == 21 || \\v == 29 || \\v == 30)\n"
-	"	nop\n	nop\n"
-	"	.else\n"
-	"	pushq $0\n"
-	"	.endif\n"
-	"	pushq $\\v\n"
-	"	jmp trap_common\n"
-	"	.endr\n"
-
 	"	.balign 16\n"
 	"syscall_entry:\n"
 	"	movq %rsp, syscall_user_rsp(%rip)\n"
 	"	movq syscall_kernel_rsp(%rip), %rsp\n"
 	"	pushq $" STR(U_DS) "\n	pushq syscall_user_rsp(%rip)\n	pushq %r11\n"
 	"	pushq $" STR(U_CS) "\n	pushq %rcx\n	pushq $0\n	pushq $" STR(VEC_SYSCALL) "\n"
-	"	jmp trap_common\n"
-
-	"	.globl run_user, user_return\n"
-	"run_user:\n"
-	"	push %rbx\n	push %rbp\n	push %r12\n	push %r13\n	push %r14\n	push %r15\n"
-	"	mov %rsp, kernel_ctx_rsp(%rip)\n"
-	"	pushq $" STR(U_DS) "\n	pushq %rsi\n	pushq $" STR(USER_RFLAGS) "\n"
-	"	pushq $" STR(U_CS) "\n	pushq %rdi\n"
-	"	iretq\n"
-	"user_return:\n"
-	"	mov %rdi, %rax\n"
-	"	mov kernel_ctx_rsp(%rip), %rsp\n"
-	"	pop %r15\n	pop %r14\n	pop %r13\n	pop %r12\n	pop %rbp\n	pop %rbx\n"
-	"	ret\n"
+	"	jmp trap_entry_common\n"
 
 	/* Probes return 0, or 1 when the expected fault came (trap() resumes
 	 * them past the access; a faulting call returns to its caller). */
@@ -225,6 +178,11 @@ static __noreturn __printf(1, 2) void fail(const char *fmt, ...)
 	va_end(ap);
 	printf("\n");
 	vmm_exit(EXIT_FAIL);
+}
+
+static int run_user(uint64_t rip, uint64_t rsp)
+{
+	return (int) run_user_mode(rip, rsp, U_CS, U_DS, USER_RFLAGS);
 }
 
 static uint64_t user_va(const char *label)
@@ -310,7 +268,7 @@ static void setup_cpu(void)
 	gdt[TSS_SEL / 8] = (sizeof(tss) - 1) | (base & 0xffffff) << 16 | 0x89ull << 40 | ((base >> 24) & 0xff) << 56;
 	gdt[TSS_SEL / 8 + 1] = base >> 32;
 	__asm__ volatile("ltr %w0" : : "r"(TSS_SEL));
-	idt_set_stubs(idt, 32, trap_stubs);
+	idt_set_stubs(idt, 32, trap_entry_stubs);
 	for (unsigned v = 0; v < 32; v++)
 		idt[v].sel = K_CS;
 	idt_load(idt, sizeof(idt));

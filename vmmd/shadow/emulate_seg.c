@@ -208,6 +208,17 @@ static int check_return_cs(struct emu *e, uint16_t sel, struct desc *d)
 	return check_runnable_code(e, d, rpl);
 }
 
+/* The last checks of a far return or iret: a canonical target (#GP(0)),
+ * then the accessed bits the CPU sets (a #PF there is the guest's). */
+static int finish_return(struct emu *e, uint64_t rip, const struct desc *cs, const struct desc *ss)
+{
+	if (!x86_canonical(rip))
+		return fail_gp0(e);
+	if (desc_mark_accessed(e, cs) < 0 || desc_mark_accessed(e, ss) < 0)
+		return -EFAULT;
+	return 0;
+}
+
 /* --- commits ------------------------------------------------------------------------- */
 
 static uint16_t *sreg_slot(struct shadow_pcb *p, ZydisRegister sreg)
@@ -395,9 +406,7 @@ void emu_far_ret(struct emu *e)
 		if (check_ss(e, ss_sel, new_cpl, &ss) < 0)
 			return;
 	}
-	if (!x86_canonical(rip))
-		return emu_gp0(e);
-	if (desc_mark_accessed(e, &cs) < 0 || desc_mark_accessed(e, &ss) < 0)
+	if (finish_return(e, rip, &cs, &ss) < 0)
 		return;
 	r->rip = rip;
 	r->rsp = rsp;
@@ -487,11 +496,7 @@ void emu_iret(struct emu *e)
 	if (check_return_cs(e, cs_sel, &cs) < 0)
 		return;
 	unsigned new_cpl = cs_sel & 3;
-	if (check_ss(e, ss_sel, new_cpl, &ss) < 0)
-		return;
-	if (!x86_canonical(rip))
-		return emu_gp0(e);
-	if (desc_mark_accessed(e, &cs) < 0 || desc_mark_accessed(e, &ss) < 0)
+	if (check_ss(e, ss_sel, new_cpl, &ss) < 0 || finish_return(e, rip, &cs, &ss) < 0)
 		return;
 
 	/* IOPL only at CPL0; IF only where CPL <= IOPL (the virtual IOPL is 0). */
