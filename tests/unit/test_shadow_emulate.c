@@ -974,6 +974,7 @@ static void test_random_bytes(void **state)
 		{ 0x0f, 0x07 }, { 0x0f, 0xa2 }, { 0xe4, 0 }, { 0xe7, 0 }, { 0xec, 0 }, { 0xef, 0 }, { 0x6c, 0 },
 		{ 0x6f, 0 }, { 0xcf, 0 }, { 0x8e, 0 }, { 0xcd, 0 }, { 0xfa, 0 }, { 0xfb, 0 }, { 0xf4, 0 },
 		{ 0x8b, 0 }, { 0x89, 0 }, { 0xc7, 0 }, { 0x0f, 0xb1 }, { 0xab, 0 },
+		{ 0xcb, 0 }, { 0xca, 0 }, { 0xff, 0 }, { 0x0f, 0xb2 }, { 0x0f, 0xb4 }, { 0x0f, 0xa1 }, { 0x0f, 0xa9 },
 	};
 	for (unsigned iter = 0; iter < 20000; iter++) {
 		reset(NULL);
@@ -992,6 +993,10 @@ static void test_random_bytes(void **state)
 		for (unsigned i = 0; i < 16; i++)
 			r[i] = (rng() & 1) ? rng() : DATA + (rng() % 0x100);
 		fc.cpu.regs.rcx &= 0x1ff;
+		/* Half the GDT hostile: random descriptors for random selectors to name. */
+		for (unsigned i = 8; i < 16; i++)
+			fake_put64(&fc, GDT + i * 8, rng());
+		fake_put64(&fc, STACK - 0x100 + 8 * (rng() % 5), rng() & 0xffff);
 		fc.cpu.regs.rsp = (rng() & 1) ? rng() : STACK - 0x100;
 		unsigned cpl = (rng() & 1) ? 3 : 0;
 		fc.cpu.pcb.vcpl = cpl;
