@@ -84,6 +84,9 @@ def test_realhw_shadow_matches_hw(d):
                 check(emulated.get(m, 0) >= 1, "cached: %s must be emulated: %s" % (m, show(traps)))
             check(traps.get("pt_write_native") == 1 and (traps.get("pt_write_native_by_mnemonic") or {}).get("fnstsw") == 1,
                   "cached: fnstsw must run natively once, unprotected: %s" % show(traps))
+            human = d.ctl("info", "realhw-" + label, json=False)
+            check("pt unshadowed: 1 (fnstsw 1)" in human and "\ntraps:" in human,
+                  "vmmctl info shows the traps and the page-table writes left to the CPU: %s" % human)
 
 
 @kvm
