@@ -16,7 +16,7 @@
 
 /* Methods that only look. Everything else needs admin. */
 static const char *const read_only_methods[] = {
-	"rpc.discover", "vmm.version", "events.subscribe",
+	"rpc.discover", "vmm.version", "vmm.stats", "events.subscribe",
 	"vm.list", "vm.info", "vm.console.read",
 	"vcpu.state", "stats.get", "bus.map",
 	"mmu.translate", "mmu.guest", "mmu.shadow",

@@ -17,6 +17,8 @@ const struct method vmm_methods[] = {
 	{ .name = "rpc.discover", .summary = "The OpenRPC document of this API", .fn = method_rpc_discover },
 	{ .name = "vmm.version", .summary = "vmmd's version and the host's virtualization facts",
 	  .fn = method_vmm_version },
+	{ .name = "vmm.stats", .summary = "vmmd's own CPU, memory, connections and VMs by state (for monitoring)",
+	  .fn = method_vmm_stats },
 	{ .name = "events.subscribe", .summary = "Receive event notifications on this connection",
 	  .fn = method_events_subscribe,
 	  .params = { { "topics", PARAM_ARRAY, true, "state, console, fault, stats" },

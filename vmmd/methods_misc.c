@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Methods about the daemon itself: rpc.discover, vmm.version, events.subscribe. */
+/* Methods about the daemon itself: rpc.discover, vmm.version, vmm.stats, events.subscribe. */
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "vmmd/events.h"
 #include "vmmd/common/host_probe.h"
 #include "vmmd/methods.h"
+#include "vmmd/common/self_stats.h"
 #include "vmmd/stats_events.h"
 
 #define VMMD_VERSION "0.1.0"
@@ -80,6 +83,54 @@ void method_vmm_version(struct daemon *d, struct client *c, struct rpc_call *cal
 	json_object_array_add(modes, json_object_new_string("hw"));
 	json_object_array_add(modes, json_object_new_string("shadow"));
 	json_object_object_add(res, "paging_modes", modes);
+	rpc_call_result(call, res);
+}
+
+/* The daemon's own figures for monitoring (vmmweb's vmmd_* daemon metrics):
+ * its process, its connections and subscribers, VMs by state. */
+void method_vmm_stats(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
+{
+	struct self_stats st;
+	int r = self_stats_read(&st);
+	if (r < 0) {
+		reply_error(call, RPC_INTERNAL_ERROR, "reading vmmd's own process figures failed: %s", strerror(-r));
+		return;
+	}
+	struct json_object *res = json_object_new_object();
+	json_object_object_add(res, "version", json_object_new_string(VMMD_VERSION));
+	json_object_object_add(res, "pid", json_object_new_int(getpid()));
+	json_object_object_add(res, "start_time", json_object_new_double(st.start_time));
+	json_object_object_add(res, "uptime_s", json_object_new_double(st.start_time > 0 ?
+				      (double) time(NULL) - st.start_time : 0));
+	struct json_object *cpu = json_object_new_object();
+	json_object_object_add(cpu, "user", json_object_new_double(st.user_s));
+	json_object_object_add(cpu, "system", json_object_new_double(st.system_s));
+	json_object_object_add(res, "cpu_seconds", cpu);
+	json_object_object_add(res, "rss_bytes", json_object_new_uint64(st.rss_bytes));
+	json_object_object_add(res, "open_fds", json_object_new_uint64(st.open_fds));
+	json_object_object_add(res, "max_fds", json_object_new_uint64(st.max_fds));
+	json_object_object_add(res, "connections", json_object_new_int64(d->n_clients));
+	json_object_object_add(res, "max_connections", json_object_new_int64(d->config.max_connections));
+
+	uint64_t subscribers[4] = { 0 };
+	for (struct client *cl = d->clients; cl; cl = cl->next)
+		for (unsigned i = 0; i < 4; i++)
+			if (cl->topics & (1u << i))
+				subscribers[i]++;
+	struct json_object *subs = json_object_new_object();
+	for (unsigned i = 0; i < 4; i++)
+		json_object_object_add(subs, event_topic_name(1u << i), json_object_new_uint64(subscribers[i]));
+	json_object_object_add(res, "subscribers", subs);
+
+	uint64_t by_state[VM_STATE_CRASHED + 1] = { 0 };
+	for (struct vm_record *v = d->registry.head; v; v = v->next)
+		by_state[v->state]++;
+	struct json_object *vms = json_object_new_object();
+	json_object_object_add(vms, "total", json_object_new_uint64(d->registry.count));
+	json_object_object_add(vms, "max", json_object_new_uint64(d->registry.max_vms));
+	for (int s = VM_STATE_CREATED; s <= VM_STATE_CRASHED; s++)
+		json_object_object_add(vms, vm_state_name(s), json_object_new_uint64(by_state[s]));
+	json_object_object_add(res, "vms", vms);
 	rpc_call_result(call, res);
 }
 

@@ -15,7 +15,7 @@
 static void test_method_roles(void **state)
 {
 	static const char *const reads[] = {
-		"rpc.discover", "vmm.version", "events.subscribe", "vm.list", "vm.info",
+		"rpc.discover", "vmm.version", "vmm.stats", "events.subscribe", "vm.list", "vm.info",
 		"vm.console.read", "vcpu.state", "stats.get", "bus.map", "mmu.translate",
 		"mmu.guest", "mmu.shadow",
 	};

@@ -442,6 +442,7 @@ void inspect_stats_extend(struct vm *vm, struct json_object *o)
 	json_object_object_add(irqs, "injected", injected);
 	json_object_object_add(irqs, "total", json_object_new_uint64(total));
 	json_object_object_add(o, "irqs", irqs);
+	inspect_bus_stats(vm, o);
 	json_object_object_add(o, "mode", json_object_new_string(vm ? vm_paging_name(vm->config->paging) : "hw"));
 	/* Shadow-mode counters, null in hw mode (API.md lists them); shadow mode fills them in after this. */
 	json_object_object_add(o, "traps", NULL);

@@ -88,6 +88,8 @@ void inspect_mmu_translate(struct vm *vm, struct rpc_call *call);
 void inspect_mmu_guest(struct vm *vm, struct rpc_call *call);
 void inspect_irq_inject(struct vm *vm, struct rpc_call *call);
 void inspect_bus_map(struct vm *vm, struct rpc_call *call);
+/* Add stats.get's `bus` {regions: [{space, base, device, reads, writes, errors}], misses} to o. */
+void inspect_bus_stats(struct vm *vm, struct json_object *o);
 
 /* Pure helpers (unit-tested in tests/unit/test_worker_inspect.c). */
 struct json_object *inspect_regs_json(const struct kvm_regs *regs);
