@@ -15,8 +15,10 @@
 
 struct pending_call {
 	struct pending_call *next;
-	int64_t id;
-	rpc_reply_fn fn;
+	int64_t id;            /* the first of n consecutive ids for a batch */
+	rpc_reply_fn fn;       /* a single call */
+	rpc_batch_reply_fn batch_fn;   /* a batch of n calls */
+	size_t n;
 	void *userdata;
 };
 
@@ -76,6 +78,20 @@ int rpc_peer_fd(const struct rpc_peer *p) { return p->fd; }
 void rpc_peer_set_data(struct rpc_peer *p, void *data) { p->data = data; }
 void *rpc_peer_get_data(const struct rpc_peer *p) { return p->data; }
 
+/* Every call of a batch gets err. */
+static void batch_fail(struct pending_call *c, const struct rpc_error *err)
+{
+	struct json_object **results = calloc(c->n, sizeof(*results));
+	struct rpc_error *errs = calloc(c->n, sizeof(*errs));
+	if (results && errs) {
+		for (size_t i = 0; i < c->n; i++)
+			errs[i] = *err;
+		c->batch_fn(c->userdata, c->n, results, errs);
+	}
+	free(results);
+	free(errs);
+}
+
 void rpc_peer_close(struct rpc_peer *p, int error)
 {
 	if (!p->open)
@@ -95,7 +111,10 @@ void rpc_peer_close(struct rpc_peer *p, int error)
 	while (p->pending) {
 		struct pending_call *c = p->pending;
 		p->pending = c->next;
-		c->fn(c->userdata, NULL, &err);
+		if (c->batch_fn)
+			batch_fail(c, &err);
+		else
+			c->fn(c->userdata, NULL, &err);
 		free(c);
 	}
 	if (p->ops->closed)
@@ -280,6 +299,50 @@ int rpc_peer_call(struct rpc_peer *p, const char *method, struct json_object *pa
 	return 0;
 }
 
+int rpc_peer_call_batch(struct rpc_peer *p, size_t n, const char *const *methods,
+			struct json_object *const *params, rpc_batch_reply_fn fn, void *userdata)
+{
+	struct pending_call *c = NULL;
+	struct json_object *batch = NULL;
+	size_t taken = 0;
+	int r = -ENOMEM;
+	if (!p->open || n == 0 || n > RPC_MAX_BATCH) {
+		r = !p->open ? -EPIPE : -EINVAL;
+		goto fail;
+	}
+	c = calloc(1, sizeof(*c));
+	batch = json_object_new_array_ext((int) n);
+	if (!c || !batch)
+		goto fail;
+	c->id = p->next_id + 1;
+	for (; taken < n; taken++) {
+		struct json_object *req = rpc_request_new(methods[taken], params[taken], c->id + (int64_t) taken);
+		if (!req || json_object_array_add(batch, req) < 0) {
+			json_object_put(req);
+			taken++;
+			goto fail;
+		}
+	}
+	p->next_id += (int64_t) n;
+	c->n = n;
+	c->batch_fn = fn;
+	c->userdata = userdata;
+	r = rpc_peer_send(p, batch);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	c->next = p->pending;
+	p->pending = c;
+	return 0;
+fail:
+	for (size_t i = taken; i < n; i++)
+		json_object_put(params[i]);
+	json_object_put(batch);
+	free(c);
+	return r;
+}
+
 /* --- incoming ------------------------------------------------------------ */
 
 static void exchange_handle(void *userdata, struct rpc_call *call)
@@ -311,39 +374,96 @@ static const struct rpc_exchange_ops exchange_ops = {
 	.release = exchange_release,
 };
 
-/* A reply to one of our calls: {"jsonrpc","id", "result"|"error"}, no "method". */
-static bool take_reply(struct rpc_peer *p, struct json_object *msg)
+/* The id of a response {"jsonrpc","id", "result"|"error"} without "method"; false if msg is none. */
+static bool response_id(struct json_object *msg, int64_t *ret)
 {
-	struct json_object *id, *v;
+	struct json_object *id;
 	if (!json_object_is_type(msg, json_type_object) || json_object_object_get_ex(msg, "method", NULL) ||
-	    !(json_object_object_get_ex(msg, "result", NULL) || json_object_object_get_ex(msg, "error", NULL)))
-		return false;   /* not a response: the exchange judges it */
-	if (!json_object_object_get_ex(msg, "id", &id) || !json_object_is_type(id, json_type_int))
+	    !(json_object_object_get_ex(msg, "result", NULL) || json_object_object_get_ex(msg, "error", NULL)) ||
+	    !json_object_object_get_ex(msg, "id", &id) || !json_object_is_type(id, json_type_int))
 		return false;
-	int64_t want = json_object_get_int64(id);
+	*ret = json_object_get_int64(id);
+	return true;
+}
+
+/* A response's result (borrowed) or its error in *err (code 0 for a result). */
+static struct json_object *response_parts(struct json_object *msg, struct rpc_error *err)
+{
+	struct json_object *v;
+	*err = (struct rpc_error) { 0 };
+	if (json_object_object_get_ex(msg, "error", &v)) {
+		struct json_object *code, *message, *data, *field;
+		err->code = RPC_INTERNAL_ERROR;
+		if (json_object_object_get_ex(v, "code", &code))
+			err->code = json_object_get_int(code);
+		if (json_object_object_get_ex(v, "message", &message))
+			snprintf(err->message, sizeof(err->message), "%s", json_object_get_string(message));
+		if (json_object_object_get_ex(v, "data", &data) &&
+		    json_object_object_get_ex(data, "field", &field))
+			snprintf(err->field, sizeof(err->field), "%s", json_object_get_string(field));
+		return NULL;
+	}
+	json_object_object_get_ex(msg, "result", &v);
+	return v;
+}
+
+/* The pending call (single, or a batch whose id range holds id), unlinked; NULL if none. */
+static struct pending_call *take_pending(struct rpc_peer *p, int64_t id, bool batch)
+{
 	for (struct pending_call **pp = &p->pending; *pp; pp = &(*pp)->next) {
 		struct pending_call *c = *pp;
-		if (c->id != want)
+		if (!!c->batch_fn != batch || id < c->id || id >= c->id + (int64_t) (batch ? c->n : 1))
 			continue;
 		*pp = c->next;
-		if (json_object_object_get_ex(msg, "error", &v)) {
-			struct rpc_error err = { 0 };
-			struct json_object *code, *message, *data, *field;
-			err.code = RPC_INTERNAL_ERROR;
-			if (json_object_object_get_ex(v, "code", &code))
-				err.code = json_object_get_int(code);
-			if (json_object_object_get_ex(v, "message", &message))
-				snprintf(err.message, sizeof(err.message), "%s", json_object_get_string(message));
-			if (json_object_object_get_ex(v, "data", &data) &&
-			    json_object_object_get_ex(data, "field", &field))
-				snprintf(err.field, sizeof(err.field), "%s", json_object_get_string(field));
-			c->fn(c->userdata, NULL, &err);
-		} else {
-			json_object_object_get_ex(msg, "result", &v);
-			c->fn(c->userdata, v, NULL);
-		}
+		return c;
+	}
+	return NULL;
+}
+
+/* A batch's reply: an array of responses in any order; a call it lacks fails. */
+static void batch_complete(struct pending_call *c, struct json_object *array)
+{
+	struct json_object **results = calloc(c->n, sizeof(*results));
+	struct rpc_error *errs = calloc(c->n, sizeof(*errs));
+	if (!results || !errs)
+		goto out;
+	for (size_t i = 0; i < c->n; i++)
+		rpc_error_set(&errs[i], RPC_INTERNAL_ERROR, "the batch reply has no response to this call");
+	for (size_t i = 0; i < json_object_array_length(array); i++) {
+		struct json_object *m = json_object_array_get_idx(array, i);
+		int64_t id;
+		if (response_id(m, &id) && id >= c->id && id < c->id + (int64_t) c->n)
+			results[id - c->id] = response_parts(m, &errs[id - c->id]);
+	}
+	c->batch_fn(c->userdata, c->n, results, errs);
+out:
+	free(results);
+	free(errs);
+}
+
+/* A reply to one of our calls, or to one of our batches (an array of
+ * responses whose first id is one we sent). Anything else: the exchange
+ * judges it. */
+static bool take_reply(struct rpc_peer *p, struct json_object *msg)
+{
+	int64_t id;
+	if (json_object_is_type(msg, json_type_array)) {
+		struct pending_call *c;
+		if (json_object_array_length(msg) == 0 || !response_id(json_object_array_get_idx(msg, 0), &id) ||
+		    !(c = take_pending(p, id, true)))
+			return false;
+		batch_complete(c, msg);
 		free(c);
 		return true;
+	}
+	if (!response_id(msg, &id))
+		return false;
+	struct pending_call *c = take_pending(p, id, false);
+	if (c) {
+		struct rpc_error err;
+		struct json_object *result = response_parts(msg, &err);
+		c->fn(c->userdata, result, err.code ? &err : NULL);
+		free(c);
 	}
 	return true;   /* a reply to nothing we asked: ignore it */
 }

@@ -58,6 +58,18 @@ int rpc_peer_notify(struct rpc_peer *p, const char *method, struct json_object *
 int rpc_peer_call(struct rpc_peer *p, const char *method, struct json_object *params,
 		  rpc_reply_fn fn, void *userdata);
 
+/*
+ * One batch (a JSON array of n ≤ RPC_MAX_BATCH requests, sent as one line):
+ * methods[i] with params[i] (taken over, may be NULL). fn gets every
+ * result in request order: results[i] (borrowed) when errs[i].code is 0,
+ * else errs[i]. Called once, also on close. Returns 0, -EINVAL (n out of
+ * range), -EPIPE or -ENOMEM; params are taken over either way.
+ */
+typedef void (*rpc_batch_reply_fn)(void *userdata, size_t n, struct json_object *const *results,
+				   const struct rpc_error *errs);
+int rpc_peer_call_batch(struct rpc_peer *p, size_t n, const char *const *methods,
+			struct json_object *const *params, rpc_batch_reply_fn fn, void *userdata);
+
 /* Opaque per-peer slot for the owner (e.g. the client's subscriptions). */
 void rpc_peer_set_data(struct rpc_peer *p, void *data);
 void *rpc_peer_get_data(const struct rpc_peer *p);
