@@ -354,3 +354,27 @@ install-minios: $(B)/guests/minios.elf
 .SECONDARY: $(MINIOS_OBJ) $(MINIOS_ULIB_OBJ) $(MINIOS_IMGS) \
             $(patsubst %,$(MINIOS_UB)/%.c.o,$(MINIOS_PROGS)) $(patsubst %,$(MINIOS_UB)/%.elf,$(MINIOS_PROGS))
 # === end of minios ============================================================
+
+# === vmmweb (issue 15) =========================================================
+# web/ is vmmweb, an HTTP front of vmmd for dashboards, Prometheus and
+# scripts: a JSON-RPC client of vmmd like vmmctl, in its own process (no
+# HTTP in the root daemon). Its room sits above vmmctl (scripts/check-includes):
+# it reuses vmmctl's socket rules and JSON reading, vmmd/common's rpc_peer
+# and log, and proto. Unit tests test_web_* link libweb and those.
+WEB_SRC    := $(filter-out web/main.c,$(wildcard web/*.c))
+WEB_FROM_VMMCTL := $(B)/obj/vmmctl/socket_path.o $(B)/obj/vmmctl/json_util.o
+WEB_LIBS   := $(B)/libweb.a $(WEB_FROM_VMMCTL) $(B)/libcommon.a $(B)/libconfig.a $(B)/libproto.a
+WEB_STATIC := $(wildcard web/static/*)
+
+all: $(B)/vmmweb
+$(B)/libweb.a: $(call objs,$(WEB_SRC))
+
+$(B)/vmmweb: $(B)/obj/web/main.o $(WEB_LIBS)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(WEB_LIBS) $(PKG_LIBS) -lm
+
+$(B)/tests/unit/test_web_%: $(B)/obj/tests/unit/test_web_%.o $(WEB_LIBS) $(BASE_LIBS)
+	@mkdir -p $(@D)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(WEB_LIBS) $(BASE_LIBS) $(PKG_LIBS) -lm $(TEST_LIBS)
+# === end of vmmweb =============================================================

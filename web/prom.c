@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "web/prom.h"
+
+struct sample {
+	char *labels;            /* rendered "{a="b",...}", or "" */
+	bool is_int;
+	uint64_t u;
+	double d;
+};
+
+struct family {
+	char *name, *help, *unit;
+	enum prom_type type;
+	struct sample *samples;
+	size_t n, cap;
+};
+
+/* Families in first-seen order; `index` is an open-addressing hash of
+ * their positions + 1 (0 = empty), so an add costs one hash, not a scan. */
+struct prom_set {
+	struct family *fams;
+	size_t n, cap;
+	size_t *index, index_cap;
+	size_t n_samples;
+};
+
+struct prom_set *prom_set_new(void)
+{
+	return calloc(1, sizeof(struct prom_set));
+}
+
+void prom_set_free(struct prom_set *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		struct family *f = &s->fams[i];
+		for (size_t j = 0; j < f->n; j++)
+			free(f->samples[j].labels);
+		free(f->samples);
+		free(f->name);
+		free(f->help);
+		free(f->unit);
+	}
+	free(s->fams);
+	free(s->index);
+	free(s);
+}
+
+size_t prom_set_families(const struct prom_set *s) { return s->n; }
+size_t prom_set_samples(const struct prom_set *s) { return s->n_samples; }
+
+static bool name_ok(const char *n, bool label)
+{
+	if (!n || !n[0] || (n[0] >= '0' && n[0] <= '9'))
+		return false;
+	if (label && n[0] == '_' && n[1] == '_')
+		return false;   /* reserved for Prometheus itself */
+	for (const char *p = n; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '_' || (!label && *p == ':')))
+			return false;
+	return true;
+}
+
+void prom_sanitize(const char *in, char *out, size_t len)
+{
+	size_t i = 0;
+	for (; in && in[i] && i + 1 < len; i++) {
+		char c = in[i];
+		out[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ? c : '_';
+	}
+	if (len)
+		out[i] = '\0';
+}
+
+int prom_labels_push(struct prom_labels *ls, const char *name, const char *value)
+{
+	if (ls->n >= PROM_MAX_LABELS)
+		return -E2BIG;
+	ls->l[ls->n++] = (struct prom_label) { name, value };
+	return 0;
+}
+
+static uint64_t hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;   /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char) *s) * 1099511628211ull;
+	return h;
+}
+
+static int index_grow(struct prom_set *s)
+{
+	size_t cap = s->index_cap ? s->index_cap * 2 : 64;
+	size_t *idx = calloc(cap, sizeof(*idx));
+	if (!idx)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++) {
+		size_t h = hash(s->fams[i].name) & (cap - 1);
+		while (idx[h])
+			h = (h + 1) & (cap - 1);
+		idx[h] = i + 1;
+	}
+	free(s->index);
+	s->index = idx;
+	s->index_cap = cap;
+	return 0;
+}
+
+static struct family *family_get(struct prom_set *s, const char *name, enum prom_type type,
+				 const char *help, const char *unit)
+{
+	if (s->index_cap) {
+		for (size_t h = hash(name) & (s->index_cap - 1); s->index[h]; h = (h + 1) & (s->index_cap - 1)) {
+			struct family *f = &s->fams[s->index[h] - 1];
+			if (strcmp(f->name, name) == 0)
+				return f->type == type ? f : NULL;
+		}
+	}
+	if (!name_ok(name, false))
+		return NULL;
+	if ((s->n + 1) * 2 > s->index_cap && index_grow(s) < 0)
+		return NULL;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 32;
+		struct family *fams = realloc(s->fams, cap * sizeof(*fams));
+		if (!fams)
+			return NULL;
+		s->fams = fams;
+		s->cap = cap;
+	}
+	struct family *f = &s->fams[s->n];
+	*f = (struct family) { .name = strdup(name), .help = strdup(help ? help : ""), .type = type,
+			       .unit = unit ? strdup(unit) : NULL };
+	if (!f->name || !f->help || (unit && !f->unit)) {
+		free(f->name);
+		free(f->help);
+		free(f->unit);
+		return NULL;
+	}
+	size_t h = hash(name) & (s->index_cap - 1);
+	while (s->index[h])
+		h = (h + 1) & (s->index_cap - 1);
+	s->index[h] = ++s->n;
+	return f;
+}
+
+/* Escaped as both formats want label values: \\, \" and \n. */
+static void put_escaped(FILE *f, const char *v, bool quote)
+{
+	for (; *v; v++) {
+		if (*v == '\\')
+			fputs("\\\\", f);
+		else if (*v == '\n')
+			fputs("\\n", f);
+		else if (*v == '"' && quote)
+			fputs("\\\"", f);
+		else
+			fputc(*v, f);
+	}
+}
+
+static int render_labels(const struct prom_labels *a, const struct prom_labels *b, char **ret)
+{
+	const struct prom_labels *sets[2] = { a, b };
+	size_t total = (a ? a->n : 0) + (b ? b->n : 0);
+	if (total == 0) {
+		*ret = strdup("");
+		return *ret ? 0 : -ENOMEM;
+	}
+	if (total > PROM_MAX_LABELS)
+		return -EINVAL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return -ENOMEM;
+	const char *sep = "{";
+	int r = 0;
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; sets[k] && i < sets[k]->n; i++) {
+			const struct prom_label *l = &sets[k]->l[i];
+			if (!name_ok(l->name, true) || !l->value)
+				r = -EINVAL;
+			fprintf(f, "%s%s=\"", sep, l->name);
+			put_escaped(f, l->value ? l->value : "", true);
+			fputc('"', f);
+			sep = ",";
+		}
+	fputc('}', f);
+	if (fclose(f) != 0)
+		r = -ENOMEM;
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	*ret = buf;
+	return 0;
+}
+
+static int add(struct prom_set *s, const char *name, enum prom_type type, const char *help, const char *unit,
+	       const struct prom_labels *base, const struct prom_labels *extra, bool is_int, uint64_t u, double d)
+{
+	struct family *f = family_get(s, name, type, help, unit);
+	if (!f)
+		return -EINVAL;   /* a bad name, a type clash, or no memory for a new family */
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 8;
+		struct sample *samples = realloc(f->samples, cap * sizeof(*samples));
+		if (!samples)
+			return -ENOMEM;
+		f->samples = samples;
+		f->cap = cap;
+	}
+	struct sample *sm = &f->samples[f->n];
+	int r = render_labels(base, extra, &sm->labels);
+	if (r < 0)
+		return r;
+	sm->is_int = is_int;
+	sm->u = u;
+	sm->d = d;
+	f->n++;
+	s->n_samples++;
+	return 0;
+}
+
+int prom_add_u64(struct prom_set *s, const char *name, enum prom_type type, const char *help,
+		 const char *unit, const struct prom_labels *base, const struct prom_labels *extra, uint64_t v)
+{
+	return add(s, name, type, help, unit, base, extra, true, v, 0);
+}
+
+int prom_add_double(struct prom_set *s, const char *name, enum prom_type type, const char *help,
+		    const char *unit, const struct prom_labels *base, const struct prom_labels *extra, double v)
+{
+	return add(s, name, type, help, unit, base, extra, false, 0, v);
+}
+
+static void put_value(FILE *f, const struct sample *sm)
+{
+	if (sm->is_int) {
+		fprintf(f, "%llu", (unsigned long long) sm->u);
+		return;
+	}
+	if (isnan(sm->d)) {
+		fputs("NaN", f);
+		return;
+	}
+	if (isinf(sm->d)) {
+		fputs(sm->d > 0 ? "+Inf" : "-Inf", f);
+		return;
+	}
+	/* The shortest of %.15g and %.17g that reads back exactly. */
+	char buf[40];
+	snprintf(buf, sizeof(buf), "%.15g", sm->d);
+	if (strtod(buf, NULL) != sm->d)
+		snprintf(buf, sizeof(buf), "%.17g", sm->d);
+	fputs(buf, f);
+}
+
+int prom_render(const struct prom_set *s, enum prom_format fmt, char **ret, size_t *ret_len)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return -ENOMEM;
+	bool om = fmt == PROM_OPENMETRICS;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct family *fam = &s->fams[i];
+		const char *suffix = fam->type == PROM_COUNTER ? "_total" : "";
+		const char *type = fam->type == PROM_COUNTER ? "counter" : "gauge";
+		if (om) {
+			/* OpenMetrics names the family; samples add _total. */
+			fprintf(f, "# TYPE %s %s\n", fam->name, type);
+			if (fam->unit)
+				fprintf(f, "# UNIT %s %s\n", fam->name, fam->unit);
+			fprintf(f, "# HELP %s ", fam->name);
+			put_escaped(f, fam->help, true);
+		} else {
+			fprintf(f, "# HELP %s%s ", fam->name, suffix);
+			put_escaped(f, fam->help, false);
+			fprintf(f, "\n# TYPE %s%s %s", fam->name, suffix, type);
+		}
+		fputc('\n', f);
+		for (size_t j = 0; j < fam->n; j++) {
+			fprintf(f, "%s%s%s ", fam->name, suffix, fam->samples[j].labels);
+			put_value(f, &fam->samples[j]);
+			fputc('\n', f);
+		}
+	}
+	if (om)
+		fputs("# EOF\n", f);
+	if (fclose(f) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+/* The q of one media range ("type/sub;a=b;q=0.5"): 1 when absent. */
+static double range_q(const char *params, size_t len)
+{
+	for (const char *p = params; p && p < params + len; p = memchr(p, ';', (size_t) (params + len - p))) {
+		p++;
+		while (p < params + len && *p == ' ')
+			p++;
+		if (p + 2 <= params + len && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=')
+			return strtod(p + 2, NULL);
+	}
+	return 1.0;
+}
+
+enum prom_format prom_format_from_accept(const char *accept)
+{
+	double om = 0, text = 0;
+	for (const char *p = accept; p && *p;) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		size_t len = strcspn(p, ",");
+		size_t type_len = strcspn(p, ";,");
+		while (type_len && p[type_len - 1] == ' ')
+			type_len--;
+		double q = range_q(p + type_len, len - type_len);
+		if (type_len == 28 && strncasecmp(p, "application/openmetrics-text", 28) == 0)
+			om = q > om ? q : om;
+		else if ((type_len == 10 && strncasecmp(p, "text/plain", 10) == 0) ||
+			 (type_len == 3 && strncmp(p, "*/*", 3) == 0))
+			text = q > text ? q : text;
+		p += len;
+	}
+	return om > 0 && om >= text ? PROM_OPENMETRICS : PROM_TEXT;
+}
