@@ -42,9 +42,10 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_stats_entry,
 	&cmd_top_entry,
 	&cmd_call_entry,
+	&cmd_bridge_entry,
 };
 
-#define USAGE_LINE "usage: vmmctl [--socket PATH] [--json] [--help] COMMAND ...\n"
+#define USAGE_LINE "usage: vmmctl [--socket PATH | --connect ssh://[USER@]HOST[:PORT][/SOCKET]] [--json] [--help] COMMAND ...\n"
 
 /* After a usage error: the short form, not a screenful. */
 static void usage_short(void)
@@ -58,6 +59,8 @@ static void usage(FILE *f)
 	      "  --socket PATH   vmmd's socket (default: $VMMD_SOCKET, else\n"
 	      "                  " VMMD_SYSTEM_SOCKET " as root, else\n"
 	      "                  $XDG_RUNTIME_DIR/vmmd/vmmd.sock)\n"
+	      "  --connect URL   ssh://[USER@]HOST[:PORT][/SOCKET]: vmmd on another machine,\n"
+	      "                  through `vmmctl bridge` there ($VMMCTL_SSH, $VMMCTL_REMOTE)\n"
 	      "  --json          print results as JSON\n\n"
 	      "commands:\n", f);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -86,10 +89,11 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "json",   no_argument,       NULL, 'j' },
+		{ "connect", required_argument, NULL, 'c' },
 		{ "help",   no_argument,       NULL, 'h' },
 		{}
 	};
-	const char *socket_option = NULL;
+	const char *socket_option = NULL, *connect_url = NULL;
 	char *socket_path = NULL;
 	struct ctl ctl = {};
 	struct cmd_args args;
@@ -105,6 +109,9 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			ctl.json = true;
+			break;
+		case 'c':
+			connect_url = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -150,8 +157,14 @@ int main(int argc, char **argv)
 		return CTL_EXIT_OK;
 	}
 
-	r = socket_path_resolve(socket_option, getenv("VMMD_SOCKET"), getenv("XDG_RUNTIME_DIR"),
-				geteuid(), &socket_path);
+	/* A socket to reach through ssh is the remote vmmctl's to resolve. */
+	if (connect_url)
+		r = remote_connect(&ctl, connect_url);
+	else
+		r = socket_path_resolve(socket_option, getenv("VMMD_SOCKET"), getenv("XDG_RUNTIME_DIR"),
+					geteuid(), &socket_path);
+	if (connect_url && r < 0)
+		return ctl.usage_error ? CTL_EXIT_USAGE : CTL_EXIT_FAILURE;
 	if (r == -ENOENT) {
 		fputs("vmmctl: XDG_RUNTIME_DIR is not set; use --socket PATH or VMMD_SOCKET\n", stderr);
 		return CTL_EXIT_FAILURE;
@@ -160,7 +173,8 @@ int main(int argc, char **argv)
 		ctl_oom();
 		return CTL_EXIT_FAILURE;
 	}
-	ctl.socket_path = socket_path;
+	if (!connect_url)
+		ctl.socket_path = socket_path;
 
 	/* A vmmd that goes away while we write to it must give us EPIPE and a
 	 * message, not a silent death; a closed stdout is noticed at fflush. */
@@ -169,6 +183,7 @@ int main(int argc, char **argv)
 	r = ctl.cmd->exec(&ctl, &args);
 
 	rpc_client_free(ctl.client);
+	r = remote_finish(&ctl, r);
 	free(socket_path);
 	if (fflush(stdout) != 0 && r >= 0) {
 		/* A reader that stopped early (| head) is not worth a message. */

@@ -19,6 +19,7 @@ struct ctl {
 	struct rpc_client *client;     /* connected on first use */
 	const struct cmd_entry *cmd;   /* the command being run */
 	bool usage_error;              /* set by ctl_usage_error: exit status 2 */
+	int remote_pid;                /* --connect: the ssh process (remote.c) */
 };
 
 struct cmd_entry {
@@ -41,7 +42,7 @@ enum {
 extern const struct cmd_entry cmd_version_entry, cmd_create_entry, cmd_run_entry,
 	cmd_start_entry, cmd_pause_entry, cmd_resume_entry, cmd_stop_entry,
 	cmd_destroy_entry, cmd_list_entry, cmd_info_entry, cmd_call_entry,
-	cmd_console_entry, cmd_events_entry, cmd_shadow_entry;
+	cmd_console_entry, cmd_events_entry, cmd_shadow_entry, cmd_bridge_entry;
 
 /* Introspection and control (commands_inspect.c). */
 extern const struct cmd_entry cmd_regs_entry, cmd_mem_entry, cmd_translate_entry, cmd_maps_entry,
@@ -68,6 +69,11 @@ int ctl_oom(void);
 
 /* {"name": name} — the params of most VM methods. NULL on ENOMEM. */
 struct json_object *ctl_params_name(const char *name);
+
+/* --connect ssh://...: ssh to `vmmctl bridge` there, ctl->client over it (remote.c). */
+int remote_connect(struct ctl *ctl, const char *url);
+/* After the command (client closed): reap ssh, saying why it failed if the command did. Returns result. */
+int remote_finish(struct ctl *ctl, int result);
 
 /* Follow a VM's console until it stops or the user detaches (console.c). */
 int console_follow(struct ctl *ctl, const char *name);
