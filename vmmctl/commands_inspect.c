@@ -14,6 +14,7 @@
 #include "vmmctl/vmmctl.h"
 
 #define KV_WIDTH 18
+#define SECTION_WIDTH 26   /* stats' sections: "    page_fault_pt_write:" fits */
 
 static const struct cmd_option vcpu_option[] = {
 	{ .name = "--vcpu", .has_arg = true },
@@ -439,6 +440,62 @@ static uint64_t sum(struct json_object *counts)
 	return n;
 }
 
+/* "bus accesses: 16588 (uart16550@0x3f8 16588)": vmmd's device models that were used. */
+static void print_bus(struct json_object *bus, char *line, size_t len)
+{
+	struct json_object *regions = json_lookup(bus, "regions");
+	size_t n = json_object_is_type(regions, json_type_array) ? json_object_array_length(regions) : 0, off;
+	uint64_t total = 0;
+	if (!bus)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *r = json_object_array_get_idx(regions, i);
+		total += json_lookup_u64(r, "reads") + json_lookup_u64(r, "writes");
+	}
+	off = (size_t) snprintf(line, len, "%llu", (unsigned long long) total);
+	const char *sep = " (";
+	for (size_t i = 0; i < n && off < len; i++) {
+		struct json_object *r = json_object_array_get_idx(regions, i);
+		uint64_t k = json_lookup_u64(r, "reads") + json_lookup_u64(r, "writes");
+		if (!k)
+			continue;
+		off += (size_t) snprintf(line + off, len - off, "%s%s@0x%llx %llu", sep, json_lookup_str(r, "device", "?"),
+					 (unsigned long long) json_lookup_u64(r, "base"), (unsigned long long) k);
+		sep = ", ";
+	}
+	if (off < len && strcmp(sep, ", ") == 0)
+		snprintf(line + off, len - off, ")");
+	print_kv(stdout, KV_WIDTH, "bus accesses", line);
+}
+
+/* A nested object as an aligned section: "name:" then a line per member,
+ * objects of their own indented further, empty ones as "-". */
+static void print_section(const char *name, struct json_object *obj, int depth)
+{
+	char key[80], value[64];
+	snprintf(key, sizeof(key), "%*s%s", depth * 2, "", name);
+	if (!json_object_is_type(obj, json_type_object)) {
+		format_value(obj, value, sizeof(value));
+		print_kv(stdout, SECTION_WIDTH, key, value);
+		return;
+	}
+	if (json_object_object_length(obj) == 0 || depth > 3) {
+		print_kv(stdout, SECTION_WIDTH, key, "-");
+		return;
+	}
+	/* A total goes on the section's own line. */
+	struct json_object *total = json_lookup(obj, "total");
+	if (total && json_object_is_type(total, json_type_int)) {
+		format_value(total, value, sizeof(value));
+		print_kv(stdout, SECTION_WIDTH, key, value);
+	} else {
+		print_kv(stdout, SECTION_WIDTH, key, "");
+	}
+	json_object_object_foreach(obj, k, v)
+		if (!(total && strcmp(k, "total") == 0))
+			print_section(k, v, depth + 1);
+}
+
 static void stats_human(struct json_object *res, const struct cmd_args *args)
 {
 	struct json_object *vcpus = json_lookup(res, "vcpus");
@@ -484,14 +541,22 @@ static void stats_human(struct json_object *res, const struct cmd_args *args)
 			 (unsigned long long) (json_lookup_u64(dv, "errors") + json_lookup_u64(dv, "request_errors")));
 		print_kv(stdout, KV_WIDTH, key, line);
 	}
-	for (const char *const *k = (const char *const[]) { "traps", "shadow", "pt_switches", NULL }; *k; k++) {
-		struct json_object *v = json_lookup(res, *k);
-
-		if (v)
-			format_value(v, line, sizeof(line));
-		else
-			snprintf(line, sizeof(line), "- (shadow mode only)");
-		print_kv(stdout, KV_WIDTH, *k, line);
+	print_bus(json_lookup(res, "bus"), line, sizeof(line));
+	/* The nested counters (traps, shadow, pt_switches, and whatever vmmd
+	 * adds: xenpv's hypercalls and events) as sections, one counter a line. */
+	static const char *const flat[] = { "mode", "live", "exits", "exits_total", "vcpus", "irqs", "emulated",
+					    "devices", "bus", NULL };
+	json_object_object_foreach(res, member, val) {
+		size_t i = 0;
+		while (flat[i] && strcmp(flat[i], member) != 0)
+			i++;
+		if (flat[i])
+			continue;
+		if (!val) {
+			print_kv(stdout, KV_WIDTH, member, "- (shadow mode only)");
+			continue;
+		}
+		print_section(member, val, 0);
 	}
 }
 
