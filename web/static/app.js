@@ -155,6 +155,16 @@
     for (const t of document.querySelectorAll(".tab")) t.hidden = t.id !== "tab-" + name;
     const v = vms.get(selected);
     if (!v) return;
+    // Registers, tables and walks exist only while the VM has a worker.
+    const live = v.info.state === "running" || v.info.state === "paused";
+    const targets = { shadow: "shadow-tree", walk: "walk-result", regs: "regs-result" };
+    if (targets[name] && !live) {
+      if (name === "shadow") document.getElementById("shadow-summary").textContent = "";
+      VMM.clear(document.getElementById(targets[name])).appendChild(
+        E("p", { class: "quiet" }, "The VM is " + v.info.state + ": nothing to read until it runs."));
+      stopConsole();
+      return;
+    }
     if (name === "shadow") VMM.Shadow.load(v.info, document.getElementById("shadow-form"),
       document.getElementById("shadow-tree"), document.getElementById("shadow-summary"));
     if (name === "walk") VMM.Walk.load(v.info, document.getElementById("walk-form"), document.getElementById("walk-result"));

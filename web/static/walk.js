@@ -18,7 +18,7 @@ VMM.Walk = {
       box.appendChild(E("li", { class: "walk-step", dataset: { level: s.level } },
         E("span", { class: "lvl" }, s.name), " table ", E("span", { class: "mono" }, VMM.hex(s.table)),
         " [", E("span", { class: "mono" }, String(s.index)), "] at ", E("span", { class: "mono" }, VMM.hex(s.address)),
-        E("br"), "entry ", E("span", { class: "mono" }, s.entry === null ? "-" : VMM.hex(s.entry, 16)), " ",
+        " → entry ", E("span", { class: "mono" }, s.entry === null ? "-" : VMM.hex(s.entry, 16)), " ",
         E("span", { class: "flags" }, (s.flags || []).join(" ") || "not present"),
         leaf && res.mapped ? E("span", { class: "quiet" }, " (leaf)") : null));
     }
@@ -26,7 +26,7 @@ VMM.Walk = {
       box.appendChild(E("li", { class: "walk-step result" },
         E("span", { class: "lvl" }, "page"), " ", (res.page_size / 1024 >= 1024 ? (res.page_size / 1048576) + " MiB" :
           (res.page_size / 1024) + " KiB"), ", rights ", E("span", { class: "mono" }, res.rights || "-"),
-        E("br"), "guest-physical ", E("span", { class: "mono" }, VMM.hex(res.physical)),
+        ": guest-physical ", E("span", { class: "mono" }, VMM.hex(res.physical)),
         " → machine ", E("span", { class: "mono" }, VMM.hex(res.machine))));
     } else {
       const f = res.fault || {};
