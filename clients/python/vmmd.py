@@ -256,26 +256,30 @@ class Client:
         return out
 
     def events(self, topics=("state", "console", "fault", "stats"), name=None, timeout=None):
-        """Subscribe and yield an Event per notification, forever (or until
-        `timeout` seconds pass without one: then the iteration ends)."""
+        """Subscribe now, and return an iterator of Event, one per
+        notification, forever (or until `timeout` seconds pass without one:
+        then the iteration ends). Calls on the same Client meanwhile are fine:
+        events that arrive while they wait are kept for the iterator."""
         params = {"topics": list(topics)}
         if name:
             params["name"] = name
         self.call("events.subscribe", **params)
-        self._t.settimeout(timeout)
-        try:
-            while True:
-                while self._events:
-                    p = self._events.pop(0).get("params") or {}
-                    yield Event(p.get("vm"), p.get("type"), p.get("data"), p.get("timestamp"))
-                try:
-                    msg = self._line()
-                except socket.timeout:
-                    return
-                if isinstance(msg, dict) and "method" in msg:
-                    self._events.append(msg)
-        finally:
-            self._t.settimeout(self._timeout)
+        return self._event_iter(timeout)
+
+    def _event_iter(self, timeout):
+        while True:
+            while self._events:
+                p = self._events.pop(0).get("params") or {}
+                yield Event(p.get("vm"), p.get("type"), p.get("data"), p.get("timestamp"))
+            self._t.settimeout(timeout)
+            try:
+                msg = self._line()
+            except socket.timeout:
+                return
+            finally:
+                self._t.settimeout(self._timeout)
+            if isinstance(msg, dict) and "method" in msg:
+                self._events.append(msg)
 
     # --- typed calls ---------------------------------------------------------
 
