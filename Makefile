@@ -377,4 +377,19 @@ $(B)/tests/unit/test_web_%: $(B)/obj/tests/unit/test_web_%.o $(WEB_LIBS) $(BASE_
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(WEB_LIBS) $(BASE_LIBS) $(PKG_LIBS) -lm $(TEST_LIBS)
+
+install: install-web
+install-web: $(B)/vmmweb
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/vmmd/web $(DESTDIR)$(DATADIR)/vmmd/grafana \
+		$(DESTDIR)$(DATADIR)/vmmd/python/examples $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(B)/vmmweb $(DESTDIR)$(SBINDIR)/vmmweb
+	install -m 0644 $(WEB_STATIC) $(DESTDIR)$(DATADIR)/vmmd/web/
+	install -m 0644 packaging/grafana/vmmd-dashboard.json $(DESTDIR)$(DATADIR)/vmmd/grafana/
+	install -m 0644 clients/python/vmmd.py $(DESTDIR)$(DATADIR)/vmmd/python/
+	install -m 0755 clients/python/examples/*.py $(DESTDIR)$(DATADIR)/vmmd/python/examples/
+	sed 's|/usr/sbin/vmmweb|$(SBINDIR)/vmmweb|g' packaging/vmmweb.service >$(DESTDIR)$(SYSTEMDUNITDIR)/vmmweb.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/vmmweb.service
+	install -m 0644 packaging/man/vmmweb.8 $(DESTDIR)$(MANDIR)/man8/vmmweb.8
+
+.PHONY: install-web
 # === end of vmmweb =============================================================

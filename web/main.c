@@ -25,9 +25,7 @@
 #include "web/vmmd_link.h"
 #include "web/web.h"
 
-#ifndef WEB_STATIC_DIR
 #define WEB_STATIC_DIR "/usr/share/vmmd/web"
-#endif
 #define WEB_CHARTJS "/usr/share/javascript/chart.js/chart.min.js"
 #define WEB_VERSION "0.1.0"
 
@@ -52,7 +50,8 @@ static void usage(FILE *f)
 	      "  --listen ADDR:PORT     TCP address (default " WEB_DEFAULT_LISTEN "; [IPv6]:PORT; port 0:\n"
 	      "                         any free one, logged)\n"
 	      "  --listen-unix PATH     a Unix socket instead (for a reverse proxy)\n"
-	      "  --static-dir DIR       the dashboard's files (default " WEB_STATIC_DIR ")\n"
+	      "  --static-dir DIR       the dashboard's files (default: ../share/vmmd/web beside\n"
+	      "                         the binary, else " WEB_STATIC_DIR ")\n"
 	      "  --chartjs FILE         Chart.js (default " WEB_CHARTJS ", libjs-chart.js)\n"
 	      "  --max-connections N    open HTTP connections at most (default 256)\n"
 	      "  --request-timeout S    seconds a connection has for a whole request, and the\n"
@@ -136,22 +135,23 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/* The installed folder, else web/static beside the build folder (running from the tree). */
+/* Where the binary is decides: PREFIX/sbin/vmmweb uses PREFIX/share/vmmd/web
+ * (make install, any PREFIX), build/vmmweb the tree's web/static. */
 static char *find_static_dir(void)
 {
+	static const char *const beside[] = { "../share/vmmd/web", "../web/static" };
 	char exe[PATH_MAX], buf[PATH_MAX + 32];
 	struct stat st;
-	if (stat(WEB_STATIC_DIR "/index.html", &st) == 0)
-		return strdup(WEB_STATIC_DIR);
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			snprintf(buf, sizeof(buf), "%s/../web/static", exe);
-			if (stat(buf, &st) == 0)
+	char *slash = n > 0 ? (exe[n] = '\0', strrchr(exe, '/')) : NULL;
+	if (slash) {
+		*slash = '\0';
+		for (size_t i = 0; i < sizeof(beside) / sizeof(beside[0]); i++) {
+			snprintf(buf, sizeof(buf), "%s/%s/index.html", exe, beside[i]);
+			if (stat(buf, &st) == 0) {
+				snprintf(buf, sizeof(buf), "%s/%s", exe, beside[i]);
 				return realpath(buf, NULL);
+			}
 		}
 	}
 	return strdup(WEB_STATIC_DIR);

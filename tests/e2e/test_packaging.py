@@ -85,6 +85,14 @@ INSTALLED = {
     "usr/share/vmmd/examples/hello.json": 0o644,
     "usr/share/vmmd/guests/hello.elf": 0o644,
     "usr/share/vmmd/vmmd.json.example": 0o644,
+    "usr/sbin/vmmweb": 0o755,
+    "usr/lib/systemd/system/vmmweb.service": 0o644,
+    "usr/share/man/man8/vmmweb.8": 0o644,
+    "usr/share/vmmd/web/index.html": 0o644,
+    "usr/share/vmmd/web/app.js": 0o644,
+    "usr/share/vmmd/grafana/vmmd-dashboard.json": 0o644,
+    "usr/share/vmmd/python/vmmd.py": 0o644,
+    "usr/share/vmmd/python/examples/pause_trappy.py": 0o755,
 }
 
 
@@ -117,14 +125,15 @@ def test_units_verify(d):
     root = installed()
     units = os.path.join(TMP, "units")
     os.makedirs(units, exist_ok=True)
-    for name in ("vmmd.service", "vmmd.socket"):
+    for name in ("vmmd.service", "vmmd.socket", "vmmweb.service"):
         text = read(os.path.join(root, "usr/lib/systemd/system", name))
         # ExecStart must exist for verify: point it at the DESTDIR copy.
-        text = text.replace("ExecStart=%s/sbin/vmmd" % PREFIX, "ExecStart=%s%s/sbin/vmmd" % (root, PREFIX))
+        for prog in ("vmmd", "vmmweb"):
+            text = text.replace("ExecStart=%s/sbin/%s " % (PREFIX, prog), "ExecStart=%s%s/sbin/%s " % (root, PREFIX, prog))
         with open(os.path.join(units, name), "w") as f:
             f.write(text)
-    p = subprocess.run(["systemd-analyze", "verify", "--man=no",
-                        os.path.join(units, "vmmd.socket"), os.path.join(units, "vmmd.service")],
+    p = subprocess.run(["systemd-analyze", "verify", "--man=no", os.path.join(units, "vmmd.socket"),
+                        os.path.join(units, "vmmd.service"), os.path.join(units, "vmmweb.service")],
                        capture_output=True, timeout=60)
     out = (p.stdout + p.stderr).decode(errors="replace").strip()
     check(p.returncode == 0 and not out, "systemd-analyze verify complains (exit %d):\n%s" % (p.returncode, out))
@@ -156,7 +165,9 @@ def test_man_pages(d):
     for rel, words in (("usr/share/man/man8/vmmd.8", ("--socket", "--state-dir", "EXIT STATUS",
                                                        "ENVIRONMENT", "FILES", "WATCHDOG=1")),
                        ("usr/share/man/man1/vmmctl.1", ("--json", "EXIT STATUS", "ENVIRONMENT",
-                                                         "FILES", "VMMD_SOCKET"))):
+                                                         "FILES", "VMMD_SOCKET", "--connect", "bridge")),
+                       ("usr/share/man/man8/vmmweb.8", ("--listen", "/metrics", "EXIT STATUS", "ENVIRONMENT",
+                                                        "FILES", "VMMD_SOCKET"))):
         p = subprocess.run(["man", "--warnings", "-l", os.path.join(root, rel)], capture_output=True,
                            timeout=60, env=dict(os.environ, MANWIDTH="80", MANPAGER="cat", PAGER="cat",
                                                 LC_ALL="C.UTF-8"))
@@ -293,7 +304,9 @@ def test_deb_package(d):
                 "lib/systemd/system/vmmd.socket", "usr/lib/sysusers.d/vmmd.conf",
                 "usr/lib/tmpfiles.d/vmmd.conf", "usr/share/man/man8/vmmd.8.gz",
                 "usr/share/man/man1/vmmctl.1.gz", "usr/share/doc/vmmd/copyright",
-                "usr/share/vmmd/examples/hello.json", "usr/share/vmmd/guests/hello.elf"):
+                "usr/share/vmmd/examples/hello.json", "usr/share/vmmd/guests/hello.elf",
+                "usr/sbin/vmmweb", "lib/systemd/system/vmmweb.service", "usr/share/man/man8/vmmweb.8.gz",
+                "usr/share/vmmd/web/index.html"):
         check(os.path.isfile(os.path.join(root, rel)), "%s does not contain /%s" % (os.path.basename(deb), rel))
     unit = read(os.path.join(root, "lib/systemd/system/vmmd.service"))
     check("ExecStart=/usr/sbin/vmmd " in unit, "the packaged unit's ExecStart is wrong:\n%s" % unit)
