@@ -36,6 +36,7 @@ FIGURES = [
     ("B7", "Adams & Agesen nanobenchmarks", "full table, both modes; shadow ≥ 100x faster than hw here"),
     ("B8", "shadow strategies vtlb vs cached", "cached ≥ 5x fewer fills, ≥ 2x faster per switch"),
     ("B9", "CPU-bound loop vs native", "≥ 0.95 of native"),
+    ("B14", "metrics scrape with 100 VMs (vmmweb /metrics)", "≤ 20 ms per scrape, one batched call to vmmd"),
 ]
 PENDING = {
     "B7": "no result yet: bench/b7_nanobench.py (minios `nanobench`, hw and shadow mode)",

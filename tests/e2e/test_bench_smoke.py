@@ -2,7 +2,7 @@
 """Smoke run of the benchmark harnesses (bench/run-all --quick): each one
 starts, measures a few iterations and writes a well-formed result. No
 timing is asserted: figures live in docs/PERFORMANCE.md (make bench).
-The figures that run VMs (B3-B9) skip, saying so, without /dev/kvm."""
+The figures that run VMs (B3-B9, B14) skip, saying so, without /dev/kvm."""
 
 import json
 import os
@@ -145,6 +145,18 @@ def test_bench_minios_figures(d):
             check(x["us_per_switch"] and x["us_per_switch"]["median"] is not None,
                   "B8 %s %s: no time per switch: %s" % (workload, cfg, x))
         check(s8[workload]["vtlb"]["fills_per_switch"]["median"] > 0, "B8 %s: vtlb made no fills" % workload)
+
+
+@kvm
+def test_bench_scrape(d):
+    """B14 (vmmweb's /metrics with N VMs, one batch per scrape, events to a client)."""
+    docs, out = run_all("B14")
+    doc = docs["B14"]
+    check_measured(doc)
+    data = doc["data"]
+    check(data["batches_per_scrape"] == 1, "B14: %s batches per scrape, not one" % data["batches_per_scrape"])
+    check(data["samples"] > 0 and data["scrape_ms"], "B14 measured no scrape: %s" % vmmtest.show(data))
+    check(data["sse_ms"]["n"] >= data["config"]["n"], "B14: too few events: %s" % data["sse_ms"])
 
 
 def test_bench_report(d):
