@@ -87,6 +87,6 @@ void static_handle(struct web *w, struct evhttp_request *req, const char *name)
 		http_reply_not_found(req);
 		return;
 	}
-	/* The page itself is not cached: a new vmmweb's page must match its API. */
-	send_file(req, path, static_content_type(name), strcmp(name, "index.html") != 0);
+	/* Not cached: after an upgrade the page and its scripts must match each other and the API. */
+	send_file(req, path, static_content_type(name), 0);
 }
