@@ -90,31 +90,37 @@ int rpc_client_from_fd(int fd, struct rpc_client **ret)
 	return 0;
 }
 
-int rpc_client_connect(const char *path, struct rpc_client **ret)
+int rpc_unix_connect(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, r;
+	int fd;
 
 	if (!path || !path[0])
 		return -EINVAL;
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	memcpy(sa.sun_path, path, strlen(path) + 1);
-
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-		r = -errno;
-		goto err_fd;
+		int r = -errno;
+
+		close(fd);
+		return r;
 	}
+	return fd;
+}
+
+int rpc_client_connect(const char *path, struct rpc_client **ret)
+{
+	int fd = rpc_unix_connect(path), r;
+
+	if (fd < 0)
+		return fd;
 	r = rpc_client_from_fd(fd, ret);
 	if (r < 0)
-		goto err_fd;
-	return 0;
-
-err_fd:
-	close(fd);
+		close(fd);
 	return r;
 }
 

@@ -18,6 +18,11 @@ struct rpc_client;
 /* notification is borrowed: json_object_get it to keep it past the call. */
 typedef void (*rpc_notify_fn)(void *userdata, struct json_object *notification);
 
+/* A blocking, close-on-exec stream socket connected to the Unix socket at
+ * path (a Unix connect does not wait for the other side to accept): the
+ * fd, or -errno (-EINVAL empty path, -ENAMETOOLONG). vmmctl bridge and
+ * vmmweb connect with it too. */
+int rpc_unix_connect(const char *path);
 /* Connect to path. Returns 0 or -errno. */
 int rpc_client_connect(const char *path, struct rpc_client **ret);
 /* Wrap a connected stream socket (tests, socket pairs); owns fd on success only. */

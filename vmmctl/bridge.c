@@ -13,7 +13,6 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "vmmctl/vmmctl.h"
@@ -35,27 +34,10 @@ static int write_all(int fd, const char *buf, size_t n)
 	return 0;
 }
 
-static int connect_vmmd(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-		int r = -errno;
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
 static int cmd_bridge(struct ctl *ctl, const struct cmd_args *args)
 {
 	static char buf[BRIDGE_CHUNK];
-	int sock = connect_vmmd(ctl->socket_path);
+	int sock = rpc_unix_connect(ctl->socket_path);
 	if (sock < 0) {
 		ctl_error("cannot connect to %s: %s", ctl->socket_path, strerror(-sock));
 		return sock;

@@ -83,45 +83,39 @@ static int add_self(struct scraper *sc, struct prom_set *set, bool up)
 {
 	struct web *w = sc->web;
 	struct self_stats st;
-	int r = prom_add_u64(set, "vmmd_up", PROM_GAUGE, "1 when vmmweb could read vmmd during this scrape",
-			     NULL, NULL, NULL, up);
-	if (r >= 0)
-		r = prom_add_double(set, "vmmweb_scrape_duration_seconds", PROM_GAUGE,
-				    "Time the last scrape waited for vmmd", "seconds", NULL, NULL, sc->last_duration_s);
-	if (r >= 0)
-		r = prom_add_u64(set, "vmmweb_scrape_batches", PROM_GAUGE,
-				 "JSON-RPC batches the last scrape sent to vmmd", NULL, NULL, NULL, sc->last_batches);
-	if (r >= 0)
-		r = prom_add_u64(set, "vmmweb_scrapes", PROM_COUNTER, "Scrapes vmmweb asked vmmd for",
-				 NULL, NULL, NULL, sc->scrapes);
-	if (r >= 0)
-		r = prom_add_u64(set, "vmmweb_vmmd_batches", PROM_COUNTER, "JSON-RPC batches vmmweb sent to vmmd",
-				 NULL, NULL, NULL, vmmd_link_batches(w->link));
-	if (r >= 0)
-		r = prom_add_u64(set, "vmmweb_vmmd_requests", PROM_COUNTER,
-				 "JSON-RPC requests vmmweb sent to vmmd, batched or not", NULL, NULL, NULL,
-				 vmmd_link_calls(w->link));
-	if (r >= 0)
-		r = prom_add_u64(set, "vmmweb_http_connections", PROM_GAUGE, "Open HTTP connections",
-				 NULL, NULL, NULL, http_guard_connections(w->guard));
-	if (r >= 0)
-		r = prom_add_u64(set, "vmmweb_http_refused_connections", PROM_COUNTER,
-				 "HTTP connections closed at once: over the connection limit", NULL, NULL, NULL,
-				 http_guard_refused(w->guard));
-	if (r >= 0)
-		r = prom_add_u64(set, "vmmweb_http_request_timeouts", PROM_COUNTER,
-				 "HTTP connections closed for not sending a whole request in time", NULL, NULL, NULL,
-				 http_guard_timeouts(w->guard));
-	if (r >= 0)
-		r = prom_add_u64(set, "vmmweb_event_streams", PROM_GAUGE, "Open /events streams",
-				 NULL, NULL, NULL, sse_clients(w->sse));
-	if (r >= 0 && self_stats_read(&st) == 0) {
-		r = prom_add_double(set, "vmmweb_process_cpu_seconds", PROM_COUNTER, "vmmweb's CPU time, user and system",
-				    "seconds", NULL, NULL, st.user_s + st.system_s);
-		if (r >= 0)
-			r = prom_add_u64(set, "vmmweb_process_resident_memory_bytes", PROM_GAUGE,
-					 "vmmweb's resident memory", "bytes", NULL, NULL, st.rss_bytes);
-	}
+	bool have_st = self_stats_read(&st) == 0;
+	const struct {
+		const char *name, *help, *unit;
+		enum prom_type type;
+		double v;
+		bool skip;
+	} figures[] = {
+		{ "vmmd_up", "1 when vmmweb could read vmmd during this scrape", NULL, PROM_GAUGE, up },
+		{ "vmmweb_scrape_duration_seconds", "Time the last scrape waited for vmmd", "seconds", PROM_GAUGE,
+		  sc->last_duration_s },
+		{ "vmmweb_scrape_batches", "JSON-RPC batches the last scrape sent to vmmd", NULL, PROM_GAUGE,
+		  sc->last_batches },
+		{ "vmmweb_scrapes", "Scrapes vmmweb asked vmmd for", NULL, PROM_COUNTER, (double) sc->scrapes },
+		{ "vmmweb_vmmd_batches", "JSON-RPC batches vmmweb sent to vmmd", NULL, PROM_COUNTER,
+		  (double) vmmd_link_batches(w->link) },
+		{ "vmmweb_vmmd_requests", "JSON-RPC requests vmmweb sent to vmmd, batched or not", NULL, PROM_COUNTER,
+		  (double) vmmd_link_calls(w->link) },
+		{ "vmmweb_http_connections", "Open HTTP connections", NULL, PROM_GAUGE, http_guard_connections(w->guard) },
+		{ "vmmweb_http_refused_connections", "HTTP connections closed at once: over the connection limit",
+		  NULL, PROM_COUNTER, (double) http_guard_refused(w->guard) },
+		{ "vmmweb_http_request_timeouts", "HTTP connections closed for not sending a whole request in time",
+		  NULL, PROM_COUNTER, (double) http_guard_timeouts(w->guard) },
+		{ "vmmweb_event_streams", "Open /events streams", NULL, PROM_GAUGE, sse_clients(w->sse) },
+		{ "vmmweb_process_cpu_seconds", "vmmweb's CPU time, user and system", "seconds", PROM_COUNTER,
+		  have_st ? st.user_s + st.system_s : 0, !have_st },
+		{ "vmmweb_process_resident_memory_bytes", "vmmweb's resident memory", "bytes", PROM_GAUGE,
+		  have_st ? (double) st.rss_bytes : 0, !have_st },
+	};
+	int r = 0;
+	for (size_t i = 0; i < sizeof(figures) / sizeof(figures[0]) && r >= 0; i++)
+		if (!figures[i].skip)
+			r = prom_add_double(set, figures[i].name, figures[i].type, figures[i].help, figures[i].unit,
+					    NULL, NULL, figures[i].v);
 	return r;
 }
 

@@ -2,10 +2,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "proto/client.h"
 #include "vmmctl/json_util.h"
 #include "vmmd/common/log.h"
 #include "web/vmmd_link.h"
@@ -114,28 +113,10 @@ static void on_discover(void *userdata, struct json_object *result, const struct
 		l->ops->connected(l->userdata);
 }
 
-static int connect_socket(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	/* A Unix stream connect does not wait for the other side to accept. */
-	if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-		int r = -errno;
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
 static void try_connect(evutil_socket_t unused, short what, void *userdata)
 {
 	struct vmmd_link *l = userdata;
-	int fd = connect_socket(l->path);
+	int fd = rpc_unix_connect(l->path);
 	if (fd < 0) {
 		if (fd != l->error)
 			log_warning_errno(fd, "Cannot connect to vmmd at %s, retrying: %m", l->path);

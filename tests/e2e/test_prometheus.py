@@ -49,7 +49,11 @@ class Prometheus:
             with urllib.request.urlopen(url, timeout=5) as r:
                 return json.loads(r.read())
         except urllib.error.HTTPError as e:
-            return json.loads(e.read())
+            body = e.read()
+            try:
+                return json.loads(body)
+            except ValueError:
+                return None   # "Service Unavailable" while it starts up
         except (urllib.error.URLError, ConnectionError):
             if self.proc.poll() is not None:
                 fail("prometheus exited (%s):\n%s" % (self.proc.returncode, self.log_text()))
@@ -61,12 +65,7 @@ class Prometheus:
         return r["data"]["result"] if r else None
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        webtest.stop_process(self.proc)
         self.log.close()
 
 

@@ -72,12 +72,7 @@ class Sshd:
             return ""
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        webtest.stop_process(self.proc)
 
 
 def sshd(d):

@@ -253,7 +253,7 @@ def test_bad_requests(d):
                 closed = time.monotonic() - t0
                 break
         s.close()
-        check(closed is not None and closed < 3, "a trickled request is closed at its 1 s deadline (%s)" % closed)
+        check(closed is not None and closed < 4, "a trickled request is closed at its 1 s deadline (%s)" % closed)
 
         # Four idle connections fill the limit; a fifth is closed at once.
         idle = [socket.create_connection(("127.0.0.1", w.port), timeout=5) for _ in range(4)]

@@ -103,6 +103,18 @@ class Web:
         vmmtest.wait_for(lambda: self.get("/healthz")[0] == 200, timeout, 0.05, "vmmweb to reach vmmd")
 
 
+def stop_process(proc, timeout=10):
+    """SIGTERM, then SIGKILL after timeout seconds; returns the exit status."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 def web(d, **kw):
     """The file's shared vmmweb for this daemon (a new one after a daemon restart)."""
     w = getattr(d, "_web", None)

@@ -274,6 +274,19 @@ int rpc_peer_notify(struct rpc_peer *p, const char *method, struct json_object *
 	return rpc_peer_send(p, rpc_request_new(method, params, -1));
 }
 
+/* Send msg (taken over) and wait for the answer to c: c is ours on failure, freed. */
+static int send_pending(struct rpc_peer *p, struct pending_call *c, struct json_object *msg)
+{
+	int r = rpc_peer_send(p, msg);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	c->next = p->pending;
+	p->pending = c;
+	return 0;
+}
+
 int rpc_peer_call(struct rpc_peer *p, const char *method, struct json_object *params,
 		  rpc_reply_fn fn, void *userdata)
 {
@@ -289,14 +302,7 @@ int rpc_peer_call(struct rpc_peer *p, const char *method, struct json_object *pa
 	c->id = ++p->next_id;
 	c->fn = fn;
 	c->userdata = userdata;
-	int r = rpc_peer_send(p, rpc_request_new(method, params, c->id));
-	if (r < 0) {
-		free(c);
-		return r;
-	}
-	c->next = p->pending;
-	p->pending = c;
-	return 0;
+	return send_pending(p, c, rpc_request_new(method, params, c->id));
 }
 
 int rpc_peer_call_batch(struct rpc_peer *p, size_t n, const char *const *methods,
@@ -327,14 +333,7 @@ int rpc_peer_call_batch(struct rpc_peer *p, size_t n, const char *const *methods
 	c->n = n;
 	c->batch_fn = fn;
 	c->userdata = userdata;
-	r = rpc_peer_send(p, batch);
-	if (r < 0) {
-		free(c);
-		return r;
-	}
-	c->next = p->pending;
-	p->pending = c;
-	return 0;
+	return send_pending(p, c, batch);
 fail:
 	for (size_t i = taken; i < n; i++)
 		json_object_put(params[i]);
