@@ -158,6 +158,10 @@ int main(int argc, char **argv)
 	}
 
 	/* A socket to reach through ssh is the remote vmmctl's to resolve. */
+	if (connect_url && socket_option) {
+		ctl_usage_error(&ctl, "--socket and --connect exclude each other: put the remote socket in the URL");
+		return CTL_EXIT_USAGE;
+	}
 	if (connect_url)
 		r = remote_connect(&ctl, connect_url);
 	else

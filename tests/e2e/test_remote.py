@@ -160,6 +160,9 @@ def test_ssh_failures_say_why(d):
     check(rc == 0, "still fine: %r" % err)
     p = subprocess.run([vmmtest.VMMCTL, "--connect", "ssh://-oProxyCommand=x/y", "list"], capture_output=True, timeout=10)
     check(p.returncode == 2 and b"misread" in p.stderr, "an option-like host is refused: %r" % p.stderr)
+    p = subprocess.run([vmmtest.VMMCTL, "--socket", d.sock, "--connect", "ssh://h", "list"], capture_output=True,
+                       timeout=10)
+    check(p.returncode == 2 and b"exclude" in p.stderr, "--socket with --connect: %r" % p.stderr)
     rc, out, err = remote(d, "bridge", "--help", check_rc=False)
     check(rc == 0 and "relay" in out, "bridge --help: %r %r" % (out, err))
 

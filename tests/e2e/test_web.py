@@ -364,5 +364,12 @@ def test_vmmd_restart(d):
     check(w.alive(), "vmmweb survived")
 
 
+def test_vmmweb_exits_cleanly(d):
+    """The file's vmmweb ends with status 0 on SIGTERM (with SANITIZE=...: no leak, no error found)."""
+    w = webtest.web(d)
+    check(w.get("/metrics")[0] == 200, "still serving")
+    w.stop()
+
+
 if __name__ == "__main__":
     vmmtest.main()

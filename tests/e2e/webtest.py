@@ -62,6 +62,8 @@ class Web:
         return self.proc.poll() is None
 
     def stop(self):
+        """SIGTERM; fails unless vmmweb exits 0 (a sanitizer build exits
+        non-zero on a leak or an error it found)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -70,8 +72,11 @@ class Web:
                 self.proc.kill()
                 self.proc.wait()
                 fail("vmmweb did not exit within 10 s of SIGTERM")
-        self.log.close()
-        return self.proc.returncode
+        if not self.log.closed:
+            self.log.close()
+        rc = self.proc.returncode
+        check(rc == 0, "vmmweb exited with status %s:\n%s" % (rc, self.log_text()[-3000:]))
+        return rc
 
     def request(self, path, method="GET", headers=None, timeout=15.0, body=None):
         """(status, {header: value} lowercased, body bytes)."""
@@ -127,6 +132,8 @@ def web(d, **kw):
         def stop():
             try:
                 w.stop()
+            except vmmtest.Failure as e:
+                print("  note: %s" % e, flush=True)
             finally:
                 orig()
         d.stop = stop
