@@ -255,6 +255,21 @@ def test_vmmctl_top(d):
     check(by["top-paused"]["traps_per_s"] == 0, "a paused VM has no traps: %s" % show(rows))
     out = d.ctl("top", "--count", "1", "--interval", "0.2", json=False)
     check("TRAPS/s" in out and "top-sh" in out, "human output is a table: %r" % out)
+    # Per-class columns, --sort (busiest first) and one VM in detail.
+    check(all(c in out for c in ("PRIV/s", "FILLS/s", "GFAULT/s", "HCALL/s")), "per-class columns: %r" % out)
+    check(by["top-sh"]["privileged_per_s"] > 100, "the spinning VM's out instructions are privileged: %s" % show(rows))
+    rows = d.ctl("top", "--count", "1", "--interval", "0.3", "--sort", "privileged")
+    check(rows[0]["name"] == "top-sh", "--sort privileged puts the busiest first: %s" % show(rows))
+    one = d.ctl("top", "top-sh", "--count", "1", "--interval", "0.3")
+    check(one["name"] == "top-sh" and one["traps"].get("privileged", 0) > 100 and one["privileged"].get("out", 0) > 0,
+          "top NAME: rates by class and mnemonic: %s" % show(one))
+    res = d.ctl("top", "--sort", "bogus", json=False, check=False)
+    check(res.rc == 2, "an unknown --sort key is a usage error: %r" % res)
+    # stats prints the nested counters as sections, one counter a line.
+    out = d.ctl("stats", "top-sh", json=False)
+    check(re.search(r"^traps:\s+\d+$", out, re.M) and re.search(r"^  by_class:$", out, re.M) and
+          re.search(r"^    privileged:\s+\d+$", out, re.M) and re.search(r"^  fills:\s+\d+$", out, re.M) and
+          re.search(r"^pt_switches:$", out, re.M), "vmmctl stats sections: %s" % out)
     for n in ("top-sh", "top-paused"):
         d.call("vm.stop", {"name": n, "force": True})
 
