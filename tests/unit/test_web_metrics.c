@@ -28,7 +28,9 @@ static const char shadow_stats[] =
 	"\"bus\":{\"regions\":[{\"space\":\"pio\",\"base\":1016,\"device\":\"uart16550\",\"reads\":4,\"writes\":5,\"errors\":0}],"
 	"  \"misses\":{\"pio\":1,\"mmio\":0}},"
 	"\"traps\":{\"total\":9,\"by_class\":{\"privileged\":7,\"page_fault_fill\":2},"
-	"  \"privileged_by_mnemonic\":{\"out\":4,\"in\":3},\"reflected_by_vector\":{\"14\":1}},"
+	"  \"privileged_by_mnemonic\":{\"out\":4,\"in\":3},\"reflected_by_vector\":{\"14\":1},"
+	"  \"pt_write_by_mnemonic\":{\"mov\":2},\"pt_write_native\":1,\"pt_write_native_by_mnemonic\":{\"xchg\":1},"
+	"  \"native_user_returns\":0},"
 	"\"shadow\":{\"fills\":2,\"flushes\":0,\"write_protect_faults\":1,\"roots\":3,\"cache_hits\":1,"
 	"  \"cache_misses\":2,\"resyncs\":0,\"pool_used\":4,\"pool_pages\":1024},"
 	"\"pt_switches\":{\"guest\":5,\"shadow\":3},"
@@ -85,6 +87,10 @@ static void test_shadow_stats(void **state)
 	has(t, "vmmd_vm_traps_total{vm=\"vm-1\",mode=\"shadow\",class=\"privileged\"} 7");
 	has(t, "vmmd_vm_privileged_instructions_total{vm=\"vm-1\",mode=\"shadow\",mnemonic=\"out\"} 4");
 	has(t, "vmmd_vm_reflected_exceptions_total{vm=\"vm-1\",mode=\"shadow\",vector=\"14\"} 1");
+	has(t, "vmmd_vm_shadow_pt_writes_emulated_total{vm=\"vm-1\",mode=\"shadow\",mnemonic=\"mov\"} 2");
+	has(t, "vmmd_vm_shadow_pt_writes_native_total{vm=\"vm-1\",mode=\"shadow\",mnemonic=\"xchg\"} 1");
+	has(t, "vmmd_vm_traps_pt_write_native_total{vm=\"vm-1\",mode=\"shadow\"} 1");
+	has(t, "vmmd_vm_traps_native_user_returns_total{vm=\"vm-1\",mode=\"shadow\"} 0");
 	has(t, "vmmd_vm_shadow_fills_total{vm=\"vm-1\",mode=\"shadow\"} 2");
 	has(t, "vmmd_vm_shadow_write_protect_faults_total{vm=\"vm-1\",mode=\"shadow\"} 1");
 	has(t, "vmmd_vm_shadow_root_cache_hits_total{vm=\"vm-1\",mode=\"shadow\"} 1");
