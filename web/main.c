@@ -250,6 +250,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	server_routes(&w);
+	/* Before the socket exists: whoever sees it may already send SIGTERM. */
+	sigs[0] = evsignal_new(w.base, SIGTERM, on_signal, &w);
+	sigs[1] = evsignal_new(w.base, SIGINT, on_signal, &w);
+	for (int i = 0; i < 2; i++)
+		if (!sigs[i] || evsignal_add(sigs[i], NULL) < 0) {
+			log_error("Cannot watch signals");
+			goto out;
+		}
 
 	if (o.listen_unix) {
 		r = listen_unix(w.http, o.listen_unix);
@@ -275,13 +283,6 @@ int main(int argc, char **argv)
 	}
 	log_info("Dashboard files from %s; vmmd at %s", w.static_dir, socket_path);
 
-	sigs[0] = evsignal_new(w.base, SIGTERM, on_signal, &w);
-	sigs[1] = evsignal_new(w.base, SIGINT, on_signal, &w);
-	for (int i = 0; i < 2; i++)
-		if (!sigs[i] || evsignal_add(sigs[i], NULL) < 0) {
-			log_error("Cannot watch signals");
-			goto out;
-		}
 	vmmd_link_start(w.link);
 	(void) sd_notify(0, "READY=1\nSTATUS=Serving");
 	event_base_dispatch(w.base);
