@@ -15,11 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/macro.h"
 #include "config/daemon_config.h"
 #include "config/fields.h"
 
 #define FIELD_LEN sizeof(((struct config_error *)0)->field)
-#define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const role_names[] = {
 	[DAEMON_ROLE_NONE] = "none", [DAEMON_ROLE_READ] = "read", [DAEMON_ROLE_ADMIN] = "admin",
@@ -27,7 +27,7 @@ static const char *const role_names[] = {
 
 const char *daemon_role_name(enum daemon_role role)
 {
-	return (unsigned) role < N_ELEMENTS(role_names) ? role_names[role] : NULL;
+	return (unsigned) role < ELEMENTSOF(role_names) ? role_names[role] : NULL;
 }
 
 void daemon_config_init(struct daemon_config *c)
@@ -82,7 +82,7 @@ out_of_range:
 static int get_role(struct json_object *v, const char *field, enum daemon_role *ret, struct config_error *err)
 {
 	if (json_object_is_type(v, json_type_string))
-		for (size_t i = 0; i < N_ELEMENTS(role_names); i++)
+		for (size_t i = 0; i < ELEMENTSOF(role_names); i++)
 			if (strcmp(json_object_get_string(v), role_names[i]) == 0) {
 				*ret = (enum daemon_role) i;
 				return 0;
@@ -166,7 +166,7 @@ static int check_list(struct json_object *access, const char *key, size_t *count
 static void collect_rules(struct json_object *access, struct daemon_config *c)
 {
 	for (int groups = 0; groups <= 1; groups++)
-		for (size_t l = 0; l < N_ELEMENTS(access_lists); l++) {
+		for (size_t l = 0; l < ELEMENTSOF(access_lists); l++) {
 			struct json_object *list;
 			if (!json_object_object_get_ex(access, access_lists[l].key, &list))
 				continue;
@@ -197,7 +197,7 @@ static int parse_access(struct json_object *obj, struct daemon_config *c, struct
 	r = config_check_members(access, "access", fields, err);
 	if (r < 0)
 		return r;
-	for (size_t l = 0; l < N_ELEMENTS(access_lists); l++) {
+	for (size_t l = 0; l < ELEMENTSOF(access_lists); l++) {
 		r = check_list(access, access_lists[l].key, &count, err);
 		if (r < 0)
 			return r;
@@ -247,7 +247,7 @@ static int parse_limits(struct json_object *obj, struct daemon_config *c, struct
 	r = config_check_members(l, "limits", fields, err);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < N_ELEMENTS(limits); i++) {
+	for (size_t i = 0; i < ELEMENTSOF(limits); i++) {
 		if (!json_object_object_get_ex(l, limits[i].key, &v))
 			continue;
 		snprintf(field, sizeof(field), "limits.%s", limits[i].key);

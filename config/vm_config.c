@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/macro.h"
 #include "config/fields.h"
 #include "config/vm_config.h"
 
@@ -51,7 +52,6 @@ static const char *const device_type_names[] = {
 	[VM_DEV_VIRTIO_RNG] = "virtio-rng",
 };
 
-#define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *lookup_name(const char *const *names, size_t n, unsigned v)
 {
@@ -60,32 +60,32 @@ static const char *lookup_name(const char *const *names, size_t n, unsigned v)
 
 const char *vm_paging_name(enum vm_paging p)
 {
-	return lookup_name(paging_names, N_ELEMENTS(paging_names), (unsigned) p);
+	return lookup_name(paging_names, ELEMENTSOF(paging_names), (unsigned) p);
 }
 
 const char *vm_strategy_name(enum vm_shadow_strategy s)
 {
-	return lookup_name(strategy_names, N_ELEMENTS(strategy_names), (unsigned) s);
+	return lookup_name(strategy_names, ELEMENTSOF(strategy_names), (unsigned) s);
 }
 
 const char *vm_device_type_name(enum vm_device_type t)
 {
-	return lookup_name(device_type_names, N_ELEMENTS(device_type_names), (unsigned) t);
+	return lookup_name(device_type_names, ELEMENTSOF(device_type_names), (unsigned) t);
 }
 
 const char *vm_boot_name(enum vm_boot b)
 {
-	return lookup_name(boot_names, N_ELEMENTS(boot_names), (unsigned) b);
+	return lookup_name(boot_names, ELEMENTSOF(boot_names), (unsigned) b);
 }
 
 const char *vm_host_profile_name(enum vm_host_profile p)
 {
-	return lookup_name(host_profile_names, N_ELEMENTS(host_profile_names), (unsigned) p);
+	return lookup_name(host_profile_names, ELEMENTSOF(host_profile_names), (unsigned) p);
 }
 
 const char *vm_on_reset_name(enum vm_on_reset r)
 {
-	return lookup_name(on_reset_names, N_ELEMENTS(on_reset_names), (unsigned) r);
+	return lookup_name(on_reset_names, ELEMENTSOF(on_reset_names), (unsigned) r);
 }
 
 static bool ascii_alnum(char ch)
@@ -293,7 +293,7 @@ static int parse_paging(struct json_object *obj, struct vm_config *c, struct con
 	int r;
 
 	if (json_object_object_get_ex(obj, "paging", &v)) {
-		r = get_enum(v, "paging", paging_names, N_ELEMENTS(paging_names), &u, err);
+		r = get_enum(v, "paging", paging_names, ELEMENTSOF(paging_names), &u, err);
 		if (r < 0)
 			return r;
 		c->paging = (enum vm_paging) u;
@@ -312,7 +312,7 @@ static int parse_paging(struct json_object *obj, struct vm_config *c, struct con
 	if (r < 0)
 		return r;
 	if (json_object_object_get_ex(shadow, "strategy", &v)) {
-		r = get_enum(v, "shadow.strategy", strategy_names, N_ELEMENTS(strategy_names), &u, err);
+		r = get_enum(v, "shadow.strategy", strategy_names, ELEMENTSOF(strategy_names), &u, err);
 		if (r < 0)
 			return r;
 		c->strategy = (enum vm_shadow_strategy) u;
@@ -341,7 +341,7 @@ static int parse_boot(struct json_object *obj, struct vm_config *c, struct confi
 		return r;
 	unsigned u;
 	if (json_object_object_get_ex(obj, "boot", &v)) {
-		r = get_enum(v, "boot", boot_names, N_ELEMENTS(boot_names), &u, err);
+		r = get_enum(v, "boot", boot_names, ELEMENTSOF(boot_names), &u, err);
 		if (r < 0)
 			return r;
 		c->boot = (enum vm_boot) u;
@@ -350,13 +350,13 @@ static int parse_boot(struct json_object *obj, struct vm_config *c, struct confi
 	if ((c->boot == VM_BOOT_PVH || c->boot == VM_BOOT_BZIMAGE) && c->paging == VM_PAGING_SHADOW)
 		return config_fail(err, "boot", "Linux boot (pvh, bzimage) needs paging \"hw\"");
 	if (json_object_object_get_ex(obj, "host_profile", &v)) {
-		r = get_enum(v, "host_profile", host_profile_names, N_ELEMENTS(host_profile_names), &u, err);
+		r = get_enum(v, "host_profile", host_profile_names, ELEMENTSOF(host_profile_names), &u, err);
 		if (r < 0)
 			return r;
 		c->host_profile = (enum vm_host_profile) u;
 	}
 	if (json_object_object_get_ex(obj, "on_reset", &v)) {
-		r = get_enum(v, "on_reset", on_reset_names, N_ELEMENTS(on_reset_names), &u, err);
+		r = get_enum(v, "on_reset", on_reset_names, ELEMENTSOF(on_reset_names), &u, err);
 		if (r < 0)
 			return r;
 		c->on_reset = (enum vm_on_reset) u;
@@ -414,7 +414,7 @@ static int parse_device(struct json_object *v, size_t i, struct vm_device_config
 	path_join(field, prefix, "type");
 	if (!json_object_object_get_ex(v, "type", &m))
 		return config_fail(err, field, "required");
-	r = get_enum(m, field, device_type_names, N_ELEMENTS(device_type_names), &u, err);
+	r = get_enum(m, field, device_type_names, ELEMENTSOF(device_type_names), &u, err);
 	if (r < 0)
 		return r;
 	d->type = (enum vm_device_type) u;
@@ -502,7 +502,7 @@ int vm_config_from_json(struct json_object *obj, struct vm_config **ret, struct 
 		r = -ENOMEM;
 		goto err_config;
 	}
-	for (i = 0; i < N_ELEMENTS(parse_steps); i++) {
+	for (i = 0; i < ELEMENTSOF(parse_steps); i++) {
 		r = parse_steps[i](obj, c, err);
 		if (r < 0)
 			goto err_config;

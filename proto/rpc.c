@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/macro.h"
 #include "proto/rpc.h"
 
 /* The codes and classes are public contract (API.md): never rename. */
@@ -31,7 +32,6 @@ static const struct {
 	{ RPC_CONFIG_INVALID,    "ConfigInvalid" },
 };
 
-#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
 const char *rpc_code_class(int code)
 {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/macro.h"
 #include "vmmctl/inspect_format.h"
 #include "vmmctl/output.h"
 #include "vmmctl/vmmctl.h"
@@ -123,7 +124,7 @@ static void regs_human(struct json_object *res, const struct cmd_args *args)
 	printf("vcpu %llu (%s mode, %s%s)\n", (unsigned long long) json_lookup_u64(res, "vcpu"),
 	       json_lookup_str(res, "mode", "?"), json_lookup_str(res, "mp_state", "?"),
 	       json_object_get_boolean(json_lookup(res, "paused")) ? ", VM paused" : "");
-	for (size_t i = 0; i < sizeof(gprs) / sizeof(gprs[0]); i++)
+	for (size_t i = 0; i < ELEMENTSOF(gprs); i++)
 		printf("%-3s %016llx%s", gprs[i], (unsigned long long) json_lookup_u64(regs, gprs[i]), i % 4 == 3 ? "\n" : "  ");
 	printf("rip %016llx  rflags %016llx [%s%s%s%s%s]\n", (unsigned long long) json_lookup_u64(regs, "rip"),
 	       (unsigned long long) rflags, rflags & 0x200 ? "IF" : "if", rflags & 0x40 ? " ZF" : "",
@@ -133,7 +134,7 @@ static void regs_human(struct json_object *res, const struct cmd_args *args)
 	       (unsigned long long) json_lookup_u64(sregs, "cr3"), (unsigned long long) json_lookup_u64(sregs, "cr4"));
 	printf("cr8 %016llx  efer %016llx  apic_base %016llx\n", (unsigned long long) json_lookup_u64(sregs, "cr8"),
 	       (unsigned long long) json_lookup_u64(sregs, "efer"), (unsigned long long) json_lookup_u64(sregs, "apic_base"));
-	for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++)
+	for (size_t i = 0; i < ELEMENTSOF(segs); i++)
 		print_segment(segs[i], json_lookup(sregs, segs[i]));
 	printf("gdt  base 0x%016llx  limit 0x%04llx\n", (unsigned long long) json_lookup_u64(sregs, "gdt.base"),
 	       (unsigned long long) json_lookup_u64(sregs, "gdt.limit"));
@@ -298,7 +299,7 @@ static int cmd_maps(struct ctl *ctl, const struct cmd_args *args)
 
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+	for (size_t i = 0; i < ELEMENTSOF(opts); i++) {
 		const char *s = cmd_args_get(args, opts[i]);
 
 		if (!s)

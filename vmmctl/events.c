@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/macro.h"
 #include "vmmctl/output.h"
 #include "vmmctl/vmmctl.h"
 
@@ -46,7 +47,7 @@ static int cmd_events(struct ctl *ctl, const struct cmd_args *args)
 	if (n_topics > TOPICS_MAX)
 		return ctl_usage_error(ctl, "events: at most %d --topic options", TOPICS_MAX);
 	if (n_topics == 0) {
-		n_topics = sizeof(default_topics) / sizeof(default_topics[0]);
+		n_topics = ELEMENTSOF(default_topics);
 		memcpy(topics, default_topics, sizeof(default_topics));
 	}
 

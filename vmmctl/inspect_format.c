@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "base/macro.h"
 #include "vmmctl/inspect_format.h"
 
 int parse_u64(const char *s, uint64_t *ret)
@@ -46,7 +47,7 @@ void format_size(uint64_t size, char *buf, size_t len)
 	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
 	unsigned u = 0;
 
-	while (u + 1 < sizeof(units) / sizeof(units[0]) && size && (size & 1023) == 0) {
+	while (u + 1 < ELEMENTSOF(units) && size && (size & 1023) == 0) {
 		size >>= 10;
 		u++;
 	}

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/macro.h"
 #include "vmmctl/socket_path.h"
 #include "vmmctl/vmmctl.h"
 
@@ -63,7 +64,7 @@ static void usage(FILE *f)
 	      "                  through `vmmctl bridge` there ($VMMCTL_SSH, $VMMCTL_REMOTE)\n"
 	      "  --json          print results as JSON\n\n"
 	      "commands:\n", f);
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
 		char line[128];
 
 		snprintf(line, sizeof(line), "%s %s", commands[i]->name, commands[i]->usage);
@@ -78,7 +79,7 @@ static void usage(FILE *f)
 
 static const struct cmd_entry *find_command(const char *name)
 {
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
 		if (strcmp(commands[i]->name, name) == 0)
 			return commands[i];
 	return NULL;

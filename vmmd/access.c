@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/macro.h"
 #include "vmmd/access.h"
 
 #ifndef SO_PEERGROUPS
@@ -24,7 +25,7 @@ static const char *const read_only_methods[] = {
 
 enum access_role access_method_role(const char *method)
 {
-	for (size_t i = 0; i < sizeof(read_only_methods) / sizeof(read_only_methods[0]); i++)
+	for (size_t i = 0; i < ELEMENTSOF(read_only_methods); i++)
 		if (strcmp(method, read_only_methods[i]) == 0)
 			return ACCESS_READ;
 	return ACCESS_ADMIN;
@@ -36,7 +37,7 @@ static const char *const role_names[] = {
 
 int access_role_from_name(const char *name)
 {
-	for (size_t i = 0; i < sizeof(role_names) / sizeof(role_names[0]); i++)
+	for (size_t i = 0; i < ELEMENTSOF(role_names); i++)
 		if (strcmp(name, role_names[i]) == 0)
 			return (int) i;
 	return -EINVAL;
@@ -44,7 +45,7 @@ int access_role_from_name(const char *name)
 
 const char *access_role_name(enum access_role role)
 {
-	return (unsigned) role < sizeof(role_names) / sizeof(role_names[0]) ? role_names[role] : "?";
+	return (unsigned) role < ELEMENTSOF(role_names) ? role_names[role] : "?";
 }
 
 void access_policy_init(struct access_policy *p)

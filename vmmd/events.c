@@ -3,13 +3,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/macro.h"
 #include "vmmd/events.h"
 
 static const char *const topic_names[] = { "state", "console", "fault", "stats" };
 
 int event_topic_from_name(const char *name)
 {
-	for (unsigned i = 0; i < sizeof(topic_names) / sizeof(topic_names[0]); i++)
+	for (unsigned i = 0; i < ELEMENTSOF(topic_names); i++)
 		if (strcmp(name, topic_names[i]) == 0)
 			return 1u << i;
 	return -EINVAL;
@@ -17,7 +18,7 @@ int event_topic_from_name(const char *name)
 
 const char *event_topic_name(enum event_topic t)
 {
-	for (unsigned i = 0; i < sizeof(topic_names) / sizeof(topic_names[0]); i++)
+	for (unsigned i = 0; i < ELEMENTSOF(topic_names); i++)
 		if (t == 1u << i)
 			return topic_names[i];
 	return "unknown";

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/macro.h"
 #include "vmmd/methods.h"
 #include "vmmd/sd_notify.h"
 
@@ -89,7 +90,7 @@ const struct method vmm_methods[] = {
 	{ .name = "stats.get", .summary = "Exit, interrupt (and shadow-mode) counters, total and per vCPU",
 	  .fn = method_stats_get, .takes_vm = true, .states = VM_STATES_ANY, .params = { NAME_PARAM } },
 };
-const size_t vmm_methods_count = sizeof(vmm_methods) / sizeof(vmm_methods[0]);
+const size_t vmm_methods_count = ELEMENTSOF(vmm_methods);
 
 void reply_error(struct rpc_call *call, int code, const char *fmt, ...)
 {

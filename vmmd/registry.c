@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <json-c/printbuf.h>
 
+#include "base/macro.h"
 #include "vmmd/common/log.h"
 #include "vmmd/registry.h"
 
@@ -20,7 +21,7 @@ const char *vm_state_name(enum vm_state s) { return state_names[s]; }
 
 static int state_from_name(const char *s)
 {
-	for (unsigned i = 0; i < sizeof(state_names) / sizeof(state_names[0]); i++)
+	for (unsigned i = 0; i < ELEMENTSOF(state_names); i++)
 		if (strcmp(s, state_names[i]) == 0)
 			return i;
 	return -EINVAL;

@@ -5,6 +5,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "base/macro.h"
 #include "vmmd/common/log.h"
 
 static enum log_level max_level = LOG_LVL_INFO;
@@ -25,7 +26,7 @@ int log_parse_level(const char *s)
 		{ "error", LOG_LVL_ERR }, { "warning", LOG_LVL_WARNING },
 		{ "notice", LOG_LVL_NOTICE }, { "info", LOG_LVL_INFO }, { "debug", LOG_LVL_DEBUG },
 	};
-	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+	for (size_t i = 0; i < ELEMENTSOF(table); i++)
 		if (strcasecmp(s, table[i].name) == 0)
 			return table[i].level;
 	return -EINVAL;

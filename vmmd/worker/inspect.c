@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "base/macro.h"
 #include "vmmd/shadow/engine.h"
 #include "vmmd/worker/inspect.h"
 #include "vmmd/worker/shadow_inspect.h"
@@ -99,7 +100,7 @@ static const struct {
 #undef R
 };
 
-#define N_REGS (sizeof(reg_table) / sizeof(reg_table[0]))
+#define N_REGS (ELEMENTSOF(reg_table))
 
 static uint64_t *reg_ptr(struct kvm_regs *regs, size_t i)
 {
@@ -236,7 +237,7 @@ struct json_object *inspect_pte_flags_json(uint64_t entry, int level)
 		{ X86_PTE_G, "G" }, { X86_PTE_NX, "NX" },
 	};
 	struct json_object *a = json_object_new_array();
-	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++) {
+	for (size_t i = 0; i < ELEMENTSOF(bits); i++) {
 		const char *name = bits[i].name;
 		if (!(entry & bits[i].bit))
 			continue;
@@ -323,7 +324,7 @@ static const char *mp_state_name(uint32_t s)
 		[KVM_MP_STATE_INIT_RECEIVED] = "init-received", [KVM_MP_STATE_HALTED] = "halted",
 		[KVM_MP_STATE_SIPI_RECEIVED] = "sipi-received",
 	};
-	return s < sizeof(names) / sizeof(names[0]) && names[s] ? names[s] : "other";
+	return s < ELEMENTSOF(names) && names[s] ? names[s] : "other";
 }
 
 static void vcpu_state(struct vm *vm, struct rpc_call *call)
@@ -466,7 +467,7 @@ static const struct {
 
 bool inspect_handle(struct vm *vm, struct rpc_call *call)
 {
-	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+	for (size_t i = 0; i < ELEMENTSOF(handlers); i++)
 		if (strcmp(call->method, handlers[i].method) == 0) {
 			handlers[i].fn(vm, call);
 			return true;

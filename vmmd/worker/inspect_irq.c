@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "base/macro.h"
 #include "vmmd/worker/inspect.h"
 #include "vmmd/worker/shadow_platform.h"
 #include "vmmd/worker/shadow_run.h"
@@ -199,7 +200,7 @@ static struct json_object *space_json(struct vm *vm, enum bus_space space)
 	struct bus_region regs[BUS_MAX_REGIONS];
 	size_t n = bus_snapshot(vm->bus, space, regs, BUS_MAX_REGIONS), k = 0;
 	/* Only hw mode has KVM's in-kernel irqchip and PIT. */
-	size_t nk = vm->config->paging == VM_PAGING_HW ? sizeof(in_kernel) / sizeof(in_kernel[0]) : 0;
+	size_t nk = vm->config->paging == VM_PAGING_HW ? ELEMENTSOF(in_kernel) : 0;
 	struct json_object *a = json_object_new_array();
 	/* Merge both lists in address order. */
 	for (size_t i = 0; i <= n; i++) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/macro.h"
 #include "vmmd/worker/elf_loader.h"
 #include "vmmd/worker/image_file.h"
 #include "vmmd/worker/linux_boot.h"
@@ -35,7 +36,7 @@ size_t linux_e820_build(uint64_t memory_size, struct e820_entry *out, size_t max
 		{ LINUX_HIGH_MEMORY, memory_size - LINUX_HIGH_MEMORY, E820_RAM },
 	};
 	size_t n = 0;
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]) && n < max; i++)
+	for (size_t i = 0; i < ELEMENTSOF(map) && n < max; i++)
 		out[n++] = map[i];
 	return n;
 }

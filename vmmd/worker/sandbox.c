@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <sys/ioctl.h>
 
+#include "base/macro.h"
 #include "vmmd/worker/sandbox.h"
 
 /* What the run loop, the devices, the event loop and the exit path use. */
@@ -33,7 +34,7 @@ int sandbox_apply(void)
 	if (!ctx)
 		return -ENOMEM;
 	int r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
-	for (size_t i = 0; r == 0 && i < sizeof(allowed) / sizeof(allowed[0]); i++)
+	for (size_t i = 0; r == 0 && i < ELEMENTSOF(allowed); i++)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
 	/* KVM's ioctls all have type 0xAE; libevent asks FIONREAD. */
 	if (r == 0)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/macro.h"
 #include "vmmd/shadow/engine.h"
 #include "vmmd/worker/inspect.h"
 #include "vmmd/worker/shadow_inspect.h"
@@ -210,7 +211,7 @@ void shadow_inspect_vcpu(struct vm *vm, unsigned vcpu, struct json_object *o)
 		{ "rip", r->rip }, { "rflags", r->rflags },
 	};
 	struct json_object *regs = json_object_new_object();
-	for (size_t i = 0; i < sizeof(gpr) / sizeof(gpr[0]); i++)
+	for (size_t i = 0; i < ELEMENTSOF(gpr); i++)
 		json_object_object_add(regs, gpr[i].name, json_object_new_uint64(gpr[i].v));
 	json_object_object_add(o, "regs", regs);
 

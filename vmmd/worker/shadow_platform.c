@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/macro.h"
 #include "devices/pic8259.h"
 #include "devices/pit8254.h"
 #include "vmmd/common/log.h"
@@ -110,7 +111,7 @@ int shadow_platform_init(struct vm *vm, const char **why)
 		{ 0x40, 4, "pit8254", pit_io_rearm, vm },
 		{ 0x61, 1, "pit8254-port61", port61_io, vm },
 	};
-	for (size_t i = 0; i < sizeof(regions) / sizeof(regions[0]); i++) {
+	for (size_t i = 0; i < ELEMENTSOF(regions); i++) {
 		int r = bus_register(vm->bus, BUS_PIO, regions[i].base, regions[i].size, regions[i].name,
 				     regions[i].fn, regions[i].opaque);
 		if (r < 0) {

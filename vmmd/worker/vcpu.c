@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "abi/bootinfo.h"
+#include "base/macro.h"
 #include "vmmd/worker/emulation_fallback.h"
 #include "vmmd/common/log.h"
 #include "vmmd/worker/shadow_run.h"
@@ -322,13 +323,9 @@ void vcpu_cleanup(struct vcpu *v)
 {
 	free(v->shadow);
 	v->shadow = NULL;
-	if (v->kick_fd > 0)
-		close(v->kick_fd);
-	v->kick_fd = -1;
+	v->kick_fd = safe_close(v->kick_fd);
 	if (v->run)
 		munmap(v->run, v->vm->run_mmap_size);
-	if (v->fd >= 0)
-		close(v->fd);
 	v->run = NULL;
-	v->fd = -1;
+	v->fd = safe_close(v->fd);
 }

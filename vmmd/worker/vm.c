@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/macro.h"
 #include "abi/bootinfo.h"
 #include "vmmd/common/log.h"
 #include "vmmd/worker/boot.h"
@@ -38,7 +39,7 @@ static const char *const exit_names[] = {
 
 const char *vm_exit_reason_name(enum vm_exit_reason r)
 {
-	return r < sizeof(exit_names) / sizeof(exit_names[0]) ? exit_names[r] : "unknown";
+	return r < ELEMENTSOF(exit_names) ? exit_names[r] : "unknown";
 }
 
 static void wake_loop(struct vm *vm)
