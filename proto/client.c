@@ -292,7 +292,7 @@ static bool is_reply_to(struct json_object *msg, int64_t id)
 /* Fill err from a reply's error object; -EPROTO, or -EBADMSG if malformed. */
 static int reply_error(struct json_object *e, struct rpc_error *err)
 {
-	struct json_object *code, *message, *data, *field;
+	struct json_object *code, *message, *data = NULL, *field, *kind;
 
 	if (!json_object_is_type(e, json_type_object) ||
 	    !json_object_object_get_ex(e, "code", &code) ||
@@ -310,6 +310,8 @@ static int reply_error(struct json_object *e, struct rpc_error *err)
 	else
 		rpc_error_set(err, (int) json_object_get_int64(code), "%s",
 			      json_object_get_string(message));
+	if (data && json_object_object_get_ex(data, "kind", &kind) && json_object_is_type(kind, json_type_string))
+		snprintf(err->kind, sizeof(err->kind), "%s", json_object_get_string(kind));
 	/* code 0 would read as "no error" to callers. */
 	if (err->code == 0)
 		err->code = RPC_INTERNAL_ERROR;

@@ -60,6 +60,7 @@ static int rpc_error_setv(struct rpc_error *err, int code, const char *field,
 	/* Truncation is fine: the message is for humans, the class for programs. */
 	(void) vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	(void) snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
+	err->kind[0] = '\0';
 	return code;
 }
 
@@ -118,7 +119,7 @@ struct json_object *rpc_response_result(struct json_object *id, struct json_obje
 	return rpc_response_new(id, "result", result);
 }
 
-/* Builds error.data: class and field first, so `data` cannot forge them. */
+/* Builds error.data: class, field and kind first, so `data` cannot forge them. */
 static struct json_object *rpc_error_data(const struct rpc_error *err, int code,
 					  struct json_object *data)
 {
@@ -131,6 +132,9 @@ static struct json_object *rpc_error_data(const struct rpc_error *err, int code,
 		goto err_data;
 	if (err && err->field[0] &&
 	    json_object_object_add(d, "field", json_object_new_string(err->field)) < 0)
+		goto err_data;
+	if (err && err->kind[0] &&
+	    json_object_object_add(d, "kind", json_object_new_string(err->kind)) < 0)
 		goto err_data;
 
 	if (json_object_is_type(data, json_type_object)) {

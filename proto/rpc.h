@@ -40,10 +40,12 @@ struct rpc_error {
 	int code;                  /* enum rpc_code; 0 = no error */
 	char message[256];
 	char field[64];            /* optional: ConfigInvalid's data.field, InvalidParams' parameter */
+	char kind[32];             /* optional: data.kind, the cause within the class for programs
+	                            * (vmmd's worker errors, vmmd/common/worker_protocol.h) */
 };
 
 /*
- * Fill err (printf-style message, truncated to fit; field cleared). Returns
+ * Fill err (printf-style message, truncated to fit; field and kind cleared). Returns
  * `code` (negative), so handlers can `return rpc_error_set(...)`. err may be NULL.
  */
 int rpc_error_set(struct rpc_error *err, int code, const char *fmt, ...)
@@ -55,9 +57,9 @@ int rpc_error_set_field(struct rpc_error *err, int code, const char *field, cons
 /*
  * Responses. `id` is borrowed (a reference is taken); `result`/`data` are
  * taken over. The error object is
- *   {"code":C,"message":M,"data":{"class":CLASS[,"field":F]}}
- * merged with the keys of `data` if given ("class", and "field" when err
- * names one, win over data's; non-object data goes under "detail").
+ *   {"code":C,"message":M,"data":{"class":CLASS[,"field":F][,"kind":K]}}
+ * merged with the keys of `data` if given ("class", and "field" and "kind"
+ * when err names them, win over data's; non-object data goes under "detail").
  * Both return NULL on ENOMEM.
  */
 struct json_object *rpc_response_result(struct json_object *id, struct json_object *result);

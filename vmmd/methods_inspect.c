@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vmmd/common/worker_protocol.h"
 #include "vmmd/methods.h"
 #include "vmmd/worker_link.h"
 
@@ -74,11 +75,14 @@ static int check_space(struct rpc_call *call)
 static void relay_reply(void *userdata, struct json_object *result, const struct rpc_error *err)
 {
 	struct rpc_call *call = userdata;
-	/* The worker left while the call was on its way (rpc_peer_close's words):
-	 * the guest ended meanwhile, which is the VM's state, not our failure. */
-	if (err && err->code == RPC_INTERNAL_ERROR && strcmp(err->message, "connection closed before the reply") == 0)
-		reply_error(call, RPC_INVALID_STATE, "the VM ended before its worker answered");
-	else if (err)
+	/* The worker left while the call was on its way: the guest ended
+	 * meanwhile, which is the VM's state, not our failure. */
+	struct rpc_error gone;
+
+	if (err && worker_error_of(err) == WORKER_ERROR_GONE) {
+		worker_error_set(&gone, WORKER_ERROR_GONE, NULL, "the VM ended before its worker answered");
+		rpc_call_error(call, &gone, NULL);
+	} else if (err)
 		rpc_call_error(call, err, NULL);
 	else
 		rpc_call_result(call, json_object_get(result));

@@ -54,12 +54,28 @@ struct json_object *vm_exit_json(const struct vm_exit_info *e)
 	if (!e->valid)
 		return NULL;
 	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "reason", json_object_new_string(e->reason));
+	json_object_object_add(o, "reason", json_object_new_string(vm_exit_reason_name(e->reason)));
 	json_object_object_add(o, "code", json_object_new_int(e->code));
-	if (strcmp(e->reason, "debug-exit") == 0)
+	if (e->reason == VM_EXIT_DEBUG_EXIT)
 		json_object_object_add(o, "value", json_object_new_int64(e->value));
 	json_object_object_add(o, "message", json_object_new_string(e->message));
 	return o;
+}
+
+void vm_exit_from_json(struct json_object *o, struct vm_exit_info *ret)
+{
+	struct vm_exit_info e = { .valid = true, .reason = VM_EXIT_UNKNOWN };
+	struct json_object *v;
+
+	if (json_object_object_get_ex(o, "reason", &v))
+		e.reason = vm_exit_reason_from_name(json_object_get_string(v));
+	if (json_object_object_get_ex(o, "code", &v))
+		e.code = json_object_get_int(v);
+	if (json_object_object_get_ex(o, "value", &v))
+		e.value = json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "message", &v))
+		snprintf(e.message, sizeof(e.message), "%s", json_object_get_string(v));
+	*ret = e;
 }
 
 double vm_uptime(const struct vm_record *vm)
@@ -218,18 +234,8 @@ static int load_one(struct registry *reg, const char *file)
 		int s = state_from_name(json_object_get_string(state));
 		vm->state = s < 0 ? VM_STATE_CREATED : (enum vm_state) s;
 	}
-	if (json_object_object_get_ex(o, "exit", &exit)) {
-		struct json_object *v;
-		vm->exit.valid = true;
-		if (json_object_object_get_ex(exit, "reason", &v))
-			snprintf(vm->exit.reason, sizeof(vm->exit.reason), "%s", json_object_get_string(v));
-		if (json_object_object_get_ex(exit, "code", &v))
-			vm->exit.code = json_object_get_int(v);
-		if (json_object_object_get_ex(exit, "value", &v))
-			vm->exit.value = json_object_get_int64(v);
-		if (json_object_object_get_ex(exit, "message", &v))
-			snprintf(vm->exit.message, sizeof(vm->exit.message), "%s", json_object_get_string(v));
-	}
+	if (json_object_object_get_ex(o, "exit", &exit))
+		vm_exit_from_json(exit, &vm->exit);
 	/* Its worker may still run, waiting to be adopted (worker_adopt_all). */
 	if (vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED)
 		vm->adopt_pending = true;

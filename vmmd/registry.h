@@ -15,6 +15,7 @@
 
 #include "config/vm_config.h"
 #include "vmmd/common/console_ring.h"
+#include "vmmd/common/worker_protocol.h"
 
 #define REGISTRY_MAX_VMS 1024   /* default of registry.max_vms (limits.max_vms) */
 
@@ -28,7 +29,7 @@ struct worker_link;
 
 struct vm_exit_info {
 	bool valid;
-	char reason[32];
+	enum vm_exit_reason reason;   /* worker_protocol.h: parsed once, on receipt */
 	int code;
 	int64_t value;
 	char message[256];
@@ -98,4 +99,10 @@ struct json_object *registry_config_json(struct vm_record *vm);
 int registry_path(struct registry *reg, const char *name, const char *suffix, char *buf, size_t size);
 
 double vm_uptime(const struct vm_record *vm);
+/* An exit as vm.info, events and the state file show it: {reason, code, value, message}. */
 struct json_object *vm_exit_json(const struct vm_exit_info *e);
+/* The inverse, for a worker's exit report (worker.exit, its .exit file) and
+ * the state file: missing members keep their zero, an unknown reason reads
+ * as VM_EXIT_UNKNOWN. The strings are copied with bounds (a worker runs
+ * next to a hostile guest). */
+void vm_exit_from_json(struct json_object *o, struct vm_exit_info *ret);

@@ -47,32 +47,24 @@ static void exit_from_status(struct worker_link *w, struct vm_exit_info *e)
 {
 	*e = (struct vm_exit_info) { .valid = true };
 	if (w->force_killed) {
-		snprintf(e->reason, sizeof(e->reason), "stopped");
+		e->reason = VM_EXIT_STOPPED;
 		snprintf(e->message, sizeof(e->message), "forced stop: the worker was killed");
 	} else if (w->adopted) {
-		snprintf(e->reason, sizeof(e->reason), "worker-gone");
+		e->reason = VM_EXIT_WORKER_GONE;
 		snprintf(e->message, sizeof(e->message),
 			 "the adopted worker ended without a report (not our child: no exit status)");
 	} else if (WIFSIGNALED(w->wait_status)) {
 		int sig = WTERMSIG(w->wait_status);
-		snprintf(e->reason, sizeof(e->reason), "worker-killed");
+		e->reason = VM_EXIT_WORKER_KILLED;
 		snprintf(e->message, sizeof(e->message), "the worker was killed by signal %d (%s)",
 			 sig, strsignal(sig));
 		e->code = 128 + sig;
 	} else {
-		snprintf(e->reason, sizeof(e->reason), "worker-crashed");
+		e->reason = VM_EXIT_WORKER_CRASHED;
 		snprintf(e->message, sizeof(e->message), "the worker exited with status %d without a report",
 			 WEXITSTATUS(w->wait_status));
 		e->code = WEXITSTATUS(w->wait_status);
 	}
-}
-
-/* A reset is the guest's own wish (Linux reboot=k, panic=-1): the VM
- * stops cleanly, like a powered-off machine, rather than crashing. */
-static bool reason_is_clean(const char *reason)
-{
-	return strcmp(reason, "debug-exit") == 0 || strcmp(reason, "stopped") == 0 ||
-	       strcmp(reason, "guest-reset") == 0;
 }
 
 #define RESET_RESTART_MAX 3    /* restarts allowed within RESET_WINDOW_S */
@@ -84,7 +76,7 @@ static bool reason_is_clean(const char *reason)
 static bool restart_after_reset(struct vm_record *vm, struct worker_link *w)
 {
 	if (!w->booted || !w->reported.valid || w->force_killed || vm->on_stopped ||
-	    strcmp(vm->exit.reason, "guest-reset") != 0 || vm->config->on_reset != VM_ON_RESET_RESTART)
+	    vm->exit.reason != VM_EXIT_GUEST_RESET || vm->config->on_reset != VM_ON_RESET_RESTART)
 		return false;
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -133,9 +125,11 @@ static void finish(struct worker_link *w)
 			if (events_wanted(d, EVENT_TOPIC_STATE, vm->name))
 				events_emit(d, EVENT_TOPIC_STATE, vm->name, "reset", vm_exit_json(&vm->exit));
 		} else {
-			log_info("VM %s ended: %s (%s)", vm->name, vm->exit.reason, vm->exit.message);
-			lifecycle_set_state(d, vm, reason_is_clean(vm->exit.reason) ? VM_STATE_STOPPED : VM_STATE_CRASHED);
-			if (!reason_is_clean(vm->exit.reason) && events_wanted(d, EVENT_TOPIC_FAULT, vm->name))
+			bool clean = vm_exit_reason_is_clean(vm->exit.reason);
+
+			log_info("VM %s ended: %s (%s)", vm->name, vm_exit_reason_name(vm->exit.reason), vm->exit.message);
+			lifecycle_set_state(d, vm, clean ? VM_STATE_STOPPED : VM_STATE_CRASHED);
+			if (!clean && events_wanted(d, EVENT_TOPIC_FAULT, vm->name))
 				events_emit(d, EVENT_TOPIC_FAULT, vm->name, "crash", vm_exit_json(&vm->exit));
 		}
 	} else if (vm->restarting) {
@@ -207,17 +201,8 @@ static void console_to_events(struct daemon *d, struct vm_record *vm, uint64_t o
 static void read_exit_report(struct worker_link *w, struct json_object *p)
 {
 	struct json_object *v;
-	struct vm_exit_info *e = &w->reported;
-	*e = (struct vm_exit_info) { .valid = true };
-	/* The worker is ours but runs next to a hostile guest: copy with bounds. */
-	if (json_object_object_get_ex(p, "reason", &v))
-		snprintf(e->reason, sizeof(e->reason), "%s", json_object_get_string(v));
-	if (json_object_object_get_ex(p, "code", &v))
-		e->code = json_object_get_int(v);
-	if (json_object_object_get_ex(p, "value", &v))
-		e->value = json_object_get_int64(v);
-	if (json_object_object_get_ex(p, "message", &v))
-		snprintf(e->message, sizeof(e->message), "%s", json_object_get_string(v));
+
+	vm_exit_from_json(p, &w->reported);
 	if (json_object_object_get_ex(p, "stats", &v)) {
 		json_object_put(w->stats);
 		w->stats = json_object_get(v);
@@ -269,7 +254,7 @@ static void boot_reply(void *userdata, struct json_object *result, const struct 
 		if (call)
 			rpc_call_error(call, err, NULL);
 		if (vm->restarting) {
-			snprintf(vm->exit.reason, sizeof(vm->exit.reason), "guest-reset");
+			vm->exit.reason = VM_EXIT_GUEST_RESET;
 			snprintf(vm->exit.message, sizeof(vm->exit.message),
 				 "the guest reset; booting it again failed: %.200s", err->message);
 		}
@@ -472,15 +457,9 @@ static bool read_exit_file(struct daemon *d, struct vm_record *vm)
 	if (!o)
 		return false;
 	struct vm_exit_info *e = &vm->exit;
-	*e = (struct vm_exit_info) { .valid = true, .reason = "unknown" };
-	if (json_object_object_get_ex(o, "reason", &v))
-		snprintf(e->reason, sizeof(e->reason), "%s", json_object_get_string(v));
-	if (json_object_object_get_ex(o, "code", &v))
-		e->code = json_object_get_int(v);
-	if (json_object_object_get_ex(o, "value", &v))
-		e->value = json_object_get_int64(v);
-	if (json_object_object_get_ex(o, "message", &v))
-		snprintf(e->message, sizeof(e->message), "%s (while no supervisor was running)", json_object_get_string(v));
+	vm_exit_from_json(o, e);
+	size_t len = strlen(e->message);
+	snprintf(e->message + len, sizeof(e->message) - len, " (while no supervisor was running)");
 	if (json_object_object_get_ex(o, "stats", &v)) {
 		json_object_put(vm->last_stats);
 		vm->last_stats = json_object_get(v);
@@ -593,14 +572,15 @@ void worker_adopt_all(struct daemon *d)
 			log_info("VM %s: adopted its running worker (pid %d)", vm->name, (int) vm->worker->pid);
 		} else {
 			if (read_exit_file(d, vm)) {
-				vm->state = reason_is_clean(vm->exit.reason) ? VM_STATE_STOPPED : VM_STATE_CRASHED;
+				vm->state = vm_exit_reason_is_clean(vm->exit.reason) ? VM_STATE_STOPPED : VM_STATE_CRASHED;
 			} else {
 				vm->state = VM_STATE_CRASHED;
-				vm->exit = (struct vm_exit_info) { .valid = true, .reason = "daemon-restart" };
+				vm->exit = (struct vm_exit_info) { .valid = true, .reason = VM_EXIT_DAEMON_RESTART };
 				snprintf(vm->exit.message, sizeof(vm->exit.message),
 					 "the daemon restarted and the VM's worker was gone (%s)", strerror(-r));
 			}
-			log_info("VM %s: not adopted: %s (%s)", vm->name, vm->exit.reason, vm->exit.message);
+			log_info("VM %s: not adopted: %s (%s)", vm->name, vm_exit_reason_name(vm->exit.reason),
+				 vm->exit.message);
 		}
 		r = registry_save(&d->registry, vm);
 		if (r < 0)

@@ -117,15 +117,22 @@ def test_start_failures_are_answered(d):
     d.create("nodisk", "hello", devices=[{"type": "virtio-blk", "path": os.path.join(d.tmp, "missing.img")}])
     err = expect_error(d.rpc("vm.start", {"name": "nodisk"}), CONFIG_INVALID, "ConfigInvalid",
                        what="start with a missing disk image")
-    check("virtio-blk image" in err["message"] and err["data"].get("field") == "devices",
-          "names the device: %s" % show(err))
+    check("virtio-blk image" in err["message"] and err["data"].get("field") == "devices" and
+          err["data"].get("kind") == "device", "names the device: %s" % show(err))
     notelf = os.path.join(d.tmp, "not-a-kernel")
     with open(notelf, "w") as f:
         f.write("hello\n")
     d.call("vm.create", {"config": {"name": "notelf", "kernel": notelf}})
     err = expect_error(d.rpc("vm.start", {"name": "notelf"}), CONFIG_INVALID, "ConfigInvalid",
                        what="start with a kernel that is no ELF")
-    check("not an ELF file" in err["message"] and err["data"].get("field") == "kernel", "names the kernel: %s" % show(err))
+    check("not an ELF file" in err["message"] and err["data"].get("field") == "kernel" and
+          err["data"].get("kind") == "kernel", "names the kernel: %s" % show(err))
+    # More memory than either mode maps: the config's to change, named by its field.
+    d.create("huge", "hello", memory_mib=4096)
+    err = expect_error(d.rpc("vm.start", {"name": "huge"}), CONFIG_INVALID, "ConfigInvalid",
+                       what="start with 4096 MiB")
+    check(err["data"].get("field") == "memory_mib" and err["data"].get("kind") == "memory",
+          "names memory_mib: %s" % show(err))
     check(d.state("notelf") == "created", "a failed start leaves the VM created")
 
 

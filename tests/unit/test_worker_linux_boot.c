@@ -98,8 +98,8 @@ static void test_bzimage_zero_page(void **state)
 	struct fixture *f = *state;
 	struct linux_boot_params p = bz_params(f, "console=ttyS0 quiet");
 	struct linux_boot_layout l;
-	const char *why = NULL;
-	assert_int_equal(linux_boot_load(&f->mem, &p, &l, &why), 0);
+	struct vm_error err = { 0 };
+	assert_int_equal(linux_boot_load(&f->mem, &p, &l, &err), 0);
 
 	/* The 64-bit entry: load address + 0x200, rsi = zero page, identity map. */
 	assert_int_equal(l.entry.mode, VCPU_ENTRY_LONG);
@@ -174,11 +174,12 @@ static void test_bzimage_bad_headers(void **state)
 		memcpy(f->bz + cases[i].off, &cases[i].value, cases[i].width);
 		struct linux_boot_params p = bz_params(f, "console=ttyS0");
 		struct linux_boot_layout l;
-		const char *why = NULL;
-		int r = linux_boot_load(&f->mem, &p, &l, &why);
-		if (r != cases[i].err || !why || !strstr(why, cases[i].why_has))
-			fail_msg("case %zu: got %d (%s), want %d (%s)", i, r, why ? why : "-", cases[i].err,
-				 cases[i].why_has);
+		struct vm_error err = { 0 };
+		int r = linux_boot_load(&f->mem, &p, &l, &err);
+		if (r != cases[i].err || !err.why || !strstr(err.why, cases[i].why_has) ||
+		    err.kind != WORKER_ERROR_KERNEL)
+			fail_msg("case %zu: got %d (%s, %s), want %d (%s, kernel)", i, r, err.why ? err.why : "-",
+				 worker_error_name(err.kind), cases[i].err, cases[i].why_has);
 		memcpy(f->bz + cases[i].off, saved, 8);
 	}
 }
@@ -187,23 +188,25 @@ static void test_initrd_and_cmdline_limits(void **state)
 {
 	struct fixture *f = *state;
 	struct linux_boot_layout l;
-	const char *why = NULL;
+	struct vm_error err = { 0 };
 	/* initrd_addr_max below the kernel's end: nowhere to put it. */
 	wr32(f->bz + 0x22c, LOAD_ADDR + INIT_SIZE);
 	struct linux_boot_params p = bz_params(f, "");
-	assert_int_equal(linux_boot_load(&f->mem, &p, &l, &why), -ERANGE);
-	assert_non_null(strstr(why, "initrd"));
+	assert_int_equal(linux_boot_load(&f->mem, &p, &l, &err), -ERANGE);
+	assert_int_equal(err.kind, WORKER_ERROR_INITRD);   /* the initrd's to fix, not the kernel's */
+	assert_non_null(strstr(err.why, "initrd"));
 	/* initrd_addr_max caps the placement. */
 	wr32(f->bz + 0x22c, 0x2ffffff);
-	assert_int_equal(linux_boot_load(&f->mem, &p, &l, &why), 0);
+	assert_int_equal(linux_boot_load(&f->mem, &p, &l, &err), 0);
 	assert_int_equal(l.initrd_start, (0x3000000 - 5000) & ~0xfffULL);
 	/* A missing initrd names itself. */
 	p.initrd_path = "/nonexistent/initrd";
-	assert_int_equal(linux_boot_load(&f->mem, &p, &l, &why), -ENOENT);
-	assert_non_null(strstr(why, "initrd"));
+	assert_int_equal(linux_boot_load(&f->mem, &p, &l, &err), -ENOENT);
+	assert_int_equal(err.kind, WORKER_ERROR_INITRD);
+	assert_non_null(strstr(err.why, "initrd"));
 	/* No initrd at all is fine. */
 	p.initrd_path = NULL;
-	assert_int_equal(linux_boot_load(&f->mem, &p, &l, &why), 0);
+	assert_int_equal(linux_boot_load(&f->mem, &p, &l, &err), 0);
 	assert_int_equal(l.initrd_size, 0);
 	assert_int_equal(rd32(f->mem.host + LINUX_BOOT_PARAMS + 0x21c), 0);
 	/* Past Linux's COMMAND_LINE_SIZE. */
@@ -211,12 +214,13 @@ static void test_initrd_and_cmdline_limits(void **state)
 	memset(long_line, 'x', LINUX_CMDLINE_MAX);
 	long_line[LINUX_CMDLINE_MAX] = 0;
 	p.cmdline = long_line;
-	assert_int_equal(linux_boot_load(&f->mem, &p, &l, &why), -E2BIG);
+	assert_int_equal(linux_boot_load(&f->mem, &p, &l, &err), -E2BIG);
+	assert_int_equal(err.kind, WORKER_ERROR_KERNEL);
 	free(long_line);
 	/* Too little memory for Linux at all. */
 	struct guest_memory small = { f->mem.host, 16ULL << 20 };
 	p.cmdline = "";
-	assert_int_equal(linux_boot_load(&small, &p, &l, &why), -ERANGE);
+	assert_int_equal(linux_boot_load(&small, &p, &l, &err), -ERANGE);
 }
 
 /* A vmlinux-like ELF: one PT_LOAD linked high, loaded at 16 MiB, and a PT_NOTE. */
@@ -255,8 +259,8 @@ static void test_pvh_start_info(void **state)
 		.initrd_path = f->initrd_path, .cmdline = "console=ttyS0", .vcpus = 1,
 	};
 	struct linux_boot_layout l;
-	const char *why = NULL;
-	assert_int_equal(linux_boot_load(&f->mem, &p, &l, &why), 0);
+	struct vm_error err = { 0 };
+	assert_int_equal(linux_boot_load(&f->mem, &p, &l, &err), 0);
 	assert_int_equal(l.entry.mode, VCPU_ENTRY_PROTECTED32);
 	assert_int_equal(l.entry.rip, LOAD_ADDR + 0x40);
 	assert_int_equal(l.entry.rbx, LINUX_START_INFO);
@@ -281,8 +285,9 @@ static void test_pvh_start_info(void **state)
 	/* No note: refused by name. */
 	size = make_vmlinux(img, sizeof(img), false, LOAD_ADDR);
 	p.kernel_size = size;
-	assert_int_equal(linux_boot_load(&f->mem, &p, &l, &why), -ENOEXEC);
-	assert_non_null(strstr(why, "PVH"));
+	assert_int_equal(linux_boot_load(&f->mem, &p, &l, &err), -ENOEXEC);
+	assert_int_equal(err.kind, WORKER_ERROR_KERNEL);
+	assert_non_null(strstr(err.why, "PVH"));
 }
 
 static void test_detect(void **state)

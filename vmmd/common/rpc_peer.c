@@ -12,6 +12,7 @@
 #include "proto/framer.h"
 #include "vmmd/common/log.h"
 #include "vmmd/common/rpc_peer.h"
+#include "vmmd/common/worker_protocol.h"
 
 struct pending_call {
 	struct pending_call *next;
@@ -104,10 +105,14 @@ void rpc_peer_close(struct rpc_peer *p, int error)
 	p->fd = -1;
 
 	/* Fail what the other end will never answer, then tell the owner.
-	 * Hold a reference: a callback may drop the owner's. */
+	 * Hold a reference: a callback may drop the owner's. A transport
+	 * failure (InternalError) whose kind says the other end left: for the
+	 * supervisor's calls, that the worker did, which it turns into the
+	 * kind's class for its client (methods_inspect.c). */
 	rpc_peer_ref(p);
 	struct rpc_error err = { 0 };
 	rpc_error_set(&err, RPC_INTERNAL_ERROR, "connection closed before the reply");
+	snprintf(err.kind, sizeof(err.kind), "%s", worker_error_name(WORKER_ERROR_GONE));
 	while (p->pending) {
 		struct pending_call *c = p->pending;
 		p->pending = c->next;
@@ -391,7 +396,7 @@ static struct json_object *response_parts(struct json_object *msg, struct rpc_er
 	struct json_object *v;
 	*err = (struct rpc_error) { 0 };
 	if (json_object_object_get_ex(msg, "error", &v)) {
-		struct json_object *code, *message, *data, *field;
+		struct json_object *code, *message, *data, *field, *kind;
 		err->code = RPC_INTERNAL_ERROR;
 		if (json_object_object_get_ex(v, "code", &code))
 			err->code = json_object_get_int(code);
@@ -400,6 +405,9 @@ static struct json_object *response_parts(struct json_object *msg, struct rpc_er
 		if (json_object_object_get_ex(v, "data", &data) &&
 		    json_object_object_get_ex(data, "field", &field))
 			snprintf(err->field, sizeof(err->field), "%s", json_object_get_string(field));
+		/* The worker's typed error (worker_protocol.h): what the supervisor acts on. */
+		if (data && json_object_object_get_ex(data, "kind", &kind) && json_object_is_type(kind, json_type_string))
+			snprintf(err->kind, sizeof(err->kind), "%s", json_object_get_string(kind));
 		return NULL;
 	}
 	json_object_object_get_ex(msg, "result", &v);

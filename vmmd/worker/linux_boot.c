@@ -50,31 +50,26 @@ void linux_write_gdt(struct guest_memory *mem, bool code64)
 }
 
 int linux_initrd_place(struct guest_memory *mem, const char *path, uint64_t floor, uint64_t limit,
-		       uint64_t *ret_start, uint64_t *ret_size, const char **why)
+		       uint64_t *ret_start, uint64_t *ret_size, struct vm_error *err)
 {
 	*ret_start = *ret_size = 0;
 	if (!path)
 		return 0;
 	uint64_t size;
-	int r = image_file_size(path, LINUX_INITRD_MAX, &size, why);
-	if (r < 0) {
-		*why = r == -EFBIG ? "initrd larger than 1 GiB" : r == -EINVAL ? "initrd is not a regular file"
-									  : "cannot open the initrd";
-		return r;
-	}
+	int r = image_file_size(path, LINUX_INITRD_MAX, &size, &err->why);
+	if (r < 0)
+		return vm_error_set(err, WORKER_ERROR_INITRD, r, r == -EFBIG ? "initrd larger than 1 GiB" :
+				    r == -EINVAL ? "initrd is not a regular file" : "cannot open the initrd");
 	uint64_t top = mem->size < limit ? mem->size : limit;
 	floor = (floor + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-	if (size > top || ((top - size) & ~(PAGE_SIZE - 1)) < floor) {
-		*why = "the initrd does not fit between the kernel and the end of memory (raise memory_mib)";
-		return -ERANGE;
-	}
+	if (size > top || ((top - size) & ~(PAGE_SIZE - 1)) < floor)
+		return vm_error_set(err, WORKER_ERROR_INITRD, -ERANGE,
+				    "the initrd does not fit between the kernel and the end of memory (raise memory_mib)");
 	uint64_t start = (top - size) & ~(PAGE_SIZE - 1);
 	void *dst = guest_memory_ptr(mem, start, size ? size : 1);
-	if (!dst) {
-		*why = "the initrd does not fit in guest memory";
-		return -ERANGE;
-	}
-	r = image_file_read_into(path, dst, size, why);
+	if (!dst)
+		return vm_error_set(err, WORKER_ERROR_INITRD, -ERANGE, "the initrd does not fit in guest memory");
+	r = vm_error_kind(err, WORKER_ERROR_INITRD, image_file_read_into(path, dst, size, &err->why));
 	if (r < 0)
 		return r;
 	*ret_start = start;
@@ -101,31 +96,31 @@ char *linux_cmdline_compose(const char *user, const char *profile_extra, const c
 }
 
 int linux_boot_load(struct guest_memory *mem, const struct linux_boot_params *p,
-		    struct linux_boot_layout *ret, const char **why)
+		    struct linux_boot_layout *ret, struct vm_error *err)
 {
 	memset(ret, 0, sizeof(*ret));
 	/* Below 1 MiB plus what the kernel needs: refuse tiny VMs with a reason. */
-	if (mem->size < 32ULL << 20) {
-		*why = "Linux needs memory_mib >= 32";
-		return -ERANGE;
-	}
+	if (mem->size < 32ULL << 20)
+		return vm_error_set(err, WORKER_ERROR_KERNEL, -ERANGE, "Linux needs memory_mib >= 32");
 	uint8_t *low = guest_memory_ptr(mem, 0, LINUX_HIGH_MEMORY);
 	memset(low, 0, LINUX_HIGH_MEMORY);
-	if (strlen(p->cmdline) >= LINUX_CMDLINE_MAX) {
-		*why = "the kernel command line is longer than Linux takes (2047 bytes)";
-		return -E2BIG;
-	}
+	if (strlen(p->cmdline) >= LINUX_CMDLINE_MAX)
+		return vm_error_set(err, WORKER_ERROR_KERNEL, -E2BIG,
+				    "the kernel command line is longer than Linux takes (2047 bytes)");
 	memcpy(low + LINUX_CMDLINE, p->cmdline, strlen(p->cmdline) + 1);
 	ret->e820_entries = linux_e820_build(mem->size, ret->e820, LINUX_E820_MAX);
 
-	int r = p->kind == VM_BOOT_PVH ? linux_pvh_load(mem, p, ret, why)
-		: p->kind == VM_BOOT_BZIMAGE ? linux_bzimage_load(mem, p, ret, why) : -EINVAL;
-	if (r == -EINVAL && p->kind != VM_BOOT_PVH && p->kind != VM_BOOT_BZIMAGE)
-		*why = "not a Linux boot kind";
+	int r;
+	if (p->kind == VM_BOOT_PVH)
+		r = linux_pvh_load(mem, p, ret, err);
+	else if (p->kind == VM_BOOT_BZIMAGE)
+		r = linux_bzimage_load(mem, p, ret, err);
+	else
+		r = vm_error_set(err, WORKER_ERROR_INTERNAL, -EINVAL, "not a Linux boot kind");
 	if (r < 0)
 		return r;
 	r = mptable_write(mem, LINUX_EBDA, p->vcpus);
 	if (r < 0)
-		*why = "cannot write the MP table";
-	return r;
+		return vm_error_set(err, WORKER_ERROR_INTERNAL, r, "cannot write the MP table");
+	return 0;
 }

@@ -18,6 +18,7 @@
 #include "config/vm_config.h"
 #include "vmmd/worker/guest_memory.h"
 #include "vmmd/worker/vcpu.h"
+#include "vmmd/worker/vm_error.h"
 
 /* Low memory, all below the EBDA: */
 #define LINUX_GDT          0x0500ULL   /* null, null, 0x10 code, 0x18 data (__BOOT_CS, __BOOT_DS) */
@@ -68,9 +69,11 @@ struct linux_boot_layout {
 enum vm_boot linux_boot_detect(const uint8_t *image, size_t size);
 
 /* Load the kernel, the initrd and every boot structure; fill out the boot
- * vCPU's entry. 0, or negative errno with *why for the user. */
+ * vCPU's entry. 0, or negative errno with err filled: WORKER_ERROR_INITRD
+ * when the initrd is to blame, WORKER_ERROR_KERNEL for the kernel or what
+ * it is given (memory, command line). */
 int linux_boot_load(struct guest_memory *mem, const struct linux_boot_params *p,
-		    struct linux_boot_layout *ret, const char **why);
+		    struct linux_boot_layout *ret, struct vm_error *err);
 
 /* The command line the kernel gets: the user's, then what the host profile
  * needs, then one virtio_mmio.device= per device. Returns a malloc'd string
@@ -83,13 +86,14 @@ char *linux_cmdline_compose(const char *user, const char *profile_extra, const c
 /* The map both protocols hand over: RAM below the EBDA, the EBDA and BIOS
  * area reserved, RAM from 1 MiB to the end. */
 size_t linux_e820_build(uint64_t memory_size, struct e820_entry *out, size_t max);
-/* Place initrd below min(limit, memory end), page-aligned, not below floor. */
+/* Place initrd below min(limit, memory end), page-aligned, not below floor.
+ * Its failures are WORKER_ERROR_INITRD. */
 int linux_initrd_place(struct guest_memory *mem, const char *path, uint64_t floor, uint64_t limit,
-		       uint64_t *ret_start, uint64_t *ret_size, const char **why);
+		       uint64_t *ret_start, uint64_t *ret_size, struct vm_error *err);
 /* Write the flat GDT at LINUX_GDT, with a 64-bit or a 32-bit code segment. */
 void linux_write_gdt(struct guest_memory *mem, bool code64);
 
 int linux_pvh_load(struct guest_memory *mem, const struct linux_boot_params *p,
-		   struct linux_boot_layout *ret, const char **why);
+		   struct linux_boot_layout *ret, struct vm_error *err);
 int linux_bzimage_load(struct guest_memory *mem, const struct linux_boot_params *p,
-		       struct linux_boot_layout *ret, const char **why);
+		       struct linux_boot_layout *ret, struct vm_error *err);

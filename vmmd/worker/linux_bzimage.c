@@ -59,7 +59,7 @@ static void put16(uint8_t *p, size_t off, uint16_t v) { memcpy(p + off, &v, 2); 
 static void put32(uint8_t *p, size_t off, uint32_t v) { memcpy(p + off, &v, 4); }
 static void put64(uint8_t *p, size_t off, uint64_t v) { memcpy(p + off, &v, 8); }
 
-#define FAIL(r, msg) do { *why = (msg); return (r); } while (0)
+#define FAIL(r, msg) return vm_error_set(err, WORKER_ERROR_KERNEL, (r), (msg))
 
 struct bzimage {
 	uint16_t version;
@@ -69,7 +69,8 @@ struct bzimage {
 	uint64_t init_size;
 };
 
-static int check_header(const uint8_t *img, size_t size, uint64_t mem_size, struct bzimage *bz, const char **why)
+static int check_header(const uint8_t *img, size_t size, uint64_t mem_size, struct bzimage *bz,
+			struct vm_error *err)
 {
 	if (size < 0x400 || get16(img, HDR_BOOT_FLAG) != 0xaa55 || memcmp(img + HDR_HEADER, "HdrS", 4) != 0)
 		FAIL(-ENOEXEC, "not a bzImage (no boot flag or HdrS header)");
@@ -106,11 +107,11 @@ static int check_header(const uint8_t *img, size_t size, uint64_t mem_size, stru
 }
 
 int linux_bzimage_load(struct guest_memory *mem, const struct linux_boot_params *p,
-		       struct linux_boot_layout *ret, const char **why)
+		       struct linux_boot_layout *ret, struct vm_error *err)
 {
 	const uint8_t *img = p->kernel;
 	struct bzimage bz;
-	int r = check_header(img, p->kernel_size, mem->size, &bz, why);
+	int r = check_header(img, p->kernel_size, mem->size, &bz, err);
 	if (r < 0)
 		return r;
 	size_t cmdline_len = strlen(p->cmdline);
@@ -127,7 +128,7 @@ int linux_bzimage_load(struct guest_memory *mem, const struct linux_boot_params 
 	if (get16(img, HDR_XLOADFLAGS) & XLF_CAN_BE_LOADED_ABOVE_4G)
 		initrd_limit = UINT64_MAX;
 	r = linux_initrd_place(mem, p->initrd_path, ret->kernel_end, initrd_limit, &ret->initrd_start,
-			       &ret->initrd_size, why);
+			       &ret->initrd_size, err);
 	if (r < 0)
 		return r;
 

@@ -42,26 +42,23 @@ _Static_assert(LINUX_START_INFO + sizeof(struct hvm_start_info) <= LINUX_MODLIST
 _Static_assert(LINUX_MODLIST + sizeof(struct hvm_modlist_entry) <= LINUX_MEMMAP, "modlist overlaps");
 
 int linux_pvh_load(struct guest_memory *mem, const struct linux_boot_params *p,
-		   struct linux_boot_layout *ret, const char **why)
+		   struct linux_boot_layout *ret, struct vm_error *err)
 {
 	uint32_t entry;
-	if (elf_pvh_entry(p->kernel, p->kernel_size, &entry) < 0) {
-		*why = "the kernel has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY; build with CONFIG_PVH=y)";
-		return -ENOEXEC;
-	}
+	if (elf_pvh_entry(p->kernel, p->kernel_size, &entry) < 0)
+		return vm_error_set(err, WORKER_ERROR_KERNEL, -ENOEXEC,
+				    "the kernel has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY; build with CONFIG_PVH=y)");
 	struct elf_info info;
-	int r = elf_load_segments(p->kernel, p->kernel_size, mem, LINUX_HIGH_MEMORY, &info, why);
+	int r = elf_load_segments(p->kernel, p->kernel_size, mem, LINUX_HIGH_MEMORY, &info, &err->why);
 	if (r < 0)
-		return r;
-	if (entry < info.lowest || entry >= info.highest) {
-		*why = "the PVH entry lies outside the loaded kernel";
-		return -EINVAL;
-	}
+		return vm_error_kind(err, WORKER_ERROR_KERNEL, r);
+	if (entry < info.lowest || entry >= info.highest)
+		return vm_error_set(err, WORKER_ERROR_KERNEL, -EINVAL, "the PVH entry lies outside the loaded kernel");
 	ret->kernel_start = info.lowest;
 	ret->kernel_end = info.highest;
 	/* PVH has no initrd_addr_max: keep it below 4 GiB for the 32-bit fields of boot_params. */
 	r = linux_initrd_place(mem, p->initrd_path, info.highest, 1ULL << 32, &ret->initrd_start,
-			       &ret->initrd_size, why);
+			       &ret->initrd_size, err);
 	if (r < 0)
 		return r;
 

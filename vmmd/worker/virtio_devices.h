@@ -47,7 +47,8 @@ struct virtio_devices {
 };
 
 /* Create every configured device, register it, wire its eventfds and fill
- * vm->virtio_cmdline. 0, or negative errno with *why. */
+ * vm->virtio_cmdline. 0, or negative errno with *why: -EWOULDBLOCK when a
+ * disk image is locked by another VM (flock), which is not a config error. */
 int virtio_devices_setup(struct vm *vm, const char **why);
 /* Start the thread that serves queue notifications (after setup). */
 int virtio_devices_start(struct vm *vm);

@@ -27,21 +27,6 @@
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
 #define PAUSE_TIMEOUT_MS      2000
 
-static const char *const exit_names[] = {
-	[VM_EXIT_NONE] = "none",
-	[VM_EXIT_DEBUG_EXIT] = "debug-exit",
-	[VM_EXIT_STOPPED] = "stopped",
-	[VM_EXIT_TRIPLE_FAULT] = "triple-fault",
-	[VM_EXIT_EMULATION_FAILURE] = "emulation-failure",
-	[VM_EXIT_INTERNAL_ERROR] = "internal-error",
-	[VM_EXIT_GUEST_RESET] = "guest-reset",
-};
-
-const char *vm_exit_reason_name(enum vm_exit_reason r)
-{
-	return r < ELEMENTSOF(exit_names) ? exit_names[r] : "unknown";
-}
-
 static void wake_loop(struct vm *vm)
 {
 	uint64_t one = 1;
@@ -140,33 +125,24 @@ struct json_object *vm_boot_json(const struct vm *vm)
 
 /* --- building ---------------------------------------------------------------- */
 
-static int create_kvm_vm(struct vm *vm, const char **why)
+static int create_kvm_vm(struct vm *vm, struct vm_error *err)
 {
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (vm->kvm_fd < 0) {
-		*why = "cannot open /dev/kvm";
-		return -errno;
-	}
-	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
-		*why = "unexpected KVM API version";
-		return -ENOTSUP;
-	}
+	if (vm->kvm_fd < 0)
+		return vm_error_set(err, WORKER_ERROR_NO_KVM, -errno, "cannot open /dev/kvm");
+	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+		return vm_error_set(err, WORKER_ERROR_INTERNAL, -ENOTSUP, "unexpected KVM API version");
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0) {
 		vm->vm_fd = -1;
-		*why = "KVM_CREATE_VM failed";
-		return -errno;
+		return vm_error_set(err, WORKER_ERROR_INTERNAL, -errno, "KVM_CREATE_VM failed");
 	}
 	vm->run_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	if (vm->run_mmap_size < (int) sizeof(struct kvm_run)) {
-		*why = "KVM_GET_VCPU_MMAP_SIZE failed";
-		return -EINVAL;
-	}
+	if (vm->run_mmap_size < (int) sizeof(struct kvm_run))
+		return vm_error_set(err, WORKER_ERROR_INTERNAL, -EINVAL, "KVM_GET_VCPU_MMAP_SIZE failed");
 	/* Intel needs these two pages reserved below 4 GiB; harmless elsewhere. */
-	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long) KVM_TSS_ADDR) < 0) {
-		*why = "KVM_SET_TSS_ADDR failed";
-		return -errno;
-	}
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long) KVM_TSS_ADDR) < 0)
+		return vm_error_set(err, WORKER_ERROR_INTERNAL, -errno, "KVM_SET_TSS_ADDR failed");
 	uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
 	(void) ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
 	/* Emulation failures come to us with the instruction bytes (issue: fallback). */
@@ -177,59 +153,47 @@ static int create_kvm_vm(struct vm *vm, const char **why)
 
 /* After the memory slot: on some hosts (this project's) registering memory
  * after KVM_CREATE_IRQCHIP costs 5-10 ms, before it ~0.1 ms (bench B3). */
-static int create_irqchips(struct vm *vm, const char **why)
+static int create_irqchips(struct vm *vm, struct vm_error *err)
 {
 	/* Shadow mode delivers interrupts itself (reflection): no in-kernel chips. */
 	if (vm->config->paging == VM_PAGING_SHADOW)
 		return 0;
-	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
-		*why = "KVM_CREATE_IRQCHIP failed";
-		return -errno;
-	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return vm_error_set(err, WORKER_ERROR_INTERNAL, -errno, "KVM_CREATE_IRQCHIP failed");
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
-		*why = "KVM_CREATE_PIT2 failed";
-		return -errno;
-	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return vm_error_set(err, WORKER_ERROR_INTERNAL, -errno, "KVM_CREATE_PIT2 failed");
 	return 0;
 }
 
-static int setup_memory(struct vm *vm, const char **why)
+static int setup_memory(struct vm *vm, struct vm_error *err)
 {
 	if (vm->config->paging == VM_PAGING_SHADOW)
 		return 0;   /* after the devices: the engine needs the bus (shadow_run.c) */
 	int r = guest_memory_map((uint64_t) vm->config->memory_mib << 20, &vm->mem);
-	if (r < 0) {
-		*why = r == -EINVAL ? "memory_mib is above what hw mode supports (3072)" : "cannot map guest memory";
-		return r;
-	}
+	if (r < 0)
+		return vm_error_set(err, WORKER_ERROR_INTERNAL, r, "cannot map guest memory");
 	struct kvm_userspace_memory_region region = {
 		.slot = 0, .guest_phys_addr = 0, .memory_size = vm->mem.size,
 		.userspace_addr = (uint64_t) (uintptr_t) vm->mem.host,
 	};
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
-		*why = "KVM_SET_USER_MEMORY_REGION failed";
-		return -errno;
-	}
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+		return vm_error_set(err, WORKER_ERROR_INTERNAL, -errno, "KVM_SET_USER_MEMORY_REGION failed");
 	return 0;
 }
 
 static int setup_devices(struct vm *vm, const char *console_path, size_t console_size, bool console_continue,
-			 const char **why)
+			 struct vm_error *err)
 {
 	int r = console_continue ? console_ring_continue(console_path, console_size, &vm->console)
 				 : console_ring_create(console_path, console_size, &vm->console);
-	if (r < 0) {
-		*why = "cannot create the console buffer";
-		return r;
-	}
+	if (r < 0)
+		return vm_error_set(err, WORKER_ERROR_INTERNAL, r, "cannot create the console buffer");
 	if (vm->config->console_log) {
 		vm->console_log_fd = open(vm->config->console_log,
 					  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
-		if (vm->console_log_fd < 0) {
-			*why = "cannot open console.log";
-			return -errno;
-		}
+		if (vm->console_log_fd < 0)
+			return vm_error_set(err, WORKER_ERROR_CONSOLE_LOG, -errno, "cannot open console.log");
 	}
 	vm->bus = bus_new();
 	vm->uart = uart_new(&uart_ops, vm);
@@ -252,26 +216,22 @@ static int setup_devices(struct vm *vm, const char *console_path, size_t console
 		r = bus_register(vm->bus, BUS_MMIO, VMM_INFO_MMIO_BASE, VMM_INFO_SIZE, "vmm-info", vmm_info_io,
 				 &vm->info_page);
 	if (r < 0)
-		*why = "cannot register the platform devices";
-	return r;
+		return vm_error_set(err, WORKER_ERROR_INTERNAL, r, "cannot register the platform devices");
+	return 0;
 }
 
 /* vmmd's own guests: the ELF ABI of abi/bootinfo.h. */
 static int load_vmmd_guest(struct vm *vm, const uint8_t *image, size_t size, struct vcpu_entry *entry,
-			   const char **why)
+			   struct vm_error *err)
 {
 	struct elf_info info;
 	const char *elf_why = NULL;
 	int r = elf_load_image(image, size, &vm->mem, VMM_LOAD_MIN, &info, &elf_why);
-	if (r < 0) {
-		*why = elf_why ? elf_why : "cannot load the kernel";
-		return r;
-	}
+	if (r < 0)
+		return vm_error_set(err, WORKER_ERROR_KERNEL, r, elf_why ? elf_why : "cannot load the kernel");
 	r = boot_write_tables(&vm->mem, vm->config);
-	if (r < 0) {
-		*why = "cannot write the boot tables";
-		return r;
-	}
+	if (r < 0)
+		return vm_error_set(err, WORKER_ERROR_INTERNAL, r, "cannot write the boot tables");
 	*entry = (struct vcpu_entry) {
 		.mode = VCPU_ENTRY_LONG, .rip = info.entry, .rsp = VMM_BOOT_STACK_TOP, .rdi = VMM_BOOT_INFO,
 		.cs = 0x08, .ds = 0x10, .gdt_base = VMM_BOOT_GDT, .gdt_limit = 3 * 8 - 1, .cr3 = VMM_BOOT_PML4,
@@ -280,12 +240,11 @@ static int load_vmmd_guest(struct vm *vm, const uint8_t *image, size_t size, str
 }
 
 static int load_linux(struct vm *vm, enum vm_boot kind, const uint8_t *image, size_t size,
-		      struct vcpu_entry *entry, const char **why)
+		      struct vcpu_entry *entry, struct vm_error *err)
 {
-	if (vm->config->paging == VM_PAGING_SHADOW) {
-		*why = "this kernel is Linux (PVH or bzImage), which needs paging \"hw\"";
-		return -EINVAL;
-	}
+	if (vm->config->paging == VM_PAGING_SHADOW)
+		return vm_error_set(err, WORKER_ERROR_KERNEL, -EINVAL,
+				    "this kernel is Linux (PVH or bzImage), which needs paging \"hw\"");
 	enum vm_host_profile profile = host_profile_resolve(vm->config->host_profile);
 	char *cmdline = linux_cmdline_compose(vm->config->cmdline, host_profile_cmdline(profile),
 					      (const char *const *) vm->virtio_cmdline, vm->n_virtio);
@@ -296,7 +255,7 @@ static int load_linux(struct vm *vm, enum vm_boot kind, const uint8_t *image, si
 		.cmdline = cmdline, .vcpus = vm->config->vcpus,
 	};
 	struct linux_boot_layout layout;
-	int r = linux_boot_load(&vm->mem, &p, &layout, why);
+	int r = linux_boot_load(&vm->mem, &p, &layout, err);
 	if (r == 0) {
 		*entry = layout.entry;
 		vm->host_profile = profile;
@@ -313,26 +272,26 @@ static int load_linux(struct vm *vm, enum vm_boot kind, const uint8_t *image, si
 	return r;
 }
 
-static int load_kernel(struct vm *vm, struct vcpu_entry *entry, const char **why)
+static int load_kernel(struct vm *vm, struct vcpu_entry *entry, struct vm_error *err)
 {
 	uint8_t *image;
 	size_t size;
-	int r = image_file_read_kernel(vm->config->kernel, ELF_MAX_FILE, &image, &size, why);
+	int r = image_file_read_kernel(vm->config->kernel, ELF_MAX_FILE, &image, &size, &err->why);
 	if (r < 0)
-		return r;
+		return vm_error_kind(err, WORKER_ERROR_KERNEL, r);
 	enum vm_boot kind = vm->config->boot == VM_BOOT_AUTO ? linux_boot_detect(image, size) : vm->config->boot;
 	vm->boot = kind;
 	if (kind == VM_BOOT_VMMD) {
-		r = load_vmmd_guest(vm, image, size, entry, why);
+		r = load_vmmd_guest(vm, image, size, entry, err);
 		vm->boot_cmdline = strdup(vm->config->cmdline);
 	} else {
-		r = load_linux(vm, kind, image, size, entry, why);
+		r = load_linux(vm, kind, image, size, entry, err);
 	}
 	free(image);
 	return r;
 }
 
-static int setup_vcpus(struct vm *vm, const struct vcpu_entry *entry, const char **why)
+static int setup_vcpus(struct vm *vm, const struct vcpu_entry *entry, struct vm_error *err)
 {
 	vm->vcpus = calloc(vm->config->vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
@@ -342,31 +301,48 @@ static int setup_vcpus(struct vm *vm, const struct vcpu_entry *entry, const char
 	vm->n_vcpus = vm->config->vcpus;
 	for (unsigned i = 0; i < vm->n_vcpus; i++) {
 		int r = vcpu_init(&vm->vcpus[i], vm, i);
-		if (r < 0) {
-			*why = "cannot create a vCPU";
-			return r;
-		}
+		if (r < 0)
+			return vm_error_set(err, WORKER_ERROR_INTERNAL, r, "cannot create a vCPU");
 	}
 	if (vm->shadow) {
 		for (unsigned i = 0; i < vm->n_vcpus; i++) {
 			int r = shadow_run_setup_vcpu(&vm->vcpus[i], entry->rip, VMM_BOOT_STACK_TOP, VMM_BOOT_INFO);
-			if (r < 0) {
-				*why = "cannot set up a shadow-mode vCPU";
-				return r;
-			}
+			if (r < 0)
+				return vm_error_set(err, WORKER_ERROR_INTERNAL, r, "cannot set up a shadow-mode vCPU");
 		}
 		return 0;
 	}
 	/* Only the boot vCPU starts; the others wait for INIT/SIPI in the in-kernel LAPIC. */
 	int r = vcpu_set_entry(&vm->vcpus[0], entry);
 	if (r < 0)
-		*why = "cannot set up the boot vCPU";
-	return r;
+		return vm_error_set(err, WORKER_ERROR_INTERNAL, r, "cannot set up the boot vCPU");
+	return 0;
+}
+
+/* Both modes keep guest RAM below the 32-bit MMIO hole (guest_memory.h):
+ * more is the config's to change. */
+static int check_memory(const struct vm_config *config, struct vm_error *err)
+{
+	if (((uint64_t) config->memory_mib << 20) <= GUEST_MEMORY_MAX)
+		return 0;
+	return vm_error_set(err, WORKER_ERROR_MEMORY, -EINVAL, config->paging == VM_PAGING_SHADOW ?
+			    "memory_mib is above what shadow mode supports (3072)" :
+			    "memory_mib is above what hw mode supports (3072)");
+}
+
+/* The configured virtio devices: a device that cannot be built is the
+ * config's to fix; an image another VM holds locked (-EWOULDBLOCK,
+ * virtio_devices.h) is a resource that is busy. */
+static int virtio_devices(struct vm *vm, struct vm_error *err)
+{
+	int r = virtio_devices_setup(vm, &err->why);
+	return vm_error_kind(err, r == -EWOULDBLOCK ? WORKER_ERROR_DEVICE_BUSY : WORKER_ERROR_DEVICE, r);
 }
 
 int vm_create(const struct vm_config *config, const char *console_path, size_t console_size,
-	      bool console_continue, struct vm **ret, const char **why)
+	      bool console_continue, struct vm **ret, struct vm_error *err)
 {
+	*err = (struct vm_error) { WORKER_ERROR_INTERNAL, "out of memory" };
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return -ENOMEM;
@@ -379,29 +355,31 @@ int vm_create(const struct vm_config *config, const char *console_path, size_t c
 	vm->run_state = VM_RUN_RUNNING;
 	vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->wake_fd < 0) {
+		int r = vm_error_set(err, WORKER_ERROR_INTERNAL, -errno, "cannot create the wake-up eventfd");
 		vm_destroy(vm);
-		return -errno;
+		return r;
 	}
 
 	struct vcpu_entry entry = { 0 };
-	*why = "out of memory";
-	int r = create_kvm_vm(vm, why);
+	int r = check_memory(config, err);
 	if (r == 0)
-		r = setup_memory(vm, why);
+		r = create_kvm_vm(vm, err);
 	if (r == 0)
-		r = setup_devices(vm, console_path, console_size, console_continue, why);
+		r = setup_memory(vm, err);
+	if (r == 0)
+		r = setup_devices(vm, console_path, console_size, console_continue, err);
 	if (r == 0 && config->paging == VM_PAGING_SHADOW)
-		r = shadow_platform_init(vm, why);
+		r = vm_error_kind(err, WORKER_ERROR_INTERNAL, shadow_platform_init(vm, &err->why));
 	if (r == 0 && config->paging == VM_PAGING_SHADOW)
-		r = shadow_run_setup_memory(vm, why);
+		r = vm_error_kind(err, WORKER_ERROR_INTERNAL, shadow_run_setup_memory(vm, &err->why));
 	if (r == 0)
-		r = create_irqchips(vm, why);
+		r = create_irqchips(vm, err);
 	if (r == 0)
-		r = virtio_devices_setup(vm, why);   /* before the kernel: it names them on the command line */
+		r = virtio_devices(vm, err);   /* before the kernel: it names them on the command line */
 	if (r == 0)
-		r = load_kernel(vm, &entry, why);
+		r = load_kernel(vm, &entry, err);
 	if (r == 0)
-		r = setup_vcpus(vm, &entry, why);
+		r = setup_vcpus(vm, &entry, err);
 	if (r < 0) {
 		vm_destroy(vm);
 		return r;

@@ -24,22 +24,14 @@
 #include "devices/uart16550.h"
 #include "devices/vmm_info.h"
 #include "vmmd/common/console_ring.h"
+#include "vmmd/common/worker_protocol.h"
 #include "vmmd/worker/guest_memory.h"
 #include "vmmd/worker/linux_boot.h"
 #include "vmmd/worker/vcpu.h"
+#include "vmmd/worker/vm_error.h"
 #include "vmmd/worker/virtio_devices.h"
 
 enum vm_run_state { VM_RUN_RUNNING, VM_RUN_PAUSED, VM_RUN_STOPPING };
-
-enum vm_exit_reason {
-	VM_EXIT_NONE = 0,
-	VM_EXIT_DEBUG_EXIT,        /* guest wrote the debug-exit port */
-	VM_EXIT_STOPPED,           /* vm.stop */
-	VM_EXIT_TRIPLE_FAULT,      /* KVM_EXIT_SHUTDOWN */
-	VM_EXIT_EMULATION_FAILURE, /* KVM could not emulate an instruction */
-	VM_EXIT_INTERNAL_ERROR,    /* KVM or vmmd failed */
-	VM_EXIT_GUEST_RESET,       /* the guest reset the machine (i8042, KVM system event) */
-};
 
 struct vm_exit {
 	enum vm_exit_reason reason;
@@ -95,7 +87,6 @@ struct vm {
 	uint64_t irqs_injected[3];  /* atomic: irq.inject by kind (inspect.h INSPECT_IRQ_*) */
 };
 
-const char *vm_exit_reason_name(enum vm_exit_reason r);
 /* Guest console output (UART or virtio console): the ring, the log file, a wake-up. */
 void vm_console_output(struct vm *vm, const uint8_t *buf, size_t len);
 /* How the kernel was booted, for vm.info "boot": loader, command line, placements. */
@@ -103,9 +94,10 @@ struct json_object *vm_boot_json(const struct vm *vm);
 
 /* Build everything and load the kernel; does not start vCPUs. The console ring at console_path
  * keeps console_size bytes (console_ring.h); console_continue appends to the one there (a
- * restart after a guest reset). *why says what failed for the user. */
+ * restart after a guest reset). On failure err says what failed: its kind for the
+ * client's error class, its why for people (vm_error.h). */
 int vm_create(const struct vm_config *config, const char *console_path, size_t console_size,
-	      bool console_continue, struct vm **ret, const char **why);
+	      bool console_continue, struct vm **ret, struct vm_error *err);
 int vm_start(struct vm *vm);
 /* Park every vCPU (waits until they are parked, bounded). Idempotent. */
 int vm_pause(struct vm *vm);

@@ -166,30 +166,18 @@ static void handle_boot(struct worker *w, struct rpc_call *call)
 	int r = vm_config_from_json(config_json, &w->config, &cerr);
 	if (r < 0) {
 		struct rpc_error err = { 0 };
-		rpc_error_set(&err, RPC_CONFIG_INVALID, "%s: %s", cerr.field, cerr.message);
-		snprintf(err.field, sizeof(err.field), "%s", cerr.field);
+		worker_error_set(&err, WORKER_ERROR_CONFIG, cerr.field, "%s: %s", cerr.field, cerr.message);
 		rpc_call_error(call, &err, NULL);
 		return;
 	}
-	const char *why = NULL;
+	struct vm_error verr;
 	bool console_continue = json_object_object_get_ex(call->params, "console_continue", &v) &&
 				json_object_get_boolean(v);
-	r = vm_create(w->config, json_object_get_string(console), console_size, console_continue, &w->vm, &why);
+	r = vm_create(w->config, json_object_get_string(console), console_size, console_continue, &w->vm, &verr);
 	if (r < 0) {
 		struct rpc_error err = { 0 };
-		/* A kernel that does not load is the config's fault; the rest is ours or the host's. */
-		bool kernel = r == -ENOEXEC || r == -ERANGE || r == -EFBIG || r == -E2BIG ||
-			      (why && (strstr(why, "kernel") || strstr(why, "initrd") || strstr(why, "Linux")));
-		bool device = why && strstr(why, "virtio");
-		bool busy = r == -EWOULDBLOCK && device;   /* an image another VM holds (flock) */
-		rpc_error_set(&err, busy ? RPC_RESOURCE_LIMIT : kernel || device ? RPC_CONFIG_INVALID :
-			      r == -ENOENT && why && strstr(why, "kvm") ? RPC_UNSUPPORTED : RPC_INTERNAL_ERROR,
-			      "%s: %s", why, strerror(-r));
-		if (device)
-			snprintf(err.field, sizeof(err.field), "devices");
-		else if (kernel)
-			snprintf(err.field, sizeof(err.field), why && strstr(why, "initrd") ? "initrd" : "kernel");
-		log_error("Failed to build the VM: %s: %s", why, strerror(-r));
+		worker_error_set(&err, verr.kind, NULL, "%s: %s", verr.why, strerror(-r));
+		log_error("Failed to build the VM: %s: %s", verr.why, strerror(-r));
 		rpc_call_error(call, &err, NULL);
 		w->status = EXIT_FAILURE;
 		leave_after_reply(w);   /* nothing to run */
