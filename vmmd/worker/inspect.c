@@ -43,10 +43,10 @@ void inspect_release(struct vm *vm, struct inspect_hold *h)
 	h->resume = false;
 }
 
-static int hold_error(int r, struct rpc_error *err)
+int inspect_hold_error(int r, struct rpc_error *err)
 {
-	return rpc_error_set(err, RPC_INVALID_STATE, "%s", r == -ESHUTDOWN ? "the VM is stopping" :
-			     "the vCPUs did not stop in time");
+	return worker_error_set(err, WORKER_ERROR_STATE, NULL, "%s", r == -ESHUTDOWN ? "the VM is stopping" :
+				"the vCPUs did not stop in time");
 }
 
 /* --- parameters -------------------------------------------------------------- */
@@ -327,7 +327,7 @@ static const char *mp_state_name(uint32_t s)
 	return s < ELEMENTSOF(names) && names[s] ? names[s] : "other";
 }
 
-static void vcpu_state(struct vm *vm, struct rpc_call *call)
+void inspect_vcpu_state(struct worker *w, struct vm *vm, struct rpc_call *call)
 {
 	struct rpc_error err = { 0 };
 	struct inspect_hold h;
@@ -337,7 +337,7 @@ static void vcpu_state(struct vm *vm, struct rpc_call *call)
 		goto fail;
 	r = inspect_hold(vm, &h);
 	if (r < 0) {
-		hold_error(r, &err);
+		inspect_hold_error(r, &err);
 		goto fail;
 	}
 	bool was_running = h.resume;
@@ -380,7 +380,7 @@ fail:
 	inspect_fail(call, &err);
 }
 
-static void vcpu_regs_set(struct vm *vm, struct rpc_call *call)
+void inspect_vcpu_regs_set(struct worker *w, struct vm *vm, struct rpc_call *call)
 {
 	struct rpc_error err = { 0 };
 	struct json_object *want = NULL;
@@ -403,7 +403,7 @@ static void vcpu_regs_set(struct vm *vm, struct rpc_call *call)
 	}
 	r = inspect_hold(vm, &h);   /* paused: makes sure every vCPU is parked */
 	if (r < 0) {
-		hold_error(r, &err);
+		inspect_hold_error(r, &err);
 		goto fail;
 	}
 	int fd = vm->vcpus[i].fd;
@@ -449,28 +449,4 @@ void inspect_stats_extend(struct vm *vm, struct json_object *o)
 	json_object_object_add(o, "traps", NULL);
 	json_object_object_add(o, "shadow", NULL);
 	json_object_object_add(o, "pt_switches", NULL);
-}
-
-static const struct {
-	const char *method;
-	void (*fn)(struct vm *vm, struct rpc_call *call);
-} handlers[] = {
-	{ "worker.vcpu.state", vcpu_state },
-	{ "worker.vcpu.regs.set", vcpu_regs_set },
-	{ "worker.mem.read", inspect_mem_read },
-	{ "worker.mem.write", inspect_mem_write },
-	{ "worker.mmu.translate", inspect_mmu_translate },
-	{ "worker.mmu.guest", inspect_mmu_guest },
-	{ "worker.irq.inject", inspect_irq_inject },
-	{ "worker.bus.map", inspect_bus_map },
-};
-
-bool inspect_handle(struct vm *vm, struct rpc_call *call)
-{
-	for (size_t i = 0; i < ELEMENTSOF(handlers); i++)
-		if (strcmp(call->method, handlers[i].method) == 0) {
-			handlers[i].fn(vm, call);
-			return true;
-		}
-	return false;
 }

@@ -31,9 +31,7 @@
 #include "x86/guest_walk.h"
 
 struct vm;
-
-/* Serve one of the methods above; false when `call` is none of them. */
-bool inspect_handle(struct vm *vm, struct rpc_call *call);
+struct worker;
 
 /* Add the issue-3 parts of worker.stats (irqs, and the shadow-only
  * counters as null in hw mode) to o. */
@@ -54,6 +52,9 @@ struct inspect_hold {
 /* Park every vCPU unless already parked. -ESHUTDOWN when the VM is stopping. */
 int inspect_hold(struct vm *vm, struct inspect_hold *h);
 void inspect_release(struct vm *vm, struct inspect_hold *h);
+/* Fill err for a failed inspect_hold or vm_pause: the VM is stopping, or its
+ * vCPUs did not park in time (kind state). Returns the code. */
+int inspect_hold_error(int r, struct rpc_error *err);
 
 /* The vCPU's registers and CPUID facts as the paging code needs them. */
 struct inspect_paging {
@@ -81,13 +82,15 @@ int inspect_param_u64(struct json_object *params, const char *name, bool require
 /* Complete call with the error (always returns). */
 void inspect_fail(struct rpc_call *call, const struct rpc_error *err);
 
-/* Handlers in inspect_mem.c and inspect_irq.c. */
-void inspect_mem_read(struct vm *vm, struct rpc_call *call);
-void inspect_mem_write(struct vm *vm, struct rpc_call *call);
-void inspect_mmu_translate(struct vm *vm, struct rpc_call *call);
-void inspect_mmu_guest(struct vm *vm, struct rpc_call *call);
-void inspect_irq_inject(struct vm *vm, struct rpc_call *call);
-void inspect_bus_map(struct vm *vm, struct rpc_call *call);
+/* Handlers, rows of worker_methods[] (worker.h): inspect.c, inspect_mem.c, inspect_irq.c. */
+void inspect_vcpu_state(struct worker *w, struct vm *vm, struct rpc_call *call);
+void inspect_vcpu_regs_set(struct worker *w, struct vm *vm, struct rpc_call *call);
+void inspect_mem_read(struct worker *w, struct vm *vm, struct rpc_call *call);
+void inspect_mem_write(struct worker *w, struct vm *vm, struct rpc_call *call);
+void inspect_mmu_translate(struct worker *w, struct vm *vm, struct rpc_call *call);
+void inspect_mmu_guest(struct worker *w, struct vm *vm, struct rpc_call *call);
+void inspect_irq_inject(struct worker *w, struct vm *vm, struct rpc_call *call);
+void inspect_bus_map(struct worker *w, struct vm *vm, struct rpc_call *call);
 /* Add stats.get's `bus` {regions: [{space, base, device, reads, writes, errors}], misses} to o. */
 void inspect_bus_stats(struct vm *vm, struct json_object *o);
 

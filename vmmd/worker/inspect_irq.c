@@ -32,7 +32,7 @@ static void count(struct vm *vm, enum inspect_irq_kind k)
 	__atomic_fetch_add(&vm->irqs_injected[k], 1, __ATOMIC_RELAXED);
 }
 
-void inspect_irq_inject(struct vm *vm, struct rpc_call *call)
+void inspect_irq_inject(struct worker *w, struct vm *vm, struct rpc_call *call)
 {
 	struct rpc_error err = { 0 };
 	struct json_object *p = call->params, *v;
@@ -248,7 +248,7 @@ void inspect_bus_stats(struct vm *vm, struct json_object *o)
 	json_object_object_add(o, "bus", bus);
 }
 
-void inspect_bus_map(struct vm *vm, struct rpc_call *call)
+void inspect_bus_map(struct worker *w, struct vm *vm, struct rpc_call *call)
 {
 	struct json_object *o = json_object_new_object(), *misses = json_object_new_object();
 	json_object_object_add(o, "pio", space_json(vm, BUS_PIO));

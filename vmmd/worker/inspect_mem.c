@@ -180,7 +180,7 @@ static void copy_chunks(struct vm *vm, const struct access *a, uint8_t *buf, boo
 	}
 }
 
-void inspect_mem_read(struct vm *vm, struct rpc_call *call)
+void inspect_mem_read(struct worker *w, struct vm *vm, struct rpc_call *call)
 {
 	struct rpc_error err = { 0 };
 	struct inspect_hold h = { 0 };
@@ -228,7 +228,7 @@ out:
 	free(b64);
 }
 
-void inspect_mem_write(struct vm *vm, struct rpc_call *call)
+void inspect_mem_write(struct worker *w, struct vm *vm, struct rpc_call *call)
 {
 	struct rpc_error err = { 0 };
 	struct inspect_hold h = { 0 };
@@ -314,7 +314,7 @@ static struct json_object *refs_json(const struct gw_result *w, bool complete)
 	return o;
 }
 
-void inspect_mmu_translate(struct vm *vm, struct rpc_call *call)
+void inspect_mmu_translate(struct worker *w, struct vm *vm, struct rpc_call *call)
 {
 	struct rpc_error err = { 0 };
 	struct inspect_hold h;
@@ -333,14 +333,14 @@ void inspect_mmu_translate(struct vm *vm, struct rpc_call *call)
 	}
 	r = inspect_get_paging(vm, vcpu, &pg);
 	const char *kind = r < 0 ? "?" : inspect_paging_kind(&pg);
-	struct gw_result w = { 0 };
+	struct gw_result walk = { 0 };
 	struct gw_memory mem;
 	struct gw_config cfg;
 	inspect_guest_reader(vm, &mem);
 	inspect_walk_config(&pg, &cfg);
 	bool paging = strcmp(kind, "none") != 0;
 	if (r == 0 && paging && strcmp(kind, "4-level") == 0)
-		r = gw_translate(&mem, pg.cr3, addr, &cfg, &w);
+		r = gw_translate(&mem, pg.cr3, addr, &cfg, &walk);
 	inspect_release(vm, &h);
 	if (r < 0 && r != -EFAULT && r != -EINVAL) {
 		inspect_paging_error(r, vcpu, &err);
@@ -356,11 +356,11 @@ void inspect_mmu_translate(struct vm *vm, struct rpc_call *call)
 		goto fail;
 	}
 	if (!paging) {   /* linear = physical */
-		w.phys = addr;
-		w.page_size = 0;
+		walk.phys = addr;
+		walk.page_size = 0;
 	}
 	bool mapped = r == 0;
-	bool backed = mapped && w.phys < vm->mem.size;
+	bool backed = mapped && walk.phys < vm->mem.size;
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "vcpu", json_object_new_int(vcpu));
 	json_object_object_add(o, "mode", json_object_new_string(vm_paging_name(vm->config->paging)));
@@ -368,24 +368,24 @@ void inspect_mmu_translate(struct vm *vm, struct rpc_call *call)
 	json_object_object_add(o, "cr3", json_object_new_uint64(pg.cr3));
 	json_object_object_add(o, "virtual", json_object_new_uint64(addr));
 	json_object_object_add(o, "mapped", json_object_new_boolean(mapped));
-	json_object_object_add(o, "physical", mapped ? json_object_new_uint64(w.phys) : NULL);
+	json_object_object_add(o, "physical", mapped ? json_object_new_uint64(walk.phys) : NULL);
 	/* hw mode: one KVM memory slot at guest-physical 0, so machine = physical where RAM backs it.
 	 * Shadow mode: through the physmap (identity, or scattered). */
-	uint64_t machine = vm->shadow && backed ? physmap_gpa_to_mpa(&vm->shadow->pm, w.phys) : w.phys;
+	uint64_t machine = vm->shadow && backed ? physmap_gpa_to_mpa(&vm->shadow->pm, walk.phys) : walk.phys;
 	json_object_object_add(o, "machine", backed ? json_object_new_uint64(machine) : NULL);
 	json_object_object_add(o, "backed", json_object_new_boolean(backed));
-	json_object_object_add(o, "page_size", mapped && paging ? json_object_new_uint64(w.page_size) : NULL);
+	json_object_object_add(o, "page_size", mapped && paging ? json_object_new_uint64(walk.page_size) : NULL);
 	if (mapped && paging) {
 		char rights[5];
-		inspect_rights(w.user, w.writable, w.nx, rights);
+		inspect_rights(walk.user, walk.writable, walk.nx, rights);
 		json_object_object_add(o, "rights", json_object_new_string(rights));
 	}
-	json_object_object_add(o, "walk", walk_json(&w));
-	json_object_object_add(o, "references", refs_json(&w, mapped));
+	json_object_object_add(o, "walk", walk_json(&walk));
+	json_object_object_add(o, "references", refs_json(&walk, mapped));
 	if (!mapped) {
 		struct json_object *f = json_object_new_object();
-		json_object_object_add(f, "level", json_object_new_int(w.fault_level));
-		json_object_object_add(f, "reason", json_object_new_string(gw_fault_name(w.fault)));
+		json_object_object_add(f, "level", json_object_new_int(walk.fault_level));
+		json_object_object_add(f, "reason", json_object_new_string(gw_fault_name(walk.fault)));
 		json_object_object_add(o, "fault", f);
 	}
 	if (vm->shadow)
@@ -411,7 +411,7 @@ static int range_to_json(void *opaque, const struct gw_range *r)
 	return 0;
 }
 
-void inspect_mmu_guest(struct vm *vm, struct rpc_call *call)
+void inspect_mmu_guest(struct worker *w, struct vm *vm, struct rpc_call *call)
 {
 	struct rpc_error err = { 0 };
 	struct inspect_hold h;

@@ -155,7 +155,7 @@ static uint64_t param_u64(struct json_object *params, const char *name, uint64_t
 	return (uint64_t) json_object_get_int64(v);
 }
 
-void shadow_inspect_mmu(struct vm *vm, struct rpc_call *call)
+void shadow_inspect_mmu(struct worker *w, struct vm *vm, struct rpc_call *call)
 {
 	if (!vm->shadow) {
 		struct rpc_error err = { 0 };

@@ -12,11 +12,12 @@
 #include "proto/exchange.h"
 
 struct vm;
+struct worker;
 
 /* Add traps/shadow/pt_switches to a stats object (no-op in hw mode). */
 void shadow_inspect_stats(struct vm *vm, struct json_object *stats);
 /* worker.mmu.shadow {vcpu, root, from, to, limit}. */
-void shadow_inspect_mmu(struct vm *vm, struct rpc_call *call);
+void shadow_inspect_mmu(struct worker *w, struct vm *vm, struct rpc_call *call);
 /* vcpu.state: replace regs with the guest's and add the PCB (o has the real state under "real"). */
 /* mmu.translate: add the shadow entry the real CPU uses for va (a 1-D walk, 4 references). */
 void shadow_inspect_translate(struct vm *vm, unsigned vcpu, uint64_t va, struct json_object *o);
