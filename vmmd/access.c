@@ -15,22 +15,6 @@
 #define SO_PEERGROUPS 59
 #endif
 
-/* Methods that only look. Everything else needs admin. */
-static const char *const read_only_methods[] = {
-	"rpc.discover", "vmm.version", "vmm.stats", "events.subscribe",
-	"vm.list", "vm.info", "vm.console.read",
-	"vcpu.state", "stats.get", "bus.map",
-	"mmu.translate", "mmu.guest", "mmu.shadow",
-};
-
-enum access_role access_method_role(const char *method)
-{
-	for (size_t i = 0; i < ELEMENTSOF(read_only_methods); i++)
-		if (strcmp(method, read_only_methods[i]) == 0)
-			return ACCESS_READ;
-	return ACCESS_ADMIN;
-}
-
 static const char *const role_names[] = {
 	[ACCESS_NONE] = "none", [ACCESS_READ] = "read", [ACCESS_ADMIN] = "admin",
 };

@@ -3,11 +3,10 @@
  * Who may do what on the control socket (API.md: PermissionDenied). Each
  * connection gets a role from its peer's credentials (SO_PEERCRED, and
  * SO_PEERGROUPS for supplementary groups) when it is accepted; each method
- * needs a role. `read` may look: list, info, console output, stats, vCPU
- * and MMU state, the bus map, events. `admin` may do everything: creating
- * a VM makes vmmd (often root) open any file as its kernel, so admin is as
- * good as vmmd's own user. Methods not listed as read-only need admin, so a
- * new method is safe until someone decides otherwise.
+ * needs a role, a column of the method table (methods.c). `read` may look:
+ * list, info, console output, stats, vCPU and MMU state, the bus map,
+ * events. `admin` may do everything: creating a VM makes vmmd (often root)
+ * open any file as its kernel, so admin is as good as vmmd's own user.
  *
  * The policy: root and vmmd's own user are always admin; then the first
  * rule that matches the peer (a user or uid, or a group or gid the peer is
@@ -61,5 +60,3 @@ const char *access_role_name(enum access_role role);
 int access_peer_get(int fd, struct access_peer *ret);
 enum access_role access_role_of(const struct access_policy *p, const struct access_peer *peer);
 
-/* The role a method needs: ACCESS_READ for the read-only ones, else ACCESS_ADMIN. */
-enum access_role access_method_role(const char *method);

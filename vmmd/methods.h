@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The RPC method table (STYLE.md "tables over switch ladders"): each entry
- * names its parameters and, for methods on one VM, the VM states in which
- * it is accepted — so an action in the wrong state is refused here, before
- * its handler runs (Firecracker's rpc_interface).
+ * names the role a client needs, its parameters and, for methods on one
+ * VM, the VM states in which it is accepted and whether it may run while
+ * the VM changes state — so a call is refused here, before its handler
+ * runs (Firecracker's rpc_interface). rpc.discover and docs/methods.md are
+ * generated from it, so a method cannot be added without saying who may
+ * call it.
  */
 #pragma once
 
@@ -20,13 +23,20 @@ struct method {
 	const char *name;
 	const char *summary;
 	method_fn fn;
+	enum access_role role;  /* the role a client needs (access.h); every row names one */
 	bool takes_vm;          /* "name" names an existing VM */
 	unsigned states;        /* VM_STATE_BIT mask accepted, with takes_vm */
+	bool while_busy;        /* with takes_vm: also while a start or stop is in flight */
 	struct param_spec params[PARAMS_MAX];
 };
 
 extern const struct method vmm_methods[];
 extern const size_t vmm_methods_count;
+
+/* The row of a method; NULL when there is none. */
+const struct method *method_find(const char *name);
+/* The role a row needs: its role column, admin for a row without one. */
+enum access_role method_role(const struct method *m);
 
 /* Validate and dispatch one call from a client. */
 void methods_dispatch(struct daemon *d, struct client *c, struct rpc_call *call);

@@ -49,12 +49,15 @@ void method_rpc_discover(struct daemon *d, struct client *c, struct rpc_call *ca
 		json_object_object_add(result, "name", json_object_new_string("result"));
 		json_object_object_add(result, "schema", schema_of(PARAM_OBJECT));
 		json_object_object_add(o, "result", result);
+		/* vmmd's own extensions: who may call it, and in which VM states. */
+		json_object_object_add(o, "x-role", json_object_new_string(access_role_name(method_role(m))));
 		if (m->takes_vm) {
 			struct json_object *states = json_object_new_array();
 			for (int s = VM_STATE_CREATED; s <= VM_STATE_CRASHED; s++)
 				if (m->states & VM_STATE_BIT(s))
 					json_object_array_add(states, json_object_new_string(vm_state_name(s)));
 			json_object_object_add(o, "x-vm-states", states);
+			json_object_object_add(o, "x-while-busy", json_object_new_boolean(m->while_busy));
 		}
 		json_object_array_add(methods, o);
 	}

@@ -11,6 +11,7 @@ import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import methodsdoc  # noqa: E402
 import vmmtest  # noqa: E402
 from vmmtest import check, expect_error, error_mentions, result_of, show  # noqa: E402
 
@@ -212,6 +213,18 @@ def test_discover(d):
     listed = {m["name"] for m in methods}
     missing = sorted(documented_methods() - listed)
     check(not missing, "rpc.discover lacks documented methods: %s" % ", ".join(missing))
+
+
+def test_methods_doc_is_generated(d):
+    """docs/methods.md is rpc.discover rendered: a method, its role or its
+    parameters cannot change without the page (scripts/methods-doc)."""
+    doc = d.call("rpc.discover")
+    for m in doc["methods"]:
+        check(m.get("x-role") in ("read", "admin"), "%s has no role: %s" % (m["name"], show(m)))
+    want = methodsdoc.render(doc)
+    check(methodsdoc.current() == want,
+          "docs/methods.md is not what vmmd's method table says: run B=%s scripts/methods-doc"
+          % os.path.relpath(vmmtest.B, vmmtest.ROOT))
 
 
 def test_version(d):

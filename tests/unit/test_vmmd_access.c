@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* vmmd/access.c: roles from peer credentials, rules, and the method table. */
+/* vmmd/access.c: roles from peer credentials and rules (each method's role: test_vmmd_methods.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,24 +11,6 @@
 #include <cmocka.h>
 
 #include "vmmd/access.h"
-
-static void test_method_roles(void **state)
-{
-	static const char *const reads[] = {
-		"rpc.discover", "vmm.version", "vmm.stats", "events.subscribe", "vm.list", "vm.info",
-		"vm.console.read", "vcpu.state", "stats.get", "bus.map", "mmu.translate",
-		"mmu.guest", "mmu.shadow",
-	};
-	static const char *const admins[] = {
-		"vm.create", "vm.start", "vm.pause", "vm.resume", "vm.stop", "vm.destroy",
-		"vm.console.write", "vcpu.regs.set", "mem.read", "mem.write", "irq.inject",
-		"some.future.method", "", "vm.list.", "VM.LIST",
-	};
-	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++)
-		assert_int_equal(access_method_role(reads[i]), ACCESS_READ);
-	for (size_t i = 0; i < sizeof(admins) / sizeof(admins[0]); i++)
-		assert_int_equal(access_method_role(admins[i]), ACCESS_ADMIN);
-}
 
 static void test_role_names(void **state)
 {
@@ -120,7 +102,6 @@ static void test_peer_credentials(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_method_roles),
 		cmocka_unit_test(test_role_names),
 		cmocka_unit_test(test_rules_parse),
 		cmocka_unit_test(test_roles_of_peers),

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The supervisor's method table (vmmd/methods.c) and the checks its
+ * dispatcher makes before a handler runs: the caller's role, the VM's
+ * state, and whether the VM is changing state (busy). The VMs live in a
+ * temporary state directory; no worker is started.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "base/cleanup_json.h"
+#include "base/macro.h"
+#include "vmmd/methods.h"
+
+static void test_roles_are_columns(void **state)
+{
+	static const char *const reads[] = {
+		"rpc.discover", "vmm.version", "vmm.stats", "events.subscribe", "vm.list", "vm.info",
+		"vm.console.read", "vcpu.state", "stats.get", "bus.map", "mmu.translate",
+		"mmu.guest", "mmu.shadow",
+	};
+	static const char *const admins[] = {
+		"vm.create", "vm.start", "vm.pause", "vm.resume", "vm.stop", "vm.destroy",
+		"vm.console.write", "vcpu.regs.set", "mem.read", "mem.write", "irq.inject",
+	};
+
+	assert_int_equal(ELEMENTSOF(reads) + ELEMENTSOF(admins), vmm_methods_count);
+	for (size_t i = 0; i < ELEMENTSOF(reads); i++)
+		assert_int_equal(method_role(method_find(reads[i])), ACCESS_READ);
+	for (size_t i = 0; i < ELEMENTSOF(admins); i++)
+		assert_int_equal(method_role(method_find(admins[i])), ACCESS_ADMIN);
+	/* Every row says who may call it; a row without would fall back to admin. */
+	for (size_t i = 0; i < vmm_methods_count; i++) {
+		const struct method *m = &vmm_methods[i];
+
+		if (m->role != ACCESS_READ && m->role != ACCESS_ADMIN)
+			fail_msg("%s has no role column", m->name);
+		assert_ptr_equal(method_find(m->name), m);
+		assert_true(!m->while_busy || m->takes_vm);
+		assert_true(!m->takes_vm || m->states != 0);
+	}
+	assert_null(method_find("some.future.method"));
+	assert_null(method_find("VM.LIST"));
+	assert_int_equal(method_role(&(struct method) { .name = "no.role" }), ACCESS_ADMIN);
+}
+
+/* --- the dispatcher ---------------------------------------------------------- */
+
+struct harness {
+	struct daemon d;
+	struct client c;
+	char dir[64];
+	struct json_object *sent;
+};
+
+static void h_handle(void *userdata, struct rpc_call *call)
+{
+	struct harness *h = userdata;
+
+	methods_dispatch(&h->d, &h->c, call);
+}
+
+static void h_send(void *userdata, struct json_object *response)
+{
+	struct harness *h = userdata;
+
+	json_object_put(h->sent);
+	h->sent = response;
+}
+
+static const struct rpc_exchange_ops ops = { .handle = h_handle, .send = h_send };
+
+/* The code of the reply's error, 0 for a result. */
+static int call(struct harness *h, const char *method, const char *params)
+{
+	char text[512];
+	struct json_object *e, *v;
+
+	snprintf(text, sizeof(text), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":%s}", method,
+		 params);
+	assert_int_equal(rpc_exchange_start(json_tokener_parse(text), &ops, h), 0);
+	assert_non_null(h->sent);
+	if (!json_object_object_get_ex(h->sent, "error", &e))
+		return 0;
+	assert_true(json_object_object_get_ex(e, "code", &v));
+	return json_object_get_int(v);
+}
+
+static int setup(void **state)
+{
+	struct harness *h = calloc(1, sizeof(*h));
+	struct vm_config *config;
+	struct config_error err;
+	struct vm_record *vm;
+
+	assert_non_null(h);
+	snprintf(h->dir, sizeof(h->dir), "/tmp/test_vmmd_methods.XXXXXX");
+	assert_non_null(mkdtemp(h->dir));
+	assert_int_equal(registry_init(&h->d.registry, h->dir), 0);
+	_cleanup_(json_object_putp) struct json_object *cfg =
+		json_tokener_parse("{\"name\":\"t\",\"kernel\":\"/nonexistent/kernel\"}");
+	assert_int_equal(vm_config_from_json(cfg, &config, &err), 0);
+	assert_int_equal(registry_add(&h->d.registry, config, &vm), 0);
+	h->c = (struct client) { .daemon = &h->d, .role = ACCESS_ADMIN };
+	*state = h;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct harness *h = *state;
+	char path[128];
+
+	json_object_put(h->sent);
+	registry_free(&h->d.registry);
+	snprintf(path, sizeof(path), "%s/t.json", h->dir);
+	(void) unlink(path);
+	(void) rmdir(h->dir);
+	free(h);
+	return 0;
+}
+
+static void test_role_before_everything(void **state)
+{
+	struct harness *h = *state;
+
+	h->c.role = ACCESS_READ;
+	/* Refused before its params are looked at: no hints to who may not call it. */
+	assert_int_equal(call(h, "vm.create", "{\"bogus\":1}"), RPC_PERMISSION_DENIED);
+	assert_int_equal(call(h, "vm.start", "{\"name\":\"t\"}"), RPC_PERMISSION_DENIED);
+	assert_int_equal(call(h, "vm.list", "{}"), 0);
+	h->c.role = ACCESS_NONE;
+	assert_int_equal(call(h, "vm.list", "{}"), RPC_PERMISSION_DENIED);
+}
+
+static void test_states_and_busy(void **state)
+{
+	struct harness *h = *state;
+	struct vm_record *vm = registry_find(&h->d.registry, "t");
+
+	assert_int_equal(call(h, "vm.pause", "{\"name\":\"nope\"}"), RPC_NO_SUCH_VM);
+	/* created: pause wants running or paused. */
+	assert_int_equal(call(h, "vm.pause", "{\"name\":\"t\"}"), RPC_INVALID_STATE);
+	assert_int_equal(call(h, "vm.info", "{\"name\":\"t\"}"), 0);
+	/* While a start or stop is in flight only the while_busy rows run. */
+	vm->busy = true;
+	assert_int_equal(call(h, "vm.destroy", "{\"name\":\"t\"}"), RPC_INVALID_STATE);
+	assert_non_null(registry_find(&h->d.registry, "t"));
+	assert_int_equal(call(h, "vm.info", "{\"name\":\"t\"}"), 0);
+	assert_int_equal(call(h, "vm.console.read", "{\"name\":\"t\"}"), 0);
+	vm->busy = false;
+	assert_int_equal(call(h, "vm.destroy", "{\"name\":\"t\"}"), 0);
+	assert_null(registry_find(&h->d.registry, "t"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roles_are_columns),
+		cmocka_unit_test_setup_teardown(test_role_before_everything, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_states_and_busy, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
