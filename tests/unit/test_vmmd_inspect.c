@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "base/macro.h"
+#include "vmmd/worker/guest_paging.h"
 #include "vmmd/worker/inspect.h"
 
 static uint64_t get_u64(struct json_object *o, const char *key)
@@ -114,26 +116,24 @@ static void test_pcb(void **state)
 
 static void test_paging_kind(void **state)
 {
-	struct inspect_paging p = { .cr0 = 0x80000001, .cr4 = 0, .efer = 0 };
-	assert_string_equal(inspect_paging_kind(&p), "32-bit");
-	p.cr4 = 0x20;
-	assert_string_equal(inspect_paging_kind(&p), "pae");
-	p.efer = 0x500;
-	assert_string_equal(inspect_paging_kind(&p), "4-level");
-	p.cr4 |= 1u << 12;
-	assert_string_equal(inspect_paging_kind(&p), "5-level");
-	p.cr0 = 1;
-	assert_string_equal(inspect_paging_kind(&p), "none");
+	static const struct {
+		uint64_t cr0, cr4, efer;
+		enum guest_paging_kind kind;
+		const char *name;
+	} cases[] = {
+		{ 0x80000001, 0, 0, GUEST_PAGING_32BIT, "32-bit" },
+		{ 0x80000001, 0x20, 0, GUEST_PAGING_PAE, "pae" },
+		{ 0x80000001, 0x20, 0x500, GUEST_PAGING_4LEVEL, "4-level" },
+		{ 0x80000001, 0x20 | 1u << 12, 0x500, GUEST_PAGING_5LEVEL, "5-level" },
+		{ 1, 0x20, 0x500, GUEST_PAGING_NONE, "none" },
+	};
 
-	struct gw_config c;
-	p = (struct inspect_paging) { .efer = 0x500, .phys_bits = 48, .no_1g = true };
-	inspect_walk_config(&p, &c);
-	assert_false(c.nxe);
-	assert_true(c.no_1g);
-	assert_int_equal(c.phys_bits, 48);
-	p.efer |= 1u << 11;
-	inspect_walk_config(&p, &c);
-	assert_true(c.nxe);
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		enum guest_paging_kind k = guest_paging_kind(cases[i].cr0, cases[i].cr4, cases[i].efer);
+
+		assert_int_equal(k, cases[i].kind);
+		assert_string_equal(guest_paging_name(k), cases[i].name);
+	}
 }
 
 static void test_sregs_json(void **state)

@@ -1,46 +1,27 @@
 /* SPDX-License-Identifier: MIT */
-/* vCPU state (registers, segments, control registers, the guest PCB) and the dispatch of inspect.h's methods. */
+/* vCPU state (registers, segments, control registers, the guest PCB) and what inspect*.c share. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
 #include "base/macro.h"
-#include "vmmd/shadow/engine.h"
+#include "vmmd/worker/guest_paging.h"
 #include "vmmd/worker/inspect.h"
 #include "vmmd/worker/shadow_inspect.h"
 #include "vmmd/worker/vm.h"
 #include "x86/cpu.h"
-#include "x86/cpuid.h"
 
 /* --- holding the vCPUs still ------------------------------------------------- */
 
-int inspect_hold(struct vm *vm, struct inspect_hold *h)
+int inspect_hold(struct vm *vm, struct vm_hold *h, struct rpc_error *err)
 {
-	pthread_mutex_lock(&vm->lock);
-	enum vm_run_state s = vm->run_state;
-	pthread_mutex_unlock(&vm->lock);
-	h->resume = false;
-	if (s == VM_RUN_STOPPING)
-		return -ESHUTDOWN;
-	/* Also when paused: vm_pause returns at once once every vCPU is parked. */
-	int r = vm_pause(vm);
-	if (r < 0) {
-		if (s == VM_RUN_RUNNING)
-			(void) vm_resume(vm);
-		return r;
-	}
-	h->resume = s == VM_RUN_RUNNING;
-	return 0;
-}
+	int r = vm_hold(vm, h);
 
-void inspect_release(struct vm *vm, struct inspect_hold *h)
-{
-	if (h->resume)
-		(void) vm_resume(vm);
-	h->resume = false;
+	if (r < 0)
+		inspect_hold_error(r, err);
+	return r;
 }
 
 int inspect_hold_error(int r, struct rpc_error *err)
@@ -51,24 +32,19 @@ int inspect_hold_error(int r, struct rpc_error *err)
 
 /* --- parameters -------------------------------------------------------------- */
 
-void inspect_fail(struct rpc_call *call, const struct rpc_error *err)
-{
-	rpc_call_error(call, err, NULL);
-}
-
 int inspect_param_u64(struct json_object *params, const char *name, bool required, uint64_t dflt,
 		      uint64_t *ret, struct rpc_error *err)
 {
 	struct json_object *v;
 	if (!params || !json_object_object_get_ex(params, name, &v)) {
 		if (required)
-			return rpc_error_set_field(err, RPC_INVALID_PARAMS, name, "missing parameter '%s'", name);
+			return worker_error_set(err, WORKER_ERROR_PARAMS, name, "missing parameter '%s'", name);
 		*ret = dflt;
 		return 0;
 	}
 	/* json-c keeps integers above INT64_MAX as uint64 (get_int64 then saturates). */
 	if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
-		return rpc_error_set_field(err, RPC_INVALID_PARAMS, name,
+		return worker_error_set(err, WORKER_ERROR_PARAMS, name,
 					   "parameter '%s' must be an integer in [0, 2^64)", name);
 	*ret = json_object_get_uint64(v);
 	return 0;
@@ -81,7 +57,7 @@ int inspect_param_vcpu(struct vm *vm, struct json_object *params, unsigned *ret,
 	if (r < 0)
 		return r;
 	if (v >= vm->n_vcpus)
-		return rpc_error_set_field(err, RPC_INVALID_PARAMS, "vcpu", "vcpu %llu out of range: the VM has %u",
+		return worker_error_set(err, WORKER_ERROR_PARAMS, "vcpu", "vcpu %llu out of range: the VM has %u",
 					   (unsigned long long) v, vm->n_vcpus);
 	*ret = (unsigned) v;
 	return 0;
@@ -119,7 +95,7 @@ struct json_object *inspect_regs_json(const struct kvm_regs *regs)
 int inspect_regs_apply(struct json_object *obj, struct kvm_regs *regs, struct rpc_error *err)
 {
 	if (!obj || !json_object_is_type(obj, json_type_object))
-		return rpc_error_set_field(err, RPC_INVALID_PARAMS, "regs", "regs must be an object");
+		return worker_error_set(err, WORKER_ERROR_PARAMS, "regs", "regs must be an object");
 	struct kvm_regs copy = *regs;
 	size_t n = 0;
 	json_object_object_foreach(obj, key, val) {
@@ -129,16 +105,16 @@ int inspect_regs_apply(struct json_object *obj, struct kvm_regs *regs, struct rp
 		while (i < N_REGS && strcmp(reg_table[i].name, key) != 0)
 			i++;
 		if (i == N_REGS)
-			return rpc_error_set_field(err, RPC_INVALID_PARAMS, field,
+			return worker_error_set(err, WORKER_ERROR_PARAMS, field,
 						   "unknown register '%.40s' (rax..r15, rip, rflags)", key);
 		if (!json_object_is_type(val, json_type_int) || json_object_get_int64(val) < 0)
-			return rpc_error_set_field(err, RPC_INVALID_PARAMS, field,
+			return worker_error_set(err, WORKER_ERROR_PARAMS, field,
 						   "register '%.40s' must be an integer in [0, 2^64)", key);
 		*reg_ptr(&copy, i) = json_object_get_uint64(val);
 		n++;
 	}
 	if (n == 0)
-		return rpc_error_set_field(err, RPC_INVALID_PARAMS, "regs", "regs names no register");
+		return worker_error_set(err, WORKER_ERROR_PARAMS, "regs", "regs names no register");
 	*regs = copy;
 	return 0;
 }
@@ -192,33 +168,17 @@ struct json_object *inspect_sregs_json(const struct kvm_sregs *s)
 	return o;
 }
 
-const char *inspect_paging_kind(const struct inspect_paging *p)
-{
-	if (!(p->cr0 & X86_CR0_PG))
-		return "none";
-	if (!(p->cr4 & X86_CR4_PAE))
-		return "32-bit";
-	if (!(p->efer & X86_EFER_LMA))
-		return "pae";
-	return p->cr4 & X86_CR4_LA57 ? "5-level" : "4-level";
-}
-
-void inspect_walk_config(const struct inspect_paging *p, struct gw_config *ret)
-{
-	*ret = (struct gw_config) { .phys_bits = p->phys_bits, .nxe = (p->efer & X86_EFER_NXE) != 0, .no_1g = p->no_1g };
-}
-
 struct json_object *inspect_pcb_json(const struct kvm_regs *regs, const struct kvm_sregs *sregs)
 {
 	/* CPL: 0 in real mode, else SS.DPL (what KVM itself uses). */
 	unsigned cpl = (sregs->cr0 & X86_CR0_PE) ? sregs->ss.dpl : 0;
-	struct inspect_paging p = { sregs->cr0, sregs->cr3, sregs->cr4, sregs->efer };
+	enum guest_paging_kind paging = guest_paging_kind(sregs->cr0, sregs->cr4, sregs->efer);
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "interrupts_enabled", json_object_new_boolean(regs->rflags & X86_RFLAGS_IF));
 	json_object_object_add(o, "idt_base", json_object_new_uint64(sregs->idt.base));
 	json_object_object_add(o, "idt_limit", json_object_new_int(sregs->idt.limit));
 	json_object_object_add(o, "page_table_base", json_object_new_uint64(sregs->cr3 & X86_CR3_ADDR));
-	json_object_object_add(o, "paging", json_object_new_string(inspect_paging_kind(&p)));
+	json_object_object_add(o, "paging", json_object_new_string(guest_paging_name(paging)));
 	json_object_object_add(o, "kernel_mode", json_object_new_boolean(cpl == 0));
 	json_object_object_add(o, "cpl", json_object_new_int(cpl));
 	/* hw mode: the guest's view is the vCPU's real state. Shadow mode reads its PCB. */
@@ -270,51 +230,11 @@ void inspect_rights(bool user, bool writable, bool nx, char out[5])
 	out[4] = '\0';
 }
 
-/* --- KVM --------------------------------------------------------------------- */
+/* --- vCPU state ---------------------------------------------------------------- */
 
-/* MAXPHYADDR and PDPE1GB from the CPUID the vCPU was given (vcpu.c: KVM's supported set). */
-static void cpuid_facts(int fd, struct inspect_paging *p)
+int inspect_vcpu_error(int r, unsigned vcpu, struct rpc_error *err)
 {
-	unsigned n = 256;
-	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(struct kvm_cpuid_entry2));
-	struct gw_config facts;
-	p->phys_bits = INSPECT_PHYS_BITS;
-	p->no_1g = false;
-	if (!c)
-		return;
-	c->nent = n;
-	if (ioctl(fd, KVM_GET_CPUID2, c) == 0) {
-		x86_cpuid_paging(c->entries, c->nent < n ? c->nent : n, &facts);
-		p->phys_bits = facts.phys_bits;
-		p->no_1g = facts.no_1g;
-	}
-	free(c);
-}
-
-int inspect_get_paging(struct vm *vm, unsigned vcpu, struct inspect_paging *ret)
-{
-	struct kvm_sregs s;
-	int fd = vm->vcpus[vcpu].fd;
-	/* Shadow mode: the real CR3 is a shadow root; the guest's walk starts from
-	 * the engine's virtual CR0/CR3/CR4/EFER, which belong here (issue 4). */
-	if (vm->shadow) {
-		const struct shadow_pcb *p = &vm->vcpus[vcpu].shadow->cpu.pcb;
-		*ret = (struct inspect_paging) { p->cr0, p->cr3, p->cr4, p->efer };
-	} else {
-		if (ioctl(fd, KVM_GET_SREGS, &s) < 0)
-			return -errno;
-		*ret = (struct inspect_paging) { s.cr0, s.cr3, s.cr4, s.efer };
-	}
-	cpuid_facts(fd, ret);
-	return 0;
-}
-
-int inspect_paging_error(int r, unsigned vcpu, struct rpc_error *err)
-{
-	if (r == -EOPNOTSUPP)
-		return rpc_error_set(err, RPC_UNSUPPORTED, "walking the guest's page tables in shadow mode "
-				     "needs the shadow engine's guest CR3 (not wired yet)");
-	return rpc_error_set(err, RPC_INTERNAL_ERROR, "reading vCPU %u failed: %s", vcpu, strerror(-r));
+	return worker_error_set(err, WORKER_ERROR_INTERNAL, NULL, "reading vCPU %u failed: %s", vcpu, strerror(-r));
 }
 
 static const char *mp_state_name(uint32_t s)
@@ -327,106 +247,117 @@ static const char *mp_state_name(uint32_t s)
 	return s < ELEMENTSOF(names) && names[s] ? names[s] : "other";
 }
 
+/* The real registers, read with every vCPU held still. */
+struct vcpu_snapshot {
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	uint32_t mp_state;
+	bool paused;            /* paused by the user, not just for the read */
+};
+
+static int snapshot(struct vm *vm, unsigned i, struct vcpu_snapshot *ret, struct rpc_error *err)
+{
+	struct vm_hold h;
+	int r = inspect_hold(vm, &h, err);
+
+	if (r < 0)
+		return r;
+	ret->paused = !h.resume;
+	r = vcpu_get_regs(&vm->vcpus[i], &ret->regs);
+	if (r == 0)
+		r = vcpu_get_sregs(&vm->vcpus[i], &ret->sregs);
+	if (r == 0 && vcpu_get_mp_state(&vm->vcpus[i], &ret->mp_state) < 0)
+		ret->mp_state = ~0u;
+	vm_release(vm, &h);
+	return r < 0 ? inspect_vcpu_error(r, i, err) : 0;
+}
+
 void inspect_vcpu_state(struct worker *w, struct vm *vm, struct rpc_call *call)
 {
 	struct rpc_error err = { 0 };
-	struct inspect_hold h;
+	struct vcpu_snapshot snap;
+	struct json_object *o;
 	unsigned i;
-	int r;
-	if (inspect_param_vcpu(vm, call->params, &i, &err) < 0)
-		goto fail;
-	r = inspect_hold(vm, &h);
-	if (r < 0) {
-		inspect_hold_error(r, &err);
-		goto fail;
+
+	if (inspect_param_vcpu(vm, call->params, &i, &err) < 0 || snapshot(vm, i, &snap, &err) < 0) {
+		rpc_call_error(call, &err, NULL);
+		return;
 	}
-	bool was_running = h.resume;
-	struct kvm_regs regs;
-	struct kvm_sregs sregs;
-	struct kvm_mp_state mp = { 0 };
-	int fd = vm->vcpus[i].fd;
-	if (ioctl(fd, KVM_GET_REGS, &regs) < 0 || ioctl(fd, KVM_GET_SREGS, &sregs) < 0)
-		r = -errno;
-	else if (ioctl(fd, KVM_GET_MP_STATE, &mp) < 0)
-		mp.mp_state = ~0u;
-	inspect_release(vm, &h);
-	if (r < 0) {
-		rpc_error_set(&err, RPC_INTERNAL_ERROR, "reading vCPU %u failed: %s", i, strerror(-r));
-		goto fail;
-	}
-	struct json_object *o = json_object_new_object();
+	o = json_object_new_object();
 	json_object_object_add(o, "vcpu", json_object_new_int(i));
 	json_object_object_add(o, "mode", json_object_new_string(vm_paging_name(vm->config->paging)));
 	/* Whether it was read while the VM was paused by the user (else paused for the read). */
-	json_object_object_add(o, "paused", json_object_new_boolean(!was_running));
-	json_object_object_add(o, "mp_state", json_object_new_string(mp_state_name(mp.mp_state)));
-	json_object_object_add(o, "regs", inspect_regs_json(&regs));
-	json_object_object_add(o, "sregs", inspect_sregs_json(&sregs));
+	json_object_object_add(o, "paused", json_object_new_boolean(snap.paused));
+	json_object_object_add(o, "mp_state", json_object_new_string(mp_state_name(snap.mp_state)));
+	json_object_object_add(o, "regs", inspect_regs_json(&snap.regs));
+	json_object_object_add(o, "sregs", inspect_sregs_json(&snap.sregs));
 	if (vm->shadow) {
 		/* The guest's view is the PCB and the engine's registers; the real
 		 * CPU (CPL3, monitor GDT/IDT, shadow root) is shown apart. */
-		json_object_object_add(o, "real", json_object_new_object());
-		struct json_object *real;
-		json_object_object_get_ex(o, "real", &real);
-		json_object_object_add(real, "regs", json_object_get(json_object_object_get(o, "regs")));
-		json_object_object_add(real, "sregs", json_object_get(json_object_object_get(o, "sregs")));
+		struct json_object *real = json_object_new_object();
+
+		json_object_object_add(real, "regs", inspect_regs_json(&snap.regs));
+		json_object_object_add(real, "sregs", inspect_sregs_json(&snap.sregs));
+		json_object_object_add(o, "real", real);
 		shadow_inspect_vcpu(vm, i, o);
 	} else {
-		json_object_object_add(o, "pcb", inspect_pcb_json(&regs, &sregs));
+		json_object_object_add(o, "pcb", inspect_pcb_json(&snap.regs, &snap.sregs));
 	}
 	rpc_call_result(call, o);
-	return;
-fail:
-	inspect_fail(call, &err);
+}
+
+/* Apply want to the vCPU's registers and read them back; the VM is paused. */
+static int set_regs(struct vm *vm, unsigned i, struct json_object *want, struct kvm_regs *ret,
+		    struct rpc_error *err)
+{
+	struct vcpu *v = &vm->vcpus[i];
+	struct vm_hold h;
+	int r = inspect_hold(vm, &h, err);   /* paused: makes sure every vCPU is parked */
+
+	if (r < 0)
+		return r;
+	r = vcpu_get_regs(v, ret);
+	if (r == 0 && inspect_regs_apply(want, ret, err) < 0)
+		r = -EINVAL;   /* err says which register */
+	else if (r == 0 && (r = vcpu_set_regs(v, ret)) == 0)
+		r = vcpu_get_regs(v, ret);
+	vm_release(vm, &h);
+	if (r < 0 && r != -EINVAL)
+		return worker_error_set(err, WORKER_ERROR_INTERNAL, NULL, "setting vCPU %u's registers failed: %s",
+					i, strerror(-r));
+	return r;
 }
 
 void inspect_vcpu_regs_set(struct worker *w, struct vm *vm, struct rpc_call *call)
 {
 	struct rpc_error err = { 0 };
-	struct json_object *want = NULL;
-	struct inspect_hold h;
+	struct json_object *want = NULL, *o;
 	struct kvm_regs regs;
+	bool paused;
 	unsigned i;
-	int r;
+
 	if (inspect_param_vcpu(vm, call->params, &i, &err) < 0)
 		goto fail;
 	if (!call->params || !json_object_object_get_ex(call->params, "regs", &want)) {
-		rpc_error_set_field(&err, RPC_INVALID_PARAMS, "regs", "missing parameter 'regs'");
+		worker_error_set(&err, WORKER_ERROR_PARAMS, "regs", "missing parameter 'regs'");
 		goto fail;
 	}
 	pthread_mutex_lock(&vm->lock);
-	bool paused = vm->run_state == VM_RUN_PAUSED;
+	paused = vm->run_state == VM_RUN_PAUSED;
 	pthread_mutex_unlock(&vm->lock);
 	if (!paused) {
-		rpc_error_set(&err, RPC_INVALID_STATE, "vcpu.regs.set needs a paused VM (vm.pause first)");
+		worker_error_set(&err, WORKER_ERROR_STATE, NULL, "vcpu.regs.set needs a paused VM (vm.pause first)");
 		goto fail;
 	}
-	r = inspect_hold(vm, &h);   /* paused: makes sure every vCPU is parked */
-	if (r < 0) {
-		inspect_hold_error(r, &err);
+	if (set_regs(vm, i, want, &regs, &err) < 0)
 		goto fail;
-	}
-	int fd = vm->vcpus[i].fd;
-	if (ioctl(fd, KVM_GET_REGS, &regs) < 0) {
-		r = -errno;
-	} else if (inspect_regs_apply(want, &regs, &err) < 0) {
-		inspect_release(vm, &h);
-		goto fail;
-	} else if (ioctl(fd, KVM_SET_REGS, &regs) < 0 || ioctl(fd, KVM_GET_REGS, &regs) < 0) {
-		r = -errno;
-	}
-	inspect_release(vm, &h);
-	if (r < 0) {
-		rpc_error_set(&err, RPC_INTERNAL_ERROR, "setting vCPU %u's registers failed: %s", i, strerror(-r));
-		goto fail;
-	}
-	struct json_object *o = json_object_new_object();
+	o = json_object_new_object();
 	json_object_object_add(o, "vcpu", json_object_new_int(i));
 	json_object_object_add(o, "regs", inspect_regs_json(&regs));
 	rpc_call_result(call, o);
 	return;
 fail:
-	inspect_fail(call, &err);
+	rpc_call_error(call, &err, NULL);
 }
 
 void inspect_stats_extend(struct vm *vm, struct json_object *o)

@@ -14,11 +14,14 @@
  * The supervisor checks the parameters first (methods_inspect.c); the
  * worker checks them again, since it is the one that touches the VM.
  *
+ * These files are the JSON side only: they read and check parameters, call
+ * the mechanism (vm_hold, vcpu_get_regs, guest_paging_get, vm_irq.h, the
+ * walker in x86/guest_walk.h), and shape the answer. The mechanism hides
+ * whether the VM runs in hw or shadow mode, and issues the KVM ioctls.
+ *
  * Reading a vCPU's state needs the vCPU out of KVM_RUN: a running VM is
- * paused (every vCPU parked on its own thread, vm_pause), read, and
- * resumed; a paused one is read as it is. hw mode reads the real state
- * with KVM ioctls; the shadow engine supplies its own guest view later
- * (the `pcb` part of vcpu.state and the CR3 the walks start from).
+ * paused (every vCPU parked on its own thread, vm_hold), read, and
+ * resumed; a paused one is read as it is.
  */
 #pragma once
 
@@ -28,59 +31,32 @@
 #include <json-c/json.h>
 
 #include "proto/exchange.h"
-#include "x86/guest_walk.h"
+#include "vmmd/worker/vm.h"
 
-struct vm;
 struct worker;
 
 /* Add the issue-3 parts of worker.stats (irqs, and the shadow-only
  * counters as null in hw mode) to o. */
 void inspect_stats_extend(struct vm *vm, struct json_object *o);
 
-/* --- shared by inspect*.c ---------------------------------------------------- */
+/* --- shared by inspect*.c: the JSON side ------------------------------------- */
 
 #define INSPECT_MEM_MAX   (1u << 20)   /* mem.read len, mem.write data: 1 MiB */
-#define INSPECT_PHYS_BITS 52           /* MAXPHYADDR when the vCPU's CPUID does not say */
 
 enum inspect_irq_kind { INSPECT_IRQ_LINE, INSPECT_IRQ_VECTOR, INSPECT_IRQ_NMI, INSPECT_IRQ_KINDS };
 
-/* A vCPU held still: paused by us (resume on release) or by the user. */
-struct inspect_hold {
-	bool resume;
-};
-
-/* Park every vCPU unless already parked. -ESHUTDOWN when the VM is stopping. */
-int inspect_hold(struct vm *vm, struct inspect_hold *h);
-void inspect_release(struct vm *vm, struct inspect_hold *h);
-/* Fill err for a failed inspect_hold or vm_pause: the VM is stopping, or its
+/* vm_hold, or err filled: the one sentence for "the vCPUs would not hold still". */
+int inspect_hold(struct vm *vm, struct vm_hold *h, struct rpc_error *err);
+/* Fill err for a failed vm_hold or vm_pause: the VM is stopping, or its
  * vCPUs did not park in time (kind state). Returns the code. */
 int inspect_hold_error(int r, struct rpc_error *err);
+/* Fill err for reading a vCPU that failed with r (kind internal). */
+int inspect_vcpu_error(int r, unsigned vcpu, struct rpc_error *err);
 
-/* The vCPU's registers and CPUID facts as the paging code needs them. */
-struct inspect_paging {
-	uint64_t cr0, cr3, cr4, efer;
-	unsigned phys_bits;     /* CPUID 0x80000008 EAX[7:0], INSPECT_PHYS_BITS if unknown */
-	bool no_1g;             /* CPUID 0x80000001 EDX[26] (PDPE1GB) clear */
-};
-/* -EOPNOTSUPP where the guest's paging state is not the vCPU's (shadow mode, for now). */
-int inspect_get_paging(struct vm *vm, unsigned vcpu, struct inspect_paging *ret);
-/* Fill err for a failed inspect_get_paging (Unsupported or InternalError). */
-int inspect_paging_error(int r, unsigned vcpu, struct rpc_error *err);
-/* "4-level" when CR0.PG, CR4.PAE and EFER.LMA; "none" without CR0.PG; else what it is. */
-const char *inspect_paging_kind(const struct inspect_paging *p);
-
-/* The walk's view of the CPU: EFER.NXE, MAXPHYADDR, 1 GiB pages. */
-void inspect_walk_config(const struct inspect_paging *p, struct gw_config *ret);
-/* gw_memory over the VM's guest-physical memory. */
-void inspect_guest_reader(struct vm *vm, struct gw_memory *ret);
-
-/* Parameter readers: 0, or -EINVAL with err filled (InvalidParams, naming it). */
+/* Parameter readers: 0, or negative with err filled (kind params, naming it). */
 int inspect_param_vcpu(struct vm *vm, struct json_object *params, unsigned *ret, struct rpc_error *err);
 int inspect_param_u64(struct json_object *params, const char *name, bool required, uint64_t dflt,
 		      uint64_t *ret, struct rpc_error *err);
-
-/* Complete call with the error (always returns). */
-void inspect_fail(struct rpc_call *call, const struct rpc_error *err);
 
 /* Handlers, rows of worker_methods[] (worker.h): inspect.c, inspect_mem.c, inspect_irq.c. */
 void inspect_vcpu_state(struct worker *w, struct vm *vm, struct rpc_call *call);
@@ -94,7 +70,7 @@ void inspect_bus_map(struct worker *w, struct vm *vm, struct rpc_call *call);
 /* Add stats.get's `bus` {regions: [{space, base, device, reads, writes, errors}], misses} to o. */
 void inspect_bus_stats(struct vm *vm, struct json_object *o);
 
-/* Pure helpers (unit-tested in tests/unit/test_worker_inspect.c). */
+/* Pure helpers (unit-tested in tests/unit/test_vmmd_inspect.c). */
 struct json_object *inspect_regs_json(const struct kvm_regs *regs);
 struct json_object *inspect_sregs_json(const struct kvm_sregs *sregs);
 /* The guest's view: hw mode derives it from the real registers. */

@@ -1,166 +1,121 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * irq.inject and bus.map.
- *
- * Interrupts in hw mode go through KVM's in-kernel irqchip (PIC, IOAPIC,
- * one LAPIC per vCPU), so each kind uses the path real hardware would:
- *   irq N     KVM_IRQ_LINE: raise then lower GSI N (an edge on the PIC and
- *             IOAPIC pin N; the guest's own routing decides the vector)
- *   vector V  KVM_SIGNAL_MSI: a fixed-delivery, edge MSI with vector V to
- *             the LAPIC of `vcpu` (KVM_INTERRUPT is only for VMs without
- *             an in-kernel irqchip)
- *   nmi       KVM_NMI on the vCPU (what QEMU's `nmi` does with an in-kernel
- *             irqchip): queued, taken when the vCPU next runs
+ * irq.inject and bus.map, the JSON side. What an injection does in each
+ * mode is vm_irq.h's business; here: which kind was asked for, its
+ * parameters, and the answer.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
 #include "base/macro.h"
 #include "vmmd/worker/inspect.h"
-#include "vmmd/worker/shadow_platform.h"
-#include "vmmd/worker/shadow_run.h"
 #include "vmmd/worker/vm.h"
+#include "vmmd/worker/vm_irq.h"
 
-#define IRQ_LINES       24            /* GSIs with a PIC and/or IOAPIC pin */
-#define VECTOR_MIN      32            /* 0..31 are exceptions */
-#define MSI_ADDR_BASE   0xfee00000u
-
-static void count(struct vm *vm, enum inspect_irq_kind k)
+static struct json_object *result_json(const char *kind, const struct vm_irq_result *res)
 {
-	__atomic_fetch_add(&vm->irqs_injected[k], 1, __ATOMIC_RELAXED);
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "kind", json_object_new_string(kind));
+	json_object_object_add(o, "via", json_object_new_string(res->via));
+	json_object_object_add(o, "delivered", json_object_new_boolean(res->delivered));
+	json_object_object_add(o, "pending", json_object_new_boolean(res->pending));
+	return o;
+}
+
+static int inject_line(struct vm *vm, struct json_object *p, struct json_object **ret, struct rpc_error *err)
+{
+	struct vm_irq_result res = { 0 };
+	uint64_t n;
+	int r;
+
+	if (inspect_param_u64(p, "irq", true, 0, &n, err) < 0)
+		return -EINVAL;
+	if (json_object_object_get_ex(p, "vcpu", NULL))
+		return worker_error_set(err, WORKER_ERROR_PARAMS, "vcpu",
+					"an IRQ line is routed by the guest's PIC/IOAPIC, not sent to a vCPU");
+	if (n >= vm_irq_lines(vm))
+		return worker_error_set(err, WORKER_ERROR_PARAMS, "irq", "irq must be between 0 and %u%s",
+					vm_irq_lines(vm) - 1, vm->shadow ? " (shadow mode has a PIC pair only)" : "");
+	r = vm_irq_trigger(vm, (unsigned) n, &res);
+	if (r < 0)
+		return worker_error_set(err, WORKER_ERROR_INTERNAL, NULL, "%s failed: %s", res.via ? res.via : "KVM_IRQ_LINE",
+					strerror(-r));
+	*ret = result_json("irq", &res);
+	json_object_object_add(*ret, "irq", json_object_new_int((int) n));
+	/* status: > 0 an edge some chip latched, 0 already pending (coalesced), < 0 nobody took it. */
+	json_object_object_add(*ret, "status", json_object_new_int(res.status));
+	return INSPECT_IRQ_LINE;
+}
+
+static int inject_vector(struct vm *vm, unsigned vcpu, struct json_object *p, struct json_object **ret,
+			 struct rpc_error *err)
+{
+	struct vm_irq_result res = { 0 };
+	uint64_t n;
+	int r;
+
+	if (inspect_param_u64(p, "vector", true, 0, &n, err) < 0)
+		return -EINVAL;
+	if (n < VM_IRQ_VECTOR_MIN || n > VM_IRQ_VECTOR_MAX)
+		return worker_error_set(err, WORKER_ERROR_PARAMS, "vector", "vector must be between %d and %d",
+					VM_IRQ_VECTOR_MIN, VM_IRQ_VECTOR_MAX);
+	r = vm_irq_vector(vm, vcpu, (unsigned) n, &res);
+	if (r < 0)
+		return worker_error_set(err, WORKER_ERROR_INTERNAL, NULL, "KVM_SIGNAL_MSI failed: %s", strerror(-r));
+	*ret = result_json("vector", &res);
+	json_object_object_add(*ret, "vector", json_object_new_int((int) n));
+	json_object_object_add(*ret, "vcpu", json_object_new_int(vcpu));
+	json_object_object_add(*ret, "status", json_object_new_int(res.status));
+	return INSPECT_IRQ_VECTOR;
+}
+
+static int inject_nmi(struct vm *vm, unsigned vcpu, struct json_object *p, struct json_object **ret,
+		      struct rpc_error *err)
+{
+	struct vm_irq_result res = { 0 };
+	struct json_object *v;
+	int r;
+
+	json_object_object_get_ex(p, "nmi", &v);
+	if (!json_object_is_type(v, json_type_boolean) || !json_object_get_boolean(v))
+		return worker_error_set(err, WORKER_ERROR_PARAMS, "nmi", "nmi must be true");
+	r = vm_irq_nmi(vm, vcpu, &res);
+	if (r == -ESHUTDOWN || r == -ETIMEDOUT)
+		return inspect_hold_error(r, err);
+	if (r < 0)
+		return worker_error_set(err, WORKER_ERROR_INTERNAL, NULL, "KVM_NMI failed: %s", strerror(-r));
+	*ret = result_json("nmi", &res);
+	json_object_object_add(*ret, "vcpu", json_object_new_int(vcpu));
+	return INSPECT_IRQ_NMI;
 }
 
 void inspect_irq_inject(struct worker *w, struct vm *vm, struct rpc_call *call)
 {
 	struct rpc_error err = { 0 };
-	struct json_object *p = call->params, *v;
+	struct json_object *p = call->params, *o = NULL;
 	bool has_irq = p && json_object_object_get_ex(p, "irq", NULL);
 	bool has_vector = p && json_object_object_get_ex(p, "vector", NULL);
 	bool has_nmi = p && json_object_object_get_ex(p, "nmi", NULL);
-	bool has_vcpu = p && json_object_object_get_ex(p, "vcpu", NULL);
-	uint64_t n = 0;
 	unsigned vcpu = 0;
-	int r;
+	int kind;
+
 	if (has_irq + has_vector + has_nmi != 1) {
-		rpc_error_set(&err, RPC_INVALID_PARAMS, "give exactly one of irq, vector and nmi");
+		worker_error_set(&err, WORKER_ERROR_PARAMS, NULL, "give exactly one of irq, vector and nmi");
 		goto fail;
 	}
 	if (inspect_param_vcpu(vm, p, &vcpu, &err) < 0)
 		goto fail;
-	struct json_object *o = json_object_new_object();
-	/* Shadow mode has no in-kernel irqchip: lines go to vmmd's PIC model,
-	 * vectors and NMI are reflected by the engine when the virtual IF allows
-	 * (an NMI too, a documented simplification). */
-	bool shadow = vm->shadow != NULL;
-	if (has_irq) {
-		if (inspect_param_u64(p, "irq", true, 0, &n, &err) < 0)
-			goto fail_o;
-		if (n >= IRQ_LINES) {
-			rpc_error_set_field(&err, RPC_INVALID_PARAMS, "irq", "irq must be between 0 and %d", IRQ_LINES - 1);
-			goto fail_o;
-		}
-		if (has_vcpu) {
-			rpc_error_set_field(&err, RPC_INVALID_PARAMS, "vcpu",
-					    "an IRQ line is routed by the guest's PIC/IOAPIC, not sent to a vCPU");
-			goto fail_o;
-		}
-		struct kvm_irq_level up = { .irq = (uint32_t) n, .level = 1 }, down = { .irq = (uint32_t) n };
-		if (shadow) {
-			if (n >= 16) {
-				rpc_error_set_field(&err, RPC_INVALID_PARAMS, "irq", "shadow mode has a PIC pair only: irq 0-15");
-				goto fail_o;
-			}
-			shadow_platform_set_irq(vm, (unsigned) n, 1);
-			shadow_platform_set_irq(vm, (unsigned) n, 0);
-			up.status = 1;
-		} else if (ioctl(vm->vm_fd, KVM_IRQ_LINE_STATUS, &up) < 0 || ioctl(vm->vm_fd, KVM_IRQ_LINE, &down) < 0) {
-			rpc_error_set(&err, RPC_INTERNAL_ERROR, "KVM_IRQ_LINE failed: %s", strerror(errno));
-			goto fail_o;
-		}
-		count(vm, INSPECT_IRQ_LINE);
-		/* status: > 0 an edge some chip latched, 0 already pending (coalesced), < 0 nobody took it. */
-		json_object_object_add(o, "kind", json_object_new_string("irq"));
-		json_object_object_add(o, "irq", json_object_new_int((int) n));
-		json_object_object_add(o, "via", json_object_new_string(shadow ? "vmmd PIC" : "KVM_IRQ_LINE"));
-		json_object_object_add(o, "status", json_object_new_int(up.status));
-		json_object_object_add(o, "delivered", json_object_new_boolean(up.status > 0));
-		json_object_object_add(o, "pending", json_object_new_boolean(false));
-	} else if (has_vector) {
-		if (inspect_param_u64(p, "vector", true, 0, &n, &err) < 0)
-			goto fail_o;
-		if (n < VECTOR_MIN || n > 255) {
-			rpc_error_set_field(&err, RPC_INVALID_PARAMS, "vector", "vector must be between %d and 255",
-					    VECTOR_MIN);
-			goto fail_o;
-		}
-		/* Physical destination = APIC ID, which KVM sets to the vCPU index. */
-		struct kvm_msi msi = { .address_lo = MSI_ADDR_BASE | (vcpu << 12), .data = (uint32_t) n };
-		if (shadow) {
-			shadow_run_raise(&vm->vcpus[vcpu], (unsigned) n);
-			r = 0;
-		} else {
-			r = ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &msi);
-		}
-		if (r < 0) {
-			rpc_error_set(&err, RPC_INTERNAL_ERROR, "KVM_SIGNAL_MSI failed: %s", strerror(errno));
-			goto fail_o;
-		}
-		count(vm, INSPECT_IRQ_VECTOR);
-		json_object_object_add(o, "kind", json_object_new_string("vector"));
-		json_object_object_add(o, "vector", json_object_new_int((int) n));
-		json_object_object_add(o, "vcpu", json_object_new_int(vcpu));
-		json_object_object_add(o, "via", json_object_new_string(shadow ? "virtual IDT" : "KVM_SIGNAL_MSI"));
-		json_object_object_add(o, "status", json_object_new_int(r));
-		/* 0: the LAPIC refused it (software-disabled, or the guest masked it).
-		 * Shadow mode: queued in the PCB until the virtual IF allows it. */
-		json_object_object_add(o, "delivered", json_object_new_boolean(r > 0));
-		json_object_object_add(o, "pending", json_object_new_boolean(shadow));
-	} else {
-		json_object_object_get_ex(p, "nmi", &v);
-		if (!json_object_is_type(v, json_type_boolean) || !json_object_get_boolean(v)) {
-			rpc_error_set_field(&err, RPC_INVALID_PARAMS, "nmi", "nmi must be true");
-			goto fail_o;
-		}
-		if (shadow) {
-			shadow_run_raise(&vm->vcpus[vcpu], 2);
-			count(vm, INSPECT_IRQ_NMI);
-			json_object_object_add(o, "kind", json_object_new_string("nmi"));
-			json_object_object_add(o, "vcpu", json_object_new_int(vcpu));
-			json_object_object_add(o, "via", json_object_new_string("virtual IDT"));
-			json_object_object_add(o, "delivered", json_object_new_boolean(false));
-			json_object_object_add(o, "pending", json_object_new_boolean(true));
-			rpc_call_result(call, o);
-			return;
-		}
-		/* A vCPU ioctl: the vCPU must be out of KVM_RUN. */
-		struct inspect_hold h;
-		r = inspect_hold(vm, &h);
-		if (r < 0) {
-			rpc_error_set(&err, RPC_INVALID_STATE, "%s", r == -ESHUTDOWN ? "the VM is stopping" :
-				      "the vCPUs did not stop in time");
-			goto fail_o;
-		}
-		r = ioctl(vm->vcpus[vcpu].fd, KVM_NMI) < 0 ? -errno : 0;
-		inspect_release(vm, &h);
-		if (r < 0) {
-			rpc_error_set(&err, RPC_INTERNAL_ERROR, "KVM_NMI failed: %s", strerror(-r));
-			goto fail_o;
-		}
-		count(vm, INSPECT_IRQ_NMI);
-		json_object_object_add(o, "kind", json_object_new_string("nmi"));
-		json_object_object_add(o, "vcpu", json_object_new_int(vcpu));
-		json_object_object_add(o, "via", json_object_new_string("KVM_NMI"));
-		json_object_object_add(o, "delivered", json_object_new_boolean(false));
-		json_object_object_add(o, "pending", json_object_new_boolean(true));
-	}
+	kind = has_irq ? inject_line(vm, p, &o, &err) : has_vector ? inject_vector(vm, vcpu, p, &o, &err) :
+	       inject_nmi(vm, vcpu, p, &o, &err);
+	if (kind < 0)
+		goto fail;
+	__atomic_fetch_add(&vm->irqs_injected[kind], 1, __ATOMIC_RELAXED);
 	rpc_call_result(call, o);
 	return;
-fail_o:
-	json_object_put(o);
 fail:
-	inspect_fail(call, &err);
+	rpc_call_error(call, &err, NULL);
 }
 
 /* --- bus.map -------------------------------------------------------------------- */

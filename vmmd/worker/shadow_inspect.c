@@ -5,6 +5,7 @@
 
 #include "base/macro.h"
 #include "vmmd/shadow/engine.h"
+#include "vmmd/worker/guest_paging.h"
 #include "vmmd/worker/inspect.h"
 #include "vmmd/worker/shadow_inspect.h"
 #include "vmmd/worker/vm.h"
@@ -159,7 +160,8 @@ void shadow_inspect_mmu(struct worker *w, struct vm *vm, struct rpc_call *call)
 {
 	if (!vm->shadow) {
 		struct rpc_error err = { 0 };
-		rpc_error_set(&err, RPC_UNSUPPORTED, "mmu.shadow: this VM runs in hw mode (KVM's paging, not vmmd's)");
+		worker_error_set(&err, WORKER_ERROR_UNSUPPORTED, NULL,
+				 "mmu.shadow: this VM runs in hw mode (KVM's paging, not vmmd's)");
 		rpc_call_error(call, &err, NULL);
 		return;
 	}
@@ -237,9 +239,8 @@ void shadow_inspect_vcpu(struct vm *vm, unsigned vcpu, struct json_object *o)
 	if (json_object_object_get_ex(o, "real", &real_sregs))
 		json_object_object_add(o, "sregs", inspect_sregs_json(&vs));
 
-	struct inspect_paging pg = { p->cr0, p->cr3, p->cr4, p->efer };
 	struct json_object *pcb = json_object_new_object();
-	json_object_object_add(pcb, "paging", json_object_new_string(inspect_paging_kind(&pg)));
+	json_object_object_add(pcb, "paging", json_object_new_string(guest_paging_name(guest_paging_kind(p->cr0, p->cr4, p->efer))));
 	json_object_object_add(pcb, "interrupts_enabled", json_object_new_boolean(p->vif));
 	json_object_object_add(pcb, "idt_base", json_object_new_uint64(p->idtr.base));
 	json_object_object_add(pcb, "idt_limit", json_object_new_int(p->idtr.limit));

@@ -99,6 +99,57 @@ int vcpu_init(struct vcpu *v, struct vm *vm, unsigned index)
 	return set_cpuid(v);
 }
 
+/* --- state, for inspection: the vCPU must be out of KVM_RUN (vm_hold) --------- */
+
+int vcpu_get_regs(struct vcpu *v, struct kvm_regs *ret)
+{
+	return ioctl(v->fd, KVM_GET_REGS, ret) < 0 ? -errno : 0;
+}
+
+int vcpu_set_regs(struct vcpu *v, const struct kvm_regs *regs)
+{
+	return ioctl(v->fd, KVM_SET_REGS, regs) < 0 ? -errno : 0;
+}
+
+int vcpu_get_sregs(struct vcpu *v, struct kvm_sregs *ret)
+{
+	return ioctl(v->fd, KVM_GET_SREGS, ret) < 0 ? -errno : 0;
+}
+
+int vcpu_get_mp_state(struct vcpu *v, uint32_t *ret)
+{
+	struct kvm_mp_state mp;
+
+	if (ioctl(v->fd, KVM_GET_MP_STATE, &mp) < 0)
+		return -errno;
+	*ret = mp.mp_state;
+	return 0;
+}
+
+int vcpu_get_cpuid(struct vcpu *v, struct kvm_cpuid2 **ret)
+{
+	unsigned n = 256;
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(struct kvm_cpuid_entry2));
+
+	if (!c)
+		return -ENOMEM;
+	c->nent = n;
+	if (ioctl(v->fd, KVM_GET_CPUID2, c) < 0) {
+		int r = -errno;
+		free(c);
+		return r;
+	}
+	if (c->nent > n)
+		c->nent = n;
+	*ret = c;
+	return 0;
+}
+
+int vcpu_nmi(struct vcpu *v)
+{
+	return ioctl(v->fd, KVM_NMI) < 0 ? -errno : 0;
+}
+
 int vcpu_set_entry(struct vcpu *v, const struct vcpu_entry *e)
 {
 	struct kvm_sregs sregs;

@@ -60,6 +60,17 @@ struct vcpu_entry {
 };
 
 int vcpu_set_entry(struct vcpu *v, const struct vcpu_entry *e);
+/* The vCPU's state through KVM, for inspection; the vCPU must be out of
+ * KVM_RUN (vm_hold). In shadow mode these are the real CPU's, not the
+ * guest's (shadow_inspect.h has the guest's view). 0 or -errno. */
+int vcpu_get_regs(struct vcpu *v, struct kvm_regs *ret);
+int vcpu_set_regs(struct vcpu *v, const struct kvm_regs *regs);
+int vcpu_get_sregs(struct vcpu *v, struct kvm_sregs *ret);
+int vcpu_get_mp_state(struct vcpu *v, uint32_t *ret);
+/* The CPUID table the vCPU was given (KVM_GET_CPUID2); free() it. */
+int vcpu_get_cpuid(struct vcpu *v, struct kvm_cpuid2 **ret);
+/* Queue an NMI (hw mode, KVM_NMI); the vCPU must be out of KVM_RUN. */
+int vcpu_nmi(struct vcpu *v);
 int vcpu_start_thread(struct vcpu *v);
 void vcpu_kick(struct vcpu *v);
 /* For the shadow loop: park while paused (false once stopping), count, handle a non-trap exit. */

@@ -22,6 +22,7 @@
 #include "vmmd/worker/shadow_platform.h"
 #include "vmmd/worker/shadow_run.h"
 #include "vmmd/worker/vm.h"
+#include "vmmd/worker/vm_irq.h"
 
 #define KVM_TSS_ADDR          0xfffbd000ULL
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
@@ -79,13 +80,7 @@ static void uart_tx(void *userdata, uint8_t byte)
 
 static void uart_set_irq(void *userdata, int level)
 {
-	struct vm *vm = userdata;
-	if (vm->platform) {
-		shadow_platform_set_irq(vm, VMM_IRQ_COM1, level);
-		return;
-	}
-	struct kvm_irq_level irq = { .irq = VMM_IRQ_COM1, .level = level };
-	(void) ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq);
+	(void) vm_irq_line(userdata, VMM_IRQ_COM1, level, NULL);
 }
 
 static const struct uart_ops uart_ops = { .tx = uart_tx, .set_irq = uart_set_irq };
@@ -351,7 +346,12 @@ int vm_create(const struct vm_config *config, const char *console_path, size_t c
 	vm->virtio.stop_fd = -1;
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_mutex_init(&vm->console_lock, NULL);
-	pthread_cond_init(&vm->cond, NULL);
+	/* The pause deadline must not move with the wall clock. */
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&vm->cond, &attr);
+	pthread_condattr_destroy(&attr);
 	vm->run_state = VM_RUN_RUNNING;
 	vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->wake_fd < 0) {
@@ -432,7 +432,7 @@ int vm_pause(struct vm *vm)
 
 	/* Inspection after pause must see still vCPUs, so wait until all park. */
 	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += PAUSE_TIMEOUT_MS / 1000;
 	int r = 0;
 	pthread_mutex_lock(&vm->lock);
@@ -456,6 +456,32 @@ int vm_resume(struct vm *vm)
 	}
 	pthread_mutex_unlock(&vm->lock);
 	return r;
+}
+
+int vm_hold(struct vm *vm, struct vm_hold *h)
+{
+	pthread_mutex_lock(&vm->lock);
+	enum vm_run_state s = vm->run_state;
+	pthread_mutex_unlock(&vm->lock);
+	h->resume = false;
+	if (s == VM_RUN_STOPPING)
+		return -ESHUTDOWN;
+	/* Also when paused: vm_pause returns at once once every vCPU is parked. */
+	int r = vm_pause(vm);
+	if (r < 0) {
+		if (s == VM_RUN_RUNNING)
+			(void) vm_resume(vm);
+		return r;
+	}
+	h->resume = s == VM_RUN_RUNNING;
+	return 0;
+}
+
+void vm_release(struct vm *vm, struct vm_hold *h)
+{
+	if (h->resume)
+		(void) vm_resume(vm);
+	h->resume = false;
 }
 
 void vm_destroy(struct vm *vm)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A hw-mode VM inside its worker: the KVM VM fd, guest memory, the device
- * bus with its models, and one thread per vCPU running KVM_RUN.
+ * A VM inside its worker, in either mode: the KVM VM fd, guest memory, the
+ * device bus with its models, one thread per vCPU running KVM_RUN, and in
+ * shadow mode the engine and its interrupt platform.
  *
  * Run states and who moves them: the control loop asks for RUNNING, PAUSED
  * or STOPPING; vCPU threads park while PAUSED and leave on STOPPING; a vCPU
@@ -102,6 +103,15 @@ int vm_start(struct vm *vm);
 /* Park every vCPU (waits until they are parked, bounded). Idempotent. */
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
+/* Every vCPU held still for a look or a vCPU ioctl: paused by us (and
+ * resumed by vm_release), or already paused by the user (left paused). */
+struct vm_hold {
+	bool resume;
+};
+/* Park every vCPU unless already parked. -ESHUTDOWN when the VM is stopping,
+ * -ETIMEDOUT when the vCPUs did not park in time (the VM is left as it was). */
+int vm_hold(struct vm *vm, struct vm_hold *h);
+void vm_release(struct vm *vm, struct vm_hold *h);
 /* Record an exit (first one wins) and make every vCPU leave. Safe from any thread. */
 void vm_request_exit(struct vm *vm, const struct vm_exit *exit);
 /* Join the vCPU threads (after an exit was requested) and free everything. */

@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The worker's mechanism calls without JSON, on real KVM VMs in both modes
+ * (built by vm_create from $B/guests/spin.elf, vCPUs not started): the
+ * interrupt paths of vm_irq.h, the guest paging state of guest_paging.h and
+ * the accesses and walks of guest_access.h. KVM itself answers the hw-mode
+ * checks (KVM_GET_VCPU_EVENTS shows the queued NMI). Skips (77) where
+ * /dev/kvm cannot be opened.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "base/cleanup_json.h"
+#include "vmmd/shadow/engine.h"
+#include "vmmd/worker/guest_access.h"
+#include "vmmd/worker/vm.h"
+#include "vmmd/worker/vm_irq.h"
+
+#define MIB (1ULL << 20)
+
+struct fixture {
+	struct vm_config *config;
+	struct vm *vm;
+	char console[64];
+};
+
+static int make_vm(void **state, const char *paging)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	const char *b = getenv("B") ? getenv("B") : "build";
+	char cwd[256], kernel[384];
+	struct config_error cerr;
+	struct vm_error verr;
+	char text[512];
+	int fd, r;
+
+	assert_non_null(f);
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	/* Configs name absolute paths; B is relative to the tree, where tests run. */
+	snprintf(kernel, sizeof(kernel), "%s%s%s/guests/spin.elf", b[0] == '/' ? "" : cwd, b[0] == '/' ? "" : "/", b);
+	snprintf(text, sizeof(text), "{\"name\":\"m\",\"kernel\":\"%s\",\"paging\":\"%s\",\"memory_mib\":64}",
+		 kernel, paging);
+	_cleanup_(json_object_putp) struct json_object *cfg = json_tokener_parse(text);
+	if (vm_config_from_json(cfg, &f->config, &cerr) < 0)
+		fail_msg("config: %s: %s", cerr.field, cerr.message);
+	snprintf(f->console, sizeof(f->console), "/tmp/test_worker_mechanism.XXXXXX");
+	fd = mkstemp(f->console);
+	assert_true(fd >= 0);
+	close(fd);
+	r = vm_create(f->config, f->console, CONSOLE_RING_DEFAULT, false, &f->vm, &verr);
+	if (r < 0)
+		fail_msg("vm_create (%s): %s: %s", paging, verr.why, strerror(-r));
+	*state = f;
+	return 0;
+}
+
+static int hw_vm(void **state)
+{
+	return make_vm(state, "hw");
+}
+
+static int shadow_vm(void **state)
+{
+	return make_vm(state, "shadow");
+}
+
+static int free_vm(void **state)
+{
+	struct fixture *f = *state;
+
+	vm_destroy(f->vm);
+	vm_config_free(f->config);
+	unlink(f->console);
+	free(f);
+	return 0;
+}
+
+/* --- interrupts ----------------------------------------------------------------- */
+
+static void test_irq_hw(void **state)
+{
+	struct fixture *f = *state;
+	struct vm_irq_result res;
+	struct kvm_vcpu_events ev;
+
+	assert_int_equal(vm_irq_lines(f->vm), VM_IRQ_LINES);
+	assert_int_equal(vm_irq_trigger(f->vm, 4, &res), 0);
+	assert_string_equal(res.via, "KVM_IRQ_LINE");
+	assert_int_equal(res.delivered, res.status > 0);
+	assert_int_equal(vm_irq_trigger(f->vm, VM_IRQ_LINES, &res), -EINVAL);
+
+	/* A LAPIC that the guest has not enabled refuses a fixed MSI. */
+	assert_int_equal(vm_irq_vector(f->vm, 0, 0x30, &res), 0);
+	assert_string_equal(res.via, "KVM_SIGNAL_MSI");
+	assert_false(res.delivered);
+	assert_false(res.pending);
+	assert_int_equal(vm_irq_vector(f->vm, 0, 31, &res), -EINVAL);
+	assert_int_equal(vm_irq_vector(f->vm, 1, 0x30, &res), -EINVAL);
+
+	/* The NMI is queued in KVM for when the vCPU next runs. */
+	memset(&ev, 0, sizeof(ev));
+	assert_int_equal(ioctl(f->vm->vcpus[0].fd, KVM_GET_VCPU_EVENTS, &ev), 0);
+	assert_int_equal(ev.nmi.pending, 0);
+	assert_int_equal(vm_irq_nmi(f->vm, 0, &res), 0);
+	assert_string_equal(res.via, "KVM_NMI");
+	assert_true(res.pending);
+	assert_int_equal(ioctl(f->vm->vcpus[0].fd, KVM_GET_VCPU_EVENTS, &ev), 0);
+	assert_int_equal(ev.nmi.pending, 1);
+	assert_int_equal(vm_irq_nmi(f->vm, 1, &res), -EINVAL);
+}
+
+static void test_irq_shadow(void **state)
+{
+	struct fixture *f = *state;
+	struct shadow_pcb *pcb = &f->vm->vcpus[0].shadow->cpu.pcb;
+	struct vm_irq_result res;
+
+	assert_int_equal(vm_irq_lines(f->vm), VM_IRQ_LINES_SHADOW);
+	assert_int_equal(vm_irq_trigger(f->vm, 4, &res), 0);
+	assert_string_equal(res.via, "vmmd PIC");
+	assert_true(res.delivered);
+	assert_int_equal(vm_irq_trigger(f->vm, 16, &res), -EINVAL);
+
+	/* Vectors and the NMI wait in the guest PCB for the virtual IF. */
+	assert_int_equal(pcb_highest_pending(pcb), -1);
+	assert_int_equal(vm_irq_vector(f->vm, 0, 0x30, &res), 0);
+	assert_string_equal(res.via, "virtual IDT");
+	assert_true(res.pending);
+	assert_int_equal(pcb_highest_pending(pcb), 0x30);
+	pcb_clear_pending(pcb, 0x30);
+	assert_int_equal(vm_irq_nmi(f->vm, 0, &res), 0);
+	assert_true(res.pending);
+	assert_int_equal(pcb_highest_pending(pcb), 2);
+}
+
+/* --- guest memory ------------------------------------------------------------------ */
+
+/* vmmd's boot contract (abi/bootinfo.h): 4-level paging, the first GiBs identity-mapped with 2 MiB pages. */
+static void check_boot_paging(struct fixture *f)
+{
+	struct guest_translation t;
+	struct guest_paging pg;
+	struct vm_hold h;
+
+	assert_int_equal(vm_hold(f->vm, &h), 0);
+	assert_int_equal(guest_paging_get(&f->vm->vcpus[0], &pg), 0);
+	vm_release(f->vm, &h);
+	assert_int_equal(pg.kind, GUEST_PAGING_4LEVEL);
+	assert_true(pg.walk.phys_bits >= 32 && pg.walk.phys_bits <= 52);
+
+	assert_int_equal(guest_translate(f->vm, 0, 0x100123, &t), 0);
+	assert_true(t.mapped && t.backed);
+	assert_int_equal(t.walk.phys, 0x100123);
+	assert_int_equal(t.walk.page_size, 2 * MIB);
+	assert_int_equal(t.walk.n_steps, 3);
+	assert_int_equal(t.machine, 0x100123);   /* hw: one slot at 0; shadow: the identity physmap */
+	/* Mapped, but past the end of the 64 MiB of memory: not backed. */
+	assert_int_equal(guest_translate(f->vm, 0, 100 * MIB, &t), 0);
+	assert_true(t.mapped);
+	assert_false(t.backed);
+	assert_int_equal(guest_translate(f->vm, 0, 0x800000000000ULL, &t), -EINVAL);
+}
+
+static void check_access(struct fixture *f)
+{
+	struct guest_access_fault fault;
+	uint8_t out[64], in[64];
+	uint64_t top = f->vm->mem.size;
+
+	for (size_t i = 0; i < sizeof(out); i++)
+		out[i] = (uint8_t) (i * 7 + 1);
+	assert_int_equal(guest_access(f->vm, 0, false, 0x300000, out, sizeof(out), true, &fault), 0);
+	memset(in, 0, sizeof(in));
+	assert_int_equal(guest_access(f->vm, 0, true, 0x300000, in, sizeof(in), false, &fault), 0);
+	assert_memory_equal(in, out, sizeof(out));
+	/* A physical range running off the end names where memory ends. */
+	assert_int_equal(guest_access(f->vm, 0, false, top - 16, in, 32, false, &fault), -EFAULT);
+	assert_int_equal(fault.kind, GUEST_FAULT_OUTSIDE_MEMORY);
+	assert_false(fault.virtual);
+	assert_int_equal(fault.phys, top);
+	/* A virtual one that maps past memory: nothing written, the first bad address named. */
+	memset(in, 0xaa, sizeof(in));
+	assert_int_equal(guest_access(f->vm, 0, true, top - 16, in, 32, true, &fault), -EFAULT);
+	assert_int_equal(fault.kind, GUEST_FAULT_OUTSIDE_MEMORY);
+	assert_true(fault.virtual);
+	assert_int_equal(fault.virt, top);
+	assert_int_not_equal(*(uint8_t *) guest_memory_ptr(&f->vm->mem, top - 16, 1), 0xaa);
+	assert_int_equal(guest_access(f->vm, 0, true, 0x800000000000ULL, in, 8, false, &fault), -EFAULT);
+	assert_int_equal(fault.kind, GUEST_FAULT_NOT_CANONICAL);
+	assert_int_equal(guest_access(f->vm, 0, false, 0, in, GUEST_ACCESS_MAX + 1, false, &fault), -E2BIG);
+}
+
+static void test_memory_hw(void **state)
+{
+	check_boot_paging(*state);
+	check_access(*state);
+}
+
+static void test_memory_shadow(void **state)
+{
+	check_boot_paging(*state);
+	check_access(*state);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_irq_hw, hw_vm, free_vm),
+		cmocka_unit_test_setup_teardown(test_irq_shadow, shadow_vm, free_vm),
+		cmocka_unit_test_setup_teardown(test_memory_hw, hw_vm, free_vm),
+		cmocka_unit_test_setup_teardown(test_memory_shadow, shadow_vm, free_vm),
+	};
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		printf("SKIP: cannot open /dev/kvm: %s\n", strerror(errno));
+		return 77;
+	}
+	close(fd);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
