@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vmmctl [--socket PATH] [--json] [--help] COMMAND ...
+ * vmmctl [--socket PATH | --connect URL] [--json] [--help] COMMAND ...
  *
  * Global options end at the first word that is not one (the command), so a
  * command's own options never clash with them. Each command checks its
@@ -18,8 +18,7 @@
 #include "vmmctl/socket_path.h"
 #include "vmmctl/vmmctl.h"
 
-/* In the order --help lists them. Later commands (regs, mem, translate,
- * shadow, irq, bus, stats, top) get their entries here when they exist. */
+/* In the order --help lists them. */
 static const struct cmd_entry *const commands[] = {
 	&cmd_version_entry,
 	&cmd_create_entry,
@@ -85,7 +84,17 @@ static const struct cmd_entry *find_command(const char *name)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+/* Where vmmd is: a local socket (--socket, or the default) or, through ssh, another machine. */
+struct target {
+	const char *socket;
+	const char *connect_url;
+};
+
+/*
+ * Global options, the command and its arguments into ctl, args and ret.
+ * 1: run the command; 0: done (help); -EINVAL: a usage error (reported).
+ */
+static int parse_argv(int argc, char **argv, struct ctl *ctl, struct cmd_args *args, struct target *ret)
 {
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
@@ -94,10 +103,7 @@ int main(int argc, char **argv)
 		{ "help",   no_argument,       NULL, 'h' },
 		{}
 	};
-	const char *socket_option = NULL, *connect_url = NULL;
-	char *socket_path = NULL;
-	struct ctl ctl = {};
-	struct cmd_args args;
+	struct target t = {};
 	char why[160];
 	int c, r;
 
@@ -106,96 +112,113 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			socket_option = optarg;
+			t.socket = optarg;
 			break;
 		case 'j':
-			ctl.json = true;
+			ctl->json = true;
 			break;
 		case 'c':
-			connect_url = optarg;
+			t.connect_url = optarg;
 			break;
 		case 'h':
 			usage(stdout);
-			return CTL_EXIT_OK;
+			return 0;
 		case ':':
 			fprintf(stderr, "vmmctl: option '%s' needs a value\n", argv[optind - 1]);
 			usage_short();
-			return CTL_EXIT_USAGE;
+			return -EINVAL;
 		default:
 			fprintf(stderr, "vmmctl: unknown option '%s'\n", argv[optind - 1]);
 			usage_short();
-			return CTL_EXIT_USAGE;
+			return -EINVAL;
 		}
 	}
 	if (optind >= argc) {
 		fputs("vmmctl: no command given\n", stderr);
 		usage_short();
-		return CTL_EXIT_USAGE;
+		return -EINVAL;
 	}
 	if (strcmp(argv[optind], "help") == 0) {
 		usage(stdout);
-		return CTL_EXIT_OK;
+		return 0;
 	}
 
-	ctl.cmd = find_command(argv[optind]);
-	if (!ctl.cmd) {
+	ctl->cmd = find_command(argv[optind]);
+	if (!ctl->cmd) {
 		fprintf(stderr, "vmmctl: unknown command '%s'\n", argv[optind]);
 		usage_short();
-		return CTL_EXIT_USAGE;
+		return -EINVAL;
 	}
-	r = cmd_args_parse(ctl.cmd->options, ctl.cmd->min_args, ctl.cmd->max_args,
-			   argc - optind - 1, argv + optind + 1, &args, why, sizeof(why));
-	if (r < 0) {
-		ctl_usage_error(&ctl, "%s: %s", ctl.cmd->name, why);
-		return CTL_EXIT_USAGE;
+	r = cmd_args_parse(ctl->cmd->options, ctl->cmd->min_args, ctl->cmd->max_args,
+			   argc - optind - 1, argv + optind + 1, args, why, sizeof(why));
+	if (r < 0)
+		return ctl_usage_error(ctl, "%s: %s", ctl->cmd->name, why);
+	if (args->json)
+		ctl->json = true;
+	if (args->socket)
+		t.socket = args->socket;
+	if (args->help) {
+		printf("usage: vmmctl %s %s\n  %s\n", ctl->cmd->name, ctl->cmd->usage, ctl->cmd->summary);
+		return 0;
 	}
-	if (args.json)
-		ctl.json = true;
-	if (args.socket)
-		socket_option = args.socket;
-	if (args.help) {
-		printf("usage: vmmctl %s %s\n  %s\n", ctl.cmd->name, ctl.cmd->usage, ctl.cmd->summary);
-		return CTL_EXIT_OK;
-	}
-
 	/* A socket to reach through ssh is the remote vmmctl's to resolve. */
-	if (connect_url && socket_option) {
-		ctl_usage_error(&ctl, "--socket and --connect exclude each other: put the remote socket in the URL");
-		return CTL_EXIT_USAGE;
-	}
-	if (connect_url)
-		r = remote_connect(&ctl, connect_url);
-	else
-		r = socket_path_resolve(socket_option, getenv("VMMD_SOCKET"), getenv("XDG_RUNTIME_DIR"),
+	if (t.connect_url && t.socket)
+		return ctl_usage_error(ctl, "--socket and --connect exclude each other: put the remote socket in the URL");
+	*ret = t;
+	return 1;
+}
+
+/* Reach vmmd and run the command: 0 or a negative errno (reported). */
+static int run(struct ctl *ctl, const struct cmd_args *args, const struct target *t)
+{
+	_cleanup_free_ char *socket_path = NULL;
+	int r;
+
+	if (t->connect_url) {
+		r = remote_connect(ctl, t->connect_url);
+		if (r < 0)
+			return r;
+	} else {
+		r = socket_path_resolve(t->socket, getenv("VMMD_SOCKET"), getenv("XDG_RUNTIME_DIR"),
 					geteuid(), &socket_path);
-	if (connect_url && r < 0)
-		return ctl.usage_error ? CTL_EXIT_USAGE : CTL_EXIT_FAILURE;
-	if (r == -ENOENT) {
-		fputs("vmmctl: XDG_RUNTIME_DIR is not set; use --socket PATH or VMMD_SOCKET\n", stderr);
-		return CTL_EXIT_FAILURE;
+		if (r == -ENOENT) {
+			fputs("vmmctl: XDG_RUNTIME_DIR is not set; use --socket PATH or VMMD_SOCKET\n", stderr);
+			return r;
+		}
+		if (r < 0)
+			return ctl_oom();
+		ctl->socket_path = socket_path;
 	}
-	if (r < 0) {
-		ctl_oom();
-		return CTL_EXIT_FAILURE;
-	}
-	if (!connect_url)
-		ctl.socket_path = socket_path;
 
 	/* A vmmd that goes away while we write to it must give us EPIPE and a
 	 * message, not a silent death; a closed stdout is noticed at fflush. */
 	signal(SIGPIPE, SIG_IGN);
 
-	r = ctl.cmd->exec(&ctl, &args);
-
-	rpc_client_free(ctl.client);
-	r = remote_finish(&ctl, r);
-	free(socket_path);
+	r = ctl->cmd->exec(ctl, args);
+	rpc_client_free(ctl->client);
+	ctl->client = NULL;
+	r = remote_finish(ctl, r);
+	ctl->socket_path = NULL;
 	if (fflush(stdout) != 0 && r >= 0) {
+		r = -errno;
 		/* A reader that stopped early (| head) is not worth a message. */
-		if (errno != EPIPE)
-			ctl_error("cannot write output: %s", strerror(errno));
-		return CTL_EXIT_FAILURE;
+		if (r != -EPIPE)
+			ctl_error("cannot write output: %s", strerror(-r));
 	}
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl ctl = {};
+	struct cmd_args args;
+	struct target target = {};
+	int r;
+
+	r = parse_argv(argc, argv, &ctl, &args, &target);
+	if (r <= 0)
+		return r < 0 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
+	r = run(&ctl, &args, &target);
 	if (r < 0)
 		return ctl.usage_error ? CTL_EXIT_USAGE : CTL_EXIT_FAILURE;
 	return CTL_EXIT_OK;

@@ -72,16 +72,18 @@ static int load_config(const char *path, struct daemon_config *cfg, struct acces
 	if (r < 0) {
 		if (!err.message[0])
 			snprintf(err.message, sizeof(err.message), "%s", strerror(-r));
-		return log_error("%s: %s%s%s", path, err.field, err.field[0] ? ": " : "", err.message), r;
+		log_error("%s: %s%s%s", path, err.field, err.field[0] ? ": " : "", err.message);
+		return r;
 	}
 	for (size_t i = 0; i < cfg->n_rules; i++) {
 		const struct daemon_access_rule *rule = &cfg->rules[i];
 		r = access_policy_add(access, rule->who, (enum access_role) rule->role);
-		if (r < 0)
-			return log_error("%s: %s: '%s': %s", path, rule->field, rule->who,
-					 r == -ENOENT ? "no such user or group" :
-					 r == -E2BIG ? "too many access rules with the command line's" :
-					 strerror(-r)), r;
+		if (r < 0) {
+			log_error("%s: %s: '%s': %s", path, rule->field, rule->who,
+				  r == -ENOENT ? "no such user or group" :
+				  r == -E2BIG ? "too many access rules with the command line's" : strerror(-r));
+			return r;
+		}
 	}
 	if (!others_given && cfg->others_set)
 		access->others = (enum access_role) cfg->others;
@@ -116,7 +118,18 @@ static int activation_fd(void)
 	return SD_LISTEN_FDS_START;
 }
 
-int supervisor_main(int argc, char **argv)
+/* What the command line says; paths filled with their defaults by parse_argv. */
+struct supervisor_args {
+	char socket_path[PATH_MAX];
+	char state_dir[PATH_MAX];
+	const char *level_name;
+	const char *config_path;
+	bool others_given;
+	struct access_policy access;
+};
+
+/* 1: run; 0: done (--help); -EINVAL: a usage error (reported). */
+static int parse_argv(int argc, char **argv, struct supervisor_args *args)
 {
 	static const struct option options[] = {
 		{ "socket", required_argument, NULL, 's' },
@@ -130,107 +143,189 @@ int supervisor_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	struct access_policy access;
-	access_policy_init(&access);
-	char socket_path[PATH_MAX] = "", state_dir[PATH_MAX] = "";
-	const char *level_name = "info", *config_path = NULL;
-	bool others_given = false;
 	int c, r;
+
+	*args = (struct supervisor_args) { .level_name = "info" };
+	access_policy_init(&args->access);
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
 		switch (c) {
-		case 's': snprintf(socket_path, sizeof(socket_path), "%s", optarg); break;
-		case 'd': snprintf(state_dir, sizeof(state_dir), "%s", optarg); break;
+		case 's':
+			snprintf(args->socket_path, sizeof(args->socket_path), "%s", optarg);
+			break;
+		case 'd':
+			snprintf(args->state_dir, sizeof(args->state_dir), "%s", optarg);
+			break;
 		case 'l':
 			r = log_parse_level(optarg);
 			if (r < 0) {
 				fprintf(stderr, "vmmd: unknown log level '%s'\n", optarg);
-				return 2;
+				return -EINVAL;
 			}
 			log_set_level(r);
-			level_name = optarg;
+			args->level_name = optarg;
 			break;
 		case 'A': case 'R': case 'N': case 'o':
-			if (parse_access_option(&access, c, optarg) < 0)
-				return 2;
-			others_given |= c == 'o';
+			if (parse_access_option(&args->access, c, optarg) < 0)
+				return -EINVAL;
+			args->others_given |= c == 'o';
 			break;
-		case 'c': config_path = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'c':
+			args->config_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return -EINVAL;
 		}
 	}
 	if (optind < argc) {
 		usage(stderr);
-		return 2;
+		return -EINVAL;
 	}
-	struct daemon_config config;
-	daemon_config_init(&config);
-	if (config_path && load_config(config_path, &config, &access, others_given) < 0)
-		return 1;
-	if (!socket_path[0] && (r = paths_default_socket(socket_path, sizeof(socket_path))) < 0)
-		return log_error_errno(r, "No default socket path (set XDG_RUNTIME_DIR or use --socket): %m"), 1;
-	if (!state_dir[0] && (r = paths_default_state_dir(state_dir, sizeof(state_dir))) < 0)
-		return log_error_errno(r, "No default state directory (use --state-dir): %m"), 1;
-	if ((r = paths_mkdir_p(state_dir, 0750)) < 0)
-		return log_error_errno(r, "Failed to create state directory %s: %m", state_dir), 1;
+	return 1;
+}
 
-	signal(SIGPIPE, SIG_IGN);
-	struct daemon d = { .log_level_name = level_name, .socket_path = socket_path, .access = access,
-			    .config = config };
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0)
-		return log_error_errno(-errno, "Failed to find our own binary: %m"), 1;
-	self[n] = '\0';
-	d.self_exe = self;
-	d.base = event_base_new();
-	if (!d.base)
-		return log_error("Failed to create the event loop"), 1;
-	if ((r = registry_init(&d.registry, state_dir)) < 0)
-		return log_error_errno(r, "Failed to set up the VM registry: %m"), 1;
-	d.registry.max_vms = config.max_vms;
-	if ((r = registry_load(&d.registry)) < 0)
-		return log_error_errno(r, "Failed to load VM definitions from %s: %m", state_dir), 1;
-	if (d.registry.count > d.registry.max_vms)
-		log_warning("%u VM definitions, more than limits.max_vms (%u): no new VM can be created",
-			    d.registry.count, d.registry.max_vms);
+/* The config file, then the paths the options did not give. Errors are logged. */
+static int load_settings(struct supervisor_args *args, struct daemon_config *config)
+{
+	int r;
 
-	int afd = activation_fd();
-	r = server_listen(&d, socket_path, afd);
+	daemon_config_init(config);
+	if (args->config_path) {
+		r = load_config(args->config_path, config, &args->access, args->others_given);
+		if (r < 0)
+			return r;
+	}
+	if (!args->socket_path[0]) {
+		r = paths_default_socket(args->socket_path, sizeof(args->socket_path));
+		if (r < 0)
+			return log_error_errno(r, "No default socket path (set XDG_RUNTIME_DIR or use --socket): %m");
+	}
+	if (!args->state_dir[0]) {
+		r = paths_default_state_dir(args->state_dir, sizeof(args->state_dir));
+		if (r < 0)
+			return log_error_errno(r, "No default state directory (use --state-dir): %m");
+	}
+	r = paths_mkdir_p(args->state_dir, 0750);
 	if (r < 0)
-		return log_error_errno(r, r == -EADDRINUSE ? "Another vmmd serves %s" :
-				       "Failed to listen on %s: %m", socket_path), 1;
+		return log_error_errno(r, "Failed to create state directory %s: %m", args->state_dir);
+	return 0;
+}
+
+static struct event *add_signal(struct daemon *d, int sig, event_callback_fn fn)
+{
+	struct event *ev = evsignal_new(d->base, sig, fn, d);
+
+	if (ev && event_add(ev, NULL) < 0) {
+		event_free(ev);
+		ev = NULL;
+	}
+	return ev;
+}
+
+/* Everything the daemon needs before it serves: the loop, the registry,
+ * the socket, the adopted workers, the signals. Errors are logged; what was
+ * set up stays in d for daemon_free. */
+static int daemon_setup(struct daemon *d, struct supervisor_args *args, int listen_fd)
+{
+	int r;
+
+	d->base = event_base_new();
+	if (!d->base)
+		return log_error_errno(-ENOMEM, "Failed to create the event loop: %m");
+	r = registry_init(&d->registry, args->state_dir);
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up the VM registry: %m");
+	d->registry.max_vms = d->config.max_vms;
+	r = registry_load(&d->registry);
+	if (r < 0)
+		return log_error_errno(r, "Failed to load VM definitions from %s: %m", args->state_dir);
+	if (d->registry.count > d->registry.max_vms)
+		log_warning("%u VM definitions, more than limits.max_vms (%u): no new VM can be created",
+			    d->registry.count, d->registry.max_vms);
+	r = server_listen(d, args->socket_path, listen_fd);
+	if (r == -EADDRINUSE)
+		return log_error_errno(r, "Another vmmd serves %s", args->socket_path);
+	if (r < 0)
+		return log_error_errno(r, "Failed to listen on %s: %m", args->socket_path);
 	/* Only once we own the socket: a second daemon must not touch the first's workers. */
-	worker_adopt_all(&d);
+	worker_adopt_all(d);
 
-	d.sigchld_ev = evsignal_new(d.base, SIGCHLD, on_sigchld, &d);
-	d.sigterm_ev = evsignal_new(d.base, SIGTERM, on_quit, &d);
-	d.sigint_ev = evsignal_new(d.base, SIGINT, on_quit, &d);
-	event_add(d.sigchld_ev, NULL);
-	event_add(d.sigterm_ev, NULL);
-	event_add(d.sigint_ev, NULL);
+	d->sigchld_ev = add_signal(d, SIGCHLD, on_sigchld);
+	d->sigterm_ev = add_signal(d, SIGTERM, on_quit);
+	d->sigint_ev = add_signal(d, SIGINT, on_quit);
+	if (!d->sigchld_ev || !d->sigterm_ev || !d->sigint_ev)
+		return log_error_errno(-ENOMEM, "Failed to watch signals: %m");
+	return 0;
+}
 
-	log_info("Listening on %s%s, state in %s, %u VM definitions", afd >= 0 ? "fd from systemd for " : "",
-		 socket_path, state_dir, d.registry.count);
-	daemon_notify_ready(&d);
-	event_base_dispatch(d.base);
-
+/* Tear down whatever daemon_setup built (all of it, or part). Workers are
+ * not stopped: their guests keep running and the next supervisor adopts
+ * them (restart survival). vm.stop stops a VM. */
+static void daemon_free(struct daemon *d, int listen_fd)
+{
 	/* Already stopping: a second SIGTERM/SIGINT (systemd, an impatient user)
 	 * must not cut the clean-up short. Freeing libevent's signal events puts
 	 * back the default action, so ignore the signals only after that. */
-	event_free(d.sigterm_ev);
-	event_free(d.sigint_ev);
+	if (d->sigterm_ev)
+		event_free(d->sigterm_ev);
+	if (d->sigint_ev)
+		event_free(d->sigint_ev);
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
-	daemon_notify_stopping(&d);
-	server_close(&d);
-	/* Workers are not stopped: their guests keep running and the next
-	 * supervisor adopts them (restart survival). vm.stop stops a VM. */
-	if (afd < 0)
-		(void) unlink(socket_path);
-	event_free(d.sigchld_ev);
-	stats_events_free(&d);
-	registry_free(&d.registry);
-	event_base_free(d.base);
-	return 0;
+	if (d->listener) {
+		daemon_notify_stopping(d);
+		server_close(d);
+		if (listen_fd < 0)
+			(void) unlink(d->socket_path);
+	}
+	if (d->sigchld_ev)
+		event_free(d->sigchld_ev);
+	stats_events_free(d);
+	registry_free(&d->registry);
+	if (d->base)
+		event_base_free(d->base);
+}
+
+static int run(struct supervisor_args *args)
+{
+	struct daemon d = { .log_level_name = args->level_name, .socket_path = args->socket_path };
+	char self[PATH_MAX];
+	ssize_t n;
+	int listen_fd, r;
+
+	r = load_settings(args, &d.config);
+	if (r < 0)
+		return r;
+	d.access = args->access;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return log_error_errno(-errno, "Failed to find our own binary: %m");
+	self[n] = '\0';
+	d.self_exe = self;
+	signal(SIGPIPE, SIG_IGN);
+
+	listen_fd = activation_fd();
+	r = daemon_setup(&d, args, listen_fd);
+	if (r == 0) {
+		log_info("Listening on %s%s, state in %s, %u VM definitions", listen_fd >= 0 ? "fd from systemd for " : "",
+			 args->socket_path, args->state_dir, d.registry.count);
+		daemon_notify_ready(&d);
+		event_base_dispatch(d.base);
+	}
+	daemon_free(&d, listen_fd);
+	return r;
+}
+
+int supervisor_main(int argc, char **argv)
+{
+	struct supervisor_args args;
+	int r = parse_argv(argc, argv, &args);
+
+	if (r <= 0)
+		return r < 0 ? 2 : 0;   /* 2: a usage error, as vmmctl's */
+	r = run(&args);
+	return r < 0 ? 1 : 0;
 }
