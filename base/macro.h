@@ -52,7 +52,15 @@ static inline void freep(void *p)
 	free(*(void **) p);
 }
 
+/* A pair from pipe() or socketpair(): `_cleanup_close_pair_ int sv[2] = { -EBADF, -EBADF };` */
+static inline void close_pairp(int (*pair)[2])
+{
+	(void) safe_close((*pair)[0]);
+	(void) safe_close((*pair)[1]);
+}
+
 #define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_close_pair_ _cleanup_(close_pairp)
 #define _cleanup_free_  _cleanup_(freep)
 
 /* A cleanup function for pointers of type `type` that calls func(p) unless p is NULL: funcp. */

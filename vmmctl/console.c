@@ -18,6 +18,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "base/cleanup_json.h"
+#include "base/macro.h"
 #include "proto/base64.h"
 #include "vmmctl/output.h"
 #include "vmmctl/vmmctl.h"
@@ -93,39 +95,30 @@ static int emit(struct follow *fw, uint64_t begin, const unsigned char *p, size_
 static int read_history(struct follow *fw)
 {
 	for (;;) {
-		struct json_object *params = ctl_params_name(fw->name), *res;
-		unsigned char *bytes;
+		_cleanup_(json_object_putp) struct json_object *params = ctl_params_name(fw->name), *res = NULL;
+		_cleanup_free_ unsigned char *bytes = NULL;
 		size_t len;
 		int64_t next;
 		int r;
 
 		if (!params ||
 		    json_object_object_add(params, "offset", json_object_new_int64((int64_t) fw->offset)) < 0 ||
-		    json_object_object_add(params, "max", json_object_new_int(CONSOLE_READ_MAX)) < 0) {
-			json_object_put(params);
+		    json_object_object_add(params, "max", json_object_new_int(CONSOLE_READ_MAX)) < 0)
 			return ctl_oom();
-		}
-		r = ctl_call(fw->ctl, "vm.console.read", params, &res);
+		r = ctl_call(fw->ctl, "vm.console.read", TAKE_PTR(params), &res);
 		if (r < 0)
 			return r;
 
 		next = json_object_get_int64(json_lookup(res, "offset"));
 		r = json_lookup_bytes(res, "data", &bytes, &len);
-		if (r == -ENOMEM) {
-			json_object_put(res);
+		if (r == -ENOMEM)
 			return ctl_oom();
-		}
 		if (r < 0 || next < 0 || (uint64_t) next < len) {
-			if (r == 0)
-				free(bytes);
-			json_object_put(res);
 			ctl_error("vm.console.read: malformed reply from vmmd");
 			return -EBADMSG;
 		}
-		json_object_put(res);
 		/* The reply's offset is the one after its data, so the data began len before. */
 		r = emit(fw, (uint64_t) next - len, bytes, len, true);
-		free(bytes);
 		if (r < 0)
 			return r;
 		if (len == 0)
@@ -180,28 +173,22 @@ static void on_event(void *userdata, struct json_object *msg)
 
 static int subscribe(struct follow *fw)
 {
-	struct json_object *params = ctl_params_name(fw->name), *topics = json_object_new_array(), *res;
-	int r;
+	_cleanup_(json_object_putp) struct json_object *params = ctl_params_name(fw->name), *res = NULL;
+	_cleanup_(json_object_putp) struct json_object *topics = json_object_new_array();
 
 	if (!params || !topics ||
 	    json_object_array_add(topics, json_object_new_string("state")) < 0 ||
 	    json_object_array_add(topics, json_object_new_string("console")) < 0 ||
-	    json_object_object_add(params, "topics", topics) < 0) {
-		json_object_put(params);
-		json_object_put(topics);
+	    json_object_object_add(params, "topics", TAKE_PTR(topics)) < 0)
 		return ctl_oom();
-	}
-	r = ctl_call(fw->ctl, "events.subscribe", params, &res);
-	if (r < 0)
-		return r;
-	json_object_put(res);
-	return 0;
+	return ctl_call(fw->ctl, "events.subscribe", TAKE_PTR(params), &res);
 }
 
 /* The VM's state now; a VM that already stopped ends the follow after its history. */
 static int check_state(struct follow *fw)
 {
-	struct json_object *params = ctl_params_name(fw->name), *res;
+	_cleanup_(json_object_putp) struct json_object *res = NULL;
+	struct json_object *params = ctl_params_name(fw->name);
 	const char *state;
 	int r;
 
@@ -213,7 +200,6 @@ static int check_state(struct follow *fw)
 	state = json_lookup_str(res, "state", "");
 	if (state_is_final(state))
 		set_ended(fw, state, json_lookup(res, "exit"));
-	json_object_put(res);
 	return 0;
 }
 
@@ -234,9 +220,9 @@ static int pump_socket(struct follow *fw)
 
 static int send_input(struct follow *fw, const unsigned char *p, size_t len)
 {
-	struct json_object *params, *res;
+	_cleanup_(json_object_putp) struct json_object *params = NULL, *res = NULL;
+	_cleanup_free_ char *b64 = NULL;
 	struct rpc_error err;
-	char *b64;
 	int r;
 
 	if (len == 0)
@@ -245,13 +231,9 @@ static int send_input(struct follow *fw, const unsigned char *p, size_t len)
 	if (b64)
 		base64_encode(p, len, b64);
 	params = ctl_params_name(fw->name);
-	if (!b64 || !params || json_object_object_add(params, "data", json_object_new_string(b64)) < 0) {
-		free(b64);
-		json_object_put(params);
+	if (!b64 || !params || json_object_object_add(params, "data", json_object_new_string(b64)) < 0)
 		return ctl_oom();
-	}
-	free(b64);
-	r = ctl_try_call(fw->ctl, "vm.console.write", params, &res, &err);
+	r = ctl_try_call(fw->ctl, "vm.console.write", TAKE_PTR(params), &res, &err);
 	/* Typed before the guest runs or after it stopped: nobody to read it, and
 	 * the state event that ends the follow is on its way. */
 	if (r == -EPROTO && err.code == RPC_INVALID_STATE)
@@ -260,7 +242,6 @@ static int send_input(struct follow *fw, const unsigned char *p, size_t len)
 		ctl_print_call_error(fw->ctl, "vm.console.write", r, &err);
 		return r;
 	}
-	json_object_put(res);
 	return 0;
 }
 

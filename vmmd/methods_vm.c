@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/macro.h"
 #include "proto/base64.h"
 #include "vmmd/events.h"
 #include "vmmd/lifecycle.h"
@@ -285,10 +286,9 @@ void method_vm_console_read(struct daemon *d, struct client *c, struct rpc_call 
 		rpc_call_error(call, &err, NULL);
 		return;
 	}
-	uint8_t *buf = malloc(max ? max : 1);
-	char *b64 = buf ? malloc(base64_encoded_size(max)) : NULL;
-	if (!b64) {
-		free(buf);
+	_cleanup_free_ uint8_t *buf = malloc(max ? max : 1);
+	_cleanup_free_ char *b64 = malloc(base64_encoded_size(max));
+	if (!buf || !b64) {
 		reply_error(call, RPC_INTERNAL_ERROR, "out of memory");
 		return;
 	}
@@ -306,8 +306,6 @@ void method_vm_console_read(struct daemon *d, struct client *c, struct rpc_call 
 	json_object_object_add(res, "offset", json_object_new_uint64(start + n));
 	json_object_object_add(res, "start", json_object_new_uint64(oldest));
 	json_object_object_add(res, "lost", json_object_new_uint64(start > (uint64_t) offset ? start - offset : 0));
-	free(buf);
-	free(b64);
 	rpc_call_result(call, res);
 }
 

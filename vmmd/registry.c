@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <json-c/printbuf.h>
 
+#include "base/cleanup_json.h"
 #include "base/macro.h"
 #include "vmmd/common/log.h"
 #include "vmmd/registry.h"
@@ -128,7 +129,7 @@ int registry_save(struct registry *reg, struct vm_record *vm)
 	if (r < 0)
 		return r;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	struct json_object *o = json_object_new_object();
+	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "config", registry_config_json(vm));
 	json_object_object_add(o, "state", json_object_new_string(vm_state_name(vm->state)));
 	struct json_object *exit = vm_exit_json(&vm->exit);
@@ -148,7 +149,6 @@ int registry_save(struct registry *reg, struct vm_record *vm)
 		if (r < 0)
 			unlink(tmp);
 	}
-	json_object_put(o);
 	return r;
 }
 
@@ -215,20 +215,20 @@ static int load_one(struct registry *reg, const char *file)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s", reg->state_dir, file);
-	struct json_object *o = json_object_from_file(path), *config_json, *state, *exit;
+	_cleanup_(json_object_putp) struct json_object *o = json_object_from_file(path);
+	struct json_object *config_json, *state, *exit;
 	if (!o)
 		return -EBADMSG;
-	int r = -EBADMSG;
 	struct vm_config *config = NULL;
 	struct config_error err;
 	struct vm_record *vm = NULL;
 	if (!json_object_object_get_ex(o, "config", &config_json) ||
 	    vm_config_from_json(config_json, &config, &err) < 0)
-		goto out;
-	r = add_record(reg, config, false, &vm);   /* what exists stays, whatever max_vms says now */
+		return -EBADMSG;
+	int r = add_record(reg, config, false, &vm);   /* what exists stays, whatever max_vms says now */
 	if (r < 0) {
 		vm_config_free(config);
-		goto out;
+		return r;
 	}
 	if (json_object_object_get_ex(o, "state", &state)) {
 		int s = state_from_name(json_object_get_string(state));
@@ -242,10 +242,7 @@ static int load_one(struct registry *reg, const char *file)
 	char console[4096];
 	if (registry_path(reg, vm->name, ".console", console, sizeof(console)) == 0)
 		(void) console_ring_open(console, &vm->console);
-	r = registry_save(reg, vm);
-out:
-	json_object_put(o);
-	return r;
+	return registry_save(reg, vm);
 }
 
 int registry_load(struct registry *reg)

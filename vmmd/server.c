@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "base/macro.h"
 #include "vmmd/common/log.h"
 #include "vmmd/methods.h"
 #include "vmmd/server.h"
@@ -65,9 +66,14 @@ static int client_set_role(struct daemon *d, struct client *c, int fd)
 	return 0;
 }
 
-static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *addr, int len, void *userdata)
+static void on_accept(struct evconnlistener *l, evutil_socket_t accepted, struct sockaddr *addr, int len,
+		      void *userdata)
 {
+	_cleanup_close_ int fd = accepted;
+	_cleanup_free_ struct client *c = NULL;
 	struct daemon *d = userdata;
+	int r;
+
 	if (d->n_clients >= d->config.max_connections) {   /* limits.max_connections */
 		char msg[256];
 		int msg_len = snprintf(msg, sizeof(msg), "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32004,\"message\":"
@@ -76,31 +82,24 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 				   "\"id\":null}\n", d->config.max_connections, d->config.max_connections);
 		ssize_t n = send(fd, msg, (size_t) msg_len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		(void) n;
-		close(fd);
 		log_debug("Refused a connection: %u open (limits.max_connections)", d->n_clients);
 		return;
 	}
-	struct client *c = calloc(1, sizeof(*c));
-	if (!c) {
-		close(fd);
+	c = calloc(1, sizeof(*c));
+	if (!c)
 		return;
-	}
 	c->daemon = d;
-	if (client_set_role(d, c, fd) < 0) {
-		free(c);
-		close(fd);
+	if (client_set_role(d, c, fd) < 0)
 		return;
-	}
-	int r = rpc_peer_new(d->base, fd, &client_ops, c, &c->peer);
+	r = rpc_peer_new(d->base, TAKE_FD(fd), &client_ops, c, &c->peer);
 	if (r < 0) {
-		free(c);
 		log_warning_errno(r, "Failed to set up a client connection, ignoring: %m");
 		return;
 	}
 	if (d->config.max_message_kib != RPC_MAX_MESSAGE >> 10)   /* limits.max_message_kib */
 		rpc_peer_set_max_message(c->peer, (size_t) d->config.max_message_kib << 10);
 	c->next = d->clients;
-	d->clients = c;
+	d->clients = TAKE_PTR(c);   /* client_closed frees it */
 	d->n_clients++;
 }
 
@@ -149,24 +148,19 @@ static int bind_socket(const char *path)
 	int r = mkdir_parents(path);
 	if (r < 0)
 		return r;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	/* A stale socket from a dead daemon: only remove it if nobody answers on it. */
-	if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0) {
-		close(fd);
+	if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0)
 		return -EADDRINUSE;
-	}
 	(void) unlink(path);
 	mode_t old = umask(0117);   /* socket 0660: owner and group (API access control) */
 	r = bind(fd, (struct sockaddr *) &sa, sizeof(sa));
 	umask(old);
-	if (r < 0 || listen(fd, 128) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	return fd;
+	if (r < 0 || listen(fd, 128) < 0)
+		return -errno;
+	return TAKE_FD(fd);
 }
 
 int server_listen(struct daemon *d, const char *path, int listen_fd)

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/cleanup_json.h"
+#include "base/macro.h"
 #include "proto/base64.h"
 #include "proto/client.h"
 #include "vmmd/events.h"
@@ -316,42 +318,36 @@ int worker_spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_
 	if (!vm->restarting)
 		(void) unlink(console);
 
-	int sv[2];
+	_cleanup_close_pair_ int sv[2] = { -EBADF, -EBADF };
+	_cleanup_free_ struct worker_link *w = NULL;
+	pid_t pid;
+
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
-	struct worker_link *w = calloc(1, sizeof(*w));
-	if (!w) {
-		close(sv[0]);
-		close(sv[1]);
+	w = calloc(1, sizeof(*w));
+	if (!w)
 		return -ENOMEM;
-	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		r = -errno;
-		close(sv[0]);
-		close(sv[1]);
-		free(w);
-		return r;
-	}
+	pid = fork();
+	if (pid < 0)
+		return -errno;
 	if (pid == 0)
 		child_exec(d, vm, sv[1]);
-	close(sv[1]);
+	sv[1] = safe_close(sv[1]);
 
 	w->daemon = d;
 	w->vm = vm;
 	w->pid = pid;
-	r = rpc_peer_new(d->base, sv[0], &link_ops, w, &w->peer);
+	r = rpc_peer_new(d->base, TAKE_FD(sv[0]), &link_ops, w, &w->peer);
 	if (r < 0) {
 		kill(pid, SIGKILL);
 		/* It will be reaped by SIGCHLD with no link: nothing else to do. */
-		free(w);
 		return r;
 	}
 	/* mem.read answers carry up to 1 MiB of guest memory as base64 (~1.4 MB). */
 	rpc_peer_set_max_message(w->peer, WORKER_MAX_MESSAGE);
-	vm->worker = w;
-	vm->busy = true;
 	w->start_call = start_call;
+	vm->worker = TAKE_PTR(w);   /* finish() frees it from now on */
+	vm->busy = true;
 
 	struct json_object *params = json_object_new_object();
 	json_object_object_add(params, "config", vm_config_to_json(vm->config));
@@ -367,9 +363,9 @@ int worker_spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_
 		(void) unlink(path);   /* a previous run's */
 		json_object_object_add(params, "exit_report", json_object_new_string(path));
 	}
-	r = rpc_peer_call(w->peer, "worker.boot", params, boot_reply, w);
+	r = rpc_peer_call(vm->worker->peer, "worker.boot", params, boot_reply, vm->worker);
 	if (r < 0) {
-		w->start_call = NULL;
+		vm->worker->start_call = NULL;
 		worker_stop(vm, true);
 		return r;
 	}
@@ -453,10 +449,12 @@ static bool read_exit_file(struct daemon *d, struct vm_record *vm)
 	char path[4096];
 	if (registry_path(&d->registry, vm->name, ".exit", path, sizeof(path)) < 0)
 		return false;
-	struct json_object *o = json_object_from_file(path), *v;
+	_cleanup_(json_object_putp) struct json_object *o = json_object_from_file(path);
+	struct vm_exit_info *e = &vm->exit;
+	struct json_object *v;
+
 	if (!o)
 		return false;
-	struct vm_exit_info *e = &vm->exit;
 	vm_exit_from_json(o, e);
 	size_t len = strlen(e->message);
 	snprintf(e->message + len, sizeof(e->message) - len, " (while no supervisor was running)");
@@ -464,7 +462,6 @@ static bool read_exit_file(struct daemon *d, struct vm_record *vm)
 		json_object_put(vm->last_stats);
 		vm->last_stats = json_object_get(v);
 	}
-	json_object_put(o);
 	(void) unlink(path);
 	return true;
 }
@@ -481,45 +478,48 @@ static int adopt_one(struct daemon *d, struct vm_record *vm)
 	r = rpc_client_connect(path, &c);
 	if (r < 0)
 		return r;
-	struct json_object *info = NULL, *v;
+	_cleanup_(json_object_putp) struct json_object *info = NULL;
+	_cleanup_close_ int fd = -EBADF, pidfd = -EBADF;
+	_cleanup_free_ struct worker_link *w = NULL;
 	struct rpc_error err = { 0 };
+	struct json_object *v;
+
 	r = rpc_client_call(c, "worker.info", NULL, &info, &err);
-	if (r < 0) {
-		rpc_client_free(c);
+	if (r == 0)
+		fd = dup(rpc_client_fd(c));
+	rpc_client_free(c);
+	if (r < 0)
 		return r == -EPROTO ? -EBADE : r;
-	}
+	if (fd < 0)
+		return -errno;
 	pid_t pid = json_object_object_get_ex(info, "pid", &v) ? json_object_get_int(v) : 0;
 	bool paused = json_object_object_get_ex(info, "state", &v) && strcmp(json_object_get_string(v), "paused") == 0;
-	read_worker_facts(vm, info);
 	double uptime = json_object_object_get_ex(info, "uptime_s", &v) ? json_object_get_double(v) : 0;
-	json_object_put(info);
-	int fd = dup(rpc_client_fd(c));
-	rpc_client_free(c);
-	int pidfd = pid > 0 ? (int) syscall(SYS_pidfd_open, pid, 0) : -1;
-	if (fd < 0 || pidfd < 0) {
-		r = -errno;
-		if (fd >= 0)
-			close(fd);
-		return r;
-	}
-	struct worker_link *w = calloc(1, sizeof(*w));
-	if (!w) {
-		close(fd);
-		close(pidfd);
+	read_worker_facts(vm, info);
+	if (pid <= 0)
+		return -EBADE;
+	pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return -errno;
+	w = calloc(1, sizeof(*w));
+	if (!w)
 		return -ENOMEM;
-	}
 	*w = (struct worker_link) { .daemon = d, .vm = vm, .pid = pid, .booted = true, .adopted = true };
-	r = rpc_peer_new(d->base, fd, &link_ops, w, &w->peer);
-	if (r < 0) {
-		close(pidfd);
-		free(w);
+	r = rpc_peer_new(d->base, TAKE_FD(fd), &link_ops, w, &w->peer);
+	if (r < 0)
 		return r;
-	}
 	rpc_peer_set_max_message(w->peer, WORKER_MAX_MESSAGE);
+	/* Not our child: its death comes as the pidfd turning readable. */
 	w->pidfd_ev = event_new(d->base, pidfd, EV_READ, on_pidfd, w);
-	if (w->pidfd_ev)
-		event_add(w->pidfd_ev, NULL);
-	vm->worker = w;
+	if (w->pidfd_ev && event_add(w->pidfd_ev, NULL) == 0) {
+		pidfd = -EBADF;   /* finish() closes it with the event */
+	} else {
+		log_warning("VM %s: cannot watch its adopted worker; its end shows when the channel closes", vm->name);
+		if (w->pidfd_ev)
+			event_free(w->pidfd_ev);
+		w->pidfd_ev = NULL;
+	}
+	vm->worker = TAKE_PTR(w);
 	vm->state = paused ? VM_STATE_PAUSED : VM_STATE_RUNNING;
 	clock_gettime(CLOCK_MONOTONIC, &vm->started);
 	vm->started.tv_sec -= (time_t) uptime;
@@ -532,12 +532,15 @@ static int adopt_one(struct daemon *d, struct vm_record *vm)
 
 /* A control socket whose VM has no definition any more (deleted while no
  * supervisor ran): nobody can ever adopt that worker, so stop its guest. */
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
+
 static void stop_orphans(struct daemon *d)
 {
-	DIR *dir = opendir(d->registry.state_dir);
+	_cleanup_(closedirp) DIR *dir = opendir(d->registry.state_dir);
+	struct dirent *de;
+
 	if (!dir)
 		return;
-	struct dirent *de;
 	while ((de = readdir(dir))) {
 		size_t n = strlen(de->d_name);
 		if (n < 5 || strcmp(de->d_name + n - 4, ".ctl") != 0 || n - 4 > VM_NAME_MAX)
@@ -549,16 +552,15 @@ static void stop_orphans(struct daemon *d)
 			continue;
 		struct rpc_client *c;
 		if (rpc_client_connect(path, &c) == 0) {
-			struct json_object *res = NULL;
+			_cleanup_(json_object_putp) struct json_object *res = NULL;
 			struct rpc_error err = { 0 };
+
 			if (rpc_client_call(c, "worker.stop", NULL, &res, &err) == 0)
 				log_notice("Stopped the worker of %s, a VM that no longer has a definition", name);
-			json_object_put(res);
 			rpc_client_free(c);
 		}
 		(void) unlink(path);
 	}
-	closedir(dir);
 }
 
 void worker_adopt_all(struct daemon *d)

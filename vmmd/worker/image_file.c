@@ -5,28 +5,28 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/macro.h"
 #include "vmmd/worker/image_file.h"
 
 static int open_regular(const char *path, uint64_t max, uint64_t *ret_size, const char **why)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+
 	if (fd < 0) {
 		*why = "cannot open the file";
 		return -errno;
 	}
-	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
 		*why = "not a regular file";
 		return -EINVAL;
 	}
 	if ((uint64_t) st.st_size > max) {
-		close(fd);
 		*why = "file too large";
 		return -EFBIG;
 	}
 	*ret_size = st.st_size;
-	return fd;
+	return TAKE_FD(fd);
 }
 
 static int read_exact(int fd, uint8_t *dst, uint64_t size, const char **why)
@@ -47,31 +47,28 @@ static int read_exact(int fd, uint8_t *dst, uint64_t size, const char **why)
 
 int image_file_size(const char *path, uint64_t max, uint64_t *ret_size, const char **why)
 {
-	int fd = open_regular(path, max, ret_size, why);
-	if (fd < 0)
-		return fd;
-	close(fd);
-	return 0;
+	_cleanup_close_ int fd = open_regular(path, max, ret_size, why);
+
+	return fd < 0 ? fd : 0;
 }
 
 int image_file_read(const char *path, size_t max, uint8_t **ret_buf, size_t *ret_size, const char **why)
 {
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_close_ int fd = -EBADF;
 	uint64_t size;
-	int fd = open_regular(path, max, &size, why);
+	int r;
+
+	fd = open_regular(path, max, &size, why);
 	if (fd < 0)
 		return fd;
-	uint8_t *buf = malloc(size ? size : 1);
-	if (!buf) {
-		close(fd);
+	buf = malloc(size ? size : 1);
+	if (!buf)
 		return -ENOMEM;
-	}
-	int r = read_exact(fd, buf, size, why);
-	close(fd);
-	if (r < 0) {
-		free(buf);
+	r = read_exact(fd, buf, size, why);
+	if (r < 0)
 		return r;
-	}
-	*ret_buf = buf;
+	*ret_buf = TAKE_PTR(buf);
 	*ret_size = size;
 	return 0;
 }
@@ -93,12 +90,13 @@ int image_file_read_kernel(const char *path, size_t max, uint8_t **ret_buf, size
 int image_file_read_into(const char *path, void *dst, uint64_t size, const char **why)
 {
 	uint64_t actual;
-	int fd = open_regular(path, UINT64_MAX, &actual, why);
+	_cleanup_close_ int fd = open_regular(path, UINT64_MAX, &actual, why);
+
 	if (fd < 0)
 		return fd;
-	int r = actual == size ? read_exact(fd, dst, size, why) : -EIO;
-	if (actual != size)
+	if (actual != size) {
 		*why = "the file changed size while vmmd read it";
-	close(fd);
-	return r;
+		return -EIO;
+	}
+	return read_exact(fd, dst, size, why);
 }

@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "base/macro.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_console.h"
 #include "devices/virtio_mmio.h"
@@ -43,7 +44,7 @@ static void console_tx(void *opaque, const uint8_t *buf, size_t len)
 
 static int open_image(const struct vm_device_config *cfg, const char **why)
 {
-	int fd = open(cfg->path, (cfg->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
+	_cleanup_close_ int fd = open(cfg->path, (cfg->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		*why = "cannot open a virtio-blk image";
 		return -errno;
@@ -51,12 +52,10 @@ static int open_image(const struct vm_device_config *cfg, const char **why)
 	/* One writer per image, like QEMU's image locking: a second VM writing
 	 * the same disk would corrupt it. Readers share. */
 	if (flock(fd, (cfg->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
-		int r = -errno;
-		close(fd);
 		*why = "a virtio-blk image is in use by another VM (locked)";
-		return r;
+		return -errno;
 	}
-	return fd;
+	return TAKE_FD(fd);
 }
 
 static int create_model(struct vm *vm, struct virtio_slot *slot, const struct vm_device_config *cfg,
@@ -247,17 +246,13 @@ void virtio_devices_destroy(struct vm *vm)
 				virtio_rng_free(slot->dev);
 		}
 		for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
-			if (slot->notify_fd[q] >= 0)
-				close(slot->notify_fd[q]);
-		if (slot->irq_fd >= 0)
-			close(slot->irq_fd);
-		if (slot->image_fd >= 0)
-			close(slot->image_fd);
+			safe_close(slot->notify_fd[q]);
+		safe_close(slot->irq_fd);
+		safe_close(slot->image_fd);
 	}
 	vd->n = 0;
 	vd->console = NULL;
-	if (vd->stop_fd >= 0)
-		close(vd->stop_fd);
+	safe_close(vd->stop_fd);
 	vd->stop_fd = -1;
 	for (size_t i = 0; i < vm->n_virtio; i++)
 		free(vm->virtio_cmdline[i]);

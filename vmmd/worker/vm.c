@@ -506,14 +506,10 @@ void vm_destroy(struct vm *vm)
 		shadow_run_destroy(vm);   /* guest memory is part of machine memory */
 	else
 		guest_memory_unmap(&vm->mem);
-	if (vm->console_log_fd >= 0)
-		close(vm->console_log_fd);
-	if (vm->vm_fd >= 0)
-		close(vm->vm_fd);
-	if (vm->kvm_fd >= 0)
-		close(vm->kvm_fd);
-	if (vm->wake_fd >= 0)
-		close(vm->wake_fd);
+	safe_close(vm->console_log_fd);
+	safe_close(vm->vm_fd);
+	safe_close(vm->kvm_fd);
+	safe_close(vm->wake_fd);
 	pthread_cond_destroy(&vm->cond);
 	pthread_mutex_destroy(&vm->lock);
 	pthread_mutex_destroy(&vm->console_lock);
