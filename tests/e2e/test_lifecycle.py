@@ -201,8 +201,6 @@ def test_vmmctl_exit_status(d):
 def test_definitions_survive_restart(d):
     path = d.config_file("kept", "hello", cmdline="exit=3")
     res = d.ctl("create", path, check=False)
-    if res.rc == 1 and "Unsupported" in res.err:
-        raise vmmtest.Skip("vm.create is Unsupported here: %s" % res.err.strip())
     check(res.rc == 0, "vmmctl create: %r" % res)
     d.restart()
     inf = d.info("kept")

@@ -16,7 +16,7 @@ import vmmtest  # noqa: E402
 from vmmtest import check, expect_error, error_mentions, result_of, show  # noqa: E402
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS = -32700, -32600, -32601, -32602
-NO_SUCH_VM, VM_EXISTS, UNSUPPORTED, RESOURCE_LIMIT, CONFIG_INVALID = -32000, -32002, -32003, -32004, -32007
+NO_SUCH_VM, VM_EXISTS, RESOURCE_LIMIT, CONFIG_INVALID = -32000, -32002, -32004, -32007
 
 
 def still_answers(conn, what):
@@ -131,7 +131,6 @@ def garbage_flood(d, chunk):
     check(not t.is_alive(), "the flooding client was neither cut off nor done")
     check(result.get("cut") is True and sent[0] < (100 << 20),
           "vmmd must hang up on a garbage stream before 100 MiB (sent %d MiB)" % (sent[0] >> 20))
-    check(answered > 0, "another client must be served during the flood")
     still_answers(other, "a garbage flood on another connection")
 
 
@@ -276,8 +275,6 @@ def test_bad_config(d):
 def test_duplicate_create(d):
     cfg = vmmtest.guest_config("dup", "hello")
     resp = d.rpc("vm.create", {"config": cfg})
-    if "error" in resp and resp["error"].get("code") == UNSUPPORTED:
-        raise vmmtest.Skip("vm.create is Unsupported here: %s" % resp["error"].get("message"))
     r = result_of(resp, "vm.create dup")
     check(r.get("name") == "dup" and r.get("state") == "created", "vm.create result: %s" % show(r))
     expect_error(d.rpc("vm.create", {"config": cfg}), VM_EXISTS, "VmExists", what="second vm.create dup")

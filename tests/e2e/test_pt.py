@@ -109,9 +109,6 @@ def test_pt_verbose_entry_paths(d):
 
 @kvm
 def test_pt_shadow_matches_hw(d):
-    modes = d.call("vmm.version").get("paging_modes") or []
-    if "shadow" not in modes:
-        raise Skip("vmm.version paging_modes is %s: this vmmd has no shadow mode yet" % show(modes))
     hw = run_config(d, "pt-hw-reference")
     d.ctl("run", vmmtest.example_config(d, "pt-shadow"))
     shadow = finish(d, "pt-shadow", "config/examples/pt-shadow.json")

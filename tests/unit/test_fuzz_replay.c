@@ -94,26 +94,30 @@ static void test_proto_corpus(void **state)
 	assert_true(replay_dir("corpus/proto", fuzz_proto_one) >= 20);
 }
 
-static void test_proto_regressions(void **state)
-{
-	/* size-limit-vs-parse-error, number-split-minus, number-no-fraction-digits */
-	assert_true(replay_dir("regressions/proto", fuzz_proto_one) >= 3);
-}
-
 static void test_config_corpus(void **state)
 {
 	assert_true(replay_dir("corpus/config", fuzz_config_one) >= 5);
 }
 
-static void test_config_regressions(void **state)
-{
-	replay_dir("regressions/config", fuzz_config_one);
-}
-
 static void test_virtio_corpus(void **state)
 {
 	assert_true(replay_dir("corpus/virtio", fuzz_virtio_one) >= 5);
-	replay_dir("regressions/virtio", fuzz_virtio_one);
+}
+
+/*
+ * Every crash a fuzzer found, once fixed, through its target. Only the proto
+ * target has found any so far (size-limit-vs-parse-error,
+ * number-split-minus, number-no-fraction-digits): the count may only grow.
+ * The config and virtio folders are replayed too, so a crash copied there
+ * runs from then on without a change here.
+ */
+static void test_regressions(void **state)
+{
+	size_t n = replay_dir("regressions/proto", fuzz_proto_one);
+
+	n += replay_dir("regressions/config", fuzz_config_one);
+	n += replay_dir("regressions/virtio", fuzz_virtio_one);
+	assert_true(n >= 3);
 }
 
 /* The targets on inputs that need no file: empty, and every byte alone. */
@@ -133,10 +137,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_proto_corpus),
-		cmocka_unit_test(test_proto_regressions),
 		cmocka_unit_test(test_config_corpus),
 		cmocka_unit_test(test_virtio_corpus),
-		cmocka_unit_test(test_config_regressions),
+		cmocka_unit_test(test_regressions),
 		cmocka_unit_test(test_tiny_inputs),
 	};
 
