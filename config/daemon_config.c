@@ -6,8 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,43 +38,6 @@ void daemon_config_init(struct daemon_config *c)
 		.console_buffer_kib = DAEMON_CONSOLE_KIB_DEFAULT,
 		.max_message_kib = DAEMON_MESSAGE_KIB_DEFAULT,
 	};
-}
-
-/* --- errors (as vm_config.c) ------------------------------------------------ */
-
-
-
-/* An integer in [min, max]; JSON's 64.0 counts as 64. */
-static int get_uint(struct json_object *v, const char *field, uint64_t min, uint64_t max,
-		    uint64_t *ret, struct config_error *err)
-{
-	int64_t i;
-	double d;
-
-	switch (json_object_get_type(v)) {
-	case json_type_int:
-		i = json_object_get_int64(v);   /* above INT64_MAX reads back clamped: still too big */
-		break;
-	case json_type_double:
-		d = json_object_get_double(v);
-		if (isnan(d))
-			return config_fail(err, field, "expected an integer");
-		if (d < -1e18 || d > 1e18)
-			goto out_of_range;
-		i = (int64_t) d;
-		if ((double) i != d)
-			return config_fail(err, field, "expected an integer");
-		break;
-	default:
-		return config_fail(err, field, "expected an integer");
-	}
-	if (i < 0 || (uint64_t) i < min || (uint64_t) i > max)
-		goto out_of_range;
-	*ret = (uint64_t) i;
-	return 0;
-
-out_of_range:
-	return config_fail(err, field, "must be between %" PRIu64 " and %" PRIu64, min, max);
 }
 
 static int get_role(struct json_object *v, const char *field, enum daemon_role *ret, struct config_error *err)
@@ -237,7 +198,7 @@ static int parse_limits(struct json_object *obj, struct daemon_config *c, struct
 	};
 	struct json_object *l, *v;
 	char field[FIELD_LEN];
-	uint64_t u = 0;
+	int64_t u = 0;
 	int r;
 
 	if (!json_object_object_get_ex(obj, "limits", &l))
@@ -251,11 +212,11 @@ static int parse_limits(struct json_object *obj, struct daemon_config *c, struct
 		if (!json_object_object_get_ex(l, limits[i].key, &v))
 			continue;
 		snprintf(field, sizeof(field), "limits.%s", limits[i].key);
-		r = get_uint(v, field, limits[i].min, limits[i].max, &u, err);
+		r = config_get_int(v, field, (int64_t) limits[i].min, (int64_t) limits[i].max, &u, err);
 		if (r < 0)
 			return r;
 		if (limits[i].wide)
-			*(uint64_t *) ((char *) c + limits[i].offset) = u;
+			*(uint64_t *) ((char *) c + limits[i].offset) = (uint64_t) u;
 		else
 			*(uint32_t *) ((char *) c + limits[i].offset) = (uint32_t) u;
 	}

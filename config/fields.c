@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -54,4 +56,38 @@ int config_check_members(struct json_object *obj, const char *prefix, const char
 		}
 	}
 	return 0;
+}
+
+int config_get_int(struct json_object *v, const char *field, int64_t min, int64_t max, int64_t *ret,
+		   struct config_error *err)
+{
+	int64_t i;
+	double d;
+
+	switch (json_object_get_type(v)) {
+	case json_type_int:
+		/* Values above INT64_MAX read back clamped: still out of range. */
+		i = json_object_get_int64(v);
+		break;
+	case json_type_double:
+		d = json_object_get_double(v);
+		if (isnan(d))
+			return config_fail(err, field, "expected an integer");
+		/* [-2^63, 2^63): the cast below stays defined. */
+		if (d < -9223372036854775808.0 || d >= 9223372036854775808.0)
+			goto out_of_range;
+		i = (int64_t) d;
+		if ((double) i != d)
+			return config_fail(err, field, "expected an integer");
+		break;
+	default:
+		return config_fail(err, field, "expected an integer");
+	}
+	if (i < min || i > max)
+		goto out_of_range;
+	*ret = i;
+	return 0;
+
+out_of_range:
+	return config_fail(err, field, "must be between %" PRId64 " and %" PRId64, min, max);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What every config parser here needs to refuse input the same way: an
- * error that names its field, and the refusal of unknown members.
+ * error that names its field, the refusal of unknown members, and one
+ * reading of a JSON integer.
  */
 #pragma once
 
@@ -15,3 +16,11 @@ int config_fail(struct config_error *err, const char *field, const char *fmt, ..
 /* -EINVAL naming "prefix.key" for the first member of obj not in allowed (NULL-ended). */
 int config_check_members(struct json_object *obj, const char *prefix, const char *const *allowed,
 			 struct config_error *err);
+/*
+ * An integer in [min, max] (min <= max <= INT64_MAX). JSON has one number
+ * type, so 64.0 and 6.4e1 are the integer 64; 64.5, NaN and non-numbers
+ * are "expected an integer", anything else outside the range "must be
+ * between MIN and MAX". 0 or -EINVAL with err naming field.
+ */
+int config_get_int(struct json_object *v, const char *field, int64_t min, int64_t max, int64_t *ret,
+		   struct config_error *err);

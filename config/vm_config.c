@@ -5,8 +5,6 @@
  * "memroy_mib" must be refused, not silently turned into a 64 MiB guest.
  */
 #include <errno.h>
-#include <inttypes.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,35 +137,11 @@ static int get_int(struct json_object *v, const char *field, int64_t min, int64_
 		   uint32_t *ret, struct config_error *err)
 {
 	int64_t i;
-	double d;
+	int r = config_get_int(v, field, min, max, &i, err);
 
-	switch (json_object_get_type(v)) {
-	case json_type_int:
-		/* Values above INT64_MAX read back clamped: still out of range. */
-		i = json_object_get_int64(v);
-		break;
-	case json_type_double:
-		/* JSON has one number type: 64.0 and 6.4e1 are the integer 64. The
-		 * bound check before the cast keeps the conversion defined. */
-		d = json_object_get_double(v);
-		if (isnan(d))
-			return config_fail(err, field, "expected an integer");
-		if (d < -1e15 || d > 1e15)
-			goto out_of_range;
-		i = (int64_t) d;
-		if ((double) i != d)
-			return config_fail(err, field, "expected an integer");
-		break;
-	default:
-		return config_fail(err, field, "expected an integer");
-	}
-	if (i < min || i > max)
-		goto out_of_range;
-	*ret = (uint32_t) i;
-	return 0;
-
-out_of_range:
-	return config_fail(err, field, "must be between %" PRId64 " and %" PRId64, min, max);
+	if (r == 0)
+		*ret = (uint32_t) i;
+	return r;
 }
 
 static int get_string(struct json_object *v, const char *field, size_t max,
