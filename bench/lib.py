@@ -45,6 +45,9 @@ QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
 # test guests everywhere.
 QEMU_CPU = os.environ.get("QEMU_CPU", "qemu64")
 
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+import vmmdproc  # noqa: E402
+
 RPC_TIMEOUT = 30.0
 
 
@@ -68,16 +71,7 @@ def require_guest(name):
 
 # --- host facts ---------------------------------------------------------------
 
-def kvm_problem():
-    """None when /dev/kvm opens read-write, else why not."""
-    if not os.path.exists("/dev/kvm"):
-        return "/dev/kvm does not exist"
-    try:
-        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
-    except OSError as e:
-        return "cannot open /dev/kvm: %s" % os.strerror(e.errno)
-    os.close(fd)
-    return None
+kvm_problem = vmmdproc.kvm_problem
 
 
 def qemu_problem():
@@ -377,49 +371,41 @@ class EchoServer:
 # --- vmmd -----------------------------------------------------------------------
 
 class Vmmd:
-    """$B/vmmd on a temporary socket and state directory, in its own session."""
+    """$B/vmmd on a temporary socket and state directory, in its own session
+    (started and ended by tests/e2e/vmmdproc.py, as the e2e tests do)."""
 
     def __init__(self, extra_args=(), binary=None):
         self.binary = binary or VMMD
-        if not os.access(self.binary, os.X_OK):
-            raise BenchError("%s is not built (make all, or set B)" % self.binary)
         self.tmp = tempfile.mkdtemp(prefix="vmmbench.")
         self.sock = os.path.join(self.tmp, "vmmd.sock")
         self.state_dir = os.path.join(self.tmp, "state")
         self.log_path = os.path.join(self.tmp, "vmmd.log")
         self.extra_args = list(extra_args)
-        self.proc = None
+        try:
+            self.process = vmmdproc.VmmdProcess(self.binary, self.sock, self.state_dir, self.log_path)
+        except vmmdproc.VmmdError as e:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise BenchError(str(e))
+        self.workers = self.process.workers
         self._client = None
-        self.workers = set()
 
     def start(self, timeout=10.0):
-        os.makedirs(self.state_dir, exist_ok=True)
-        self._log = open(self.log_path, "ab")
-        cmd = [self.binary, "--socket", self.sock, "--state-dir", self.state_dir] + self.extra_args
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise BenchError("vmmd exited during start-up (%s)%s"
-                                 % (self.proc.returncode, self.log_tail()))
-            if os.path.exists(self.sock):
-                try:
-                    LineClient(self.sock, 1.0).close()
-                    return self
-                except OSError:
-                    pass
-            if time.monotonic() > deadline:
-                raise BenchError("vmmd did not open its socket in %.0f s%s" % (timeout, self.log_tail()))
-            time.sleep(0.005)
+        try:
+            self.process.start(self.extra_args, timeout)
+        except vmmdproc.VmmdError as e:
+            raise BenchError(str(e))
+        return self
 
     def log_tail(self, n=15):
-        lines = _read(self.log_path).splitlines()[-n:]
-        return ("\n  vmmd log:\n    " + "\n    ".join(lines)) if lines else ""
+        return self.process.log_tail(n)
+
+    @property
+    def proc(self):
+        return self.process.proc
 
     @property
     def pid(self):
-        return self.proc.pid
+        return self.process.pid
 
     def connect(self):
         return RpcClient(self.sock)
@@ -465,36 +451,10 @@ class Vmmd:
         if self._client:
             self._client.close()
             self._client = None
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            self._log.close()
-        # Workers outlive their supervisor on purpose (restart survival):
-        # end every worker of this state dir, which its argv names.
-        want = ("--state-dir\0%s\0" % self.state_dir).encode()
-        for entry in os.listdir("/proc"):
-            try:
-                with open("/proc/%s/cmdline" % entry, "rb") as f:
-                    cmd = f.read()
-                if entry.isdigit() and b"--worker\0" in cmd and want in cmd:
-                    os.kill(int(entry), signal.SIGKILL)
-            except OSError:
-                pass
-        for pid in self.workers:   # workers that left vmmd's session, if any
-            try:
-                if os.path.realpath("/proc/%d/exe" % pid) == os.path.realpath(self.binary):
-                    os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        try:
+            self.process.terminate(10)
+        except vmmdproc.VmmdError:
+            pass   # killed; its log says why
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def __enter__(self):

@@ -38,6 +38,9 @@ import tempfile
 import time
 import traceback
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmmdproc  # noqa: E402
+
 ROOT = os.path.realpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 B = os.path.join(ROOT, os.environ.get("B", "build"))
 VMMD = os.path.join(B, "vmmd")
@@ -81,16 +84,7 @@ def show(obj, limit=600):
 
 # --- skips -------------------------------------------------------------------
 
-def kvm_problem():
-    """None when /dev/kvm can be opened read-write, else the reason."""
-    if not os.path.exists("/dev/kvm"):
-        return "/dev/kvm does not exist (no KVM module or not exposed to this machine)"
-    try:
-        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
-    except OSError as e:
-        return "cannot open /dev/kvm read-write: %s" % os.strerror(e.errno)
-    os.close(fd)
-    return None
+kvm_problem = vmmdproc.kvm_problem
 
 
 def require_kvm():
@@ -302,75 +296,47 @@ class CtlResult:
 # --- the daemon ----------------------------------------------------------------
 
 class Daemon:
-    """A real vmmd on a temporary socket and state directory."""
+    """A real vmmd on a temporary socket and state directory (vmmdproc.py)."""
 
     def __init__(self, tmp=None):
-        for path in (VMMD, VMMCTL):
-            check(os.access(path, os.X_OK), "%s is not built (run make all, or set B)" % path)
+        check(os.access(VMMCTL, os.X_OK), "%s is not built (run make all, or set B)" % VMMCTL)
         self.own_tmp = tmp is None
         self.tmp = tmp or tempfile.mkdtemp(prefix="vmmtest.")
         self.sock = os.path.join(self.tmp, "s")
         self.state_dir = os.path.join(self.tmp, "state")
         self.log_path = os.path.join(self.tmp, "vmmd.log")
-        self.proc = None
+        try:
+            self.process = vmmdproc.VmmdProcess(VMMD, self.sock, self.state_dir, self.log_path)
+        except vmmdproc.VmmdError as e:
+            fail(str(e))
         self._conn = None
         self._console_pos = {}
-        self._workers = set()     # worker pids seen in vm.info, ended at teardown
+        self._workers = self.process.workers   # worker pids seen in vm.info, ended at teardown
 
     # life
     def start(self, extra_args=()):
-        os.makedirs(self.state_dir, exist_ok=True)
-        if os.path.exists(self.sock):
-            os.unlink(self.sock)
-        self.log = open(self.log_path, "ab")
-        cmd = [VMMD, "--socket", self.sock, "--state-dir", self.state_dir] + list(extra_args)
-        # Own session: teardown can end the workers vmmd forked too.
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL,
-                                     stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if self.proc.poll() is not None:
-                fail("vmmd exited during start-up (%s)%s" % (self.exit_text(), self.log_tail()))
-            if os.path.exists(self.sock):
-                try:
-                    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                    s.connect(self.sock)
-                    s.close()
-                    return self
-                except OSError:
-                    pass
-            if time.monotonic() >= deadline:
-                fail("vmmd did not open %s within %.0f s%s" % (self.sock, START_TIMEOUT, self.log_tail()))
-            time.sleep(0.02)
+        try:
+            self.process.start(extra_args, START_TIMEOUT)
+        except vmmdproc.VmmdError as e:
+            fail(str(e))
+        return self
+
+    @property
+    def proc(self):
+        return self.process.proc
 
     @property
     def pid(self):
-        return self.proc.pid
+        return self.process.pid
 
     def alive(self):
-        return self.proc is not None and self.proc.poll() is None
+        return self.process.alive()
 
     def exit_text(self):
-        rc = self.proc.returncode
-        if rc is None:
-            return "still running"
-        if rc < 0:
-            try:
-                return "killed by %s" % signal.Signals(-rc).name
-            except ValueError:
-                return "killed by signal %d" % -rc
-        return "exit status %d" % rc
+        return self.process.exit_text()
 
     def log_tail(self, lines=20):
-        try:
-            with open(self.log_path, "rb") as f:
-                text = f.read().decode(errors="replace").splitlines()[-lines:]
-        except OSError:
-            return ""
-        if not text:
-            return ""
-        return "\n  vmmd log (last %d lines):\n    " % len(text) + "\n    ".join(text)
+        return self.process.log_tail(lines)
 
     def check_alive(self):
         if not self.alive():
@@ -381,39 +347,10 @@ class Daemon:
         if self._conn:
             self._conn.close()
             self._conn = None
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                self._kill_group()
-                fail("vmmd did not exit within %.0f s of SIGTERM%s" % (timeout, self.log_tail()))
-        self._kill_group()
-        self.log.close()
-        return self.proc.returncode
-
-    def _kill_group(self):
-        # Whatever vmmd forked and left behind (workers) dies with the session,
-        # and so does any worker seen in vm.info that left the session, as
-        # long as it is still a vmmd process. Workers outlive their
-        # supervisor on purpose (restart survival), so every worker of this
-        # state dir (named in its argv) goes too.
         try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        kill_workers_of(self.state_dir)
-        for pid in self._workers:
-            try:
-                if os.path.realpath("/proc/%d/exe" % pid) == os.path.realpath(VMMD):
-                    os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        self._workers.clear()
+            return self.process.terminate(timeout)
+        except vmmdproc.VmmdError as e:
+            fail(str(e))
 
     def stop(self):
         """Teardown: end vmmd (and its workers), remove the temporary folder."""
@@ -432,11 +369,8 @@ class Daemon:
         if self._conn:
             self._conn.close()
             self._conn = None
-        self.proc.send_signal(sig)
-        self.proc.wait(timeout)
-        self.log.close()
         self._console_pos = {}
-        return self.proc.returncode
+        return self.process.signal(sig, timeout)
 
     def restart(self):
         """Stop vmmd with SIGTERM and start it again on the same state dir."""
@@ -603,6 +537,8 @@ class ActivatedDaemon(Daemon):
         Daemon.__init__(self, tmp)
         self.vmmd = os.path.realpath(vmmd or VMMD)
         self.sock = os.path.join(self.tmp, "vmmd.sock")
+        self.process.binary = self.vmmd      # its workers are exec'd from it
+        self.process.sock = self.sock
         self.unbound = os.path.join(self.tmp, "bound-by-vmmd.sock")
         self.env = dict(env or {})
         self.activator_exe = None
@@ -619,14 +555,14 @@ class ActivatedDaemon(Daemon):
         for path in (self.sock, self.unbound):
             if os.path.exists(path):
                 os.unlink(path)
-        self.log = open(self.log_path, "ab")
+        self.process.log = open(self.log_path, "ab")
         cmd = [self.ACTIVATE, "-l", self.sock]
         for k, v in sorted(self.env.items()):
             cmd += ["-E", "%s=%s" % (k, v)]
         cmd += [self.vmmd, "--socket", self.unbound, "--state-dir", self.state_dir] + list(extra_args)
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL,
-                                     stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.process.proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL,
+                                             stdout=self.process.log, stderr=subprocess.STDOUT,
+                                             start_new_session=True)
         # 1. The activator listens on self.sock; vmmd does not run yet.
         deadline = time.monotonic() + START_TIMEOUT
         while not os.path.exists(self.sock):
@@ -662,21 +598,6 @@ class ActivatedDaemon(Daemon):
             return os.path.realpath("/proc/%d/exe" % self.proc.pid)
         except OSError:
             return None
-
-    def _kill_group(self):
-        # As Daemon's, for workers exec'd from self.vmmd (an installed copy).
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        kill_workers_of(self.state_dir)
-        for pid in self._workers:
-            try:
-                if os.path.realpath("/proc/%d/exe" % pid) == self.vmmd:
-                    os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        self._workers.clear()
 
 
 def unix_listen_inode(path):
@@ -747,22 +668,7 @@ class NotifyListener:
             raise Failure("%s; messages received: %s" % (e, show(self.received[-10:])))
 
 
-def kill_workers_of(state_dir):
-    """SIGKILL every vmmd worker whose argv names state_dir."""
-    want = ("--state-dir\0%s\0" % state_dir).encode()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % entry, "rb") as f:
-                cmd = f.read()
-        except OSError:
-            continue
-        if b"--worker\0" in cmd and want in cmd:
-            try:
-                os.kill(int(entry), signal.SIGKILL)
-            except OSError:
-                pass
+kill_workers_of = vmmdproc.kill_workers_of
 
 
 def example_config(d, name):
