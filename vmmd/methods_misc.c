@@ -10,7 +10,9 @@
 #include "vmmd/common/self_stats.h"
 #include "vmmd/stats_events.h"
 
-#define VMMD_VERSION "0.1.0"
+#ifndef VMMD_VERSION
+#error "VMMD_VERSION comes from the VERSION file (the Makefile passes -DVMMD_VERSION)"
+#endif
 
 static struct json_object *schema_of(enum param_type t)
 {

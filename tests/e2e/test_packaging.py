@@ -176,6 +176,9 @@ def test_man_pages(d):
         check(p.returncode == 0 and not err, "man -l %s: exit %d, warnings:\n%s" % (rel, p.returncode, err))
         for w in words:
             check(w in out.replace("\u2010", "-"), "man page %s does not mention %s" % (rel, w))
+        with open(os.path.join(vmmtest.ROOT, "VERSION")) as f:
+            version = f.read().strip()
+        check("vmmd %s" % version in out, "man page %s does not carry version %s" % (rel, version))
 
 
 def activated(vmmd, env=None):
@@ -294,7 +297,10 @@ def test_deb_package(d):
     deb = debs[-1]
     info = subprocess.run(["dpkg-deb", "--field", deb], capture_output=True, timeout=60)
     fields = info.stdout.decode(errors="replace")
-    for want in ("Package: vmmd", "Version: ", "Architecture: ", "Depends: ", "libjson-c", "libevent"):
+    with open(os.path.join(vmmtest.ROOT, "VERSION")) as f:
+        version = f.read().strip()
+    for want in ("Package: vmmd", "Version: %s\n" % version, "Architecture: ", "Depends: ", "libjson-c",
+                 "libevent"):
         check(want in fields, "%s's control lacks %r:\n%s" % (os.path.basename(deb), want, fields))
     root = os.path.join(TMP, "deb-root")
     shutil.rmtree(root, ignore_errors=True)

@@ -229,7 +229,9 @@ def test_methods_doc_is_generated(d):
 def test_version(d):
     v = d.call("vmm.version")
     check(v.get("api") == 1, "vmm.version api must be 1: %s" % show(v))
-    check(isinstance(v.get("version"), str) and v["version"], "version must be a string: %s" % show(v))
+    with open(os.path.join(vmmtest.ROOT, "VERSION")) as f:
+        version = f.read().strip()
+    check(v.get("version") == version, "version must be the VERSION file's %r: %s" % (version, show(v)))
     host = v.get("host")
     check(isinstance(host, dict) and host.get("virt") in ("vmx", "svm", "pvm", "none"),
           "host.virt must be vmx/svm/pvm/none: %s" % show(v))

@@ -9,11 +9,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
-#include "vmmctl/args.c"
+#include "vmmctl/args.h"
 
 static const struct cmd_option opts[] = {
 	{ .name = "--name", .has_arg = true },

@@ -10,13 +10,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
-#include "vmmctl/config_file.c"
+#include "config/vm_config.h"
+#include "vmmctl/config_file.h"
 
 static char dir[] = "/tmp/test_vmmctl_config.XXXXXX";
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "vmmctl/inspect_format.c"
+#include "vmmctl/inspect_format.h"
 
 static void test_parse_u64(void **state)
 {

@@ -9,13 +9,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include <cmocka.h>
 
-#include "vmmctl/json_util.c"
-#include "vmmctl/output.c"
+#include "vmmctl/json_util.h"
+#include "vmmctl/output.h"
 
 /* What fn printed to a FILE, as a string the caller frees. */
 #define CAPTURE(out, stmt) do {					\

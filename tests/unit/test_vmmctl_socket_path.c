@@ -8,11 +8,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <stdlib.h>
 
 #include <cmocka.h>
 
-#include "vmmctl/socket_path.c"
+#include "vmmctl/socket_path.h"
 
 static void expect_path(const char *opt, const char *env, const char *xdg, uid_t euid,
 			const char *want)
