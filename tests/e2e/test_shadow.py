@@ -180,7 +180,8 @@ def irq_session(d, name, **fields):
                          ({"nmi": True}, "irq: nmi"), ({"irq": 12}, "irq: vector 0x2c (irq 12)")):
         params["name"] = name
         d.call("irq.inject", params)
-        vmmtest.wait_for(lambda: line in d.console_text(name), 30, 0.05, "%s: %s" % (name, line))
+        # The whole line: the guest may be caught between its text and its newline.
+        vmmtest.wait_for(lambda: line + "\n" in d.console_text(name), 30, 0.05, "%s: %s" % (name, line))
     text = d.console_text(name)
     d.call("vm.stop", {"name": name, "force": True})
     return text
