@@ -5,6 +5,8 @@
  * order once the last call is done.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -204,4 +206,17 @@ void rpc_call_error(struct rpc_call *call, const struct rpc_error *err, struct j
 	else
 		s->response = rpc_response_error(call->id, err, data);
 	exchange_unref(call->exchange);
+}
+
+void rpc_call_errorf(struct rpc_call *call, int code, const char *field, const char *fmt, ...)
+{
+	struct rpc_error err;
+	char message[sizeof(err.message)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void) vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	rpc_error_set_field(&err, code, field, "%s", message);
+	rpc_call_error(call, &err, NULL);
 }

@@ -49,3 +49,7 @@ int rpc_exchange_start(struct json_object *msg, const struct rpc_exchange_ops *o
 void rpc_call_result(struct rpc_call *call, struct json_object *result);
 /* Complete a call with an error; data (taken over, may be NULL) is merged into error.data. */
 void rpc_call_error(struct rpc_call *call, const struct rpc_error *err, struct json_object *data);
+/* The same, the error built in place: its code, the parameter or field it
+ * names in data.field (NULL: none) and a printf-style message. */
+void rpc_call_errorf(struct rpc_call *call, int code, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));

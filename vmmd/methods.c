@@ -108,16 +108,6 @@ enum access_role method_role(const struct method *m)
 	return m->role == ACCESS_NONE ? ACCESS_ADMIN : m->role;
 }
 
-void reply_error(struct rpc_call *call, int code, const char *fmt, ...)
-{
-	struct rpc_error err = { .code = code };
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err.message, sizeof(err.message), fmt, ap);
-	va_end(ap);
-	rpc_call_error(call, &err, NULL);
-}
-
 const struct method *method_find(const char *name)
 {
 	for (size_t i = 0; i < vmm_methods_count; i++)
@@ -140,11 +130,11 @@ void methods_dispatch(struct daemon *d, struct client *c, struct rpc_call *call)
 {
 	const struct method *m = method_find(call->method);
 	if (!m) {
-		reply_error(call, RPC_METHOD_NOT_FOUND, "method '%s' not found", call->method);
+		rpc_call_errorf(call, RPC_METHOD_NOT_FOUND, NULL, "method '%s' not found", call->method);
 		return;
 	}
 	if (c && c->role < method_role(m)) {   /* before params: no side effects, no hints */
-		reply_error(call, RPC_PERMISSION_DENIED, "%s needs the %s role; uid %u has %s",
+		rpc_call_errorf(call, RPC_PERMISSION_DENIED, NULL, "%s needs the %s role; uid %u has %s",
 			    m->name, access_role_name(method_role(m)), (unsigned) c->uid,
 			    access_role_name(c->role));
 		return;
@@ -159,18 +149,18 @@ void methods_dispatch(struct daemon *d, struct client *c, struct rpc_call *call)
 		const char *name = param_string(call->params, "name", "");
 		vm = registry_find(&d->registry, name);
 		if (!vm) {
-			reply_error(call, RPC_NO_SUCH_VM, "no VM named '%s'", name);
+			rpc_call_errorf(call, RPC_NO_SUCH_VM, NULL, "no VM named '%s'", name);
 			return;
 		}
 		if (!(m->states & VM_STATE_BIT(vm->state))) {
 			char allowed[96];
 			states_text(m->states, allowed, sizeof(allowed));
-			reply_error(call, RPC_INVALID_STATE, "%s: VM '%s' is %s (allowed: %s)",
+			rpc_call_errorf(call, RPC_INVALID_STATE, NULL, "%s: VM '%s' is %s (allowed: %s)",
 				    m->name, vm->name, vm_state_name(vm->state), allowed);
 			return;
 		}
 		if (vm->busy && !m->while_busy) {
-			reply_error(call, RPC_INVALID_STATE, "%s: VM '%s' is changing state, try again",
+			rpc_call_errorf(call, RPC_INVALID_STATE, NULL, "%s: VM '%s' is changing state, try again",
 				    m->name, vm->name);
 			return;
 		}

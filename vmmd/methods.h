@@ -42,7 +42,6 @@ enum access_role method_role(const struct method *m);
 void methods_dispatch(struct daemon *d, struct client *c, struct rpc_call *call);
 
 /* Shared helpers for handlers. */
-void reply_error(struct rpc_call *call, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 struct json_object *vm_summary_json(struct vm_record *vm);
 /* Send the call's params, less "name", to vm's worker as worker_method and
  * relay its answer (methods_inspect.c). */

@@ -19,21 +19,8 @@
 
 #define MEM_ACCESS_MAX (1u << 20)
 
-static int invalid(struct rpc_call *call, int code, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int invalid(struct rpc_call *call, int code, const char *field, const char *fmt, ...)
-{
-	struct rpc_error err = { 0 };
-	char msg[sizeof(err.message)];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	rpc_error_set_field(&err, code, field, "%s", msg);
-	rpc_call_error(call, &err, NULL);
-	return -EINVAL;
-}
+/* Refuse the call naming the parameter; returns -EINVAL for the caller's return. */
+#define invalid(call, code, field, ...) ({ rpc_call_errorf((call), (code), (field), __VA_ARGS__); -EINVAL; })
 
 /* A parameter that must be a non-negative integer (json-c keeps values above INT64_MAX as uint64). */
 static int check_u64(struct rpc_call *call, const char *name, uint64_t *ret)
@@ -98,7 +85,8 @@ void method_forward(struct rpc_call *call, struct vm_record *vm, const char *met
 	}
 	int r = worker_call(vm, method, params, relay_reply, call);
 	if (r < 0)
-		reply_error(call, RPC_INVALID_STATE, "the worker of '%s' is not reachable: %s", vm->name, strerror(-r));
+		rpc_call_errorf(call, RPC_INVALID_STATE, NULL,
+				"the worker of '%s' is not reachable: %s", vm->name, strerror(-r));
 }
 
 void method_vcpu_state(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
@@ -168,7 +156,7 @@ void method_irq_inject(struct daemon *d, struct client *c, struct rpc_call *call
 	struct json_object *nmi = param_get(call->params, "nmi");
 	uint64_t n = 0;
 	if (irq + vector + !!nmi != 1) {
-		reply_error(call, RPC_INVALID_PARAMS, "give exactly one of irq, vector and nmi");
+		rpc_call_errorf(call, RPC_INVALID_PARAMS, NULL, "give exactly one of irq, vector and nmi");
 		return;
 	}
 	if (check_vcpu(call, vm) < 0 || check_u64(call, irq ? "irq" : "vector", &n) < 0)

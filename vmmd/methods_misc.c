@@ -98,7 +98,8 @@ void method_vmm_stats(struct daemon *d, struct client *c, struct rpc_call *call,
 	struct self_stats st;
 	int r = self_stats_read(&st);
 	if (r < 0) {
-		reply_error(call, RPC_INTERNAL_ERROR, "reading vmmd's own process figures failed: %s", strerror(-r));
+		rpc_call_errorf(call, RPC_INTERNAL_ERROR, NULL, "reading vmmd's own process figures failed: %s",
+				strerror(-r));
 		return;
 	}
 	struct json_object *res = json_object_new_object();
@@ -149,21 +150,18 @@ void method_events_subscribe(struct daemon *d, struct client *c, struct rpc_call
 		struct json_object *t = json_object_array_get_idx(topics, i);
 		int bit = json_object_is_type(t, json_type_string) ? event_topic_from_name(json_object_get_string(t)) : -1;
 		if (bit < 0) {
-			struct rpc_error err = { 0 };
-			rpc_error_set(&err, RPC_INVALID_PARAMS, "unknown topic %s (known: state, console, fault, stats)",
-				      json_object_to_json_string(t));
-			snprintf(err.field, sizeof(err.field), "topics");
-			rpc_call_error(call, &err, NULL);
+			rpc_call_errorf(call, RPC_INVALID_PARAMS, "topics",
+					"unknown topic %s (known: state, console, fault, stats)", json_object_to_json_string(t));
 			return;
 		}
 		mask |= bit;
 	}
 	if (n == 0) {
-		reply_error(call, RPC_INVALID_PARAMS, "topics must name at least one topic");
+		rpc_call_errorf(call, RPC_INVALID_PARAMS, NULL, "topics must name at least one topic");
 		return;
 	}
 	if (name && !registry_find(&d->registry, name)) {
-		reply_error(call, RPC_NO_SUCH_VM, "no VM named '%s'", name);
+		rpc_call_errorf(call, RPC_NO_SUCH_VM, NULL, "no VM named '%s'", name);
 		return;
 	}
 	c->topics = mask;

@@ -9,15 +9,12 @@ void method_mmu_shadow(struct daemon *d, struct client *c, struct rpc_call *call
 {
 	const char *root = param_string(call->params, "root", "all");
 	if (strcmp(root, "all") != 0 && strcmp(root, "kernel") != 0 && strcmp(root, "user") != 0) {
-		struct rpc_error err = { 0 };
-		rpc_error_set(&err, RPC_INVALID_PARAMS, "root must be kernel, user or all");
-		snprintf(err.field, sizeof(err.field), "root");
-		rpc_call_error(call, &err, NULL);
+		rpc_call_errorf(call, RPC_INVALID_PARAMS, "root", "root must be kernel, user or all");
 		return;
 	}
 	if (vm->config->paging != VM_PAGING_SHADOW) {
-		reply_error(call, RPC_UNSUPPORTED, "mmu.shadow: VM '%s' runs in hw mode (KVM's paging, not vmmd's)",
-			    vm->name);
+		rpc_call_errorf(call, RPC_UNSUPPORTED, NULL,
+				"mmu.shadow: VM '%s' runs in hw mode (KVM's paging, not vmmd's)", vm->name);
 		return;
 	}
 	method_forward(call, vm, "worker.mmu.shadow");

@@ -71,9 +71,8 @@ void method_vm_create(struct daemon *d, struct client *c, struct rpc_call *call,
 	struct vm_config *config = NULL;
 	struct rpc_error err = { 0 };
 	if (vm_config_from_json(param_get(call->params, "config"), &config, &cerr) < 0) {
-		rpc_error_set(&err, RPC_CONFIG_INVALID, "%s%s%s", cerr.field, cerr.field[0] ? ": " : "", cerr.message);
-		snprintf(err.field, sizeof(err.field), "%s", cerr.field);
-		rpc_call_error(call, &err, NULL);
+		rpc_call_errorf(call, RPC_CONFIG_INVALID, cerr.field, "%s%s%s", cerr.field, cerr.field[0] ? ": " : "",
+				cerr.message);
 		return;
 	}
 	errno = 0;
@@ -86,12 +85,13 @@ void method_vm_create(struct daemon *d, struct client *c, struct rpc_call *call,
 	int r = registry_add(&d->registry, config, &vm);
 	if (r < 0) {
 		if (r == -EEXIST)
-			reply_error(call, RPC_VM_EXISTS, "a VM named '%s' exists", config->name);
+			rpc_call_errorf(call, RPC_VM_EXISTS, NULL, "a VM named '%s' exists", config->name);
 		else if (r == -ENOSPC)
 			limit_error(call, "max_vms", d->registry.max_vms, json_object_new_object(),
 				    "at most %u VMs are defined (limits.max_vms)", d->registry.max_vms);
 		else
-			reply_error(call, RPC_INTERNAL_ERROR, "cannot save the VM definition: %s", strerror(-r));
+			rpc_call_errorf(call, RPC_INTERNAL_ERROR, NULL,
+					"cannot save the VM definition: %s", strerror(-r));
 		vm_config_free(config);
 		return;
 	}
@@ -129,7 +129,8 @@ void method_vm_start(struct daemon *d, struct client *c, struct rpc_call *call, 
 	}
 	int r = worker_spawn(d, vm, call);
 	if (r < 0)
-		reply_error(call, RPC_INTERNAL_ERROR, "cannot start a worker for '%s': %s", vm->name, strerror(-r));
+		rpc_call_errorf(call, RPC_INTERNAL_ERROR, NULL,
+				"cannot start a worker for '%s': %s", vm->name, strerror(-r));
 }
 
 /* Pause and resume: forwarded, and the state changes when the worker confirms. */
@@ -147,7 +148,7 @@ static void forward_reply(void *userdata, struct json_object *result, const stru
 	if (err) {
 		rpc_call_error(f->call, err, NULL);
 	} else if (!vm) {
-		reply_error(f->call, RPC_NO_SUCH_VM, "VM '%s' went away", f->name);
+		rpc_call_errorf(f->call, RPC_NO_SUCH_VM, NULL, "VM '%s' went away", f->name);
 	} else {
 		if (vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED)
 			lifecycle_set_state(f->daemon, vm, f->target);
@@ -165,7 +166,7 @@ static void forward_state(struct daemon *d, struct rpc_call *call, struct vm_rec
 	}
 	struct forward *f = calloc(1, sizeof(*f));
 	if (!f) {
-		reply_error(call, RPC_INTERNAL_ERROR, "out of memory");
+		rpc_call_errorf(call, RPC_INTERNAL_ERROR, NULL, "out of memory");
 		return;
 	}
 	*f = (struct forward) { .daemon = d, .call = call, .target = target };
@@ -173,7 +174,8 @@ static void forward_state(struct daemon *d, struct rpc_call *call, struct vm_rec
 	int r = worker_call(vm, method, NULL, forward_reply, f);
 	if (r < 0) {
 		free(f);
-		reply_error(call, RPC_INVALID_STATE, "the worker of '%s' is not reachable: %s", vm->name, strerror(-r));
+		rpc_call_errorf(call, RPC_INVALID_STATE, NULL,
+				"the worker of '%s' is not reachable: %s", vm->name, strerror(-r));
 	}
 }
 
@@ -191,7 +193,7 @@ void method_vm_stop(struct daemon *d, struct client *c, struct rpc_call *call, s
 {
 	struct pending_reply *p = calloc(1, sizeof(*p));
 	if (!p) {
-		reply_error(call, RPC_INTERNAL_ERROR, "out of memory");
+		rpc_call_errorf(call, RPC_INTERNAL_ERROR, NULL, "out of memory");
 		return;
 	}
 	/* Answered when the worker is gone and the state is final (worker_link.c). */
@@ -254,7 +256,7 @@ static void info_reply(void *userdata, struct json_object *result, const struct 
 	struct info_req *q = userdata;
 	struct vm_record *vm = registry_find(&q->daemon->registry, q->name);
 	if (!vm)
-		reply_error(q->call, RPC_NO_SUCH_VM, "VM '%s' went away", q->name);
+		rpc_call_errorf(q->call, RPC_NO_SUCH_VM, NULL, "VM '%s' went away", q->name);
 	else
 		rpc_call_result(q->call, info_json(vm, err ? vm->last_stats : result));
 	free(q);
@@ -279,17 +281,14 @@ void method_vm_console_read(struct daemon *d, struct client *c, struct rpc_call 
 	int64_t offset = param_int(call->params, "offset", 0);
 	int64_t max = param_int(call->params, "max", CONSOLE_READ_DEFAULT);
 	if (offset < 0 || max < 0 || max > CONSOLE_READ_MAX) {
-		struct rpc_error err = { 0 };
-		rpc_error_set(&err, RPC_INVALID_PARAMS, "%s", offset < 0 ? "offset must be ≥ 0" :
-			      "max must be between 0 and 1048576");
-		snprintf(err.field, sizeof(err.field), offset < 0 ? "offset" : "max");
-		rpc_call_error(call, &err, NULL);
+		rpc_call_errorf(call, RPC_INVALID_PARAMS, offset < 0 ? "offset" : "max", "%s",
+				offset < 0 ? "offset must be ≥ 0" : "max must be between 0 and 1048576");
 		return;
 	}
 	_cleanup_free_ uint8_t *buf = malloc(max ? max : 1);
 	_cleanup_free_ char *b64 = malloc(base64_encoded_size(max));
 	if (!buf || !b64) {
-		reply_error(call, RPC_INTERNAL_ERROR, "out of memory");
+		rpc_call_errorf(call, RPC_INTERNAL_ERROR, NULL, "out of memory");
 		return;
 	}
 	uint64_t start = offset, total = 0;
@@ -315,13 +314,10 @@ void method_vm_console_write(struct daemon *d, struct client *c, struct rpc_call
 	uint8_t buf[CONSOLE_WRITE_MAX];
 	long n = base64_decode(data, buf, sizeof(buf));
 	if (n < 0) {
-		struct rpc_error err = { 0 };
 		if (n == -ENOSPC)
-			rpc_error_set(&err, RPC_RESOURCE_LIMIT, "at most %d bytes per write", CONSOLE_WRITE_MAX);
+			rpc_call_errorf(call, RPC_RESOURCE_LIMIT, "data", "at most %d bytes per write", CONSOLE_WRITE_MAX);
 		else
-			rpc_error_set(&err, RPC_INVALID_PARAMS, "data is not valid base64");
-		snprintf(err.field, sizeof(err.field), "data");
-		rpc_call_error(call, &err, NULL);
+			rpc_call_errorf(call, RPC_INVALID_PARAMS, "data", "data is not valid base64");
 		return;
 	}
 	method_forward(call, vm, "worker.console.write");

@@ -158,6 +158,23 @@ int guest_access(struct vm *vm, unsigned vcpu, bool virtual, uint64_t addr, void
 	return r;
 }
 
+/* Hold every vCPU still and read vcpu's paging state; on success the caller
+ * walks and then calls vm_release. */
+static int hold_paging(struct vm *vm, unsigned vcpu, struct vm_hold *h, struct guest_paging *ret)
+{
+	int r;
+
+	if (vcpu >= vm->n_vcpus)
+		return -EINVAL;
+	r = vm_hold(vm, h);
+	if (r < 0)
+		return r;
+	r = guest_paging_get(&vm->vcpus[vcpu], ret);
+	if (r < 0)
+		vm_release(vm, h);
+	return r;
+}
+
 int guest_translate(struct vm *vm, unsigned vcpu, uint64_t virt, struct guest_translation *ret)
 {
 	struct guest_translation t = { 0 };
@@ -165,13 +182,10 @@ int guest_translate(struct vm *vm, unsigned vcpu, uint64_t virt, struct guest_tr
 	struct vm_hold h;
 	int r;
 
-	if (vcpu >= vm->n_vcpus)
-		return -EINVAL;
-	r = vm_hold(vm, &h);
+	r = hold_paging(vm, vcpu, &h, &t.paging);
 	if (r < 0)
 		return r;
-	r = guest_paging_get(&vm->vcpus[vcpu], &t.paging);
-	if (r == 0 && t.paging.kind == GUEST_PAGING_4LEVEL)
+	if (t.paging.kind == GUEST_PAGING_4LEVEL)
 		r = gw_translate(reader(vm, &mem), t.paging.cr3, virt, &t.paging.walk, &t.walk);
 	vm_release(vm, &h);
 	if (r == -EINVAL || (r < 0 && r != -EFAULT))
@@ -198,17 +212,12 @@ int guest_mappings(struct vm *vm, unsigned vcpu, uint64_t from, uint64_t to, uin
 	int r;
 
 	*ret = (struct gw_enum_result) { 0 };
-	if (vcpu >= vm->n_vcpus)
-		return -EINVAL;
-	r = vm_hold(vm, &h);
+	r = hold_paging(vm, vcpu, &h, ret_paging);
 	if (r < 0)
 		return r;
-	r = guest_paging_get(&vm->vcpus[vcpu], ret_paging);
-	if (r == 0 && ret_paging->kind == GUEST_PAGING_4LEVEL)
+	if (ret_paging->kind == GUEST_PAGING_4LEVEL)
 		gw_enumerate(reader(vm, &mem), ret_paging->cr3, from, to, &ret_paging->walk, max_ranges,
 			     GUEST_ENTRIES_MAX, fn, opaque, ret);
 	vm_release(vm, &h);
-	if (r < 0)
-		return r;
 	return ret_paging->kind == GUEST_PAGING_4LEVEL || ret_paging->kind == GUEST_PAGING_NONE ? 0 : -EOPNOTSUPP;
 }

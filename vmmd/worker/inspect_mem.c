@@ -37,7 +37,19 @@ static int not_canonical(uint64_t addr, struct rpc_error *err)
 				(unsigned long long) addr);
 }
 
-/* A failed guest_access or walk, as the client reads it. */
+/* A failed guest_translate or guest_mappings, as the client reads it. */
+static int walk_error(int r, unsigned vcpu, uint64_t addr, enum guest_paging_kind kind, struct rpc_error *err)
+{
+	if (r == -EOPNOTSUPP)
+		return unsupported_paging(vcpu, kind, err);
+	if (r == -EINVAL)
+		return not_canonical(addr, err);
+	if (r == -ESHUTDOWN || r == -ETIMEDOUT)
+		return inspect_hold_error(r, err);
+	return inspect_vcpu_error(r, vcpu, err);
+}
+
+/* A failed guest_access, as the client reads it. */
 static int access_error(struct vm *vm, unsigned vcpu, uint64_t addr, int r, const struct guest_access_fault *f,
 			struct rpc_error *err)
 {
@@ -260,7 +272,7 @@ static struct json_object *translation_json(struct vm *vm, unsigned vcpu, uint64
 void inspect_mmu_translate(struct worker *w, struct vm *vm, struct rpc_call *call)
 {
 	struct rpc_error err = { 0 };
-	struct guest_translation t;
+	struct guest_translation t = { 0 };
 	struct json_object *o;
 	uint64_t addr;
 	unsigned vcpu;
@@ -270,16 +282,10 @@ void inspect_mmu_translate(struct worker *w, struct vm *vm, struct rpc_call *cal
 	    inspect_param_vcpu(vm, call->params, &vcpu, &err) < 0)
 		goto fail;
 	r = guest_translate(vm, vcpu, addr, &t);
-	if (r == -EOPNOTSUPP)
-		unsupported_paging(vcpu, t.paging.kind, &err);
-	else if (r == -EINVAL)
-		not_canonical(addr, &err);
-	else if (r == -ESHUTDOWN || r == -ETIMEDOUT)
-		inspect_hold_error(r, &err);
-	else if (r < 0)
-		inspect_vcpu_error(r, vcpu, &err);
-	if (r < 0)
+	if (r < 0) {
+		walk_error(r, vcpu, addr, t.paging.kind, &err);
 		goto fail;
+	}
 	o = translation_json(vm, vcpu, addr, &t);
 	if (vm->shadow)
 		shadow_inspect_translate(vm, vcpu, addr, o);
@@ -310,7 +316,7 @@ void inspect_mmu_guest(struct worker *w, struct vm *vm, struct rpc_call *call)
 	_cleanup_(json_object_putp) struct json_object *ranges = json_object_new_array();
 	struct rpc_error err = { 0 };
 	struct gw_enum_result res;
-	struct guest_paging pg;
+	struct guest_paging pg = { 0 };
 	struct json_object *o;
 	uint64_t from, to, limit;
 	unsigned vcpu;
@@ -330,14 +336,10 @@ void inspect_mmu_guest(struct worker *w, struct vm *vm, struct rpc_call *call)
 		goto fail;
 	}
 	r = guest_mappings(vm, vcpu, from, to, limit, range_to_json, ranges, &pg, &res);
-	if (r == -EOPNOTSUPP)
-		unsupported_paging(vcpu, pg.kind, &err);
-	else if (r == -ESHUTDOWN || r == -ETIMEDOUT)
-		inspect_hold_error(r, &err);
-	else if (r < 0)
-		inspect_vcpu_error(r, vcpu, &err);
-	if (r < 0)
+	if (r < 0) {
+		walk_error(r, vcpu, from, pg.kind, &err);
 		goto fail;
+	}
 	o = json_object_new_object();
 	json_object_object_add(o, "vcpu", json_object_new_int(vcpu));
 	json_object_object_add(o, "mode", json_object_new_string(vm_paging_name(vm->config->paging)));
