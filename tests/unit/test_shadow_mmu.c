@@ -57,6 +57,7 @@ struct fixture {
 };
 
 static struct fixture fx;
+static unsigned fx_monitor_slot;   /* 0: the default (510) */
 
 /* The guest CPU's paging facts the next setup gives the MMU (0: 52 bits, 1 GiB pages). */
 static unsigned cpu_phys_bits;
@@ -74,6 +75,7 @@ static void setup_with(enum smmu_strategy strategy, unsigned pool_pages, unsigne
 		.phys_bits = cpu_phys_bits,
 		.no_1g = cpu_no_1g,
 		.user_nx_in_kernel_root = user_nx_in_kernel_root,
+		.monitor_slot = fx_monitor_slot,
 	};
 
 	memset(&fx, 0, sizeof(fx));
@@ -921,16 +923,17 @@ static int check_monitor_slot(void *userdata, uint64_t cr3, bool user, uint64_t 
 {
 	unsigned *n = userdata;
 
-	assert_int_equal(root_entry(root_mpa, SHADOW_MONITOR_PML4_SLOT), MON_PML4E);
+	assert_int_equal(root_entry(root_mpa, fx_monitor_slot ? fx_monitor_slot : SHADOW_MONITOR_PML4_SLOT), MON_PML4E);
 	(*n)++;
 	return 0;
 }
 
-static void test_monitor_slot(void **state)
+static void check_monitor_slot_at(unsigned slot)
 {
-	uint64_t mon = SHADOW_MONITOR_VBASE + 0x5000, v = 0x3000 | P;
+	uint64_t mon = 0xffff000000000000ULL | (uint64_t) slot << 39 | 0x5000, v = 0x3000 | P;
 	unsigned n = 0;
 
+	fx_monitor_slot = slot == SHADOW_MONITOR_PML4_SLOT ? 0 : slot;
 	setup(SMMU_CACHED);
 	for (uint64_t cr3 = CR3_A; cr3 <= CR3_B; cr3 += 0x1000) {
 		smmu_load_root(fx.s, cr3, false);
@@ -950,6 +953,42 @@ static void test_monitor_slot(void **state)
 	n = 0;
 	assert_int_equal(smmu_foreach_root(fx.s, check_monitor_slot, &n), 0);
 	assert_int_equal(n, 2);         /* the current space's roots stay */
+	fx_monitor_slot = 0;
+}
+
+static void test_monitor_slot(void **state)
+{
+	check_monitor_slot_at(SHADOW_MONITOR_PML4_SLOT);
+}
+
+/* Xen PV guests (Linux's espfix owns 510) have the monitor in 509, and 510
+ * is then an ordinary guest slot. */
+static void test_monitor_slot_509(void **state)
+{
+	uint64_t espfix = 0xffffff0000000000ULL + 0x7000;
+
+	check_monitor_slot_at(509);
+	teardown(NULL);
+	fx_monitor_slot = 509;
+	setup(SMMU_CACHED);
+	map(CR3_A, espfix, 0x18c000, 1, P | W, P | W | D);
+	smmu_load_root(fx.s, CR3_A, false);
+	filled(CR3_A, false, espfix, HW_WRITE);
+	fx_monitor_slot = 0;
+}
+
+static void test_monitor_slot_refused(void **state)
+{
+	struct smmu_config cfg = { .pool_mpa = POOL_MFN * 4096, .pool_pages = 16, .monitor_slot = 255 };
+	struct smmu *s = NULL;
+
+	memset(&fx, 0, sizeof(fx));
+	fx.mm.size = MACHINE_PAGES * 4096;
+	fx.mm.host = calloc(1, fx.mm.size);
+	assert_int_equal(physmap_init(&fx.pm, GUEST_PAGES, MACHINE_PAGES, 0), 0);
+	assert_int_equal(smmu_new(&fx.mm, &fx.pm, &cfg, &s), -EINVAL);   /* a user-half slot */
+	cfg.monitor_slot = 512;
+	assert_int_equal(smmu_new(&fx.mm, &fx.pm, &cfg, &s), -EINVAL);
 }
 
 static void test_flush_all(void **state)
@@ -1290,6 +1329,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_pool_recycling, teardown),
 		cmocka_unit_test_teardown(test_scattered_physmap, teardown),
 		cmocka_unit_test_teardown(test_monitor_slot, teardown),
+		cmocka_unit_test_teardown(test_monitor_slot_509, teardown),
+		cmocka_unit_test_teardown(test_monitor_slot_refused, teardown),
 		cmocka_unit_test_teardown(test_flush_all, teardown),
 		cmocka_unit_test_teardown(test_inspection, teardown),
 		cmocka_unit_test(test_random_operations),

@@ -193,7 +193,8 @@ int shadow_vm_init(struct shadow_vm *svm, struct machine_memory mm, const struct
 	int r = physmap_init(&svm->pm, guest_pages, mm.size / PAGE_SIZE_4K, cfg->scatter_seed);
 	if (r < 0)
 		return r;
-	r = monitor_build(&svm->mm, cfg->guest_bytes, &svm->mon);
+	r = monitor_build(&svm->mm, cfg->guest_bytes, cfg->monitor_slot ? cfg->monitor_slot : MON_SLOT_DEFAULT,
+			  &svm->mon);
 	if (r < 0)
 		return r;
 	struct smmu_config sc = {
@@ -201,6 +202,7 @@ int shadow_vm_init(struct shadow_vm *svm, struct machine_memory mm, const struct
 		.pool_mpa = cfg->guest_bytes + MON_PAGES * PAGE_SIZE_4K,
 		.pool_pages = cfg->pool_pages,
 		.monitor_pml4e = svm->mon.pml4e,
+		.monitor_slot = svm->mon.slot,
 		.max_roots = 16,
 		.phys_bits = cfg->phys_bits,
 		.no_1g = cfg->no_1g,
@@ -610,7 +612,7 @@ static enum shadow_action dispatch_trap(struct shadow_vcpu *sv, unsigned vector,
 	switch (vector) {
 	case X86_PF:
 		/* Hosts where syscall stays at CPL3 fault on the supervisor LSTAR page. */
-		if (cr2 == monitor_syscall_va() && sv->cpu.regs.rip == cr2)
+		if (cr2 == monitor_syscall_va(&sv->svm->mon) && sv->cpu.regs.rip == cr2)
 			return syscall_entry(sv, &env);
 		return page_fault(sv, &env, error, cr2, kernel_rsp);
 	case X86_GP:

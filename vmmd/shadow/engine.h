@@ -107,6 +107,7 @@ struct shadow_vm_config {
 	 * through (VT-x/AMD-V: the monitor's GDT is the real one).
 	 */
 	uint16_t native_user_cs, native_user_ss;
+	unsigned monitor_slot;     /* PML4 slot of the monitor (monitor.h MON_SLOT_*); 0 = MON_SLOT_DEFAULT */
 };
 
 /* Machine layout for a guest of guest_bytes with pool_pages of shadow tables. */

@@ -8,14 +8,14 @@
 
 static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
-bool monitor_contains(uint64_t va)
+bool monitor_contains(const struct monitor *m, uint64_t va)
 {
-	return va >= monitor_va(0) && va < monitor_va(MON_PAGES);
+	return va >= monitor_va(m, 0) && va < monitor_va(m, MON_PAGES);
 }
 
-int monitor_stub_vector(uint64_t rip)
+int monitor_stub_vector(const struct monitor *m, uint64_t rip)
 {
-	uint64_t base = monitor_va(MON_PAGE_STUBS);
+	uint64_t base = monitor_va(m, MON_PAGE_STUBS);
 	if (rip < base || rip >= base + MON_SYSCALL_STUB + MON_STUB_SIZE)
 		return -1;
 	/* At the exit rip is on the `out` or just past it: both are in the stub. */
@@ -24,9 +24,9 @@ int monitor_stub_vector(uint64_t rip)
 
 void *monitor_ptr(const struct monitor *mon, struct machine_memory *mm, uint64_t va, uint64_t len)
 {
-	if (!monitor_contains(va) || len > monitor_va(MON_PAGES) - va)
+	if (!monitor_contains(mon, va) || len > monitor_va(mon, MON_PAGES) - va)
 		return NULL;
-	return machine_ptr(mm, mon->mpa + (va - monitor_va(0)), len);
+	return machine_ptr(mm, mon->mpa + (va - monitor_va(mon, 0)), len);
 }
 
 static void write_gdt(uint8_t *gdt, uint64_t tss_va)
@@ -39,10 +39,10 @@ static void write_gdt(uint8_t *gdt, uint64_t tss_va)
 	put64(gdt + MON_SEL_TSS + 8, tss_va >> 32);
 }
 
-static void write_idt(uint8_t *idt)
+static void write_idt(const struct monitor *m, uint8_t *idt)
 {
 	for (unsigned v = 0; v < 256; v++) {
-		uint64_t off = monitor_stub_va(v);
+		uint64_t off = monitor_stub_va(m, v);
 		uint8_t *g = idt + v * 16;
 		/* interrupt gate, present, DPL 0, IST 0, selector = ring-0 code */
 		uint64_t lo = (off & 0xffff) | ((uint64_t) MON_SEL_CODE0 << 16) | ((0x80ULL | X86_GATE_INTERRUPT) << 40) |
@@ -65,21 +65,24 @@ static void write_stubs(uint8_t *stubs)
 	}
 }
 
-int monitor_build(struct machine_memory *mm, uint64_t mpa, struct monitor *ret)
+int monitor_build(struct machine_memory *mm, uint64_t mpa, unsigned slot, struct monitor *ret)
 {
+	if (slot < 256 || slot > 511)
+		return -EINVAL;
 	uint8_t *m = machine_ptr(mm, mpa, MON_PAGES * 4096);
 	if (!m || (mpa & 0xfff))
 		return -ERANGE;
+	struct monitor mon = { .mpa = mpa, .slot = slot, .vbase = monitor_slot_vbase(slot) };
 	memset(m, 0, MON_PAGES * 4096);
-	write_gdt(m + MON_PAGE_GDT * 4096, monitor_va(MON_PAGE_TSS));
-	write_idt(m + MON_PAGE_IDT * 4096);
+	write_gdt(m + MON_PAGE_GDT * 4096, monitor_va(&mon, MON_PAGE_TSS));
+	write_idt(&mon, m + MON_PAGE_IDT * 4096);
 	/* TSS: rsp0 at offset 4; I/O map base past the limit = no bitmap. */
 	uint8_t *tss = m + MON_PAGE_TSS * 4096;
-	put64(tss + 4, monitor_stack_top());
+	put64(tss + 4, monitor_stack_top(&mon));
 	tss[102] = 104;
 	write_stubs(m + MON_PAGE_STUBS * 4096);
 
-	/* slot 510 -> PDPT[0] -> PD[0] -> PT[0..MON_PAGES) (supervisor-only) */
+	/* slot -> PDPT[0] -> PD[0] -> PT[0..MON_PAGES) (supervisor-only) */
 	uint64_t pdpt = mpa + MON_PAGE_PDPT * 4096, pd = mpa + MON_PAGE_PD * 4096, pt = mpa + MON_PAGE_PT * 4096;
 	put64(m + MON_PAGE_PDPT * 4096, pd | X86_PTE_P | X86_PTE_W);
 	put64(m + MON_PAGE_PD * 4096, pt | X86_PTE_P | X86_PTE_W);
@@ -89,7 +92,7 @@ int monitor_build(struct machine_memory *mm, uint64_t mpa, struct monitor *ret)
 			flags = X86_PTE_P;   /* code: read-only, executable */
 		put64(m + MON_PAGE_PT * 4096 + i * 8, (mpa + i * 4096) | flags);
 	}
-	ret->mpa = mpa;
-	ret->pml4e = pdpt | X86_PTE_P | X86_PTE_W;
+	mon.pml4e = pdpt | X86_PTE_P | X86_PTE_W;
+	*ret = mon;
 	return 0;
 }

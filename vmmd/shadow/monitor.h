@@ -2,8 +2,9 @@
 /*
  * The monitor: the part of vmmd that lives *inside* the VM in shadow mode
  * (seed: "hypervisor is in kernel mode"). A few pages of machine memory,
- * above the guest's frames, mapped supervisor-only at SHADOW_MONITOR_VBASE
- * in every shadow root:
+ * above the guest's frames, mapped supervisor-only in one PML4 slot of every
+ * shadow root (per VM: 510 for vmmd's own guests, 509 for Xen PV guests,
+ * whose Linux puts espfix in 510):
  *
  *   GDT     ring-0 code/data for the stubs and the TSS; nothing a guest
  *           selector can load, so every guest segment load (iretq, mov ss,
@@ -54,22 +55,37 @@
 #define MON_SEL_TSS           0x18  /* 16-byte descriptor: entries 3 and 4 */
 #define MON_GDT_ENTRIES       5
 
+#define MON_SLOT_DEFAULT      510   /* 0xffffff0000000000: vmmd's own guests (docs/shadow.md) */
+#define MON_SLOT_XENPV        509   /* 0xfffffe8000000000: Linux PV owns 510 (espfix) */
+
 struct monitor {
 	uint64_t mpa;           /* machine address of monitor page 0 */
-	uint64_t pml4e;         /* the entry every shadow root installs in slot 510 */
+	uint64_t pml4e;         /* the entry every shadow root installs in `slot` */
+	unsigned slot;          /* PML4 slot, in the kernel half (256..511) */
+	uint64_t vbase;         /* its first virtual address */
 };
 
-static inline uint64_t monitor_va(unsigned page) { return 0xffffff0000000000ULL + (uint64_t) page * 4096; }
-static inline uint64_t monitor_stub_va(unsigned vector) { return monitor_va(MON_PAGE_STUBS) + vector * MON_STUB_SIZE; }
-static inline uint64_t monitor_syscall_va(void) { return monitor_va(MON_PAGE_STUBS) + MON_SYSCALL_STUB; }
-static inline uint64_t monitor_stack_top(void) { return monitor_va(MON_PAGE_STACK + MON_STACK_PAGES); }
+/* The canonical address where PML4 slot `slot` (256..511) begins. */
+static inline uint64_t monitor_slot_vbase(unsigned slot)
+{
+	return 0xffff000000000000ULL | (uint64_t) slot << 39;
+}
 
-/* Build the monitor pages at machine address mpa (MON_PAGES pages, zeroed here). */
-int monitor_build(struct machine_memory *mm, uint64_t mpa, struct monitor *ret);
+static inline uint64_t monitor_va(const struct monitor *m, unsigned page) { return m->vbase + (uint64_t) page * 4096; }
+static inline uint64_t monitor_stub_va(const struct monitor *m, unsigned vector)
+{
+	return monitor_va(m, MON_PAGE_STUBS) + vector * MON_STUB_SIZE;
+}
+static inline uint64_t monitor_syscall_va(const struct monitor *m) { return monitor_va(m, MON_PAGE_STUBS) + MON_SYSCALL_STUB; }
+static inline uint64_t monitor_stack_top(const struct monitor *m) { return monitor_va(m, MON_PAGE_STACK + MON_STACK_PAGES); }
+
+/* Build the monitor pages at machine address mpa (MON_PAGES pages, zeroed
+ * here), mapped at PML4 slot `slot` (256..511; -EINVAL otherwise). */
+int monitor_build(struct machine_memory *mm, uint64_t mpa, unsigned slot, struct monitor *ret);
 
 /* Is va inside the monitor's virtual range? Which stub (vector, or 256 for syscall) is rip in? -1 if none. */
-bool monitor_contains(uint64_t va);
-int monitor_stub_vector(uint64_t rip);
+bool monitor_contains(const struct monitor *m, uint64_t va);
+int monitor_stub_vector(const struct monitor *m, uint64_t rip);
 
 /* Host pointer to the monitor's own virtual address va (len within the monitor). */
 void *monitor_ptr(const struct monitor *mon, struct machine_memory *mm, uint64_t va, uint64_t len);

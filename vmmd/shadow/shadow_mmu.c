@@ -28,6 +28,8 @@ int smmu_new(struct machine_memory *mm, const struct physmap *pm, const struct s
 		return -EINVAL;
 	if (cfg->strategy != SMMU_VTLB && cfg->strategy != SMMU_CACHED)
 		return -EINVAL;
+	if (cfg->monitor_slot != 0 && (cfg->monitor_slot < 256 || cfg->monitor_slot > 511))
+		return -EINVAL;
 	if (!machine_ptr(mm, cfg->pool_mpa, (size_t) cfg->pool_pages * PAGE_SIZE_4K))
 		return -ERANGE;
 	/* The pool must not overlap guest frames: the guest could write it. */
@@ -41,6 +43,8 @@ int smmu_new(struct machine_memory *mm, const struct physmap *pm, const struct s
 	s->mm = mm;
 	s->pm = pm;
 	s->cfg = *cfg;
+	if (!s->cfg.monitor_slot)
+		s->cfg.monitor_slot = SHADOW_MONITOR_PML4_SLOT;
 	s->pool = machine_ptr(mm, cfg->pool_mpa, (size_t) cfg->pool_pages * PAGE_SIZE_4K);
 	s->cur_as = -1;
 	if (cfg->strategy == SMMU_VTLB)
@@ -132,7 +136,7 @@ static uint32_t root_get(struct smmu *s, unsigned as, bool user)
 		return a->root[user];
 	smmu_pool_reserve(s, 1, (int) as);
 	r = smmu_sp_alloc(s, 4, as, user, a->cr3, gfn_of(s, a->cr3), false);
-	sp_table(s, r)[SHADOW_MONITOR_PML4_SLOT] = s->cfg.monitor_pml4e;
+	sp_table(s, r)[s->cfg.monitor_slot] = s->cfg.monitor_pml4e;
 	a->root[user] = r;
 	return r;
 }
@@ -232,7 +236,7 @@ int smmu_page_fault(struct smmu *s, uint64_t guest_cr3, bool user, uint64_t va, 
 
 	/* Guest contract: the monitor's PML4 slot is not the guest's. Whatever
 	 * the guest maps there, an access faults as not-present. */
-	if (smmu_index(va, 4) == SHADOW_MONITOR_PML4_SLOT) {
+	if (smmu_index(va, 4) == s->cfg.monitor_slot) {
 		s->st.guest_faults++;
 		*ret = (struct smmu_fault) {
 			.kind = SMMU_FAULT_GUEST,
@@ -287,7 +291,7 @@ void smmu_invlpg(struct smmu *s, uint64_t guest_cr3, uint64_t va)
 		return;
 	s->st.invlpg++;
 	as = as_find(s, guest_cr3 & X86_CR3_ADDR);
-	if (as < 0 || !x86_canonical(va) || smmu_index(va, 4) == SHADOW_MONITOR_PML4_SLOT)
+	if (as < 0 || !x86_canonical(va) || smmu_index(va, 4) == s->cfg.monitor_slot)
 		return;
 
 	for (int user = 0; user < 2; user++) {
@@ -385,7 +389,7 @@ static int mappings_below(struct smmu *s, uint32_t sp, uint64_t base, uint64_t f
 		uint64_t va = canonical(base + i * span), e = t[i];
 		int r;
 
-		if (!(e & X86_PTE_P) || (level == 4 && i == SHADOW_MONITOR_PML4_SLOT))
+		if (!(e & X86_PTE_P) || (level == 4 && i == s->cfg.monitor_slot))
 			continue;
 		if (va > to || va + (span - 1) < from)
 			continue;

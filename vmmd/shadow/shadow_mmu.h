@@ -9,7 +9,7 @@
  * and user pages, all mapped user-accessible because the guest kernel runs
  * at CPL3) and user (guest user pages only) — the seed's "one shadow kernel
  * pt, one shadow user pt". Every root also maps the monitor, supervisor-only,
- * in PML4 slot SHADOW_MONITOR_PML4_SLOT, which guests must not use.
+ * in its PML4 slot (smmu_config.monitor_slot), which guests must not use.
  *
  * Accessed/dirty bits of guest PTEs are maintained by the walk; a page whose
  * guest PTE is not yet dirty is shadowed read-only so the first write faults
@@ -30,6 +30,7 @@
 #include "vmmd/shadow/physmap.h"
 #include "x86/guest_walk.h"
 
+/* The monitor's slot unless the config names another (monitor.h MON_SLOT_*). */
 #define SHADOW_MONITOR_PML4_SLOT 510      /* 0xffffff0000000000 .. +512 GiB */
 #define SHADOW_MONITOR_VBASE     0xffffff0000000000ULL
 
@@ -39,7 +40,8 @@ struct smmu_config {
 	enum smmu_strategy strategy;
 	uint64_t pool_mpa;          /* machine address of the first pool page */
 	unsigned pool_pages;        /* bounded; >= 16 */
-	uint64_t monitor_pml4e;     /* PML4 entry installed in slot SHADOW_MONITOR_PML4_SLOT of every root */
+	uint64_t monitor_pml4e;     /* PML4 entry installed in slot monitor_slot of every root */
+	unsigned monitor_slot;      /* 256..511; 0 = SHADOW_MONITOR_PML4_SLOT */
 	unsigned max_roots;         /* CACHED: address spaces kept (each has 2 roots); 0: 8, at most 4096 */
 	/* The guest CPU's paging facts from its CPUID, for the reserved-bit rule. */
 	unsigned phys_bits;         /* MAXPHYADDR; 0: 52 */
@@ -98,7 +100,7 @@ uint64_t smmu_load_root(struct smmu *s, uint64_t guest_cr3, bool user);
  * (updating A/D as hardware would), then fill, or say why not.
  * guest_wp: the guest's CR0.WP (supervisor writes to read-only pages fault only if set).
  * nxe: the guest's EFER.NXE.
- * Guest contract: the monitor's slot (SHADOW_MONITOR_PML4_SLOT) is not the
+ * Guest contract: the monitor's slot (cfg.monitor_slot) is not the
  * guest's; any access there is SMMU_FAULT_GUEST, not-present (P = RSVD = 0),
  * whatever the guest's own tables say.
  * PT_WRITE comes after a read-only fill, so only the write needs emulating.

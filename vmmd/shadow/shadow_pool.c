@@ -187,7 +187,7 @@ static void sp_clear(struct smmu *s, uint32_t sp)
 	for (unsigned i = 0; i < SMMU_ENTRIES; i++) {
 		uint64_t e = t[i];
 
-		if (!(e & X86_PTE_P) || (level == 4 && i == SHADOW_MONITOR_PML4_SLOT))
+		if (!(e & X86_PTE_P) || (level == 4 && i == s->cfg.monitor_slot))
 			continue;
 		if (level == 1) {
 			rmap_unlink(s, sp * SMMU_ENTRIES + i, e);
@@ -226,7 +226,7 @@ void smmu_entry_zap(struct smmu *s, uint32_t sp, unsigned slot)
 	uint64_t *t = sp_table(s, sp);
 	uint64_t e = t[slot];
 
-	if (!(e & X86_PTE_P) || (s->meta[sp].level == 4 && slot == SHADOW_MONITOR_PML4_SLOT))
+	if (!(e & X86_PTE_P) || (s->meta[sp].level == 4 && slot == s->cfg.monitor_slot))
 		return;
 	if (s->meta[sp].level == 1) {
 		rmap_unlink(s, sp * SMMU_ENTRIES + slot, e);

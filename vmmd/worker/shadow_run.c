@@ -165,14 +165,14 @@ void shadow_run_destroy(struct vm *vm)
 	vm->mem = (struct guest_memory) { 0 };
 }
 
-static int set_msrs(struct vcpu *v)
+static int set_msrs(struct vcpu *v, const struct monitor *mon)
 {
 	struct {
 		struct kvm_msrs hdr;
 		struct kvm_msr_entry e[3];
 	} m = { .hdr.nmsrs = 3, .e = {
 		{ .index = X86_MSR_STAR, .data = (uint64_t) MON_SEL_CODE0 << 32 },
-		{ .index = X86_MSR_LSTAR, .data = monitor_syscall_va() },
+		{ .index = X86_MSR_LSTAR, .data = monitor_syscall_va(mon) },
 		{ .index = X86_MSR_SFMASK, .data = X86_RFLAGS_TF | X86_RFLAGS_IF | X86_RFLAGS_DF |
 		  X86_RFLAGS_IOPL | X86_RFLAGS_NT | X86_RFLAGS_AC },   /* the stub runs clean */
 	} };
@@ -228,10 +228,11 @@ int shadow_run_setup_vcpu(struct vcpu *v, uint64_t entry, uint64_t stack, uint64
 	s.cr0 = (1u << 0) | (1u << 1) | (1u << 4) | (1u << 5) | (1u << 16) | (1u << 31);
 	s.cr4 = (1u << 5) | (1u << 9) | (1u << 10);            /* PAE OSFXSR OSXMMEXCPT */
 	s.efer = (1u << 0) | (1u << 8) | (1u << 10) | (1u << 11); /* SCE LME LMA NXE */
-	s.gdt = (struct kvm_dtable) { .base = monitor_va(MON_PAGE_GDT), .limit = MON_GDT_ENTRIES * 8 - 1 };
-	s.idt = (struct kvm_dtable) { .base = monitor_va(MON_PAGE_IDT), .limit = 256 * 16 - 1 };
+	const struct monitor *mon = &vm->shadow->mon;
+	s.gdt = (struct kvm_dtable) { .base = monitor_va(mon, MON_PAGE_GDT), .limit = MON_GDT_ENTRIES * 8 - 1 };
+	s.idt = (struct kvm_dtable) { .base = monitor_va(mon, MON_PAGE_IDT), .limit = 256 * 16 - 1 };
 	s.tr = (struct kvm_segment) {
-		.base = monitor_va(MON_PAGE_TSS), .limit = 103, .selector = MON_SEL_TSS, .type = 11, .present = 1,
+		.base = monitor_va(mon, MON_PAGE_TSS), .limit = 103, .selector = MON_SEL_TSS, .type = 11, .present = 1,
 	};
 	s.ldt = (struct kvm_segment) { .unusable = 1 };
 	real_sregs(&s, v->shadow);
@@ -241,7 +242,7 @@ int shadow_run_setup_vcpu(struct vcpu *v, uint64_t entry, uint64_t stack, uint64
 	s.cr4 |= 1u << 11;
 	if (ioctl(v->fd, KVM_SET_SREGS, &s) == 0)
 		v->umip = true;
-	int r = set_msrs(v);
+	int r = set_msrs(v, mon);
 	if (r < 0)
 		return r;
 	struct kvm_regs regs = v->shadow->cpu.regs;
@@ -311,7 +312,7 @@ static bool capture_trap(struct vcpu *v, int *ret_vector, uint32_t *ret_error, u
 {
 	struct kvm_sync_regs *s = &v->run->s.regs;
 	struct shadow_vcpu *sv = v->shadow;
-	int vector = monitor_stub_vector(s->regs.rip);
+	int vector = monitor_stub_vector(&v->vm->shadow->mon, s->regs.rip);
 	if (vector < 0)
 		return false;
 	uint64_t rip = sv->cpu.regs.rip, rsp = sv->cpu.regs.rsp;
@@ -350,7 +351,7 @@ static bool capture_trap(struct vcpu *v, int *ret_vector, uint32_t *ret_error, u
 static bool capture_interrupted(struct vcpu *v)
 {
 	struct kvm_sync_regs *s = &v->run->s.regs;
-	if (monitor_contains(s->regs.rip) || (s->sregs.cs.selector & 3) != 3)
+	if (monitor_contains(&v->vm->shadow->mon, s->regs.rip) || (s->sregs.cs.selector & 3) != 3)
 		return false;
 	v->shadow->cpu.regs = s->regs;
 	v->shadow->cpu.pcb.vif = s->regs.rflags & X86_RFLAGS_IF;
