@@ -977,6 +977,31 @@ static void test_monitor_slot_509(void **state)
 	fx_monitor_slot = 0;
 }
 
+/* With a monitor window, kernel roots get the window's entry, user roots not. */
+static int check_window_entry(void *userdata, uint64_t cr3, bool user, uint64_t root_mpa)
+{
+	assert_int_equal(root_entry(root_mpa, SHADOW_MONITOR_PML4_SLOT), user ? MON_PML4E : MON_PML4E | 0x1000);
+	(*(unsigned *) userdata)++;
+	return 0;
+}
+
+static void test_monitor_window_kernel_only(void **state)
+{
+	struct smmu_config cfg = {
+		.strategy = SMMU_CACHED, .pool_mpa = POOL_MFN * 4096, .pool_pages = MAX_POOL,
+		.monitor_pml4e = MON_PML4E, .monitor_pml4e_kernel = MON_PML4E | 0x1000,
+	};
+	unsigned n = 0;
+
+	setup(SMMU_CACHED);
+	smmu_free(fx.s);
+	assert_int_equal(smmu_new(&fx.mm, &fx.pm, &cfg, &fx.s), 0);
+	smmu_load_root(fx.s, CR3_A, false);
+	smmu_load_root(fx.s, CR3_A, true);
+	assert_int_equal(smmu_foreach_root(fx.s, check_window_entry, &n), 0);
+	assert_int_equal(n, 2);
+}
+
 static void test_monitor_slot_refused(void **state)
 {
 	struct smmu_config cfg = { .pool_mpa = POOL_MFN * 4096, .pool_pages = 16, .monitor_slot = 255 };
@@ -1331,6 +1356,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_monitor_slot, teardown),
 		cmocka_unit_test_teardown(test_monitor_slot_509, teardown),
 		cmocka_unit_test_teardown(test_monitor_slot_refused, teardown),
+		cmocka_unit_test_teardown(test_monitor_window_kernel_only, teardown),
 		cmocka_unit_test_teardown(test_flush_all, teardown),
 		cmocka_unit_test_teardown(test_inspection, teardown),
 		cmocka_unit_test(test_random_operations),

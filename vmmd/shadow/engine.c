@@ -51,9 +51,14 @@ static void count_mnemonic(struct shadow_vm *svm, const char *name)
 	count_in(svm, svm->mnemonics, SHADOW_MNEMONICS_MAX, name);
 }
 
-uint64_t shadow_machine_bytes(uint64_t guest_bytes, unsigned pool_pages)
+uint64_t shadow_pool_mpa(uint64_t guest_bytes, unsigned window_pages)
 {
-	return guest_bytes + (uint64_t) (MON_PAGES + pool_pages) * PAGE_SIZE_4K;
+	return guest_bytes + monitor_machine_pages(window_pages) * PAGE_SIZE_4K;
+}
+
+uint64_t shadow_machine_bytes(uint64_t guest_bytes, unsigned window_pages, unsigned pool_pages)
+{
+	return shadow_pool_mpa(guest_bytes, window_pages) + (uint64_t) pool_pages * PAGE_SIZE_4K;
 }
 
 /* --- the engine's view of guest memory and devices (struct shadow_env) --- */
@@ -194,14 +199,15 @@ int shadow_vm_init(struct shadow_vm *svm, struct machine_memory mm, const struct
 	if (r < 0)
 		return r;
 	r = monitor_build(&svm->mm, cfg->guest_bytes, cfg->monitor_slot ? cfg->monitor_slot : MON_SLOT_DEFAULT,
-			  &svm->mon);
+			  cfg->window_pages, &svm->mon);
 	if (r < 0)
 		return r;
 	struct smmu_config sc = {
 		.strategy = cfg->strategy,
-		.pool_mpa = cfg->guest_bytes + MON_PAGES * PAGE_SIZE_4K,
+		.pool_mpa = shadow_pool_mpa(cfg->guest_bytes, cfg->window_pages),
 		.pool_pages = cfg->pool_pages,
 		.monitor_pml4e = svm->mon.pml4e,
+		.monitor_pml4e_kernel = svm->mon.pml4e_kernel,
 		.monitor_slot = svm->mon.slot,
 		.max_roots = 16,
 		.phys_bits = cfg->phys_bits,

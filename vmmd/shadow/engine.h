@@ -108,10 +108,13 @@ struct shadow_vm_config {
 	 */
 	uint16_t native_user_cs, native_user_ss;
 	unsigned monitor_slot;     /* PML4 slot of the monitor (monitor.h MON_SLOT_*); 0 = MON_SLOT_DEFAULT */
+	unsigned window_pages;     /* the monitor's read-only window for the guest kernel (monitor.h); 0: none */
 };
 
-/* Machine layout for a guest of guest_bytes with pool_pages of shadow tables. */
-uint64_t shadow_machine_bytes(uint64_t guest_bytes, unsigned pool_pages);
+/* Machine layout for a guest of guest_bytes: its frames, the monitor (with a
+ * window of window_pages), then pool_pages of shadow tables at shadow_pool_mpa(). */
+uint64_t shadow_machine_bytes(uint64_t guest_bytes, unsigned window_pages, unsigned pool_pages);
+uint64_t shadow_pool_mpa(uint64_t guest_bytes, unsigned window_pages);
 
 /* mm must already map shadow_machine_bytes(); builds physmap, monitor and smmu. */
 int shadow_vm_init(struct shadow_vm *svm, struct machine_memory mm, const struct shadow_vm_config *cfg);

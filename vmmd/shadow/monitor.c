@@ -65,15 +65,42 @@ static void write_stubs(uint8_t *stubs)
 	}
 }
 
-int monitor_build(struct machine_memory *mm, uint64_t mpa, unsigned slot, struct monitor *ret)
+void *monitor_window_ptr(const struct monitor *m, struct machine_memory *mm)
 {
-	if (slot < 256 || slot > 511)
+	if (!m->window_pages)
+		return NULL;
+	return machine_ptr(mm, m->mpa + MON_PAGES * 4096ULL, (size_t) m->window_pages * 4096);
+}
+
+/* The window: its pages right after the monitor's, then the PTs that map
+ * them read-only, user-accessible and not executable, under a PD of its own
+ * hung at PDPT[1] of a second PDPT that kernel roots use. */
+static void build_window(uint8_t *m, uint64_t mpa, unsigned pages)
+{
+	uint64_t data = mpa + MON_PAGES * 4096ULL, pts = data + pages * 4096ULL;
+	uint8_t *pt_host = m + (pts - mpa), *pd_host = m + MON_PAGE_WINDOW_PD * 4096;
+	unsigned n_pt = (pages + 511) / 512;
+
+	for (unsigned i = 0; i < pages; i++)
+		put64(pt_host + i * 8, (data + i * 4096ULL) | X86_PTE_P | X86_PTE_U | X86_PTE_NX);
+	for (unsigned i = 0; i < n_pt; i++)
+		put64(pd_host + i * 8, (pts + i * 4096ULL) | X86_PTE_P | X86_PTE_W | X86_PTE_U);
+	uint8_t *pdpt_k = m + MON_PAGE_PDPT_KERNEL * 4096;
+	memcpy(pdpt_k, m + MON_PAGE_PDPT * 4096, 8);   /* PDPT[0]: the monitor, supervisor-only */
+	put64(pdpt_k + 8, (mpa + MON_PAGE_WINDOW_PD * 4096ULL) | X86_PTE_P | X86_PTE_W | X86_PTE_U);
+}
+
+int monitor_build(struct machine_memory *mm, uint64_t mpa, unsigned slot, unsigned window_pages,
+		  struct monitor *ret)
+{
+	if (slot < 256 || slot > 511 || window_pages > MON_WINDOW_MAX_PAGES)
 		return -EINVAL;
-	uint8_t *m = machine_ptr(mm, mpa, MON_PAGES * 4096);
+	uint64_t bytes = monitor_machine_pages(window_pages) * 4096;
+	uint8_t *m = machine_ptr(mm, mpa, bytes);
 	if (!m || (mpa & 0xfff))
 		return -ERANGE;
-	struct monitor mon = { .mpa = mpa, .slot = slot, .vbase = monitor_slot_vbase(slot) };
-	memset(m, 0, MON_PAGES * 4096);
+	struct monitor mon = { .mpa = mpa, .slot = slot, .vbase = monitor_slot_vbase(slot), .window_pages = window_pages };
+	memset(m, 0, bytes);
 	write_gdt(m + MON_PAGE_GDT * 4096, monitor_va(&mon, MON_PAGE_TSS));
 	write_idt(&mon, m + MON_PAGE_IDT * 4096);
 	/* TSS: rsp0 at offset 4; I/O map base past the limit = no bitmap. */
@@ -92,7 +119,14 @@ int monitor_build(struct machine_memory *mm, uint64_t mpa, unsigned slot, struct
 			flags = X86_PTE_P;   /* code: read-only, executable */
 		put64(m + MON_PAGE_PT * 4096 + i * 8, (mpa + i * 4096) | flags);
 	}
-	mon.pml4e = pdpt | X86_PTE_P | X86_PTE_W;
+	mon.pml4e = mon.pml4e_kernel = pdpt | X86_PTE_P | X86_PTE_W;
+	if (window_pages) {
+		build_window(m, mpa, window_pages);
+		/* U=1 at the top so the window is reachable from CPL3; the
+		 * monitor's PDPT entries keep U=0, which wins. */
+		mon.pml4e = pdpt | X86_PTE_P | X86_PTE_W | X86_PTE_U;
+		mon.pml4e_kernel = (mpa + MON_PAGE_PDPT_KERNEL * 4096ULL) | X86_PTE_P | X86_PTE_W | X86_PTE_U;
+	}
 	*ret = mon;
 	return 0;
 }

@@ -20,7 +20,13 @@
  *           CPL3, the fetch from this supervisor page faults instead:
  *           #PF with CR2 == LSTAR, recognised as a syscall)
  *   stack   the monitor stack (never nested: the vCPU waits while vmmd works)
- *   paging  the PDPT/PD/PT that map all of this at SHADOW_MONITOR_VBASE
+ *   paging  the PDPT/PD/PT that map all of this at the slot's base
+ *   window  optional: pages right after these, mapped read-only and
+ *           user-accessible 1 GiB above the base in *kernel* roots only,
+ *           for a guest ABI that shares a table with its kernel (the Xen
+ *           PV machine-to-physical table, vmmd/xenpv); user roots get a
+ *           PDPT without it, and the monitor itself stays supervisor-only
+ *           (U is ANDed across the levels)
  *
  * The guest's general registers are untouched by a stub, so KVM's synced
  * registers at the exit are the guest's, except rip/rsp/rflags/cs/ss which
@@ -44,7 +50,10 @@
 #define MON_PAGE_PDPT         8
 #define MON_PAGE_PD           9
 #define MON_PAGE_PT           10
+#define MON_PAGE_PDPT_KERNEL  11    /* with a window: PDPT[0] the monitor, PDPT[1] the window */
+#define MON_PAGE_WINDOW_PD    12
 #define MON_PAGES             16    /* 64 KiB reserved */
+#define MON_WINDOW_MAX_PAGES  (512u * 512u - 512u)   /* one PD of PTs, minus the PTs themselves */
 
 #define MON_STUB_SIZE         8
 #define MON_SYSCALL_STUB      (256 * MON_STUB_SIZE)   /* offset in the stub page */
@@ -63,7 +72,16 @@ struct monitor {
 	uint64_t pml4e;         /* the entry every shadow root installs in `slot` */
 	unsigned slot;          /* PML4 slot, in the kernel half (256..511) */
 	uint64_t vbase;         /* its first virtual address */
+	uint64_t pml4e_kernel;  /* for kernel roots: with the window (== pml4e without one) */
+	unsigned window_pages;  /* 0: no window */
 };
+
+/* Machine pages the monitor takes with a window of window_pages: its own,
+ * the window's, and the page tables mapping the window. */
+static inline uint64_t monitor_machine_pages(unsigned window_pages)
+{
+	return MON_PAGES + window_pages + (window_pages + 511) / 512;
+}
 
 /* The canonical address where PML4 slot `slot` (256..511) begins. */
 static inline uint64_t monitor_slot_vbase(unsigned slot)
@@ -79,9 +97,15 @@ static inline uint64_t monitor_stub_va(const struct monitor *m, unsigned vector)
 static inline uint64_t monitor_syscall_va(const struct monitor *m) { return monitor_va(m, MON_PAGE_STUBS) + MON_SYSCALL_STUB; }
 static inline uint64_t monitor_stack_top(const struct monitor *m) { return monitor_va(m, MON_PAGE_STACK + MON_STACK_PAGES); }
 
-/* Build the monitor pages at machine address mpa (MON_PAGES pages, zeroed
- * here), mapped at PML4 slot `slot` (256..511; -EINVAL otherwise). */
-int monitor_build(struct machine_memory *mm, uint64_t mpa, unsigned slot, struct monitor *ret);
+/* Build the monitor pages at machine address mpa (monitor_machine_pages()
+ * pages, zeroed here), mapped at PML4 slot `slot` (256..511), with a window
+ * of window_pages (0: none; at most MON_WINDOW_MAX_PAGES). -EINVAL, -ERANGE. */
+int monitor_build(struct machine_memory *mm, uint64_t mpa, unsigned slot, unsigned window_pages,
+		  struct monitor *ret);
+
+/* The window: its guest-virtual base, and vmmd's pointer to its contents. */
+static inline uint64_t monitor_window_va(const struct monitor *m) { return m->vbase + (1ULL << 30); }
+void *monitor_window_ptr(const struct monitor *m, struct machine_memory *mm);
 
 /* Is va inside the monitor's virtual range? Which stub (vector, or 256 for syscall) is rip in? -1 if none. */
 bool monitor_contains(const struct monitor *m, uint64_t va);

@@ -45,6 +45,8 @@ int smmu_new(struct machine_memory *mm, const struct physmap *pm, const struct s
 	s->cfg = *cfg;
 	if (!s->cfg.monitor_slot)
 		s->cfg.monitor_slot = SHADOW_MONITOR_PML4_SLOT;
+	if (!s->cfg.monitor_pml4e_kernel)
+		s->cfg.monitor_pml4e_kernel = s->cfg.monitor_pml4e;
 	s->pool = machine_ptr(mm, cfg->pool_mpa, (size_t) cfg->pool_pages * PAGE_SIZE_4K);
 	s->cur_as = -1;
 	if (cfg->strategy == SMMU_VTLB)
@@ -136,7 +138,7 @@ static uint32_t root_get(struct smmu *s, unsigned as, bool user)
 		return a->root[user];
 	smmu_pool_reserve(s, 1, (int) as);
 	r = smmu_sp_alloc(s, 4, as, user, a->cr3, gfn_of(s, a->cr3), false);
-	sp_table(s, r)[s->cfg.monitor_slot] = s->cfg.monitor_pml4e;
+	sp_table(s, r)[s->cfg.monitor_slot] = user ? s->cfg.monitor_pml4e : s->cfg.monitor_pml4e_kernel;
 	a->root[user] = r;
 	return r;
 }

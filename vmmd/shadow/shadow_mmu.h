@@ -41,6 +41,7 @@ struct smmu_config {
 	uint64_t pool_mpa;          /* machine address of the first pool page */
 	unsigned pool_pages;        /* bounded; >= 16 */
 	uint64_t monitor_pml4e;     /* PML4 entry installed in slot monitor_slot of every root */
+	uint64_t monitor_pml4e_kernel; /* the same for kernel roots (a monitor window); 0 = monitor_pml4e */
 	unsigned monitor_slot;      /* 256..511; 0 = SHADOW_MONITOR_PML4_SLOT */
 	unsigned max_roots;         /* CACHED: address spaces kept (each has 2 roots); 0: 8, at most 4096 */
 	/* The guest CPU's paging facts from its CPUID, for the reserved-bit rule. */

@@ -68,7 +68,7 @@ static void *map_machine(struct vm *vm, uint64_t machine, int *ret_memfd)
 int shadow_run_setup_memory(struct vm *vm, const char **why)
 {
 	uint64_t guest = (uint64_t) vm->config->memory_mib << 20;
-	uint64_t machine = shadow_machine_bytes(guest, SHADOW_POOL_PAGES);
+	uint64_t machine = shadow_machine_bytes(guest, 0, SHADOW_POOL_PAGES);
 	if (guest > GUEST_MEMORY_MAX) {
 		*why = "memory_mib is above what shadow mode supports (3072)";
 		return -EINVAL;
@@ -90,7 +90,7 @@ int shadow_run_setup_memory(struct vm *vm, const char **why)
 	/* Two slots: guest frames + monitor, and the shadow page-table pool on
 	 * its own, so the pool can be re-registered to make KVM forget what it
 	 * derived from tables vmmd changed behind its back (pool_zap()). */
-	uint64_t pool = guest + MON_PAGES * PAGE_SIZE_4K;
+	uint64_t pool = shadow_pool_mpa(guest, 0);
 	struct kvm_userspace_memory_region region = {
 		.slot = 0, .guest_phys_addr = 0, .memory_size = pool,
 		.userspace_addr = (uint64_t) (uintptr_t) host,
