@@ -19,6 +19,7 @@ static const char *const class_names[STRAP_MAX] = {
 	[STRAP_PF_GUEST] = "page_fault_guest", [STRAP_PF_MMIO] = "page_fault_mmio",
 	[STRAP_PF_PT_WRITE] = "page_fault_pt_write", [STRAP_REFLECTED] = "reflected",
 	[STRAP_SYSCALL] = "syscall", [STRAP_INTERRUPT] = "interrupt", [STRAP_HALT] = "halt",
+	[STRAP_HYPERCALL] = "hypercall",
 };
 
 const char *shadow_trap_class_name(enum shadow_trap_class c)
@@ -29,6 +30,12 @@ const char *shadow_trap_class_name(enum shadow_trap_class c)
 static void count_class(struct shadow_vm *svm, enum shadow_trap_class c)
 {
 	__atomic_fetch_add(&svm->traps[c], 1, __ATOMIC_RELAXED);
+}
+
+void shadow_count_trap(struct shadow_vm *svm, enum shadow_trap_class c)
+{
+	if (c < STRAP_MAX)
+		count_class(svm, c);
 }
 
 /* One more of `name` in a table of n counters (a full table drops new names). */
@@ -179,8 +186,30 @@ static void make_env(struct shadow_vcpu *sv, struct shadow_env *env)
 	*env = (struct shadow_env) {
 		.ctx = sv, .read_virt = env_read_virt, .write_virt = env_write_virt, .pio = env_pio,
 		.mmio = env_mmio, .cr3_write = env_cr3_write, .invlpg = env_invlpg,
-		.paging_changed = env_paging_changed, .count = env_count, .cpuid = env_cpuid,
+		.paging_changed = env_paging_changed, .count = env_count,
+		.cpuid = sv->ops && sv->ops->cpuid ? sv->ops->cpuid : env_cpuid,
 	};
+}
+
+void shadow_vcpu_env(struct shadow_vcpu *sv, struct shadow_env *ret)
+{
+	make_env(sv, ret);
+}
+
+void shadow_count_mnemonic(struct shadow_vm *svm, const char *name)
+{
+	count_mnemonic(svm, name);
+}
+
+void shadow_guest_tlb_flush(struct shadow_vcpu *sv)
+{
+	/* The shadows follow every guest page-table write vmmd sees, so there
+	 * is nothing to rebuild under `cached`; a virtual TLB forgets all. */
+	pthread_mutex_lock(&sv->svm->lock);
+	smmu_guest_cr3_write(sv->svm->smmu, sv->cpu.pcb.cr3, sv->cpu.pcb.cr3);
+	pthread_mutex_unlock(&sv->svm->lock);
+	sv->root_stale = true;
+	sv->tlb_flush = true;
 }
 
 /* --- lifecycle ------------------------------------------------------------ */
@@ -282,11 +311,23 @@ static enum shadow_action reflect(struct shadow_vcpu *sv, const struct shadow_en
 static enum shadow_action reflect_exception(struct shadow_vcpu *sv, const struct shadow_env *env,
 					    unsigned vector, bool has_error, uint32_t error, uint64_t cr2)
 {
+	if (sv->ops && sv->ops->exception) {
+		count_class(sv->svm, vector == X86_PF ? STRAP_PF_GUEST : STRAP_REFLECTED);
+		if (vector < 32)
+			__atomic_fetch_add(&sv->svm->vector_counts[vector], 1, __ATOMIC_RELAXED);
+		return sv->ops->exception(sv, env, vector, has_error, error, cr2);
+	}
 	struct reflect_request req = {
 		.kind = REFLECT_EXCEPTION, .vector = vector, .has_error = has_error, .error = error,
 		.cr2 = cr2, .return_rip = sv->cpu.regs.rip,
 	};
 	return reflect(sv, env, &req, vector == X86_PF ? STRAP_PF_GUEST : STRAP_REFLECTED);
+}
+
+enum shadow_action shadow_reflect_exception(struct shadow_vcpu *sv, const struct shadow_env *env, unsigned vector,
+					    bool has_error, uint32_t error, uint64_t cr2)
+{
+	return reflect_exception(sv, env, vector, has_error, error, cr2);
 }
 
 static enum shadow_action syscall_entry(struct shadow_vcpu *sv, const struct shadow_env *env)
@@ -392,6 +433,13 @@ static enum shadow_action data_fault(struct shadow_vcpu *sv, const struct shadow
 			count_in(sv->svm, sv->svm->pt_writes, SHADOW_PT_MNEMONICS_MAX, out.mnemonic);
 		return SHADOW_RESUME;
 	}
+}
+
+enum shadow_action shadow_emulate_pt_write(struct shadow_vcpu *sv, const struct shadow_env *env, uint64_t va,
+					   uint64_t gpa)
+{
+	count_class(sv->svm, STRAP_PF_PT_WRITE);
+	return data_fault(sv, env, va, gpa, false);
 }
 
 /* PVM-style hosts reserve guest-virtual 0xffff800000000000-0xffff87ffffffffff
@@ -534,6 +582,8 @@ static enum shadow_action page_fault(struct shadow_vcpu *sv, const struct shadow
 		}
 		return SHADOW_RESUME;
 	case SMMU_FAULT_GUEST:
+		if (sv->ops && sv->ops->guest_page_fault)
+			return sv->ops->guest_page_fault(sv, env, cr2, f.guest_error);
 		return reflect_exception(sv, env, X86_PF, true, f.guest_error, cr2);
 	case SMMU_FAULT_MMIO:
 		count_class(svm, STRAP_PF_MMIO);
@@ -613,18 +663,19 @@ static enum shadow_action dispatch_trap(struct shadow_vcpu *sv, unsigned vector,
 	if (sv->cpu.pcb.vcpl == 0)
 		sv->kernel_rsp = sv->cpu.regs.rsp;
 
-	if (vector == 256)
-		return syscall_entry(sv, &env);
+	const struct shadow_guest_ops *ops = sv->ops;
+	/* Hosts where syscall stays at CPL3 fault on the supervisor LSTAR page. */
+	if (vector == 256 || (vector == X86_PF && cr2 == monitor_syscall_va(&sv->svm->mon) && sv->cpu.regs.rip == cr2))
+		return ops && ops->syscall ? ops->syscall(sv, &env) : syscall_entry(sv, &env);
 	switch (vector) {
 	case X86_PF:
-		/* Hosts where syscall stays at CPL3 fault on the supervisor LSTAR page. */
-		if (cr2 == monitor_syscall_va(&sv->svm->mon) && sv->cpu.regs.rip == cr2)
-			return syscall_entry(sv, &env);
 		return page_fault(sv, &env, error, cr2, kernel_rsp);
 	case X86_GP:
 	case X86_UD:
 	case X86_NP:
 	case X86_SS:   /* segment loads fault with #NP or #SS too */
+		if (ops && ops->privileged)
+			return ops->privileged(sv, &env, vector, error);
 		return privileged(sv, &env, vector, error);
 	default:
 		return reflect_exception(sv, &env, vector, x86_vector_has_error(vector), error, 0);

@@ -30,6 +30,7 @@ enum shadow_trap_class {
 	STRAP_SYSCALL,         /* syscall / int n delivered to the guest */
 	STRAP_INTERRUPT,       /* virtual device interrupt delivered */
 	STRAP_HALT,            /* hlt: waited for an interrupt */
+	STRAP_HYPERCALL,       /* a paravirtual guest's hypercall (vmmd/xenpv) */
 	STRAP_MAX
 };
 
@@ -61,8 +62,39 @@ struct shadow_vm {
 	pthread_mutex_t mnemonic_lock;
 };
 
+struct shadow_vcpu;
+
+/*
+ * A guest ABI on top of the engine (vmmd/xenpv: "the patched OS"): where
+ * the seed's machine reflects through the guest's virtual IDT and LSTAR, a
+ * paravirtual guest has its own entry points. Each hook replaces one
+ * default; a NULL hook keeps it. The engine still fills shadow entries,
+ * emulates writes to write-protected page tables and MMIO, and counts.
+ */
+struct shadow_guest_ops {
+	/* `syscall` (the #PF at LSTAR on hosts where it stays at CPL3, or the
+	 * native stub): registers as the CPU left them, rcx = the next RIP,
+	 * r11 = RFLAGS. Default: reflect_syscall (LSTAR/STAR/SFMASK). */
+	enum shadow_action (*syscall)(struct shadow_vcpu *sv, const struct shadow_env *env);
+	/* #GP, #UD, #NP at regs.rip. Default: emu_privileged, then reflect. */
+	enum shadow_action (*privileged)(struct shadow_vcpu *sv, const struct shadow_env *env, unsigned vector,
+					 uint32_t error);
+	/* A #PF the guest's own tables refuse (error: what the guest would see).
+	 * Default: reflect it. */
+	enum shadow_action (*guest_page_fault)(struct shadow_vcpu *sv, const struct shadow_env *env, uint64_t va,
+					       uint32_t error);
+	/* Deliver an exception to the guest (already counted). Default: the
+	 * virtual IDT (reflect_deliver). */
+	enum shadow_action (*exception)(struct shadow_vcpu *sv, const struct shadow_env *env, unsigned vector,
+					bool has_error, uint32_t error, uint64_t cr2);
+	/* CPUID as the guest may see it (ctx is the shadow_vcpu). Default: the host's, with the hypervisor bit. */
+	void (*cpuid)(void *ctx, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+};
+
 struct shadow_vcpu {
 	struct shadow_vm *svm;
+	const struct shadow_guest_ops *ops;   /* NULL: the seed's machine (reflection) */
+	void *guest;                          /* the guest ABI's per-vCPU state */
 	unsigned index;
 	struct shadow_cpu cpu;
 	uint64_t root;          /* the shadow root the real CR3 must hold */
@@ -137,6 +169,21 @@ bool shadow_deliver_interrupt(struct shadow_vcpu *sv, int vector);
 
 /* Recompute sv->root for the current virtual CPL and CR3 (a root load when it changes). */
 void shadow_update_root(struct shadow_vcpu *sv);
+
+/* For guest ABIs (struct shadow_guest_ops): the engine's view of the guest's
+ * memory and devices; a count; the emulation of one data write at va (to
+ * guest-physical gpa) that faulted on a write-protected page, performed
+ * through the shadow MMU so the shadows built from that page follow; the
+ * default exception delivery; a guest-requested flush of its translations
+ * (the real TLB and whatever the host derived from the shadows). */
+void shadow_vcpu_env(struct shadow_vcpu *sv, struct shadow_env *ret);
+void shadow_count_trap(struct shadow_vm *svm, enum shadow_trap_class c);
+void shadow_count_mnemonic(struct shadow_vm *svm, const char *name);
+enum shadow_action shadow_emulate_pt_write(struct shadow_vcpu *sv, const struct shadow_env *env, uint64_t va,
+					   uint64_t gpa);
+enum shadow_action shadow_reflect_exception(struct shadow_vcpu *sv, const struct shadow_env *env, unsigned vector,
+					    bool has_error, uint32_t error, uint64_t cr2);
+void shadow_guest_tlb_flush(struct shadow_vcpu *sv);
 
 /* For stats.get: one JSON-free snapshot. */
 struct shadow_stats {
