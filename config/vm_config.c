@@ -31,6 +31,7 @@ static const char *const boot_names[] = {
 	[VM_BOOT_VMMD] = "vmmd",
 	[VM_BOOT_PVH] = "pvh",
 	[VM_BOOT_BZIMAGE] = "bzimage",
+	[VM_BOOT_XENPV] = "xen-pv",
 };
 
 static const char *const host_profile_names[] = {
@@ -320,9 +321,14 @@ static int parse_boot(struct json_object *obj, struct vm_config *c, struct confi
 			return r;
 		c->boot = (enum vm_boot) u;
 	}
-	/* Linux runs its kernel at CPL0: shadow mode is for vmmd's own guests. */
+	/* These enter Linux at CPL0: shadow mode runs Linux only through the
+	 * Xen PV ABI, whose kernel is written for CPL3 (and only there). */
 	if ((c->boot == VM_BOOT_PVH || c->boot == VM_BOOT_BZIMAGE) && c->paging == VM_PAGING_SHADOW)
-		return config_fail(err, "boot", "Linux boot (pvh, bzimage) needs paging \"hw\"");
+		return config_fail(err, "boot", "Linux boot (pvh, bzimage) needs paging \"hw\"; "
+				   "in shadow mode Linux boots as a Xen PV guest (\"xen-pv\")");
+	if (c->boot == VM_BOOT_XENPV && c->paging != VM_PAGING_SHADOW)
+		return config_fail(err, "boot", "a Xen PV kernel runs in paging \"shadow\" (vmmd is its hypervisor "
+				   "there); for paging \"hw\" boot the same kernel as \"pvh\" or \"bzimage\"");
 	if (json_object_object_get_ex(obj, "host_profile", &v)) {
 		r = get_enum(v, "host_profile", host_profile_names, ELEMENTSOF(host_profile_names), &u, err);
 		if (r < 0)

@@ -27,8 +27,10 @@ enum vm_paging { VM_PAGING_HW = 0, VM_PAGING_SHADOW = 1 };
 enum vm_shadow_strategy { VM_SHADOW_CACHED = 0, VM_SHADOW_VTLB = 1 };
 /* How the kernel is entered (docs/linux.md). auto: a bzImage by its header;
  * an ELF whose entry lies in a loaded segment is one of vmmd's own guests,
- * any other ELF with a PVH note is entered through PVH (Linux vmlinux). */
-enum vm_boot { VM_BOOT_AUTO = 0, VM_BOOT_VMMD, VM_BOOT_PVH, VM_BOOT_BZIMAGE };
+ * any other ELF with a PVH note is entered through PVH (Linux vmlinux); with
+ * paging "shadow", a kernel with Xen PV notes is booted as a Xen PV guest
+ * (xen-pv: docs/xenpv.md), which shadow mode needs for Linux. */
+enum vm_boot { VM_BOOT_AUTO = 0, VM_BOOT_VMMD, VM_BOOT_PVH, VM_BOOT_BZIMAGE, VM_BOOT_XENPV };
 /* What the host needs from a Linux guest (vmmd/worker/host_profile.c):
  * auto detects it; "emulated-kernel" (KVM emulates guest CPL0, as on PVM
  * hosts) adds a command line that masks the features KVM cannot emulate. */

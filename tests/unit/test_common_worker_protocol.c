@@ -131,7 +131,7 @@ static void test_kind_on_the_wire(void **state)
 
 static void test_exit_reasons(void **state)
 {
-	static const char *const clean[] = { "debug-exit", "stopped", "guest-reset" };
+	static const char *const clean[] = { "debug-exit", "stopped", "guest-reset", "poweroff" };
 	unsigned n_clean = 0;
 
 	for (int r = VM_EXIT_NONE + 1; r < VM_EXIT_REASON_MAX; r++) {

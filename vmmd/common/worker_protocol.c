@@ -89,6 +89,8 @@ static const struct {
 	[VM_EXIT_INTERNAL_ERROR]    = { "internal-error", false },
 	/* A reset is the guest's own wish (Linux reboot=k, panic=-1). */
 	[VM_EXIT_GUEST_RESET]       = { "guest-reset", true },
+	[VM_EXIT_POWEROFF]          = { "poweroff", true },
+	[VM_EXIT_GUEST_CRASH]       = { "guest-crash", false },
 	[VM_EXIT_WORKER_KILLED]     = { "worker-killed", false },
 	[VM_EXIT_WORKER_CRASHED]    = { "worker-crashed", false },
 	[VM_EXIT_WORKER_GONE]       = { "worker-gone", false },

@@ -67,6 +67,8 @@ enum vm_exit_reason {
 	VM_EXIT_EMULATION_FAILURE, /* KVM could not emulate an instruction */
 	VM_EXIT_INTERNAL_ERROR,    /* KVM or vmmd failed */
 	VM_EXIT_GUEST_RESET,       /* the guest reset the machine (i8042, KVM system event) */
+	VM_EXIT_POWEROFF,          /* the guest powered off (Xen PV SCHEDOP_shutdown poweroff) */
+	VM_EXIT_GUEST_CRASH,       /* the guest kernel crashed (Xen PV shutdown "crash"): message says why */
 	VM_EXIT_WORKER_KILLED,     /* supervisor: the worker died of a signal */
 	VM_EXIT_WORKER_CRASHED,    /* supervisor: the worker exited without a report */
 	VM_EXIT_WORKER_GONE,       /* supervisor: an adopted worker ended without a report */
@@ -79,6 +81,6 @@ enum vm_exit_reason {
 const char *vm_exit_reason_name(enum vm_exit_reason r);
 /* The inverse; VM_EXIT_UNKNOWN for any other name. */
 enum vm_exit_reason vm_exit_reason_from_name(const char *name);
-/* The guest's own wish or ours (debug-exit, stopped, guest-reset): the VM
+/* The guest's own wish or ours (debug-exit, stopped, guest-reset, poweroff): the VM
  * ends `stopped`, like a powered-off machine; the rest end `crashed`. */
 bool vm_exit_reason_is_clean(enum vm_exit_reason r);

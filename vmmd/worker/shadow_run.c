@@ -17,6 +17,7 @@
 #include "vmmd/worker/vm.h"
 #include "x86/cpu.h"
 #include "x86/cpuid.h"
+#include "vmmd/worker/xenpv_guest.h"
 
 
 
@@ -68,7 +69,12 @@ static void *map_machine(struct vm *vm, uint64_t machine, int *ret_memfd)
 int shadow_run_setup_memory(struct vm *vm, const char **why)
 {
 	uint64_t guest = (uint64_t) vm->config->memory_mib << 20;
-	uint64_t machine = shadow_machine_bytes(guest, 0, SHADOW_POOL_PAGES);
+	/* A Xen PV guest: the monitor in slot 509 (Linux's espfix owns 510),
+	 * the M2P in its window, and room for Linux's many address spaces. */
+	bool pv = vm->boot == VM_BOOT_XENPV;
+	unsigned window = pv ? xpv_window_pages(guest / PAGE_SIZE_4K) : 0;
+	unsigned pool_pages = pv ? XENPV_POOL_PAGES : SHADOW_POOL_PAGES;
+	uint64_t machine = shadow_machine_bytes(guest, window, pool_pages);
 	if (guest > GUEST_MEMORY_MAX) {
 		*why = "memory_mib is above what shadow mode supports (3072)";
 		return -EINVAL;
@@ -90,7 +96,7 @@ int shadow_run_setup_memory(struct vm *vm, const char **why)
 	/* Two slots: guest frames + monitor, and the shadow page-table pool on
 	 * its own, so the pool can be re-registered to make KVM forget what it
 	 * derived from tables vmmd changed behind its back (pool_zap()). */
-	uint64_t pool = shadow_pool_mpa(guest, 0);
+	uint64_t pool = shadow_pool_mpa(guest, window);
 	struct kvm_userspace_memory_region region = {
 		.slot = 0, .guest_phys_addr = 0, .memory_size = pool,
 		.userspace_addr = (uint64_t) (uintptr_t) host,
@@ -123,16 +129,18 @@ int shadow_run_setup_memory(struct vm *vm, const char **why)
 		free(cpuid);
 	}
 	struct shadow_vm_config cfg = {
-		.guest_bytes = guest, .pool_pages = SHADOW_POOL_PAGES,
+		.guest_bytes = guest, .pool_pages = pool_pages,
 		.phys_bits = paging.phys_bits, .no_1g = paging.no_1g,
+		.monitor_slot = pv ? MON_SLOT_XENPV : MON_SLOT_DEFAULT, .window_pages = window,
 		.strategy = vm->config->strategy == VM_SHADOW_VTLB ? SMMU_VTLB : SMMU_CACHED,
 		.bus = vm->bus,
 		/* Any fixed non-zero seed: the same permutation every run, so a failure reproduces. */
 		.scatter_seed = vm->config->scatter ? 0x5eed5ca77e2ULL : 0,
 	};
 	/* PVM runs the guest's CPL3 code on the host's (Linux's) GDT: an iretq
-	 * to its __USER_CS/__USER_DS does not trap there (engine.h). */
-	if (strcmp(host_facts_cached()->virt, "pvm") == 0) {
+	 * to its __USER_CS/__USER_DS does not trap there (engine.h). A Xen PV
+	 * kernel returns to user mode only through its iret hypercall. */
+	if (strcmp(host_facts_cached()->virt, "pvm") == 0 && !pv) {
 		cfg.native_user_cs = 0x33;
 		cfg.native_user_ss = 0x2b;
 	}
@@ -218,7 +226,14 @@ int shadow_run_setup_vcpu(struct vcpu *v, uint64_t entry, uint64_t stack, uint64
 	v->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (v->kick_fd < 0)
 		return -errno;
-	shadow_vcpu_init_boot(v->shadow, vm->shadow, v->index, entry, stack, arg);
+	if (vm->xenpv) {
+		/* A Xen PV kernel's start of day (xenpv_boot.c built it). */
+		int r = xenpv_guest_setup_vcpu(v);
+		if (r < 0)
+			return r;
+	} else {
+		shadow_vcpu_init_boot(v->shadow, vm->shadow, v->index, entry, stack, arg);
+	}
 	if (v->index != 0)
 		v->shadow->cpu.pcb.halted = true;   /* APs wait (INIT/SIPI is future work) */
 
@@ -246,7 +261,7 @@ int shadow_run_setup_vcpu(struct vcpu *v, uint64_t entry, uint64_t stack, uint64
 	if (r < 0)
 		return r;
 	struct kvm_regs regs = v->shadow->cpu.regs;
-	regs.rflags = X86_RFLAGS_FIXED;
+	regs.rflags = X86_RFLAGS_FIXED | (v->shadow->cpu.pcb.vif ? X86_RFLAGS_IF : 0);
 	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
 		return -errno;
 	v->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
@@ -361,15 +376,25 @@ static bool capture_interrupted(struct vcpu *v)
 /* The engine's copy of the registers is the vCPU's only at these points:
  * after a trap was handled, or after a kick found the guest in its code. */
 
-/* Anything for the guest to take: a raw vector (irq.inject) or the PIC's output. */
+/* Anything for the guest to take: a raw vector (irq.inject) or the PIC's
+ * output; for a Xen PV guest, an event its mask lets through. */
 static bool interrupt_pending(struct vcpu *v)
 {
+	if (v->vm->xenpv)
+		return xenpv_guest_pending(v);
 	return pcb_highest_pending(&v->shadow->cpu.pcb) >= 0 || shadow_platform_pending(v->vm);
 }
 
 static bool try_deliver(struct vcpu *v)
 {
 	struct shadow_vcpu *sv = v->shadow;
+	if (v->vm->xenpv) {
+		bool failed;
+		bool delivered = xenpv_guest_deliver(v, &failed);
+		if (failed)
+			end_vm(v, VM_EXIT_INTERNAL_ERROR, sv->fail_message);
+		return delivered;
+	}
 	if (!sv->cpu.pcb.vif || sv->irq_shadow)
 		return false;
 	int vector = pcb_highest_pending(&sv->cpu.pcb);

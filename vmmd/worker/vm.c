@@ -23,6 +23,7 @@
 #include "vmmd/worker/shadow_run.h"
 #include "vmmd/worker/vm.h"
 #include "vmmd/worker/vm_irq.h"
+#include "vmmd/worker/xenpv_guest.h"
 
 #define KVM_TSS_ADDR          0xfffbd000ULL
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
@@ -107,8 +108,9 @@ struct json_object *vm_boot_json(const struct vm *vm)
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "kind", json_object_new_string(vm_boot_name(vm->boot)));
 	json_object_object_add(o, "cmdline", vm->boot_cmdline ? json_object_new_string(vm->boot_cmdline) : NULL);
-	if (vm->boot == VM_BOOT_PVH || vm->boot == VM_BOOT_BZIMAGE) {
-		json_object_object_add(o, "host_profile", json_object_new_string(vm_host_profile_name(vm->host_profile)));
+	if (vm->boot == VM_BOOT_PVH || vm->boot == VM_BOOT_BZIMAGE || vm->boot == VM_BOOT_XENPV) {
+		if (vm->boot != VM_BOOT_XENPV)
+			json_object_object_add(o, "host_profile", json_object_new_string(vm_host_profile_name(vm->host_profile)));
 		const struct linux_boot_layout *l = &vm->linux_layout;
 		json_object_object_add(o, "kernel_start", json_object_new_uint64(l->kernel_start));
 		json_object_object_add(o, "kernel_end", json_object_new_uint64(l->kernel_end));
@@ -267,23 +269,35 @@ static int load_linux(struct vm *vm, enum vm_boot kind, const uint8_t *image, si
 	return r;
 }
 
-static int load_kernel(struct vm *vm, struct vcpu_entry *entry, struct vm_error *err)
+/* Read the kernel and decide how it boots: in shadow mode a Linux kernel
+ * runs only through the Xen PV ABI (xenpv_boot.c decides, and unpacks a
+ * bzImage to see its notes). Before memory exists: a PV guest's machine
+ * layout differs (monitor slot, M2P window). */
+static int resolve_kernel(struct vm *vm, uint8_t **ret_image, size_t *ret_size, struct vm_error *err)
 {
-	uint8_t *image;
-	size_t size;
-	int r = image_file_read_kernel(vm->config->kernel, ELF_MAX_FILE, &image, &size, &err->why);
+	int r = image_file_read_kernel(vm->config->kernel, ELF_MAX_FILE, ret_image, ret_size, &err->why);
 	if (r < 0)
 		return vm_error_kind(err, WORKER_ERROR_KERNEL, r);
-	enum vm_boot kind = vm->config->boot == VM_BOOT_AUTO ? linux_boot_detect(image, size) : vm->config->boot;
-	vm->boot = kind;
-	if (kind == VM_BOOT_VMMD) {
-		r = load_vmmd_guest(vm, image, size, entry, err);
+	if (vm->config->paging == VM_PAGING_SHADOW)
+		return vm_error_kind(err, WORKER_ERROR_KERNEL, xenpv_boot_resolve(vm, *ret_image, *ret_size, &err->why));
+	vm->boot = vm->config->boot == VM_BOOT_AUTO ? linux_boot_detect(*ret_image, *ret_size) : vm->config->boot;
+	return 0;
+}
+
+static int load_kernel(struct vm *vm, const uint8_t *image, size_t size, struct vcpu_entry *entry,
+		       struct vm_error *err)
+{
+	switch (vm->boot) {
+	case VM_BOOT_VMMD: {
+		int r = load_vmmd_guest(vm, image, size, entry, err);
 		vm->boot_cmdline = strdup(vm->config->cmdline);
-	} else {
-		r = load_linux(vm, kind, image, size, entry, err);
+		return r;
 	}
-	free(image);
-	return r;
+	case VM_BOOT_XENPV:
+		return vm_error_kind(err, WORKER_ERROR_KERNEL, xenpv_boot_load(vm, &err->why));
+	default:
+		return load_linux(vm, vm->boot, image, size, entry, err);
+	}
 }
 
 static int setup_vcpus(struct vm *vm, const struct vcpu_entry *entry, struct vm_error *err)
@@ -361,15 +375,23 @@ int vm_create(const struct vm_config *config, const char *console_path, size_t c
 	}
 
 	struct vcpu_entry entry = { 0 };
+	uint8_t *image = NULL;
+	size_t image_size = 0;
 	int r = check_memory(config, err);
 	if (r == 0)
 		r = create_kvm_vm(vm, err);
+	if (r == 0)
+		r = resolve_kernel(vm, &image, &image_size, err);
+	if (r == 0 && vm->xenpv && config->n_devices)
+		r = vm_error_set(err, WORKER_ERROR_DEVICE, -EINVAL,
+				 "virtio devices are not offered to Xen PV guests (their devices would be PV backends)");
 	if (r == 0)
 		r = setup_memory(vm, err);
 	if (r == 0)
 		r = setup_devices(vm, console_path, console_size, console_continue, err);
 	if (r == 0 && config->paging == VM_PAGING_SHADOW)
-		r = vm_error_kind(err, WORKER_ERROR_INTERNAL, shadow_platform_init(vm, &err->why));
+		r = vm_error_kind(err, WORKER_ERROR_INTERNAL, vm->xenpv ? xenpv_guest_init_devices(vm, &err->why)
+									  : shadow_platform_init(vm, &err->why));
 	if (r == 0 && config->paging == VM_PAGING_SHADOW)
 		r = vm_error_kind(err, WORKER_ERROR_INTERNAL, shadow_run_setup_memory(vm, &err->why));
 	if (r == 0)
@@ -377,7 +399,8 @@ int vm_create(const struct vm_config *config, const char *console_path, size_t c
 	if (r == 0)
 		r = virtio_devices(vm, err);   /* before the kernel: it names them on the command line */
 	if (r == 0)
-		r = load_kernel(vm, &entry, err);
+		r = load_kernel(vm, image, image_size, &entry, err);
+	free(image);
 	if (r == 0)
 		r = setup_vcpus(vm, &entry, err);
 	if (r < 0) {
@@ -395,6 +418,11 @@ int vm_start(struct vm *vm)
 		return vr;
 	if (vm->platform) {
 		int r = shadow_platform_start(vm);
+		if (r < 0)
+			return r;
+	}
+	if (vm->xenpv) {
+		int r = xenpv_guest_start(vm);
 		if (r < 0)
 			return r;
 	}
@@ -489,6 +517,7 @@ void vm_destroy(struct vm *vm)
 	if (!vm)
 		return;
 	shadow_platform_stop(vm);   /* its timer kicks vCPUs: stop it before they go */
+	xenpv_guest_stop(vm);
 	for (unsigned i = 0; i < vm->n_vcpus; i++)
 		if (vm->vcpus[i].thread_started)
 			pthread_join(vm->vcpus[i].thread, NULL);
@@ -497,6 +526,7 @@ void vm_destroy(struct vm *vm)
 	free(vm->vcpus);
 	virtio_devices_destroy(vm);
 	shadow_platform_destroy(vm);
+	xenpv_guest_destroy(vm);
 	if (vm->uart)
 		uart_free(vm->uart);
 	if (vm->bus)

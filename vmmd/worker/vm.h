@@ -44,6 +44,7 @@ struct vm_exit {
 
 struct shadow_vm;
 struct shadow_platform;
+struct xenpv_guest;
 
 struct vm {
 	const struct vm_config *config;
@@ -74,6 +75,7 @@ struct vm {
 	/* shadow mode: machine memory (guest frames + monitor + pool) and the engine */
 	struct shadow_vm *shadow;
 	struct shadow_platform *platform;   /* userspace PIC + PIT (shadow_platform.h) */
+	struct xenpv_guest *xenpv;          /* a Xen PV guest in shadow mode (xenpv_guest.h), else NULL */
 	uint8_t *machine_host;
 	uint64_t machine_size;
 	uint8_t *guest_view;    /* scattered physmap: guest-physical view of machine memory */

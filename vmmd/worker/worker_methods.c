@@ -19,6 +19,7 @@
 #include "vmmd/worker/shadow_inspect.h"
 #include "vmmd/worker/vm.h"
 #include "vmmd/worker/worker.h"
+#include "vmmd/worker/xenpv_guest.h"
 
 #define CONSOLE_WRITE_MAX 4096
 
@@ -73,6 +74,8 @@ struct json_object *worker_stats_json(struct vm *vm)
 	json_object_object_add(o, "devices", virtio_devices_stats(vm));
 	inspect_stats_extend(vm, o);
 	shadow_inspect_stats(vm, o);   /* shadow mode: traps, shadow MMU, pt switches */
+	if (vm && vm->xenpv)
+		xenpv_guest_stats(vm, o);  /* Xen PV: hypercalls, events */
 	return o;
 }
 
@@ -140,8 +143,9 @@ static void method_console_write(struct worker *w, struct vm *vm, struct rpc_cal
 		worker_fail(call, WORKER_ERROR_PARAMS, "data is not valid base64");
 		return;
 	}
-	/* A guest with a virtio console reads its input there (console=hvc0). */
-	int vr = virtio_devices_console_input(vm, buf, n);
+	/* A guest with a virtio console reads its input there (console=hvc0);
+	 * a Xen PV guest on its console ring (hvc0 too). */
+	int vr = vm->xenpv ? (int) xenpv_guest_console_input(vm, buf, n) : virtio_devices_console_input(vm, buf, n);
 	size_t written = vr >= 0 ? (size_t) vr : uart_receive(vm->uart, buf, n);
 	res = json_object_new_object();
 	json_object_object_add(res, "written", json_object_new_uint64(written));
