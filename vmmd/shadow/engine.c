@@ -656,8 +656,9 @@ static enum shadow_action dispatch_trap(struct shadow_vcpu *sv, unsigned vector,
 	struct shadow_env env;
 	make_env(sv, &env);
 	/* The frame's IF is what the guest has: on hosts that let popf change
-	 * IF at CPL3 it is the guest's own choice, elsewhere it is ours. */
-	sv->cpu.pcb.vif = sv->cpu.regs.rflags & X86_RFLAGS_IF;
+	 * IF at CPL3 it is the guest's own choice, elsewhere it is ours. A
+	 * guest ABI masks its events itself: its virtual IF stays on. */
+	sv->cpu.pcb.vif = sv->ops || (sv->cpu.regs.rflags & X86_RFLAGS_IF);
 	/* Where the guest kernel's stack was when vmmd last saw it (native returns). */
 	uint64_t kernel_rsp = sv->kernel_rsp;
 	if (sv->cpu.pcb.vcpl == 0)

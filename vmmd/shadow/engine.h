@@ -70,6 +70,8 @@ struct shadow_vcpu;
  * paravirtual guest has its own entry points. Each hook replaces one
  * default; a NULL hook keeps it. The engine still fills shadow entries,
  * emulates writes to write-protected page tables and MMIO, and counts.
+ * Such a guest masks its interrupts in its own ABI (Xen: vcpu_info), so its
+ * virtual IF stays set and the real IF with it.
  */
 struct shadow_guest_ops {
 	/* `syscall` (the #PF at LSTAR on hosts where it stays at CPL3, or the

@@ -9,6 +9,7 @@
 #include "vmmd/worker/inspect.h"
 #include "vmmd/worker/shadow_inspect.h"
 #include "vmmd/worker/vm.h"
+#include "vmmd/worker/xenpv_guest.h"
 
 #define MAPPINGS_DEFAULT 256
 #define MAPPINGS_MAX     65536
@@ -274,6 +275,9 @@ void shadow_inspect_vcpu(struct vm *vm, unsigned vcpu, struct json_object *o)
 	json_object_object_add(pcb, "shadow_root", hex(sv->root));
 	json_object_object_add(pcb, "shadow_root_kind", json_object_new_string(sv->root_user ? "user" : "kernel"));
 	json_object_object_add(o, "pcb", pcb);
+	/* A Xen PV guest: the view Xen keeps (mode, tables, callbacks, trap table, events). */
+	if (vm->xenpv)
+		json_object_object_add(o, "pv", xenpv_guest_vcpu_json(vm, vcpu));
 
 	/* Which virtualization holes this host let vmmd close (docs/shadow.md). */
 	struct json_object *holes = json_object_new_object();

@@ -264,7 +264,8 @@ int shadow_run_setup_vcpu(struct vcpu *v, uint64_t entry, uint64_t stack, uint64
 	regs.rflags = X86_RFLAGS_FIXED | (v->shadow->cpu.pcb.vif ? X86_RFLAGS_IF : 0);
 	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
 		return -errno;
-	v->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+	/* EVENTS too: capture_interrupted must see an exception KVM still holds. */
+	v->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
 	v->shadow_state_fresh = true;
 	return 0;
 }
@@ -362,11 +363,18 @@ static bool capture_trap(struct vcpu *v, int *ret_vector, uint32_t *ret_error, u
 }
 
 /* After a kick the guest is either in its own code (take its state) or
- * between a fault and the stub's exit (leave it: the exit comes next). */
+ * between a fault and the stub's exit (leave it: the exit comes next).
+ * A fault KVM has recognised but not yet delivered leaves RIP on the
+ * faulting instruction: changing RIP now would deliver that exception at
+ * the new RIP (the guest's PV event callback, say), so that state is not
+ * ours to take either. */
 static bool capture_interrupted(struct vcpu *v)
 {
 	struct kvm_sync_regs *s = &v->run->s.regs;
 	if (monitor_contains(&v->vm->shadow->mon, s->regs.rip) || (s->sregs.cs.selector & 3) != 3)
+		return false;
+	if (s->events.exception.injected || s->events.exception.pending || s->events.nmi.injected ||
+	    s->events.interrupt.injected)
 		return false;
 	v->shadow->cpu.regs = s->regs;
 	v->shadow->cpu.pcb.vif = s->regs.rflags & X86_RFLAGS_IF;

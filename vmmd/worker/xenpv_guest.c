@@ -360,6 +360,12 @@ struct json_object *xenpv_guest_vcpu_json(struct vm *vm, unsigned vcpu)
 		json_object_object_add(o, "event_pending", json_object_new_boolean(vi->evtchn_upcall_pending));
 		json_object_object_add(o, "pending_sel", hex(vi->evtchn_pending_sel));
 	}
+	const struct xen_shared_info *si = xpv_shared_info(&vm->xenpv->dom);
+	if (si) {
+		/* XPV_PORTS fit in the first word of each bitmap. */
+		json_object_object_add(o, "ports_pending", hex(__atomic_load_n(&si->evtchn_pending[0], __ATOMIC_RELAXED)));
+		json_object_object_add(o, "ports_masked", hex(__atomic_load_n(&si->evtchn_mask[0], __ATOMIC_RELAXED)));
+	}
 	struct json_object *cbs = json_object_new_object();
 	for (unsigned i = 0; i < XEN_CALLBACKTYPE_MAX; i++)
 		if (callback_names[i] && v->callback[i].address)

@@ -215,6 +215,7 @@ uint64_t xpv_now_ns(const struct xpv_domain *d);
 
 /* The vCPU's vcpu_info (64 bytes in one page, checked at registration), or NULL. */
 struct xen_vcpu_info *xpv_vcpu_info(struct xpv_vcpu *v);
+struct xen_shared_info *xpv_shared_info(struct xpv_domain *d);
 
 /* Snapshots for stats.get and vcpu.state (no JSON here). */
 void xpv_get_stats(struct xpv_domain *d, struct xpv_stats *ret);

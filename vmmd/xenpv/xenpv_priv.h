@@ -28,7 +28,6 @@ void *xpv_gpa_ptr(struct xpv_domain *d, uint64_t gpa, size_t len);
 /* Copy through the current tables, as a supervisor access. 0 or -EFAULT. */
 int xpv_copy_from_guest(struct xpv_vcpu *v, uint64_t va, void *buf, size_t len);
 int xpv_copy_to_guest(struct xpv_vcpu *v, uint64_t va, const void *buf, size_t len);
-struct xen_shared_info *xpv_shared_info(struct xpv_domain *d);
 
 /* --- hypercalls (hypercall.c, one file per group) ---------------------------------------- */
 
