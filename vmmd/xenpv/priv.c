@@ -13,6 +13,7 @@
  *   iretq                   within the kernel only (sync_core's iret_to_self)
  *   in / out, mov CRn/sreg, wbinvd, clts     the engine's emulation (device bus, virtual CRs)
  *   int n / int3            (#UD on this host) a software interrupt through the trap table
+ *   in / out in user mode   allowed by the ioperm bitmap (set_iobitmap): the device bus
  *
  * Everything else, and every privileged instruction in user mode, is the
  * guest's own exception, delivered through its trap table.
@@ -140,6 +141,62 @@ static enum shadow_action kernel_iretq(struct shadow_vcpu *sv, const struct shad
 	return SHADOW_RESUME;
 }
 
+/* May user mode use these ports? Xen's guest_io_okay for a PV guest's user
+ * mode: the bit of each port in the bitmap set_iobitmap registered (in
+ * kernel memory, read through the kernel's tables) must be clear. */
+static bool user_io_allowed(struct xpv_vcpu *v, const struct shadow_env *env, unsigned port, unsigned size)
+{
+	struct shadow_pcb *p = &v->sv->cpu.pcb;
+	struct shadow_fault f;
+	uint8_t bits[2];
+
+	if (!v->iobitmap_va || port + size > v->iobitmap_ports)
+		return false;
+	uint64_t saved = p->cr3;
+	p->cr3 = v->kernel_cr3;
+	int r = env->read_virt(env->ctx, v->iobitmap_va + port / 8, bits, sizeof(bits), 0, &f);
+	p->cr3 = saved;
+	if (r < 0)
+		return false;
+	uint16_t word = (uint16_t) (bits[0] | bits[1] << 8);
+	return ((word >> (port % 8)) & ((1u << size) - 1)) == 0;
+}
+
+/* in/out from user mode with an ioperm()-granted port: on the device bus. */
+static enum shadow_action user_io(struct xpv_vcpu *v, const struct shadow_env *env, const struct x86_insn *insn,
+				  unsigned vector, uint32_t error)
+{
+	struct shadow_vcpu *sv = v->sv;
+	bool out = insn->d.mnemonic == ZYDIS_MNEMONIC_OUT;
+	const ZydisDecodedOperand *port_op = &insn->op[out ? 0 : 1], *reg_op = &insn->op[out ? 1 : 0];
+	unsigned size = reg_op->type == ZYDIS_OPERAND_TYPE_REGISTER ? x86_gpr_size(reg_op->reg.value) : 0;
+	unsigned port;
+
+	if (port_op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+		port = (unsigned) (port_op->imm.value.u & 0xff);
+	else if (port_op->type == ZYDIS_OPERAND_TYPE_REGISTER && port_op->reg.value == ZYDIS_REGISTER_DX)
+		port = (unsigned) (sv->cpu.regs.rdx & 0xffff);
+	else
+		return guest_exception(sv, env, vector, error);
+	if ((size != 1 && size != 2 && size != 4) || !user_io_allowed(v, env, port, size))
+		return guest_exception(sv, env, vector, error);
+	uint64_t value = 0;
+	if (out) {
+		x86_gpr_read(&sv->cpu.regs, reg_op->reg.value, &value);
+		uint32_t data = (uint32_t) value;
+		(void) env->pio(env->ctx, (uint16_t) port, &data, size, true);
+	} else {
+		uint32_t data = 0;
+		if (env->pio(env->ctx, (uint16_t) port, &data, size, false) < 0)
+			data = ~0u;   /* nothing there: the floating bus */
+		x86_gpr_write(&sv->cpu.regs, reg_op->reg.value, data & (uint32_t) x86_size_mask(size));
+	}
+	sv->cpu.regs.rip = insn->next_rip;
+	shadow_count_trap(sv->svm, STRAP_PRIVILEGED);
+	shadow_count_mnemonic(sv->svm, out ? "user out" : "user in");
+	return SHADOW_RESUME;
+}
+
 /* What the engine's emulation may do for a PV kernel. */
 static bool engine_may(const struct x86_insn *insn)
 {
@@ -226,8 +283,11 @@ enum shadow_action xpv_privileged(struct shadow_vcpu *sv, const struct shadow_en
 	default:
 		break;
 	}
-	if (!v->kernel_mode)
+	if (!v->kernel_mode) {
+		if (insn.d.mnemonic == ZYDIS_MNEMONIC_IN || insn.d.mnemonic == ZYDIS_MNEMONIC_OUT)
+			return user_io(v, env, &insn, vector, error);
 		return guest_exception(sv, env, vector, error);
+	}
 
 	switch (insn.d.mnemonic) {
 	case ZYDIS_MNEMONIC_RDMSR:
