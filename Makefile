@@ -354,9 +354,11 @@ install: all
 	install -m 0755 $(B)/vmmweb $(DESTDIR)$(SBINDIR)/vmmweb
 	install -m 0644 $(GUEST_ELFS) $(B)/guests/minios.elf $(DESTDIR)$(DATADIR)/vmmd/guests/
 	@# Examples name their kernel under build/; installed, it is under DATADIR.
-	@# linux.json boots the test tier's kernel (build/linux), which is not installed.
+	@# linux.json boots the test tier's kernel (build/linux), which is not installed;
+	@# debian-pv.json a kernel fetched into build/ (scripts/get-debian-kernel).
 	for f in config/examples/*.json; do \
 		[ "$${f##*/}" = linux.json ] && continue; \
+		[ "$${f##*/}" = debian-pv.json ] && continue; \
 		sed 's|"build/guests/|"$(DATADIR)/vmmd/guests/|' $$f >$(DESTDIR)$(DATADIR)/vmmd/examples/$${f##*/} && \
 		chmod 0644 $(DESTDIR)$(DATADIR)/vmmd/examples/$${f##*/} || exit 1; \
 	done

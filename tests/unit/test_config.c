@@ -677,6 +677,15 @@ static void check_example(const char *file, const struct vm_config *c)
 		assert_string_equal(c->devices[0].path, FAKE_ROOT "/build/linux/disk.img");
 		return;
 	}
+	/* Debian's stock kernel as a Xen PV guest (scripts/get-debian-kernel, scripts/build-initramfs). */
+	if (strcmp(base, "debian-pv.json") == 0) {
+		assert_string_equal(c->kernel, FAKE_ROOT "/build/debian-kernel/vmlinuz");
+		assert_string_equal(c->initrd, FAKE_ROOT "/build/initramfs/busybox.cpio.gz");
+		assert_int_equal(c->boot, VM_BOOT_XENPV);
+		assert_int_equal(c->paging, VM_PAGING_SHADOW);
+		assert_non_null(strstr(c->cmdline, "console=hvc0"));
+		return;
+	}
 	if (strncmp(c->kernel, FAKE_ROOT "/build/guests/", strlen(FAKE_ROOT "/build/guests/")) != 0)
 		fail_msg("%s: kernel %s is not under build/guests/", file, c->kernel);
 	if (strcmp(base, "hello.json") == 0) {

@@ -19,6 +19,12 @@
 #include "vmmd/xenpv/notes.h"
 
 #define PV_ELF_MAX (256u << 20)
+/* What vmmd adds to a PV kernel's command line (vm.info shows it), both
+ * because it gives one vCPU: nr_cpus=1 (else Linux asks VCPUOP_is_up for
+ * each of NR_CPUS=8192 possible CPUs, a trap each) and noreplace-smp (else
+ * a uniprocessor kernel rewrites each of its lock prefixes with text_poke,
+ * thousands of page-table switches: minutes here). */
+#define PV_CMDLINE_EXTRA "nr_cpus=1 noreplace-smp"
 
 static void drop_elf(struct xenpv_guest *g)
 {
@@ -51,8 +57,8 @@ int xenpv_boot_resolve(struct vm *vm, const uint8_t *image, size_t size, const c
 	if (xpv_notes_parse(elf, elf_size, &notes) < 0 || !notes.has_entry) {
 		if (owned)
 			free((void *) elf);
-		*why = "this kernel is Linux without the Xen PV ABI (no Xen ELF notes): shadow mode runs Linux "
-		       "only as a Xen PV guest (CONFIG_XEN_PV=y, e.g. Debian's stock kernel); boot this one with "
+		*why = "this kernel is not a Xen PV kernel (no Xen ENTRY note): shadow mode runs Linux only as a "
+		       "Xen PV guest (CONFIG_XEN_PV=y, e.g. Debian's stock kernel); boot a Linux without it with "
 		       "paging \"hw\"";
 		return -ENOEXEC;
 	}
@@ -116,7 +122,12 @@ int xenpv_boot_load(struct vm *vm, const char **why)
 		if (r < 0)
 			return r;
 	}
-	r = xpv_build(vm->mem.host, &g->layout, &img, vm->config->cmdline, &g->entry, why);
+	char *cmdline = linux_cmdline_compose(vm->config->cmdline, PV_CMDLINE_EXTRA, NULL, 0);
+	if (!cmdline)
+		return -ENOMEM;
+	r = xpv_build(vm->mem.host, &g->layout, &img, cmdline, &g->entry, why);
+	free(vm->boot_cmdline);
+	vm->boot_cmdline = cmdline;
 	if (r < 0)
 		return r;
 
@@ -132,8 +143,6 @@ int xenpv_boot_load(struct vm *vm, const char **why)
 		.kernel_start = info.lowest, .kernel_end = info.highest,
 		.initrd_start = initrd_size ? g->layout.initrd_pfn * 4096 : 0, .initrd_size = initrd_size,
 	};
-	free(vm->boot_cmdline);
-	vm->boot_cmdline = strdup(vm->config->cmdline);
 	log_info("Xen PV kernel: segments 0x%llx-0x%llx, entry %#llx, start_info at pfn %#llx, %llu bootstrap "
 		 "tables, initrd %llu bytes at pfn %#llx", (unsigned long long) info.lowest,
 		 (unsigned long long) info.highest, (unsigned long long) notes.entry,

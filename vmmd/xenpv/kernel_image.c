@@ -161,7 +161,7 @@ int xpv_kernel_elf(const uint8_t *image, size_t size, size_t max_out, const uint
 	uint64_t start = (uint64_t) (sects + 1) * 512 + get32(image + HDR_PAYLOAD_OFFSET);
 	uint64_t len = get32(image + HDR_PAYLOAD_LENGTH);
 	if (start > size || len > size - start || len < 8)
-		FAIL(-EINVAL, "the bzImage's payload lies outside the file (truncated?)");
+		FAIL(-EINVAL, "the kernel bzImage's payload lies outside the file (truncated?)");
 	const char *fmt = xpv_payload_format(image + start, len);
 	int (*decode)(const uint8_t *, size_t, struct out *) = NULL;
 	if (fmt && strcmp(fmt, "xz") == 0)
@@ -171,19 +171,19 @@ int xpv_kernel_elf(const uint8_t *image, size_t size, size_t max_out, const uint
 	else if (fmt && strcmp(fmt, "zstd") == 0)
 		decode = unzstd;
 	if (!decode)
-		FAIL(-EINVAL, fmt ? "the bzImage's payload is compressed with a format vmmd does not unpack "
+		FAIL(-EINVAL, fmt ? "the kernel bzImage's payload is compressed with a format vmmd does not unpack "
 				    "(xz, gzip and zstd are; give the ELF vmlinux instead)"
-				  : "the bzImage's payload has no known compression magic");
+				  : "the kernel bzImage's payload has no known compression magic");
 	struct out o = { .max = max_out };
 	int r = decode(image + start, len, &o);
 	if (r == 0 && (o.len < 4 || memcmp(o.buf, "\177ELF", 4) != 0))
 		r = -ENOEXEC;
 	if (r < 0) {
 		free(o.buf);
-		*why = r == -EFBIG ? "the bzImage's payload unpacks to more than vmmd accepts"
+		*why = r == -EFBIG ? "the kernel bzImage's payload unpacks to more than vmmd accepts"
 		       : r == -ENOMEM ? "out of memory unpacking the bzImage's payload"
-		       : r == -ENOEXEC ? "the bzImage's payload is not an ELF vmlinux"
-				       : "the bzImage's payload is corrupt or truncated";
+		       : r == -ENOEXEC ? "the kernel bzImage's payload is not an ELF vmlinux"
+				       : "the kernel bzImage's payload is corrupt or truncated";
 		return r;
 	}
 	*ret_elf = o.buf;
