@@ -708,6 +708,63 @@ static void test_forced_emulation_cpuid(void **state)
 	assert_non_null(strstr(fx->sv.fail_message, "unhandled exception 6"));
 }
 
+static int port_f4(void *opaque, uint64_t offset, uint8_t *data, unsigned size, bool is_write)
+{
+	uint32_t *seen = opaque;
+	if (is_write)
+		*seen = data[0];
+	else
+		data[0] = 0x5a;
+	return 0;
+}
+
+/* User-mode in/out: allowed where the ioperm bitmap (set_iobitmap) clears
+ * the port's bit, the guest's #GP elsewhere. */
+static void test_user_port_io(void **state)
+{
+	uint32_t seen = 0;
+	uint8_t bitmap[0x20];
+	uint64_t code = fx->scratch + 10 * 4096, bm = fx->scratch + 11 * 4096;
+	const uint8_t out_f4[] = { 0xe6, 0xf4 }, in_f4[] = { 0xe4, 0xf4 }, out_f5[] = { 0xe6, 0xf5 };
+	struct kvm_regs *r = &fx->sv.cpu.regs;
+
+	assert_int_equal(bus_register(fx->bus, BUS_PIO, 0xf4, 2, "test", port_f4, &seen), 0);
+	memset(bitmap, 0xff, sizeof(bitmap));
+	bitmap[0xf4 / 8] &= (uint8_t) ~(1u << (0xf4 % 8));   /* 0xf4 allowed, 0xf5 not */
+	put(bm, bitmap, sizeof(bitmap));
+	struct xen_physdev_set_iobitmap b = { .bitmap = bm, .nr_ports = 0x100 };
+	put(fx->scratch, &b, sizeof(b));
+	assert_int_equal(hypercall(XEN_HC_physdev_op, XEN_PHYSDEVOP_set_iobitmap, fx->scratch, 0, 0), 0);
+	b.nr_ports = 1u << 20;
+	put(fx->scratch, &b, sizeof(b));
+	assert_int_equal(hypercall(XEN_HC_physdev_op, XEN_PHYSDEVOP_set_iobitmap, fx->scratch, 0, 0), -EINVAL);
+	struct xen_trap_info ti[2] = { { .vector = 13, .cs = 0xe033, .address = VIRT_BASE + 0x6000 }, { 0 } };
+	put(fx->scratch, ti, sizeof(ti));
+	assert_int_equal(hypercall(XEN_HC_set_trap_table, fx->scratch, 0, 0, 0), 0);
+
+	/* User mode (the kernel's tables serve as the user's here: the code is
+	 * the kernel's, so vmmd reads the bitmap and fetches in kernel mode). */
+	put(code, out_f4, 2);
+	put(code + 2, in_f4, 2);
+	put(code + 4, out_f5, 2);
+	fx->v.kernel_mode = false;
+	r->rip = code;
+	r->rax = 0x37;
+	assert_int_equal(shadow_handle_trap(&fx->sv, X86_GP, 0, 0), SHADOW_RESUME);
+	assert_int_equal(seen, 0x37);
+	assert_int_equal(r->rip, code + 2);
+	assert_int_equal(shadow_handle_trap(&fx->sv, X86_GP, 0, 0), SHADOW_RESUME);
+	assert_int_equal(r->rax & 0xff, 0x5a);
+	assert_int_equal(r->rip, code + 4);
+	/* Port 0xf5's bit is set: the guest's own #GP, in its kernel. */
+	r->rsp = fx->e.rsp - 0x500;
+	fx->v.kernel_sp = fx->e.rsp - 0x100;
+	fx->v.user_cr3 = fx->e.cr3;
+	assert_int_equal(shadow_handle_trap(&fx->sv, X86_GP, 0, 0), SHADOW_RESUME);
+	assert_int_equal(r->rip, VIRT_BASE + 0x6000);
+	assert_true(fx->v.kernel_mode);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -716,7 +773,7 @@ int main(void)
 		T(test_version_and_features), T(test_memory_op), T(test_mmu_update), T(test_update_va_mapping_and_marks),
 		T(test_mmuext_op), T(test_trap_table_and_callbacks), T(test_events_and_upcall), T(test_iret),
 		T(test_multicall), T(test_console), T(test_sched_and_vcpu_op), T(test_writable_pagetable_assist),
-		T(test_cpuid_policy), T(test_forced_emulation_cpuid),
+		T(test_cpuid_policy), T(test_forced_emulation_cpuid), T(test_user_port_io),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
