@@ -635,14 +635,27 @@ static void test_writable_pagetable_assist(void **state)
 	put(code, mov_rax_to_rdi, sizeof(mov_rax_to_rdi));
 
 	r->rip = code;
-	r->rax = 0x1234567000 | X86_PTE_P;
+	r->rax = gpa_of(data) | X86_PTE_P;
 	r->rdi = table + 8 * 3;
 	r->rsp = fx->e.rsp - 0x300;
 	assert_int_equal(shadow_handle_trap(&fx->sv, X86_PF, 0x7 /* P W U */, table + 24), SHADOW_RESUME);
 	uint64_t v;
 	get(table + 24, &v, 8);
-	assert_int_equal(v, 0x1234567000 | X86_PTE_P);
+	assert_int_equal(v, gpa_of(data) | X86_PTE_P);
 	assert_int_equal(r->rip, code + sizeof(mov_rax_to_rdi));
+	assert_int_equal(fx->d.stats.ptwr, 1);
+
+	/* An entry the PV MMU refuses (a frame past the guest's memory): the
+	 * instruction is undone and faults as the guest wrote it. */
+	r->rip = code;
+	r->rax = 0x1234567000 | X86_PTE_P;
+	uint64_t rsp0 = r->rsp;
+	assert_int_equal(shadow_handle_trap(&fx->sv, X86_PF, 0x7, table + 24), SHADOW_RESUME);
+	get(table + 24, &v, 8);
+	assert_int_equal(v, gpa_of(data) | X86_PTE_P);
+	assert_int_equal(r->rip, VIRT_BASE + 0x5000);
+	assert_int_equal(fx->d.stats.ptwr_refused, 1);
+	r->rsp = rsp0;
 
 	r->rip = code;
 	r->rdi = data;

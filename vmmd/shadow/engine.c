@@ -435,13 +435,6 @@ static enum shadow_action data_fault(struct shadow_vcpu *sv, const struct shadow
 	}
 }
 
-enum shadow_action shadow_emulate_pt_write(struct shadow_vcpu *sv, const struct shadow_env *env, uint64_t va,
-					   uint64_t gpa)
-{
-	count_class(sv->svm, STRAP_PF_PT_WRITE);
-	return data_fault(sv, env, va, gpa, false);
-}
-
 /* PVM-style hosts reserve guest-virtual 0xffff800000000000-0xffff87ffffffffff
  * (Linux's hypervisor hole): native CPL3 accesses there fault (reserved-bit
  * or not-present) however valid the shadow entry. End the VM and say so. */

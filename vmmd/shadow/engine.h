@@ -173,16 +173,12 @@ bool shadow_deliver_interrupt(struct shadow_vcpu *sv, int vector);
 void shadow_update_root(struct shadow_vcpu *sv);
 
 /* For guest ABIs (struct shadow_guest_ops): the engine's view of the guest's
- * memory and devices; a count; the emulation of one data write at va (to
- * guest-physical gpa) that faulted on a write-protected page, performed
- * through the shadow MMU so the shadows built from that page follow; the
- * default exception delivery; a guest-requested flush of its translations
- * (the real TLB and whatever the host derived from the shadows). */
+ * memory and devices; counts; the default exception delivery; a
+ * guest-requested flush of its translations (the real TLB and whatever the
+ * host derived from the shadows). */
 void shadow_vcpu_env(struct shadow_vcpu *sv, struct shadow_env *ret);
 void shadow_count_trap(struct shadow_vm *svm, enum shadow_trap_class c);
 void shadow_count_mnemonic(struct shadow_vm *svm, const char *name);
-enum shadow_action shadow_emulate_pt_write(struct shadow_vcpu *sv, const struct shadow_env *env, uint64_t va,
-					   uint64_t gpa);
 enum shadow_action shadow_reflect_exception(struct shadow_vcpu *sv, const struct shadow_env *env, unsigned vector,
 					    bool has_error, uint32_t error, uint64_t cr2);
 void shadow_guest_tlb_flush(struct shadow_vcpu *sv);

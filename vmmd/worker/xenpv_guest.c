@@ -331,6 +331,7 @@ void xenpv_guest_stats(struct vm *vm, struct json_object *o)
 	json_object_object_add(pv, "bounces", u64(st.bounces));
 	json_object_object_add(pv, "failsafe", u64(st.failsafe));
 	json_object_object_add(pv, "ptwr", u64(st.ptwr));
+	json_object_object_add(pv, "ptwr_refused", u64(st.ptwr_refused));
 	json_object_object_add(pv, "cpuid", u64(st.cpuid));
 	json_object_object_add(pv, "msr", u64(st.msr));
 	json_object_object_add(o, "xenpv", pv);

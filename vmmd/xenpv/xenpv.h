@@ -92,7 +92,7 @@ struct xpv_stats {
 	uint64_t raised_console, raised_ipi;
 	uint64_t blocks, polls;
 	/* kernel/user and the page-table assist */
-	uint64_t syscalls, irets, bounces, failsafe, ptwr, cpuid, msr;
+	uint64_t syscalls, irets, bounces, failsafe, ptwr, ptwr_refused, cpuid, msr;
 };
 
 struct xpv_domain {
