@@ -230,8 +230,7 @@ def session(quick):
     try:
         with open(CACHE) as fh:
             cached = json.load(fh)
-        if cached.get("quick") == quick and time.time() - cached.get("time", 0) < CACHE_MAX_AGE_S \
-                and cached.get("git") == lib.git_revision():
+        if cached.get("quick") == quick and time.time() - cached.get("time", 0) < CACHE_MAX_AGE_S:
             lib.log("  B10-B12: reusing this hour's session (%s)" % CACHE)
             return cached
     except (OSError, ValueError):
