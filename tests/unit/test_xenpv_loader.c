@@ -373,12 +373,12 @@ static void test_builder_refusals(void **state)
 	char cmdline[1100];
 
 	/* An initrd that does not fit, a kernel past 1 GiB, too little memory. */
-	assert_int_equal(xpv_layout_plan(NR_PAGES, &img, NR_PAGES * 4096, &l, &why), -ERANGE);
+	assert_int_equal(xpv_layout_plan(NR_PAGES, &img, NR_PAGES * 4096, &l, &why), -ENOSPC);
 	assert_non_null(strstr(why, "raise memory_mib"));
 	img.kernel_end = 1ULL << 30;
 	assert_int_equal(xpv_layout_plan(NR_PAGES, &img, 0, &l, &why), -ERANGE);
 	img.kernel_end = PADDR + 0x10000;
-	assert_int_equal(xpv_layout_plan(256, &img, 0, &l, &why), -ERANGE);
+	assert_int_equal(xpv_layout_plan(256, &img, 0, &l, &why), -ENOSPC);
 	/* A command line longer than start_info holds. */
 	assert_int_equal(xpv_layout_plan(NR_PAGES, &img, 0, &l, &why), 0);
 	memset(cmdline, 'a', sizeof(cmdline) - 1);

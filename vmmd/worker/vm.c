@@ -294,7 +294,7 @@ static int load_kernel(struct vm *vm, const uint8_t *image, size_t size, struct 
 		return r;
 	}
 	case VM_BOOT_XENPV:
-		return vm_error_kind(err, WORKER_ERROR_KERNEL, xenpv_boot_load(vm, &err->why));
+		return xenpv_boot_load(vm, err);
 	default:
 		return load_linux(vm, vm->boot, image, size, entry, err);
 	}

@@ -83,7 +83,7 @@ int xenpv_boot_resolve(struct vm *vm, const uint8_t *image, size_t size, const c
 	return 0;
 }
 
-int xenpv_boot_load(struct vm *vm, const char **why)
+int xenpv_boot_load(struct vm *vm, struct vm_error *err)
 {
 	struct xenpv_guest *g = vm->xenpv;
 	uint64_t guest_pages = vm->mem.size / 4096;
@@ -93,51 +93,49 @@ int xenpv_boot_load(struct vm *vm, const char **why)
 	xpv_notes_parse(g->elf, g->elf_size, &notes);
 	/* The last guest frame is shared_info's: the kernel's RAM ends before it. */
 	struct guest_memory ram = { .host = vm->mem.host, .size = vm->mem.size - 4096 };
-	int r = elf_load_segments(g->elf, g->elf_size, &ram, 0, &info, why);
+	int r = elf_load_segments(g->elf, g->elf_size, &ram, 0, &info, &err->why);
 	drop_elf(g);
 	if (r < 0)
-		return r;
+		return vm_error_kind(err, WORKER_ERROR_KERNEL, r);
 	if (notes.entry < notes.virt_base || notes.entry - notes.virt_base < info.lowest ||
-	    notes.entry - notes.virt_base >= info.highest) {
-		*why = "the kernel's Xen ENTRY note lies outside its loaded segments";
-		return -EINVAL;
-	}
+	    notes.entry - notes.virt_base >= info.highest)
+		return vm_error_set(err, WORKER_ERROR_KERNEL, -EINVAL,
+				    "the kernel's Xen ENTRY note lies outside its loaded segments");
 	uint64_t initrd_size = 0;
 	if (vm->config->initrd) {
-		r = image_file_size(vm->config->initrd, LINUX_INITRD_MAX, &initrd_size, why);
-		if (r < 0) {
-			*why = r == -EFBIG ? "initrd larger than 1 GiB" : "cannot open the initrd";
-			return r;
-		}
+		r = image_file_size(vm->config->initrd, LINUX_INITRD_MAX, &initrd_size, &err->why);
+		if (r < 0)
+			return vm_error_set(err, WORKER_ERROR_INITRD, r,
+					    r == -EFBIG ? "initrd larger than 1 GiB" : "cannot open the initrd");
 	}
 	struct xpv_image img = {
 		.virt_base = notes.virt_base, .kernel_end = info.highest, .entry = notes.entry,
 		.hypercall_page = notes.has_hypercall_page ? notes.hypercall_page : 0,
 	};
-	r = xpv_layout_plan(guest_pages - 1, &img, initrd_size, &g->layout, why);
+	/* What does not fit (-ENOSPC) is memory_mib's to change. */
+	r = xpv_layout_plan(guest_pages - 1, &img, initrd_size, &g->layout, &err->why);
 	if (r < 0)
-		return r;
+		return vm_error_kind(err, r == -ENOSPC ? WORKER_ERROR_MEMORY : WORKER_ERROR_KERNEL, r);
 	if (initrd_size) {
-		r = image_file_read_into(vm->config->initrd, vm->mem.host + g->layout.initrd_pfn * 4096, initrd_size, why);
+		r = image_file_read_into(vm->config->initrd, vm->mem.host + g->layout.initrd_pfn * 4096, initrd_size,
+					 &err->why);
 		if (r < 0)
-			return r;
+			return vm_error_kind(err, WORKER_ERROR_INITRD, r);
 	}
 	char *cmdline = linux_cmdline_compose(vm->config->cmdline, PV_CMDLINE_EXTRA, NULL, 0);
 	if (!cmdline)
-		return -ENOMEM;
-	r = xpv_build(vm->mem.host, &g->layout, &img, cmdline, &g->entry, why);
+		return vm_error_set(err, WORKER_ERROR_INTERNAL, -ENOMEM, "out of memory");
+	r = xpv_build(vm->mem.host, &g->layout, &img, cmdline, &g->entry, &err->why);
 	free(vm->boot_cmdline);
 	vm->boot_cmdline = cmdline;
 	if (r < 0)
-		return r;
+		return vm_error_kind(err, WORKER_ERROR_KERNEL, r);
 
 	struct xpv_domain_config dc = { .nr_pages = guest_pages - 1 };
 	xenpv_guest_sink(vm, &dc.sink);
 	r = xpv_domain_init(&g->dom, vm->shadow, &dc);
-	if (r < 0) {
-		*why = "cannot set up the Xen PV domain";
-		return r;
-	}
+	if (r < 0)
+		return vm_error_set(err, WORKER_ERROR_INTERNAL, r, "cannot set up the Xen PV domain");
 	xpv_build_adopt(&g->dom, &g->layout);
 	vm->linux_layout = (struct linux_boot_layout) {
 		.kernel_start = info.lowest, .kernel_end = info.highest,

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmmd/worker/vm_error.h"
 #include "vmmd/xenpv/builder.h"
 #include "vmmd/xenpv/xenpv.h"
 
@@ -56,8 +57,9 @@ struct xenpv_guest {
  * and, for PV, keeps the ELF for xenpv_boot_load. 0, or -errno with *why
  * (a Linux kernel without the PV notes, a payload vmmd cannot unpack). */
 int xenpv_boot_resolve(struct vm *vm, const uint8_t *image, size_t size, const char **why);
-/* After shadow memory exists: load the kernel and build the start of day. */
-int xenpv_boot_load(struct vm *vm, const char **why);
+/* After shadow memory exists: load the kernel and build the start of day;
+ * a failure names its kind (kernel, initrd, memory: vm_error.h). */
+int xenpv_boot_load(struct vm *vm, struct vm_error *err);
 
 /* The devices a PV kernel still touches on the bus: the 8254 (tsc.c's
  * PIT calibration of cpu_khz; without a PIT it spins 50,000 reads). */

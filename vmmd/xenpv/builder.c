@@ -56,7 +56,7 @@ int xpv_layout_plan(uint64_t nr_pages, const struct xpv_image *img, uint64_t ini
 	l.initrd_pfn = l.mapped_pages;
 	l.initrd_size = initrd_size;
 	if (l.mapped_pages > nr_pages || round_up(initrd_size, PAGE) / PAGE > nr_pages - l.mapped_pages)
-		FAIL(-ERANGE, "the kernel, its start-of-day pages and the initrd do not fit (raise memory_mib)");
+		FAIL(-ENOSPC, "the kernel, its start-of-day pages and the initrd do not fit (raise memory_mib)");
 	*ret = l;
 	return 0;
 }

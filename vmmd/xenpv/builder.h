@@ -43,8 +43,8 @@ struct xpv_layout {
 	uint64_t initrd_pfn, initrd_size;
 };
 
-/* Where everything goes for a guest of nr_pages RAM pages: 0, or -ERANGE
- * with *why (too little memory, or a mapping past 1 GiB). */
+/* Where everything goes for a guest of nr_pages RAM pages: 0, -ENOSPC
+ * with *why (too little memory) or -ERANGE (a mapping past 1 GiB). */
 int xpv_layout_plan(uint64_t nr_pages, const struct xpv_image *img, uint64_t initrd_size,
 		    struct xpv_layout *ret, const char **why);
 
