@@ -3,7 +3,8 @@
  * Newline-delimited JSON framing. Bytes are never buffered here: each chunk
  * of the current line goes straight into json-c's streaming tokener, so the
  * memory a peer can make us hold is bounded by max_message (what the tokener
- * keeps of the line) and an oversized line costs nothing while it is skipped.
+ * keeps of the line), the value budget (the objects json-c builds from it)
+ * and an oversized line costs nothing while it is skipped.
  */
 #include <errno.h>
 #include <limits.h>
@@ -59,6 +60,14 @@ struct lex_state {
 	bool in_string;
 	bool escape;       /* after a backslash in a string */
 	uint8_t number;    /* enum number_state */
+	uint8_t uhex;      /* hex digits of a \uXXXX escape still to come */
+	bool unul;         /* the \u escape's digits so far are all 0 */
+};
+
+enum lex_result {
+	LEX_OK,
+	LEX_BAD_NUMBER,
+	LEX_NUL,           /* \u0000 in a string */
 };
 
 struct rpc_framer {
@@ -69,6 +78,9 @@ struct rpc_framer {
 	struct utf8_state utf8;
 	struct lex_state lex;
 	struct json_object *value;  /* complete value waiting for its newline */
+	size_t max_cost;   /* value budget: what json-c may allocate for one line */
+	size_t cost;       /* estimated so far for the current line */
+	size_t last_cost;  /* of the line just delivered */
 	char why[80];
 };
 
@@ -176,20 +188,51 @@ static bool number_step(uint8_t *state, char c)
 	}
 }
 
-/*
- * Follows strings and checks every number, across chunks. Returns false on
- * a malformed number. Other faults are json-c's to find: this only has to
- * agree with it about where strings are, which valid JSON makes plain.
- */
-static bool lex_feed(struct lex_state *l, const char *p, size_t n)
+/* What json-c allocates for a value starting with c (framer.h), 0 if none starts. */
+static size_t value_cost(char c)
 {
+	switch (c) {
+	case '{':
+		return RPC_COST_OBJECT;
+	case '[':
+		return RPC_COST_ARRAY;
+	case '"': case '-': case 't': case 'f': case 'n':
+	case '0': case '1': case '2': case '3': case '4':
+	case '5': case '6': case '7': case '8': case '9':
+		return RPC_COST_VALUE;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Follows strings, checks every number and refuses \u0000, across chunks,
+ * and adds what json-c will allocate for each value to *cost. Stops before
+ * the byte whose value would take *cost past max_cost, returning its
+ * offset in *ret_fit (n when all fit). Other faults are json-c's to find:
+ * this only has to agree with it about where strings are, which valid JSON
+ * makes plain (a value inside a bad line may be charged twice or not at
+ * all; the line fails either way).
+ */
+static enum lex_result lex_feed(struct lex_state *l, const char *p, size_t n, size_t *cost,
+				size_t max_cost, size_t *ret_fit)
+{
+	*ret_fit = n;
 	for (size_t i = 0; i < n; i++) {
 		char c = p[i];
 
 		if (l->in_string) {
-			if (l->escape)
+			if (l->uhex > 0) {
+				l->unul &= c == '0';
+				if (--l->uhex == 0 && l->unul)
+					return LEX_NUL;
+			} else if (l->escape) {
 				l->escape = false;
-			else if (c == '\\')
+				if (c == 'u') {
+					l->uhex = 4;
+					l->unul = true;
+				}
+			} else if (c == '\\')
 				l->escape = true;
 			else if (c == '"')
 				l->in_string = false;
@@ -202,9 +245,15 @@ static bool lex_feed(struct lex_state *l, const char *p, size_t n)
 			 * be a number character itself ("1-", "0.5.3", "01"). */
 			if (!number_complete(l->number) || (c >= '0' && c <= '9') ||
 			    c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E')
-				return false;
+				return LEX_BAD_NUMBER;
 			l->number = NUM_NONE;
 		}
+		size_t k = value_cost(c);
+		if (k > max_cost - *cost) {
+			*ret_fit = i;
+			return LEX_OK;
+		}
+		*cost += k;
 		if (c == '"')
 			l->in_string = true;
 		else if (c == '-')
@@ -214,7 +263,7 @@ static bool lex_feed(struct lex_state *l, const char *p, size_t n)
 		else if (c >= '1' && c <= '9')
 			l->number = NUM_INT;
 	}
-	return true;
+	return LEX_OK;
 }
 
 /* json-c reads NaN and Infinity even in strict mode, and 1e400 becomes inf;
@@ -264,8 +313,24 @@ struct rpc_framer *rpc_framer_new(size_t max_message, int max_depth)
 	 * are allowed by json-c because we check them ourselves, per line. */
 	json_tokener_set_flags(f->tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS);
 	f->max_message = max_message;
+	f->max_cost = RPC_VALUE_BUDGET(max_message);
 	f->state = LINE_START;
 	return f;
+}
+
+void rpc_framer_set_value_budget(struct rpc_framer *f, size_t bytes)
+{
+	f->max_cost = bytes;
+}
+
+size_t rpc_framer_last_cost(const struct rpc_framer *f)
+{
+	return f->last_cost;
+}
+
+bool rpc_framer_in_line(const struct rpc_framer *f)
+{
+	return f->state != LINE_START;
 }
 
 void rpc_framer_free(struct rpc_framer *f)
@@ -288,6 +353,7 @@ static void framer_reset_line(struct rpc_framer *f)
 	json_object_put(f->value);
 	f->value = NULL;
 	f->line_len = 0;
+	f->cost = 0;
 	f->utf8 = (struct utf8_state) { 0 };
 	f->lex = (struct lex_state) { 0 };
 	f->state = LINE_START;
@@ -321,20 +387,34 @@ static int framer_segment(struct rpc_framer *f, const char *p, size_t n,
 			  rpc_frame_fn fn, void *userdata)
 {
 	struct json_object *obj;
-	size_t end;
+	struct lex_state lex;
+	size_t end, fit, cost;
 
 	if (f->state == LINE_SKIP || n == 0)
 		return 0;
 
+	/* Both limits judge the bytes before them first, so that the first
+	 * fault in the line wins wherever the chunks end: a line malformed
+	 * before the limit is a parse error fed whole or a byte at a time
+	 * (found by tests/fuzz/fuzz_proto.c). */
 	if (n > f->max_message - f->line_len) {
-		/* Judge the bytes that still fit first, so that the first fault
-		 * in the line wins wherever the chunks end: a line malformed
-		 * before the limit is a parse error fed whole or a byte at a
-		 * time (found by tests/fuzz/fuzz_proto.c). */
 		int r = framer_segment(f, p, f->max_message - f->line_len, fn, userdata);
 		if (r < 0 || f->state == LINE_SKIP)
 			return r;
 		(void) snprintf(f->why, sizeof(f->why), "message longer than %zu bytes", f->max_message);
+		return framer_fail(f, RPC_FRAME_TOO_LARGE, f->why, fn, userdata, false);
+	}
+	/* Where the value budget runs out, if in this piece: a dry run of the
+	 * lexer on a copy of its state (a lexical fault ends it: reported below). */
+	lex = f->lex;
+	cost = f->cost;
+	(void) lex_feed(&lex, p, n, &cost, f->max_cost, &fit);
+	if (fit < n) {
+		int r = framer_segment(f, p, fit, fn, userdata);
+		if (r < 0 || f->state == LINE_SKIP)
+			return r;
+		(void) snprintf(f->why, sizeof(f->why), "message holds too many JSON values "
+				"(more than %zu bytes of objects to build)", f->max_cost);
 		return framer_fail(f, RPC_FRAME_TOO_LARGE, f->why, fn, userdata, false);
 	}
 	f->line_len += n;
@@ -342,8 +422,17 @@ static int framer_segment(struct rpc_framer *f, const char *p, size_t n,
 	if (!utf8_feed(&f->utf8, p, n))
 		return framer_fail(f, RPC_FRAME_PARSE_ERROR, "invalid UTF-8 or control character",
 				   fn, userdata, false);
-	if (!lex_feed(&f->lex, p, n))
+	switch (lex_feed(&f->lex, p, n, &f->cost, f->max_cost, &fit)) {
+	case LEX_OK:
+		break;
+	case LEX_BAD_NUMBER:
 		return framer_fail(f, RPC_FRAME_PARSE_ERROR, "malformed number", fn, userdata, false);
+	case LEX_NUL:
+		/* json-c would keep it, and C strings would end there: "spin\u0000x"
+		 * would be read as "spin" by every check and as more by no one. */
+		return framer_fail(f, RPC_FRAME_PARSE_ERROR, "\\u0000 (NUL) in a string is not accepted",
+				   fn, userdata, false);
+	}
 
 	if (f->state == LINE_START) {
 		while (n > 0 && is_ws(*p))
@@ -416,6 +505,7 @@ static int framer_end_line(struct rpc_framer *f, rpc_frame_fn fn, void *userdata
 
 	obj = f->value;
 	f->value = NULL;
+	f->last_cost = f->line_len + f->cost;
 	framer_reset_line(f);
 	return fn(userdata, RPC_FRAME_OK, obj, NULL);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* proto/framer.c: line framing, chunking, limits and recovery after errors. */
 #include <errno.h>
+#include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -80,6 +81,15 @@ static void feed_all(struct rpc_framer *f, const char *s, size_t len, struct eve
 static void feed_str(struct rpc_framer *f, const char *s, struct events *e)
 {
 	feed_all(f, s, strlen(s), e);
+}
+
+/* The string s in chunks of `step` bytes. */
+static void feed_steps(struct rpc_framer *f, const char *s, size_t step, struct events *e)
+{
+	size_t len = strlen(s);
+
+	for (size_t i = 0; i < len; i += step)
+		feed_all(f, s + i, len - i < step ? len - i : step, e);
 }
 
 /* A mixed stream: every case of the framer at least once. */
@@ -404,6 +414,140 @@ static void test_nul_byte(void **state)
 	rpc_framer_free(f);
 }
 
+/*
+ * Issue 14, finding 3: a 1 MiB line of "[{},{},..." without its newline
+ * made json-c build ~270 MB of objects, held while the connection lived.
+ * The value budget refuses it as soon as the budget is spent, long before
+ * the newline, and the framer holds nothing of it afterwards.
+ */
+static void test_value_budget_amplification(void **state)
+{
+	size_t len = RPC_MAX_MESSAGE - 2;
+	char *line = malloc(len);
+	struct rpc_framer *f = new_framer();
+	struct events e = { 0 };
+	struct mallinfo2 before, after;
+
+	assert_non_null(line);
+	line[0] = '[';
+	for (size_t i = 1; i + 3 <= len; i += 3)
+		memcpy(line + i, "{},", 3);
+	before = mallinfo2();
+	for (size_t off = 0; off < len; off += 65536)
+		feed_all(f, line + off, len - off < 65536 ? len - off : 65536, &e);
+	after = mallinfo2();
+	/* Refused before the newline, as too large (ResourceLimit). */
+	assert_int_equal(e.n, 1);
+	assert_string_equal(e.ev[0], ERR_LARGE);
+	assert_false(rpc_framer_pending(f));
+	/* At most the budget was ever built; nothing of it is held now. */
+	assert_true(after.uordblks < before.uordblks + (1u << 20));
+	events_clear(&e);
+	feed_str(f, "]\n{\"ok\":1}\n", &e);
+	assert_int_equal(e.n, 1);
+	assert_string_equal(e.ev[0], "OK {\"ok\":1}");
+	events_clear(&e);
+	free(line);
+	rpc_framer_free(f);
+}
+
+/* Within the budget a line of many values parses; one value more does not;
+ * the same wherever the chunks end. */
+static void test_value_budget_boundary(void **state)
+{
+	size_t budget = 10 * RPC_COST_OBJECT + RPC_COST_ARRAY;
+	char ok[64] = "[", over[64] = "[";
+
+	for (int i = 0; i < 10; i++)
+		strcat(ok, i ? ",{}" : "{}");
+	strcpy(over + 1, ok + 1);
+	strcat(ok, "]\n");
+	strcat(over, ",{}]\n");
+	for (size_t step = 1; step <= 7; step++) {
+		struct rpc_framer *f = new_framer();
+		struct events e = { 0 };
+
+		rpc_framer_set_value_budget(f, budget);
+		feed_steps(f, ok, step, &e);
+		feed_steps(f, over, step, &e);
+		assert_int_equal(e.n, 2);
+		assert_string_equal(e.ev[0], "OK [{},{},{},{},{},{},{},{},{},{}]");
+		assert_string_equal(e.ev[1], ERR_LARGE);
+		events_clear(&e);
+		rpc_framer_free(f);
+	}
+}
+
+/* A parse error before the budget runs out wins, however the line is cut. */
+static void test_value_budget_after_parse_error(void **state)
+{
+	static const char line[] = "[{},{}},{},{},{},{}]\n";
+
+	for (size_t step = 1; step <= sizeof(line); step++) {
+		struct rpc_framer *f = new_framer();
+		struct events e = { 0 };
+
+		rpc_framer_set_value_budget(f, 3 * RPC_COST_OBJECT + RPC_COST_ARRAY);
+		feed_steps(f, line, step, &e);
+		assert_int_equal(e.n, 1);
+		assert_string_equal(e.ev[0], ERR_PARSE);
+		events_clear(&e);
+		rpc_framer_free(f);
+	}
+}
+
+/* Issue 14, finding 18: "spin\u0000x" was cut to "spin" by every C string
+ * that read it. Refused wherever it is, however the line is cut; other
+ * escapes, and a backslash before "u0000", are fine. */
+static void test_escaped_nul(void **state)
+{
+	static const char in[] =
+		"{\"name\":\"spin\\u0000x\"}\n"
+		"{\"na\\u0000me\":\"spin\"}\n"
+		"[\"\\u0000\"]\n"
+		"[\"\\u0001\\u0010\\u1000\\u0100\"]\n"
+		"[\"\\\\u0000\"]\n"
+		"{}\n";
+	static const char *const want[] = {
+		ERR_PARSE, ERR_PARSE, ERR_PARSE,
+		"OK [\"\\u0001\\u0010\xe1\x80\x80\xc4\x80\"]",
+		"OK [\"\\\\u0000\"]",
+		"OK {}",
+	};
+
+	for (size_t step = 1; step <= sizeof(in); step++) {
+		struct rpc_framer *f = new_framer();
+		struct events e = { 0 };
+
+		feed_steps(f, in, step, &e);
+		events_expect(&e, want, 6);
+		events_clear(&e);
+		rpc_framer_free(f);
+	}
+}
+
+static void test_in_line_and_cost(void **state)
+{
+	struct rpc_framer *f = new_framer();
+	struct events e = { 0 };
+
+	assert_false(rpc_framer_in_line(f));
+	feed_str(f, "  ", &e);
+	assert_false(rpc_framer_in_line(f));
+	feed_str(f, "{\"a\":", &e);
+	assert_true(rpc_framer_in_line(f));
+	feed_str(f, "[1,\"x\"]}\n", &e);
+	assert_false(rpc_framer_in_line(f));
+	assert_int_equal(rpc_framer_last_cost(f),
+			 15 + RPC_COST_OBJECT + RPC_COST_ARRAY + 3 * RPC_COST_VALUE);
+	feed_str(f, "x", &e);      /* a bad line is skipped to its newline: still in it */
+	assert_true(rpc_framer_in_line(f));
+	feed_str(f, "yz\n", &e);
+	assert_false(rpc_framer_in_line(f));
+	events_clear(&e);
+	rpc_framer_free(f);
+}
+
 static void test_callback_stops_feed(void **state)
 {
 	struct rpc_framer *f = new_framer();
@@ -468,6 +612,11 @@ int main(void)
 		cmocka_unit_test(test_numbers_every_split),
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_nul_byte),
+		cmocka_unit_test(test_value_budget_amplification),
+		cmocka_unit_test(test_value_budget_boundary),
+		cmocka_unit_test(test_value_budget_after_parse_error),
+		cmocka_unit_test(test_escaped_nul),
+		cmocka_unit_test(test_in_line_and_cost),
 		cmocka_unit_test(test_callback_stops_feed),
 		cmocka_unit_test(test_pending),
 		cmocka_unit_test(test_new_invalid),
