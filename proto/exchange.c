@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "proto/exchange.h"
@@ -25,6 +26,8 @@ struct rpc_exchange {
 	struct rpc_exchange_ops ops;
 	void *userdata;
 	bool batch;                    /* reply is an array */
+	size_t max_reply;              /* 0: no limit */
+	size_t reply_size;             /* of the entries so far, with brackets and commas */
 	/* Calls not completed yet, plus one held by rpc_exchange_start while it
 	 * dispatches, so a handler that completes at once cannot end the
 	 * exchange under the dispatch loop. */
@@ -112,7 +115,8 @@ static void exchange_prepare(struct rpc_exchange *x, size_t i, struct json_objec
 	x->outstanding++;
 }
 
-int rpc_exchange_start(struct json_object *msg, const struct rpc_exchange_ops *ops, void *userdata)
+int rpc_exchange_start(struct json_object *msg, const struct rpc_exchange_ops *ops, void *userdata,
+		       size_t max_reply)
 {
 	struct rpc_exchange *x;
 	struct rpc_error err;
@@ -141,6 +145,10 @@ int rpc_exchange_start(struct json_object *msg, const struct rpc_exchange_ops *o
 	x->userdata = userdata;
 	x->n_slots = n;
 	x->outstanding = 1;
+	x->max_reply = max_reply;
+	x->reply_size = 2;   /* a batch's brackets; a single reply has room to spare */
+	if (max_reply && max_reply < x->reply_size)
+		x->max_reply = x->reply_size;
 
 	if (is_array && len == 0) {
 		rpc_error_set(&err, RPC_INVALID_REQUEST, "empty batch");
@@ -166,6 +174,40 @@ int rpc_exchange_start(struct json_object *msg, const struct rpc_exchange_ops *o
 	return 0;
 }
 
+void *rpc_call_userdata(const struct rpc_call *call)
+{
+	return ((const struct rpc_exchange *) call->exchange)->userdata;
+}
+
+/* A completed result's entry, unless it would take the reply past max_reply:
+ * then the call's ResourceLimit error takes its place. */
+static struct json_object *bounded_result(struct rpc_exchange *x, struct json_object *id,
+					  struct json_object *result)
+{
+	struct json_object *resp = rpc_response_result(id, result), *data;
+	size_t size, room;
+	struct rpc_error err;
+
+	if (!resp || !x->max_reply)
+		return resp;
+	room = x->max_reply - x->reply_size;
+	size = rpc_json_size(resp, room) + (x->batch ? 1 : 0);
+	if (size <= room) {
+		x->reply_size += size;
+		return resp;
+	}
+	json_object_put(resp);
+	rpc_error_set(&err, RPC_RESOURCE_LIMIT, x->batch ?
+		      "the batch's reply would exceed %zu bytes: ask for less in one message" :
+		      "the reply would exceed %zu bytes: ask for less (a limit, a cursor)", x->max_reply);
+	data = json_object_new_object();
+	if (data) {
+		json_object_object_add(data, "limit", json_object_new_string("reply_size"));
+		json_object_object_add(data, "max", json_object_new_uint64(x->max_reply));
+	}
+	return rpc_response_error(id, &err, data);
+}
+
 /* The slot of a call still pending, or NULL if it was completed already. */
 static struct exchange_slot *call_slot(struct rpc_call *call)
 {
@@ -188,7 +230,7 @@ void rpc_call_result(struct rpc_call *call, struct json_object *result)
 	if (s->silent)
 		json_object_put(result);
 	else
-		s->response = rpc_response_result(call->id, result);
+		s->response = bounded_result(call->exchange, call->id, result);
 	exchange_unref(call->exchange);
 }
 

@@ -14,6 +14,13 @@
  * Invalid members of a batch get their own error entries; an empty batch is
  * one Invalid Request error; a batch larger than RPC_MAX_BATCH is refused
  * whole with ResourceLimit.
+ *
+ * The reply is bounded: a result that would take the reply past max_reply
+ * bytes (as rpc_serialize_line writes it, without the newline) is replaced
+ * by a ResourceLimit error for its call, judged as each call completes, so
+ * an oversized batch is never built, let alone serialized. Error entries
+ * always go in: they hold little beyond their request's id, which came in
+ * a message of bounded size.
  */
 #pragma once
 
@@ -42,8 +49,13 @@ struct rpc_exchange_ops {
  * send and release have run before this returns. Returns 0, or -ENOMEM
  * (or -EINVAL without handle/send) having done nothing but free msg.
  * A call must be completed exactly once; its pointer is dead afterwards.
+ * max_reply: the longest reply line to build (see above); 0 for no limit.
  */
-int rpc_exchange_start(struct json_object *msg, const struct rpc_exchange_ops *ops, void *userdata);
+int rpc_exchange_start(struct json_object *msg, const struct rpc_exchange_ops *ops, void *userdata,
+		       size_t max_reply);
+
+/* The userdata its exchange was started with (who asked: fairness, limits). */
+void *rpc_call_userdata(const struct rpc_call *call);
 
 /* Complete a call with a result (taken over; NULL means JSON null). */
 void rpc_call_result(struct rpc_call *call, struct json_object *result);

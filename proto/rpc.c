@@ -4,6 +4,7 @@
  * request validation. No I/O here; framing is framer.c, dispatch exchange.c.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,6 +312,71 @@ int rpc_request_parse(struct json_object *msg, struct rpc_request *ret, struct r
 		ret->params = v;
 	}
 	return 0;
+}
+
+/* A string as json-c writes it with JSON_C_TO_STRING_NOSLASHESCAPE: quotes,
+ * two-character escapes for quote, backslash, BS, FF, LF, CR and TAB (and
+ * '/', counted though not escaped: a bound is enough), \u00XX for other
+ * control bytes. */
+static size_t string_size(const char *s, size_t len)
+{
+	size_t n = 2 + len;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char) s[i];
+
+		if (c == '"' || c == '\\' || c == '/' || c == '\b' || c == '\f' || c == '\n' ||
+		    c == '\r' || c == '\t')
+			n += 1;
+		else if (c < 0x20)
+			n += 5;
+	}
+	return n;
+}
+
+static size_t json_size(struct json_object *o, size_t stop, size_t sum)
+{
+	char buf[32];
+	size_t n;
+
+	switch (json_object_get_type(o)) {
+	case json_type_null:
+		return sum + 4;
+	case json_type_boolean:
+		return sum + (json_object_get_boolean(o) ? 4 : 5);
+	case json_type_int:
+		/* json-c keeps values above INT64_MAX as uint64 and prints them so. */
+		if (json_object_get_int64(o) == INT64_MAX)
+			return sum + (size_t) snprintf(buf, sizeof(buf), "%" PRIu64, json_object_get_uint64(o));
+		return sum + (size_t) snprintf(buf, sizeof(buf), "%" PRId64, json_object_get_int64(o));
+	case json_type_double:
+		/* Printed from its parsed text when it has one, which can be long. */
+		return sum + strlen(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	case json_type_string:
+		return sum + string_size(json_object_get_string(o), (size_t) json_object_get_string_len(o));
+	case json_type_array:
+		n = json_object_array_length(o);
+		sum += 2 + (n ? n - 1 : 0);
+		for (size_t i = 0; i < n && sum <= stop; i++)
+			sum = json_size(json_object_array_get_idx(o, i), stop, sum);
+		return sum;
+	case json_type_object:
+		sum += 2;
+		json_object_object_foreach(o, key, val) {
+			if (sum > stop)
+				break;
+			/* "key": and a comma (one too many: the bound is fine). */
+			sum += string_size(key, strlen(key)) + 2;
+			sum = json_size(val, stop, sum);
+		}
+		return sum;
+	}
+	return sum;
+}
+
+size_t rpc_json_size(struct json_object *msg, size_t stop)
+{
+	return json_size(msg, stop, 0);
 }
 
 char *rpc_serialize_line(struct json_object *msg, size_t *ret_len)

@@ -89,5 +89,13 @@ struct rpc_request {
  */
 int rpc_request_parse(struct json_object *msg, struct rpc_request *ret, struct rpc_error *err);
 
+/*
+ * The length rpc_serialize_line gives msg, without its newline, or an upper
+ * bound of it (a double may print shorter), counted without serializing:
+ * so a reply can be judged before it is built (a batch) or sent. Stops
+ * counting once past `stop` and returns a value above it.
+ */
+size_t rpc_json_size(struct json_object *msg, size_t stop);
+
 /* Serialize a message as one line: compact JSON plus '\n'. Caller frees. */
 char *rpc_serialize_line(struct json_object *msg, size_t *ret_len);

@@ -28,6 +28,7 @@
 #include "proto/rpc.h"
 
 #define FUZZ_MAX_MESSAGE 512    /* small, so the size limit is reached too (-max_len=1024) */
+#define FUZZ_MAX_REPLY   1024   /* small, so batches of echoes pass it */
 #define FUZZ_MAX_LATER   (RPC_MAX_BATCH + 1)
 
 struct fuzz_out {
@@ -152,7 +153,7 @@ static int on_frame(void *userdata, enum rpc_frame_status status, struct json_ob
 		return 0;
 	}
 	o->n_later = 0;
-	fuzz_assert(rpc_exchange_start(msg, &fuzz_ops, o) == 0, "rpc_exchange_start failed");
+	fuzz_assert(rpc_exchange_start(msg, &fuzz_ops, o, FUZZ_MAX_REPLY) == 0, "rpc_exchange_start failed");
 	/* Deferred calls, completed last-first, as worker replies may arrive. */
 	while (o->n_later > 0) {
 		struct rpc_call *call = o->later[--o->n_later];

@@ -25,6 +25,7 @@
 
 struct harness {
 	bool async;                          /* handlers park calls in `parked` */
+	size_t max_reply;                    /* rpc_exchange_start's; 0: none */
 	struct rpc_call *parked[MAX_CALLS];
 	size_t n_parked;
 	char handled[1024];                  /* methods handled, in order, ' '-separated */
@@ -97,7 +98,7 @@ static void harness_reset(struct harness *h)
 {
 	for (size_t i = 0; i < h->n_sent; i++)
 		json_object_put(h->sent[i]);
-	*h = (struct harness) { .async = h->async };
+	*h = (struct harness) { .async = h->async, .max_reply = h->max_reply };
 }
 
 static struct json_object *parse(const char *s)
@@ -110,7 +111,7 @@ static struct json_object *parse(const char *s)
 
 static void start(struct harness *h, const char *json)
 {
-	assert_int_equal(rpc_exchange_start(parse(json), &h_ops, h), 0);
+	assert_int_equal(rpc_exchange_start(parse(json), &h_ops, h, h->max_reply), 0);
 }
 
 /* One reply entry as "ok" or its error code; checks the envelope on the way. */
@@ -360,7 +361,7 @@ static void test_refused_whole(void **state)
 	}
 
 	/* The JSON text null is a message too. */
-	assert_int_equal(rpc_exchange_start(NULL, &h_ops, &h), 0);
+	assert_int_equal(rpc_exchange_start(NULL, &h_ops, &h, 0), 0);
 	describe_sent(&h, d, sizeof(d));
 	assert_string_equal(d, "-32600");
 	assert_null(member(h.sent[0], "id"));
@@ -413,12 +414,86 @@ static void test_batch_limit(void **state)
 	harness_reset(&h);
 }
 
+/* rpc_json_size is what rpc_serialize_line writes, or a little more. */
+static void test_json_size(void **state)
+{
+	static const char *const docs[] = {
+		"null", "true", "false", "0", "-12", "18446744073709551615", "-9223372036854775808",
+		"1.5", "1e300", "0.1000000000000000055511151231257827", "\"\"",
+		"\"a\\\"b\\\\c\\n\\u0001\\u00e9/\"", "[]", "{}", "[1,[2,[3]],{\"k\":null}]",
+		"{\"jsonrpc\":\"2.0\",\"result\":{\"a\":[1,2,3],\"b\":\"x\"},\"id\":\"q\"}",
+	};
+
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		struct json_object *o = json_tokener_parse(docs[i]);
+		size_t len, bound = rpc_json_size(o, SIZE_MAX);
+		char *line = rpc_serialize_line(o, &len);
+
+		assert_non_null(line);
+		/* Over by at most: one comma per object, six per escaped '/'. */
+		size_t slack = 8;
+
+		if (bound < len - 1 || bound > len - 1 + slack)
+			print_message("%s: bound %zu, serialized %zu: %s", docs[i], bound, len - 1, line);
+		assert_true(bound >= len - 1);
+		assert_true(bound <= len - 1 + slack);
+		/* Stops early, above the limit. */
+		if (len > 4)
+			assert_true(rpc_json_size(o, 2) > 2);
+		free(line);
+		json_object_put(o);
+	}
+}
+
+/*
+ * Issue 14, findings 2 and 16: a reply is judged before it is built. A
+ * single result over max_reply becomes the call's ResourceLimit error; a
+ * batch keeps the results that fit and refuses the rest, never building
+ * more than max_reply.
+ */
+static void test_reply_limit(void **state)
+{
+	struct harness h = { .max_reply = 300 };
+	char big[512], d[256], *s;
+	struct json_object *e;
+
+	snprintf(big, sizeof(big), "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"s\":\"%0300d\"},"
+		 "\"id\":1}", 0);
+	start(&h, big);
+	describe_sent(&h, d, sizeof(d));
+	assert_string_equal(d, "-32004");
+	e = member(h.sent[0], "error");
+	assert_string_equal(json_object_get_string(member(member(e, "data"), "limit")), "reply_size");
+	assert_int_equal(json_object_get_int(member(member(e, "data"), "max")), 300);
+	assert_int_equal(json_object_get_int(member(h.sent[0], "id")), 1);
+	harness_reset(&h);
+
+	/* Small ones fit; errors always go in. */
+	start(&h, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"s\":1},\"id\":2}");
+	describe_sent(&h, d, sizeof(d));
+	assert_string_equal(d, "ok");
+	harness_reset(&h);
+
+	/* A batch of 20 results of ~55 bytes: five fit in 300. */
+	s = batch_of(20, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"s\":\"0123456789\"},\"id\":7}");
+	h.async = true;
+	start(&h, s);
+	free(s);
+	for (size_t i = h.n_parked; i-- > 0; )
+		complete(h.parked[i]);   /* last first: what fits is decided as calls complete */
+	describe_sent(&h, d, sizeof(d));
+	assert_string_equal(d, "[-32004,-32004,-32004,-32004,-32004,-32004,-32004,-32004,-32004,-32004,"
+			       "-32004,-32004,-32004,-32004,-32004,ok,ok,ok,ok,ok]");
+	h.async = false;
+	harness_reset(&h);
+}
+
 static void test_bad_ops(void **state)
 {
 	static const struct rpc_exchange_ops no_send = { .handle = h_handle };
 
-	assert_int_equal(rpc_exchange_start(parse("{}"), &no_send, NULL), -EINVAL);
-	assert_int_equal(rpc_exchange_start(parse("{}"), NULL, NULL), -EINVAL);
+	assert_int_equal(rpc_exchange_start(parse("{}"), &no_send, NULL, 0), -EINVAL);
+	assert_int_equal(rpc_exchange_start(parse("{}"), NULL, NULL, 0), -EINVAL);
 }
 
 /* --- framer + exchange, as the server wires them ------------------------ */
@@ -434,7 +509,7 @@ static int on_frame(void *userdata, enum rpc_frame_status status, struct json_ob
 		h_send(h, rpc_response_error(NULL, &err, NULL));
 		return 0;
 	}
-	return rpc_exchange_start(msg, &h_ops, h);
+	return rpc_exchange_start(msg, &h_ops, h, h->max_reply);
 }
 
 static const char after_line[] =
@@ -601,6 +676,8 @@ int main(void)
 		cmocka_unit_test(test_batch_all_notifications),
 		cmocka_unit_test(test_refused_whole),
 		cmocka_unit_test(test_batch_limit),
+		cmocka_unit_test(test_json_size),
+		cmocka_unit_test(test_reply_limit),
 		cmocka_unit_test(test_bad_ops),
 		cmocka_unit_test(test_too_large_then_next),
 		cmocka_unit_test(test_corpus),

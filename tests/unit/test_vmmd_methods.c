@@ -88,7 +88,7 @@ static int call(struct harness *h, const char *method, const char *params)
 
 	snprintf(text, sizeof(text), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":%s}", method,
 		 params);
-	assert_int_equal(rpc_exchange_start(json_tokener_parse(text), &ops, h), 0);
+	assert_int_equal(rpc_exchange_start(json_tokener_parse(text), &ops, h, 0), 0);
 	assert_non_null(h->sent);
 	if (!json_object_object_get_ex(h->sent, "error", &e))
 		return 0;

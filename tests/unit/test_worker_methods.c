@@ -50,7 +50,7 @@ static struct json_object *call_error(struct harness *h, const char *method, con
 
 	snprintf(text, sizeof(text), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\"%s%s}", method,
 		 params ? ",\"params\":" : "", params ? params : "");
-	assert_int_equal(rpc_exchange_start(json_tokener_parse(text), &ops, h), 0);
+	assert_int_equal(rpc_exchange_start(json_tokener_parse(text), &ops, h, 0), 0);
 	assert_non_null(h->sent);
 	if (!json_object_object_get_ex(h->sent, "error", &e))
 		fail_msg("%s: expected an error, got %s", method, json_object_to_json_string(h->sent));

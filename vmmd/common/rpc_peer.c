@@ -498,7 +498,7 @@ static int on_frame(void *userdata, enum rpc_frame_status status, struct json_ob
 		return 0;
 	}
 	rpc_peer_ref(p);   /* dropped by exchange_release */
-	int r = rpc_exchange_start(msg, &exchange_ops, p);
+	int r = rpc_exchange_start(msg, &exchange_ops, p, 0);
 	if (r < 0) {
 		rpc_peer_unref(p);
 		return r;
