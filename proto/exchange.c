@@ -93,6 +93,12 @@ static void exchange_prepare(struct rpc_exchange *x, size_t i, struct json_objec
 	struct rpc_request rq;
 	struct rpc_error err;
 
+	/* A response is never answered (JSON-RPC 2.0 section 5), whatever it
+	 * holds: answering one with an error, itself a response, made two
+	 * peers answer each other for ever (issue 14, finding 2: a worker's
+	 * reply refused by the supervisor, with an error of id null). */
+	if (rpc_is_response(req))
+		return;
 	if (rpc_request_parse(req, &rq, &err) < 0) {
 		/* A request too broken to tell whether it wanted an answer gets
 		 * one (JSON-RPC 2.0 §5); a well-formed notification gets none,

@@ -267,6 +267,12 @@ static const char *rpc_plain_string(struct json_object *v)
 	return strlen(s) == (size_t) json_object_get_string_len(v) ? s : NULL;
 }
 
+bool rpc_is_response(struct json_object *msg)
+{
+	return json_object_is_type(msg, json_type_object) && !json_object_object_get_ex(msg, "method", NULL) &&
+	       (json_object_object_get_ex(msg, "result", NULL) || json_object_object_get_ex(msg, "error", NULL));
+}
+
 int rpc_request_parse(struct json_object *msg, struct rpc_request *ret, struct rpc_error *err)
 {
 	struct json_object *v;

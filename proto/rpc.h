@@ -89,6 +89,9 @@ struct rpc_request {
  */
 int rpc_request_parse(struct json_object *msg, struct rpc_request *ret, struct rpc_error *err);
 
+/* A response: an object with "result" or "error" and no "method". */
+bool rpc_is_response(struct json_object *msg);
+
 /*
  * The length rpc_serialize_line gives msg, without its newline, or an upper
  * bound of it (a double may print shorter), counted without serializing:

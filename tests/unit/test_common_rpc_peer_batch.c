@@ -2,8 +2,8 @@
 /*
  * rpc_peer_call_batch: one array out, one array back in any order, each
  * result delivered in request order; a close fails every call; an array
- * of responses nobody asked for is judged as a request (server behaviour
- * unchanged).
+ * of responses nobody asked for is not answered (JSON-RPC 2.0: a response
+ * never is; issue 14, finding 2), and the connection goes on.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -156,16 +156,22 @@ static void test_limits(void **state)
 	assert_int_equal(f->calls, 0);
 }
 
-static void test_unasked_array_is_a_request(void **state)
+static void test_unasked_array_is_not_answered(void **state)
 {
 	struct fixture *f = *state;
-	write_line(f, "[{\"jsonrpc\":\"2.0\",\"id\":99,\"result\":1}]\n");
+	char buf[64];
+	write_line(f, "[{\"jsonrpc\":\"2.0\",\"id\":99,\"result\":1},{\"jsonrpc\":\"2.0\",\"id\":null,"
+		   "\"error\":{\"code\":-32700,\"message\":\"x\"}}]\n");
+	for (int i = 0; i < 5; i++)
+		event_base_loop(f->base, EVLOOP_NONBLOCK);
+	assert_true(recv(f->other, buf, sizeof(buf), MSG_DONTWAIT) < 0 && errno == EAGAIN);
+	/* A request after it is answered: the connection goes on. */
+	write_line(f, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\"}]\n");
 	event_base_loop(f->base, EVLOOP_ONCE);
 	struct json_object *back = read_line(f);
-	/* The exchange answered it as a batch of one invalid request. */
 	assert_true(json_object_is_type(back, json_type_array));
 	assert_int_equal(json_object_get_int(json_object_object_get(
-		json_object_object_get(json_object_array_get_idx(back, 0), "error"), "code")), -32600);
+		json_object_object_get(json_object_array_get_idx(back, 0), "error"), "code")), -32601);
 	json_object_put(back);
 }
 
@@ -175,7 +181,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_batch_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_member_and_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unasked_array_is_a_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unasked_array_is_not_answered, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 #include <event2/buffer.h>
 
@@ -34,13 +35,23 @@ struct pending_call {
 #define READ_CHUNK (64u << 10)
 #define FLUSH_IOV 16
 
+/* One incoming message in flight: what it holds, so the peer can stop
+ * reading while too much is held (the exchange's userdata). */
+struct peer_exchange {
+	struct rpc_peer *peer;
+	size_t cost;          /* the framer's: bytes and json-c objects */
+	unsigned calls;       /* calls dispatched */
+};
+
 struct rpc_peer {
 	unsigned refs;
 	bool open;
 	bool corked;          /* handling input: replies wait for its end */
+	bool feeding;         /* in the framer: a release must not feed held input */
+	bool reading;         /* rev added (else input is paused) */
 	int fd;
 	int write_error;      /* a failed send, reported from the write event */
-	struct event *rev;    /* EV_READ | EV_PERSIST */
+	struct event *rev;    /* EV_READ | EV_PERSIST; activated by hand to resume */
 	struct event *wev;    /* EV_WRITE | EV_PERSIST, pending while out is not empty */
 	struct evbuffer *out; /* what the socket has not taken yet */
 	struct rpc_framer *framer;
@@ -52,10 +63,63 @@ struct rpc_peer {
 	/* Garbage guard: bytes and errors since the last well-formed message. */
 	uint64_t junk_bytes;
 	unsigned junk_errors;
+	struct rpc_peer_limits limits;
+	unsigned calls;       /* incoming calls in flight */
+	size_t inflight;      /* bytes (framer cost) of their messages */
+	size_t accounted;     /* our share of limits.budget->used */
+	char *held;           /* input read while paused, not framed yet */
+	size_t held_off, held_len;
+	uint64_t last_input_ms;
+	uint64_t line_started_ms;
+	uint64_t lines_in;
 };
+
+uint64_t rpc_peer_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* Keep the shared budget in step with what `out` holds. */
+static void peer_account(struct rpc_peer *p)
+{
+	size_t now = evbuffer_get_length(p->out);
+
+	if (p->limits.budget) {
+		p->limits.budget->used = p->limits.budget->used - p->accounted + now;
+		p->accounted = now;
+	}
+}
+
+static bool peer_throttled(const struct rpc_peer *p)
+{
+	const struct rpc_peer_limits *l = &p->limits;
+
+	return (l->max_calls && p->calls >= l->max_calls) ||
+	       (l->max_inflight && p->inflight >= l->max_inflight) ||
+	       (l->pause_output && evbuffer_get_length(p->out) >= l->pause_output);
+}
+
+static void peer_read_off(struct rpc_peer *p)
+{
+	if (p->reading)
+		event_del(p->rev);
+	p->reading = false;
+}
+
+/* Input may flow again: let the loop feed what is held, or read (not from
+ * under the caller, who may be in another peer's callback). */
+static void peer_wake(struct rpc_peer *p)
+{
+	if (p->open && !p->reading && !peer_throttled(p))
+		event_active(p->rev, EV_READ, 1);
+}
 
 static void peer_free(struct rpc_peer *p)
 {
+	free(p->held);
 	if (p->rev)
 		event_free(p->rev);
 	if (p->wev)
@@ -98,9 +162,14 @@ void rpc_peer_close(struct rpc_peer *p, int error)
 	if (!p->open)
 		return;
 	p->open = false;
+	p->reading = false;
 	event_del(p->rev);
 	event_del(p->wev);
 	evbuffer_drain(p->out, evbuffer_get_length(p->out));
+	peer_account(p);
+	free(p->held);
+	p->held = NULL;
+	p->held_len = p->held_off = 0;
 	close(p->fd);
 	p->fd = -1;
 
@@ -135,6 +204,7 @@ static void peer_write_failed(struct rpc_peer *p, int error)
 		return;
 	p->write_error = error;
 	evbuffer_drain(p->out, evbuffer_get_length(p->out));
+	peer_account(p);
 	event_active(p->wev, EV_WRITE, 1);
 }
 
@@ -188,12 +258,14 @@ static void peer_flush(struct rpc_peer *p)
 		if ((size_t) k < want)
 			break;   /* the socket is full */
 	}
+	peer_account(p);
 	if (!p->open || p->write_error)
 		return;
 	if (evbuffer_get_length(p->out) > 0)
 		event_add(p->wev, NULL);
 	else if (event_pending(p->wev, EV_WRITE, NULL))
 		event_del(p->wev);
+	peer_wake(p);   /* the output may have drained below pause_output */
 }
 
 int rpc_peer_send(struct rpc_peer *p, struct json_object *msg)
@@ -211,14 +283,7 @@ int rpc_peer_send(struct rpc_peer *p, struct json_object *msg)
 		free(line);
 		return 0;
 	}
-	size_t queued = evbuffer_get_length(p->out);
-	if (queued + len > RPC_PEER_MAX_OUTPUT) {
-		free(line);
-		log_warning("Dropping a connection whose reader is %zu bytes behind", queued);
-		rpc_peer_close(p, -ENOBUFS);
-		return -ENOBUFS;
-	}
-	size_t done = 0;
+	size_t queued = evbuffer_get_length(p->out), done = 0;
 	if (queued == 0 && !p->corked) {
 		/* Nothing ahead of it: straight to the socket, no loop iteration. */
 		struct iovec iov = { .iov_base = line, .iov_len = len };
@@ -230,9 +295,27 @@ int rpc_peer_send(struct rpc_peer *p, struct json_object *msg)
 		}
 		done = (size_t) k;
 	}
+	/* Judged on what would wait: a reader that keeps up never queues,
+	 * whatever the others do. Against the shared budget only a peer this
+	 * far behind too (its reader stopped) is dropped, not one whose
+	 * socket is briefly full. */
+	size_t add = len - done;
+	const struct rpc_output_budget *b = p->limits.budget;
+	if (queued + add > p->limits.max_output ||
+	    (b && add && b->used + add > b->max && queued + add >= p->limits.pause_output)) {
+		free(line);
+		if (queued + add > p->limits.max_output)
+			log_warning("Dropping a connection whose reader is %zu bytes behind", queued + add);
+		else
+			log_warning("Dropping a connection %zu bytes behind: the clients' output budget of %zu "
+				    "bytes is spent", queued + add, b->max);
+		peer_write_failed(p, -ENOBUFS);
+		return -ENOBUFS;
+	}
 	int r = 0;
-	if (done < len) {
-		r = evbuffer_add(p->out, line + done, len - done) < 0 ? -ENOMEM : 0;
+	if (add) {
+		r = evbuffer_add(p->out, line + done, add) < 0 ? -ENOMEM : 0;
+		peer_account(p);
 		if (!p->corked)
 			event_add(p->wev, NULL);
 	}
@@ -270,6 +353,7 @@ int rpc_peer_flush_and_close(struct rpc_peer *p, int timeout_ms)
 		if (r == 0)
 			evbuffer_drain(p->out, vec.iov_len);
 	}
+	peer_account(p);
 	rpc_peer_close(p, r);
 	return r;
 }
@@ -349,9 +433,17 @@ fail:
 
 /* --- incoming ------------------------------------------------------------ */
 
+struct rpc_peer *rpc_peer_of_call(const struct rpc_call *call)
+{
+	return ((struct peer_exchange *) rpc_call_userdata(call))->peer;
+}
+
 static void exchange_handle(void *userdata, struct rpc_call *call)
 {
-	struct rpc_peer *p = userdata;
+	struct peer_exchange *x = userdata;
+	struct rpc_peer *p = x->peer;
+	x->calls++;
+	p->calls++;
 	if (!p->ops->handle || !p->open) {
 		struct rpc_error err = { 0 };
 		rpc_error_set(&err, RPC_METHOD_NOT_FOUND, "method '%s' not found", call->method);
@@ -363,13 +455,20 @@ static void exchange_handle(void *userdata, struct rpc_call *call)
 
 static void exchange_send(void *userdata, struct json_object *response)
 {
-	struct rpc_peer *p = userdata;
-	(void) rpc_peer_send(p, response);
+	struct peer_exchange *x = userdata;
+	(void) rpc_peer_send(x->peer, response);
 }
 
 static void exchange_release(void *userdata)
 {
-	rpc_peer_unref(userdata);
+	struct peer_exchange *x = userdata;
+	struct rpc_peer *p = x->peer;
+	p->calls -= x->calls;
+	p->inflight -= x->cost;
+	free(x);
+	if (!p->feeding)
+		peer_wake(p);
+	rpc_peer_unref(p);
 }
 
 static const struct rpc_exchange_ops exchange_ops = {
@@ -482,6 +581,8 @@ static int on_frame(void *userdata, enum rpc_frame_status status, struct json_ob
 		json_object_put(msg);
 		return -EPIPE;
 	}
+	p->last_input_ms = rpc_peer_now_ms();
+	p->lines_in++;
 	if (status != RPC_FRAME_OK) {
 		struct rpc_error err = { 0 };
 		p->junk_errors++;
@@ -497,48 +598,132 @@ static int on_frame(void *userdata, enum rpc_frame_status status, struct json_ob
 		json_object_put(msg);
 		return 0;
 	}
+	struct peer_exchange *x = calloc(1, sizeof(*x));
+	if (!x) {
+		json_object_put(msg);
+		return -ENOMEM;
+	}
+	x->peer = p;
+	x->cost = rpc_framer_last_cost(p->framer);
+	p->inflight += x->cost;
 	rpc_peer_ref(p);   /* dropped by exchange_release */
-	int r = rpc_exchange_start(msg, &exchange_ops, p, 0);
+	int r = rpc_exchange_start(msg, &exchange_ops, x, p->limits.max_reply);
 	if (r < 0) {
+		p->inflight -= x->cost;
+		free(x);
 		rpc_peer_unref(p);
 		return r;
 	}
 	return p->open ? 0 : -EPIPE;
 }
 
+/*
+ * Frame input a line at a time while the peer may take more; returns the
+ * bytes used (the rest is for later) and the framer's error in *ret_r.
+ */
+static size_t peer_feed(struct rpc_peer *p, const char *buf, size_t len, int *ret_r)
+{
+	size_t done = 0;
+	p->feeding = true;
+	while (done < len && p->open && !peer_throttled(p)) {
+		const char *nl = memchr(buf + done, '\n', len - done);
+		size_t n = nl ? (size_t) (nl - (buf + done)) + 1 : len - done;
+		bool was_in_line = rpc_framer_in_line(p->framer);
+		int r = rpc_framer_feed(p->framer, buf + done, n, on_frame, p);
+		if (!was_in_line && p->open && rpc_framer_in_line(p->framer))
+			p->line_started_ms = rpc_peer_now_ms();
+		done += n;
+		if (r < 0) {
+			*ret_r = r;
+			break;
+		}
+	}
+	p->feeding = false;
+	return done;
+}
+
+/* Keep what could not be framed yet; reading stays off until it is. */
+static int peer_hold(struct rpc_peer *p, const char *rest, size_t n)
+{
+	char *copy = malloc(n);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, rest, n);
+	free(p->held);
+	p->held = copy;
+	p->held_off = 0;
+	p->held_len = n;
+	return 0;
+}
+
+/* One read's worth of input: what was read now, or what was held. */
+static int peer_input(struct rpc_peer *p, const char *buf, size_t n, bool from_held)
+{
+	int r = 0;
+	p->corked = true;
+	size_t used = peer_feed(p, buf, n, &r);
+	p->corked = false;
+	if (from_held) {
+		p->held_off += used;
+		if (p->held_off == p->held_len) {
+			free(p->held);
+			p->held = NULL;
+			p->held_off = p->held_len = 0;
+		}
+	} else if (used < n && r >= 0 && p->open)
+		r = peer_hold(p, buf + used, n - used);
+	/* One oversized or malformed message gets an error and the
+	 * connection stays usable; a stream of nothing else is abuse: cut
+	 * it off so it costs the daemon no more (bounded input per peer). */
+	if (r >= 0 && p->open && (p->junk_bytes > RPC_PEER_MAX_JUNK || p->junk_errors > RPC_PEER_MAX_JUNK_ERRORS)) {
+		struct rpc_error err = { 0 };
+		rpc_error_set(&err, RPC_RESOURCE_LIMIT, "too much input without a valid message: closing");
+		(void) rpc_peer_send(p, rpc_response_error(NULL, &err, NULL));
+		peer_flush(p);
+		log_warning("Closing a connection that sent %llu bytes / %u errors without a valid message",
+			    (unsigned long long) p->junk_bytes, p->junk_errors);
+		r = -EMSGSIZE;
+	}
+	return r;
+}
+
 static void on_readable(evutil_socket_t fd, short what, void *userdata)
 {
 	struct rpc_peer *p = userdata;
 	char buf[READ_CHUNK];
-	/* One read per wake-up: the event is level-triggered, so a peer that
-	 * sends more than a chunk is served again after the others. */
-	ssize_t n = read(fd, buf, sizeof(buf));
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+	int r = 0;
+	if (!p->open)
 		return;
 	rpc_peer_ref(p);
-	if (n <= 0)
-		rpc_peer_close(p, n == 0 ? 0 : -errno);
-	else {
-		p->corked = true;
-		p->junk_bytes += (uint64_t) n;
-		int r = rpc_framer_feed(p->framer, buf, (size_t) n, on_frame, p);
-		p->corked = false;
-		/* One oversized or malformed message gets an error and the
-		 * connection stays usable; a stream of nothing else is abuse: cut
-		 * it off so it costs the daemon no more (bounded input per peer). */
-		if (r >= 0 && p->open && (p->junk_bytes > RPC_PEER_MAX_JUNK || p->junk_errors > RPC_PEER_MAX_JUNK_ERRORS)) {
-			struct rpc_error err = { 0 };
-			rpc_error_set(&err, RPC_RESOURCE_LIMIT, "too much input without a valid message: closing");
-			(void) rpc_peer_send(p, rpc_response_error(NULL, &err, NULL));
-			peer_flush(p);
-			log_warning("Closing a connection that sent %llu bytes / %u errors without a valid message",
-				    (unsigned long long) p->junk_bytes, p->junk_errors);
-			r = -EMSGSIZE;
+	if (p->held) {
+		/* Resumed after a pause: the input read before it comes first. */
+		r = peer_input(p, p->held + p->held_off, p->held_len - p->held_off, true);
+	} else if (!peer_throttled(p)) {
+		/* One read per wake-up: the event is level-triggered, so a peer that
+		 * sends more than a chunk is served again after the others. */
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+			rpc_peer_close(p, n == 0 ? 0 : -errno);
+			goto out;
 		}
-		if (r < 0 && r != -EPIPE && p->open)
-			rpc_peer_close(p, r);
-		peer_flush(p);
+		if (n > 0) {   /* else nothing yet (woken by hand): just read again */
+			p->junk_bytes += (uint64_t) n;
+			r = peer_input(p, buf, (size_t) n, false);
+		}
 	}
+	if (r < 0 && r != -EPIPE && p->open)
+		rpc_peer_close(p, r);
+	if (p->open) {
+		/* Read again only when nothing is held and nothing is at its limit;
+		 * else whatever ends the pause (a call completing, output
+		 * drained) wakes us. */
+		if (p->held || peer_throttled(p))
+			peer_read_off(p);
+		else if (!p->reading)
+			p->reading = event_add(p->rev, NULL) == 0;
+	}
+	peer_flush(p);
+out:
 	rpc_peer_unref(p);
 }
 
@@ -554,13 +739,67 @@ static void on_writable(evutil_socket_t fd, short what, void *userdata)
 	peer_flush(p);
 }
 
-void rpc_peer_set_max_message(struct rpc_peer *p, size_t max)
+void rpc_peer_limits_init(struct rpc_peer_limits *l)
 {
-	struct rpc_framer *f = rpc_framer_new(max, RPC_MAX_DEPTH);
+	*l = (struct rpc_peer_limits) { .max_message = RPC_MAX_MESSAGE, .max_output = RPC_PEER_MAX_OUTPUT };
+}
+
+void rpc_peer_channel_limits(struct rpc_peer_limits *l, bool worker_side)
+{
+	rpc_peer_limits_init(l);
+	l->max_message = RPC_CHANNEL_MAX_MESSAGE;
+	if (worker_side) {
+		l->max_reply = RPC_CHANNEL_MAX_MESSAGE;
+		l->pause_output = 1u << 20;
+		l->max_output = 2 * RPC_CHANNEL_MAX_MESSAGE;
+	} else
+		/* worker.boot and worker.stop go around the queue. */
+		l->max_output = (size_t) (RPC_CHANNEL_MAX_CALLS + 4) * RPC_CHANNEL_MAX_MESSAGE;
+}
+
+int rpc_peer_set_limits(struct rpc_peer *p, const struct rpc_peer_limits *l)
+{
+	struct rpc_framer *f = rpc_framer_new(l->max_message, RPC_MAX_DEPTH);
 	if (!f)
-		return;
+		return -ENOMEM;
+	if (l->value_budget)
+		rpc_framer_set_value_budget(f, l->value_budget);
 	rpc_framer_free(p->framer);
 	p->framer = f;
+	if (p->limits.budget) {   /* leave the old budget */
+		p->limits.budget->used -= p->accounted;
+		p->accounted = 0;
+	}
+	p->limits = *l;
+	peer_account(p);
+	return 0;
+}
+
+void rpc_peer_set_max_message(struct rpc_peer *p, size_t max)
+{
+	struct rpc_peer_limits l = p->limits;
+	l.max_message = max;
+	l.value_budget = 0;
+	(void) rpc_peer_set_limits(p, &l);
+}
+
+void rpc_peer_get_state(const struct rpc_peer *p, struct rpc_peer_state *ret)
+{
+	unsigned pending = 0;
+	for (const struct pending_call *c = p->pending; c; c = c->next)
+		pending++;
+	*ret = (struct rpc_peer_state) {
+		.last_input_ms = p->last_input_ms,
+		.in_line = p->framer && rpc_framer_in_line(p->framer),
+		.line_started_ms = p->line_started_ms,
+		.reading = p->reading,
+		.calls = p->calls,
+		.inflight_bytes = p->inflight,
+		.queued = evbuffer_get_length(p->out),
+		.held = p->held_len - p->held_off,
+		.pending = pending,
+		.lines_in = p->lines_in,
+	};
 }
 
 int rpc_peer_new(struct event_base *base, int fd, const struct rpc_peer_ops *ops, void *userdata,
@@ -583,9 +822,12 @@ int rpc_peer_new(struct event_base *base, int fd, const struct rpc_peer_ops *ops
 	}
 	p->refs = 1;
 	p->open = true;
+	p->reading = true;
 	p->fd = fd;
 	p->ops = ops;
 	p->userdata = userdata;
+	rpc_peer_limits_init(&p->limits);
+	p->last_input_ms = rpc_peer_now_ms();
 	*ret = p;
 	return 0;
 }

@@ -11,11 +11,23 @@
  * rpc_peer_close() is the one "peer is dead" path (tmux proc.c): it drops
  * the socket, fails outstanding calls, and calls ops->closed once. Replies
  * to a closed peer are discarded.
+ *
+ * Limits (rpc_peer_limits, issue 14): what the other end can make us hold
+ * is bounded, and the one who floods is the one who waits. Input is framed
+ * a line at a time; while the calls in flight, the bytes of their messages
+ * or the output not yet taken by the socket are at their limit, the peer
+ * stops reading (back-pressure: the rest of a read is held, the socket
+ * fills, the other end's writes block). A reader that falls max_output
+ * behind, or that takes a shared output budget past its end, is dropped.
+ * A reply larger than max_reply becomes a ResourceLimit error (exchange.h).
+ * Responses ("result"/"error", no "method") are never answered: JSON-RPC
+ * 2.0 forbids it, and two peers answering each other's errors loop forever.
  */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <event2/event.h>
 #include <json-c/json.h>
 
@@ -26,7 +38,43 @@
 #define RPC_PEER_MAX_JUNK   (16u << 20) /* input without one valid message before we hang up */
 #define RPC_PEER_MAX_JUNK_ERRORS 64     /* errors in a row before we hang up */
 
+/* The supervisor <-> worker channel: its messages carry mem.read/mem.write
+ * data (1 MiB, base64), and the supervisor has at most this many calls at
+ * one worker (worker_link.c queues the rest, fairly). */
+#define RPC_CHANNEL_MAX_MESSAGE (4u << 20)
+#define RPC_CHANNEL_MAX_CALLS   8
+
 struct rpc_peer;
+
+/* Output queued by several peers together (vmmd: all non-admin clients). */
+struct rpc_output_budget {
+	size_t used, max;
+};
+
+struct rpc_peer_limits {
+	size_t max_message;     /* longest line read (framer.h) */
+	size_t value_budget;    /* json-c bytes per line; 0: RPC_VALUE_BUDGET(max_message) */
+	size_t max_reply;       /* longest reply line built (exchange.h); 0: no limit */
+	size_t max_output;      /* queued output past which the peer is dropped */
+	size_t pause_output;    /* queued output at which reading stops; 0: never */
+	unsigned max_calls;     /* incoming calls in flight at which reading stops; 0: never */
+	size_t max_inflight;    /* bytes of those calls' messages (framer cost) likewise; 0: never */
+	struct rpc_output_budget *budget;  /* counts this peer's queued output; NULL: none */
+};
+
+/* What a peer holds now (for idle and partial-line timeouts, and tests). */
+struct rpc_peer_state {
+	uint64_t last_input_ms;   /* CLOCK_MONOTONIC ms: the last line ended (or the peer began) */
+	bool in_line;             /* a line has begun and not ended */
+	uint64_t line_started_ms; /* when it began */
+	bool reading;             /* false while input is paused (back-pressure) */
+	unsigned calls;           /* incoming calls in flight */
+	size_t inflight_bytes;    /* their messages' cost */
+	size_t queued;            /* output not taken by the socket yet */
+	size_t held;              /* input read but not framed yet (paused mid-read) */
+	unsigned pending;         /* our own calls waiting for a reply */
+	uint64_t lines_in;        /* lines framed since the peer began */
+};
 
 struct rpc_peer_ops {
 	/* A request or notification from the other end; complete it once. */
@@ -47,10 +95,31 @@ void rpc_peer_close(struct rpc_peer *p, int error);
 bool rpc_peer_is_open(const struct rpc_peer *p);
 int rpc_peer_fd(const struct rpc_peer *p);
 
+/* Defaults: RPC_MAX_MESSAGE in, RPC_PEER_MAX_OUTPUT out, nothing else bounded. */
+void rpc_peer_limits_init(struct rpc_peer_limits *l);
+/*
+ * The supervisor <-> worker channel's. The worker serves calls: its replies
+ * are bounded by the supervisor's message limit (an oversized one becomes
+ * ResourceLimit), and it stops reading while they back up. The supervisor
+ * makes the calls (RPC_CHANNEL_MAX_CALLS at a time): it never stops
+ * reading the worker, or the two could wait on each other, and its output
+ * is bounded by those calls, so it is never dropped for it.
+ */
+void rpc_peer_channel_limits(struct rpc_peer_limits *l, bool worker_side);
+/* Returns 0, or -ENOMEM (a new framer) leaving the old limits. Resets a
+ * line in progress: set them before any input. */
+int rpc_peer_set_limits(struct rpc_peer *p, const struct rpc_peer_limits *l);
 /* Message-size limit for this peer's input (default RPC_MAX_MESSAGE). */
 void rpc_peer_set_max_message(struct rpc_peer *p, size_t max);
+void rpc_peer_get_state(const struct rpc_peer *p, struct rpc_peer_state *ret);
+/* The peer whose input a call came from (a call dispatched by an rpc_peer). */
+struct rpc_peer *rpc_peer_of_call(const struct rpc_call *call);
+/* CLOCK_MONOTONIC in ms, the clock of rpc_peer_state. */
+uint64_t rpc_peer_now_ms(void);
 
-/* Queue a message (taken over). -EPIPE when closed, -ENOBUFS when the reader is too far behind (peer closed). */
+/* Queue a message (taken over). -EPIPE when closed, -ENOBUFS when the reader
+ * is too far behind or the shared budget is spent (the peer is closed from
+ * the loop, not under the caller). */
 int rpc_peer_send(struct rpc_peer *p, struct json_object *msg);
 /* Write out everything queued, blocking up to timeout_ms, then close (a process about to exit). */
 int rpc_peer_flush_and_close(struct rpc_peer *p, int timeout_ms);

@@ -19,7 +19,6 @@
 #include "vmmd/worker/worker.h"
 
 #define CONSOLE_NOTIFY_DELAY_US 5000
-#define CHANNEL_MAX_MESSAGE     (4u << 20)   /* mem.write data (worker_link.h WORKER_MAX_MESSAGE) */
 
 struct worker_args {
 	const char *name;
@@ -180,14 +179,18 @@ static const struct rpc_peer_ops worker_peer_ops = {
 	.closed = worker_closed,
 };
 
+/* The channel, with its limits on our side: replies bounded by what the
+ * supervisor reads (an oversized mmu.shadow becomes ResourceLimit), and no
+ * reading while they back up. */
 static int open_channel(struct worker *w, int fd)
 {
+	struct rpc_peer_limits l;
 	int r = rpc_peer_new(w->base, fd, &worker_peer_ops, w, &w->peer);
 
 	if (r < 0)
 		return r;
-	rpc_peer_set_max_message(w->peer, CHANNEL_MAX_MESSAGE);
-	return 0;
+	rpc_peer_channel_limits(&l, true);
+	return rpc_peer_set_limits(w->peer, &l);
 }
 
 /* A new supervisor connected to our control socket: it is our channel now. */
