@@ -180,11 +180,6 @@ int rpc_exchange_start(struct json_object *msg, const struct rpc_exchange_ops *o
 	return 0;
 }
 
-void *rpc_call_userdata(const struct rpc_call *call)
-{
-	return ((const struct rpc_exchange *) call->exchange)->userdata;
-}
-
 /* A completed result's entry, unless it would take the reply past max_reply:
  * then the call's ResourceLimit error takes its place. */
 static struct json_object *bounded_result(struct rpc_exchange *x, struct json_object *id,

@@ -31,6 +31,7 @@ struct rpc_call {
 	const char *method;          /* borrowed from the message */
 	struct json_object *params;  /* object or NULL; borrowed */
 	struct json_object *id;      /* NULL for notifications; borrowed */
+	void *context;               /* the dispatcher's (rpc_peer: the peer it came from); NULL */
 	void *exchange;              /* private */
 	size_t slot;                 /* private */
 };
@@ -54,8 +55,6 @@ struct rpc_exchange_ops {
 int rpc_exchange_start(struct json_object *msg, const struct rpc_exchange_ops *ops, void *userdata,
 		       size_t max_reply);
 
-/* The userdata its exchange was started with (who asked: fairness, limits). */
-void *rpc_call_userdata(const struct rpc_call *call);
 
 /* Complete a call with a result (taken over; NULL means JSON null). */
 void rpc_call_result(struct rpc_call *call, struct json_object *result);

@@ -108,6 +108,13 @@ enum access_role method_role(const struct method *m)
 	return m->role == ACCESS_NONE ? ACCESS_ADMIN : m->role;
 }
 
+uint64_t method_call_owner(struct rpc_call *call)
+{
+	struct rpc_peer *p = rpc_peer_of_call(call);
+	const struct client *c = p ? rpc_peer_get_data(p) : NULL;
+	return c ? (uint64_t) c->uid + 1 : 0;
+}
+
 const struct method *method_find(const char *name)
 {
 	for (size_t i = 0; i < vmm_methods_count; i++)

@@ -46,6 +46,9 @@ struct json_object *vm_summary_json(struct vm_record *vm);
 /* Send the call's params, less "name", to vm's worker as worker_method and
  * relay its answer (methods_inspect.c). */
 void method_forward(struct rpc_call *call, struct vm_record *vm, const char *worker_method);
+/* Who a call is from, for the worker's fair queue (worker_call_from): its
+ * client's uid + 1. */
+uint64_t method_call_owner(struct rpc_call *call);
 
 /* Handlers (methods_*.c). */
 void method_rpc_discover(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);

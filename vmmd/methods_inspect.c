@@ -83,7 +83,7 @@ void method_forward(struct rpc_call *call, struct vm_record *vm, const char *met
 			if (strcmp(key, "name") != 0)
 				json_object_object_add(params, key, json_object_get(val));
 	}
-	int r = worker_call(vm, method, params, relay_reply, call);
+	int r = worker_call_from(vm, method_call_owner(call), method, params, relay_reply, call);
 	if (r < 0)
 		rpc_call_errorf(call, RPC_INVALID_STATE, NULL,
 				"the worker of '%s' is not reachable: %s", vm->name, strerror(-r));
@@ -200,7 +200,8 @@ static void stats_reply(void *userdata, struct json_object *result, const struct
 /* A VM without a worker answers with its last run's counters (or none yet). */
 void method_stats_get(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
 {
-	if (worker_call(vm, "worker.stats", json_object_new_object(), stats_reply, call) == 0)
+	if (worker_call_from(vm, method_call_owner(call), "worker.stats", json_object_new_object(),
+			     stats_reply, call) == 0)
 		return;
 	struct json_object *o = NULL;
 	if (!vm->last_stats || json_object_deep_copy(vm->last_stats, &o, NULL) < 0) {

@@ -171,7 +171,7 @@ static void forward_state(struct daemon *d, struct rpc_call *call, struct vm_rec
 	}
 	*f = (struct forward) { .daemon = d, .call = call, .target = target };
 	snprintf(f->name, sizeof(f->name), "%s", vm->name);
-	int r = worker_call(vm, method, NULL, forward_reply, f);
+	int r = worker_call_from(vm, method_call_owner(call), method, NULL, forward_reply, f);
 	if (r < 0) {
 		free(f);
 		rpc_call_errorf(call, RPC_INVALID_STATE, NULL,
@@ -269,7 +269,7 @@ void method_vm_info(struct daemon *d, struct client *c, struct rpc_call *call, s
 		*q = (struct info_req) { .daemon = d, .call = call };
 		snprintf(q->name, sizeof(q->name), "%s", vm->name);
 		/* Live stats come from the worker; a VM without one has its last run's. */
-		if (worker_call(vm, "worker.stats", NULL, info_reply, q) == 0)
+		if (worker_call_from(vm, method_call_owner(call), "worker.stats", NULL, info_reply, q) == 0)
 			return;
 		free(q);
 	}

@@ -19,13 +19,29 @@
 #include "vmmd/events.h"
 #include "vmmd/lifecycle.h"
 #include "vmmd/common/log.h"
+#include "vmmd/common/worker_protocol.h"
 #include "vmmd/worker_link.h"
+
+/* A call waiting for one of the worker's RPC_CHANNEL_MAX_CALLS slots. */
+struct link_call {
+	struct link_call *next;
+	uint64_t owner;
+	uint64_t tag;                  /* start tag: calls go out in tag order */
+	const char *method;
+	struct json_object *params;
+	rpc_reply_fn fn;
+	void *userdata;
+	struct worker_link *link;      /* while at the worker */
+};
 
 struct worker_link {
 	struct daemon *daemon;
 	struct vm_record *vm;
 	pid_t pid;
 	struct rpc_peer *peer;
+	unsigned at_worker;            /* calls sent, not answered */
+	struct link_call *waiting;     /* by tag, then arrival */
+	uint64_t vtime;                /* tag of the last call sent */
 	struct rpc_call *start_call;   /* until the boot reply */
 	struct event *stop_timer;
 	bool booted;
@@ -225,14 +241,39 @@ static void link_handle(void *userdata, struct rpc_peer *peer, struct rpc_call *
 	rpc_call_result(call, NULL);   /* notifications: nothing is sent */
 }
 
+/* The channel is gone: what still waits will never be sent. Failed as
+ * rpc_peer_close fails the calls in flight (kind "gone"), which callers
+ * read as "the VM ended". */
+static void fail_waiting(struct worker_link *w)
+{
+	struct rpc_error err = { 0 };
+	worker_error_set(&err, WORKER_ERROR_GONE, NULL, "connection closed before the reply");
+	while (w->waiting) {
+		struct link_call *c = w->waiting;
+		w->waiting = c->next;
+		json_object_put(c->params);
+		c->fn(c->userdata, NULL, &err);
+		free(c);
+	}
+}
+
 static void link_closed(void *userdata, struct rpc_peer *peer, int error)
 {
 	struct worker_link *w = userdata;
 	w->channel_closed = true;
+	fail_waiting(w);
 	finish(w);
 }
 
 static const struct rpc_peer_ops link_ops = { .handle = link_handle, .closed = link_closed };
+
+static void link_set_limits(struct worker_link *w)
+{
+	struct rpc_peer_limits l;
+	rpc_peer_channel_limits(&l, false);
+	if (rpc_peer_set_limits(w->peer, &l) < 0)
+		log_warning("VM %s: cannot set its channel's limits, keeping the defaults", w->vm->name);
+}
 
 /* What a worker says of its VM, in worker.boot's result and worker.info:
  * whether it runs sandboxed, and how it booted the kernel (vm.info). */
@@ -344,7 +385,7 @@ int worker_spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_
 		return r;
 	}
 	/* mem.read answers carry up to 1 MiB of guest memory as base64 (~1.4 MB). */
-	rpc_peer_set_max_message(w->peer, WORKER_MAX_MESSAGE);
+	link_set_limits(w);
 	w->start_call = start_call;
 	vm->worker = TAKE_PTR(w);   /* finish() frees it from now on */
 	vm->busy = true;
@@ -372,14 +413,84 @@ int worker_spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_
 	return 0;
 }
 
+static void link_dispatch(struct worker_link *w);
+
+static void link_reply(void *userdata, struct json_object *result, const struct rpc_error *err)
+{
+	struct link_call *c = userdata;
+	struct worker_link *w = c->link;
+	w->at_worker--;
+	c->fn(c->userdata, result, err);
+	free(c);
+	if (!w->channel_closed && rpc_peer_is_open(w->peer))
+		link_dispatch(w);   /* else link_closed fails what waits */
+}
+
+/* Send waiting calls while the worker has room. */
+static void link_dispatch(struct worker_link *w)
+{
+	while (w->waiting && w->at_worker < RPC_CHANNEL_MAX_CALLS) {
+		struct link_call *c = w->waiting;
+		w->waiting = c->next;
+		w->vtime = c->tag;
+		c->link = w;
+		int r = rpc_peer_call(w->peer, c->method, c->params, link_reply, c);
+		if (r < 0) {
+			struct rpc_error err = { 0 };
+			worker_error_set(&err, WORKER_ERROR_GONE, NULL, "the worker is not reachable: %s", strerror(-r));
+			c->fn(c->userdata, NULL, &err);
+			free(c);
+			continue;
+		}
+		w->at_worker++;
+	}
+}
+
+/*
+ * Start-time fair queueing with unit costs: a call is tagged one past the
+ * later of the last tag sent and its owner's last tag still waiting, and
+ * calls go out in tag order. An owner with a hundred calls waiting holds
+ * tags far ahead; a newcomer's call is tagged next and goes out after at
+ * most one call of each other owner.
+ */
+static void link_enqueue(struct worker_link *w, struct link_call *c)
+{
+	uint64_t last = w->vtime;
+	for (struct link_call *o = w->waiting; o; o = o->next)
+		if (o->owner == c->owner && o->tag > last)
+			last = o->tag;
+	c->tag = last + 1;
+	struct link_call **pp = &w->waiting;
+	while (*pp && (*pp)->tag <= c->tag)
+		pp = &(*pp)->next;
+	c->next = *pp;
+	*pp = c;
+}
+
+int worker_call_from(struct vm_record *vm, uint64_t owner, const char *method, struct json_object *params,
+		     rpc_reply_fn fn, void *userdata)
+{
+	struct worker_link *w = vm->worker;
+	if (!w || !w->booted || w->channel_closed || !rpc_peer_is_open(w->peer)) {
+		json_object_put(params);
+		return w && w->booted ? -EPIPE : -ESRCH;
+	}
+	struct link_call *c = calloc(1, sizeof(*c));
+	if (!c) {
+		json_object_put(params);
+		return -ENOMEM;
+	}
+	*c = (struct link_call) { .owner = owner, .method = method, .params = params, .fn = fn,
+				  .userdata = userdata };
+	link_enqueue(w, c);
+	link_dispatch(w);
+	return 0;
+}
+
 int worker_call(struct vm_record *vm, const char *method, struct json_object *params,
 		rpc_reply_fn fn, void *userdata)
 {
-	if (!vm->worker || !vm->worker->booted) {
-		json_object_put(params);
-		return -ESRCH;
-	}
-	return rpc_peer_call(vm->worker->peer, method, params, fn, userdata);
+	return worker_call_from(vm, 0, method, params, fn, userdata);
 }
 
 static void on_stop_grace(evutil_socket_t fd, short what, void *userdata)
@@ -508,7 +619,7 @@ static int adopt_one(struct daemon *d, struct vm_record *vm)
 	r = rpc_peer_new(d->base, TAKE_FD(fd), &link_ops, w, &w->peer);
 	if (r < 0)
 		return r;
-	rpc_peer_set_max_message(w->peer, WORKER_MAX_MESSAGE);
+	link_set_limits(w);
 	/* Not our child: its death comes as the pidfd turning readable. */
 	w->pidfd_ev = event_new(d->base, pidfd, EV_READ, on_pidfd, w);
 	if (w->pidfd_ev && event_add(w->pidfd_ev, NULL) == 0) {

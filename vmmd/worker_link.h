@@ -18,7 +18,7 @@
 #include "vmmd/common/rpc_peer.h"
 
 #define WORKER_STOP_GRACE_MS 5000   /* vm.stop without force: then SIGKILL */
-#define WORKER_MAX_MESSAGE   (4u << 20)   /* the channel carries mem.read/mem.write data */
+#define WORKER_MAX_MESSAGE   RPC_CHANNEL_MAX_MESSAGE   /* the channel carries mem.read/mem.write data */
 
 struct worker_link;
 
@@ -29,6 +29,15 @@ int worker_spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_
 /* Forward a call to vm's worker; the reply (or a transport error) goes to fn. */
 int worker_call(struct vm_record *vm, const char *method, struct json_object *params,
 		rpc_reply_fn fn, void *userdata);
+/*
+ * The same for a client: at most RPC_CHANNEL_MAX_CALLS calls are at a
+ * worker at once; the rest wait here and are sent fairly, each owner (a
+ * client's user, 0 for vmmd itself) in turn, so one who floods a VM with
+ * calls waits behind everyone else's instead of cutting the VM off
+ * (issue 14, finding 1). method is kept by pointer: a string literal.
+ */
+int worker_call_from(struct vm_record *vm, uint64_t owner, const char *method, struct json_object *params,
+		     rpc_reply_fn fn, void *userdata);
 
 /* Ask the worker to stop its guest (force: SIGKILL now). */
 void worker_stop(struct vm_record *vm, bool force);

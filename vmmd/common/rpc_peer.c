@@ -435,7 +435,7 @@ fail:
 
 struct rpc_peer *rpc_peer_of_call(const struct rpc_call *call)
 {
-	return ((struct peer_exchange *) rpc_call_userdata(call))->peer;
+	return call->context;
 }
 
 static void exchange_handle(void *userdata, struct rpc_call *call)
@@ -444,6 +444,7 @@ static void exchange_handle(void *userdata, struct rpc_call *call)
 	struct rpc_peer *p = x->peer;
 	x->calls++;
 	p->calls++;
+	call->context = p;
 	if (!p->ops->handle || !p->open) {
 		struct rpc_error err = { 0 };
 		rpc_error_set(&err, RPC_METHOD_NOT_FOUND, "method '%s' not found", call->method);
