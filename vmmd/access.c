@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <grp.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -106,21 +107,44 @@ int access_peer_get(int fd, struct access_peer *ret)
 	peer.pid = cred.pid;
 	peer.uid = cred.uid;
 	peer.gid = cred.gid;
-	/* Supplementary groups (Linux 4.13): without them only the primary
-	 * group counts, which errs on the side of fewer rights. A peer in more
-	 * groups than we look at has the rest ignored (ERANGE). */
-	len = sizeof(peer.groups);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, peer.groups, &len) == 0)
-		peer.n_groups = len / sizeof(gid_t);
+	/* Supplementary groups (Linux 4.13). With more than fit, the kernel
+	 * says ERANGE and how many there are: ask again with that (issue 14,
+	 * finding 12: ignoring them let a member of a refused group in). */
+	len = 64 * sizeof(gid_t);
+	for (int tries = 0; tries < 4; tries++) {
+		gid_t *groups = realloc(peer.groups, len ? len : sizeof(gid_t));
+		if (!groups) {
+			free(peer.groups);
+			return -ENOMEM;
+		}
+		peer.groups = groups;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, peer.groups, &len) == 0) {
+			peer.n_groups = len / sizeof(gid_t);
+			*ret = peer;
+			return 0;
+		}
+		if (errno != ERANGE || len > ACCESS_MAX_GROUPS * sizeof(gid_t))
+			break;
+	}
+	free(peer.groups);
+	peer.groups = NULL;
+	peer.groups_unknown = true;
 	*ret = peer;
 	return 0;
+}
+
+void access_peer_done(struct access_peer *peer)
+{
+	free(peer->groups);
+	peer->groups = NULL;
+	peer->n_groups = 0;
 }
 
 static bool peer_in_group(const struct access_peer *peer, unsigned gid)
 {
 	if (peer->gid == gid)
 		return true;
-	for (size_t i = 0; i < peer->n_groups && i < ACCESS_MAX_GROUPS; i++)
+	for (size_t i = 0; i < peer->n_groups; i++)
 		if (peer->groups[i] == gid)
 			return true;
 	return false;
@@ -132,6 +156,8 @@ enum access_role access_role_of(const struct access_policy *p, const struct acce
 		return ACCESS_ADMIN;
 	for (size_t i = 0; i < p->n_rules; i++) {
 		const struct access_rule *r = &p->rules[i];
+		if (r->is_group && peer->groups_unknown && peer->gid != r->id)
+			return ACCESS_NONE;   /* member or not, we cannot tell: no access rather than more */
 		if (r->is_group ? peer_in_group(peer, r->id) : peer->uid == r->id)
 			return r->role;
 	}

@@ -20,7 +20,7 @@
 enum access_role { ACCESS_NONE = 0, ACCESS_READ = 1, ACCESS_ADMIN = 2 };
 
 #define ACCESS_MAX_RULES  32
-#define ACCESS_MAX_GROUPS 64   /* supplementary groups of a peer looked at */
+#define ACCESS_MAX_GROUPS 65536   /* NGROUPS_MAX: every supplementary group is looked at */
 
 struct access_rule {
 	bool is_group;
@@ -40,8 +40,9 @@ struct access_peer {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
-	gid_t groups[ACCESS_MAX_GROUPS];
+	gid_t *groups;               /* supplementary groups (access_peer_get allocates them) */
 	size_t n_groups;
+	bool groups_unknown;         /* they could not be read: group rules cannot be judged */
 };
 
 /* others = read, no rules, self_uid = geteuid(). */
@@ -56,7 +57,15 @@ int access_policy_add(struct access_policy *p, const char *spec, enum access_rol
 int access_role_from_name(const char *name);
 const char *access_role_name(enum access_role role);
 
-/* Credentials of the process at the other end of a Unix socket. */
+/*
+ * Credentials of the process at the other end of a Unix socket, with all
+ * its supplementary groups (SO_PEERGROUPS, asked again with the size the
+ * kernel reports when there are many). Groups that cannot be read at all
+ * set groups_unknown. Free with access_peer_done.
+ */
 int access_peer_get(int fd, struct access_peer *ret);
+void access_peer_done(struct access_peer *peer);
+/* With groups_unknown, the first group rule the primary group does not
+ * decide gives no access: a rule refusing a group must not fail open. */
 enum access_role access_role_of(const struct access_policy *p, const struct access_peer *peer);
 

@@ -51,8 +51,12 @@ static int client_set_role(struct daemon *d, struct client *c, int fd)
 	int r = access_peer_get(fd, &peer);
 	if (r < 0)
 		return log_warning_errno(r, "Cannot read a client's credentials, refusing it: %m");
+	if (peer.groups_unknown)
+		log_warning("Cannot read the groups of uid %u (pid %d): group rules give it no access",
+			    (unsigned) peer.uid, (int) peer.pid);
 	c->uid = peer.uid;
 	c->role = access_role_of(&d->access, &peer);
+	access_peer_done(&peer);
 	if (c->role == ACCESS_NONE) {
 		static const char msg[] = "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32005,\"message\":"
 					  "\"this user may not use vmmd\",\"data\":{\"class\":\"PermissionDenied\"}},"

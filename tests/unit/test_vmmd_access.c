@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -58,7 +59,7 @@ static void test_roles_of_peers(void **state)
 {
 	struct access_policy p;
 	struct access_peer root = { .uid = 0, .gid = 0 };
-	struct access_peer alice = { .uid = 1000, .gid = 1000, .groups = { 1000, 27 }, .n_groups = 2 };
+	struct access_peer alice = { .uid = 1000, .gid = 1000, .groups = (gid_t[]) { 1000, 27 }, .n_groups = 2 };
 	struct access_peer bob = { .uid = 1001, .gid = 1001 };
 	struct access_peer eve = { .uid = 1002, .gid = 27 };   /* group 27 as primary only */
 
@@ -84,6 +85,51 @@ static void test_roles_of_peers(void **state)
 	assert_int_equal(access_role_of(&p, &bob), ACCESS_ADMIN);
 }
 
+/* Issue 14, finding 12: groups that cannot be read must not let anyone in
+ * whom a group rule would refuse, nor make anyone admin. */
+static void test_groups_unknown_fail_closed(void **state)
+{
+	struct access_policy p;
+	struct access_peer carol = { .uid = 1003, .gid = 1003, .groups_unknown = true };
+	struct access_peer dave = { .uid = 1004, .gid = 27, .groups_unknown = true };
+
+	access_policy_init(&p);
+	p.self_uid = 0;
+	assert_int_equal(access_role_of(&p, &carol), ACCESS_READ);   /* no group rule: groups do not matter */
+	assert_int_equal(access_policy_add(&p, "1004", ACCESS_READ), 0);
+	assert_int_equal(access_policy_add(&p, "@27", ACCESS_NONE), 0);
+	assert_int_equal(access_role_of(&p, &carol), ACCESS_NONE);   /* maybe in 27: refused */
+	assert_int_equal(access_role_of(&p, &dave), ACCESS_READ);    /* a user rule first */
+	access_policy_init(&p);
+	assert_int_equal(access_policy_add(&p, "@42", ACCESS_ADMIN), 0);
+	assert_int_equal(access_role_of(&p, &carol), ACCESS_NONE);   /* not admin on a guess */
+}
+
+/* Every group of a peer in more than 64 (the kernel's ERANGE is retried). */
+static void test_peer_many_groups(void **state)
+{
+	gid_t groups[100], saved[256];
+	struct access_peer peer;
+	int sv[2], n_saved;
+
+	if (geteuid() != 0)
+		skip();
+	n_saved = getgroups(256, saved);
+	assert_true(n_saved >= 0);
+	for (int i = 0; i < 100; i++)
+		groups[i] = 50000 + (gid_t) i;
+	assert_int_equal(setgroups(100, groups), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(setgroups((size_t) n_saved, saved), 0);
+	assert_int_equal(access_peer_get(sv[0], &peer), 0);
+	assert_false(peer.groups_unknown);
+	assert_int_equal(peer.n_groups, 100);
+	assert_int_equal(peer.groups[99], 50099);
+	access_peer_done(&peer);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 static void test_peer_credentials(void **state)
 {
 	struct access_peer peer;
@@ -94,6 +140,7 @@ static void test_peer_credentials(void **state)
 	assert_int_equal(peer.pid, getpid());
 	assert_int_equal(peer.uid, geteuid());
 	assert_int_equal(peer.gid, getegid());
+	access_peer_done(&peer);
 	close(sv[0]);
 	close(sv[1]);
 	assert_int_equal(access_peer_get(999, &peer), -EBADF);
@@ -105,6 +152,8 @@ int main(void)
 		cmocka_unit_test(test_role_names),
 		cmocka_unit_test(test_rules_parse),
 		cmocka_unit_test(test_roles_of_peers),
+		cmocka_unit_test(test_groups_unknown_fail_closed),
+		cmocka_unit_test(test_peer_many_groups),
 		cmocka_unit_test(test_peer_credentials),
 	};
 
