@@ -35,6 +35,10 @@ void daemon_config_init(struct daemon_config *c)
 		.max_vms = DAEMON_MAX_VMS_DEFAULT,
 		.max_total_memory_mib = 0,
 		.max_connections = DAEMON_MAX_CONNECTIONS_DEFAULT,
+		.max_connections_per_user = DAEMON_PER_USER_DEFAULT,
+		.admin_connections = DAEMON_ADMIN_CONNECTIONS_DEFAULT,
+		.idle_timeout_s = DAEMON_IDLE_TIMEOUT_DEFAULT,
+		.message_timeout_s = DAEMON_MESSAGE_TIMEOUT_DEFAULT,
 		.console_buffer_kib = DAEMON_CONSOLE_KIB_DEFAULT,
 		.max_message_kib = DAEMON_MESSAGE_KIB_DEFAULT,
 	};
@@ -188,13 +192,22 @@ static int parse_limits(struct json_object *obj, struct daemon_config *c, struct
 		  offsetof(struct daemon_config, max_total_memory_mib), true },
 		{ "max_connections", 1, DAEMON_MAX_CONNECTIONS_MAX,
 		  offsetof(struct daemon_config, max_connections), false },
+		{ "max_connections_per_user", 1, DAEMON_MAX_CONNECTIONS_MAX,
+		  offsetof(struct daemon_config, max_connections_per_user), false },
+		{ "admin_connections", 0, DAEMON_MAX_CONNECTIONS_MAX - 1,
+		  offsetof(struct daemon_config, admin_connections), false },
+		{ "idle_timeout_s", 0, DAEMON_IDLE_TIMEOUT_MAX, offsetof(struct daemon_config, idle_timeout_s), false },
+		{ "message_timeout_s", 1, DAEMON_MESSAGE_TIMEOUT_MAX,
+		  offsetof(struct daemon_config, message_timeout_s), false },
 		{ "console_buffer_kib", DAEMON_CONSOLE_KIB_MIN, DAEMON_CONSOLE_KIB_MAX,
 		  offsetof(struct daemon_config, console_buffer_kib), false },
 		{ "max_message_kib", DAEMON_MESSAGE_KIB_MIN, DAEMON_MESSAGE_KIB_MAX,
 		  offsetof(struct daemon_config, max_message_kib), false },
 	};
 	static const char *const fields[] = {
-		"max_vms", "max_total_memory_mib", "max_connections", "console_buffer_kib", "max_message_kib", NULL,
+		"max_vms", "max_total_memory_mib", "max_connections", "max_connections_per_user",
+		"admin_connections", "idle_timeout_s", "message_timeout_s", "console_buffer_kib",
+		"max_message_kib", NULL,
 	};
 	struct json_object *l, *v;
 	char field[FIELD_LEN];
@@ -220,6 +233,14 @@ static int parse_limits(struct json_object *obj, struct daemon_config *c, struct
 		else
 			*(uint32_t *) ((char *) c + limits[i].offset) = (uint32_t) u;
 	}
+	/* Slots kept for admins are taken from the total: some must be left.
+	 * Not given: the default, or a quarter of a smaller total. */
+	if (!json_object_object_get_ex(l, "admin_connections", NULL)) {
+		if (c->admin_connections > c->max_connections / 4)
+			c->admin_connections = c->max_connections / 4;
+	} else if (c->admin_connections >= c->max_connections)
+		return config_fail(err, "limits.admin_connections", "must be below max_connections (%" PRIu32 ")",
+				   c->max_connections);
 	return 0;
 }
 

@@ -8,6 +8,8 @@
  *   { "access": { "admin": [WHO...], "read_only": [WHO...],
  *                 "no_access": [WHO...], "others": "admin|read|none" },
  *     "limits": { "max_vms", "max_total_memory_mib", "max_connections",
+ *                 "max_connections_per_user", "admin_connections",
+ *                 "idle_timeout_s", "message_timeout_s",
  *                 "console_buffer_kib", "max_message_kib" } }
  *
  * WHO is checked for its syntax only (a user name or uid, "@group" or
@@ -32,6 +34,12 @@
 #define DAEMON_MAX_MEMORY_MIB_MAX     (UINT64_C(1) << 30)  /* 1 PiB; 0 = unlimited (the default) */
 #define DAEMON_MAX_CONNECTIONS_DEFAULT 256
 #define DAEMON_MAX_CONNECTIONS_MAX    65536
+#define DAEMON_PER_USER_DEFAULT       32          /* connections of one non-admin uid */
+#define DAEMON_ADMIN_CONNECTIONS_DEFAULT 8        /* of max_connections, kept for admins */
+#define DAEMON_IDLE_TIMEOUT_DEFAULT   900         /* s; 0 = never */
+#define DAEMON_IDLE_TIMEOUT_MAX       86400
+#define DAEMON_MESSAGE_TIMEOUT_DEFAULT 30         /* s from a message's first byte to its newline */
+#define DAEMON_MESSAGE_TIMEOUT_MAX    3600
 #define DAEMON_CONSOLE_KIB_DEFAULT    64
 #define DAEMON_CONSOLE_KIB_MIN        4
 #define DAEMON_CONSOLE_KIB_MAX        16384       /* = CONSOLE_RING_MAX */
@@ -61,6 +69,11 @@ struct daemon_config {
 	uint32_t max_vms;                /* default 1024 */
 	uint64_t max_total_memory_mib;   /* of running and paused VMs; 0 = unlimited (default) */
 	uint32_t max_connections;        /* default 256 */
+	uint32_t max_connections_per_user; /* of one uid that is not admin, default 32 */
+	uint32_t admin_connections;      /* of max_connections only admins may take: default 8, at
+					  * most a quarter of max_connections unless given */
+	uint32_t idle_timeout_s;         /* a silent connection with nothing going on is closed; 0 = never */
+	uint32_t message_timeout_s;      /* a message started must end within this, default 30 */
 	uint32_t console_buffer_kib;     /* per VM, default 64 */
 	uint32_t max_message_kib;        /* per API message, default 1024 */
 };

@@ -26,6 +26,8 @@ struct daemon {
 	char *self_exe;              /* what workers are exec'd from */
 	struct client *clients;      /* every open connection */
 	unsigned n_clients;
+	struct rpc_output_budget output_budget;  /* non-admin connections' queued output (server.h) */
+	struct event *sweep_ev;      /* idle and message timeouts, while there are clients */
 	const char *log_level_name;
 	bool quitting;
 	struct event *stats_ev;      /* the `stats` event timer (stats_events.h) */

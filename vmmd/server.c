@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,16 +38,61 @@ static void client_closed(void *userdata, struct rpc_peer *peer, int error)
 	if (error)
 		log_debug_errno(error, "Client connection closed: %m");
 	client_unlink(c->daemon, c);
+	if (!c->daemon->clients && c->daemon->sweep_ev)
+		evtimer_del(c->daemon->sweep_ev);
+	rpc_peer_set_data(c->peer, NULL);
 	rpc_peer_unref(c->peer);   /* pending exchanges keep the peer alive, not the client */
 	free(c);
 }
 
 static const struct rpc_peer_ops client_ops = { .handle = client_handle, .closed = client_closed };
 
-/* The connection's role from its peer's credentials (access.h); a peer with
- * none is told so and refused. */
-static int client_set_role(struct daemon *d, struct client *c, int fd)
+/* One error line (id null) to a connection about to be closed or refused. */
+static void send_refusal(int fd, int code, const char *limit, unsigned max, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static void send_refusal(int fd, int code, const char *limit, unsigned max, const char *fmt, ...)
 {
+	struct rpc_error err = { .code = code };
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err.message, sizeof(err.message), fmt, ap);
+	va_end(ap);
+	struct json_object *data = NULL;
+	if (limit) {
+		data = json_object_new_object();
+		json_object_object_add(data, "limit", json_object_new_string(limit));
+		json_object_object_add(data, "max", json_object_new_int64(max));
+	}
+	size_t len;
+	struct json_object *msg = rpc_response_error(NULL, &err, data);
+	char *line = msg ? rpc_serialize_line(msg, &len) : NULL;
+	json_object_put(msg);
+	if (line) {
+		ssize_t n = send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void) n;
+	}
+	free(line);
+}
+
+static unsigned connections_of(const struct daemon *d, uid_t uid)
+{
+	unsigned n = 0;
+	for (const struct client *c = d->clients; c; c = c->next)
+		n += c->uid == uid;
+	return n;
+}
+
+/*
+ * The connection's role from its peer's credentials (access.h), and whether
+ * it may have a slot: every connection counts against max_connections,
+ * the last admin_connections of them are for admins only, and one user
+ * who is not admin may hold max_connections_per_user (issue 14, finding
+ * 11: 256 half-sent connections of a read user locked root out). A peer
+ * refused is told why in one error line.
+ */
+static int client_admit(struct daemon *d, struct client *c, int fd)
+{
+	const struct daemon_config *cfg = &d->config;
 	struct access_peer peer;
 	int r = access_peer_get(fd, &peer);
 	if (r < 0)
@@ -58,16 +104,80 @@ static int client_set_role(struct daemon *d, struct client *c, int fd)
 	c->role = access_role_of(&d->access, &peer);
 	access_peer_done(&peer);
 	if (c->role == ACCESS_NONE) {
-		static const char msg[] = "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32005,\"message\":"
-					  "\"this user may not use vmmd\",\"data\":{\"class\":\"PermissionDenied\"}},"
-					  "\"id\":null}\n";
-		ssize_t n = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-		(void) n;
+		send_refusal(fd, RPC_PERMISSION_DENIED, NULL, 0, "this user may not use vmmd");
 		log_info("Refused a connection from uid %u (pid %d): no role", (unsigned) peer.uid, (int) peer.pid);
 		return -EACCES;
 	}
-	log_debug("Client uid %u pid %d: role %s", (unsigned) peer.uid, (int) peer.pid, access_role_name(c->role));
+	if (d->n_clients >= cfg->max_connections) {
+		send_refusal(fd, RPC_RESOURCE_LIMIT, "max_connections", cfg->max_connections,
+			     "too many connections: at most %u (limits.max_connections)", cfg->max_connections);
+		log_debug("Refused a connection: %u open (limits.max_connections)", d->n_clients);
+		return -EUSERS;
+	}
+	if (c->role == ACCESS_ADMIN)
+		return 0;
+	if (d->n_clients >= cfg->max_connections - cfg->admin_connections) {
+		send_refusal(fd, RPC_RESOURCE_LIMIT, "admin_connections", cfg->admin_connections,
+			     "too many connections: the last %u of %u are kept for admins (limits.admin_connections)",
+			     cfg->admin_connections, cfg->max_connections);
+		log_debug("Refused uid %u: only admin slots are left", (unsigned) c->uid);
+		return -EUSERS;
+	}
+	unsigned mine = connections_of(d, c->uid);
+	if (mine >= cfg->max_connections_per_user) {
+		send_refusal(fd, RPC_RESOURCE_LIMIT, "max_connections_per_user", cfg->max_connections_per_user,
+			     "uid %u has %u connections open: at most %u (limits.max_connections_per_user)",
+			     (unsigned) c->uid, mine, cfg->max_connections_per_user);
+		log_debug("Refused uid %u: %u connections open (limits.max_connections_per_user)",
+			  (unsigned) c->uid, mine);
+		return -EUSERS;
+	}
 	return 0;
+}
+
+static void client_set_limits(struct daemon *d, struct client *c)
+{
+	struct rpc_peer_limits l;
+	bool admin = c->role == ACCESS_ADMIN;
+	rpc_peer_limits_init(&l);
+	l.max_message = (size_t) d->config.max_message_kib << 10;   /* limits.max_message_kib */
+	l.max_calls = CLIENT_MAX_CALLS;
+	l.max_inflight = CLIENT_MAX_INFLIGHT;
+	l.pause_output = CLIENT_PAUSE_OUTPUT;
+	l.max_output = admin ? CLIENT_ADMIN_OUTPUT : CLIENT_READ_OUTPUT;
+	/* One reply always fits behind what pauses reading. */
+	l.max_reply = l.max_output - l.pause_output;
+	l.budget = admin ? NULL : &d->output_budget;
+	if (rpc_peer_set_limits(c->peer, &l) < 0)
+		log_warning("Cannot set a connection's limits, keeping the defaults");
+}
+
+/* Idle connections and messages that never end (finding 11, 3). */
+static void on_sweep(evutil_socket_t fd, short what, void *userdata)
+{
+	struct daemon *d = userdata;
+	uint64_t now = rpc_peer_now_ms();
+	uint64_t idle_ms = (uint64_t) d->config.idle_timeout_s * 1000;
+	uint64_t message_ms = (uint64_t) d->config.message_timeout_s * 1000;
+	for (struct client *c = d->clients, *next; c; c = next) {
+		next = c->next;   /* closing c unlinks it */
+		struct rpc_peer_state st;
+		rpc_peer_get_state(c->peer, &st);
+		if (st.in_line && now - st.line_started_ms > message_ms) {
+			struct rpc_error err = { 0 };
+			rpc_error_set(&err, RPC_RESOURCE_LIMIT, "a message was not completed within %u s "
+				      "(limits.message_timeout_s): closing", d->config.message_timeout_s);
+			(void) rpc_peer_send(c->peer, rpc_response_error(NULL, &err, NULL));
+			log_info("Closing a connection of uid %u: a message took more than %u s",
+				 (unsigned) c->uid, d->config.message_timeout_s);
+			(void) rpc_peer_flush_and_close(c->peer, 0);
+		} else if (idle_ms && !st.in_line && !st.calls && !st.queued && !c->topics &&
+			   now - st.last_input_ms > idle_ms) {
+			log_debug("Closing a connection of uid %u idle for %u s", (unsigned) c->uid,
+				  d->config.idle_timeout_s);
+			rpc_peer_close(c->peer, 0);
+		}
+	}
 }
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t accepted, struct sockaddr *addr, int len,
@@ -78,33 +188,28 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t accepted, struct
 	struct daemon *d = userdata;
 	int r;
 
-	if (d->n_clients >= d->config.max_connections) {   /* limits.max_connections */
-		char msg[256];
-		int msg_len = snprintf(msg, sizeof(msg), "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32004,\"message\":"
-				   "\"too many connections: at most %u (limits.max_connections)\",\"data\":"
-				   "{\"class\":\"ResourceLimit\",\"limit\":\"max_connections\",\"max\":%u}},"
-				   "\"id\":null}\n", d->config.max_connections, d->config.max_connections);
-		ssize_t n = send(fd, msg, (size_t) msg_len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		(void) n;
-		log_debug("Refused a connection: %u open (limits.max_connections)", d->n_clients);
-		return;
-	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return;
 	c->daemon = d;
-	if (client_set_role(d, c, fd) < 0)
+	if (client_admit(d, c, fd) < 0)
 		return;
 	r = rpc_peer_new(d->base, TAKE_FD(fd), &client_ops, c, &c->peer);
 	if (r < 0) {
 		log_warning_errno(r, "Failed to set up a client connection, ignoring: %m");
 		return;
 	}
-	if (d->config.max_message_kib != RPC_MAX_MESSAGE >> 10)   /* limits.max_message_kib */
-		rpc_peer_set_max_message(c->peer, (size_t) d->config.max_message_kib << 10);
+	rpc_peer_set_data(c->peer, c);   /* a call's client: method_call_owner */
+	client_set_limits(d, c);
 	c->next = d->clients;
 	d->clients = TAKE_PTR(c);   /* client_closed frees it */
 	d->n_clients++;
+	if (!d->sweep_ev)
+		d->sweep_ev = event_new(d->base, -1, EV_PERSIST, on_sweep, d);
+	if (d->sweep_ev && !evtimer_pending(d->sweep_ev, NULL)) {
+		struct timeval tv = { CLIENT_SWEEP_MS / 1000, (CLIENT_SWEEP_MS % 1000) * 1000 };
+		evtimer_add(d->sweep_ev, &tv);
+	}
 }
 
 static void on_resume_accept(evutil_socket_t fd, short what, void *userdata)
@@ -196,4 +301,7 @@ void server_close(struct daemon *d)
 	d->listener = NULL;
 	while (d->clients)
 		rpc_peer_close(d->clients->peer, 0);   /* client_closed unlinks it */
+	if (d->sweep_ev)
+		event_free(d->sweep_ev);
+	d->sweep_ev = NULL;
 }

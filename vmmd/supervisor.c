@@ -88,9 +88,11 @@ static int load_config(const char *path, struct daemon_config *cfg, struct acces
 	if (!others_given && cfg->others_set)
 		access->others = (enum access_role) cfg->others;
 	log_debug("Config %s: %zu access rules, others %s; limits: %u VMs, %" PRIu64 " MiB guest memory "
-		  "(0: unlimited), %u connections, %u KiB console, %u KiB messages",
+		  "(0: unlimited), %u connections (%u per user, %u for admins), idle %u s, message %u s, "
+		  "%u KiB console, %u KiB messages",
 		  path, cfg->n_rules, access_role_name(access->others), cfg->max_vms, cfg->max_total_memory_mib,
-		  cfg->max_connections, cfg->console_buffer_kib, cfg->max_message_kib);
+		  cfg->max_connections, cfg->max_connections_per_user, cfg->admin_connections,
+		  cfg->idle_timeout_s, cfg->message_timeout_s, cfg->console_buffer_kib, cfg->max_message_kib);
 	return 0;
 }
 
@@ -291,7 +293,8 @@ static void daemon_free(struct daemon *d, int listen_fd)
 
 static int run(struct supervisor_args *args)
 {
-	struct daemon d = { .log_level_name = args->level_name, .socket_path = args->socket_path };
+	struct daemon d = { .log_level_name = args->level_name, .socket_path = args->socket_path,
+			    .output_budget = { .max = CLIENTS_OUTPUT_BUDGET } };
 	char self[PATH_MAX];
 	ssize_t n;
 	int listen_fd, r;

@@ -69,6 +69,10 @@ static void assert_defaults(const struct daemon_config *c)
 	assert_int_equal(c->max_vms, 1024);
 	assert_int_equal(c->max_total_memory_mib, 0);
 	assert_int_equal(c->max_connections, 256);
+	assert_int_equal(c->max_connections_per_user, 32);
+	assert_int_equal(c->admin_connections, 8);
+	assert_int_equal(c->idle_timeout_s, 900);
+	assert_int_equal(c->message_timeout_s, 30);
 	assert_int_equal(c->console_buffer_kib, 64);
 	assert_int_equal(c->max_message_kib, 1024);
 }
@@ -119,6 +123,21 @@ static void test_limits(void **state)
 	c = load_ok("{ \"limits\": { \"max_total_memory_mib\": 0 } }");
 	assert_int_equal(c.max_total_memory_mib, 0);
 
+	/* Connections (issue 14, finding 11). Slots for admins not given: a
+	 * quarter of a small total at most; given, they must leave some. */
+	c = load_ok("{ \"limits\": { \"max_connections_per_user\": 4, \"admin_connections\": 2,"
+		    " \"idle_timeout_s\": 0, \"message_timeout_s\": 1 } }");
+	assert_int_equal(c.max_connections_per_user, 4);
+	assert_int_equal(c.admin_connections, 2);
+	assert_int_equal(c.idle_timeout_s, 0);
+	assert_int_equal(c.message_timeout_s, 1);
+	c = load_ok("{ \"limits\": { \"max_connections\": 3 } }");
+	assert_int_equal(c.admin_connections, 0);
+	c = load_ok("{ \"limits\": { \"max_connections\": 20 } }");
+	assert_int_equal(c.admin_connections, 5);
+	c = load_ok("{ \"limits\": { \"max_connections\": 3, \"admin_connections\": 2 } }");
+	assert_int_equal(c.admin_connections, 2);
+
 	static const struct bad_case bad[] = {
 		{ "{ \"limits\": { \"max_vms\": 0 } }", "limits.max_vms", "between 1 and 65536" },
 		{ "{ \"limits\": { \"max_vms\": 65537 } }", "limits.max_vms", "between 1 and 65536" },
@@ -134,6 +153,14 @@ static void test_limits(void **state)
 		  "between" },
 		{ "{ \"limits\": { \"max_connections\": 0 } }", "limits.max_connections", "between 1 and 65536" },
 		{ "{ \"limits\": { \"max_connections\": true } }", "limits.max_connections", "expected an integer" },
+		{ "{ \"limits\": { \"max_connections_per_user\": 0 } }", "limits.max_connections_per_user",
+		  "between 1 and 65536" },
+		{ "{ \"limits\": { \"max_connections\": 3, \"admin_connections\": 3 } }", "limits.admin_connections",
+		  "below max_connections (3)" },
+		{ "{ \"limits\": { \"admin_connections\": 256 } }", "limits.admin_connections",
+		  "below max_connections (256)" },
+		{ "{ \"limits\": { \"idle_timeout_s\": 86401 } }", "limits.idle_timeout_s", "between 0 and 86400" },
+		{ "{ \"limits\": { \"message_timeout_s\": 0 } }", "limits.message_timeout_s", "between 1 and 3600" },
 		{ "{ \"limits\": { \"console_buffer_kib\": 3 } }", "limits.console_buffer_kib", "between 4 and 16384" },
 		{ "{ \"limits\": { \"console_buffer_kib\": 16385 } }", "limits.console_buffer_kib", "between 4 and 16384" },
 		{ "{ \"limits\": { \"max_message_kib\": 63 } }", "limits.max_message_kib", "between 64 and 8192" },
