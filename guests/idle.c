@@ -7,6 +7,11 @@
  * mode KVM halts the vCPU in the kernel, in shadow mode vmmd emulates the
  * hlt and its vCPU thread sleeps.
  *
+ * With "touch=1" it first reads one byte of every 4 KiB page of its
+ * memory (through vmmd's identity map), so that in shadow mode vmmd builds
+ * a shadow mapping for each: a guest with many (mmu.shadow's paging,
+ * tests/e2e/test_shadow.py). It prints "idle: touched N pages".
+ *
  * Keeps vmmd's boot GDT (code selector 0x08) and page tables; no popf
  * (shadow-mode guest contract, guests/README.md).
  */
@@ -39,6 +44,13 @@ void guest_main(const struct guest_boot *b)
 	for (v = 0; v < 256; v++)
 		idt_set_gate(idt, v, v < 32 ? idle_exc : idle_irq, 0);
 	idt_load(idt, sizeof(idt));
+	if (cmdline_int("touch", 0) == 1) {
+		unsigned long pages = 0;
+
+		for (uint64_t a = 4096; a + 4096 <= b->memory_bytes; a += 4096, pages++)
+			(void) *(volatile const uint8_t *) (uintptr_t) a;
+		printf("idle: touched %lu pages\n", pages);
+	}
 	printf("idle: ready\n");
 	for (;;)
 		__asm__ volatile("sti\n\thlt" : : : "memory");

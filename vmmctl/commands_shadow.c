@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* vmmctl shadow NAME [--root kernel|user] [--limit N]: the shadow page tables vmmd built. */
+/* vmmctl shadow NAME [--root kernel|user] [--limit N]: the shadow page tables vmmd built,
+ * every page of them (mmu.shadow's `next`), as one result. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,58 @@ static void print_root(struct json_object *root)
 	}
 }
 
+#define SHADOW_MAX_PAGES 4096   /* 16 M mappings: a guest that outgrows this is still listed in part */
+
+/* Append a page's roots to the result's; a root cut by the page goes on in
+ * the next page's first entry, which joins it. */
+static void merge_page(struct json_object *res, struct json_object *page)
+{
+	struct json_object *roots = json_lookup(res, "roots"), *more = json_lookup(page, "roots");
+	for (size_t i = 0; more && i < json_object_array_length(more); i++) {
+		struct json_object *r = json_object_array_get_idx(more, i);
+		size_t n = json_object_array_length(roots);
+		struct json_object *last = n ? json_object_array_get_idx(roots, n - 1) : NULL;
+		if (i == 0 && last &&
+		    strcmp(json_lookup_str(last, "kind", ""), json_lookup_str(r, "kind", "?")) == 0 &&
+		    strcmp(json_lookup_str(last, "guest_cr3", ""), json_lookup_str(r, "guest_cr3", "?")) == 0) {
+			struct json_object *to = json_lookup(last, "mappings"), *from = json_lookup(r, "mappings");
+			for (size_t j = 0; to && from && j < json_object_array_length(from); j++)
+				json_object_array_add(to, json_object_get(json_object_array_get_idx(from, j)));
+			json_object_object_add(last, "truncated", json_object_get(json_lookup(r, "truncated")));
+			continue;
+		}
+		json_object_array_add(roots, json_object_get(r));
+	}
+	json_object_object_add(res, "stats", json_object_get(json_lookup(page, "stats")));
+	json_object_object_add(res, "next", json_object_get(json_lookup(page, "next")));
+}
+
+/* mmu.shadow until its `next` is null. */
+static int shadow_all(struct ctl *ctl, struct json_object *params, struct json_object **ret)
+{
+	struct json_object *res = NULL;
+	for (int pages = 0; pages < SHADOW_MAX_PAGES; pages++) {
+		struct json_object *page;
+		int r = ctl_call(ctl, "mmu.shadow", json_object_get(params), &page);
+		if (r < 0) {
+			json_object_put(res);
+			return r;
+		}
+		if (!res)
+			res = page;
+		else {
+			merge_page(res, page);
+			json_object_put(page);
+		}
+		struct json_object *next = json_lookup(res, "next");
+		if (!json_object_is_type(next, json_type_string))
+			break;
+		json_object_object_add(params, "cursor", json_object_get(next));
+	}
+	*ret = res;
+	return 0;
+}
+
 static int cmd_shadow(struct ctl *ctl, const struct cmd_args *args)
 {
 	struct json_object *params = ctl_params_name(args->argv[0]), *res;
@@ -66,7 +119,8 @@ static int cmd_shadow(struct ctl *ctl, const struct cmd_args *args)
 		}
 		json_object_object_add(params, ints[i] + 2, json_object_new_int64(n));
 	}
-	int r = ctl_call(ctl, "mmu.shadow", params, &res);
+	int r = shadow_all(ctl, params, &res);
+	json_object_put(params);
 	if (r < 0)
 		return r;
 	if (ctl->json) {

@@ -59,7 +59,8 @@ const struct method vmm_methods[] = {
 		      { "root", PARAM_STRING, false, "kernel, user or all (default)" },
 		      { "from", PARAM_INT, false, "lowest virtual address listed" },
 		      { "to", PARAM_INT, false, "highest virtual address listed" },
-		      { "limit", PARAM_INT, false, "mappings per root (default 256)" } } },
+		      { "limit", PARAM_INT, false, "mappings per root in one reply (default 256)" },
+		      { "cursor", PARAM_STRING, false, "where to go on: an earlier reply's next" } } },
 	/* Introspection and control (methods_inspect.c, docs/introspection.md). */
 	{ .name = "vcpu.state", .summary = "A vCPU's registers, segments, control registers and guest PCB",
 	  .fn = method_vcpu_state, .role = ACCESS_READ, .takes_vm = true, .states = LIVE,

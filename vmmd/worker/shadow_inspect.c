@@ -11,12 +11,10 @@
 #include "vmmd/worker/vm.h"
 #include "vmmd/worker/xenpv_guest.h"
 
-#define MAPPINGS_DEFAULT 256
-#define MAPPINGS_MAX     65536
 
 static struct json_object *u64(uint64_t v) { return json_object_new_uint64(v); }
 
-static struct json_object *hex(uint64_t v)
+struct json_object *shadow_inspect_hex(uint64_t v)
 {
 	char buf[24];
 	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long) v);
@@ -36,6 +34,8 @@ static struct json_object *mnemonic_counts(const struct shadow_mnemonic_count *t
 		*ret_total = total;
 	return o;
 }
+
+static struct json_object *hex(uint64_t v) { return shadow_inspect_hex(v); }
 
 void shadow_inspect_stats(struct vm *vm, struct json_object *o)
 {
@@ -95,107 +95,6 @@ void shadow_inspect_stats(struct vm *vm, struct json_object *o)
 	json_object_object_add(pt, "guest", u64(st.guest_pt_switches));
 	json_object_object_add(pt, "shadow", u64(st.mmu.root_loads));
 	json_object_object_add(o, "pt_switches", pt);
-}
-
-struct mapping_walk {
-	struct json_object *list;
-	uint64_t limit, count;
-	bool truncated;
-};
-
-static int add_mapping(void *userdata, const struct smmu_mapping *m)
-{
-	struct mapping_walk *w = userdata;
-	if (w->count >= w->limit) {
-		w->truncated = true;
-		return 1;   /* stop */
-	}
-	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "virtual", hex(m->va));
-	json_object_object_add(o, "machine", hex(m->mpa));
-	json_object_object_add(o, "size", u64(m->size));
-	json_object_object_add(o, "flags", hex(m->flags));
-	json_object_object_add(o, "guest_pte", hex(m->guest_pte));
-	json_object_object_add(o, "guest_pte_address", hex(m->guest_pte_gpa));
-	json_object_array_add(w->list, o);
-	w->count++;
-	return 0;
-}
-
-struct root_walk {
-	struct vm *vm;
-	struct json_object *roots;
-	const char *want;     /* "kernel", "user" or "all" */
-	uint64_t from, to, limit;
-	uint64_t current_cr3;
-};
-
-static int add_root(void *userdata, uint64_t guest_cr3, bool user, uint64_t root_mpa)
-{
-	struct root_walk *rw = userdata;
-	const char *kind = user ? "user" : "kernel";
-	if (strcmp(rw->want, "all") != 0 && strcmp(rw->want, kind) != 0)
-		return 0;
-	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "kind", json_object_new_string(kind));
-	json_object_object_add(o, "guest_cr3", hex(guest_cr3));
-	json_object_object_add(o, "machine", hex(root_mpa));
-	json_object_object_add(o, "current", json_object_new_boolean(guest_cr3 == rw->current_cr3));
-	struct mapping_walk mw = { .list = json_object_new_array(), .limit = rw->limit };
-	smmu_foreach_mapping(rw->vm->shadow->smmu, guest_cr3, user, rw->from, rw->to, add_mapping, &mw);
-	json_object_object_add(o, "mappings", mw.list);
-	json_object_object_add(o, "truncated", json_object_new_boolean(mw.truncated));
-	json_object_array_add(rw->roots, o);
-	return 0;
-}
-
-static uint64_t param_u64(struct json_object *params, const char *name, uint64_t dflt)
-{
-	struct json_object *v;
-	if (!params || !json_object_object_get_ex(params, name, &v))
-		return dflt;
-	return (uint64_t) json_object_get_int64(v);
-}
-
-void shadow_inspect_mmu(struct worker *w, struct vm *vm, struct rpc_call *call)
-{
-	if (!vm->shadow) {
-		struct rpc_error err = { 0 };
-		worker_error_set(&err, WORKER_ERROR_UNSUPPORTED, NULL,
-				 "mmu.shadow: this VM runs in hw mode (KVM's paging, not vmmd's)");
-		rpc_call_error(call, &err, NULL);
-		return;
-	}
-	struct json_object *v;
-	const char *root = "all";
-	if (call->params && json_object_object_get_ex(call->params, "root", &v))
-		root = json_object_get_string(v);
-	uint64_t vcpu = param_u64(call->params, "vcpu", 0);
-	struct root_walk rw = {
-		.vm = vm, .roots = json_object_new_array(), .want = root,
-		.from = param_u64(call->params, "from", 0),
-		.to = param_u64(call->params, "to", UINT64_MAX),
-		.limit = param_u64(call->params, "limit", MAPPINGS_DEFAULT),
-	};
-	if (rw.limit > MAPPINGS_MAX)
-		rw.limit = MAPPINGS_MAX;
-	if (vcpu < vm->n_vcpus && vm->vcpus[vcpu].shadow)
-		rw.current_cr3 = vm->vcpus[vcpu].shadow->cpu.pcb.cr3;
-	pthread_mutex_lock(&vm->shadow->lock);
-	smmu_foreach_root(vm->shadow->smmu, add_root, &rw);
-	pthread_mutex_unlock(&vm->shadow->lock);
-
-	struct json_object *res = json_object_new_object();
-	json_object_object_add(res, "strategy",
-			       json_object_new_string(vm->config->strategy == VM_SHADOW_VTLB ? "vtlb" : "cached"));
-	json_object_object_add(res, "roots", rw.roots);
-	struct json_object *stats = json_object_new_object();
-	shadow_inspect_stats(vm, stats);
-	struct json_object *sh;
-	if (json_object_object_get_ex(stats, "shadow", &sh))
-		json_object_object_add(res, "stats", json_object_get(sh));
-	json_object_put(stats);
-	rpc_call_result(call, res);
 }
 
 /* vcpu.state in shadow mode: the guest's registers as the engine keeps them
