@@ -174,6 +174,26 @@ def test_rules_and_others(d):
         other.stop()
 
 
+def test_many_groups_deny_rule(d):
+    """Issue 14, finding 12: with more than 64 supplementary groups the
+    kernel's SO_PEERGROUPS said ERANGE and vmmd ignored every group, so a
+    --no-access @GROUP rule let its members in (fail open). All groups are
+    read now: a member in group 50080 of 100 is refused; one not in it is
+    not, and an admin rule for a group found late applies too."""
+    require_root()
+    groups = [50000 + i for i in range(100)]
+    other = daemon_with(d, "--no-access", "@50080", "--admin", "@50099")
+    try:
+        open_up(other)
+        r = as_user(other, 40010, 40010, groups, None)
+        check(len(r) == 2 and r[0].get("error", {}).get("code") == PERMISSION_DENIED and r[1].get("eof"),
+              "a member of 100 groups, one of them refused, must be refused: %s" % show(r))
+        r = as_user(other, 40011, 40011, [g for g in groups if g != 50080], [("vm.pause", {"name": "nosuchvm"})])
+        expect_error(r[0], NO_SUCH_VM, "NoSuchVm", what="vm.pause by a member of admin group 50099 (the 99th)")
+    finally:
+        other.stop()
+
+
 def test_bad_access_options(d):
     for args, word in ((["--admin", "no-such-user-xyzzy"], "no such user"),
                        (["--read-only", "@no-such-group-xyzzy"], "no such user or group"),

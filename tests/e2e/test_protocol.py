@@ -77,6 +77,26 @@ def test_unknown_vm(d):
                      what="%s of an unknown VM" % method)
 
 
+def test_embedded_nul_refused(d):
+    """Issue 14, finding 18: "spin\u0000x" was cut to "spin" by every C
+    string that read it, so the call acted on another name than the one
+    sent. A string (or key) holding \u0000 is refused; the connection
+    stays usable."""
+    c = d.connect()
+    d.call("vm.create", {"config": vmmtest.guest_config("spin", "hello")})
+    try:
+        for raw in (b'{"jsonrpc":"2.0","method":"vm.info","params":{"name":"spin\\u0000x"},"id":1}\n',
+                    b'{"jsonrpc":"2.0","method":"vm.info","params":{"na\\u0000me":"spin"},"id":2}\n',
+                    b'{"jsonrpc":"2.0","method":"vm.info\\u0000.x","params":{"name":"spin"},"id":3}\n'):
+            resp = c.raw(raw)
+            expect_error(resp, PARSE_ERROR, what="a message with \\u0000 in a string: %s" % show(raw))
+            check("\\u0000" in resp["error"]["message"], "the error says why: %s" % show(resp))
+        still_answers(c, "strings with \\u0000")
+        check(result_of(c.call("vm.info", {"name": "spin"}))["name"] == "spin", "vm.info spin after them")
+    finally:
+        d.call("vm.destroy", {"name": "spin"})
+
+
 def test_oversized_message_keeps_connection(d):
     c = d.connect()
     big = {"jsonrpc": "2.0", "method": "vm.info", "id": 7, "params": {"name": "a" * (2 << 20)}}
