@@ -108,6 +108,7 @@ ROOMS_worker     := worker xenpv shadow common $(LOW_ROOMS)
 ROOMS_vmmd       := supervisor $(ROOMS_worker)
 ROOMS_vmmctl     := vmmctl config proto
 ROOMS_web        := web vmmctl common config proto   # vmmctl's socket rules and JSON reading, rpc_peer and log
+ROOMS_fuzz       := $(ROOMS_worker)   # test_fuzz_replay: every fuzz target (rpc_peer, the loaders)
 
 $(B)/%.a:
 	@mkdir -p $(@D)
@@ -324,28 +325,49 @@ FUZZ_FLAGS  ?= -max_len=1024 -timeout=10 -rss_limit_mb=2048
 FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=all -D_GNU_SOURCE -I. -std=gnu11 \
                $(shell pkg-config --cflags json-c 2>/dev/null)
-FUZZ_LIBS   := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c) -lm
-FUZZ_TARGETS := proto config virtio
+FUZZ_LIBS   := $(shell pkg-config --libs json-c libevent 2>/dev/null || echo -ljson-c -levent) -lm
+FUZZ_TARGETS := proto config virtio peer loader devices daemon_config
 
 fuzz-build: $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_TARGETS))
 
 $(FUZZ_B)/fuzz_proto: tests/fuzz/fuzz_proto.c $(PROTO_SRC) $(wildcard proto/*.h)
-$(FUZZ_B)/fuzz_config: tests/fuzz/fuzz_config.c $(CONFIG_SRC) $(wildcard config/*.h)
+$(FUZZ_B)/fuzz_config: tests/fuzz/fuzz_config.c $(CONFIG_SRC) $(wildcard config/*.h) tests/fuzz/daemon_config_check.h
 $(FUZZ_B)/fuzz_virtio: tests/fuzz/fuzz_virtio.c devices/virtio_mmio.c devices/virtqueue.c devices/virtio_blk.c \
 		       devices/virtio_console.c devices/virtio_rng.c $(wildcard devices/virtio*.h devices/virtqueue.h)
+$(FUZZ_B)/fuzz_peer: tests/fuzz/fuzz_peer.c vmmd/common/rpc_peer.c vmmd/common/log.c \
+		     vmmd/common/worker_protocol.c $(PROTO_SRC) $(wildcard proto/*.h vmmd/common/*.h)
+$(FUZZ_B)/fuzz_loader: tests/fuzz/fuzz_loader.c vmmd/worker/elf_loader.c vmmd/worker/image_file.c \
+		       vmmd/worker/linux_boot.c vmmd/worker/linux_pvh.c vmmd/worker/linux_bzimage.c \
+		       vmmd/worker/mptable.c vmmd/worker/guest_memory.c vmmd/worker/boot.c \
+		       $(wildcard vmmd/worker/elf_loader.h vmmd/worker/linux_boot.h vmmd/worker/boot.h)
+$(FUZZ_B)/fuzz_devices: tests/fuzz/fuzz_devices.c devices/uart16550.c devices/pit8254.c devices/pic8259.c \
+			devices/cmos_rtc.c devices/i8042.c $(wildcard devices/*.h)
+$(FUZZ_B)/fuzz_daemon_config: tests/fuzz/fuzz_daemon_config.c $(CONFIG_SRC) $(wildcard config/*.h) \
+			      tests/fuzz/daemon_config_check.h
 $(FUZZ_B)/fuzz_%:
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  FUZZCC  $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS)
 
+# Per target: a dictionary, and what each run may cost. fuzz_proto asserts
+# its memory: no allocation over 1 MiB (a message is 512 bytes there, its
+# value budget 64 KiB) and at most 512 MiB resident for the whole run.
+FUZZ_DICT_proto          := -dict=tests/fuzz/json.dict
+FUZZ_DICT_config         := -dict=tests/fuzz/json.dict
+FUZZ_DICT_daemon_config  := -dict=tests/fuzz/json.dict
+FUZZ_DICT_peer           := -dict=tests/fuzz/json.dict
+FUZZ_EXTRA_proto         := -malloc_limit_mb=1 -rss_limit_mb=512
+FUZZ_EXTRA_loader        := -max_len=65536
+
 fuzz: fuzz-build
 	@for t in $(FUZZ_TARGETS); do \
 		mkdir -p $(FUZZ_B)/corpus/$$t $(FUZZ_B)/crashes; \
 		echo "  FUZZ    $$t: $(FUZZ_RUNS) runs"; \
+		opts=; \
+		$(foreach t,$(FUZZ_TARGETS),[ $$t = $(t) ] && opts="$(FUZZ_DICT_$(t)) $(FUZZ_EXTRA_$(t))";) \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		ASAN_OPTIONS=malloc_context_size=8:quarantine_size_mb=64 \
-		dict=-dict=tests/fuzz/json.dict; [ $$t = virtio ] && dict=; \
-		$(FUZZ_B)/fuzz_$$t -runs=$(FUZZ_RUNS) $(FUZZ_FLAGS) $$dict \
+		$(FUZZ_B)/fuzz_$$t -runs=$(FUZZ_RUNS) $(FUZZ_FLAGS) $$opts \
 			-artifact_prefix=$(FUZZ_B)/crashes/$$t- -print_final_stats=1 \
 			$(FUZZ_B)/corpus/$$t tests/fuzz/corpus/$$t tests/fuzz/regressions/$$t \
 			>$(FUZZ_B)/fuzz_$$t.log 2>&1 || { tail -n 40 $(FUZZ_B)/fuzz_$$t.log; exit 1; }; \

@@ -26,6 +26,7 @@
 
 #include "config/daemon_config.h"
 #include "config/vm_config.h"
+#include "tests/fuzz/daemon_config_check.h"
 
 #define fuzz_assert(cond, ...) do {                                    \
 		if (!(cond)) {                                         \
@@ -80,36 +81,6 @@ static void check_round_trip(const struct vm_config *c)
 	free(t1);
 }
 
-static void check_daemon_config(struct json_object *obj)
-{
-	struct config_error err = { 0 };
-	struct daemon_config c;
-	int r = daemon_config_from_json(obj, &c, &err);
-
-	if (r < 0) {
-		fuzz_assert(r == -EINVAL, "daemon config: unexpected error %d", r);
-		check_error(&err);
-		return;
-	}
-	fuzz_assert(c.max_vms >= 1 && c.max_vms <= DAEMON_MAX_VMS_MAX, "max_vms %u", c.max_vms);
-	fuzz_assert(c.max_total_memory_mib <= DAEMON_MAX_MEMORY_MIB_MAX, "max_total_memory_mib out of range");
-	fuzz_assert(c.max_connections >= 1 && c.max_connections <= DAEMON_MAX_CONNECTIONS_MAX, "max_connections");
-	fuzz_assert(c.console_buffer_kib >= DAEMON_CONSOLE_KIB_MIN && c.console_buffer_kib <= DAEMON_CONSOLE_KIB_MAX,
-		    "console_buffer_kib %u", c.console_buffer_kib);
-	fuzz_assert(c.max_message_kib >= DAEMON_MESSAGE_KIB_MIN && c.max_message_kib <= DAEMON_MESSAGE_KIB_MAX,
-		    "max_message_kib %u", c.max_message_kib);
-	fuzz_assert(daemon_role_name(c.others), "others %d", (int) c.others);
-	fuzz_assert(c.n_rules <= DAEMON_CONFIG_MAX_RULES, "%zu rules", c.n_rules);
-	for (size_t i = 0; i < c.n_rules; i++) {
-		const struct daemon_access_rule *rule = &c.rules[i];
-		fuzz_assert(memchr(rule->who, '\0', sizeof(rule->who)), "rule %zu: who not terminated", i);
-		fuzz_assert(rule->who[0] && (rule->who[0] != '@' || rule->who[1]), "rule %zu: empty who", i);
-		fuzz_assert(daemon_role_name(rule->role), "rule %zu: role %d", i, (int) rule->role);
-		/* users before groups */
-		fuzz_assert(i == 0 || rule->who[0] == '@' || c.rules[i - 1].who[0] != '@', "rule %zu: a user after a group", i);
-	}
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -137,7 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		vm_config_free(c);
 	}
 
-	check_daemon_config(obj);
+	daemon_config_check(obj);
 
 	/* Relative paths made absolute: a valid config stays valid, or the
 	 * resolver names the field that became too long. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Replays the fuzzing corpus and every crash the fuzzers found
- * (tests/fuzz/corpus/{proto,config,virtio}, tests/fuzz/regressions/{...})
+ * (tests/fuzz/corpus/{proto,config,virtio,peer,loader,devices,daemon_config},
+ * tests/fuzz/regressions/{...})
  * through the libFuzzer targets themselves, built here with the normal
  * compiler and without libFuzzer: a regression aborts, and this test with
  * it, naming the file first. Run from the repo root, or set TEST_FUZZ_DIR.
@@ -28,6 +29,22 @@
 
 #define LLVMFuzzerTestOneInput fuzz_virtio_one
 #include "tests/fuzz/fuzz_virtio.c"
+#undef LLVMFuzzerTestOneInput
+
+#define LLVMFuzzerTestOneInput fuzz_peer_one
+#include "tests/fuzz/fuzz_peer.c"
+#undef LLVMFuzzerTestOneInput
+
+#define LLVMFuzzerTestOneInput fuzz_loader_one
+#include "tests/fuzz/fuzz_loader.c"
+#undef LLVMFuzzerTestOneInput
+
+#define LLVMFuzzerTestOneInput fuzz_devices_one
+#include "tests/fuzz/fuzz_devices.c"
+#undef LLVMFuzzerTestOneInput
+
+#define LLVMFuzzerTestOneInput fuzz_daemon_config_one
+#include "tests/fuzz/fuzz_daemon_config.c"
 #undef LLVMFuzzerTestOneInput
 
 typedef int (*fuzz_fn)(const uint8_t *data, size_t size);
@@ -120,6 +137,25 @@ static void test_regressions(void **state)
 	assert_true(n >= 3);
 }
 
+/* Each newer target: its seeds (at least a few) and every regression. */
+static void test_new_targets(void **state)
+{
+	static const struct { const char *name; fuzz_fn fn; size_t min_seeds; } targets[] = {
+		{ "peer", fuzz_peer_one, 4 },
+		{ "loader", fuzz_loader_one, 4 },
+		{ "devices", fuzz_devices_one, 4 },
+		{ "daemon_config", fuzz_daemon_config_one, 4 },
+	};
+	char sub[64];
+
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		snprintf(sub, sizeof(sub), "corpus/%s", targets[i].name);
+		assert_true(replay_dir(sub, targets[i].fn) >= targets[i].min_seeds);
+		snprintf(sub, sizeof(sub), "regressions/%s", targets[i].name);
+		replay_dir(sub, targets[i].fn);
+	}
+}
+
 /* The targets on inputs that need no file: empty, and every byte alone. */
 static void test_tiny_inputs(void **state)
 {
@@ -130,7 +166,11 @@ static void test_tiny_inputs(void **state)
 		assert_int_equal(fuzz_proto_one(&c, 1), 0);
 		assert_int_equal(fuzz_config_one(&c, 1), 0);
 		assert_int_equal(fuzz_virtio_one(&c, 1), 0);
+		assert_int_equal(fuzz_loader_one(&c, 1), 0);
+		assert_int_equal(fuzz_devices_one(&c, 1), 0);
 	}
+	assert_int_equal(fuzz_peer_one((const uint8_t *) "", 0), 0);
+	assert_int_equal(fuzz_daemon_config_one((const uint8_t *) "", 0), 0);
 }
 
 int main(void)
@@ -140,6 +180,7 @@ int main(void)
 		cmocka_unit_test(test_config_corpus),
 		cmocka_unit_test(test_virtio_corpus),
 		cmocka_unit_test(test_regressions),
+		cmocka_unit_test(test_new_targets),
 		cmocka_unit_test(test_tiny_inputs),
 	};
 
