@@ -81,9 +81,20 @@ void cmos_rtc_init(struct cmos_rtc *rtc, time_t (*now)(void *userdata), void *us
 	rtc->ram[REG_D] = D_VRT;
 }
 
+/*
+ * While SET is on the guest writes any byte to any clock register, so what
+ * is read back can be out of its field's range: a month 0, a year before
+ * 1900, hence a negative one. BCD has room for 0..99: wrap into it (found
+ * by tests/fuzz/fuzz_devices.c: a negative value shifted left).
+ */
 static uint8_t encode(const struct cmos_rtc *rtc, int v)
 {
-	return rtc->ram[REG_B] & B_BINARY ? (uint8_t) v : (uint8_t) (((v / 10) << 4) | (v % 10));
+	if (rtc->ram[REG_B] & B_BINARY)
+		return (uint8_t) v;
+	v %= 100;
+	if (v < 0)
+		v += 100;
+	return (uint8_t) (((v / 10) << 4) | (v % 10));
 }
 
 static int decode(const struct cmos_rtc *rtc, uint8_t v)
