@@ -2,7 +2,11 @@
 /*
  * One JSON-RPC message in flight: splits a batch into calls, collects their
  * completions (now or later, in any order) and sends one reply in request
- * order once the last call is done.
+ * order once the last call is done. Each entry is serialized when its call
+ * completes and its objects freed: a batch costs its text, not text and
+ * objects, and the work of a long reply is spread over the completions
+ * instead of done in one piece at the end (an admin's call waits behind
+ * that piece).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -10,12 +14,14 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "proto/exchange.h"
 
 struct exchange_slot {
 	struct rpc_call call;
-	struct json_object *response;  /* this entry of the reply; NULL: none */
+	char *text;                    /* this entry of the reply, serialized; NULL: none */
+	size_t len;
 	bool dispatch;                 /* a valid call, handed to ops.handle */
 	bool pending;                  /* dispatched and not completed yet */
 	bool silent;                   /* a notification: no reply entry */
@@ -39,37 +45,70 @@ struct rpc_exchange {
 static void exchange_free(struct rpc_exchange *x)
 {
 	for (size_t i = 0; i < x->n_slots; i++)
-		json_object_put(x->slots[i].response);
+		free(x->slots[i].text);
 	json_object_put(x->msg);
 	free(x);
 }
 
+/* An entry's text, as rpc_serialize_line writes it without the newline;
+ * resp is put. Nothing (NULL) on ENOMEM: the entry is lost, not the reply. */
+static void slot_set(struct exchange_slot *s, struct json_object *resp)
+{
+	size_t len;
+	char *line = resp ? rpc_serialize_line(resp, &len) : NULL;
+
+	json_object_put(resp);
+	if (!line)
+		return;
+	s->text = line;
+	s->len = len - 1;
+}
+
+/* The reply line: one entry, or the entries in request order as an array. */
+static char *exchange_line(struct rpc_exchange *x, size_t *ret_len)
+{
+	size_t len = x->batch ? 2 : 0, n = 0;
+	char *line, *p;
+
+	for (size_t i = 0; i < x->n_slots; i++)
+		if (x->slots[i].text) {
+			len += x->slots[i].len + (n ? 1 : 0);
+			n++;
+		}
+	if (n == 0)
+		return NULL;
+	line = malloc(len + 2);
+	if (!line)
+		return NULL;   /* ENOMEM: nothing can be sent */
+	p = line;
+	if (x->batch)
+		*p++ = '[';
+	n = 0;
+	for (size_t i = 0; i < x->n_slots; i++) {
+		struct exchange_slot *s = &x->slots[i];
+
+		if (!s->text)
+			continue;
+		if (n++)
+			*p++ = ',';
+		memcpy(p, s->text, s->len);
+		p += s->len;
+	}
+	if (x->batch)
+		*p++ = ']';
+	*p++ = '\n';
+	*p = '\0';
+	*ret_len = (size_t) (p - line);
+	return line;
+}
+
 static void exchange_finish(struct rpc_exchange *x)
 {
-	struct json_object *reply = NULL;
+	size_t len = 0;
+	char *line = exchange_line(x, &len);
 
-	if (x->batch) {
-		for (size_t i = 0; i < x->n_slots; i++) {
-			struct json_object *resp = x->slots[i].response;
-
-			if (!resp)
-				continue;
-			if (!reply) {
-				reply = json_object_new_array_ext((int) x->n_slots);
-				if (!reply)
-					break;   /* ENOMEM: nothing can be sent */
-			}
-			if (json_object_array_add(reply, resp) < 0)
-				continue;    /* exchange_free puts it */
-			x->slots[i].response = NULL;
-		}
-	} else {
-		reply = x->slots[0].response;
-		x->slots[0].response = NULL;
-	}
-
-	if (reply)
-		x->ops.send(x->userdata, reply);
+	if (line)
+		x->ops.send(x->userdata, line, len);
 	if (x->ops.release)
 		x->ops.release(x->userdata);
 	exchange_free(x);
@@ -84,7 +123,7 @@ static void exchange_unref(struct rpc_exchange *x)
 /* The whole message refused with one error (not an array), id null. */
 static void exchange_refuse(struct rpc_exchange *x, const struct rpc_error *err)
 {
-	x->slots[0].response = rpc_response_error(NULL, err, NULL);
+	slot_set(&x->slots[0], rpc_response_error(NULL, err, NULL));
 }
 
 static void exchange_prepare(struct rpc_exchange *x, size_t i, struct json_object *req)
@@ -105,7 +144,7 @@ static void exchange_prepare(struct rpc_exchange *x, size_t i, struct json_objec
 		 * not even for bad params. */
 		if (rq.is_notification && err.code != RPC_INVALID_REQUEST)
 			return;
-		s->response = rpc_response_error(rq.id, &err, NULL);
+		slot_set(s, rpc_response_error(rq.id, &err, NULL));
 		return;
 	}
 	s->call = (struct rpc_call) {
@@ -231,7 +270,7 @@ void rpc_call_result(struct rpc_call *call, struct json_object *result)
 	if (s->silent)
 		json_object_put(result);
 	else
-		s->response = bounded_result(call->exchange, call->id, result);
+		slot_set(s, bounded_result(call->exchange, call->id, result));
 	exchange_unref(call->exchange);
 }
 
@@ -247,7 +286,7 @@ void rpc_call_error(struct rpc_call *call, const struct rpc_error *err, struct j
 	if (s->silent)
 		json_object_put(data);
 	else
-		s->response = rpc_response_error(call->id, err, data);
+		slot_set(s, rpc_response_error(call->id, err, data));
 	exchange_unref(call->exchange);
 }
 

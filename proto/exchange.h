@@ -7,7 +7,9 @@
  * the handler completes exactly once, now or later, with rpc_call_result or
  * rpc_call_error. When every call of the message is complete the exchange
  * builds the reply — one response object, or an array for a batch, in
- * request order, with notifications leaving no entry — hands it to `send`
+ * request order, with notifications leaving no entry — as one line of text
+ * (each entry is serialized when its call completes, so a long reply is
+ * never built as objects and serialized in one piece), hands it to `send`
  * (not called when there is nothing to send, e.g. only notifications), then
  * calls `release` and frees itself.
  *
@@ -39,8 +41,9 @@ struct rpc_call {
 struct rpc_exchange_ops {
 	/* Dispatch one valid call; must complete it exactly once (maybe later). */
 	void (*handle)(void *userdata, struct rpc_call *call);
-	/* The reply for the whole message; `response` is taken over. */
-	void (*send)(void *userdata, struct json_object *response);
+	/* The reply for the whole message: one line, '\n' included, NUL
+	 * terminated (not counted in len); malloc'd, taken over. */
+	void (*send)(void *userdata, char *line, size_t len);
 	/* The exchange is done and will not touch userdata again. May be NULL. */
 	void (*release)(void *userdata);
 };

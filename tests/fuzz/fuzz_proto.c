@@ -91,21 +91,29 @@ static void check_reply_object(struct json_object *r)
 	}
 }
 
-static void on_send(void *userdata, struct json_object *response)
+static void on_send(void *userdata, char *line, size_t len)
 {
 	struct fuzz_out *o = userdata;
 	struct json_object *back = NULL;
-	size_t len;
-	char *line = rpc_serialize_line(response, &len);
 
-	fuzz_assert(line && len > 0 && line[len - 1] == '\n', "reply does not serialize");
-	fuzz_assert(!memchr(line, '\n', len - 1), "serialized reply spans lines");
+	fuzz_assert(line && len > 0 && line[len - 1] == '\n' && line[len] == '\0', "reply is not one line");
+	fuzz_assert(!memchr(line, '\n', len - 1), "reply spans lines");
+	fuzz_assert(len - 1 <= FUZZ_MAX_REPLY || strstr(line, "\"error\""),
+		    "a reply of %zu bytes with results past the limit", len - 1);
 	fuzz_assert(rpc_framer_feed(o->check, line, len, check_frame, &back) == 0, "feed failed");
 	fuzz_assert(back, "reply line produced no value");
 	if (json_object_is_type(back, json_type_array)) {
+		size_t results = 2;
 		fuzz_assert(json_object_array_length(back) > 0, "empty batch reply");
-		for (size_t i = 0; i < json_object_array_length(back); i++)
-			check_reply_object(json_object_array_get_idx(back, i));
+		for (size_t i = 0; i < json_object_array_length(back); i++) {
+			struct json_object *r = json_object_array_get_idx(back, i);
+			if (json_object_object_get_ex(r, "result", NULL))
+				results += strlen(json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN |
+							JSON_C_TO_STRING_NOSLASHESCAPE)) + 1;
+			check_reply_object(r);
+		}
+		fuzz_assert(results <= FUZZ_MAX_REPLY + 1, "the batch's results take %zu bytes, past the limit",
+			    results);
 	} else
 		check_reply_object(back);
 	free(line);
@@ -114,7 +122,17 @@ static void on_send(void *userdata, struct json_object *response)
 	out_append(o, line, len);
 	free(line);
 	json_object_put(back);
+}
+
+/* A reply the harness makes itself (a framing error), sent as the exchange sends. */
+static void send_json(struct fuzz_out *o, struct json_object *response)
+{
+	size_t len;
+	char *line = rpc_serialize_line(response, &len);
+
 	json_object_put(response);
+	fuzz_assert(line, "reply does not serialize");
+	on_send(o, line, len);
 }
 
 static void on_handle(void *userdata, struct rpc_call *call)
@@ -149,7 +167,7 @@ static int on_frame(void *userdata, enum rpc_frame_status status, struct json_ob
 	if (status != RPC_FRAME_OK) {
 		fuzz_assert(why && why[0], "frame error without a reason");
 		rpc_framer_error(status, why, &err);
-		on_send(o, rpc_response_error(NULL, &err, NULL));
+		send_json(o, rpc_response_error(NULL, &err, NULL));
 		return 0;
 	}
 	o->n_later = 0;

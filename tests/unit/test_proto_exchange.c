@@ -70,14 +70,23 @@ static void h_handle(void *userdata, struct rpc_call *call)
 		complete(call);
 }
 
-static void h_send(void *userdata, struct json_object *response)
+static void h_send_json(struct harness *h, struct json_object *response)
 {
-	struct harness *h = userdata;
-
 	assert_non_null(response);
 	assert_true(h->n_sent < MAX_SENT);
 	h->sent[h->n_sent++] = response;
 	h->sent_at = ++h->events;
+}
+
+/* The exchange's send: one line, parsed back for the checks. */
+static void h_send(void *userdata, char *line, size_t len)
+{
+	struct harness *h = userdata;
+
+	assert_true(len > 0 && line[len - 1] == '\n' && line[len] == '\0');
+	assert_null(memchr(line, '\n', len - 1));
+	h_send_json(h, json_tokener_parse(line));
+	free(line);
 }
 
 static void h_release(void *userdata)
@@ -506,7 +515,7 @@ static int on_frame(void *userdata, enum rpc_frame_status status, struct json_ob
 
 	if (status != RPC_FRAME_OK) {
 		rpc_framer_error(status, why, &err);
-		h_send(h, rpc_response_error(NULL, &err, NULL));
+		h_send_json(h, rpc_response_error(NULL, &err, NULL));
 		return 0;
 	}
 	return rpc_exchange_start(msg, &h_ops, h, h->max_reply);

@@ -268,17 +268,20 @@ static void peer_flush(struct rpc_peer *p)
 	peer_wake(p);   /* the output may have drained below pause_output */
 }
 
-int rpc_peer_send(struct rpc_peer *p, struct json_object *msg)
+static void free_line(const void *data, size_t len, void *line)
+{
+	(void) data;
+	(void) len;
+	free(line);
+}
+
+/* Queue a serialized line (taken over), as rpc_peer_send. */
+static int peer_send_line(struct rpc_peer *p, char *line, size_t len)
 {
 	if (!p->open) {
-		json_object_put(msg);
+		free(line);
 		return -EPIPE;
 	}
-	size_t len;
-	char *line = rpc_serialize_line(msg, &len);
-	json_object_put(msg);
-	if (!line)
-		return -ENOMEM;
 	if (p->write_error) {   /* closing soon; the message is lost like the queued ones */
 		free(line);
 		return 0;
@@ -312,15 +315,34 @@ int rpc_peer_send(struct rpc_peer *p, struct json_object *msg)
 		peer_write_failed(p, -ENOBUFS);
 		return -ENOBUFS;
 	}
-	int r = 0;
-	if (add) {
-		r = evbuffer_add(p->out, line + done, add) < 0 ? -ENOMEM : 0;
-		peer_account(p);
-		if (!p->corked)
-			event_add(p->wev, NULL);
+	if (!add) {
+		free(line);
+		return 0;
 	}
-	free(line);
+	/* By reference: a reply of megabytes is not copied again. */
+	int r = 0;
+	if (evbuffer_add_reference(p->out, line + done, add, free_line, line) < 0) {
+		free(line);
+		r = -ENOMEM;
+	}
+	peer_account(p);
+	if (!p->corked)
+		event_add(p->wev, NULL);
 	return r;
+}
+
+int rpc_peer_send(struct rpc_peer *p, struct json_object *msg)
+{
+	if (!p->open) {
+		json_object_put(msg);
+		return -EPIPE;
+	}
+	size_t len;
+	char *line = rpc_serialize_line(msg, &len);
+	json_object_put(msg);
+	if (!line)
+		return -ENOMEM;
+	return peer_send_line(p, line, len);
 }
 
 static int write_all(int fd, const char *buf, size_t len, int timeout_ms)
@@ -454,10 +476,10 @@ static void exchange_handle(void *userdata, struct rpc_call *call)
 	p->ops->handle(p->userdata, p, call);
 }
 
-static void exchange_send(void *userdata, struct json_object *response)
+static void exchange_send(void *userdata, char *line, size_t len)
 {
 	struct peer_exchange *x = userdata;
-	(void) rpc_peer_send(x->peer, response);
+	(void) peer_send_line(x->peer, line, len);
 }
 
 static void exchange_release(void *userdata)
