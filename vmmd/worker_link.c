@@ -25,6 +25,7 @@
 /* A call waiting for one of the worker's RPC_CHANNEL_MAX_CALLS slots. */
 struct link_call {
 	struct link_call *next;
+	struct link_call *next_sent;   /* while at the worker */
 	uint64_t owner;
 	uint64_t tag;                  /* start tag: calls go out in tag order */
 	const char *method;
@@ -40,6 +41,7 @@ struct worker_link {
 	pid_t pid;
 	struct rpc_peer *peer;
 	unsigned at_worker;            /* calls sent, not answered */
+	struct link_call *sent;        /* those calls */
 	struct link_call *waiting;     /* by tag, then arrival */
 	uint64_t vtime;                /* tag of the last call sent */
 	struct rpc_call *start_call;   /* until the boot reply */
@@ -419,6 +421,11 @@ static void link_reply(void *userdata, struct json_object *result, const struct 
 {
 	struct link_call *c = userdata;
 	struct worker_link *w = c->link;
+	for (struct link_call **pp = &w->sent; *pp; pp = &(*pp)->next_sent)
+		if (*pp == c) {
+			*pp = c->next_sent;
+			break;
+		}
 	w->at_worker--;
 	c->fn(c->userdata, result, err);
 	free(c);
@@ -426,13 +433,32 @@ static void link_reply(void *userdata, struct json_object *result, const struct 
 		link_dispatch(w);   /* else link_closed fails what waits */
 }
 
-/* Send waiting calls while the worker has room. */
+static unsigned owner_at_worker(const struct worker_link *w, uint64_t owner)
+{
+	unsigned n = 0;
+	for (const struct link_call *c = w->sent; c; c = c->next_sent)
+		n += c->owner == owner;
+	return n;
+}
+
+/*
+ * Send waiting calls, in tag order, while the worker has room; an owner
+ * with RPC_CHANNEL_OWNER_CALLS at the worker already waits its turn, so
+ * what anyone else asks waits at most for those (one user's slow calls,
+ * mmu.shadow pages, cannot fill every slot).
+ */
 static void link_dispatch(struct worker_link *w)
 {
-	while (w->waiting && w->at_worker < RPC_CHANNEL_MAX_CALLS) {
-		struct link_call *c = w->waiting;
-		w->waiting = c->next;
-		w->vtime = c->tag;
+	struct link_call **pp = &w->waiting;
+	while (*pp && w->at_worker < RPC_CHANNEL_MAX_CALLS) {
+		struct link_call *c = *pp;
+		if (owner_at_worker(w, c->owner) >= RPC_CHANNEL_OWNER_CALLS) {
+			pp = &c->next;
+			continue;
+		}
+		*pp = c->next;
+		if (c->tag > w->vtime)
+			w->vtime = c->tag;
 		c->link = w;
 		int r = rpc_peer_call(w->peer, c->method, c->params, link_reply, c);
 		if (r < 0) {
@@ -442,6 +468,8 @@ static void link_dispatch(struct worker_link *w)
 			free(c);
 			continue;
 		}
+		c->next_sent = w->sent;
+		w->sent = c;
 		w->at_worker++;
 	}
 }

@@ -40,9 +40,11 @@
 
 /* The supervisor <-> worker channel: its messages carry mem.read/mem.write
  * data (1 MiB, base64), and the supervisor has at most this many calls at
- * one worker (worker_link.c queues the rest, fairly). */
+ * one worker, and of them at most RPC_CHANNEL_OWNER_CALLS of one user
+ * (worker_link.c queues the rest, fairly). */
 #define RPC_CHANNEL_MAX_MESSAGE (4u << 20)
-#define RPC_CHANNEL_MAX_CALLS   8
+#define RPC_CHANNEL_MAX_CALLS   4
+#define RPC_CHANNEL_OWNER_CALLS 1
 
 struct rpc_peer;
 
