@@ -8,7 +8,6 @@
 
 #include <stdbool.h>
 #include <event2/event.h>
-#include <event2/listener.h>
 
 #include "config/daemon_config.h"
 #include "vmmd/access.h"
@@ -17,10 +16,23 @@
 
 struct client;
 
+/*
+ * Event priorities (libevent: when several events are ready, the lower
+ * number runs first). The workers' channels and admins' connections come
+ * before everyone else's, so an admin's call and its worker's answer are
+ * not queued behind what hostile read clients keep the loop busy with.
+ */
+enum daemon_priority {
+	DAEMON_PRIO_ADMIN = 0,     /* admin connections, worker channels */
+	DAEMON_PRIO_DEFAULT = 1,   /* the listener, signals, timers */
+	DAEMON_PRIO_CLIENT = 2,    /* other connections */
+	DAEMON_PRIORITIES
+};
+
 struct daemon {
 	struct event_base *base;
 	struct registry registry;
-	struct evconnlistener *listener;
+	struct event *listener;      /* the control socket: accepting (server.c) */
 	struct event *sigchld_ev, *sigterm_ev, *sigint_ev;
 	char *socket_path;
 	char *self_exe;              /* what workers are exec'd from */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "vmmd/server.h"
 
 #define ACCEPT_PAUSE_MS 200   /* after EMFILE: let fds free up (tmux server.c) */
+#define ACCEPT_BATCH    8     /* connections taken per wake-up */
 
 static void client_unlink(struct daemon *d, struct client *c)
 {
@@ -150,6 +152,7 @@ static void client_set_limits(struct daemon *d, struct client *c)
 	l.budget = admin ? NULL : &d->output_budget;
 	if (rpc_peer_set_limits(c->peer, &l) < 0)
 		log_warning("Cannot set a connection's limits, keeping the defaults");
+	(void) rpc_peer_set_priority(c->peer, admin ? DAEMON_PRIO_ADMIN : DAEMON_PRIO_CLIENT);
 }
 
 /* Idle connections and messages that never end (finding 11, 3). */
@@ -180,12 +183,10 @@ static void on_sweep(evutil_socket_t fd, short what, void *userdata)
 	}
 }
 
-static void on_accept(struct evconnlistener *l, evutil_socket_t accepted, struct sockaddr *addr, int len,
-		      void *userdata)
+static void client_accept(struct daemon *d, int accepted)
 {
 	_cleanup_close_ int fd = accepted;
 	_cleanup_free_ struct client *c = NULL;
-	struct daemon *d = userdata;
 	int r;
 
 	c = calloc(1, sizeof(*c));
@@ -216,21 +217,39 @@ static void on_resume_accept(evutil_socket_t fd, short what, void *userdata)
 {
 	struct daemon *d = userdata;
 	if (d->listener)
-		evconnlistener_enable(d->listener);
+		event_add(d->listener, NULL);
 }
 
-static void on_accept_error(struct evconnlistener *l, void *userdata)
+/*
+ * At most ACCEPT_BATCH connections per wake-up, not "until EAGAIN" (libevent's
+ * evconnlistener): a client connecting and hanging up as fast as it can
+ * would otherwise keep the loop accepting while an admin's call waits. The
+ * event is level-triggered, so what is left is taken on the next turn,
+ * after the others (issue 14).
+ */
+static void on_accept_ready(evutil_socket_t lfd, short what, void *userdata)
 {
 	struct daemon *d = userdata;
-	int err = EVUTIL_SOCKET_ERROR();
-	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
-		log_warning_errno(err, "Cannot accept connections for now: %m");
-		evconnlistener_disable(l);
-		struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
-		event_base_once(d->base, -1, EV_TIMEOUT, on_resume_accept, d, &tv);
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			client_accept(d, fd);
+			continue;
+		}
+		int err = errno;
+		if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ECONNABORTED)
+			return;
+		if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+			/* Let fds free up (tmux server.c). */
+			log_warning_errno(err, "Cannot accept connections for now: %m");
+			event_del(d->listener);
+			struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+			event_base_once(d->base, -1, EV_TIMEOUT, on_resume_accept, d, &tv);
+			return;
+		}
+		log_warning_errno(err, "accept() failed, ignoring: %m");
 		return;
 	}
-	log_warning_errno(err, "accept() failed, ignoring: %m");
 }
 
 static int mkdir_parents(const char *path)
@@ -280,24 +299,29 @@ int server_listen(struct daemon *d, const char *path, int listen_fd)
 		if (fd < 0)
 			return fd;
 	} else if (evutil_make_socket_nonblocking(fd) < 0) {
-		/* systemd hands sockets over blocking (NonBlocking=no); libevent's
-		 * listener accepts until EAGAIN, so a blocking one hangs the loop. */
+		/* systemd hands sockets over blocking (NonBlocking=no); accepting
+		 * from a blocking one would hang the loop. */
 		return -errno;
 	}
-	d->listener = evconnlistener_new(d->base, on_accept, d,
-					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
-	if (!d->listener) {
+	(void) fcntl(fd, F_SETFD, FD_CLOEXEC);
+	d->listener = event_new(d->base, fd, EV_READ | EV_PERSIST, on_accept_ready, d);
+	if (!d->listener || event_priority_set(d->listener, DAEMON_PRIO_DEFAULT) < 0 ||
+	    event_add(d->listener, NULL) < 0) {
+		if (d->listener)
+			event_free(d->listener);
+		d->listener = NULL;
 		close(fd);
 		return -ENOMEM;
 	}
-	evconnlistener_set_error_cb(d->listener, on_accept_error);
 	return 0;
 }
 
 void server_close(struct daemon *d)
 {
-	if (d->listener)
-		evconnlistener_free(d->listener);
+	if (d->listener) {
+		close(event_get_fd(d->listener));
+		event_free(d->listener);
+	}
 	d->listener = NULL;
 	while (d->clients)
 		rpc_peer_close(d->clients->peer, 0);   /* client_closed unlinks it */

@@ -235,7 +235,7 @@ static int daemon_setup(struct daemon *d, struct supervisor_args *args, int list
 	int r;
 
 	d->base = event_base_new();
-	if (!d->base)
+	if (!d->base || event_base_priority_init(d->base, DAEMON_PRIORITIES) < 0)
 		return log_error_errno(-ENOMEM, "Failed to create the event loop: %m");
 	r = registry_init(&d->registry, args->state_dir);
 	if (r < 0)

@@ -275,6 +275,7 @@ static void link_set_limits(struct worker_link *w)
 	rpc_peer_channel_limits(&l, false);
 	if (rpc_peer_set_limits(w->peer, &l) < 0)
 		log_warning("VM %s: cannot set its channel's limits, keeping the defaults", w->vm->name);
+	(void) rpc_peer_set_priority(w->peer, DAEMON_PRIO_ADMIN);
 }
 
 /* What a worker says of its VM, in worker.boot's result and worker.info:

@@ -806,6 +806,15 @@ void rpc_peer_set_max_message(struct rpc_peer *p, size_t max)
 	(void) rpc_peer_set_limits(p, &l);
 }
 
+int rpc_peer_set_priority(struct rpc_peer *p, int priority)
+{
+	/* Only an event that is not active can change priority: right after
+	 * rpc_peer_new, the only time the daemon sets it. */
+	if (event_priority_set(p->rev, priority) < 0 || event_priority_set(p->wev, priority) < 0)
+		return -EINVAL;
+	return 0;
+}
+
 void rpc_peer_get_state(const struct rpc_peer *p, struct rpc_peer_state *ret)
 {
 	unsigned pending = 0;

@@ -114,6 +114,9 @@ int rpc_peer_set_limits(struct rpc_peer *p, const struct rpc_peer_limits *l);
 /* Message-size limit for this peer's input (default RPC_MAX_MESSAGE). */
 void rpc_peer_set_max_message(struct rpc_peer *p, size_t max);
 void rpc_peer_get_state(const struct rpc_peer *p, struct rpc_peer_state *ret);
+/* The libevent priority of the peer's events (event_base_priority_init):
+ * lower runs first when several are ready. 0 or -errno. */
+int rpc_peer_set_priority(struct rpc_peer *p, int priority);
 /* The peer whose input a call came from; NULL for a call no rpc_peer dispatched. */
 struct rpc_peer *rpc_peer_of_call(const struct rpc_call *call);
 /* CLOCK_MONOTONIC in ms, the clock of rpc_peer_state. */
