@@ -16,7 +16,7 @@
  * takes the non-admin connections' shared budget past its end, is dropped.
  */
 #define CLIENT_MAX_CALLS       64
-#define CLIENT_MAX_INFLIGHT    (4u << 20)
+#define CLIENT_MAX_INFLIGHT    (1u << 20)
 #define CLIENT_PAUSE_OUTPUT    (256u << 10)
 #define CLIENT_READ_OUTPUT     (4u << 20)    /* a read connection's */
 #define CLIENT_ADMIN_OUTPUT    (8u << 20)    /* an admin's */
