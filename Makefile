@@ -351,7 +351,7 @@ $(FUZZ_B)/fuzz_devices: tests/fuzz/fuzz_devices.c devices/uart16550.c devices/pi
 			devices/cmos_rtc.c devices/i8042.c $(wildcard devices/*.h)
 $(FUZZ_B)/fuzz_daemon_config: tests/fuzz/fuzz_daemon_config.c $(CONFIG_SRC) $(wildcard config/*.h) \
 			      tests/fuzz/daemon_config_check.h
-$(FUZZ_B)/fuzz_%:
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_check.h
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  FUZZCC  $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS)

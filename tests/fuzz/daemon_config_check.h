@@ -13,14 +13,9 @@
 #include <string.h>
 
 #include "config/daemon_config.h"
+#include "tests/fuzz/fuzz_check.h"
 
-#define dc_assert(cond, ...) do {                                          \
-		if (!(cond)) {                                             \
-			fprintf(stderr, "daemon config: " __VA_ARGS__);    \
-			fputc('\n', stderr);                               \
-			abort();                                           \
-		}                                                          \
-	} while (0)
+#define dc_assert(cond, ...) FUZZ_CHECK("daemon config", cond, __VA_ARGS__)
 
 static inline void daemon_config_check_error(int r, const struct config_error *err)
 {

@@ -27,14 +27,9 @@
 #include "config/daemon_config.h"
 #include "config/vm_config.h"
 #include "tests/fuzz/daemon_config_check.h"
+#include "tests/fuzz/fuzz_check.h"
 
-#define fuzz_assert(cond, ...) do {                                    \
-		if (!(cond)) {                                         \
-			fprintf(stderr, "fuzz_config: " __VA_ARGS__);  \
-			fputc('\n', stderr);                           \
-			abort();                                       \
-		}                                                      \
-	} while (0)
+#define fuzz_assert(cond, ...) FUZZ_CHECK("fuzz_config", cond, __VA_ARGS__)
 
 static const char *json_text(struct json_object *o)
 {

@@ -25,14 +25,9 @@
 #include "devices/pic8259.h"
 #include "devices/pit8254.h"
 #include "devices/uart16550.h"
+#include "tests/fuzz/fuzz_check.h"
 
-#define dev_assert(cond, ...) do {                                        \
-		if (!(cond)) {                                            \
-			fprintf(stderr, "fuzz_devices: " __VA_ARGS__);    \
-			fputc('\n', stderr);                              \
-			abort();                                          \
-		}                                                         \
-	} while (0)
+#define dev_assert(cond, ...) FUZZ_CHECK("fuzz_devices", cond, __VA_ARGS__)
 
 struct dev_platform {
 	struct uart16550 *uart;

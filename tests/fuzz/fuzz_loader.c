@@ -23,16 +23,11 @@
 
 #include "vmmd/worker/elf_loader.h"
 #include "vmmd/worker/linux_boot.h"
+#include "tests/fuzz/fuzz_check.h"
 
 #define LD_MEMORY (32ull << 20)
 
-#define ld_assert(cond, ...) do {                                         \
-		if (!(cond)) {                                            \
-			fprintf(stderr, "fuzz_loader: " __VA_ARGS__);     \
-			fputc('\n', stderr);                              \
-			abort();                                          \
-		}                                                         \
-	} while (0)
+#define ld_assert(cond, ...) FUZZ_CHECK("fuzz_loader", cond, __VA_ARGS__)
 
 static struct guest_memory ld_mem;
 

@@ -40,14 +40,9 @@
 #include "proto/framer.h"
 #include "vmmd/common/log.h"
 #include "vmmd/common/rpc_peer.h"
+#include "tests/fuzz/fuzz_check.h"
 
-#define peer_assert(cond, ...) do {                                       \
-		if (!(cond)) {                                            \
-			fprintf(stderr, "fuzz_peer: " __VA_ARGS__);       \
-			fputc('\n', stderr);                              \
-			abort();                                          \
-		}                                                         \
-	} while (0)
+#define peer_assert(cond, ...) FUZZ_CHECK("fuzz_peer", cond, __VA_ARGS__)
 
 #define PEER_MSG      2048    /* max_message of every peer here */
 #define PEER_PARKED   64

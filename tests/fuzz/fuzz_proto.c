@@ -26,6 +26,7 @@
 #include "proto/exchange.h"
 #include "proto/framer.h"
 #include "proto/rpc.h"
+#include "tests/fuzz/fuzz_check.h"
 
 #define FUZZ_MAX_MESSAGE 512    /* small, so the size limit is reached too (-max_len=1024) */
 #define FUZZ_MAX_REPLY   1024   /* small, so batches of echoes pass it */
@@ -39,13 +40,7 @@ struct fuzz_out {
 	size_t n_later;
 };
 
-#define fuzz_assert(cond, ...) do {                                    \
-		if (!(cond)) {                                         \
-			fprintf(stderr, "fuzz_proto: " __VA_ARGS__);   \
-			fputc('\n', stderr);                           \
-			abort();                                       \
-		}                                                      \
-	} while (0)
+#define fuzz_assert(cond, ...) FUZZ_CHECK("fuzz_proto", cond, __VA_ARGS__)
 
 static void out_append(struct fuzz_out *o, const char *s, size_t n)
 {
