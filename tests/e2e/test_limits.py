@@ -25,13 +25,6 @@ RESOURCE_LIMIT = -32004
 NOBODY = 65534
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
 
 class Holder:
     """A child process, running as uid, that opens n connections to sock,
@@ -199,7 +192,7 @@ def test_hostile_lines_bounded_memory(d):
     connection costs at most its message limit's worth: 16 connections,
     each sending 1 MiB of the worst lines we know, cost vmmd under 64 MiB
     (the stated bound: 4 MiB per connection at max_message_kib 1024)."""
-    before = rss_kib(d.pid)
+    before = vmmtest.rss_kib(d.pid)
     almost = (1 << 20) - 64
     lines = [b"[" + b"{}," * (almost // 3),                       # objects: 784 bytes each in json-c
              b"[" + b"[]," * (almost // 3),                       # arrays
@@ -212,7 +205,7 @@ def test_hostile_lines_bounded_memory(d):
         conns.append(c)
     result_of(d.conn.call("vm.list"), "vm.list while 16 connections send hostile lines")
     time.sleep(0.5)
-    grown = rss_kib(d.pid) - before
+    grown = vmmtest.rss_kib(d.pid) - before
     check(grown < 64 * 1024, "16 hostile connections grew vmmd by %d KiB (bound: 64 MiB)" % grown)
     for c in conns:
         c.close()
@@ -229,13 +222,13 @@ def test_output_budget(d):
     test_access.require_root()
     test_access.open_up(d)
     batch = json.dumps([{"jsonrpc": "2.0", "method": "rpc.discover", "id": i} for i in range(128)]).encode() + b"\n"
-    before = rss_kib(d.pid)
+    before = vmmtest.rss_kib(d.pid)
     holders = []
     try:
         for uid in (NOBODY, 40030, 40031):
             holders.append(Holder(d.sock, uid, 30, batch, settle=0.2))
         time.sleep(1.0)
-        grown = rss_kib(d.pid) - before
+        grown = vmmtest.rss_kib(d.pid) - before
         result_of(d.connect(timeout=30).call("vm.list"), "vm.list by root beside 90 connections behind")
     finally:
         for h in holders:

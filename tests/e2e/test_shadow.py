@@ -98,12 +98,6 @@ def test_mmu_shadow(d):
     d.call("vm.stop", {"name": "spin-roots", "force": True})
 
 
-def cpu_seconds(pid):
-    """utime + stime of a process, in seconds."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
 
 @kvm
 def test_mmu_shadow_pages(d):
@@ -146,9 +140,9 @@ def test_mmu_shadow_pages(d):
     check((expect.get("data") or {}).get("field") == "cursor", "the error names the cursor: %s" % show(expect))
     # Nothing keeps going after the answers: neither vmmd nor the worker burns CPU.
     worker = d.info("touched")["pid"]
-    before = cpu_seconds(d.pid) + cpu_seconds(worker)
+    before = vmmtest.cpu_seconds(d.pid) + vmmtest.cpu_seconds(worker)
     time.sleep(1.0)
-    spent = cpu_seconds(d.pid) + cpu_seconds(worker) - before
+    spent = vmmtest.cpu_seconds(d.pid) + vmmtest.cpu_seconds(worker) - before
     check(spent < 0.3, "vmmd and the worker used %.2f s of CPU in 1 s while idle" % spent)
     # Many pages in one batch (issue 14, finding 16): judged before it is built.
     batch = [{"jsonrpc": "2.0", "method": "mmu.shadow", "id": i,

@@ -122,6 +122,24 @@ def wait_for(predicate, timeout=10.0, interval=0.05, what=None):
         time.sleep(interval)
 
 
+# --- processes -----------------------------------------------------------------
+
+def rss_kib(pid):
+    """A process's resident memory (VmRSS) in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 # --- raw JSON-RPC connections --------------------------------------------------
 
 class Conn:

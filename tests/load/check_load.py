@@ -274,19 +274,6 @@ def socket_fds(pid):
     return n
 
 
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for ln in f:
-            if ln.startswith("VmRSS:"):
-                return int(ln.split()[1])
-    return 0
-
 
 def main():
     if os.geteuid() != 0:
@@ -312,8 +299,8 @@ def main():
         for name, _ in VMS:
             vmmtest.wait_for(lambda: "idle: ready" in d.console_text(name), 60, 0.1, "%s to be ready" % name)
             workers[name] = d.info(name)["pid"]
-        base_rss = rss_kib(d.pid)
-        cpu0 = cpu_seconds(d.pid)
+        base_rss = vmmtest.rss_kib(d.pid)
+        cpu0 = vmmtest.cpu_seconds(d.pid)
         wall0 = time.monotonic()
 
         results = multiprocessing.Queue()
@@ -347,11 +334,11 @@ def main():
                 failures.append("admin %s failed: %s" % (method, vmmtest.show(resp["error"])))
                 break
             if time.monotonic() >= next_sample:
-                peak_rss = max(peak_rss, rss_kib(d.pid))
+                peak_rss = max(peak_rss, vmmtest.rss_kib(d.pid))
                 peak_conns = max(peak_conns, socket_fds(d.pid))
                 next_sample = time.monotonic() + 0.25
             time.sleep(0.005)
-        vmmd_cpu = (cpu_seconds(d.pid) - cpu0) / (time.monotonic() - wall0)
+        vmmd_cpu = (vmmtest.cpu_seconds(d.pid) - cpu0) / (time.monotonic() - wall0)
         stop.set()
         s = Counts()
         for _ in procs:
