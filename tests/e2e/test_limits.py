@@ -66,7 +66,10 @@ class Holder:
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 s.connect(sock)
                 if payload:
-                    s.sendall(payload)
+                    try:
+                        s.sendall(payload)
+                    except OSError:
+                        pass   # refused and closed already: its error line is read below
                 conns.append(s)
             time.sleep(settle)
             for s in conns:
@@ -223,20 +226,28 @@ def test_output_budget(d):
     test_access.open_up(d)
     batch = json.dumps([{"jsonrpc": "2.0", "method": "rpc.discover", "id": i} for i in range(128)]).encode() + b"\n"
     before = vmmtest.rss_kib(d.pid)
-    holders = []
+    holders, grown, dropped = [], 0, False
     try:
         for uid in (NOBODY, 40030, 40031):
             holders.append(Holder(d.sock, uid, 30, batch, settle=0.2))
-        time.sleep(1.0)
-        grown = vmmtest.rss_kib(d.pid) - before
+        # However loaded the host, until vmmd has judged them all: some dropped.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not dropped:
+            grown = max(grown, vmmtest.rss_kib(d.pid) - before)
+            with open(d.log_path, "rb") as f:
+                dropped = b"output budget" in f.read()
+            time.sleep(0.2)
+        time.sleep(0.5)
+        grown = max(grown, vmmtest.rss_kib(d.pid) - before)
         result_of(d.connect(timeout=30).call("vm.list"), "vm.list by root beside 90 connections behind")
     finally:
         for h in holders:
             h.release()
     print("    90 read connections, 1.4 MB each unread: vmmd grew by %d KiB" % grown)
-    check(grown < 96 * 1024, "vmmd grew by %d KiB holding replies nobody reads (budget: 64 MiB)" % grown)
-    check("output budget" in open(d.log_path, "rb").read().decode(errors="replace"),
-          "some connections must be dropped for the budget%s" % d.log_tail())
+    check(dropped, "some connections must be dropped for the budget%s" % d.log_tail())
+    # The budget, plus what a connection may queue before it counts as behind
+    # (256 KiB each), plus the heap's own slack.
+    check(grown < 112 * 1024, "vmmd grew by %d KiB holding replies nobody reads (budget: 64 MiB)" % grown)
 
 
 def flood_as(sock, uid, vm, n):
