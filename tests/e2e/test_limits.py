@@ -6,7 +6,8 @@ reachable for everyone else (finding 1); a hostile line costs a bounded
 amount of memory (finding 3); one user cannot take every connection, some
 are kept for admins, and messages that never end or connections that idle
 are closed (finding 11); queued output has a budget per connection and for
-all of them together (finding 16). Most need root, to be other users."""
+all of them together, and a batch's reply is judged before it is built
+(finding 16). Most need root, to be other users."""
 
 import json
 import os
@@ -248,6 +249,32 @@ def test_output_budget(d):
     # The budget, plus what a connection may queue before it counts as behind
     # (256 KiB each), plus the heap's own slack.
     check(grown < 112 * 1024, "vmmd grew by %d KiB holding replies nobody reads (budget: 64 MiB)" % grown)
+
+
+@kvm
+def test_batch_reply_limit(d):
+    """Finding 16: a batch's reply was built whole and only then judged, so
+    eight 1 MiB mem.reads (11 MB of base64) made vmmd build it and drop the
+    connection past its 8 MiB. Now each entry is judged as its call
+    completes: the ones that fit the connection's reply limit (7.75 MiB for
+    an admin) are results, the rest ResourceLimit (reply_size), and the
+    connection goes on."""
+    d.run_vm("big-reads", "idle")
+    vmmtest.wait_for(lambda: "idle: ready" in d.console_text("big-reads"), 60, 0.1, "the guest")
+    c = d.connect(timeout=30)
+    batch = [{"jsonrpc": "2.0", "method": "mem.read", "id": i,
+              "params": {"name": "big-reads", "addr": 0, "len": 1 << 20}} for i in range(8)]
+    c.send_raw(json.dumps(batch).encode() + b"\n")
+    line = c.recv_line()
+    replies = json.loads(line)
+    check(isinstance(replies, list) and len(replies) == 8, "a batch of 8: %s" % show(replies, 200))
+    limited = [r for r in replies if (r.get("error") or {}).get("code") == RESOURCE_LIMIT]
+    check(0 < len(limited) < 8 and all(r["error"]["data"].get("limit") == "reply_size" for r in limited),
+          "8 reads of 1.4 MB pass an admin's 7.75 MiB reply: some results, the rest ResourceLimit: %s"
+          % show([r.get("error", {}).get("code") for r in replies], 300))
+    check(len(line) < (8 << 20), "the reply line is %d bytes" % len(line))
+    result_of(c.call("vm.info", {"name": "big-reads"}), "vm.info after the batch")
+    d.call("vm.stop", {"name": "big-reads", "force": True})
 
 
 def flood_as(sock, uid, vm, n):

@@ -26,7 +26,7 @@ static struct json_object *hex(uint64_t v) { return shadow_inspect_hex(v); }
  * guest changes its roots: one evicted meanwhile is skipped, one new and
  * past the cursor is listed.
  */
-#define SHADOW_PAGE_ITEMS 1024   /* ~140 KB of JSON: a page costs the worker and the supervisor milliseconds */
+#define SHADOW_PAGE_ITEMS 512    /* ~70 KB of JSON: a page costs the worker and the supervisor a millisecond or two */
 
 struct root_key {
 	uint64_t cr3;
