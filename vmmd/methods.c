@@ -6,6 +6,7 @@
 #include "base/macro.h"
 #include "vmmd/methods.h"
 #include "vmmd/sd_notify.h"
+#include "vmmd/worker_link.h"
 
 #define LIVE      (VM_STATE_BIT(VM_STATE_RUNNING) | VM_STATE_BIT(VM_STATE_PAUSED))
 #define NOT_LIVE  (VM_STATE_BIT(VM_STATE_CREATED) | VM_STATE_BIT(VM_STATE_STOPPED) | VM_STATE_BIT(VM_STATE_CRASHED))
@@ -113,7 +114,9 @@ uint64_t method_call_owner(struct rpc_call *call)
 {
 	struct rpc_peer *p = rpc_peer_of_call(call);
 	const struct client *c = p ? rpc_peer_get_data(p) : NULL;
-	return c ? (uint64_t) c->uid + 1 : 0;
+	if (!c)
+		return 0;
+	return (c->role == ACCESS_ADMIN ? WORKER_OWNER_ADMIN : 0) | ((uint64_t) c->uid + 1);
 }
 
 const struct method *method_find(const char *name)

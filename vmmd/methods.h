@@ -47,7 +47,7 @@ struct json_object *vm_summary_json(struct vm_record *vm);
  * relay its answer (methods_inspect.c). */
 void method_forward(struct rpc_call *call, struct vm_record *vm, const char *worker_method);
 /* Who a call is from, for the worker's fair queue (worker_call_from): its
- * client's uid + 1. */
+ * client's uid + 1, and WORKER_OWNER_ADMIN for an admin's. */
 uint64_t method_call_owner(struct rpc_call *call);
 
 /* Handlers (methods_*.c). */

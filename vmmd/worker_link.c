@@ -480,15 +480,17 @@ static void link_dispatch(struct worker_link *w)
  * later of the last tag sent and its owner's last tag still waiting, and
  * calls go out in tag order. An owner with a hundred calls waiting holds
  * tags far ahead; a newcomer's call is tagged next and goes out after at
- * most one call of each other owner.
+ * most one call of each other owner. An admin's call is tagged with the
+ * last tag sent itself, below every other waiting call's: it goes first
+ * (after other admins' calls), so what hostile users queue never delays it.
  */
 static void link_enqueue(struct worker_link *w, struct link_call *c)
 {
 	uint64_t last = w->vtime;
-	for (struct link_call *o = w->waiting; o; o = o->next)
+	for (struct link_call *o = w->waiting; o && !(c->owner & WORKER_OWNER_ADMIN); o = o->next)
 		if (o->owner == c->owner && o->tag > last)
 			last = o->tag;
-	c->tag = last + 1;
+	c->tag = c->owner & WORKER_OWNER_ADMIN ? w->vtime : last + 1;
 	struct link_call **pp = &w->waiting;
 	while (*pp && (*pp)->tag <= c->tag)
 		pp = &(*pp)->next;

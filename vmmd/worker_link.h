@@ -11,6 +11,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "proto/exchange.h"
@@ -35,7 +36,10 @@ int worker_call(struct vm_record *vm, const char *method, struct json_object *pa
  * client's user, 0 for vmmd itself) in turn, so one who floods a VM with
  * calls waits behind everyone else's instead of cutting the VM off
  * (issue 14, finding 1). method is kept by pointer: a string literal.
+ * An admin's calls (owner with WORKER_OWNER_ADMIN) wait only for the calls
+ * already at the worker and for other admins' calls.
  */
+#define WORKER_OWNER_ADMIN (UINT64_C(1) << 63)
 int worker_call_from(struct vm_record *vm, uint64_t owner, const char *method, struct json_object *params,
 		     rpc_reply_fn fn, void *userdata);
 

@@ -43,7 +43,7 @@
  * one worker, and of them at most RPC_CHANNEL_OWNER_CALLS of one user
  * (worker_link.c queues the rest, fairly). */
 #define RPC_CHANNEL_MAX_MESSAGE (4u << 20)
-#define RPC_CHANNEL_MAX_CALLS   4
+#define RPC_CHANNEL_MAX_CALLS   2
 #define RPC_CHANNEL_OWNER_CALLS 1
 
 struct rpc_peer;
