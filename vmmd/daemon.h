@@ -39,6 +39,11 @@ struct daemon {
 	struct client *clients;      /* every open connection */
 	unsigned n_clients;
 	struct rpc_output_budget output_budget;  /* non-admin connections' queued output (server.h) */
+	struct connect_rate {        /* new connections per user (server.c) */
+		uid_t uid;
+		uint64_t at_ms;      /* 0: unused */
+		double tokens;
+	} connect_rates[32];         /* CLIENT_RATE_USERS */
 	struct event *sweep_ev;      /* idle and message timeouts, while there are clients */
 	const char *log_level_name;
 	bool quitting;

@@ -84,13 +84,43 @@ static unsigned connections_of(const struct daemon *d, uid_t uid)
 	return n;
 }
 
+/* A token bucket per user for new connections, kept for the users seen
+ * last: true if uid may open one more now. */
+static bool connect_allowed(struct daemon *d, uid_t uid)
+{
+	uint64_t now = rpc_peer_now_ms();
+	struct connect_rate *r = NULL, *oldest = &d->connect_rates[0];
+	for (size_t i = 0; i < ELEMENTSOF(d->connect_rates); i++) {
+		struct connect_rate *x = &d->connect_rates[i];
+		if (x->at_ms && x->uid == uid) {
+			r = x;
+			break;
+		}
+		if (x->at_ms < oldest->at_ms)
+			oldest = x;
+	}
+	if (!r) {
+		r = oldest;
+		*r = (struct connect_rate) { .uid = uid, .at_ms = now, .tokens = CLIENT_CONNECT_BURST };
+	}
+	r->tokens += (double) (now - r->at_ms) * CLIENT_CONNECT_RATE / 1000;
+	if (r->tokens > CLIENT_CONNECT_BURST)
+		r->tokens = CLIENT_CONNECT_BURST;
+	r->at_ms = now;
+	if (r->tokens < 1)
+		return false;
+	r->tokens -= 1;
+	return true;
+}
+
 /*
  * The connection's role from its peer's credentials (access.h), and whether
  * it may have a slot: every connection counts against max_connections,
  * the last admin_connections of them are for admins only, and one user
  * who is not admin may hold max_connections_per_user (issue 14, finding
- * 11: 256 half-sent connections of a read user locked root out). A peer
- * refused is told why in one error line.
+ * 11: 256 half-sent connections of a read user locked root out) and open
+ * CLIENT_CONNECT_RATE a second after a burst. A peer refused is told why
+ * in one error line.
  */
 static int client_admit(struct daemon *d, struct client *c, int fd)
 {
@@ -132,6 +162,12 @@ static int client_admit(struct daemon *d, struct client *c, int fd)
 			     (unsigned) c->uid, mine, cfg->max_connections_per_user);
 		log_debug("Refused uid %u: %u connections open (limits.max_connections_per_user)",
 			  (unsigned) c->uid, mine);
+		return -EUSERS;
+	}
+	if (!connect_allowed(d, c->uid)) {
+		send_refusal(fd, RPC_RESOURCE_LIMIT, "connect_rate", CLIENT_CONNECT_RATE,
+			     "uid %u opens connections faster than %u a second: try again later",
+			     (unsigned) c->uid, CLIENT_CONNECT_RATE);
 		return -EUSERS;
 	}
 	return 0;
