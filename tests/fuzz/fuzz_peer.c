@@ -5,7 +5,7 @@
  * a peer fed raw bytes by a client that may stop reading.
  *
  *   sup <-> wrk   the channel: sup with the supervisor's channel limits, wrk
- *                 with the worker's, both shrunk (2 KiB messages) so every
+ *                 with the worker's, both shrunk (512-byte messages) so every
  *                 limit is reached
  *   cli -> srv    srv a client connection with the server's limits, shrunk;
  *                 cli a raw socket
@@ -44,7 +44,7 @@
 
 #define peer_assert(cond, ...) FUZZ_CHECK("fuzz_peer", cond, __VA_ARGS__)
 
-#define PEER_MSG      2048    /* max_message of every peer here */
+#define PEER_MSG      512     /* max_message of every peer here: small, so results pass it */
 #define PEER_PARKED   64
 #define PEER_CALLS    256
 
@@ -100,7 +100,7 @@ static void peer_answer(struct peer_world *w, struct peer_side *s, struct rpc_ca
 	default:
 		break;
 	}
-	size_t n = (m[0] == 'r' ? len : 1) * 16;
+	size_t n = (m[0] == 'r' ? len : 1) * 4;
 	char *big = malloc(n + 1);
 	peer_assert(big, "out of memory");
 	memset(big, 'v', n);
@@ -203,7 +203,7 @@ static void peer_call_on(struct peer_world *w, struct peer_side *from, struct pe
 	static const char *const methods[] = { "r", "rr", "rrrrrrrr", "e", "n", "p", "x" };
 	char method[160];
 	const char *base = methods[arg % (sizeof(methods) / sizeof(methods[0]))];
-	size_t reps = base[0] == 'r' ? (size_t) (arg >> 3) * 5 + 1 : 1;   /* up to 2.5 KiB results */
+	size_t reps = base[0] == 'r' ? (size_t) (arg >> 3) * 5 + 1 : 1;   /* results up to 640 bytes */
 
 	if (w->n_calls >= PEER_CALLS || from->closed)
 		return;
@@ -263,14 +263,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rpc_peer_channel_limits(&lw, true);
 	ls.max_message = lw.max_message = PEER_MSG;
 	lw.max_reply = PEER_MSG;
-	lw.pause_output = 4096;
-	lw.max_output = 2 * PEER_MSG + 4096;
+	lw.pause_output = 1024;
+	lw.max_output = 2 * PEER_MSG + 1024;
 	rpc_peer_limits_init(&lc);
 	lc.max_message = PEER_MSG;
 	lc.max_calls = 4;
-	lc.max_inflight = 8192;
-	lc.pause_output = 2048;
-	lc.max_output = 16384;
+	lc.max_inflight = 2048;
+	lc.pause_output = 512;
+	lc.max_output = 4096;
 	lc.max_reply = lc.max_output - lc.pause_output;
 	peer_assert(rpc_peer_set_limits(w.sup.peer, &ls) == 0 && rpc_peer_set_limits(w.wrk.peer, &lw) == 0 &&
 		    rpc_peer_set_limits(w.srv.peer, &lc) == 0, "limits");
