@@ -197,6 +197,27 @@ static uint64_t peer_lines(struct peer_world *w)
 	return lines;
 }
 
+/* Nothing left to happen: every open peer reads, holds no input, has no
+ * output queued, nothing unread in its socket and nothing parked; the
+ * client has nothing unread. */
+static bool peer_quiet(struct peer_world *w)
+{
+	struct peer_side *sides[] = { &w->sup, &w->wrk, &w->srv };
+	char c;
+	for (size_t k = 0; k < 3; k++) {
+		struct rpc_peer_state st;
+		if (sides[k]->n_parked)
+			return false;
+		if (!sides[k]->peer || !rpc_peer_is_open(sides[k]->peer))
+			continue;
+		rpc_peer_get_state(sides[k]->peer, &st);
+		if (st.held || st.queued || !st.reading ||
+		    recv(rpc_peer_fd(sides[k]->peer), &c, 1, MSG_DONTWAIT | MSG_PEEK) > 0)
+			return false;
+	}
+	return recv(w->cli, &c, 1, MSG_DONTWAIT | MSG_PEEK) <= 0;
+}
+
 static void peer_call_on(struct peer_world *w, struct peer_side *from, struct peer_side *to, size_t to_max_reply,
 			 uint8_t arg)
 {
@@ -317,20 +338,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		peer_check_limits(&w.srv, &lc);
 	}
 
-	/* Settle: read everything, finish what is parked, until a turn changes
-	 * nothing; then a few more turns must change nothing either. */
+	/* Settle: read everything and finish what is parked until nothing is
+	 * left anywhere (no peer holds input, has output queued or is paused,
+	 * nothing parked, the client has read all); a drain takes a few turns
+	 * (flush, wake, read). Then further turns must change nothing. */
 	w.cli_reads = true;
 	uint64_t lines = peer_lines(&w), before;
-	for (int round = 0; round < 64; round++) {
+	int round;
+	for (round = 0; round < 256 && !peer_quiet(&w); round++) {
 		peer_complete_parked(&w.sup, 255);
 		peer_complete_parked(&w.wrk, 255);
 		peer_complete_parked(&w.srv, 255);
 		peer_turn(&w, 1);
-		before = lines;
-		lines = peer_lines(&w);
-		if (lines == before && !w.sup.n_parked && !w.wrk.n_parked && !w.srv.n_parked)
-			break;
 	}
+	peer_assert(peer_quiet(&w), "nothing drains: a peer stays paused or keeps output after %d turns", round);
+	lines = peer_lines(&w);
 	/* Each op makes at most a few lines (a call, its notification, its
 	 * answer, a refusal); raw input at most one per byte it carried. */
 	peer_assert(lines <= 8 * w.ops + size + 16, "%llu lines for %llu ops: something answers answers",
