@@ -153,6 +153,41 @@ def test_admin_connections(d):
         other.stop()
 
 
+def test_connect_rate(d):
+    """Finding 11: a read user connecting and hanging up as fast as it could
+    (~9000 a second) cost vmmd 15% of a CPU and slowed every admin call.
+    A user who is not admin now opens at most 100 connections at once, then
+    100 a second; the rest get one ResourceLimit line naming connect_rate.
+    Root is not counted, and the user gets in again once the rate allows."""
+    test_access.require_root()
+    other = test_daemon_config.with_config(d, {"limits": {"max_connections": 400,
+                                                          "max_connections_per_user": 300}})
+    try:
+        test_access.open_up(other)
+        h = Holder(other.sock, NOBODY, 250, settle=0.3)
+        try:
+            refused = h.refusals()
+            opened = h.count("open")
+            check(100 <= opened < 200 and len(refused) + opened == 250,
+                  "250 connections at once: the burst of 100 (and what refilled) open, the rest refused; "
+                  "got %d open, %d refused: %s" % (opened, len(refused), show(h.results[95:110])))
+            err = expect_error(refused[0], RESOURCE_LIMIT, "ResourceLimit", what="a connection past the rate")
+            check(err["data"].get("limit") == "connect_rate", "the refusal names connect_rate: %s" % show(err))
+            result_of(other.connect(timeout=5).call("vm.list"), "vm.list by root past the read user's rate")
+            print("    250 connections at once by a read user: %d open, %d refused (connect_rate)" % (opened, len(refused)))
+        finally:
+            h.release()
+        time.sleep(1.1)
+        again = Holder(other.sock, NOBODY, 1, settle=0.2)
+        try:
+            check(again.count("open") == 1, "the rate refills: %s" % show(again.results))
+        finally:
+            again.release()
+        other.check_alive()
+    finally:
+        other.stop()
+
+
 def test_message_and_idle_timeouts(d):
     """Findings 3 and 11: a message that does not end within
     limits.message_timeout_s closes its connection with a ResourceLimit
