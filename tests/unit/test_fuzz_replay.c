@@ -122,11 +122,12 @@ static void test_virtio_corpus(void **state)
 }
 
 /*
- * Every crash a fuzzer found, once fixed, through its target. Only the proto
- * target has found any so far (size-limit-vs-parse-error,
- * number-split-minus, number-no-fraction-digits): the count may only grow.
- * The config and virtio folders are replayed too, so a crash copied there
- * runs from then on without a change here.
+ * Every crash a fuzzer found, once fixed, through its target: of these three
+ * targets only proto has found any (size-limit-vs-parse-error,
+ * number-split-minus, number-no-fraction-digits), and the count may only
+ * grow. The config and virtio folders are replayed too, so a crash copied
+ * there runs from then on without a change here; the newer targets'
+ * regressions (devices, peer) are replayed by test_new_targets.
  */
 static void test_regressions(void **state)
 {
