@@ -376,7 +376,7 @@ def main():
         p50 = statistics.median(lat)
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
         served = len(lat) + s["reader_served"] + s["pager_replies"] * 16 + s["amplify_lines"]
-        print("check-load: %.0f s, 3 VMs, 6 hostile users, 1 read client, 1 admin" % SECONDS)
+        print("check-load: %.0f s, 3 VMs, %d hostile users, 1 read client, 1 admin" % (SECONDS, len(procs) - 1))
         print("  clients held (vmmd's sockets, peak): %d" % peak_conns)
         print("  requests served: %d (admin %d, read client %d, pages %d, refused bombs %d)"
               % (served, len(lat), s["reader_served"], s["pager_replies"] * 16, s["amplify_lines"]))
