@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,7 +65,8 @@ static unsigned cpu_phys_bits;
 static bool cpu_no_1g;
 static bool user_nx_in_kernel_root;   /* for the next setup too */
 
-static void setup_with(enum smmu_strategy strategy, unsigned pool_pages, unsigned max_roots, uint64_t seed)
+static void setup_with(enum smmu_strategy strategy, unsigned pool_pages, unsigned max_roots, uint64_t seed,
+		       unsigned zap_group)
 {
 	struct smmu_config cfg = {
 		.strategy = strategy,
@@ -76,6 +78,7 @@ static void setup_with(enum smmu_strategy strategy, unsigned pool_pages, unsigne
 		.no_1g = cpu_no_1g,
 		.user_nx_in_kernel_root = user_nx_in_kernel_root,
 		.monitor_slot = fx_monitor_slot,
+		.zap_group = zap_group,
 	};
 
 	memset(&fx, 0, sizeof(fx));
@@ -89,7 +92,7 @@ static void setup_with(enum smmu_strategy strategy, unsigned pool_pages, unsigne
 
 static void setup(enum smmu_strategy strategy)
 {
-	setup_with(strategy, MAX_POOL, 4, 0);
+	setup_with(strategy, MAX_POOL, 4, 0, 1);
 }
 
 static int teardown(void **state)
@@ -664,6 +667,9 @@ static void check_write_protect_and_resync(void)
 	assert_int_equal(smmu_pt_write(fx.s, w.pte, &v, 8), 0);
 	assert_int_equal(gget(w.pte), v);
 	assert_false(shadow(CR3_A, false, w.va_use, NULL));
+	/* The old translation may live on until the guest flushes, as in its own TLB. */
+	assert_false(smmu_take_tlb_flush(fx.s));
+	smmu_tlb_flush(fx.s);
 	assert_true(smmu_take_tlb_flush(fx.s));
 	filled(CR3_A, false, w.va_use, HW_READ);
 	assert_true(shadow(CR3_A, false, w.va_use, &m));
@@ -760,14 +766,16 @@ static void test_unshadow_stale_root(void **state)
 /* An instruction the engine does not emulate writes T: smmu_unprotect lets it run natively. */
 static void test_unprotect(void **state)
 {
+	uint32_t groups[MAX_POOL];
 	struct wp_setup w;
 
 	setup(SMMU_CACHED);
 	w = write_protect_setup();
 	assert_int_equal(fault(CR3_A, false, w.va_map, HW_WRITE | E_P, true, true).kind, SMMU_FAULT_PT_WRITE);
 	assert_int_equal(smmu_unprotect(fx.s, w.pte), 0);
-	assert_false(shadow(CR3_A, false, w.va_use, NULL));    /* the shadows built from T are gone */
-	assert_true(smmu_take_removed(fx.s));
+	assert_false(shadow(CR3_A, false, w.va_use, NULL));    /* the shadows built from T are gone ... */
+	smmu_tlb_flush(fx.s);                                   /* ... and KVM forgets them at the flush */
+	assert_true(smmu_take_zaps(fx.s, groups, MAX_POOL) > 0);
 	filled(CR3_A, false, w.va_map, HW_WRITE | E_P);         /* the write runs natively */
 	assert_true(shadow_flags(CR3_A, false, w.va_map) & W);
 	/* Used as a page table again: protected again. */
@@ -848,12 +856,139 @@ static void test_invlpg(void **state)
 	smmu_invlpg(fx.s, CR3_A, 0x0000900000000000ULL);
 }
 
+/* The pool page holding root's leaf for va (-1: none), read from the pool itself. */
+static int leaf_page(uint64_t root_mpa, uint64_t va)
+{
+	uint64_t mpa = root_mpa;
+
+	for (int level = 4; level >= 2; level--) {
+		uint64_t e = ((uint64_t *) machine_ptr(&fx.mm, mpa, 4096))[idx(va, level)];
+		if (!(e & P))
+			return -1;
+		mpa = e & ADDR;
+	}
+	return (int) (mpa / 4096 - POOL_MFN);
+}
+
+static unsigned take_zaps(uint32_t *groups)
+{
+	return smmu_take_zaps(fx.s, groups, MAX_POOL);
+}
+
+static void test_deferred_zaps(void **state)
+{
+	uint64_t va = 0x0000000003000000ULL, data = 0x0000000003400000ULL, root, v;
+	uint32_t g[MAX_POOL];
+	struct smmu_fault f;
+	int page;
+
+	setup_with(SMMU_CACHED, MAX_POOL, 4, 0, 1);
+	assert_int_equal(smmu_zap_groups(fx.s), MAX_POOL);
+	assert_int_equal(smmu_zap_group_pages(fx.s), 1);
+	uint64_t pte = map(CR3_A, va, 0x18a000, 1, P | W | U, P | W | U | D);
+	map(CR3_A, data, 0x18c000, 1, P | W | U, P | W | U | D);
+	root = smmu_load_root(fx.s, CR3_A, false);
+	/* First use: the root's group is due (for KVM: its slot is registered). */
+	assert_int_equal(take_zaps(g), 1);
+	assert_int_equal(g[0], 0);
+	filled(CR3_A, false, va, HW_WRITE);
+	filled(CR3_A, false, data, HW_WRITE);
+	assert_int_equal(take_zaps(g), 4);          /* the new PDPT, PD and two PTs */
+	assert_int_equal(take_zaps(g), 0);
+	page = leaf_page(root, va);
+	assert_true(page > 0);
+
+	smmu_load_root(fx.s, CR3_A, true);
+	assert_int_equal(take_zaps(g), 1);          /* the user root's page */
+	root = smmu_load_root(fx.s, CR3_A, false);
+
+	/* The guest changes a PTE: the removal waits for its flush, also across
+	 * a kernel/user switch, which is no flush. */
+	v = 0x18b000 | P | W | U;
+	assert_int_equal(smmu_pt_write(fx.s, pte, &v, 8), 0);
+	assert_false(shadow(CR3_A, false, va, NULL));
+	assert_int_equal(take_zaps(g), 0);
+	assert_false(smmu_take_tlb_flush(fx.s));
+	smmu_load_root(fx.s, CR3_A, true);
+	assert_int_equal(take_zaps(g), 0);
+	/* Its flush: the page that lost the entry is due. (The real TLB was
+	 * flushed by the root switch already.) */
+	smmu_tlb_flush(fx.s);
+	assert_int_equal(take_zaps(g), 1);
+	assert_int_equal(g[0], (uint32_t) page);
+	assert_false(smmu_take_tlb_flush(fx.s));
+	root = smmu_load_root(fx.s, CR3_A, false);
+	assert_int_equal(stats().tlb_flushes, 1);
+	/* Refilling adds an entry: nothing to forget. */
+	filled(CR3_A, false, va, HW_READ);
+	assert_int_equal(take_zaps(g), 0);
+
+	/* A writable mapping of a page that becomes a table goes at once. */
+	map(CR3_A, data + 0x1000, 0x18d000, 1, P | W | U, P | W | U | D);
+	filled(CR3_A, false, data + 0x1000, HW_WRITE);
+	assert_int_equal(take_zaps(g), 0);
+	gset(entry_gpa(table_of(CR3_A, va, 2), va + 0x200000, 2), 0x18d000 | P | W | U);
+	gset(0x18d000, 0x18e000 | P | W | U);
+	filled(CR3_A, false, va + 0x200000, HW_READ);   /* shadows 0x18d000 as a table */
+	assert_false(shadow_flags(CR3_A, false, data + 0x1000) & W);
+	assert_true(take_zaps(g) >= 2);            /* the new PT, and data's leaf page */
+	assert_true(smmu_take_tlb_flush(fx.s));
+	f = fault(CR3_A, false, data + 0x1000, HW_WRITE | E_P, true, true);
+	assert_int_equal(f.kind, SMMU_FAULT_PT_WRITE);
+
+	/* A writable mapping dropped in a deferred way, then its frame becomes a
+	 * table: every deferred zap is due before the protection counts. */
+	map(CR3_A, data + 0x2000, 0x18f000, 1, P | W | U, P | W | U | D);
+	filled(CR3_A, false, data + 0x2000, HW_WRITE);
+	take_zaps(g);
+	v = 0;
+	assert_int_equal(smmu_pt_write(fx.s, entry_gpa(table_of(CR3_A, data, 1), data + 0x2000, 1), &v, 8), 0);
+	assert_int_equal(take_zaps(g), 0);
+	gset(entry_gpa(table_of(CR3_A, va, 2), va + 0x400000, 2), 0x18f000 | P | W | U);
+	gset(0x18f000, 0x18e000 | P | W | U);
+	filled(CR3_A, false, va + 0x400000, HW_READ);
+	assert_true(take_zaps(g) >= 2);
+	assert_int_equal(stats().zaps_forced, 1);
+}
+
+static void test_zap_groups(void **state)
+{
+	uint64_t cr3 = 0xc0000;
+	uint32_t g[MAX_POOL];
+
+	/* Groups of 4 pages: a group is due as a whole, and zapping it cleans
+	 * its stale free pages, which allocation then prefers. */
+	setup_with(SMMU_VTLB, 16, 0, 0, 4);
+	assert_int_equal(smmu_zap_groups(fx.s), 4);
+	map(CR3_A, 0x1000000, 0x180000, 1, P | W | U, P | W | U);
+	smmu_load_root(fx.s, CR3_A, false);
+	filled(CR3_A, false, 0x1000000, HW_READ);   /* pages 0-3: group 0 */
+	assert_int_equal(take_zaps(g), 1);
+	assert_int_equal(g[0], 0);
+	assert_int_equal(stats().pool_used, 4);
+	/* A CR3 write in vtlb frees pages 1-3 (stale) and empties root 0: all due at the flush. */
+	smmu_guest_cr3_write(fx.s, CR3_A, cr3);
+	map(cr3, 0x1000000, 0x180000, 1, P | W | U, P | W | U);
+	assert_int_equal(take_zaps(g), 1);
+	assert_int_equal(g[0], 0);
+	/* Refilling reuses the now clean pages 1-3: nothing more to forget. */
+	smmu_load_root(fx.s, cr3, false);
+	filled(cr3, false, 0x1000000, HW_READ);
+	assert_int_equal(take_zaps(g), 0);
+	assert_int_equal(stats().zap_groups, 2);
+	/* One group for the whole pool: every zap is of everything. */
+	teardown(NULL);
+	setup_with(SMMU_VTLB, 16, 0, 0, 0);
+	assert_int_equal(smmu_zap_groups(fx.s), 1);
+	assert_int_equal(smmu_zap_group_pages(fx.s), 16);
+}
+
 static void test_pool_recycling(void **state)
 {
 	struct smmu_stats st;
 
 	/* 16 pages, 4 cached spaces: each fill in a new PML4 slot takes 3 pages. */
-	setup_with(SMMU_CACHED, 16, 4, 0);
+	setup_with(SMMU_CACHED, 16, 4, 0, 1);
 	for (unsigned sp = 0; sp < 6; sp++) {
 		uint64_t cr3 = 0xc0000 + sp * 0x1000;   /* clear of the table allocator */
 		smmu_load_root(fx.s, cr3, sp & 1);
@@ -875,7 +1010,7 @@ static void test_pool_recycling(void **state)
 	/* A single space bigger than the pool: everything but the current root
 	 * path goes, and fills still succeed. */
 	teardown(NULL);
-	setup_with(SMMU_VTLB, 16, 0, 0);
+	setup_with(SMMU_VTLB, 16, 0, 0, 1);
 	smmu_load_root(fx.s, CR3_A, false);
 	smmu_load_root(fx.s, CR3_A, true);
 	for (unsigned k = 0; k < 40; k++) {
@@ -896,7 +1031,7 @@ static void test_scattered_physmap(void **state)
 	unsigned moved = 0;
 	struct smmu_mapping m;
 
-	setup_with(SMMU_CACHED, MAX_POOL, 4, 0x5eed);
+	setup_with(SMMU_CACHED, MAX_POOL, 4, 0x5eed, 1);
 	check_fill_4k();          /* guest tables found through the physmap */
 	for (unsigned k = 0; k < 8; k++) {
 		map(CR3_A, va + k * 0x1000, 0x1a0000 + k * 0x3000, 1, P | W | U, P | W | U);
@@ -915,7 +1050,7 @@ static void test_scattered_physmap(void **state)
 	assert_true(moved >= 12);
 	/* The write-protect reverse map works in machine frames too. */
 	teardown(NULL);
-	setup_with(SMMU_CACHED, MAX_POOL, 4, 0x5eed);
+	setup_with(SMMU_CACHED, MAX_POOL, 4, 0x5eed, 1);
 	check_write_protect_and_resync();
 }
 
@@ -1153,6 +1288,15 @@ struct check_ctx {
 	unsigned leaves;
 };
 
+static void add_table(struct check_ctx *c, uint64_t table)
+{
+	for (unsigned i = 0; i < c->nr_tables; i++)
+		if (c->tables[i] == table)
+			return;
+	assert_true(c->nr_tables < 256);
+	c->tables[c->nr_tables++] = table;
+}
+
 static int check_leaf(void *userdata, const struct smmu_mapping *m)
 {
 	struct check_ctx *c = userdata;
@@ -1177,8 +1321,13 @@ static int check_leaf(void *userdata, const struct smmu_mapping *m)
 	if (!(m->flags & NX))
 		assert_int_equal(smmu_guest_walk(fx.s, c->cr3, m->va, acc | SHADOW_ACC_FETCH, true, true,
 						 false, &w), 0);
-	if (c->nr_tables < 256)
-		c->tables[c->nr_tables++] = m->guest_pte_gpa & ~0xfffULL;
+	/* Every guest table on the leaf's path is shadowed (CACHED: write-protected). */
+	for (uint64_t table = c->cr3, level = 4; level >= 1; level--) {
+		add_table(c, table);
+		if (table == (m->guest_pte_gpa & ~0xfffULL))
+			break;
+		table = gget(entry_gpa(table, m->va, (int) level)) & ADDR;
+	}
 	return 0;
 }
 
@@ -1192,7 +1341,7 @@ static int check_root(void *userdata, uint64_t cr3, bool user, uint64_t root_mpa
 	return smmu_foreach_mapping(fx.s, cr3, user, 0, UINT64_MAX, check_leaf, c);
 }
 
-static void check_invariants(bool cached)
+static void check_invariants(bool cached, struct check_ctx *ret)
 {
 	struct check_ctx c = { .cached = cached };
 	struct smmu_stats st = stats();
@@ -1204,15 +1353,193 @@ static void check_invariants(bool cached)
 		for (unsigned i = 0; i < c.nr_writable; i++)
 			for (unsigned k = 0; k < c.nr_tables; k++)
 				assert_int_not_equal(c.writable[i], c.tables[k]);
+	if (ret)
+		*ret = c;
 }
 
-static void run_random(enum smmu_strategy strategy, unsigned pool_pages, uint64_t seed)
+/*
+ * A host that shadows the pool, as KVM without EPT/NPT does (and, for the
+ * current root, the CPU's TLB on any host): it keeps every pool entry it
+ * ever walked, and forgets only what it is told to. A zap group from
+ * smmu_take_zaps drops the cached entries of its pages and every cached
+ * entry that points to them (KVM unlinks a zapped shadow page from its
+ * parents); the TLB also forgets everything on a load of another root and
+ * on smmu_take_tlb_flush. What it may translate is bounded by what the
+ * shadow MMU itself mapped since the guest's last flush point: a stale
+ * translation is fine until the guest flushes, a made-up one never is.
+ */
+static unsigned random_step;        /* for the failure message */
+#define HOST_SLOTS   (MAX_POOL * 512)
+#define CHECK_VAS    (NR_VAS + 31)     /* and 31 of the 2 MiB page's 4 KiB pieces */
+#define HISTORY      64
+
+static struct {
+	uint64_t entry[HOST_SLOTS];      /* cached pool entries, by pool page * 512 + index */
+	bool cached[HOST_SLOTS];
+	uint64_t tlb_root;               /* the root the TLB's translations came from */
+	uint64_t tlb[CHECK_VAS];         /* cached leaf, 0 = none */
+	unsigned zapped_groups;
+	/* [space][user][va]: translations the shadow MMU had since the last flush point */
+	uint64_t seen[NR_SPACES][2][CHECK_VAS][HISTORY];
+	unsigned nr_seen[NR_SPACES][2][CHECK_VAS];
+} host;
+
+static uint64_t check_va(unsigned sp, unsigned k, const uint64_t vas[][NR_VAS])
 {
-	uint64_t vas[NR_SPACES][NR_VAS], leaf[NR_SPACES][NR_VAS];
+	return k < NR_VAS ? vas[sp][k] : vas[sp][1] + (uint64_t) (k - NR_VAS + 1) * 17 * 0x1000;
+}
+
+static unsigned pool_slot(uint64_t mpa, unsigned i)
+{
+	uint64_t page = mpa / 4096 - POOL_MFN;
+
+	assert_true(page < MAX_POOL);
+	return (unsigned) page * 512 + i;
+}
+
+/* The leaf for va under root_mpa, through the host's cache (host) or the
+ * pool as it is now (!host); 0 when not present. Only what a translation
+ * depends on is kept: frame, W, NX. */
+static uint64_t translate(uint64_t root_mpa, uint64_t va, bool use_host)
+{
+	uint64_t mpa = root_mpa, e = 0;
+
+	for (int level = 4; level >= 1; level--) {
+		unsigned slot = pool_slot(mpa, idx(va, level));
+
+		if (use_host && host.cached[slot]) {
+			e = host.entry[slot];
+		} else {
+			e = ((uint64_t *) machine_ptr(&fx.mm, mpa & ADDR, 4096))[idx(va, level)];
+			if (use_host) {
+				host.entry[slot] = e;
+				host.cached[slot] = true;
+			}
+		}
+		if (!(e & P))
+			return 0;
+		mpa = e & ADDR;
+	}
+	return e & (ADDR | W | NX | P);
+}
+
+static void host_forget_page(uint64_t page)
+{
+	uint64_t mpa = (POOL_MFN + page) * 4096;
+
+	for (unsigned i = 0; i < 512; i++)
+		host.cached[page * 512 + i] = false;
+	for (unsigned k = 0; k < HOST_SLOTS; k++)
+		if (host.cached[k] && (host.entry[k] & P) && (host.entry[k] & ADDR) == mpa)
+			host.cached[k] = false;
+}
+
+/* What the worker does before every entry: forget the due groups, flush the TLB if told. */
+static void host_before_entry(uint64_t cur_root)
+{
+	uint32_t groups[MAX_POOL];
+	unsigned n = smmu_take_zaps(fx.s, groups, MAX_POOL), per = smmu_zap_group_pages(fx.s);
+
+	for (unsigned k = 0; k < n; k++)
+		for (uint64_t p = (uint64_t) groups[k] * per; p < (uint64_t) (groups[k] + 1) * per && p < MAX_POOL; p++)
+			host_forget_page(p);
+	host.zapped_groups += n;
+	if (n || smmu_take_tlb_flush(fx.s) || host.tlb_root != cur_root)
+		memset(host.tlb, 0, sizeof(host.tlb));
+	host.tlb_root = cur_root;
+}
+
+static void host_flush_point(void)
+{
+	memset(host.nr_seen, 0, sizeof(host.nr_seen));
+}
+
+static bool host_seen(unsigned sp, bool user, unsigned k, uint64_t t)
+{
+	for (unsigned i = 0; i < host.nr_seen[sp][user][k]; i++)
+		if (host.seen[sp][user][k][i] == t)
+			return true;
+	return false;
+}
+
+/* A cached translation the shadow MMU gave since the last flush point, or
+ * one with fewer rights to the same frame (a fault on it makes the host
+ * walk the pool again, as KVM does). */
+static bool host_allowed(unsigned sp, bool user, unsigned k, uint64_t x)
+{
+	for (unsigned i = 0; i < host.nr_seen[sp][user][k]; i++) {
+		uint64_t t = host.seen[sp][user][k][i];
+		if ((t & ADDR) == (x & ADDR) && (!(x & W) || (t & W)) && ((x & NX) || !(t & NX)))
+			return true;
+	}
+	return false;
+}
+
+/* One root, as the host sees it: remember what the shadow MMU maps there
+ * now, then check that the host's cached translations are ones the shadow
+ * MMU gave since the guest's last flush point and (cached) none is a
+ * writable mapping of a shadowed guest table. */
+struct host_ctx {
+	const uint64_t (*vas)[NR_VAS];
+	const uint64_t *tables;
+	unsigned nr_tables;
+	uint64_t cur_root;
+};
+
+static void host_check_one(unsigned sp, bool user, uint64_t va, unsigned k, uint64_t x, const struct host_ctx *h)
+{
+	if (!x)
+		return;
+	if (!host_allowed(sp, user, k, x))
+		fprintf(stderr, "step %u: the host translates %#lx (space %u, %s root) to %#lx, not shadowed since "
+			"the last flush\n", random_step, (unsigned long) va, sp, user ? "user" : "kernel", (unsigned long) x);
+	assert_true(host_allowed(sp, user, k, x));
+	for (unsigned i = 0; (x & W) && i < h->nr_tables; i++)
+		assert_int_not_equal(physmap_mpa_to_gpa(&fx.pm, x & ADDR) & ~0xfffULL, h->tables[i]);
+}
+
+static int host_check_root(void *userdata, uint64_t cr3, bool user, uint64_t root_mpa)
+{
+	const struct host_ctx *h = userdata;
+	unsigned sp = 0;
+
+	while (space_cr3[sp] != cr3)
+		assert_true(++sp < NR_SPACES);
+	for (unsigned k = 0; k < CHECK_VAS; k++) {
+		uint64_t va = check_va(sp, k, h->vas), now = translate(root_mpa, va, false);
+
+		if (now && !host_seen(sp, user, k, now)) {
+			assert_true(host.nr_seen[sp][user][k] < HISTORY);
+			host.seen[sp][user][k][host.nr_seen[sp][user][k]++] = now;
+		}
+		host_check_one(sp, user, va, k, translate(root_mpa, va, true), h);
+		/* The TLB holds translations of the loaded root only. */
+		if (root_mpa == h->cur_root) {
+			if (!host.tlb[k])
+				host.tlb[k] = translate(root_mpa, va, true);
+			host_check_one(sp, user, va, k, host.tlb[k], h);
+		}
+	}
+	return 0;
+}
+
+static void host_check(uint64_t cur_root, const uint64_t vas[][NR_VAS], const uint64_t *tables, unsigned nr_tables)
+{
+	struct host_ctx h = { .vas = vas, .tables = tables, .nr_tables = nr_tables, .cur_root = cur_root };
+
+	host_before_entry(cur_root);
+	assert_int_equal(smmu_foreach_root(fx.s, host_check_root, &h), 0);
+}
+
+static void run_random(enum smmu_strategy strategy, unsigned pool_pages, uint64_t seed, unsigned zap_group)
+{
+	uint64_t vas[NR_SPACES][NR_VAS], leaf[NR_SPACES][NR_VAS], root;
 	unsigned cur = 0, filled_n = 0, pt_writes = 0;
 	bool user = false, cached = strategy == SMMU_CACHED;
+	struct check_ctx c;
 
-	setup_with(strategy, pool_pages, 2, seed);
+	setup_with(strategy, pool_pages, 2, seed, zap_group);
+	memset(&host, 0, sizeof(host));
 	rng_state = seed | 1;
 	for (unsigned sp = 0; sp < NR_SPACES; sp++) {
 		for (unsigned k = 0; k < NR_VAS; k++) {
@@ -1228,11 +1555,13 @@ static void run_random(enum smmu_strategy strategy, unsigned pool_pages, uint64_
 			}
 		}
 	}
-	smmu_load_root(fx.s, space_cr3[cur], user);
+	root = smmu_load_root(fx.s, space_cr3[cur], user);
 
 	for (unsigned step = 0; step < 4000; step++) {
 		unsigned what = (unsigned) rnd(20), k = (unsigned) rnd(NR_VAS);
 		uint64_t cr3 = space_cr3[cur], va = vas[cur][k] + (k == 1 ? rnd(512) * 0x1000 : 0) + 8 * rnd(512);
+
+		random_step = step;
 
 		if (what < 12) {                    /* the CPU faults */
 			unsigned kind = (unsigned) rnd(3);
@@ -1271,24 +1600,34 @@ static void run_random(enum smmu_strategy strategy, unsigned pool_pages, uint64_
 			uint64_t v = k == 1 ? (0x200000 | PS | (random_data_pte() & (P | W | U | D | NX)))
 					    : random_data_pte();
 			if (cached) {
+				/* Without a flush: the old translation may live on. */
 				assert_int_equal(smmu_pt_write(fx.s, leaf[cur][k], &v, 8), 0);
 			} else {
 				gset(leaf[cur][k], v);
 				smmu_invlpg(fx.s, cr3, vas[cur][k]);
+				host_flush_point();
 			}
 		} else if (what < 18) {             /* kernel <-> user */
 			user = !user;
-			smmu_load_root(fx.s, cr3, user);
+			root = smmu_load_root(fx.s, cr3, user);
 		} else if (what < 19) {             /* another address space */
 			unsigned next = (unsigned) rnd(NR_SPACES);
 			smmu_guest_cr3_write(fx.s, cr3, space_cr3[next]);
+			host_flush_point();
 			cur = next;
-			smmu_load_root(fx.s, space_cr3[cur], user);
-		} else {
+			root = smmu_load_root(fx.s, space_cr3[cur], user);
+		} else if (rnd(2)) {
 			smmu_invlpg(fx.s, cr3, va);
+			host_flush_point();
+		} else {
+			smmu_tlb_flush(fx.s);
+			host_flush_point();
 		}
-		check_invariants(cached);
+		check_invariants(cached, &c);
+		host_check(root, vas, c.tables, cached ? c.nr_tables : 0);
 	}
+	/* Deferred zaps happened, and were not all there is. */
+	assert_true(host.zapped_groups > 0);
 	assert_true(filled_n > 500);
 	if (cached)
 		assert_true(pt_writes > 0);
@@ -1297,11 +1636,13 @@ static void run_random(enum smmu_strategy strategy, unsigned pool_pages, uint64_
 
 static void test_random_operations(void **state)
 {
-	run_random(SMMU_VTLB, MAX_POOL, 0);
-	run_random(SMMU_CACHED, MAX_POOL, 0);
-	run_random(SMMU_VTLB, 16, 0x77);
-	run_random(SMMU_CACHED, 16, 0x77);
-	run_random(SMMU_CACHED, 24, 0x1234);
+	/* One zap group per page (targeted), a few, and the whole pool. */
+	run_random(SMMU_VTLB, MAX_POOL, 0, 1);
+	run_random(SMMU_CACHED, MAX_POOL, 0, 1);
+	run_random(SMMU_VTLB, 16, 0x77, 4);
+	run_random(SMMU_CACHED, 16, 0x77, 1);
+	run_random(SMMU_CACHED, 24, 0x1234, 0);
+	run_random(SMMU_CACHED, MAX_POOL, 0x4321, 3);
 }
 
 static void test_new_errors(void **state)
@@ -1351,6 +1692,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_unprotect, teardown),
 		cmocka_unit_test(test_user_nx_in_kernel_root),
 		cmocka_unit_test_teardown(test_invlpg, teardown),
+		cmocka_unit_test_teardown(test_deferred_zaps, teardown),
+		cmocka_unit_test_teardown(test_zap_groups, teardown),
 		cmocka_unit_test_teardown(test_pool_recycling, teardown),
 		cmocka_unit_test_teardown(test_scattered_physmap, teardown),
 		cmocka_unit_test_teardown(test_monitor_slot, teardown),

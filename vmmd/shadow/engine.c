@@ -242,6 +242,7 @@ int shadow_vm_init(struct shadow_vm *svm, struct machine_memory mm, const struct
 		.phys_bits = cfg->phys_bits,
 		.no_1g = cfg->no_1g,
 		.user_nx_in_kernel_root = cfg->native_user_cs != 0,
+		.zap_group = cfg->zap_group,
 	};
 	return smmu_new(&svm->mm, &svm->pm, &sc, &svm->smmu);
 }
@@ -633,15 +634,22 @@ enum shadow_action shadow_handle_trap(struct shadow_vcpu *sv, unsigned vector, u
 	if (sv->cpu.regs.rip != sv->native_rip)
 		sv->native_rip = 0;
 	enum shadow_action a = dispatch_trap(sv, vector, error, cr2);
-	/* Entries of the loaded root were dropped or lost W: stale real TLB
-	 * entries must go before the guest runs again (shadow_run.c). */
+	/* The guest flushed (or vmmd's coherence needs it) and the real TLB may
+	 * hold removed entries: they must go before the guest runs again
+	 * (shadow_run.c); the pool's zap groups are taken there too. */
 	pthread_mutex_lock(&sv->svm->lock);
 	if (smmu_take_tlb_flush(sv->svm->smmu))
 		sv->tlb_flush = true;
-	if (smmu_take_removed(sv->svm->smmu))
-		sv->tables_changed = true;
 	pthread_mutex_unlock(&sv->svm->lock);
 	return a;
+}
+
+unsigned shadow_take_zaps(struct shadow_vm *svm, uint32_t *ret_groups, unsigned max)
+{
+	pthread_mutex_lock(&svm->lock);
+	unsigned n = smmu_take_zaps(svm->smmu, ret_groups, max);
+	pthread_mutex_unlock(&svm->lock);
+	return n;
 }
 
 static enum shadow_action dispatch_trap(struct shadow_vcpu *sv, unsigned vector, uint32_t error, uint64_t cr2)
@@ -701,6 +709,7 @@ void shadow_get_stats(struct shadow_vm *svm, struct shadow_stats *ret)
 	ret->guest_pt_switches = __atomic_load_n(&svm->guest_pt_switches, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&svm->lock);
 	smmu_get_stats(svm->smmu, &ret->mmu);
+	ret->zap_group_pages = smmu_zap_group_pages(svm->smmu);
 	pthread_mutex_unlock(&svm->lock);
 	ret->native_user_returns = __atomic_load_n(&svm->native_user_returns, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&svm->mnemonic_lock);

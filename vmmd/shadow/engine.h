@@ -104,8 +104,7 @@ struct shadow_vcpu {
 	uint64_t root_cr3;      /* the guest CR3 the root was loaded for */
 	bool root_stale;        /* a CR3 write or flush: load again even if unchanged */
 	bool tlb_flush;         /* shadow entries were removed: the real TLB must forget them */
-	bool tables_changed;
-	bool irq_shadow;
+	bool irq_shadow;        /* sti/mov ss just ran: no interrupt before the next instruction */
 	char fail_message[200];
 	uint64_t refill_va;      /* livelock guard: the last filled address ... */
 	unsigned refills;        /* ... and how often in a row */
@@ -123,6 +122,7 @@ enum shadow_action {
 struct shadow_vm_config {
 	uint64_t guest_bytes;
 	unsigned pool_pages;
+	unsigned zap_group;        /* pool pages per host zap (smmu_config.zap_group) */
 	enum smmu_strategy strategy;
 	uint64_t scatter_seed;     /* 0 = identity physmap */
 	struct bus *bus;
@@ -182,6 +182,9 @@ void shadow_count_mnemonic(struct shadow_vm *svm, const char *name);
 enum shadow_action shadow_reflect_exception(struct shadow_vcpu *sv, const struct shadow_env *env, unsigned vector,
 					    bool has_error, uint32_t error, uint64_t cr2);
 void shadow_guest_tlb_flush(struct shadow_vcpu *sv);
+/* The pool's zap groups (smmu_take_zaps) the host must forget before any
+ * vCPU runs the guest again; ret_groups holds up to max. */
+unsigned shadow_take_zaps(struct shadow_vm *svm, uint32_t *ret_groups, unsigned max);
 
 /* For stats.get: one JSON-free snapshot. */
 struct shadow_stats {
@@ -189,6 +192,7 @@ struct shadow_stats {
 	uint64_t guest_pt_switches;
 	uint64_t vector_counts[32];
 	struct smmu_stats mmu;
+	unsigned zap_group_pages;      /* pool pages per zap: 1 targeted .. pool_pages (all) */
 	unsigned n_mnemonics;
 	struct shadow_mnemonic_count mnemonics[SHADOW_MNEMONICS_MAX];
 	unsigned n_pt_writes, n_pt_writes_native;

@@ -49,6 +49,7 @@ int smmu_new(struct machine_memory *mm, const struct physmap *pm, const struct s
 		s->cfg.monitor_pml4e_kernel = s->cfg.monitor_pml4e;
 	s->pool = machine_ptr(mm, cfg->pool_mpa, (size_t) cfg->pool_pages * PAGE_SIZE_4K);
 	s->cur_as = -1;
+	s->cur_root = SMMU_NONE;
 	if (cfg->strategy == SMMU_VTLB)
 		s->nr_as = 1;
 	else
@@ -159,9 +160,14 @@ uint64_t smmu_load_root(struct smmu *s, uint64_t guest_cr3, bool user)
 	s->cur_as = (int) as;
 	s->cur_user = user;
 	root_get(s, as, user);
-	/* Loading CR3 flushes the real (untagged, non-global) TLB. */
-	s->tlb_flush = false;
-	return sp_mpa(s, s->as[as].root[user]);
+	/* Loading another CR3 flushes the real (untagged, non-global) TLB;
+	 * loading the same one again does not. */
+	if (s->cur_root != s->as[as].root[user]) {
+		s->tlb_flush = false;
+		s->tlb_pending = false;
+	}
+	s->cur_root = s->as[as].root[user];
+	return sp_mpa(s, s->cur_root);
 }
 
 /* Build the shadow path and leaf for va from a successful guest walk.
@@ -279,23 +285,19 @@ int smmu_page_fault(struct smmu *s, uint64_t guest_cr3, bool user, uint64_t va, 
 
 void smmu_guest_cr3_write(struct smmu *s, uint64_t old_cr3, uint64_t new_cr3)
 {
-	if (!s || s->cfg.strategy != SMMU_VTLB || !s->as[0].valid)
-		return;
-	/* A virtual TLB forgets everything on a CR3 write, even to the same value. */
-	as_rekey(s, 0, new_cr3 & X86_CR3_ADDR);
-}
-
-void smmu_invlpg(struct smmu *s, uint64_t guest_cr3, uint64_t va)
-{
-	int as;
-
+	(void) old_cr3;
 	if (!s)
 		return;
-	s->st.invlpg++;
-	as = as_find(s, guest_cr3 & X86_CR3_ADDR);
-	if (as < 0 || !x86_canonical(va) || smmu_index(va, 4) == s->cfg.monitor_slot)
-		return;
+	/* A virtual TLB forgets everything on a CR3 write, even to the same value. */
+	if (s->cfg.strategy == SMMU_VTLB && s->as[0].valid)
+		as_rekey(s, 0, new_cr3 & X86_CR3_ADDR);
+	/* The guest's TLB would forget its non-global entries: deferred zaps are due. */
+	smmu_tlb_flush(s);
+}
 
+/* Drop what the shadows of address space `as` cache for va. */
+static void invlpg_drop(struct smmu *s, unsigned as, uint64_t va)
+{
 	for (int user = 0; user < 2; user++) {
 		uint32_t sp = s->as[as].root[user];
 		uint64_t gtable = s->as[as].cr3;
@@ -327,6 +329,22 @@ void smmu_invlpg(struct smmu *s, uint64_t guest_cr3, uint64_t va)
 	}
 }
 
+void smmu_invlpg(struct smmu *s, uint64_t guest_cr3, uint64_t va)
+{
+	int as;
+
+	if (!s)
+		return;
+	s->st.invlpg++;
+	as = as_find(s, guest_cr3 & X86_CR3_ADDR);
+	if (as >= 0 && x86_canonical(va) && smmu_index(va, 4) != s->cfg.monitor_slot)
+		invlpg_drop(s, (unsigned) as, va);
+	/* invlpg also flushes every paging-structure cache entry (SDM 4.10.4.1),
+	 * and vmmd does not track which deferred zap covers which address: all
+	 * deferred zaps are due, va's own drop included. */
+	smmu_tlb_flush(s);
+}
+
 void smmu_flush_all(struct smmu *s)
 {
 	if (!s)
@@ -334,13 +352,7 @@ void smmu_flush_all(struct smmu *s)
 	for (unsigned i = 0; i < s->nr_as; i++)
 		if (s->as[i].valid)
 			smmu_as_drop(s, i, (int) i == s->cur_as);
-}
-
-bool smmu_take_removed(struct smmu *s)
-{
-	bool r = s->removed;
-	s->removed = false;
-	return r;
+	smmu_tlb_flush(s);
 }
 
 bool smmu_take_tlb_flush(struct smmu *s)

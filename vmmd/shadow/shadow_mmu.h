@@ -48,6 +48,7 @@ struct smmu_config {
 	unsigned phys_bits;         /* MAXPHYADDR; 0: 52 */
 	bool no_1g;                 /* no PDPE1GB: PS in a PDPT entry is reserved */
 	bool user_nx_in_kernel_root; /* map guest-user pages non-executable in kernel roots (engine.h) */
+	unsigned zap_group;         /* pool pages the host forgets at once (one KVM slot); 0: the whole pool */
 };
 
 struct smmu_stats {
@@ -62,6 +63,9 @@ struct smmu_stats {
 	uint64_t guest_faults;      /* reflected to the guest */
 	uint64_t mmio_faults;
 	uint64_t pool_recycled;     /* pages taken back from other roots when the pool ran dry */
+	uint64_t tlb_flushes;       /* guest TLB flush points: invlpg, CR3 writes, paging changes, smmu_tlb_flush */
+	uint64_t zap_groups;        /* zap groups handed to the host to forget (smmu_take_zaps) */
+	uint64_t zaps_forced;       /* deferred zaps made due early: a frame mapped writable became a table */
 	unsigned pool_used, pool_pages;
 };
 
@@ -92,7 +96,8 @@ void smmu_free(struct smmu *s);
  * The root loaded last is "current": it is never freed (evictions, flushes
  * and VTLB CR3 writes empty it but keep its machine address). Call again
  * after smmu_guest_cr3_write / smmu_flush_all and on every kernel/user switch.
- * Loading a root is a real CR3 load, so it also clears smmu_take_tlb_flush. */
+ * Loading another root is a real CR3 load, so it also clears
+ * smmu_take_tlb_flush; loading the same one again does not. */
 uint64_t smmu_load_root(struct smmu *s, uint64_t guest_cr3, bool user);
 
 /*
@@ -110,15 +115,33 @@ uint64_t smmu_load_root(struct smmu *s, uint64_t guest_cr3, bool user);
 int smmu_page_fault(struct smmu *s, uint64_t guest_cr3, bool user, uint64_t va, uint32_t hw_error,
 		    bool guest_wp, bool nxe, struct smmu_fault *ret);
 
-/* The guest wrote CR3 (vtlb: drop that space's shadows; cached: nothing to do). */
+/*
+ * Flush semantics (docs/shadow.md, "Telling KVM"). Shadow entries that vmmd
+ * removes or downgrades because the guest changed its tables may stay in
+ * the real TLB, and in what a host that shadows the pool derived from it,
+ * until the guest's next TLB flush, exactly as a guest TLB may keep a stale
+ * translation: those zaps are deferred. The guest's flush points are
+ * smmu_guest_cr3_write, smmu_invlpg, smmu_flush_all and smmu_tlb_flush.
+ * What vmmd's own coherence needs is never deferred: a writable mapping of
+ * a frame that is, or becomes, a write-protected guest page table, and a
+ * pool page reused for new contents.
+ */
+
+/* The guest wrote CR3 (vtlb: drop that space's shadows; cached: nothing to
+ * drop). A flush point. */
 void smmu_guest_cr3_write(struct smmu *s, uint64_t old_cr3, uint64_t new_cr3);
-/* invlpg va in address space guest_cr3 (both roots). */
+/* invlpg va in address space guest_cr3 (both roots). A flush point. */
 void smmu_invlpg(struct smmu *s, uint64_t guest_cr3, uint64_t va);
+/* A guest TLB flush with nothing to drop (the PV layer's MMUEXT_TLB_FLUSH_*,
+ * UVMF_TLB_FLUSH / UVMF_INVLPG after an update it already made through
+ * smmu_pt_write): every deferred zap is due, the real TLB is flushed. */
+void smmu_tlb_flush(struct smmu *s);
 /* Perform a guest write of len bytes at gpa to a write-protected page-table
- * page (the RAM copy), then re-sync the shadows that depend on it. Any guest
- * RAM page may be given (it is then a plain write), so the engine can send
- * every write it makes on the guest's behalf through here. [gpa, gpa+len)
- * must stay within one 4 KiB page: 0, -EINVAL, or -EFAULT (not guest RAM). */
+ * page (the RAM copy), then re-sync the shadows that depend on it (those
+ * removals are deferred to the next flush point). Any guest RAM page may be
+ * given (it is then a plain write), so the engine can send every write it
+ * makes on the guest's behalf through here. [gpa, gpa+len) must stay within
+ * one 4 KiB page: 0, -EINVAL, or -EFAULT (not guest RAM). */
 int smmu_pt_write(struct smmu *s, uint64_t gpa, const void *data, unsigned len);
 /* Stop write-protecting the guest page-table page holding gpa, because the
  * engine cannot emulate an instruction writing it (emulate_data.h): the
@@ -128,18 +151,24 @@ int smmu_pt_write(struct smmu *s, uint64_t gpa, const void *data, unsigned len);
  * protected), -EINVAL for a gpa outside guest RAM. */
 int smmu_unprotect(struct smmu *s, uint64_t gpa);
 /* Drop everything (CR0/CR4/EFER paging changes, reset); the current root
- * stays, emptied. */
+ * stays, emptied. A flush point. */
 void smmu_flush_all(struct smmu *s);
 
-/* True once (then false) when shadow entries of the current root were removed
- * or lost W since the last root load or call: the real TLB may still hold
- * them, so the engine must flush it (reload CR3) before resuming the guest.
- * Filling never needs it (the #PF dropped the faulting address's entry). */
+/* True once (then false) when the real TLB may hold an entry vmmd removed
+ * and the guest has flushed (or vmmd's coherence needs it gone) since the
+ * last load of another root: the engine must flush it before resuming the
+ * guest. Filling never needs it (the #PF dropped the faulting address's
+ * entry). */
 bool smmu_take_tlb_flush(struct smmu *s);
-/* True once after any present entry anywhere in the pool was removed or
- * downgraded, or a pool page was freed: a host that shadows these tables
- * itself (KVM without EPT/NPT) must be made to forget what it derived. */
-bool smmu_take_removed(struct smmu *s);
+/* The pool is cut into zap groups of smmu_zap_group_pages() pages (one KVM
+ * memory slot each), smmu_zap_groups() of them. smmu_take_zaps fills
+ * ret_groups with the groups a host that shadows the pool (KVM without
+ * EPT/NPT), or a TLB, must forget before the guest runs again, at most max,
+ * and returns how many; they count as forgotten from then on. A group is
+ * also due the first time any of its pages is used. */
+unsigned smmu_zap_groups(const struct smmu *s);
+unsigned smmu_zap_group_pages(const struct smmu *s);
+unsigned smmu_take_zaps(struct smmu *s, uint32_t *ret_groups, unsigned max);
 
 void smmu_get_stats(const struct smmu *s, struct smmu_stats *ret);
 

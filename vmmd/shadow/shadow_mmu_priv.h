@@ -4,6 +4,7 @@
  *   shadow_mmu.c         address spaces, faults, invlpg, stats, inspection
  *   shadow_pool.c        the pool of shadow pages, reverse maps, recycling
  *   shadow_sync.c        write-protection of guest page-table pages, re-sync
+ *   shadow_zap.c         what a host that shadows the pool must forget, and when
  *   guest_walk_shadow.c  the guest page walk (x86/guest_walk.c) through the physmap
  *
  * Data structures, all bounded by pool_pages, guest_pages or max_roots:
@@ -15,13 +16,18 @@
  *    came from, and a doubly linked reverse-map link chaining it to the
  *    other leaves that map the same guest frame (head per guest frame);
  *  - per guest frame: the chain of shadow pages that shadow it as a page
- *    table (non-empty = write-protected in CACHED), and a write counter.
+ *    table (non-empty = write-protected in CACHED), and a write counter;
+ *  - host coherence (shadow_zap.c): free pages split by whether a host may
+ *    still hold what it derived from them, and per zap group (a run of
+ *    zap_group pool pages, one KVM memory slot) whether it is due now or
+ *    deferred to the guest's next TLB flush.
  */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmmd/shadow/bitmap.h"
 #include "vmmd/shadow/shadow_mmu.h"
 #include "vmmd/shadow/vcpu_model.h"
 #include "x86/guest_walk.h"
@@ -68,16 +74,25 @@ struct smmu {
 	uint32_t *rmap_head;           /* [guest_pages]: first leaf entry mapping that frame */
 	uint32_t *sp_head;             /* [guest_pages]: first shadow page shadowing that frame */
 	uint8_t *writes;               /* [guest_pages]: write-flood counters */
-	uint32_t *free_list;           /* [pool_pages] */
+	uint64_t *free_clean;          /* [pool_pages] bits: free, nothing stale in the host */
+	uint64_t *free_stale;          /* [pool_pages] bits: free, the host may hold old contents */
 	uint32_t *scratch;             /* [pool_pages]: a snapshot of one gfn chain */
 	unsigned nr_free;
+	/* shadow_zap.c */
+	unsigned zap_group, nr_groups; /* pool pages per group; groups */
+	uint64_t *zap_due;             /* [nr_groups] bits: the host must forget before the guest runs */
+	uint64_t *zap_deferred;        /* [nr_groups] bits: may wait for the guest's next TLB flush */
+	unsigned nr_due, nr_deferred;
+	uint32_t *w_epoch;             /* [guest_pages]: epoch of the last deferred drop of a writable leaf */
+	uint32_t epoch;                /* advances at every guest TLB flush */
+	bool tlb_pending;              /* a deferred removal the real TLB may still hold */
 	struct aspace *as;             /* [nr_as] */
 	unsigned nr_as;
 	int cur_as;                    /* the address space of the last loaded root, -1 none */
 	bool cur_user;
+	uint32_t cur_root;             /* the pool page the real CR3 holds, SMMU_NONE before the first load */
 	uint64_t clock;
 	bool tlb_flush;
-	bool removed;     /* any present entry removed or downgraded, or a page freed, anywhere */
 	struct smmu_stats st;
 };
 
@@ -119,12 +134,6 @@ static inline uint64_t gfn_of(const struct smmu *s, uint64_t gpa)
 	return gfn < s->pm->guest_pages ? gfn : SMMU_GFN_NONE;
 }
 
-/* Whether a change to an entry of sp must reach the real TLB. */
-static inline bool sp_is_loaded(const struct smmu *s, uint32_t sp)
-{
-	return s->cur_as >= 0 && s->meta[sp].as == (unsigned) s->cur_as && s->meta[sp].user == s->cur_user;
-}
-
 /* shadow_pool.c */
 int smmu_pool_init(struct smmu *s);
 void smmu_pool_free(struct smmu *s);
@@ -149,6 +158,24 @@ void smmu_pool_reserve(struct smmu *s, unsigned n, int pin_as);
 void smmu_as_drop(struct smmu *s, unsigned as, bool keep_roots);
 /* Walk leaf entries mapping gfn: fn(s, entry_id). */
 void smmu_rmap_foreach(struct smmu *s, uint64_t gfn, void (*fn)(struct smmu *s, uint32_t id));
+static inline uint64_t smmu_leaf_gfn(const struct smmu *s, uint64_t spte)
+{
+	return gfn_of(s, physmap_mpa_to_gpa(s->pm, spte & X86_PTE_ADDR));
+}
+
+/* shadow_zap.c */
+int smmu_zap_init(struct smmu *s);
+void smmu_zap_free(struct smmu *s);
+/* Entries of sp were removed or lost rights (the leaf spte, or 0 for a
+ * table entry): a host may keep the old ones until the guest's next TLB
+ * flush, as the guest's own TLB would. */
+void smmu_zap_removed(struct smmu *s, uint32_t sp, uint64_t old_spte);
+/* sp changed in a way the host must learn before the guest runs again. */
+void smmu_zap_now(struct smmu *s, uint32_t sp);
+/* gfn is about to be write-protected: no stale writable mapping of it may survive. */
+void smmu_zap_protecting(struct smmu *s, uint64_t gfn);
+/* The group of pool page sp. */
+static inline unsigned smmu_zap_group_of(const struct smmu *s, uint32_t sp) { return sp / s->zap_group; }
 
 /* shadow_sync.c */
 /* A new shadow page for guest table gfn (CACHED): clear W of leaves mapping it. */

@@ -23,21 +23,24 @@ int smmu_pool_init(struct smmu *s)
 	s->rmap_head = malloc(gp * sizeof(*s->rmap_head));
 	s->sp_head = malloc(gp * sizeof(*s->sp_head));
 	s->writes = calloc(gp, sizeof(*s->writes));
-	s->free_list = malloc(n * sizeof(*s->free_list));
+	s->free_clean = calloc(BITMAP_WORDS(n), sizeof(uint64_t));
+	s->free_stale = calloc(BITMAP_WORDS(n), sizeof(uint64_t));
 	s->scratch = malloc(n * sizeof(*s->scratch));
 	if (!s->meta || !s->leaf_gpa || !s->rmap_next || !s->rmap_prev || !s->rmap_head || !s->sp_head ||
-	    !s->writes || !s->free_list || !s->scratch)
+	    !s->writes || !s->free_clean || !s->free_stale || !s->scratch)
 		return -ENOMEM;
 
 	memset(s->rmap_head, 0xff, gp * sizeof(*s->rmap_head));
 	memset(s->sp_head, 0xff, gp * sizeof(*s->sp_head));
-	/* Popped from the top: page 0 first, which keeps tests readable. */
+	/* The host has seen none of the pool yet: every page starts stale, so
+	 * its first use makes its group due (for KVM: the slot is registered
+	 * then, not all at once when the VM starts). */
 	for (uint64_t k = 0; k < n; k++) {
-		s->free_list[k] = (uint32_t) (n - 1 - k);
+		bitmap_set(s->free_stale, k);
 		s->meta[k].parent = SMMU_NONE;
 	}
 	s->nr_free = (unsigned) n;
-	return 0;
+	return smmu_zap_init(s);
 }
 
 void smmu_pool_free(struct smmu *s)
@@ -49,20 +52,17 @@ void smmu_pool_free(struct smmu *s)
 	free(s->rmap_head);
 	free(s->sp_head);
 	free(s->writes);
-	free(s->free_list);
+	free(s->free_clean);
+	free(s->free_stale);
 	free(s->scratch);
+	smmu_zap_free(s);
 }
 
 /* --- reverse map: guest frame -> leaf entries that map it ------------------ */
 
-static uint64_t leaf_gfn(const struct smmu *s, uint64_t spte)
-{
-	return gfn_of(s, physmap_mpa_to_gpa(s->pm, spte & X86_PTE_ADDR));
-}
-
 static void rmap_link(struct smmu *s, uint32_t id, uint64_t spte)
 {
-	uint64_t gfn = leaf_gfn(s, spte);
+	uint64_t gfn = smmu_leaf_gfn(s, spte);
 
 	s->rmap_prev[id] = SMMU_NONE;
 	if (gfn == SMMU_GFN_NONE) {     /* never: leaves map guest RAM only */
@@ -77,7 +77,7 @@ static void rmap_link(struct smmu *s, uint32_t id, uint64_t spte)
 
 static void rmap_unlink(struct smmu *s, uint32_t id, uint64_t spte)
 {
-	uint64_t gfn = leaf_gfn(s, spte);
+	uint64_t gfn = smmu_leaf_gfn(s, spte);
 	uint32_t prev = s->rmap_prev[id], next = s->rmap_next[id];
 
 	if (next != SMMU_NONE)
@@ -137,7 +137,18 @@ uint32_t smmu_sp_alloc(struct smmu *s, int level, unsigned as, bool user, uint64
 	/* Callers reserve first; running dry here is a bug in the reservation. */
 	if (s->nr_free == 0)
 		abort();
-	sp = s->free_list[--s->nr_free];
+	/* The lowest clean page (tests stay readable, groups fill in order);
+	 * a stale one only when none is clean, and then the host must forget
+	 * its old contents before the guest can walk the new ones. */
+	sp = (uint32_t) bitmap_next(s->free_clean, 0, s->cfg.pool_pages);
+	if (sp < s->cfg.pool_pages) {
+		bitmap_clear(s->free_clean, sp);
+	} else {
+		sp = (uint32_t) bitmap_next(s->free_stale, 0, s->cfg.pool_pages);
+		bitmap_clear(s->free_stale, sp);
+		smmu_zap_now(s, sp);
+	}
+	s->nr_free--;
 	memset(sp_table(s, sp), 0, PAGE_SIZE_4K);
 	s->meta[sp] = (struct sp_meta) {
 		.key = key,
@@ -171,10 +182,12 @@ void smmu_sp_rekey(struct smmu *s, uint32_t sp, uint64_t key, uint64_t gfn)
 static void sp_release(struct smmu *s, uint32_t sp)
 {
 	gfn_chain_del(s, sp);
-	s->removed = true;   /* its contents will change when it is reused */
 	s->meta[sp].level = 0;
 	s->meta[sp].parent = SMMU_NONE;
-	s->free_list[s->nr_free++] = sp;
+	/* The host may still hold its contents (reachable through a parent
+	 * entry whose removal is deferred): clean again only once zapped. */
+	bitmap_set(s->free_stale, sp);
+	s->nr_free++;
 }
 
 /* Empty sp: free every page below it, unlink its leaves. Depth <= 4. */
@@ -182,7 +195,6 @@ static void sp_clear(struct smmu *s, uint32_t sp)
 {
 	uint64_t *t = sp_table(s, sp);
 	int level = s->meta[sp].level;
-	bool any = false;
 
 	for (unsigned i = 0; i < SMMU_ENTRIES; i++) {
 		uint64_t e = t[i];
@@ -197,12 +209,8 @@ static void sp_clear(struct smmu *s, uint32_t sp)
 			sp_release(s, child);
 		}
 		t[i] = 0;
-		any = true;
+		smmu_zap_removed(s, sp, e);
 	}
-	if (any)
-		s->removed = true;
-	if (any && sp_is_loaded(s, sp))
-		s->tlb_flush = true;
 }
 
 void smmu_sp_zap(struct smmu *s, uint32_t sp)
@@ -210,10 +218,9 @@ void smmu_sp_zap(struct smmu *s, uint32_t sp)
 	struct sp_meta *m = &s->meta[sp];
 
 	if (m->parent != SMMU_NONE) {
-		sp_table(s, m->parent)[m->parent_slot] = 0;
-		s->removed = true;
-		if (sp_is_loaded(s, sp))
-			s->tlb_flush = true;
+		uint64_t *pe = &sp_table(s, m->parent)[m->parent_slot];
+		smmu_zap_removed(s, m->parent, *pe);
+		*pe = 0;
 	} else if (m->level == 4 && s->as[m->as].root[m->user] == sp) {
 		s->as[m->as].root[m->user] = SMMU_NONE;
 	}
@@ -231,9 +238,7 @@ void smmu_entry_zap(struct smmu *s, uint32_t sp, unsigned slot)
 	if (s->meta[sp].level == 1) {
 		rmap_unlink(s, sp * SMMU_ENTRIES + slot, e);
 		t[slot] = 0;
-		s->removed = true;
-		if (sp_is_loaded(s, sp))
-			s->tlb_flush = true;
+		smmu_zap_removed(s, sp, e);
 	} else {
 		smmu_sp_zap(s, sp_of_entry(s, e));
 	}

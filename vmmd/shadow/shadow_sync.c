@@ -23,13 +23,15 @@ static void leaf_drop_write(struct smmu *s, uint32_t id)
 	if (!(*e & X86_PTE_W))
 		return;
 	*e &= ~(X86_PTE_W | X86_PTE_D);
-	s->removed = true;
-	if (sp_is_loaded(s, sp))
-		s->tlb_flush = true;
+	/* Not deferrable: a stale writable mapping would let the guest change
+	 * a table vmmd shadows without a trap. */
+	smmu_zap_now(s, sp);
+	s->tlb_flush = true;
 }
 
 void smmu_write_protect(struct smmu *s, uint64_t gfn)
 {
+	smmu_zap_protecting(s, gfn);
 	smmu_rmap_foreach(s, gfn, leaf_drop_write);
 }
 

@@ -89,6 +89,10 @@ void shadow_inspect_stats(struct vm *vm, struct json_object *o)
 	json_object_object_add(sh, "pool_used", u64(st.mmu.pool_used));
 	json_object_object_add(sh, "pool_pages", u64(st.mmu.pool_pages));
 	json_object_object_add(sh, "pool_recycled", u64(st.mmu.pool_recycled));
+	json_object_object_add(sh, "tlb_flushes", u64(st.mmu.tlb_flushes));
+	json_object_object_add(sh, "zap_groups", u64(st.mmu.zap_groups));
+	json_object_object_add(sh, "zaps_forced", u64(st.mmu.zaps_forced));
+	json_object_object_add(sh, "zap_group_pages", u64(st.zap_group_pages));
 	json_object_object_add(o, "shadow", sh);
 
 	struct json_object *pt = json_object_new_object();

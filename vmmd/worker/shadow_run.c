@@ -13,6 +13,7 @@
 #include "vmmd/common/log.h"
 #include "vmmd/shadow/engine.h"
 #include "vmmd/worker/shadow_platform.h"
+#include "vmmd/worker/shadow_pool_slots.h"
 #include "vmmd/worker/shadow_run.h"
 #include "vmmd/worker/vm.h"
 #include "x86/cpu.h"
@@ -93,9 +94,9 @@ int shadow_run_setup_memory(struct vm *vm, const char **why)
 	/* Identity physmap: guest-physical [0, guest) is machine [0, guest),
 	 * so the loader and the boot tables write guest memory directly. */
 	vm->mem = (struct guest_memory) { .host = host, .size = guest };
-	/* Two slots: guest frames + monitor, and the shadow page-table pool on
-	 * its own, so the pool can be re-registered to make KVM forget what it
-	 * derived from tables vmmd changed behind its back (pool_zap()). */
+	/* Guest frames + monitor in slot 0; the shadow page-table pool in slots
+	 * of its own, so KVM can be made to forget what it derived from pool
+	 * pages vmmd changed behind its back (shadow_pool_slots.h). */
 	uint64_t pool = shadow_pool_mpa(guest, window);
 	struct kvm_userspace_memory_region region = {
 		.slot = 0, .guest_phys_addr = 0, .memory_size = pool,
@@ -107,15 +108,10 @@ int shadow_run_setup_memory(struct vm *vm, const char **why)
 		r = -errno;
 		goto out;
 	}
-	vm->pool_region = (struct kvm_userspace_memory_region) {
-		.slot = 1, .guest_phys_addr = pool, .memory_size = machine - pool,
-		.userspace_addr = (uint64_t) (uintptr_t) host + pool,
-	};
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &vm->pool_region) < 0) {
-		*why = "KVM_SET_USER_MEMORY_REGION failed";
-		r = -errno;
+	r = pool_slots_init(&vm->pool_slots, vm->vm_fd, pool, (uint8_t *) host + pool, pool_pages, 1,
+			    POOL_SLOTS_GROUP_PAGES, why);
+	if (r < 0)
 		goto out;
-	}
 	vm->shadow = calloc(1, sizeof(*vm->shadow));
 	if (!vm->shadow) {
 		r = -ENOMEM;
@@ -129,7 +125,7 @@ int shadow_run_setup_memory(struct vm *vm, const char **why)
 		free(cpuid);
 	}
 	struct shadow_vm_config cfg = {
-		.guest_bytes = guest, .pool_pages = pool_pages,
+		.guest_bytes = guest, .pool_pages = pool_pages, .zap_group = vm->pool_slots.group_pages,
 		.phys_bits = paging.phys_bits, .no_1g = paging.no_1g,
 		.monitor_slot = pv ? MON_SLOT_XENPV : MON_SLOT_DEFAULT, .window_pages = window,
 		.strategy = vm->config->strategy == VM_SHADOW_VTLB ? SMMU_VTLB : SMMU_CACHED,
@@ -164,6 +160,7 @@ void shadow_run_destroy(struct vm *vm)
 		free(vm->shadow);
 		vm->shadow = NULL;
 	}
+	pool_slots_free(&vm->pool_slots);
 	if (vm->guest_view)
 		munmap(vm->guest_view, vm->mem.size);
 	vm->guest_view = NULL;
@@ -273,22 +270,26 @@ int shadow_run_setup_vcpu(struct vcpu *v, uint64_t entry, uint64_t stack, uint64
 /* --- the loop ---------------------------------------------------------------- */
 
 /*
- * vmmd writes shadow tables from the host side. Where KVM itself shadows
- * the VM's page tables (no EPT/NPT, as on this project's machines), it
- * never sees those writes: entries vmmd removed or downgraded live on in
- * KVM's own shadow. Deleting and re-adding the pool's memory slot makes
- * KVM drop everything it derived from the pool. Only removals need it:
- * fills turn not-present entries present, which KVM re-walks anyway.
+ * Before every entry: make KVM forget the pool groups the shadow MMU says
+ * are due (shadow_zap.c: removals the guest has flushed, reused pages,
+ * write-protection), registering groups used for the first time. Fills
+ * need nothing: KVM re-walks a not-present entry anyway.
  */
-static void pool_zap(struct vcpu *v)
+static bool sync_pool(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
-	struct kvm_userspace_memory_region gone = vm->pool_region;
-	gone.memory_size = 0;
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &gone) < 0 ||
-	    ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &vm->pool_region) < 0)
-		log_error_errno(-errno, "Failed to re-register the shadow pool: %m");
-	vcpu_count(v, VCPU_STAT_POOL_ZAP);
+	unsigned zaps = 0;
+	unsigned n = shadow_take_zaps(vm->shadow, vm->pool_slots.due, vm->pool_slots.nr_groups);
+	if (n == 0)
+		return true;
+	int r = pool_slots_zap(&vm->pool_slots, vm->pool_slots.due, n, &zaps);
+	for (unsigned k = 0; k < zaps; k++)
+		vcpu_count(v, VCPU_STAT_POOL_ZAP);
+	if (r < 0) {
+		log_error_errno(r, "Failed to re-register the shadow pool: %m");
+		return false;
+	}
+	return true;
 }
 
 static void write_back(struct vcpu *v)
@@ -300,11 +301,6 @@ static void write_back(struct vcpu *v)
 	s->regs.rflags = (sv->cpu.regs.rflags & ~(X86_RFLAGS_IF | X86_RFLAGS_IOPL)) | X86_RFLAGS_FIXED |
 			 (sv->cpu.pcb.vif ? X86_RFLAGS_IF : 0);
 	real_sregs(&s->sregs, sv);
-	/* On every host: with EPT/NPT the memslot change also makes KVM flush
-	 * the guest TLB, which a KVM_SET_SREGS with the same CR3 would not. */
-	if (v->shadow->tables_changed || v->shadow->tlb_flush)
-		pool_zap(v);
-	v->shadow->tables_changed = false;
 	if (v->shadow->tlb_flush) {
 		/* Toggling CR4.PGE flushes the whole TLB (SDM 4.10.4.1), and KVM
 		 * resets its MMU context on the change; the shadow tables use no
@@ -484,6 +480,10 @@ void shadow_run_loop(struct vcpu *v)
 		if (v->shadow_state_fresh && try_deliver(v))
 			write_back(v);
 		sv->irq_shadow = false;   /* the instruction after sti/mov ss runs first */
+		if (!sync_pool(v)) {
+			end_vm(v, VM_EXIT_INTERNAL_ERROR, "shadow mode: cannot re-register the shadow pool with KVM");
+			return;
+		}
 		int r = ioctl(v->fd, KVM_RUN, 0);
 		if (r < 0) {
 			if (errno != EINTR && errno != EAGAIN) {

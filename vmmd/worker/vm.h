@@ -28,6 +28,7 @@
 #include "vmmd/common/worker_protocol.h"
 #include "vmmd/worker/guest_memory.h"
 #include "vmmd/worker/linux_boot.h"
+#include "vmmd/worker/shadow_pool_slots.h"
 #include "vmmd/worker/vcpu.h"
 #include "vmmd/worker/vm_error.h"
 #include "vmmd/worker/virtio_devices.h"
@@ -79,7 +80,7 @@ struct vm {
 	uint8_t *machine_host;
 	uint64_t machine_size;
 	uint8_t *guest_view;    /* scattered physmap: guest-physical view of machine memory */
-	struct kvm_userspace_memory_region pool_region;
+	struct pool_slots pool_slots;   /* the shadow pool's KVM slots (shadow_pool_slots.h) */
 	enum vm_boot boot;      /* resolved: never VM_BOOT_AUTO once built */
 	char *boot_cmdline;     /* what the guest got: config cmdline plus vmmd's words (Linux) */
 	enum vm_host_profile host_profile;   /* resolved (Linux) */
