@@ -261,6 +261,30 @@ def test_strategies_differ_in_fills(d):
 
 
 @kvm
+def test_zaps_never_missed(d):
+    """zapbench's remap check: the guest repoints a PTE, invlpgs, and must
+    read the new frame at once, in both strategies and with a scattered
+    physmap; a zap vmmd deferred past the flush, or a targeted zap of the
+    wrong slot, leaves KVM with the old translation and fails it. The zap
+    rounds themselves must each have made KVM forget a slot."""
+    for strategy, scatter in (("cached", False), ("vtlb", False), ("cached", True)):
+        name = "zap-%s%s" % (strategy, "-scatter" if scatter else "")
+        info, text = run_to_end(d, name, "zapbench", "reps=3 max=16 check=32", memory_mib=64, paging="shadow",
+                                shadow={"strategy": strategy, "scatter": scatter})
+        check("zapbench: remap check ok (32 rounds)" in text and "zapbench: done" in text,
+              "%s: remap check must pass: %s" % (name, show(text)))
+        check((info.get("exit") or {}).get("code") == 1, "%s must exit 0: %s" % (name, show(info.get("exit"))))
+        stats = info.get("stats") or {}
+        sh = stats.get("shadow") or {}
+        group = sh.get("zap_group_pages")
+        check(group in (1, sh.get("pool_pages")), "%s: a zap is of one page or of the pool: %s" % (name, show(sh)))
+        # 3 zap rounds per n (0 and 16) and 32 remaps, each an invlpg that drops an entry.
+        zaps = (stats.get("exits") or {}).get("shadow_pool_zap", 0)
+        check(sh.get("tlb_flushes", 0) >= 38 and zaps >= 38,
+              "%s: every invlpg that dropped an entry is a zap: %s, %d zaps" % (name, show(sh), zaps))
+
+
+@kvm
 def test_virtualization_holes(d):
     """The seed's non-virtualizable instructions: sgdt/sidt/str/smsw must
     show the guest's own tables (UMIP makes them trap), cpuid the virtual
