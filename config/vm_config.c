@@ -26,6 +26,11 @@ static const char *const strategy_names[] = {
 	[VM_SHADOW_VTLB] = "vtlb",
 };
 
+static const char *const zap_names[] = {
+	[VM_ZAP_TARGETED] = "targeted",
+	[VM_ZAP_ALL] = "all",
+};
+
 static const char *const boot_names[] = {
 	[VM_BOOT_AUTO] = "auto",
 	[VM_BOOT_VMMD] = "vmmd",
@@ -65,6 +70,11 @@ const char *vm_paging_name(enum vm_paging p)
 const char *vm_strategy_name(enum vm_shadow_strategy s)
 {
 	return lookup_name(strategy_names, ELEMENTSOF(strategy_names), (unsigned) s);
+}
+
+const char *vm_zap_name(enum vm_shadow_zap z)
+{
+	return lookup_name(zap_names, ELEMENTSOF(zap_names), (unsigned) z);
 }
 
 const char *vm_device_type_name(enum vm_device_type t)
@@ -262,7 +272,7 @@ static int parse_sizes(struct json_object *obj, struct vm_config *c, struct conf
 
 static int parse_paging(struct json_object *obj, struct vm_config *c, struct config_error *err)
 {
-	static const char *const shadow_fields[] = { "strategy", "scatter", NULL };
+	static const char *const shadow_fields[] = { "strategy", "scatter", "pool_pages", "prefetch", "zap", NULL };
 	struct json_object *v, *shadow;
 	unsigned u;
 	int r;
@@ -299,6 +309,23 @@ static int parse_paging(struct json_object *obj, struct vm_config *c, struct con
 		if (c->scatter && c->memory_mib > VM_SCATTER_MIB_MAX)
 			return config_fail(err, "shadow.scatter", "a scattered physmap needs memory_mib <= 256 "
 				    "(one host mapping per guest page)");
+	}
+	/* null (as to_json writes it) or absent: vmmd's default. */
+	if (json_object_object_get_ex(shadow, "pool_pages", &v) && v) {
+		r = get_int(v, "shadow.pool_pages", VM_POOL_PAGES_MIN, VM_POOL_PAGES_MAX, &c->pool_pages, err);
+		if (r < 0)
+			return r;
+	}
+	if (json_object_object_get_ex(shadow, "prefetch", &v) && v) {
+		r = get_int(v, "shadow.prefetch", 1, VM_PREFETCH_MAX, &c->prefetch, err);
+		if (r < 0)
+			return r;
+	}
+	if (json_object_object_get_ex(shadow, "zap", &v)) {
+		r = get_enum(v, "shadow.zap", zap_names, ELEMENTSOF(zap_names), &u, err);
+		if (r < 0)
+			return r;
+		c->zap = (enum vm_shadow_zap) u;
 	}
 	return 0;
 }
@@ -523,6 +550,14 @@ static int add_nullable_string(struct json_object *o, const char *key, const cha
 	return add(o, key, json_object_new_string(s));
 }
 
+/* 0 means "vmmd's default": null. */
+static int add_nullable_uint(struct json_object *o, const char *key, uint32_t v)
+{
+	if (!v)
+		return json_object_object_add(o, key, NULL) < 0 ? -ENOMEM : 0;
+	return add(o, key, json_object_new_int64(v));
+}
+
 static struct json_object *device_to_json(const struct vm_device_config *d)
 {
 	struct json_object *o = json_object_new_object();
@@ -576,7 +611,10 @@ struct json_object *vm_config_to_json(const struct vm_config *c)
 
 	shadow = json_object_new_object();
 	if (!shadow || add(shadow, "strategy", new_string(vm_strategy_name(c->strategy))) < 0 ||
-	    add(shadow, "scatter", json_object_new_boolean(c->scatter)) < 0)
+	    add(shadow, "scatter", json_object_new_boolean(c->scatter)) < 0 ||
+	    add_nullable_uint(shadow, "pool_pages", c->pool_pages) < 0 ||
+	    add_nullable_uint(shadow, "prefetch", c->prefetch) < 0 ||
+	    add(shadow, "zap", new_string(vm_zap_name(c->zap))) < 0)
 		goto err_shadow;
 	if (add(o, "shadow", shadow) < 0)
 		goto err_object;  /* add() already dropped shadow */

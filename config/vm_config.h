@@ -20,11 +20,17 @@
 #define VM_PATH_MAX          4095
 #define VM_DEVICES_MAX       16
 #define VM_SCATTER_MIB_MAX   256
+#define VM_POOL_PAGES_MIN    64      /* shadow.pool_pages, when given */
+#define VM_POOL_PAGES_MAX    32768   /* 128 MiB of shadow tables (+3x that of bookkeeping, touched as used) */
+#define VM_PREFETCH_MAX      64
 #define VM_MEMORY_MIB_DEFAULT 64
 #define VM_VCPUS_DEFAULT     1
 
 enum vm_paging { VM_PAGING_HW = 0, VM_PAGING_SHADOW = 1 };
 enum vm_shadow_strategy { VM_SHADOW_CACHED = 0, VM_SHADOW_VTLB = 1 };
+/* How vmmd makes KVM forget shadow entries it removed (docs/shadow.md "Telling
+ * KVM"): only the pool pages involved where the host allows it, or the whole pool. */
+enum vm_shadow_zap { VM_ZAP_TARGETED = 0, VM_ZAP_ALL = 1 };
 /* How the kernel is entered (docs/linux.md). auto: a bzImage by its header;
  * an ELF whose entry lies in a loaded segment is one of vmmd's own guests,
  * any other ELF with a PVH note is entered through PVH (Linux vmlinux); with
@@ -53,6 +59,9 @@ struct vm_config {
 	enum vm_paging paging;           /* default hw */
 	enum vm_shadow_strategy strategy;/* default cached */
 	bool scatter;                    /* shadow.scatter: debug physmap that permutes guest frames */
+	uint32_t pool_pages;             /* shadow.pool_pages: 0 = scaled with memory_mib */
+	uint32_t prefetch;               /* shadow.prefetch: entries filled per miss, 1 = none; 0 = default */
+	enum vm_shadow_zap zap;          /* shadow.zap: default targeted */
 	char *kernel;                    /* required, absolute path */
 	enum vm_boot boot;               /* default auto */
 	enum vm_host_profile host_profile; /* default auto */
@@ -91,6 +100,7 @@ bool vm_name_valid(const char *name);
 /* NULL for a value outside the enum. */
 const char *vm_paging_name(enum vm_paging p);
 const char *vm_strategy_name(enum vm_shadow_strategy s);
+const char *vm_zap_name(enum vm_shadow_zap z);
 const char *vm_device_type_name(enum vm_device_type t);
 const char *vm_boot_name(enum vm_boot b);
 const char *vm_host_profile_name(enum vm_host_profile p);

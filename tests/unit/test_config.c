@@ -21,7 +21,8 @@
 /* Minimal valid config, and one that sets every field off its default. */
 #define BASE "\"name\": \"vm\", \"kernel\": \"/boot/k\""
 #define FULL "{ \"name\": \"full-1.x_y\", \"memory_mib\": 512, \"vcpus\": 1," \
-	" \"paging\": \"shadow\", \"shadow\": { \"strategy\": \"vtlb\" }," \
+	" \"paging\": \"shadow\", \"shadow\": { \"strategy\": \"vtlb\", \"pool_pages\": 4096," \
+	" \"prefetch\": 16, \"zap\": \"all\" }," \
 	" \"kernel\": \"/boot/kernel.elf\", \"initrd\": \"/boot/initrd.img\"," \
 	" \"cmdline\": \"console=ttyS0 exit=3\", \"console\": { \"log\": \"/var/log/vm.log\" }," \
 	" \"devices\": [ { \"type\": \"virtio-blk\", \"path\": \"/img/a.img\", \"readonly\": true }," \
@@ -106,6 +107,10 @@ static void assert_config_equal(const struct vm_config *a, const struct vm_confi
 	assert_int_equal(a->vcpus, b->vcpus);
 	assert_int_equal(a->paging, b->paging);
 	assert_int_equal(a->strategy, b->strategy);
+	assert_int_equal(a->scatter, b->scatter);
+	assert_int_equal(a->pool_pages, b->pool_pages);
+	assert_int_equal(a->prefetch, b->prefetch);
+	assert_int_equal(a->zap, b->zap);
 	assert_true(streq_null(a->kernel, b->kernel));
 	assert_true(streq_null(a->initrd, b->initrd));
 	assert_true(streq_null(a->cmdline, b->cmdline));
@@ -239,6 +244,33 @@ static void test_scatter(void **state)
 	static const struct bad_case bad[] = {
 		{ "\"shadow\": { \"scatter\": 1 }", "shadow.scatter", "expected a boolean" },
 		{ "\"memory_mib\": 512, \"shadow\": { \"scatter\": true }", "shadow.scatter", "needs memory_mib <= 256" },
+	};
+	CHECK_BAD(bad);
+}
+
+static void test_shadow_tuning(void **state)
+{
+	struct vm_config *c = load_ok("{ " BASE " }");
+	assert_int_equal(c->pool_pages, 0);          /* scaled with memory_mib by the worker */
+	assert_int_equal(c->prefetch, 0);
+	assert_int_equal(c->zap, VM_ZAP_TARGETED);
+	vm_config_free(c);
+	c = load_ok("{ " BASE ", \"shadow\": { \"pool_pages\": 64, \"prefetch\": 1, \"zap\": \"all\" } }");
+	assert_int_equal(c->pool_pages, 64);
+	assert_int_equal(c->prefetch, 1);
+	assert_int_equal(c->zap, VM_ZAP_ALL);
+	vm_config_free(c);
+	c = load_ok("{ " BASE ", \"shadow\": { \"pool_pages\": null, \"prefetch\": null } }");
+	assert_int_equal(c->pool_pages, 0);
+	vm_config_free(c);
+
+	static const struct bad_case bad[] = {
+		{ "\"shadow\": { \"pool_pages\": 63 }", "shadow.pool_pages", "must be between 64 and 32768" },
+		{ "\"shadow\": { \"pool_pages\": 32769 }", "shadow.pool_pages", "must be between 64 and 32768" },
+		{ "\"shadow\": { \"pool_pages\": \"big\" }", "shadow.pool_pages", "expected an integer" },
+		{ "\"shadow\": { \"prefetch\": 0 }", "shadow.prefetch", "must be between 1 and 64" },
+		{ "\"shadow\": { \"prefetch\": 65 }", "shadow.prefetch", "must be between 1 and 64" },
+		{ "\"shadow\": { \"zap\": \"some\" }", "shadow.zap", "" },
 	};
 	CHECK_BAD(bad);
 }
@@ -760,6 +792,7 @@ int main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_integers),
 		cmocka_unit_test(test_scatter),
+		cmocka_unit_test(test_shadow_tuning),
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_string_limits),
 		cmocka_unit_test(test_not_object),

@@ -65,8 +65,8 @@ static unsigned cpu_phys_bits;
 static bool cpu_no_1g;
 static bool user_nx_in_kernel_root;   /* for the next setup too */
 
-static void setup_with(enum smmu_strategy strategy, unsigned pool_pages, unsigned max_roots, uint64_t seed,
-		       unsigned zap_group)
+static void setup_full(enum smmu_strategy strategy, unsigned pool_pages, unsigned max_roots, uint64_t seed,
+		       unsigned zap_group, unsigned prefetch)
 {
 	struct smmu_config cfg = {
 		.strategy = strategy,
@@ -79,6 +79,7 @@ static void setup_with(enum smmu_strategy strategy, unsigned pool_pages, unsigne
 		.user_nx_in_kernel_root = user_nx_in_kernel_root,
 		.monitor_slot = fx_monitor_slot,
 		.zap_group = zap_group,
+		.prefetch = prefetch,
 	};
 
 	memset(&fx, 0, sizeof(fx));
@@ -88,6 +89,12 @@ static void setup_with(enum smmu_strategy strategy, unsigned pool_pages, unsigne
 	assert_int_equal(physmap_init(&fx.pm, GUEST_PAGES, MACHINE_PAGES, seed), 0);
 	assert_int_equal(smmu_new(&fx.mm, &fx.pm, &cfg, &fx.s), 0);
 	fx.next_table = 0x3000;      /* 0x1000, 0x2000: the PML4s of spaces A and B */
+}
+
+static void setup_with(enum smmu_strategy strategy, unsigned pool_pages, unsigned max_roots, uint64_t seed,
+		       unsigned zap_group)
+{
+	setup_full(strategy, pool_pages, max_roots, seed, zap_group, 1);
 }
 
 static void setup(enum smmu_strategy strategy)
@@ -983,6 +990,71 @@ static void test_zap_groups(void **state)
 	assert_int_equal(smmu_zap_group_pages(fx.s), 16);
 }
 
+static void test_prefetch(void **state)
+{
+	uint64_t va = 0x0000000004000000ULL, big = 0x0000000004400000ULL, t;
+	struct smmu_mapping m;
+
+	setup_full(SMMU_CACHED, MAX_POOL, 4, 0, 1, 8);
+	/* va's block of 8: va+0 (the miss), +1 A D, +2 A (no D), +3 no A,
+	 * +4 supervisor A, +5 MMIO A, +6 not present, +7 A NX; the next block
+	 * (+8) is not touched. */
+	map(CR3_A, va, 0x180000, 1, P | W | U, P | W | U);
+	t = table_of(CR3_A, va, 1);
+	gset(entry_gpa(t, va + 0x1000, 1), 0x181000 | P | W | U | A | D);
+	gset(entry_gpa(t, va + 0x2000, 1), 0x182000 | P | W | U | A);
+	gset(entry_gpa(t, va + 0x3000, 1), 0x183000 | P | W | U);
+	gset(entry_gpa(t, va + 0x4000, 1), 0x184000 | P | W | A | D);
+	gset(entry_gpa(t, va + 0x5000, 1), 0xfe000000ULL | P | W | U | A);
+	gset(entry_gpa(t, va + 0x7000, 1), 0x187000 | P | U | A | NX);
+	gset(entry_gpa(t, va + 0x8000, 1), 0x188000 | P | W | U | A | D);
+	smmu_load_root(fx.s, CR3_A, true);            /* the user root first */
+	filled(CR3_A, true, va + 0x3000 - 0x3000, HW_READ);
+	assert_int_equal(stats().fills, 1);
+	assert_int_equal(stats().prefetched, 3);       /* +1, +2, +7 */
+	assert_true(shadow(CR3_A, true, va + 0x1000, &m));
+	assert_int_equal(m.mpa, mpa_of(0x181000));
+	assert_true(m.flags & W);
+	assert_int_equal(m.guest_pte_gpa, entry_gpa(t, va + 0x1000, 1));
+	assert_false(shadow_flags(CR3_A, true, va + 0x2000) & W);   /* W waits for D */
+	assert_true(shadow_flags(CR3_A, true, va + 0x7000) & NX);
+	assert_false(shadow(CR3_A, true, va + 0x3000, NULL));       /* no A: the guest would see it set */
+	assert_false(gget(entry_gpa(t, va + 0x3000, 1)) & A);
+	assert_false(shadow(CR3_A, true, va + 0x4000, NULL));       /* a kernel page in the user root */
+	assert_false(shadow(CR3_A, true, va + 0x5000, NULL));       /* MMIO faults and is decoded */
+	assert_false(shadow(CR3_A, true, va + 0x8000, NULL));       /* another block */
+	/* The kernel root takes the supervisor page too. */
+	smmu_load_root(fx.s, CR3_A, false);
+	filled(CR3_A, false, va, HW_READ);
+	assert_true(shadow(CR3_A, false, va + 0x4000, NULL));
+	assert_int_equal(stats().prefetched, 7);
+
+	/* A guest 2 MiB page: the pieces of the block share its entry. */
+	map(CR3_A, big, 0x200000, 2, P | W | U, P | W | U | D);
+	filled(CR3_A, false, big + 0x9000, HW_WRITE);
+	for (uint64_t k = 8; k < 16; k++) {
+		assert_true(shadow(CR3_A, false, big + k * 0x1000, &m));
+		assert_int_equal(m.mpa, mpa_of(0x200000 + k * 0x1000));
+		assert_true(m.flags & W);
+	}
+	assert_false(shadow(CR3_A, false, big + 0x10000, NULL));
+	assert_int_equal(stats().fills, 3);
+	assert_int_equal(stats().prefetched, 14);
+
+	/* Where user pages are not executable in kernel roots, prefetched ones
+	 * are not either, until the kernel fetches from them itself. */
+	teardown(NULL);
+	user_nx_in_kernel_root = true;
+	setup_full(SMMU_CACHED, MAX_POOL, 4, 0, 1, 8);
+	map(CR3_A, va, 0x180000, 1, P | W | U, P | W | U | A);
+	map(CR3_A, va + 0x1000, 0x181000, 1, P | W | U, P | W | U | A);
+	smmu_load_root(fx.s, CR3_A, false);
+	filled(CR3_A, false, va, HW_READ);
+	assert_true(shadow_flags(CR3_A, false, va + 0x1000) & NX);
+	filled(CR3_A, false, va + 0x1000, HW_FETCH | E_P);
+	assert_false(shadow_flags(CR3_A, false, va + 0x1000) & NX);
+}
+
 static void test_pool_recycling(void **state)
 {
 	struct smmu_stats st;
@@ -1311,6 +1383,8 @@ static int check_leaf(void *userdata, const struct smmu_mapping *m)
 	assert_int_equal(w.phys & ~0xfffULL, gpa);
 	assert_int_equal(gw_step_addr(&w.steps[w.n_steps - 1]), m->guest_pte_gpa);
 	assert_true(m->flags & U);
+	/* A/D stay exact: nothing is shadowed the guest has not seen accessed. */
+	assert_true(m->guest_pte & A);
 	if (m->flags & W) {
 		assert_int_equal(smmu_guest_walk(fx.s, c->cr3, m->va, acc | SHADOW_ACC_WRITE, true, true,
 						 false, &w), 0);
@@ -1531,14 +1605,15 @@ static void host_check(uint64_t cur_root, const uint64_t vas[][NR_VAS], const ui
 	assert_int_equal(smmu_foreach_root(fx.s, host_check_root, &h), 0);
 }
 
-static void run_random(enum smmu_strategy strategy, unsigned pool_pages, uint64_t seed, unsigned zap_group)
+static void run_random(enum smmu_strategy strategy, unsigned pool_pages, uint64_t seed, unsigned zap_group,
+		       unsigned prefetch)
 {
 	uint64_t vas[NR_SPACES][NR_VAS], leaf[NR_SPACES][NR_VAS], root;
 	unsigned cur = 0, filled_n = 0, pt_writes = 0;
 	bool user = false, cached = strategy == SMMU_CACHED;
 	struct check_ctx c;
 
-	setup_with(strategy, pool_pages, 2, seed, zap_group);
+	setup_full(strategy, pool_pages, 2, seed, zap_group, prefetch);
 	memset(&host, 0, sizeof(host));
 	rng_state = seed | 1;
 	for (unsigned sp = 0; sp < NR_SPACES; sp++) {
@@ -1626,8 +1701,9 @@ static void run_random(enum smmu_strategy strategy, unsigned pool_pages, uint64_
 		check_invariants(cached, &c);
 		host_check(root, vas, c.tables, cached ? c.nr_tables : 0);
 	}
-	/* Deferred zaps happened, and were not all there is. */
+	/* Deferred zaps happened; prefetch filled neighbours where asked to. */
 	assert_true(host.zapped_groups > 0);
+	assert_true(prefetch > 1 ? stats().prefetched > 50 : stats().prefetched == 0);
 	assert_true(filled_n > 500);
 	if (cached)
 		assert_true(pt_writes > 0);
@@ -1636,13 +1712,15 @@ static void run_random(enum smmu_strategy strategy, unsigned pool_pages, uint64_
 
 static void test_random_operations(void **state)
 {
-	/* One zap group per page (targeted), a few, and the whole pool. */
-	run_random(SMMU_VTLB, MAX_POOL, 0, 1);
-	run_random(SMMU_CACHED, MAX_POOL, 0, 1);
-	run_random(SMMU_VTLB, 16, 0x77, 4);
-	run_random(SMMU_CACHED, 16, 0x77, 1);
-	run_random(SMMU_CACHED, 24, 0x1234, 0);
-	run_random(SMMU_CACHED, MAX_POOL, 0x4321, 3);
+	/* One zap group per page (targeted), a few, and the whole pool; with
+	 * and without prefetch. */
+	run_random(SMMU_VTLB, MAX_POOL, 0, 1, 1);
+	run_random(SMMU_CACHED, MAX_POOL, 0, 1, 1);
+	run_random(SMMU_VTLB, 16, 0x77, 4, 8);
+	run_random(SMMU_CACHED, 16, 0x77, 1, 16);
+	run_random(SMMU_CACHED, 24, 0x1234, 0, 1);
+	run_random(SMMU_CACHED, MAX_POOL, 0x4321, 3, 8);
+	run_random(SMMU_VTLB, MAX_POOL, 0x999, 1, 3);
 }
 
 static void test_new_errors(void **state)
@@ -1694,6 +1772,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_invlpg, teardown),
 		cmocka_unit_test_teardown(test_deferred_zaps, teardown),
 		cmocka_unit_test_teardown(test_zap_groups, teardown),
+		cmocka_unit_test_teardown(test_prefetch, teardown),
 		cmocka_unit_test_teardown(test_pool_recycling, teardown),
 		cmocka_unit_test_teardown(test_scattered_physmap, teardown),
 		cmocka_unit_test_teardown(test_monitor_slot, teardown),

@@ -243,6 +243,7 @@ int shadow_vm_init(struct shadow_vm *svm, struct machine_memory mm, const struct
 		.no_1g = cfg->no_1g,
 		.user_nx_in_kernel_root = cfg->native_user_cs != 0,
 		.zap_group = cfg->zap_group,
+		.prefetch = cfg->prefetch ? cfg->prefetch : SHADOW_PREFETCH_DEFAULT,
 	};
 	return smmu_new(&svm->mm, &svm->pm, &sc, &svm->smmu);
 }

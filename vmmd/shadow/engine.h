@@ -123,6 +123,7 @@ struct shadow_vm_config {
 	uint64_t guest_bytes;
 	unsigned pool_pages;
 	unsigned zap_group;        /* pool pages per host zap (smmu_config.zap_group) */
+	unsigned prefetch;         /* entries filled per miss (smmu_config.prefetch); 0: SHADOW_PREFETCH_DEFAULT */
 	enum smmu_strategy strategy;
 	uint64_t scatter_seed;     /* 0 = identity physmap */
 	struct bus *bus;
@@ -144,6 +145,8 @@ struct shadow_vm_config {
 	unsigned monitor_slot;     /* PML4 slot of the monitor (monitor.h MON_SLOT_*); 0 = MON_SLOT_DEFAULT */
 	unsigned window_pages;     /* the monitor's read-only window for the guest kernel (monitor.h); 0: none */
 };
+
+#define SHADOW_PREFETCH_DEFAULT 8   /* as KVM's shadow MMU (PTE_PREFETCH_NUM) */
 
 /* Machine layout for a guest of guest_bytes: its frames, the monitor (with a
  * window of window_pages), then pool_pages of shadow tables at shadow_pool_mpa(). */

@@ -30,6 +30,8 @@ int smmu_new(struct machine_memory *mm, const struct physmap *pm, const struct s
 		return -EINVAL;
 	if (cfg->monitor_slot != 0 && (cfg->monitor_slot < 256 || cfg->monitor_slot > 511))
 		return -EINVAL;
+	if (cfg->prefetch > SMMU_ENTRIES)
+		return -EINVAL;
 	if (!machine_ptr(mm, cfg->pool_mpa, (size_t) cfg->pool_pages * PAGE_SIZE_4K))
 		return -ERANGE;
 	/* The pool must not overlap guest frames: the guest could write it. */
@@ -170,15 +172,103 @@ uint64_t smmu_load_root(struct smmu *s, uint64_t guest_cr3, bool user)
 	return sp_mpa(s, s->cur_root);
 }
 
-/* Build the shadow path and leaf for va from a successful guest walk.
+/* Where a leaf comes from: its guest entry and the path's effective rights. */
+struct leaf_src {
+	uint64_t gpa, pte, pte_gpa;
+	bool writable, user, nx;
+};
+
+/* Leaf `slot` of sp maps the frame of l->gpa. user_root: it is a user root's.
  * kexec: the guest kernel itself fetches from the page (see below). */
-static void fill(struct smmu *s, unsigned as, bool user, uint64_t va, const struct gw_result *p, bool guest_wp,
-		 bool kexec)
+static void leaf_fill(struct smmu *s, uint32_t sp, unsigned slot, const struct leaf_src *l, bool user_root,
+		      bool guest_wp, bool kexec)
 {
-	uint32_t sp;
-	uint64_t gpa, mpa, spte, gfn, pte = p->steps[p->n_steps - 1].entry;
+	uint64_t frame = l->gpa & ~(PAGE_SIZE_4K - 1), spte;
+	/* The guest kernel (CR0.WP = 0) may write read-only pages; user code never. */
+	bool w = (l->writable || (!user_root && !guest_wp)) && (l->pte & X86_PTE_D) &&
+		 !smmu_gfn_protected(s, gfn_of(s, frame));
+	/* Where the host may let the guest return to user mode without a
+	 * trap, guest-user pages are not executable in the kernel root: the
+	 * first user instruction faults (engine.c) instead of running on it.
+	 * A fetch the engine found to be the kernel's own makes it executable. */
+	bool nx = l->nx || (!user_root && l->user && s->cfg.user_nx_in_kernel_root && !kexec);
+
+	spte = physmap_gpa_to_mpa(s->pm, frame) | X86_PTE_P | X86_PTE_U | X86_PTE_A | (w ? X86_PTE_W | X86_PTE_D : 0) |
+	       (nx ? X86_PTE_NX : 0);
+	smmu_leaf_set(s, sp, slot, spte, l->pte_gpa);
+}
+
+/*
+ * Fill-around (KVM's pte_prefetch, Xen's sh_prefetch): the other entries of
+ * va's aligned block of cfg.prefetch in the leaf shadow page sp, where the
+ * shadow has none yet and the guest would translate without a fault and
+ * has already set A (so no access the guest cannot see is made possible:
+ * A/D stay exact; W still needs D). A 4 KiB guest table is read entry by
+ * entry; the pieces of a guest large page share its entry, whose A the
+ * walk just set.
+ */
+static void prefetch(struct smmu *s, uint32_t sp, bool user, uint64_t va, const struct gw_result *p, bool guest_wp,
+		     bool nxe)
+{
+	const struct gw_step *leaf = &p->steps[p->n_steps - 1];
+	unsigned n = s->cfg.prefetch, i = smmu_index(va, 1), first = i - i % n;
+	bool up_user = true, up_write = true, up_nx = false;
+	uint64_t *table = NULL;
+
+	if (leaf->level == 1) {
+		table = physmap_guest_ptr(s->pm, s->mm, leaf->table, PAGE_SIZE_4K);
+		if (!table)
+			return;
+		for (int level = 4; level >= 2; level--) {
+			uint64_t e = walk_step(p, level)->entry;
+			up_user &= !!(e & X86_PTE_U);
+			up_write &= !!(e & X86_PTE_W);
+			up_nx |= nxe && (e & X86_PTE_NX);
+		}
+	}
+	for (unsigned j = first; j < first + n && j < SMMU_ENTRIES; j++) {
+		uint64_t ge, gpa;
+		bool e_user, e_write, e_nx;
+
+		if (j == i || (sp_table(s, sp)[j] & X86_PTE_P))
+			continue;
+		if (leaf->level > 1) {
+			/* The same large page: its entry, the frame j pages on. */
+			uint64_t size = p->page_size, jva = (va & ~(SMMU_ENTRIES * PAGE_SIZE_4K - 1)) | (uint64_t) j << 12;
+			gpa = (p->phys & ~(size - 1)) | (jva & (size - 1));
+			if (gfn_of(s, gpa) == SMMU_GFN_NONE)
+				continue;
+			struct leaf_src l = { gpa, leaf->entry, gw_step_addr(leaf), p->writable, p->user, p->nx };
+			leaf_fill(s, sp, j, &l, user, guest_wp, false);
+			s->st.prefetched++;
+			continue;
+		}
+		ge = __atomic_load_n(&table[j], __ATOMIC_ACQUIRE);
+		e_user = up_user && (ge & X86_PTE_U);
+		e_write = up_write && (ge & X86_PTE_W);
+		e_nx = up_nx || (nxe && (ge & X86_PTE_NX));
+		if (!(ge & X86_PTE_P) || !(ge & X86_PTE_A) || ((ge & X86_PTE_NX) && !nxe) || (user && !e_user))
+			continue;
+		gpa = ge & X86_PTE_ADDR;
+		/* MMIO must fault and be decoded; beyond RAM is also where
+		 * reserved address bits (above MAXPHYADDR) would be. */
+		if (gfn_of(s, gpa) == SMMU_GFN_NONE)
+			continue;
+		struct leaf_src l = { gpa, ge, leaf->table + 8 * j, e_write, e_user, e_nx };
+		leaf_fill(s, sp, j, &l, user, guest_wp, false);
+		s->st.prefetched++;
+	}
+}
+
+/* Build the shadow path and leaf for va from a successful guest walk.
+ * kexec: the guest kernel itself fetches from the page (leaf_fill). */
+static void fill(struct smmu *s, unsigned as, bool user, uint64_t va, const struct gw_result *p, bool guest_wp,
+		 bool nxe, bool kexec)
+{
+	const struct gw_step *leaf = &p->steps[p->n_steps - 1];
+	uint64_t pte = leaf->entry;
 	int leaf_level = walk_leaf_level(p);
-	bool w;
+	uint32_t sp;
 
 	root_get(s, as, user);
 	smmu_pool_reserve(s, 3, (int) as);
@@ -212,19 +302,11 @@ static void fill(struct smmu *s, unsigned as, bool user, uint64_t va, const stru
 			s->writes[t] = 0;
 	}
 
-	gpa = p->phys & ~(PAGE_SIZE_4K - 1);
-	gfn = gfn_of(s, gpa);
-	mpa = physmap_gpa_to_mpa(s->pm, gpa);
-	/* The guest kernel (CR0.WP = 0) may write read-only pages; user code never. */
-	w = (p->writable || (!user && !guest_wp)) && (pte & X86_PTE_D) && !smmu_gfn_protected(s, gfn);
-	/* Where the host may let the guest return to user mode without a
-	 * trap, guest-user pages are not executable in the kernel root: the
-	 * first user instruction faults (engine.c) instead of running on it.
-	 * A fetch the engine found to be the kernel's own makes it executable. */
-	bool nx = p->nx || (!user && p->user && s->cfg.user_nx_in_kernel_root && !kexec);
-	spte = mpa | X86_PTE_P | X86_PTE_U | X86_PTE_A | (w ? X86_PTE_W | X86_PTE_D : 0) | (nx ? X86_PTE_NX : 0);
-	smmu_leaf_set(s, sp, smmu_index(va, 1), spte, gw_step_addr(&p->steps[p->n_steps - 1]));
+	struct leaf_src l = { p->phys, pte, gw_step_addr(leaf), p->writable, p->user, p->nx };
+	leaf_fill(s, sp, smmu_index(va, 1), &l, user, guest_wp, kexec);
 	s->st.fills++;
+	if (s->cfg.prefetch > 1)
+		prefetch(s, sp, user, va, p, guest_wp, nxe);
 }
 
 int smmu_page_fault(struct smmu *s, uint64_t guest_cr3, bool user, uint64_t va, uint32_t hw_error,
@@ -273,7 +355,7 @@ int smmu_page_fault(struct smmu *s, uint64_t guest_cr3, bool user, uint64_t va, 
 	 * the target (a table on its own path, e.g. a self-map). */
 	as = as_get(s, cr3);
 	s->as[as].last_use = ++s->clock;
-	fill(s, as, user, va, &p, guest_wp, !user && (access & SHADOW_ACC_FETCH));
+	fill(s, as, user, va, &p, guest_wp, nxe, !user && (access & SHADOW_ACC_FETCH));
 	if ((access & SHADOW_ACC_WRITE) && smmu_gfn_protected(s, gfn_of(s, p.phys))) {
 		s->st.write_protect_faults++;
 		*ret = (struct smmu_fault) { .kind = SMMU_FAULT_PT_WRITE, .gpa = p.phys };

@@ -13,7 +13,9 @@
  *
  * Accessed/dirty bits of guest PTEs are maintained by the walk; a page whose
  * guest PTE is not yet dirty is shadowed read-only so the first write faults
- * and sets D. NX is honoured. MMIO (guest-physical beyond RAM) is never
+ * and sets D. A miss also fills neighbouring entries of the same guest table
+ * (prefetch), only those whose guest A bit is already set, so A/D stay
+ * exact. NX is honoured. MMIO (guest-physical beyond RAM) is never
  * mapped: its fault is the seed's second kind of page fault.
  *
  * Strategies: VTLB drops all shadows of the current address space on a
@@ -49,10 +51,13 @@ struct smmu_config {
 	bool no_1g;                 /* no PDPE1GB: PS in a PDPT entry is reserved */
 	bool user_nx_in_kernel_root; /* map guest-user pages non-executable in kernel roots (engine.h) */
 	unsigned zap_group;         /* pool pages the host forgets at once (one KVM slot); 0: the whole pool */
+	unsigned prefetch;          /* entries a miss fills: the faulting one and the neighbours of its
+				     * aligned block of this many in the same guest table (0, 1: none; <= 512) */
 };
 
 struct smmu_stats {
 	uint64_t fills;             /* shadow entries created on a fault */
+	uint64_t prefetched;        /* neighbours filled with them (smmu_config.prefetch) */
 	uint64_t flushes;           /* whole-address-space drops (vtlb CR3 writes, evictions) */
 	uint64_t invlpg;
 	uint64_t write_protect_faults; /* writes to write-protected guest page-table pages */

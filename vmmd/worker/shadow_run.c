@@ -67,6 +67,17 @@ static void *map_machine(struct vm *vm, uint64_t machine, int *ret_memfd)
 	return mmap(NULL, machine, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 }
 
+unsigned shadow_pool_pages(uint32_t memory_mib, uint32_t configured, unsigned min)
+{
+	uint64_t n = ((uint64_t) memory_mib << 20) / PAGE_SIZE_4K / SHADOW_POOL_RATIO;
+
+	if (configured)
+		return configured;
+	if (n > SHADOW_POOL_MAX)
+		n = SHADOW_POOL_MAX;
+	return n < min ? min : (unsigned) n;
+}
+
 int shadow_run_setup_memory(struct vm *vm, const char **why)
 {
 	uint64_t guest = (uint64_t) vm->config->memory_mib << 20;
@@ -74,7 +85,8 @@ int shadow_run_setup_memory(struct vm *vm, const char **why)
 	 * the M2P in its window, and room for Linux's many address spaces. */
 	bool pv = vm->boot == VM_BOOT_XENPV;
 	unsigned window = pv ? xpv_window_pages(guest / PAGE_SIZE_4K) : 0;
-	unsigned pool_pages = pv ? XENPV_POOL_PAGES : SHADOW_POOL_PAGES;
+	unsigned pool_pages = shadow_pool_pages(vm->config->memory_mib, vm->config->pool_pages,
+						pv ? XENPV_POOL_PAGES : SHADOW_POOL_MIN);
 	uint64_t machine = shadow_machine_bytes(guest, window, pool_pages);
 	if (guest > GUEST_MEMORY_MAX) {
 		*why = "memory_mib is above what shadow mode supports (3072)";
@@ -109,7 +121,7 @@ int shadow_run_setup_memory(struct vm *vm, const char **why)
 		goto out;
 	}
 	r = pool_slots_init(&vm->pool_slots, vm->vm_fd, pool, (uint8_t *) host + pool, pool_pages, 1,
-			    POOL_SLOTS_GROUP_PAGES, why);
+			    vm->config->zap == VM_ZAP_ALL ? 0 : POOL_SLOTS_GROUP_PAGES, why);
 	if (r < 0)
 		goto out;
 	vm->shadow = calloc(1, sizeof(*vm->shadow));
@@ -126,6 +138,7 @@ int shadow_run_setup_memory(struct vm *vm, const char **why)
 	}
 	struct shadow_vm_config cfg = {
 		.guest_bytes = guest, .pool_pages = pool_pages, .zap_group = vm->pool_slots.group_pages,
+		.prefetch = vm->config->prefetch,
 		.phys_bits = paging.phys_bits, .no_1g = paging.no_1g,
 		.monitor_slot = pv ? MON_SLOT_XENPV : MON_SLOT_DEFAULT, .window_pages = window,
 		.strategy = vm->config->strategy == VM_SHADOW_VTLB ? SMMU_VTLB : SMMU_CACHED,

@@ -15,7 +15,14 @@
 struct vm;
 struct vcpu;
 
-#define SHADOW_POOL_PAGES 1024   /* 4 MiB of shadow page tables per VM, recycled */
+/* Shadow page-table pages per VM, recycled (LRU address spaces): one per 8
+ * guest pages, at least `min` (SHADOW_POOL_MIN, 4 MiB: minios needs ~30;
+ * XENPV_POOL_PAGES for Linux) and at most 16384 (64 MiB), unless
+ * shadow.pool_pages says. */
+#define SHADOW_POOL_MIN   1024
+#define SHADOW_POOL_MAX   16384
+#define SHADOW_POOL_RATIO 8
+unsigned shadow_pool_pages(uint32_t memory_mib, uint32_t configured, unsigned min);
 
 /* Map machine memory (guest frames + monitor + pool) and build the engine. */
 int shadow_run_setup_memory(struct vm *vm, const char **why);
