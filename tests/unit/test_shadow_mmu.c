@@ -1055,6 +1055,72 @@ static void test_prefetch(void **state)
 	assert_false(shadow_flags(CR3_A, false, va + 0x1000) & NX);
 }
 
+static void test_kernel_half_shared(void **state)
+{
+	uint64_t va1 = 0xffff800000100000ULL, va2 = 0xffff800000301000ULL, l4 = 8 * 256, pte, v;
+	struct smmu_stats before;
+	struct smmu_mapping m;
+
+	setup(SMMU_CACHED);
+	/* A kernel half (PML4 slot 256) both spaces map with the same entry. */
+	map(CR3_A, va1, 0x180000, 1, P | W | U, P | W | U | D);
+	map(CR3_A, va1 + 0x1000, 0x185000, 1, P | W | U, P | W | U);
+	map(CR3_A, va1 + 0x2000, 0x186000, 1, P | W | U, P | W | U);
+	pte = map(CR3_A, va2, 0x181000, 1, P | W | U, P | W);
+	map(CR3_A, 0x1000000, 0x182000, 1, P | W | U, P | W | U);
+	gset(CR3_B + l4, gget(CR3_A + l4));
+	map(CR3_B, 0x1000000, 0x183000, 1, P | W | U, P | W | U);
+	smmu_load_root(fx.s, CR3_A, false);
+	filled(CR3_A, false, va1, HW_READ);
+	filled(CR3_A, false, va2, HW_READ);
+
+	/* B's first fault in the kernel half links A's shadow of it: one new
+	 * page (B's root), and what A filled needs no fill in B. */
+	smmu_load_root(fx.s, CR3_B, false);
+	before = stats();
+	filled(CR3_B, false, va1 + 0x1000, HW_READ);
+	assert_int_equal(stats().shared, 1);
+	assert_int_equal(stats().pool_used, before.pool_used);
+	assert_true(shadow(CR3_B, false, va2, &m));
+	assert_int_equal(m.mpa, mpa_of(0x181000));
+	assert_true(shadow(CR3_A, false, va1 + 0x1000, NULL));     /* and back */
+	/* Each space's own half is its own. */
+	filled(CR3_B, false, 0x1000000, HW_READ);
+	assert_false(shadow(CR3_A, false, 0x1000000, NULL));
+
+	/* User roots share among themselves, never with kernel roots: the
+	 * supervisor page va2 stays out of them. */
+	smmu_load_root(fx.s, CR3_A, true);
+	filled(CR3_A, true, va1, HW_READ);
+	assert_int_equal(stats().shared, 1);
+	assert_false(shadow(CR3_A, true, va2, NULL));
+	smmu_load_root(fx.s, CR3_B, true);
+	filled(CR3_B, true, va1 + 0x2000, HW_READ);
+	assert_int_equal(stats().shared, 2);
+	assert_true(shadow(CR3_B, true, va1, NULL));
+	assert_false(shadow(CR3_B, true, va2, NULL));
+
+	/* A write to the shared table re-syncs it for every root. */
+	smmu_load_root(fx.s, CR3_B, false);
+	v = 0x184000 | P | W;
+	assert_int_equal(smmu_pt_write(fx.s, pte, &v, 8), 0);
+	assert_false(shadow(CR3_A, false, va2, NULL));
+	assert_false(shadow(CR3_B, false, va2, NULL));
+
+	/* A space whose entry differs (no W) gets its own shadow. */
+	gset(0xc0000 + l4, gget(CR3_A + l4) & ~W);
+	smmu_load_root(fx.s, 0xc0000, false);
+	filled(0xc0000, false, va1, HW_READ);
+	assert_int_equal(stats().shared, 2);
+	assert_false(shadow_flags(0xc0000, false, va1) & W);
+
+	/* Dropping A (evicted, or its PML4 rewritten) keeps the half B links. */
+	v = 0;
+	assert_int_equal(smmu_pt_write(fx.s, CR3_A + l4, &v, 8), 0);
+	assert_false(shadow(CR3_A, false, va1, NULL));
+	assert_true(shadow(CR3_B, false, va1, NULL));
+}
+
 static void test_pool_recycling(void **state)
 {
 	struct smmu_stats st;
@@ -1617,11 +1683,17 @@ static void run_random(enum smmu_strategy strategy, unsigned pool_pages, uint64_
 	memset(&host, 0, sizeof(host));
 	rng_state = seed | 1;
 	for (unsigned sp = 0; sp < NR_SPACES; sp++) {
+		/* Slot 256 is a kernel half: every space's PML4 entry points to
+		 * space 0's tables (shared shadows, CACHED). */
+		if (sp > 0)
+			gset(space_cr3[sp] + 8 * 256, gget(space_cr3[0] + 8 * 256));
 		for (unsigned k = 0; k < NR_VAS; k++) {
 			/* Spread over PML4 slots 0/1/256 and a few PD pages; one 2 MiB page. */
 			uint64_t base = k % 3 == 0 ? 0 : k % 3 == 1 ? 1ULL << 39 : 0xffff800000000000ULL;
 			vas[sp][k] = base + (k % 4) * 0x200000 + (k / 4) * 0x1000;
-			if (k == 1) {
+			if (sp > 0 && k % 3 == 2) {
+				leaf[sp][k] = leaf[0][k];
+			} else if (k == 1) {
 				vas[sp][k] = base + 0x40000000;
 				leaf[sp][k] = map(space_cr3[sp], vas[sp][k], 0x200000, 2, P | W | U, P | W | U);
 			} else {
@@ -1704,6 +1776,7 @@ static void run_random(enum smmu_strategy strategy, unsigned pool_pages, uint64_
 	/* Deferred zaps happened; prefetch filled neighbours where asked to. */
 	assert_true(host.zapped_groups > 0);
 	assert_true(prefetch > 1 ? stats().prefetched > 50 : stats().prefetched == 0);
+	assert_true(cached ? stats().shared > 0 : stats().shared == 0);
 	assert_true(filled_n > 500);
 	if (cached)
 		assert_true(pt_writes > 0);
@@ -1773,6 +1846,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_deferred_zaps, teardown),
 		cmocka_unit_test_teardown(test_zap_groups, teardown),
 		cmocka_unit_test_teardown(test_prefetch, teardown),
+		cmocka_unit_test_teardown(test_kernel_half_shared, teardown),
 		cmocka_unit_test_teardown(test_pool_recycling, teardown),
 		cmocka_unit_test_teardown(test_scattered_physmap, teardown),
 		cmocka_unit_test_teardown(test_monitor_slot, teardown),

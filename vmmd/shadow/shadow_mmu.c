@@ -260,6 +260,21 @@ static void prefetch(struct smmu *s, uint32_t sp, bool user, uint64_t va, const 
 	}
 }
 
+/* A level-3 shadow page another root of this kind already links for the
+ * same guest PML4 entry (CACHED: its shadows follow every write to the
+ * guest tables below, so they are the same for every root). */
+static uint32_t shared_l3(struct smmu *s, uint64_t key, bool user)
+{
+	uint64_t gfn = gfn_of(s, key & X86_PTE_ADDR);
+
+	if (s->cfg.strategy != SMMU_CACHED || gfn == SMMU_GFN_NONE)
+		return SMMU_NONE;
+	for (uint32_t sp = s->sp_head[gfn]; sp != SMMU_NONE; sp = s->meta[sp].gfn_next)
+		if (s->meta[sp].level == 3 && s->meta[sp].key == key && s->meta[sp].user == user)
+			return sp;
+	return SMMU_NONE;
+}
+
 /* Build the shadow path and leaf for va from a successful guest walk.
  * kexec: the guest kernel itself fetches from the page (leaf_fill). */
 static void fill(struct smmu *s, unsigned as, bool user, uint64_t va, const struct gw_result *p, bool guest_wp,
@@ -288,9 +303,13 @@ static void fill(struct smmu *s, unsigned as, bool user, uint64_t va, const stru
 				continue;
 			}
 			/* The guest entry changed under a cached structure. */
-			smmu_sp_zap(s, child);
+			smmu_entry_zap(s, sp, i);
 		}
-		child = smmu_sp_alloc(s, level - 1, as, user, key, gfn_of(s, ge & X86_PTE_ADDR), synth);
+		child = level == 4 ? shared_l3(s, key, user) : SMMU_NONE;
+		if (child != SMMU_NONE)
+			s->st.shared++;
+		else
+			child = smmu_sp_alloc(s, level - 1, as, user, key, gfn_of(s, ge & X86_PTE_ADDR), synth);
 		smmu_sp_link(s, sp, i, child);
 		sp = child;
 	}
@@ -402,7 +421,7 @@ static void invlpg_drop(struct smmu *s, unsigned as, uint64_t va)
 			gp = physmap_guest_ptr(s->pm, s->mm, gtable + 8 * i, 8);
 			ge = gp ? __atomic_load_n(gp, __ATOMIC_ACQUIRE) : 0;
 			if (s->meta[child].synth || s->meta[child].key != (ge & SMMU_KEY_MASK)) {
-				smmu_sp_zap(s, child);
+				smmu_entry_zap(s, sp, i);
 				break;
 			}
 			gtable = ge & X86_PTE_ADDR;

@@ -58,6 +58,7 @@ struct smmu_config {
 struct smmu_stats {
 	uint64_t fills;             /* shadow entries created on a fault */
 	uint64_t prefetched;        /* neighbours filled with them (smmu_config.prefetch) */
+	uint64_t shared;            /* links to a level-3 shadow page another root already had (kernel half) */
 	uint64_t flushes;           /* whole-address-space drops (vtlb CR3 writes, evictions) */
 	uint64_t invlpg;
 	uint64_t write_protect_faults; /* writes to write-protected guest page-table pages */

@@ -8,10 +8,19 @@
  *   guest_walk_shadow.c  the guest page walk (x86/guest_walk.c) through the physmap
  *
  * Data structures, all bounded by pool_pages, guest_pages or max_roots:
- *  - a shadow page (pool page) has one parent (a tree per root, no sharing),
- *    and remembers the masked guest entry it was built from (`key`): a fill
- *    that finds a child whose key differs from the guest's current entry
- *    drops the child first, so a stale structure is never reused;
+ *  - a shadow page (pool page) remembers the masked guest entry it was
+ *    built from (`key`): a fill that finds a child whose key differs from
+ *    the guest's current entry unlinks it first, so a stale structure is
+ *    never reused;
+ *  - the pages below a root form a tree, except that (CACHED) a page right
+ *    below a root (level 3) is shared by every root of the same kind (user
+ *    or kernel) whose guest PML4 entry is the same (`key`: the same guest
+ *    table, U, W, NX): the kernel half that every address space of a guest
+ *    maps with the same entries is shadowed once. Below level 3 the rights
+ *    of the path are fixed by that one entry, so the whole subtree is the
+ *    same for every root that links it. Every non-root page keeps the
+ *    chain of entries that point to it (`parents`) and is freed when the
+ *    last one goes;
  *  - per leaf shadow entry (pool_pages * 512): the gpa of the guest PTE it
  *    came from, and a doubly linked reverse-map link chaining it to the
  *    other leaves that map the same guest frame (head per guest frame);
@@ -46,10 +55,9 @@
 struct sp_meta {
 	uint64_t key;          /* masked guest entry it was built from; roots: guest CR3 address */
 	uint64_t gfn;          /* guest table frame it shadows, SMMU_GFN_NONE when synthesized */
-	uint32_t parent;       /* pool index, SMMU_NONE for roots and free pages */
+	uint32_t parents;      /* first entry (pool index * 512 + slot) pointing here, SMMU_NONE for roots */
 	uint32_t gfn_next, gfn_prev;  /* chain of pages shadowing the same gfn */
-	uint16_t parent_slot;
-	uint16_t as;           /* address-space slot */
+	uint16_t as;           /* roots: address-space slot */
 	uint8_t level;         /* 4..1, 0 = free */
 	bool synth;            /* built for a guest 2 MiB / 1 GiB page: no guest table behind it */
 	bool user;             /* belongs to the user root */
@@ -70,7 +78,8 @@ struct smmu {
 	uint8_t *pool;                 /* host view of the pool */
 	struct sp_meta *meta;          /* [pool_pages] */
 	uint64_t *leaf_gpa;            /* [pool_pages * 512]: guest PTE gpa per leaf entry */
-	uint32_t *rmap_next, *rmap_prev; /* [pool_pages * 512]: entry ids, SMMU_NONE ends */
+	uint32_t *rmap_next, *rmap_prev; /* [pool_pages * 512]: entry ids, SMMU_NONE ends: leaves in the
+					  * chain of their guest frame, table entries in their child's parents */
 	uint32_t *rmap_head;           /* [guest_pages]: first leaf entry mapping that frame */
 	uint32_t *sp_head;             /* [guest_pages]: first shadow page shadowing that frame */
 	uint8_t *writes;               /* [guest_pages]: write-flood counters */
@@ -142,11 +151,13 @@ uint32_t smmu_sp_alloc(struct smmu *s, int level, unsigned as, bool user, uint64
 		       bool synth);
 /* Change what a root shadows (VTLB re-use of its root pages). */
 void smmu_sp_rekey(struct smmu *s, uint32_t sp, uint64_t key, uint64_t gfn);
-/* Point entry slot of parent at child. */
+/* Point entry slot of parent at child (which may already have other parents). */
 void smmu_sp_link(struct smmu *s, uint32_t parent, unsigned slot, uint32_t child);
-/* Free sp and everything below it; clears the parent's entry. */
+/* Free sp and everything below it that nothing else links; clears every
+ * entry that points to it. */
 void smmu_sp_zap(struct smmu *s, uint32_t sp);
-/* Clear entry `slot` of sp: a leaf, or the subtree below it. */
+/* Clear entry `slot` of sp: a leaf, or the link to a child, which goes with
+ * its subtree when nothing else links it. */
 void smmu_entry_zap(struct smmu *s, uint32_t sp, unsigned slot);
 /* Set leaf entry slot of sp (replacing what is there) and its reverse map. */
 void smmu_leaf_set(struct smmu *s, uint32_t sp, unsigned slot, uint64_t spte, uint64_t pte_gpa);

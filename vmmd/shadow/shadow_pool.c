@@ -37,7 +37,7 @@ int smmu_pool_init(struct smmu *s)
 	 * then, not all at once when the VM starts). */
 	for (uint64_t k = 0; k < n; k++) {
 		bitmap_set(s->free_stale, k);
-		s->meta[k].parent = SMMU_NONE;
+		s->meta[k].parents = SMMU_NONE;
 	}
 	s->nr_free = (unsigned) n;
 	return smmu_zap_init(s);
@@ -153,7 +153,7 @@ uint32_t smmu_sp_alloc(struct smmu *s, int level, unsigned as, bool user, uint64
 	s->meta[sp] = (struct sp_meta) {
 		.key = key,
 		.gfn = synth ? SMMU_GFN_NONE : gfn,
-		.parent = SMMU_NONE,
+		.parents = SMMU_NONE,
 		.as = (uint16_t) as,
 		.level = (uint8_t) level,
 		.synth = synth,
@@ -183,14 +183,64 @@ static void sp_release(struct smmu *s, uint32_t sp)
 {
 	gfn_chain_del(s, sp);
 	s->meta[sp].level = 0;
-	s->meta[sp].parent = SMMU_NONE;
+	s->meta[sp].parents = SMMU_NONE;
 	/* The host may still hold its contents (reachable through a parent
 	 * entry whose removal is deferred): clean again only once zapped. */
 	bitmap_set(s->free_stale, sp);
 	s->nr_free++;
 }
 
-/* Empty sp: free every page below it, unlink its leaves. Depth <= 4. */
+/* --- links between shadow pages: an entry pointing to a child ----------------- */
+
+static void parents_add(struct smmu *s, uint32_t child, uint32_t id)
+{
+	uint32_t head = s->meta[child].parents;
+
+	s->rmap_prev[id] = SMMU_NONE;
+	s->rmap_next[id] = head;
+	if (head != SMMU_NONE)
+		s->rmap_prev[head] = id;
+	s->meta[child].parents = id;
+}
+
+static void parents_del(struct smmu *s, uint32_t child, uint32_t id)
+{
+	uint32_t prev = s->rmap_prev[id], next = s->rmap_next[id];
+
+	if (next != SMMU_NONE)
+		s->rmap_prev[next] = prev;
+	if (prev != SMMU_NONE)
+		s->rmap_next[prev] = next;
+	else
+		s->meta[child].parents = next;
+}
+
+static void sp_clear(struct smmu *s, uint32_t sp);
+
+/* Entry id (a table entry) no longer points to its child; the child and
+ * what hangs below it go when nothing else links it. The entry itself is
+ * the caller's to clear. */
+static void link_drop(struct smmu *s, uint32_t id, uint64_t e)
+{
+	uint32_t child = sp_of_entry(s, e);
+
+	parents_del(s, child, id);
+	if (s->meta[child].parents == SMMU_NONE) {
+		sp_clear(s, child);
+		sp_release(s, child);
+	}
+}
+
+void smmu_sp_link(struct smmu *s, uint32_t parent, unsigned slot, uint32_t child)
+{
+	parents_add(s, child, parent * SMMU_ENTRIES + slot);
+	/* Intermediate entries allow everything: the leaf carries the rights of
+	 * the whole guest path. A is preset so the CPU never has to set it. */
+	sp_table(s, parent)[slot] = sp_mpa(s, child) | X86_PTE_P | X86_PTE_W | X86_PTE_U | X86_PTE_A;
+}
+
+/* Empty sp: unlink its leaves and children (freeing those nothing else
+ * links). Depth <= 4. */
 static void sp_clear(struct smmu *s, uint32_t sp)
 {
 	uint64_t *t = sp_table(s, sp);
@@ -201,13 +251,10 @@ static void sp_clear(struct smmu *s, uint32_t sp)
 
 		if (!(e & X86_PTE_P) || (level == 4 && i == s->cfg.monitor_slot))
 			continue;
-		if (level == 1) {
+		if (level == 1)
 			rmap_unlink(s, sp * SMMU_ENTRIES + i, e);
-		} else {
-			uint32_t child = sp_of_entry(s, e);
-			sp_clear(s, child);
-			sp_release(s, child);
-		}
+		else
+			link_drop(s, sp * SMMU_ENTRIES + i, e);
 		t[i] = 0;
 		smmu_zap_removed(s, sp, e);
 	}
@@ -217,13 +264,16 @@ void smmu_sp_zap(struct smmu *s, uint32_t sp)
 {
 	struct sp_meta *m = &s->meta[sp];
 
-	if (m->parent != SMMU_NONE) {
-		uint64_t *pe = &sp_table(s, m->parent)[m->parent_slot];
-		smmu_zap_removed(s, m->parent, *pe);
+	while (m->parents != SMMU_NONE) {
+		uint32_t id = m->parents, parent = id / SMMU_ENTRIES;
+		uint64_t *pe = &sp_table(s, parent)[id % SMMU_ENTRIES];
+
+		parents_del(s, sp, id);
+		smmu_zap_removed(s, parent, *pe);
 		*pe = 0;
-	} else if (m->level == 4 && s->as[m->as].root[m->user] == sp) {
-		s->as[m->as].root[m->user] = SMMU_NONE;
 	}
+	if (m->level == 4 && s->as[m->as].root[m->user] == sp)
+		s->as[m->as].root[m->user] = SMMU_NONE;
 	sp_clear(s, sp);
 	sp_release(s, sp);
 }
@@ -232,25 +282,16 @@ void smmu_entry_zap(struct smmu *s, uint32_t sp, unsigned slot)
 {
 	uint64_t *t = sp_table(s, sp);
 	uint64_t e = t[slot];
+	uint32_t id = sp * SMMU_ENTRIES + slot;
 
 	if (!(e & X86_PTE_P) || (s->meta[sp].level == 4 && slot == s->cfg.monitor_slot))
 		return;
-	if (s->meta[sp].level == 1) {
-		rmap_unlink(s, sp * SMMU_ENTRIES + slot, e);
-		t[slot] = 0;
-		smmu_zap_removed(s, sp, e);
-	} else {
-		smmu_sp_zap(s, sp_of_entry(s, e));
-	}
-}
-
-void smmu_sp_link(struct smmu *s, uint32_t parent, unsigned slot, uint32_t child)
-{
-	s->meta[child].parent = parent;
-	s->meta[child].parent_slot = (uint16_t) slot;
-	/* Intermediate entries allow everything: the leaf carries the rights of
-	 * the whole guest path. A is preset so the CPU never has to set it. */
-	sp_table(s, parent)[slot] = sp_mpa(s, child) | X86_PTE_P | X86_PTE_W | X86_PTE_U | X86_PTE_A;
+	if (s->meta[sp].level == 1)
+		rmap_unlink(s, id, e);
+	else
+		link_drop(s, id, e);
+	t[slot] = 0;
+	smmu_zap_removed(s, sp, e);
 }
 
 void smmu_leaf_set(struct smmu *s, uint32_t sp, unsigned slot, uint64_t spte, uint64_t pte_gpa)

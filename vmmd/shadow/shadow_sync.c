@@ -65,7 +65,7 @@ static void unshadow(struct smmu *s, uint64_t gfn)
 		uint32_t sp = s->scratch[k];
 		if (!still_shadows(s, sp, gfn))
 			continue;
-		if (s->meta[sp].parent != SMMU_NONE)
+		if (s->meta[sp].parents != SMMU_NONE)
 			smmu_sp_zap(s, sp);
 		else if ((int) s->meta[sp].as != s->cur_as)
 			smmu_as_drop(s, s->meta[sp].as, false);
