@@ -63,6 +63,19 @@ struct vmm_boot_info {
 #define VMM_PORT_DEBUG_EXIT   0xf4  /* write v: VM exits with status (v << 1) | 1 */
 
 /*
+ * Shadow mode's paravirtual interface (docs/shadow.md, "Hypercalls"), for
+ * guest kernel code only: `out %al, $VMM_PORT_HYPERCALL` with rax = the
+ * function and rdi its argument; rax holds the result. The port is open in
+ * the monitor's I/O bitmap, so this is the cheapest way out of the guest.
+ * The same from guest user mode is a #GP; in hw mode the port is unclaimed.
+ * The older form: wrmsr to VMM_MSR_HYPERCALL (eax = 0 or 1: restore IF).
+ */
+#define VMM_PORT_HYPERCALL    0xef
+#define VMM_MSR_HYPERCALL     0x4b564d00
+#define VMM_HC_RESTORE_IF     0     /* rdi = IF (0 or 1); rax = IF before; -22 for another rdi */
+#define VMM_HC_ENOSYS         (-38) /* rax for an unknown function */
+
+/*
  * vmmd's info page, an MMIO device every vmmd VM has (devices/vmm_info.c),
  * there so guests can exercise memory-mapped I/O the same way in both modes:
  * in hw mode KVM exits on the access, in shadow mode it is the seed's

@@ -24,6 +24,7 @@ static const char *const paging_names[] = {
 static const char *const strategy_names[] = {
 	[VM_SHADOW_CACHED] = "cached",
 	[VM_SHADOW_VTLB] = "vtlb",
+	[VM_SHADOW_DIRECT] = "direct",
 };
 
 static const char *const zap_names[] = {
@@ -306,6 +307,9 @@ static int parse_paging(struct json_object *obj, struct vm_config *c, struct con
 		r = get_bool(v, "shadow.scatter", &c->scatter, err);
 		if (r < 0)
 			return r;
+		if (c->scatter && c->strategy == VM_SHADOW_DIRECT)
+			return config_fail(err, "shadow.scatter", "strategy \"direct\" loads the guest's own tables, "
+				    "which hold guest-physical addresses: no scattered physmap");
 		if (c->scatter && c->memory_mib > VM_SCATTER_MIB_MAX)
 			return config_fail(err, "shadow.scatter", "a scattered physmap needs memory_mib <= 256 "
 				    "(one host mapping per guest page)");

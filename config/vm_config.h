@@ -27,7 +27,9 @@
 #define VM_VCPUS_DEFAULT     1
 
 enum vm_paging { VM_PAGING_HW = 0, VM_PAGING_SHADOW = 1 };
-enum vm_shadow_strategy { VM_SHADOW_CACHED = 0, VM_SHADOW_VTLB = 1 };
+/* direct: an experiment (docs/PERFORMANCE.md, the direct-paging spike), not a
+ * mode to run a guest in: see docs/shadow.md. */
+enum vm_shadow_strategy { VM_SHADOW_CACHED = 0, VM_SHADOW_VTLB = 1, VM_SHADOW_DIRECT = 2 };
 /* How vmmd makes KVM forget shadow entries it removed (docs/shadow.md "Telling
  * KVM"): only the pool pages involved where the host allows it, or the whole pool. */
 enum vm_shadow_zap { VM_ZAP_TARGETED = 0, VM_ZAP_ALL = 1 };

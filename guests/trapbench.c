@@ -32,6 +32,13 @@
  *                  monitor's stub exits to vmmd, which decodes and emulates
  *                  the out on its bus, and re-enters: a full shadow trap
  *     trap-cli     N x `cli` in guest kernel mode: a trap without the bus
+ *     hc-port      N x vmmd's hypercall through its port (`out %al, $0xef`,
+ *                  open in the monitor's I/O bitmap: a plain port exit)
+ *     hc-msr       N x the same hypercall through `wrmsr` (a #GP trap)
+ *     syscall      N x `syscall` in guest kernel mode to a handler that
+ *                  jumps back: one trap (the #PF at the monitor's LSTAR on
+ *                  this host), the path a Xen PV hypercall takes
+ *   and checks that the hypercall port from guest user mode is a #GP.
  *   bench=loop, both modes
  *     loop-user    N iterations of bench_loop() (guests/lib/bench_loop.h)
  *                  in guest user mode
@@ -66,7 +73,7 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-enum op { OP_OUT, OP_CLI, OP_LOOP };
+enum op { OP_OUT, OP_CLI, OP_LOOP, OP_HC_PORT, OP_HC_MSR, OP_SYSCALL };
 
 /* What user mode is asked to do and what it measured (user-accessible). */
 static volatile struct {
@@ -177,6 +184,42 @@ static void ops_cli(uint64_t n)
 			 : "+r"(n) : : "cc", "memory");
 }
 
+/* vmmd's hypercall "restore IF" with IF = 0 (unchanged: the kernel runs
+ * with interrupts off), through the hypercall port or through the MSR. */
+static void ops_hc_port(uint64_t n)
+{
+	__asm__ volatile("1: xor %%eax, %%eax\n\t"
+			 "outb %%al, $" STR(VMM_PORT_HYPERCALL) "\n\t"
+			 "dec %0\n\t"
+			 "jnz 1b"
+			 : "+r"(n) : "D"(0) : "rax", "cc", "memory");
+}
+
+static void ops_hc_msr(uint64_t n)
+{
+	__asm__ volatile("1: xor %%eax, %%eax\n\t"
+			 "wrmsr\n\t"
+			 "dec %0\n\t"
+			 "jnz 1b"
+			 : "+r"(n) : "c"(VMM_MSR_HYPERCALL), "d"(0) : "rax", "cc", "memory");
+}
+
+/* syscall from guest kernel mode to a handler that jumps straight back:
+ * one trap (on hosts where syscall stays at CPL3, the #PF at the monitor's
+ * LSTAR page) and its reflection, no sysret. */
+static void ops_syscall(uint64_t n)
+{
+	__asm__ volatile("1: syscall\n\t"
+			 "dec %0\n\t"
+			 "jnz 1b"
+			 : "+r"(n) : : "rcx", "r11", "cc", "memory");
+}
+
+__asm__(".text\n"
+	"syscall_back:\n"
+	"	jmp *%rcx\n");
+extern const char syscall_back[];
+
 static uint64_t timed(uint64_t op, uint64_t n)
 {
 	uint64_t t0 = bench_rdtsc();
@@ -187,6 +230,15 @@ static uint64_t timed(uint64_t op, uint64_t n)
 		break;
 	case OP_CLI:
 		ops_cli(n);
+		break;
+	case OP_HC_PORT:
+		ops_hc_port(n);
+		break;
+	case OP_HC_MSR:
+		ops_hc_msr(n);
+		break;
+	case OP_SYSCALL:
+		ops_syscall(n);
 		break;
 	default:
 		job.check = bench_loop(n);
@@ -237,6 +289,10 @@ static void setup_cpu(void)
 	tss.iomap[TRAPBENCH_PORT >> 3] &= (uint8_t) ~(1u << (TRAPBENCH_PORT & 7));
 	tss.iomap_end = 0xff;
 	idt_set_stubs(idt, 32, trap_stubs);
+	wrmsr(MSR_STAR, (uint64_t) 0x08 << 32);      /* syscall: kernel CS 0x08, SS 0x10 */
+	wrmsr(MSR_LSTAR, (uint64_t) (uintptr_t) syscall_back);
+	wrmsr(MSR_FMASK, 0);
+	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
 	idt_load(idt, sizeof(idt));
 	gdt_load(gdt, sizeof(gdt), TSS_SEL, &tss.t, sizeof(tss), RFLAGS_FIXED);
 	build_page_table();
@@ -271,6 +327,24 @@ static void measure(const char *name, bool user, uint64_t op, uint64_t n, uint64
 	       (unsigned long long) cycles);
 }
 
+/* The hypercall port is open in the monitor's I/O bitmap for guest kernel
+ * code only: from guest user mode the `out` must be a #GP. */
+static void hypercall_from_user(void)
+{
+	int r;
+
+	job.op = OP_HC_PORT;
+	job.n = 1;
+	job.cycles = 0;
+	r = run_user((uint64_t) (uintptr_t) user_main, (uint64_t) (uintptr_t) (user_stack + sizeof(user_stack)) - 8,
+		     RFLAGS_FIXED);
+	if (r != VEC_GP || job.cycles) {
+		printf("trapbench: FAIL: a hypercall from user mode ended with vector %d\n", r);
+		vmm_exit(5);
+	}
+	printf("trapbench: hypercall from user mode: #GP\n");
+}
+
 void guest_main(const struct guest_boot *b)
 {
 	bool shadow = b->mode == VMM_BOOT_MODE_SHADOW;
@@ -296,6 +370,10 @@ void guest_main(const struct guest_boot *b)
 		} else {
 			measure("trap-out", false, OP_OUT, n, 0);
 			measure("trap-cli", false, OP_CLI, n, 0);
+			measure("hc-port", false, OP_HC_PORT, n, 0);
+			measure("hc-msr", false, OP_HC_MSR, n, 0);
+			measure("syscall", false, OP_SYSCALL, n, 0);
+			hypercall_from_user();
 		}
 	}
 	printf("trapbench: done\n");

@@ -285,6 +285,50 @@ def test_zaps_never_missed(d):
 
 
 @kvm
+def test_hypercall_port(d):
+    """The hypercall port (open in the monitor's I/O bitmap) is vmmd's
+    hypercall from guest kernel code, counted as such, and a #GP from guest
+    user code; the MSR form and a kernel-mode syscall still trap."""
+    info, text = run_to_end(d, "hc", "trapbench", "n=40", paging="shadow")
+    check("trapbench: hypercall from user mode: #GP" in text and "trapbench: done" in text,
+          "trapbench's hypercall checks: %s" % show(text))
+    for op in ("hc-port", "hc-msr", "syscall"):
+        check("trapbench: result %s n=40 " % op in text, "%s must run to its end: %s" % (op, show(text)))
+    traps = (info.get("stats") or {}).get("traps") or {}
+    by_class = traps.get("by_class") or {}
+    check(by_class.get("hypercall") == 40, "40 port hypercalls, the user-mode one refused: %s" % show(by_class))
+    check(by_class.get("syscall", 0) >= 40, "40 kernel-mode syscalls: %s" % show(by_class))
+    check((traps.get("reflected_by_vector") or {}).get("13") == 1, "one #GP reflected: %s" % show(traps))
+    check((traps.get("privileged_by_mnemonic") or {}).get("hc restore_if", 0) >= 40,
+          "40 MSR hypercalls: %s" % show(traps))
+
+
+@kvm
+def test_direct_paging_spike(d):
+    """Strategy "direct" (the XENPV.md 9.1 #3 spike): the guest's own tables
+    are the real CR3 and the host shadows them; vmmd makes no fill after the
+    switch, a CPL3 write through an alias to a page table takes effect after
+    the guest's invlpg, in both designs."""
+    for strategy in ("cached", "direct"):
+        name = "dp-" + strategy
+        info, text = run_to_end(d, name, "directpaging", "n=64 rounds=16", memory_mib=64, paging="shadow",
+                                shadow={"strategy": strategy})
+        check("directpaging: alias rounds=16 " in text and "after-invlpg=16" in text
+              and "directpaging: done" in text, "%s: the alias check must pass: %s" % (name, show(text)))
+        by_class = ((info.get("stats") or {}).get("traps") or {}).get("by_class") or {}
+        if strategy == "direct":
+            # Only the boot tables' fills, before the guest loads its own.
+            check(by_class.get("page_fault_fill", 0) < 30 and by_class.get("page_fault_pt_write") == 0,
+                  "%s: the host fills, vmmd does not: %s" % (name, show(by_class)))
+        else:
+            check(by_class.get("page_fault_fill", 0) >= 64 and by_class.get("page_fault_pt_write", 0) >= 16,
+                  "%s: vmmd fills and sees each table write: %s" % (name, show(by_class)))
+    err = d.rpc("vm.create", {"config": vmmtest.guest_config("dp-bad", "directpaging", "", paging="shadow",
+                                                               shadow={"strategy": "direct", "scatter": True})})
+    check("error" in err and "scatter" in str(err["error"]), "direct refuses a scattered physmap: %s" % show(err))
+
+
+@kvm
 def test_virtualization_holes(d):
     """The seed's non-virtualizable instructions: sgdt/sidt/str/smsw must
     show the guest's own tables (UMIP makes them trap), cpuid the virtual

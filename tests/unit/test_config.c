@@ -271,6 +271,7 @@ static void test_shadow_tuning(void **state)
 		{ "\"shadow\": { \"prefetch\": 0 }", "shadow.prefetch", "must be between 1 and 64" },
 		{ "\"shadow\": { \"prefetch\": 65 }", "shadow.prefetch", "must be between 1 and 64" },
 		{ "\"shadow\": { \"zap\": \"some\" }", "shadow.zap", "" },
+		{ "\"shadow\": { \"strategy\": \"direct\", \"scatter\": true }", "shadow.scatter", "no scattered physmap" },
 	};
 	CHECK_BAD(bad);
 }
@@ -299,8 +300,8 @@ static void test_strings(void **state)
 		{ "\"paging\": null", "paging", "must be \"hw\" or \"shadow\"" },
 		{ "\"shadow\": \"cached\"", "shadow", "expected an object" },
 		{ "\"shadow\": null", "shadow", "expected an object" },
-		{ "\"shadow\": { \"strategy\": \"lru\" }", "shadow.strategy", "must be \"cached\" or \"vtlb\"" },
-		{ "\"shadow\": { \"strategy\": 0 }", "shadow.strategy", "must be \"cached\" or \"vtlb\"" },
+		{ "\"shadow\": { \"strategy\": \"lru\" }", "shadow.strategy", "must be \"cached\", \"vtlb\" or \"direct\"" },
+		{ "\"shadow\": { \"strategy\": 0 }", "shadow.strategy", "must be \"cached\", \"vtlb\" or \"direct\"" },
 		{ "\"boot\": \"elf\"", "boot", "must be \"auto\", \"vmmd\", \"pvh\", \"bzimage\" or \"xen-pv\"" },
 		{ "\"boot\": \"xen-pv\"", "boot", "runs in paging \"shadow\"" },
 		{ "\"boot\": \"xen-pv\", \"paging\": \"hw\"", "boot", "runs in paging \"shadow\"" },

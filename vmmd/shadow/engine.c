@@ -144,6 +144,11 @@ static void env_cr3_write(void *ctx, uint64_t new_cr3)
 {
 	struct shadow_vcpu *sv = ctx;
 	__atomic_fetch_add(&sv->svm->guest_pt_switches, 1, __ATOMIC_RELAXED);
+	sv->root_stale = true;
+	if (sv->svm->direct) {
+		sv->svm->direct_active = true;   /* the guest's own tables from now on */
+		return;
+	}
 	pthread_mutex_lock(&sv->svm->lock);
 	smmu_guest_cr3_write(sv->svm->smmu, sv->cpu.pcb.cr3, new_cr3);
 	pthread_mutex_unlock(&sv->svm->lock);
@@ -153,6 +158,10 @@ static void env_cr3_write(void *ctx, uint64_t new_cr3)
 static void env_invlpg(void *ctx, uint64_t va)
 {
 	struct shadow_vcpu *sv = ctx;
+	if (sv->svm->direct_active) {
+		sv->tlb_flush = true;    /* the host re-syncs its shadow of the guest's tables */
+		return;
+	}
 	pthread_mutex_lock(&sv->svm->lock);
 	smmu_invlpg(sv->svm->smmu, sv->cpu.pcb.cr3, va);
 	pthread_mutex_unlock(&sv->svm->lock);
@@ -161,10 +170,14 @@ static void env_invlpg(void *ctx, uint64_t va)
 static void env_paging_changed(void *ctx)
 {
 	struct shadow_vcpu *sv = ctx;
+	sv->root_stale = true;
+	if (sv->svm->direct_active) {
+		sv->tlb_flush = true;
+		return;
+	}
 	pthread_mutex_lock(&sv->svm->lock);
 	smmu_flush_all(sv->svm->smmu);
 	pthread_mutex_unlock(&sv->svm->lock);
-	sv->root_stale = true;
 }
 
 static void env_count(void *ctx, const char *what)
@@ -223,6 +236,8 @@ int shadow_vm_init(struct shadow_vm *svm, struct machine_memory mm, const struct
 	svm->bus = cfg->bus;
 	svm->native_user_cs = cfg->native_user_cs;
 	svm->native_user_ss = cfg->native_user_ss;
+	svm->direct = cfg->direct && !cfg->scatter_seed;
+	svm->hc_rip_after = -1;
 	uint64_t guest_pages = cfg->guest_bytes / PAGE_SIZE_4K;
 	int r = physmap_init(&svm->pm, guest_pages, mm.size / PAGE_SIZE_4K, cfg->scatter_seed);
 	if (r < 0)
@@ -265,9 +280,12 @@ void shadow_update_root(struct shadow_vcpu *sv)
 		return;
 	sv->root_stale = false;
 	sv->root_cr3 = sv->cpu.pcb.cr3;
-	pthread_mutex_lock(&sv->svm->lock);
-	uint64_t root = smmu_load_root(sv->svm->smmu, sv->cpu.pcb.cr3, user);
-	pthread_mutex_unlock(&sv->svm->lock);
+	uint64_t root = sv->svm->direct_active ? direct_root(sv->svm, sv->cpu.pcb.cr3) : 0;
+	if (!root) {
+		pthread_mutex_lock(&sv->svm->lock);
+		root = smmu_load_root(sv->svm->smmu, sv->cpu.pcb.cr3, user);
+		pthread_mutex_unlock(&sv->svm->lock);
+	}
 	sv->root = root;
 	sv->root_user = user;
 }
@@ -556,6 +574,11 @@ static enum shadow_action page_fault(struct shadow_vcpu *sv, const struct shadow
 	/* vmmd's shadow entries never set reserved bits, so the host itself refuses this address. */
 	if (error & X86_PF_RSVD)
 		return host_refused(sv, cr2);
+	/* Direct paging: the host filled what the guest's tables allow; what
+	 * reaches vmmd is the guest's own fault (U as the virtual CPL says). */
+	if (svm->direct_active)
+		return reflect_exception(sv, env, X86_PF, true,
+					 (error & ~X86_PF_USER) | (sv->cpu.pcb.vcpl == 3 ? X86_PF_USER : 0), cr2);
 	if (returned_to_user_natively(sv, env, error, cr2, kernel_rsp))
 		return SHADOW_RESUME;
 	pthread_mutex_lock(&svm->lock);
@@ -626,6 +649,14 @@ static enum shadow_action privileged(struct shadow_vcpu *sv, const struct shadow
 
 static enum shadow_action dispatch_trap(struct shadow_vcpu *sv, unsigned vector, uint32_t error, uint64_t cr2);
 
+static void take_tlb_flush(struct shadow_vcpu *sv)
+{
+	pthread_mutex_lock(&sv->svm->lock);
+	if (smmu_take_tlb_flush(sv->svm->smmu))
+		sv->tlb_flush = true;
+	pthread_mutex_unlock(&sv->svm->lock);
+}
+
 enum shadow_action shadow_handle_trap(struct shadow_vcpu *sv, unsigned vector, uint32_t error, uint64_t cr2)
 {
 	/* The livelock guards count only back-to-back faults on one address,
@@ -638,10 +669,7 @@ enum shadow_action shadow_handle_trap(struct shadow_vcpu *sv, unsigned vector, u
 	/* The guest flushed (or vmmd's coherence needs it) and the real TLB may
 	 * hold removed entries: they must go before the guest runs again
 	 * (shadow_run.c); the pool's zap groups are taken there too. */
-	pthread_mutex_lock(&sv->svm->lock);
-	if (smmu_take_tlb_flush(sv->svm->smmu))
-		sv->tlb_flush = true;
-	pthread_mutex_unlock(&sv->svm->lock);
+	take_tlb_flush(sv);
 	return a;
 }
 
@@ -683,6 +711,60 @@ static enum shadow_action dispatch_trap(struct shadow_vcpu *sv, unsigned vector,
 	default:
 		return reflect_exception(sv, &env, vector, x86_vector_has_error(vector), error, 0);
 	}
+}
+
+static bool hypercall_insn_at(struct shadow_vcpu *sv, const struct shadow_env *env, uint64_t va)
+{
+	uint8_t b[2];
+	struct shadow_fault f;
+
+	return env->read_virt(env->ctx, va, b, 2, SHADOW_ACC_FETCH, &f) == 0 && b[0] == 0xe6 &&
+	       b[1] == VMM_HYPERCALL_PORT;
+}
+
+enum shadow_action shadow_handle_hypercall_port(struct shadow_vcpu *sv, bool is_out, unsigned size, uint16_t real_cs)
+{
+	struct shadow_vm *svm = sv->svm;
+	struct shadow_env env;
+	uint64_t rip = sv->cpu.regs.rip;
+	bool at, past, after, form;
+
+	make_env(sv, &env);
+	sv->cpu.pcb.vif = sv->cpu.regs.rflags & X86_RFLAGS_IF;
+	sv->refills = 0;
+	/* Where the host lets the guest return to user mode without a trap
+	 * (native_user_cs), user code may run before vmmd has seen the return:
+	 * the real CS says so, and the guest is in user mode. */
+	if (svm->native_user_cs && real_cs == svm->native_user_cs && sv->cpu.pcb.vcpl == 0 &&
+	    (sv->cpu.pcb.cs | 3) != svm->native_user_cs) {
+		sv->cpu.pcb.vcpl = 3;
+		sv->cpu.pcb.cs = svm->native_user_cs;
+		sv->cpu.pcb.ss = svm->native_user_ss;
+		__atomic_fetch_add(&svm->native_user_returns, 1, __ATOMIC_RELAXED);
+		shadow_update_root(sv);
+	}
+	at = hypercall_insn_at(sv, &env, rip);
+	past = hypercall_insn_at(sv, &env, rip - 2);
+	if (svm->hc_rip_after < 0 && at != past)
+		svm->hc_rip_after = past;
+	after = svm->hc_rip_after == 1;
+	form = is_out && size == 1 && (after ? past : at);
+	if (after && form)
+		rip -= 2;
+	if (sv->cpu.pcb.vcpl != 0 || !form) {
+		/* What the guest's own CPU would do with the port closed: #GP(0)
+		 * at the instruction (for another form on a host that leaves rip
+		 * past it: past it, as vmmd cannot tell its length). */
+		sv->cpu.regs.rip = rip;
+		return reflect_exception(sv, &env, X86_GP, true, 0, 0);
+	}
+	sv->cpu.regs.rip = rip + 2;
+	count_class(svm, STRAP_HYPERCALL);
+	enum shadow_action a = sv->ops && sv->ops->hypercall_port ? sv->ops->hypercall_port(sv, &env)
+							       : shadow_hypercall_native(sv);
+	shadow_update_root(sv);
+	take_tlb_flush(sv);
+	return a;
 }
 
 bool shadow_deliver_interrupt(struct shadow_vcpu *sv, int vector)

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "devices/bus.h"
+#include "vmmd/shadow/hypercall.h"
 #include "vmmd/shadow/monitor.h"
 #include "vmmd/shadow/physmap.h"
 #include "vmmd/shadow/shadow_mmu.h"
@@ -30,7 +31,7 @@ enum shadow_trap_class {
 	STRAP_SYSCALL,         /* syscall / int n delivered to the guest */
 	STRAP_INTERRUPT,       /* virtual device interrupt delivered */
 	STRAP_HALT,            /* hlt: waited for an interrupt */
-	STRAP_HYPERCALL,       /* a paravirtual guest's hypercall (vmmd/xenpv) */
+	STRAP_HYPERCALL,       /* a paravirtual hypercall: the PV layer's (vmmd/xenpv), or the port's (hypercall.h) */
 	STRAP_MAX
 };
 
@@ -60,6 +61,11 @@ struct shadow_vm {
 	uint64_t native_user_returns;      /* returns to user mode vmmd found after the fact; atomic */
 	uint16_t native_user_cs, native_user_ss;   /* see shadow_vm_config */
 	pthread_mutex_t mnemonic_lock;
+	int hc_rip_after;                  /* port exits leave rip: -1 unknown, 0 at, 1 past the out */
+	/* The direct-paging spike (strategy "direct", docs/shadow.md): after the
+	 * guest's first CR3 write the real CR3 is the guest's own PML4, with
+	 * the monitor's entry put in; the host shadows it, vmmd does not. */
+	bool direct, direct_active;
 };
 
 struct shadow_vcpu;
@@ -91,6 +97,10 @@ struct shadow_guest_ops {
 					bool has_error, uint32_t error, uint64_t cr2);
 	/* CPUID as the guest may see it (ctx is the shadow_vcpu). Default: the host's, with the hypervisor bit. */
 	void (*cpuid)(void *ctx, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+	/* `out %al, $VMM_PORT_HYPERCALL` at virtual CPL0 (hypercall.h): the
+	 * guest's registers with rip past the `out`. Default: vmmd's own
+	 * paravirtual interface (shadow_hypercall_native). */
+	enum shadow_action (*hypercall_port)(struct shadow_vcpu *sv, const struct shadow_env *env);
 };
 
 struct shadow_vcpu {
@@ -124,6 +134,7 @@ struct shadow_vm_config {
 	unsigned pool_pages;
 	unsigned zap_group;        /* pool pages per host zap (smmu_config.zap_group) */
 	unsigned prefetch;         /* entries filled per miss (smmu_config.prefetch); 0: SHADOW_PREFETCH_DEFAULT */
+	bool direct;               /* the direct-paging spike (shadow_vm.direct) */
 	enum smmu_strategy strategy;
 	uint64_t scatter_seed;     /* 0 = identity physmap */
 	struct bus *bus;
@@ -168,9 +179,27 @@ void shadow_vcpu_init_boot(struct shadow_vcpu *sv, struct shadow_vm *svm, unsign
  */
 enum shadow_action shadow_handle_trap(struct shadow_vcpu *sv, unsigned vector, uint32_t error, uint64_t cr2);
 
+/*
+ * A port exit on VMM_HYPERCALL_PORT (the only port the monitor's I/O bitmap
+ * opens), with the guest's registers in sv->cpu.regs as KVM left them. The
+ * hypercall is exactly `out %al, $port` (e6 ef) at virtual CPL0; at virtual
+ * CPL3, or in any other form, it is the guest's #GP(0), as without the
+ * bitmap. KVM leaves rip at the instruction where it exits from the CPU's
+ * I/O intercept (VT-x, AMD-V: it skips the instruction on the next entry
+ * unless rip changed) and past it where it emulated the instruction (PVM):
+ * the engine tells which by the bytes, learns it once per VM, and always
+ * sets rip itself. real_cs: the CS selector the CPU ran the `out` with
+ * (user code the host let return natively runs with native_user_cs).
+ */
+enum shadow_action shadow_handle_hypercall_port(struct shadow_vcpu *sv, bool is_out, unsigned size, uint16_t real_cs);
+
 /* Deliver the highest pending virtual interrupt if the guest can take one
  * (vif set). Returns true if one was delivered (the guest is now in its handler). */
 bool shadow_deliver_interrupt(struct shadow_vcpu *sv, int vector);
+
+/* The direct-paging spike: the machine address of the guest's own PML4 for
+ * guest_cr3, with the monitor's entry put in; 0 outside guest RAM (direct.c). */
+uint64_t direct_root(struct shadow_vm *svm, uint64_t guest_cr3);
 
 /* Recompute sv->root for the current virtual CPL and CR3 (a root load when it changes). */
 void shadow_update_root(struct shadow_vcpu *sv);

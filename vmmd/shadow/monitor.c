@@ -33,8 +33,8 @@ static void write_gdt(uint8_t *gdt, uint64_t tss_va)
 {
 	put64(gdt + MON_SEL_CODE0, X86_DESC_CODE64_RING0);   /* ring-0 64-bit code */
 	put64(gdt + MON_SEL_DATA0, X86_DESC_DATA_RING0);   /* ring-0 data */
-	/* 64-bit available TSS, limit 103 */
-	uint64_t lo = 103 | ((tss_va & 0xffffff) << 16) | ((0x80ULL | X86_DESC_TYPE_TSS64) << 40) | (((tss_va >> 24) & 0xff) << 56);
+	/* 64-bit available TSS, with its I/O bitmap */
+	uint64_t lo = MON_TSS_LIMIT | ((tss_va & 0xffffff) << 16) | ((0x80ULL | X86_DESC_TYPE_TSS64) << 40) | (((tss_va >> 24) & 0xff) << 56);
 	put64(gdt + MON_SEL_TSS, lo);
 	put64(gdt + MON_SEL_TSS + 8, tss_va >> 32);
 }
@@ -103,10 +103,13 @@ int monitor_build(struct machine_memory *mm, uint64_t mpa, unsigned slot, unsign
 	memset(m, 0, bytes);
 	write_gdt(m + MON_PAGE_GDT * 4096, monitor_va(&mon, MON_PAGE_TSS));
 	write_idt(&mon, m + MON_PAGE_IDT * 4096);
-	/* TSS: rsp0 at offset 4; I/O map base past the limit = no bitmap. */
+	/* TSS: rsp0 at offset 4; the I/O bitmap: every port closed (1) but
+	 * the hypercall port, ports past the limit closed by the CPU. */
 	uint8_t *tss = m + MON_PAGE_TSS * 4096;
 	put64(tss + 4, monitor_stack_top(&mon));
-	tss[102] = 104;
+	tss[102] = MON_TSS_IOMAP;
+	memset(tss + MON_TSS_IOMAP, 0xff, MON_TSS_LIMIT + 1 - MON_TSS_IOMAP);
+	tss[MON_TSS_IOMAP + VMM_HYPERCALL_PORT / 8] &= (uint8_t) ~(1u << (VMM_HYPERCALL_PORT % 8));
 	write_stubs(m + MON_PAGE_STUBS * 4096);
 
 	/* slot -> PDPT[0] -> PD[0] -> PT[0..MON_PAGES) (supervisor-only) */

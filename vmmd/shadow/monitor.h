@@ -11,7 +11,10 @@
  *           sysret...) faults and is emulated
  *   IDT     all 256 vectors -> ring-0 stubs, DPL 0 (so `int n` from the
  *           deprivileged guest faults too)
- *   TSS     rsp0 = the monitor stack; no I/O bitmap (all port I/O traps)
+ *   TSS     rsp0 = the monitor stack; an I/O bitmap that lets exactly one
+ *           port through, VMM_HYPERCALL_PORT: `out %al, $0xef` at real
+ *           CPL3 leaves the VM as a plain port exit, no exception and no
+ *           stub (the hypercall transport); every other port traps
  *   stubs   each stub is one `out %al, $VMM_MONITOR_PORT`: the trap leaves
  *           the VM through a single port write, and vmmd tells the vector
  *           from the stub's address; the CPU's exception frame is on the
@@ -37,9 +40,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "abi/bootinfo.h"
 #include "vmmd/shadow/physmap.h"
 
 #define VMM_MONITOR_PORT      0xee
+#define VMM_HYPERCALL_PORT    VMM_PORT_HYPERCALL   /* open in the TSS I/O bitmap */
+/* TSS layout: the 104-byte 64-bit TSS, then the I/O bitmap up to the
+ * hypercall port's byte, then the 0xff byte the CPU may read past it. */
+#define MON_TSS_IOMAP         104
+#define MON_TSS_LIMIT         (MON_TSS_IOMAP + VMM_HYPERCALL_PORT / 8 + 1)
 
 #define MON_PAGE_GDT          0
 #define MON_PAGE_IDT          1

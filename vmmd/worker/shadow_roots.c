@@ -231,7 +231,7 @@ void shadow_inspect_mmu(struct worker *w, struct vm *vm, struct rpc_call *call)
 
 	struct json_object *res = json_object_new_object();
 	json_object_object_add(res, "strategy",
-			       json_object_new_string(vm->config->strategy == VM_SHADOW_VTLB ? "vtlb" : "cached"));
+			       json_object_new_string(vm_strategy_name(vm->config->strategy)));
 	json_object_object_add(res, "roots", pg.roots);
 	json_object_object_add(res, "next", pg.next);
 	struct json_object *stats = json_object_new_object();

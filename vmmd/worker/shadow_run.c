@@ -142,6 +142,7 @@ int shadow_run_setup_memory(struct vm *vm, const char **why)
 		.phys_bits = paging.phys_bits, .no_1g = paging.no_1g,
 		.monitor_slot = pv ? MON_SLOT_XENPV : MON_SLOT_DEFAULT, .window_pages = window,
 		.strategy = vm->config->strategy == VM_SHADOW_VTLB ? SMMU_VTLB : SMMU_CACHED,
+		.direct = vm->config->strategy == VM_SHADOW_DIRECT,
 		.bus = vm->bus,
 		/* Any fixed non-zero seed: the same permutation every run, so a failure reproduces. */
 		.scatter_seed = vm->config->scatter ? 0x5eed5ca77e2ULL : 0,
@@ -257,7 +258,7 @@ int shadow_run_setup_vcpu(struct vcpu *v, uint64_t entry, uint64_t stack, uint64
 	s.gdt = (struct kvm_dtable) { .base = monitor_va(mon, MON_PAGE_GDT), .limit = MON_GDT_ENTRIES * 8 - 1 };
 	s.idt = (struct kvm_dtable) { .base = monitor_va(mon, MON_PAGE_IDT), .limit = 256 * 16 - 1 };
 	s.tr = (struct kvm_segment) {
-		.base = monitor_va(mon, MON_PAGE_TSS), .limit = 103, .selector = MON_SEL_TSS, .type = 11, .present = 1,
+		.base = monitor_va(mon, MON_PAGE_TSS), .limit = MON_TSS_LIMIT, .selector = MON_SEL_TSS, .type = 11, .present = 1,
 	};
 	s.ldt = (struct kvm_segment) { .unusable = 1 };
 	real_sregs(&s, v->shadow);
@@ -451,17 +452,10 @@ void shadow_run_raise(struct vcpu *v, unsigned vector)
 	vcpu_kick(v);   /* writes kick_fd too, so an emulated hlt wakes */
 }
 
-/* One trap: returns false when the vCPU must stop. */
-static bool handle_trap(struct vcpu *v)
+/* What the engine decided: false when the vCPU must stop. */
+static bool act(struct vcpu *v, enum shadow_action a)
 {
-	int vector;
-	uint32_t error;
-	uint64_t cr2;
-	if (!capture_trap(v, &vector, &error, &cr2)) {
-		end_vm(v, VM_EXIT_INTERNAL_ERROR, "shadow mode: a trap vmmd could not read (monitor fault)");
-		return false;
-	}
-	switch (shadow_handle_trap(v->shadow, vector, error, cr2)) {
+	switch (a) {
 	case SHADOW_RESUME:
 		break;
 	case SHADOW_HALT:
@@ -474,6 +468,36 @@ static bool handle_trap(struct vcpu *v)
 		end_vm(v, VM_EXIT_INTERNAL_ERROR, v->shadow->fail_message);
 		return false;
 	}
+	return true;
+}
+
+/* One trap: returns false when the vCPU must stop. */
+static bool handle_trap(struct vcpu *v)
+{
+	int vector;
+	uint32_t error;
+	uint64_t cr2;
+	if (!capture_trap(v, &vector, &error, &cr2)) {
+		end_vm(v, VM_EXIT_INTERNAL_ERROR, "shadow mode: a trap vmmd could not read (monitor fault)");
+		return false;
+	}
+	if (!act(v, shadow_handle_trap(v->shadow, vector, error, cr2)))
+		return false;
+	write_back(v);
+	return true;
+}
+
+/* A port exit at the hypercall port: straight from the guest's code at real
+ * CPL3, so the synced registers are all the guest's (no monitor frame). */
+static bool handle_hypercall(struct vcpu *v)
+{
+	struct shadow_vcpu *sv = v->shadow;
+	const struct kvm_run *run = v->run;
+
+	sv->cpu.regs = run->s.regs.regs;
+	if (!act(v, shadow_handle_hypercall_port(sv, run->io.direction == KVM_EXIT_IO_OUT, run->io.size,
+						 run->s.regs.sregs.cs.selector)))
+		return false;
 	write_back(v);
 	return true;
 }
@@ -514,6 +538,13 @@ void shadow_run_loop(struct vcpu *v)
 		if (run->exit_reason == KVM_EXIT_IO && run->io.port == VMM_MONITOR_PORT) {
 			vcpu_count(v, VCPU_STAT_IO);
 			if (!handle_trap(v))
+				return;
+			v->shadow_state_fresh = true;
+			continue;
+		}
+		if (run->exit_reason == KVM_EXIT_IO && run->io.port == VMM_HYPERCALL_PORT) {
+			vcpu_count(v, VCPU_STAT_IO);
+			if (!handle_hypercall(v))
 				return;
 			v->shadow_state_fresh = true;
 			continue;
