@@ -77,6 +77,15 @@ static void unshadow(struct smmu *s, uint64_t gfn)
 		s->st.unshadowed++;
 }
 
+/* Is gfn the root of an address space other than the loaded one? */
+static bool other_root(const struct smmu *s, uint64_t gfn)
+{
+	for (uint32_t sp = s->sp_head[gfn]; sp != SMMU_NONE; sp = s->meta[sp].gfn_next)
+		if (s->meta[sp].level == 4 && s->meta[sp].parents == SMMU_NONE && (int) s->meta[sp].as != s->cur_as)
+			return true;
+	return false;
+}
+
 int smmu_unprotect(struct smmu *s, uint64_t gpa)
 {
 	uint64_t gfn = gpa / PAGE_SIZE_4K;
@@ -125,7 +134,13 @@ int smmu_pt_write(struct smmu *s, uint64_t gpa, const void *data, unsigned len)
 		s->st.resyncs++;
 	}
 
-	if (s->cfg.strategy == SMMU_CACHED && ++s->writes[gfn] >= SMMU_UNSHADOW_WRITES) {
+	if (s->cfg.strategy != SMMU_CACHED)
+		return 0;
+	/* The PML4 of an address space that is not loaded being written: most
+	 * likely a dead process's, its page reused (B8 churn). Drop that space
+	 * now rather than after SMMU_UNSHADOW_WRITES traps for each of its
+	 * tables; if it is alive, its next load refills it. */
+	if (++s->writes[gfn] >= SMMU_UNSHADOW_WRITES || other_root(s, gfn)) {
 		s->writes[gfn] = 0;
 		unshadow(s, gfn);
 	}
