@@ -33,6 +33,10 @@ FULL = {"rounds": 5, "workloads": {"pingpong": [200, 2000], "churn": [8, 100]}}
 QUICK = {"rounds": 1, "workloads": {"pingpong": [20, 100], "churn": [4, 12]}}
 
 CONFIGS = [("vtlb", "shadow", "vtlb"), ("cached", "shadow", "cached"), ("hw", "hw", None)]
+# Fill-around: shadow.prefetch entries per miss in cached (the default, 8, is
+# the `cached` row). Fills per switch with 1, 8, 16 (XENPV.md addendum).
+PREFETCH = [("cached-p1", 1), ("cached-p16", 16)]
+EXTRA = {key: {"prefetch": p} for key, p in PREFETCH}
 CHECK = {"pingpong": "pingpong: every yield switched page tables there and back",
          "churn": "churn: pages leaked: 0"}
 UNIT = {"pingpong": "yield", "churn": "process"}
@@ -40,9 +44,9 @@ GOAL_FILLS_X = 5.0
 GOAL_TIME_X = 2.0
 
 
-def one(vmmd, name, paging, strategy, workload, n):
+def one(vmmd, name, paging, strategy, workload, n, shadow=None):
     cmd = "%s %d" % (workload, n)
-    run = lib.minios_run(vmmd, name, paging, cmd + ";exit 0", strategy=strategy)
+    run = lib.minios_run(vmmd, name, paging, cmd + ";exit 0", strategy=strategy, shadow=shadow)
     if CHECK[workload] not in run.text:
         raise lib.BenchError("%s: %s did not print %r:\n%s" % (name, cmd, CHECK[workload], run.text[-1200:]))
     span = lib.minios_command_span(run, cmd)
@@ -65,11 +69,13 @@ def body(res, args):
         for r in range(cfg["rounds"]):
             row = {}
             for workload, (n1, n2) in cfg["workloads"].items():
-                order = CONFIGS[r % len(CONFIGS):] + CONFIGS[:r % len(CONFIGS)]
+                runs = CONFIGS + [(key, "shadow", "cached") for key, _ in PREFETCH]
+                order = runs[r % len(runs):] + runs[:r % len(runs)]
                 got = {}
                 for key, paging, strategy in order:
-                    a = one(vmmd, "b8%s%s1" % (workload[:2], key[:2]), paging, strategy, workload, n1)
-                    b = one(vmmd, "b8%s%s2" % (workload[:2], key[:2]), paging, strategy, workload, n2)
+                    tag = key.replace("cached-", "c").replace("-", "")[:4]
+                    a = one(vmmd, "b8%s%s1" % (workload[:2], tag), paging, strategy, workload, n1, EXTRA.get(key))
+                    b = one(vmmd, "b8%s%s2" % (workload[:2], tag), paging, strategy, workload, n2, EXTRA.get(key))
                     d = lib.stats_delta(a["stats"], b["stats"])
                     got[key] = {"dn": n2 - n1, "wall_s": b["wall_s"] - a["wall_s"],
                                 "switches": d.get("pt_switches.guest") or None,
@@ -77,18 +83,22 @@ def body(res, args):
                                 "traps": d.get("traps.total"), "exits": d.get("exits_total"),
                                 "write_protect_faults": d.get("shadow.write_protect_faults"),
                                 "pool_zaps": d.get("exits.shadow_pool_zap"),
+                                "prefetched": d.get("shadow.prefetched"), "shared": d.get("shadow.shared"),
                                 "cache_misses": d.get("shadow.cache_misses"),
                                 "pool_recycled": d.get("shadow.pool_recycled")}
                 sw = [got[k]["switches"] for k in ("vtlb", "cached") if got[k]["switches"]]
                 got["hw"]["switches"] = sorted(sw)[len(sw) // 2] if sw else None
+                for key, _ in PREFETCH:     # the same guest code: the cached run's count
+                    got[key]["switches"] = got[key]["switches"] or got["cached"]["switches"]
                 got["hw"]["switches_from"] = "shadow runs"
                 for key, g in got.items():
                     s = g["switches"]
                     g["us_per_switch"] = g["wall_s"] / s * 1e6 if s else None
                     g["us_per_op"] = g["wall_s"] / g["dn"] * 1e6
                     g["switches_per_op"] = s / g["dn"] if s else None
-                    for k in ("fills", "shadow_loads", "traps", "exits", "write_protect_faults"):
-                        g[k + "_per_switch"] = g[k] / s if (s and g[k] is not None) else None
+                    for k in ("fills", "shadow_loads", "traps", "exits", "write_protect_faults", "prefetched",
+                              "shared", "pool_zaps"):
+                        g[k + "_per_switch"] = g[k] / s if (s and g.get(k) is not None) else None
                 v, c = got["vtlb"], got["cached"]
                 got["ratios"] = {"fills": ratio_or_none(v["fills"], c["fills"]),
                                  "cached_fills_zero": c["fills"] == 0,
@@ -125,8 +135,28 @@ def body(res, args):
         summary[workload] = s
     res.doc["data"]["summary"] = summary
 
+
     f2 = lambda v: "%.2f" % v if v < 10 else "%.1f" % v  # noqa: E731
     f0 = lambda v: "%.0f" % v if v >= 100 else "%.1f" % v  # noqa: E731
+    # Fill-around: cached with 1, 8 (the default, the cached row) and 16 entries per miss.
+    prows = []
+    for workload in cfg["workloads"]:
+        for key, label in (("cached-p1", "1 (none)"), ("cached", "8 (default)"), ("cached-p16", "16")):
+            x = {k: lib.spread_over([rd[workload][key].get(k) for rd in rounds])
+                 for k in ("fills_per_switch", "prefetched_per_switch", "traps_per_switch", "shared_per_switch",
+                           "pool_zaps_per_switch", "us_per_switch")}
+            summary[workload][key] = dict(summary[workload].get(key, {}), **x)
+            prows.append([workload, label] + [lib.fmt_spread(x[k], f2) for k in
+                                              ("fills_per_switch", "prefetched_per_switch", "shared_per_switch",
+                                               "traps_per_switch", "pool_zaps_per_switch")] +
+                         [lib.fmt_spread(x["us_per_switch"], f0)])
+    res.table("B8: cached, by shadow.prefetch (entries filled per miss), per guest page-table switch "
+              "(median over %d rounds, min–max)" % cfg["rounds"],
+              ["workload", "prefetch", "fills (traps)", "entries prefetched", "kernel-half links",
+               "traps", "pool zaps", "µs per switch (wall)"], prows,
+              note="fills are page faults vmmd filled; prefetched the neighbours filled with them (only those "
+                   "whose guest A bit was set); kernel-half links are new roots linking the shared shadow of "
+                   "minios's kernel half instead of refilling it.")
     rows = []
     for workload, (n1, n2) in cfg["workloads"].items():
         for key, paging, strategy in CONFIGS:

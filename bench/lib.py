@@ -901,11 +901,11 @@ def trapbench_results(run):
 MINIOS_PROMPT = "minios$ "
 
 
-def minios_run(vmmd, name, paging, script, strategy=None, memory_mib=16, timeout=300.0):
+def minios_run(vmmd, name, paging, script, strategy=None, memory_mib=16, timeout=300.0, shadow=None):
     """Boot minios with `script` (';'-separated shell commands; end it with
     'exit 0' so the VM powers off), run it to its end; a GuestRun. Raises
-    unless the shell exited with status 0."""
-    fields = {"shadow": {"strategy": strategy}} if strategy else {}
+    unless the shell exited with status 0. shadow: more shadow.* fields."""
+    fields = {"shadow": dict({"strategy": strategy}, **(shadow or {}))} if strategy else {}
     run = GuestRun(vmmd, name, "minios", paging=paging, cmdline='script="%s"' % script,
                    memory_mib=memory_mib, timeout=timeout, **fields)
     if not run.exit_ok():
