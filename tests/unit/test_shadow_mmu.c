@@ -883,6 +883,28 @@ static unsigned take_zaps(uint32_t *groups)
 	return smmu_take_zaps(fx.s, groups, MAX_POOL);
 }
 
+/* The pool page at `level` on va's path in root_mpa (4: the root). */
+static int path_page(uint64_t root_mpa, uint64_t va, int level)
+{
+	uint64_t mpa = root_mpa;
+
+	for (int l = 4; l > level; l--) {
+		uint64_t e = ((uint64_t *) machine_ptr(&fx.mm, mpa, 4096))[idx(va, l)];
+		if (!(e & P))
+			return -1;
+		mpa = e & ADDR;
+	}
+	return (int) (mpa / 4096 - POOL_MFN);
+}
+
+static bool zapped(const uint32_t *g, unsigned n, int page)
+{
+	for (unsigned k = 0; k < n; k++)
+		if (g[k] == (uint32_t) page)
+			return true;
+	return false;
+}
+
 static void test_deferred_zaps(void **state)
 {
 	uint64_t va = 0x0000000003000000ULL, data = 0x0000000003400000ULL, root, v;
@@ -957,6 +979,19 @@ static void test_deferred_zaps(void **state)
 	filled(CR3_A, false, va + 0x400000, HW_READ);
 	assert_true(take_zaps(g) >= 2);
 	assert_int_equal(stats().zaps_forced, 1);
+
+	/* A table given up after a flood of writes to entries vmmd never
+	 * shadowed: what pointed to it is zapped at the flush. */
+	root = smmu_load_root(fx.s, CR3_A, false);
+	take_zaps(g);
+	page = path_page(root, va, 2);
+	assert_true(page > 0);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(smmu_pt_write(fx.s, table_of(CR3_A, va, 1) + 8 * (300 + i), &v, 8), 0);
+	assert_false(shadow(CR3_A, false, va, NULL));
+	assert_int_equal(take_zaps(g), 0);
+	smmu_tlb_flush(fx.s);
+	assert_true(zapped(g, take_zaps(g), page));
 }
 
 static void test_zap_groups(void **state)
@@ -1436,6 +1471,8 @@ static void add_table(struct check_ctx *c, uint64_t table)
 	c->tables[c->nr_tables++] = table;
 }
 
+static unsigned random_step;        /* for the failure message */
+
 static int check_leaf(void *userdata, const struct smmu_mapping *m)
 {
 	struct check_ctx *c = userdata;
@@ -1509,7 +1546,6 @@ static void check_invariants(bool cached, struct check_ctx *ret)
  * shadow MMU itself mapped since the guest's last flush point: a stale
  * translation is fine until the guest flushes, a made-up one never is.
  */
-static unsigned random_step;        /* for the failure message */
 #define HOST_SLOTS   (MAX_POOL * 512)
 #define CHECK_VAS    (NR_VAS + 31)     /* and 31 of the 2 MiB page's 4 KiB pieces */
 #define HISTORY      64
@@ -1676,7 +1712,8 @@ static void run_random(enum smmu_strategy strategy, unsigned pool_pages, uint64_
 		       unsigned prefetch)
 {
 	uint64_t vas[NR_SPACES][NR_VAS], leaf[NR_SPACES][NR_VAS], root;
-	unsigned cur = 0, filled_n = 0, pt_writes = 0;
+	uint64_t upper[NR_SPACES][NR_VAS][2], upper_gpa[NR_SPACES][NR_VAS][2];   /* [.][.][L - 2]: PDE, PDPTE */
+	unsigned cur = 0, filled_n = 0, pt_writes = 0, upper_edits = 0;
 	bool user = false, cached = strategy == SMMU_CACHED;
 	struct check_ctx c;
 
@@ -1703,6 +1740,17 @@ static void run_random(enum smmu_strategy strategy, unsigned pool_pages, uint64_
 			}
 		}
 	}
+	/* The table entries above each 4 KiB leaf, as built: upper-level edits
+	 * pick among them (another table, other rights, the original). */
+	for (unsigned sp = 0; sp < NR_SPACES; sp++)
+		for (unsigned k = 0; k < NR_VAS; k++)
+			for (int level = 2; level <= 3; level++) {
+				if (k == 1 && level == 2)
+					continue;   /* the 2 MiB page's PDE is its leaf */
+				upper_gpa[sp][k][level - 2] = entry_gpa(table_of(space_cr3[sp], vas[sp][k], level),
+									 vas[sp][k], level);
+				upper[sp][k][level - 2] = gget(upper_gpa[sp][k][level - 2]);
+			}
 	root = smmu_load_root(fx.s, space_cr3[cur], user);
 
 	for (unsigned step = 0; step < 4000; step++) {
@@ -1744,6 +1792,27 @@ static void run_random(enum smmu_strategy strategy, unsigned pool_pages, uint64_
 					assert_false(m.flags & NX);
 				filled_n++;
 			}
+		} else if (what == 12 && rnd(2) && k != 1) { /* the guest edits a PDE or PDPTE */
+			int l = (int) rnd(2);
+			unsigned other = (unsigned) rnd(NR_VAS);
+			uint64_t g = upper_gpa[cur][k][l], v = upper[cur][k][l];
+
+			/* Another table (cached only: with two entries pointing to one
+			 * table, a vtlb guest that edits a PTE and invlpgs one address
+			 * may keep the other's stale translation, as on hardware), or
+			 * other rights, or the original. */
+			if (cached && (other != 1 || l == 1) && rnd(3) == 0)
+				v = upper[cur][other][l];
+			else if (rnd(2))
+				v ^= rnd(2) ? W : rnd(2) ? U : NX;
+			if (cached) {
+				assert_int_equal(smmu_pt_write(fx.s, g, &v, 8), 0);
+			} else {
+				gset(g, v);
+				smmu_invlpg(fx.s, cr3, vas[cur][k]);
+				host_flush_point();
+			}
+			upper_edits++;
 		} else if (what < 16) {             /* the guest edits a PTE */
 			uint64_t v = k == 1 ? (0x200000 | PS | (random_data_pte() & (P | W | U | D | NX)))
 					    : random_data_pte();
@@ -1778,6 +1847,7 @@ static void run_random(enum smmu_strategy strategy, unsigned pool_pages, uint64_
 	assert_true(host.zapped_groups > 0);
 	assert_true(prefetch > 1 ? stats().prefetched > 50 : stats().prefetched == 0);
 	assert_true(cached ? stats().shared > 0 : stats().shared == 0);
+	assert_true(upper_edits > 50);
 	assert_true(filled_n > 500);
 	if (cached)
 		assert_true(pt_writes > 0);

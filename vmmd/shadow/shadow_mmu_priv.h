@@ -26,10 +26,11 @@
  *    other leaves that map the same guest frame (head per guest frame);
  *  - per guest frame: the chain of shadow pages that shadow it as a page
  *    table (non-empty = write-protected in CACHED), and a write counter;
- *  - host coherence (shadow_zap.c): free pages split by whether a host may
- *    still hold what it derived from them, and per zap group (a run of
- *    zap_group pool pages, one KVM memory slot) whether it is due now or
- *    deferred to the guest's next TLB flush.
+ *  - host coherence (shadow_zap.c): free pages split into clean, fresh
+ *    (never shown to the host) and stale (the host may still hold what it
+ *    derived from them), and per zap group (a run of zap_group pool pages,
+ *    one KVM memory slot) whether it is due now or deferred to the guest's
+ *    next TLB flush.
  */
 #pragma once
 
@@ -84,6 +85,7 @@ struct smmu {
 	uint32_t *sp_head;             /* [guest_pages]: first shadow page shadowing that frame */
 	uint8_t *writes;               /* [guest_pages]: write-flood counters */
 	uint64_t *free_clean;          /* [pool_pages] bits: free, nothing stale in the host */
+	uint64_t *free_fresh;          /* [pool_pages] bits: free, its group never shown to the host */
 	uint64_t *free_stale;          /* [pool_pages] bits: free, the host may hold old contents */
 	uint32_t *scratch;             /* [pool_pages]: a snapshot of one gfn chain */
 	unsigned nr_free;
@@ -181,6 +183,9 @@ void smmu_zap_free(struct smmu *s);
  * table entry): a host may keep the old ones until the guest's next TLB
  * flush, as the guest's own TLB would. */
 void smmu_zap_removed(struct smmu *s, uint32_t sp, uint64_t old_spte);
+/* The same for an entry of a page being freed: nothing to zap for the page
+ * itself, but a writable leaf's frame is remembered. */
+void smmu_zap_dropped_leaf(struct smmu *s, uint32_t sp, uint64_t old_spte);
 /* sp changed in a way the host must learn before the guest runs again. */
 void smmu_zap_now(struct smmu *s, uint32_t sp);
 /* gfn is about to be write-protected: no stale writable mapping of it may survive. */

@@ -24,19 +24,20 @@ int smmu_pool_init(struct smmu *s)
 	s->sp_head = malloc(gp * sizeof(*s->sp_head));
 	s->writes = calloc(gp, sizeof(*s->writes));
 	s->free_clean = calloc(BITMAP_WORDS(n), sizeof(uint64_t));
+	s->free_fresh = calloc(BITMAP_WORDS(n), sizeof(uint64_t));
 	s->free_stale = calloc(BITMAP_WORDS(n), sizeof(uint64_t));
 	s->scratch = malloc(n * sizeof(*s->scratch));
 	if (!s->meta || !s->leaf_gpa || !s->rmap_next || !s->rmap_prev || !s->rmap_head || !s->sp_head ||
-	    !s->writes || !s->free_clean || !s->free_stale || !s->scratch)
+	    !s->writes || !s->free_clean || !s->free_fresh || !s->free_stale || !s->scratch)
 		return -ENOMEM;
 
 	memset(s->rmap_head, 0xff, gp * sizeof(*s->rmap_head));
 	memset(s->sp_head, 0xff, gp * sizeof(*s->sp_head));
-	/* The host has seen none of the pool yet: every page starts stale, so
+	/* The host has seen none of the pool yet: every page starts fresh, and
 	 * its first use makes its group due (for KVM: the slot is registered
 	 * then, not all at once when the VM starts). */
 	for (uint64_t k = 0; k < n; k++) {
-		bitmap_set(s->free_stale, k);
+		bitmap_set(s->free_fresh, k);
 		s->meta[k].parents = SMMU_NONE;
 	}
 	s->nr_free = (unsigned) n;
@@ -53,6 +54,7 @@ void smmu_pool_free(struct smmu *s)
 	free(s->sp_head);
 	free(s->writes);
 	free(s->free_clean);
+	free(s->free_fresh);
 	free(s->free_stale);
 	free(s->scratch);
 	smmu_zap_free(s);
@@ -138,14 +140,18 @@ uint32_t smmu_sp_alloc(struct smmu *s, int level, unsigned as, bool user, uint64
 	if (s->nr_free == 0)
 		abort();
 	/* The lowest clean page (tests stay readable, groups fill in order);
-	 * a stale one only when none is clean, and then the host must forget
-	 * its old contents before the guest can walk the new ones. */
+	 * else a fresh one, whose group the host must be shown first (for KVM
+	 * one ioctl, once); a stale one only when neither is left, and then the
+	 * host must forget its old contents before the guest can walk the new
+	 * ones (two ioctls, every time). */
 	sp = (uint32_t) bitmap_next(s->free_clean, 0, s->cfg.pool_pages);
 	if (sp < s->cfg.pool_pages) {
 		bitmap_clear(s->free_clean, sp);
 	} else {
-		sp = (uint32_t) bitmap_next(s->free_stale, 0, s->cfg.pool_pages);
-		bitmap_clear(s->free_stale, sp);
+		uint64_t *from = bitmap_next(s->free_fresh, 0, s->cfg.pool_pages) < s->cfg.pool_pages ? s->free_fresh
+														: s->free_stale;
+		sp = (uint32_t) bitmap_next(from, 0, s->cfg.pool_pages);
+		bitmap_clear(from, sp);
 		smmu_zap_now(s, sp);
 	}
 	s->nr_free--;
@@ -215,7 +221,7 @@ static void parents_del(struct smmu *s, uint32_t child, uint32_t id)
 		s->meta[child].parents = next;
 }
 
-static void sp_clear(struct smmu *s, uint32_t sp);
+static void sp_clear(struct smmu *s, uint32_t sp, bool freeing);
 
 /* Entry id (a table entry) no longer points to its child; the child and
  * what hangs below it go when nothing else links it. The entry itself is
@@ -226,7 +232,7 @@ static void link_drop(struct smmu *s, uint32_t id, uint64_t e)
 
 	parents_del(s, child, id);
 	if (s->meta[child].parents == SMMU_NONE) {
-		sp_clear(s, child);
+		sp_clear(s, child, true);
 		sp_release(s, child);
 	}
 }
@@ -240,8 +246,11 @@ void smmu_sp_link(struct smmu *s, uint32_t parent, unsigned slot, uint32_t child
 }
 
 /* Empty sp: unlink its leaves and children (freeing those nothing else
- * links). Depth <= 4. */
-static void sp_clear(struct smmu *s, uint32_t sp)
+ * links). Depth <= 4. freeing: sp is released next; a host is made to
+ * forget it when it is handed out again, and what still leads to it goes
+ * when the entries pointing to it are zapped, so its own removals need no
+ * zap (only the record of writable leaves dropped, shadow_zap.c). */
+static void sp_clear(struct smmu *s, uint32_t sp, bool freeing)
 {
 	uint64_t *t = sp_table(s, sp);
 	int level = s->meta[sp].level;
@@ -256,7 +265,10 @@ static void sp_clear(struct smmu *s, uint32_t sp)
 		else
 			link_drop(s, sp * SMMU_ENTRIES + i, e);
 		t[i] = 0;
-		smmu_zap_removed(s, sp, e);
+		if (freeing)
+			smmu_zap_dropped_leaf(s, sp, e);
+		else
+			smmu_zap_removed(s, sp, e);
 	}
 }
 
@@ -274,7 +286,7 @@ void smmu_sp_zap(struct smmu *s, uint32_t sp)
 	}
 	if (m->level == 4 && s->as[m->as].root[m->user] == sp)
 		s->as[m->as].root[m->user] = SMMU_NONE;
-	sp_clear(s, sp);
+	sp_clear(s, sp, true);
 	sp_release(s, sp);
 }
 
@@ -320,7 +332,7 @@ void smmu_as_drop(struct smmu *s, unsigned as, bool keep_roots)
 		if (r == SMMU_NONE)
 			continue;
 		if (keep_roots) {
-			sp_clear(s, r);
+			sp_clear(s, r, false);
 			a->emptied[user] = true;
 		} else
 			smmu_sp_zap(s, r);

@@ -22,8 +22,9 @@
  *    a trap). W drops for write-protection are due at once, and a frame
  *    whose writable mapping was dropped in a deferred way since the last
  *    flush makes every deferred group due before it is protected.
- * Free pages are split into clean and stale (a host may still hold what it
- * derived from their old contents); allocation prefers clean ones, and a
+ * Free pages are clean, fresh (their group never shown to the host) or
+ * stale (a host may still hold what it derived from their old contents);
+ * allocation prefers clean, then fresh, then stale ones, and a fresh or
  * stale one makes its group due.
  */
 #include <errno.h>
@@ -53,16 +54,21 @@ void smmu_zap_free(struct smmu *s)
 	free(s->w_epoch);
 }
 
-void smmu_zap_removed(struct smmu *s, uint32_t sp, uint64_t old_spte)
+void smmu_zap_dropped_leaf(struct smmu *s, uint32_t sp, uint64_t old_spte)
 {
-	unsigned g = smmu_zap_group_of(s, sp);
-
 	if ((old_spte & X86_PTE_W) && s->meta[sp].level == 1) {
 		uint64_t gfn = smmu_leaf_gfn(s, old_spte);
 		if (gfn != SMMU_GFN_NONE)
 			s->w_epoch[gfn] = s->epoch;
 	}
 	s->tlb_pending = true;
+}
+
+void smmu_zap_removed(struct smmu *s, uint32_t sp, uint64_t old_spte)
+{
+	unsigned g = smmu_zap_group_of(s, sp);
+
+	smmu_zap_dropped_leaf(s, sp, old_spte);
 	if (bitmap_test(s->zap_due, g) || bitmap_test(s->zap_deferred, g))
 		return;
 	bitmap_set(s->zap_deferred, g);
@@ -127,6 +133,14 @@ unsigned smmu_zap_group_pages(const struct smmu *s)
 	return s->zap_group;
 }
 
+static void clean_group(struct smmu *s, uint64_t *set, uint32_t first, uint32_t end)
+{
+	for (uint32_t p = first; (p = (uint32_t) bitmap_next(set, p, end)) < end; p++) {
+		bitmap_clear(set, p);
+		bitmap_set(s->free_clean, p);
+	}
+}
+
 unsigned smmu_take_zaps(struct smmu *s, uint32_t *ret_groups, unsigned max)
 {
 	unsigned n = 0;
@@ -138,13 +152,12 @@ unsigned smmu_take_zaps(struct smmu *s, uint32_t *ret_groups, unsigned max)
 			continue;
 		bitmap_clear(s->zap_due, g);
 		s->nr_due--;
-		/* The host forgets the whole group: its stale free pages are clean now. */
+		/* The host forgets the whole group (or sees it the first time): its
+		 * stale and fresh free pages are clean now. */
 		if (end > s->cfg.pool_pages)
 			end = s->cfg.pool_pages;
-		for (uint32_t p = first; (p = (uint32_t) bitmap_next(s->free_stale, p, end)) < end; p++) {
-			bitmap_clear(s->free_stale, p);
-			bitmap_set(s->free_clean, p);
-		}
+		clean_group(s, s->free_stale, first, end);
+		clean_group(s, s->free_fresh, first, end);
 		ret_groups[n++] = g;
 		s->st.zap_groups++;
 	}
