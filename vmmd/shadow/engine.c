@@ -217,7 +217,9 @@ void shadow_count_mnemonic(struct shadow_vm *svm, const char *name)
 void shadow_guest_tlb_flush(struct shadow_vcpu *sv)
 {
 	/* The shadows follow every guest page-table write vmmd sees, so there
-	 * is nothing to rebuild under `cached`; a virtual TLB forgets all. */
+	 * is nothing to rebuild under `cached`; a virtual TLB forgets all. A
+	 * flush point either way: the removals vmmd deferred are due now
+	 * (docs/shadow.md, "Telling KVM"). */
 	pthread_mutex_lock(&sv->svm->lock);
 	smmu_guest_cr3_write(sv->svm->smmu, sv->cpu.pcb.cr3, sv->cpu.pcb.cr3);
 	pthread_mutex_unlock(&sv->svm->lock);

@@ -21,8 +21,10 @@
  * Strategies: VTLB drops all shadows of the current address space on a
  * guest CR3 write and invlpg drops one entry; CACHED keeps roots per guest
  * CR3 in a bounded cache, write-protects the guest page-table pages it has
- * shadowed, and re-syncs on the emulated write (a page written too often is
- * unshadowed). Shadow pages come from a bounded pool and are recycled.
+ * shadowed, and re-syncs on the emulated write (a page written too often,
+ * or the PML4 of a space that is not loaded, is unshadowed), and shares the
+ * shadow of a kernel half among the roots that map it with the same PML4
+ * entry. Shadow pages come from a bounded pool and are recycled.
  */
 #pragma once
 
@@ -63,7 +65,7 @@ struct smmu_stats {
 	uint64_t invlpg;
 	uint64_t write_protect_faults; /* writes to write-protected guest page-table pages */
 	uint64_t resyncs;
-	uint64_t unshadowed;        /* page-table pages given up after repeated writes */
+	uint64_t unshadowed;        /* page-table pages given up: repeated writes, a PML4 not loaded written */
 	uint64_t root_cache_hits, root_cache_misses;
 	uint64_t root_loads;        /* shadow page-table switches: real CR3 loads */
 	uint64_t guest_faults;      /* reflected to the guest */
