@@ -103,8 +103,10 @@ def test_bench_density(d):
 
 @kvm
 def test_bench_shadow_figures(d):
-    """B6 (shadow trap vs the raw exit floor) and B9 (CPU loop vs native): trapbench, both modes."""
-    docs, out = run_all("B6", "B9")
+    """B6 (shadow trap vs the raw exit floor, the hypercall transport), B9 (CPU
+    loop vs native): trapbench, both modes; B15 (zaps, first touch, direct
+    paging): zapbench and directpaging."""
+    docs, out = run_all("B6", "B9", "B15")
     for doc in docs.values():
         check_measured(doc)
         for note in doc["notes"]:
@@ -113,9 +115,16 @@ def test_bench_shadow_figures(d):
     for name in ("floor", "trap-out", "trap-cli", "kernel-out"):
         check(s6[name]["us"]["median"] > 0, "B6 %s measured nothing: %s" % (name, s6[name]))
     check(docs["B6"]["data"]["tsc_hz"] > 1e8, "B6: TSC rate %s" % docs["B6"]["data"]["tsc_hz"])
+    for name in ("hc-port", "hc-msr", "syscall"):
+        check(s6[name]["us"]["median"] > 0, "B6 %s measured nothing: %s" % (name, s6[name]))
     s9 = docs["B9"]["data"]["summary"]
     for name in ("native", "hw-user", "shadow-user", "shadow-kernel", "hw-kernel"):
         check(s9[name]["cycles_per_iter"]["median"] > 0, "B9 %s measured nothing: %s" % (name, s9[name]))
+    s15 = docs["B15"]["data"]["summary"]
+    for design in ("cached", "direct"):
+        check(s15["dp"][design]["first_us"]["median"] > 0, "B15 %s first touch: %s" % (design, s15["dp"][design]))
+        check(s15["dp"][design]["after"]["median"] == 8, "B15 %s alias check: %s" % (design, s15["dp"][design]))
+    check(s15["zap"]["64"]["all"]["median"] != 0, "B15 zap rounds measured nothing: %s" % s15["zap"]["64"])
 
 
 @kvm
