@@ -314,6 +314,31 @@ static void test_mmuext_op(void **state)
 	assert_int_equal(fx->v.kernel_cr3, fx->e.cr3);   /* untouched by the refused ones */
 }
 
+/* Xen's new_guest_cr3 reloads CR3 even for the table already loaded: a
+ * NEW_BASEPTR to the same L4 is a TLB flush the guest may rely on (Linux's
+ * switch_mm leaving lazy TLB mode does it), so the shadow pool's deferred
+ * zaps are due after it, as after TLB_FLUSH_LOCAL. */
+static void test_same_baseptr_flushes(void **state)
+{
+	uint64_t target = fx->scratch + 6 * 4096;
+	uint32_t groups[POOL_PAGES];
+	struct kvm_regs *r = &fx->sv.cpu.regs;
+
+	/* The kernel reads target: a shadow leaf for it. */
+	r->rip = RET_RIP;
+	assert_int_equal(shadow_handle_trap(&fx->sv, X86_PF, 0x4, target), SHADOW_RESUME);
+	shadow_take_zaps(&fx->svm, groups, POOL_PAGES);   /* the pool's first use */
+	/* Unmapped without a flush: the removal may wait for the guest's flush. */
+	assert_int_equal(hypercall(XEN_HC_update_va_mapping, target, 0, 0, 0), 0);
+	assert_int_equal(shadow_take_zaps(&fx->svm, groups, POOL_PAGES), 0);
+	/* The same L4 loaded again: now it may not. */
+	struct xen_mmuext_op op = { .cmd = XEN_MMUEXT_NEW_BASEPTR, .arg1 = fx->v.kernel_cr3 / 4096 };
+	put(fx->scratch, &op, sizeof(op));
+	assert_int_equal(hypercall(XEN_HC_mmuext_op, fx->scratch, 1, 0, XEN_DOMID_SELF), 0);
+	assert_int_not_equal(shadow_take_zaps(&fx->svm, groups, POOL_PAGES), 0);
+	assert_int_equal(fx->v.kernel_cr3, fx->e.cr3);
+}
+
 static void test_trap_table_and_callbacks(void **state)
 {
 	struct xen_trap_info ti[3] = {
@@ -784,7 +809,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_version_and_features), T(test_memory_op), T(test_mmu_update), T(test_update_va_mapping_and_marks),
-		T(test_mmuext_op), T(test_trap_table_and_callbacks), T(test_events_and_upcall), T(test_iret),
+		T(test_mmuext_op), T(test_same_baseptr_flushes), T(test_trap_table_and_callbacks), T(test_events_and_upcall), T(test_iret),
 		T(test_multicall), T(test_console), T(test_sched_and_vcpu_op), T(test_writable_pagetable_assist),
 		T(test_cpuid_policy), T(test_forced_emulation_cpuid), T(test_user_port_io),
 	};

@@ -229,6 +229,11 @@ static long new_baseptr(struct xpv_vcpu *v, uint64_t mfn, bool user)
 		struct shadow_env env;
 		shadow_vcpu_env(v->sv, &env);
 		env.cr3_write(env.ctx, cr3);   /* a guest page-table switch (counted, vtlb forgets) */
+	} else if (v->kernel_mode) {
+		/* Xen reloads CR3 for the same table too (new_guest_cr3): a TLB
+		 * flush Linux relies on when switch_mm leaves lazy TLB mode, so
+		 * the removals vmmd deferred are due now. */
+		shadow_guest_tlb_flush(v->sv);
 	}
 	v->kernel_cr3 = cr3;
 	xpv_load_tables(v);
