@@ -803,6 +803,43 @@ static void test_user_port_io(void **state)
 	assert_true(fx->v.kernel_mode);
 }
 
+/* Whether a port exit leaves rip at or past the out is learnt once per VM,
+ * from a hypercall of the guest's kernel: guest user code, which can place
+ * any bytes around its own port access, must not teach it (here: a
+ * one-byte out %al,%dx followed by the hypercall's bytes, on a host that
+ * leaves rip past the out), or the kernel's hypercalls become #GPs. */
+static void test_hypercall_port_learnt_from_kernel(void **state)
+{
+	uint64_t code = fx->scratch + 10 * 4096, kcode = fx->scratch + 12 * 4096;
+	const uint8_t user_bytes[] = { 0xee, 0xe6, VMM_HYPERCALL_PORT }, kernel_bytes[] = { 0xe6, VMM_HYPERCALL_PORT, 0x90, 0x90 };
+	struct kvm_regs *r = &fx->sv.cpu.regs;
+
+	struct xen_trap_info ti[2] = { { .vector = 13, .cs = 0xe033, .address = VIRT_BASE + 0x6000 }, { 0 } };
+	put(fx->scratch, ti, sizeof(ti));
+	assert_int_equal(hypercall(XEN_HC_set_trap_table, fx->scratch, 0, 0, 0), 0);
+	put(code, user_bytes, sizeof(user_bytes));
+	put(kcode, kernel_bytes, sizeof(kernel_bytes));
+
+	/* User mode: its port access is its kernel's #GP. */
+	fx->v.kernel_mode = false;
+	fx->sv.cpu.pcb.vcpl = 3;
+	fx->v.user_cr3 = fx->e.cr3;
+	fx->v.kernel_sp = fx->e.rsp - 0x100;
+	r->rsp = fx->e.rsp - 0x500;
+	r->rip = code + 1;
+	assert_int_equal(shadow_handle_hypercall_port(&fx->sv, true, 1, 0), SHADOW_RESUME);
+	assert_int_equal(r->rip, VIRT_BASE + 0x6000);
+	assert_true(fx->v.kernel_mode);
+
+	/* The kernel's hypercall, rip past the out: served, not a #GP. */
+	fx->sv.cpu.pcb.vcpl = 0;
+	r->rip = kcode + 2;
+	r->rax = VMM_HC_RESTORE_IF;
+	r->rdi = 1;
+	assert_int_equal(shadow_handle_hypercall_port(&fx->sv, true, 1, 0), SHADOW_RESUME);
+	assert_int_equal(r->rip, kcode + 2);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -812,6 +849,7 @@ int main(void)
 		T(test_mmuext_op), T(test_same_baseptr_flushes), T(test_trap_table_and_callbacks), T(test_events_and_upcall), T(test_iret),
 		T(test_multicall), T(test_console), T(test_sched_and_vcpu_op), T(test_writable_pagetable_assist),
 		T(test_cpuid_policy), T(test_forced_emulation_cpuid), T(test_user_port_io),
+		T(test_hypercall_port_learnt_from_kernel),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -747,7 +747,10 @@ enum shadow_action shadow_handle_hypercall_port(struct shadow_vcpu *sv, bool is_
 	}
 	at = hypercall_insn_at(sv, &env, rip);
 	past = hypercall_insn_at(sv, &env, rip - 2);
-	if (svm->hc_rip_after < 0 && at != past)
+	/* Learnt from the guest kernel only: user code chooses the bytes
+	 * around its own port access, and must not make its kernel's
+	 * hypercalls #GPs for the rest of the VM's life. */
+	if (svm->hc_rip_after < 0 && at != past && sv->cpu.pcb.vcpl == 0 && is_out && size == 1)
 		svm->hc_rip_after = past;
 	after = svm->hc_rip_after == 1;
 	form = is_out && size == 1 && (after ? past : at);
