@@ -20,7 +20,8 @@
 #define FIELD_LEN sizeof(((struct config_error *)0)->field)
 
 static const char *const role_names[] = {
-	[DAEMON_ROLE_NONE] = "none", [DAEMON_ROLE_READ] = "read", [DAEMON_ROLE_ADMIN] = "admin",
+	[DAEMON_ROLE_NONE] = "none", [DAEMON_ROLE_MONITOR] = "monitor", [DAEMON_ROLE_DEBUG] = "debug",
+	[DAEMON_ROLE_ADMIN] = "admin",
 };
 
 const char *daemon_role_name(enum daemon_role role)
@@ -31,7 +32,7 @@ const char *daemon_role_name(enum daemon_role role)
 void daemon_config_init(struct daemon_config *c)
 {
 	*c = (struct daemon_config) {
-		.others = DAEMON_ROLE_READ,
+		.others = DAEMON_ROLE_MONITOR,
 		.max_vms = DAEMON_MAX_VMS_DEFAULT,
 		.max_total_memory_mib = 0,
 		.max_connections = DAEMON_MAX_CONNECTIONS_DEFAULT,
@@ -46,13 +47,21 @@ void daemon_config_init(struct daemon_config *c)
 
 static int get_role(struct json_object *v, const char *field, enum daemon_role *ret, struct config_error *err)
 {
-	if (json_object_is_type(v, json_type_string))
+	if (json_object_is_type(v, json_type_string)) {
+		const char *s = json_object_get_string(v);
+
 		for (size_t i = 0; i < ELEMENTSOF(role_names); i++)
-			if (strcmp(json_object_get_string(v), role_names[i]) == 0) {
+			if (strcmp(s, role_names[i]) == 0) {
 				*ret = (enum daemon_role) i;
 				return 0;
 			}
-	return config_fail(err, field, "must be \"admin\", \"read\" or \"none\"");
+		/* The debug role's name before monitor was split off. */
+		if (strcmp(s, "read") == 0) {
+			*ret = DAEMON_ROLE_DEBUG;
+			return 0;
+		}
+	}
+	return config_fail(err, field, "must be \"admin\", \"debug\", \"monitor\" or \"none\"");
 }
 
 /* --- access ---------------------------------------------------------------- */
@@ -99,7 +108,9 @@ static const struct {
 	enum daemon_role role;
 } access_lists[] = {
 	{ "no_access", DAEMON_ROLE_NONE },
-	{ "read_only", DAEMON_ROLE_READ },
+	{ "monitor", DAEMON_ROLE_MONITOR },
+	{ "debug", DAEMON_ROLE_DEBUG },
+	{ "read_only", DAEMON_ROLE_DEBUG },   /* debug's name before monitor was split off */
 	{ "admin", DAEMON_ROLE_ADMIN },
 };
 
@@ -150,7 +161,7 @@ static void collect_rules(struct json_object *access, struct daemon_config *c)
 
 static int parse_access(struct json_object *obj, struct daemon_config *c, struct config_error *err)
 {
-	static const char *const fields[] = { "admin", "read_only", "no_access", "others", NULL };
+	static const char *const fields[] = { "admin", "debug", "monitor", "read_only", "no_access", "others", NULL };
 	struct json_object *access, *v;
 	size_t count = 0;
 	int r;

@@ -5,8 +5,9 @@
  * make vmmd hold. Parsed like a VM config (vm_config.h): defaults for what
  * is absent, unknown fields refused, every error naming its field.
  *
- *   { "access": { "admin": [WHO...], "read_only": [WHO...],
- *                 "no_access": [WHO...], "others": "admin|read|none" },
+ *   { "access": { "admin": [WHO...], "debug": [WHO...], "monitor": [WHO...],
+ *                 "no_access": [WHO...], "read_only": [WHO...] (= debug),
+ *                 "others": "admin|debug|monitor|none" },
  *     "limits": { "max_vms", "max_total_memory_mib", "max_connections",
  *                 "max_connections_per_user", "admin_connections",
  *                 "idle_timeout_s", "message_timeout_s",
@@ -48,7 +49,7 @@
 #define DAEMON_MESSAGE_KIB_MAX        8192        /* below the peer's junk cut-off (rpc_peer.h) */
 
 /* Values match enum access_role (vmmd/access.h). */
-enum daemon_role { DAEMON_ROLE_NONE = 0, DAEMON_ROLE_READ = 1, DAEMON_ROLE_ADMIN = 2 };
+enum daemon_role { DAEMON_ROLE_NONE = 0, DAEMON_ROLE_MONITOR = 1, DAEMON_ROLE_DEBUG = 2, DAEMON_ROLE_ADMIN = 3 };
 
 struct daemon_access_rule {
 	char who[DAEMON_CONFIG_WHO_MAX + 1];  /* "alice", "1000", "@vmm", "@998" */
@@ -59,8 +60,9 @@ struct daemon_access_rule {
 struct daemon_config {
 	/*
 	 * In the order they are to be tried: rules naming a user before rules
-	 * naming a group, and within each, no_access before read_only before
-	 * admin (the more restrictive wins), each list in file order.
+	 * naming a group, and within each, no_access before monitor before
+	 * debug (and read_only, its old name) before admin (the more
+	 * restrictive wins), each list in file order.
 	 */
 	struct daemon_access_rule rules[DAEMON_CONFIG_MAX_RULES];
 	size_t n_rules;
@@ -91,5 +93,5 @@ int daemon_config_from_json(struct json_object *obj, struct daemon_config *ret, 
  */
 int daemon_config_load(const char *path, struct daemon_config *ret, struct config_error *err);
 
-/* "none", "read", "admin". */
+/* "none", "monitor", "debug", "admin". */
 const char *daemon_role_name(enum daemon_role role);

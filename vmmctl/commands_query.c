@@ -225,7 +225,9 @@ static int cmd_info(struct ctl *ctl, const struct cmd_args *args)
 	print_kv(stdout, KV_WIDTH, "memory", buf);
 	print_kv(stdout, KV_WIDTH, "kernel", json_lookup_str(config, "kernel", "-"));
 	print_kv(stdout, KV_WIDTH, "initrd", json_lookup_str(config, "initrd", "-"));
-	print_kv(stdout, KV_WIDTH, "cmdline", json_lookup_str(config, "cmdline", ""));
+	/* vmmd leaves the command lines out below the debug role: they often carry secrets. */
+	const char *hidden = json_lookup(res, "hidden") ? "(hidden: needs the debug role)" : "";
+	print_kv(stdout, KV_WIDTH, "cmdline", json_lookup_str(config, "cmdline", hidden));
 	struct json_object *boot = json_lookup(res, "boot");
 	if (boot) {
 		/* What the last boot gave the kernel: vmmd adds words for Linux. */
@@ -233,7 +235,7 @@ static int cmd_info(struct ctl *ctl, const struct cmd_args *args)
 		snprintf(buf, sizeof(buf), "%s%s%s", json_lookup_str(boot, "kind", "?"),
 			 profile ? ", host profile " : "", profile ? profile : "");
 		print_kv(stdout, KV_WIDTH, "boot", buf);
-		print_kv(stdout, KV_WIDTH, "kernel got", json_lookup_str(boot, "cmdline", ""));
+		print_kv(stdout, KV_WIDTH, "kernel got", json_lookup_str(boot, "cmdline", hidden));
 	}
 	if (json_lookup_u64(res, "resets") > 0) {
 		snprintf(buf, sizeof(buf), "%llu (on_reset \"%s\")", (unsigned long long) json_lookup_u64(res, "resets"),

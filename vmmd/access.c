@@ -17,7 +17,7 @@
 #endif
 
 static const char *const role_names[] = {
-	[ACCESS_NONE] = "none", [ACCESS_READ] = "read", [ACCESS_ADMIN] = "admin",
+	[ACCESS_NONE] = "none", [ACCESS_MONITOR] = "monitor", [ACCESS_DEBUG] = "debug", [ACCESS_ADMIN] = "admin",
 };
 
 int access_role_from_name(const char *name)
@@ -25,6 +25,9 @@ int access_role_from_name(const char *name)
 	for (size_t i = 0; i < ELEMENTSOF(role_names); i++)
 		if (strcmp(name, role_names[i]) == 0)
 			return (int) i;
+	/* Command lines and configs written before monitor was split off. */
+	if (strcmp(name, "read") == 0)
+		return ACCESS_DEBUG;
 	return -EINVAL;
 }
 
@@ -35,7 +38,7 @@ const char *access_role_name(enum access_role role)
 
 void access_policy_init(struct access_policy *p)
 {
-	*p = (struct access_policy) { .others = ACCESS_READ, .self_uid = geteuid() };
+	*p = (struct access_policy) { .others = ACCESS_MONITOR, .self_uid = geteuid() };
 }
 
 /* A decimal id below the "-1" that means "no id". */

@@ -3,21 +3,28 @@
  * Who may do what on the control socket (API.md: PermissionDenied). Each
  * connection gets a role from its peer's credentials (SO_PEERCRED, and
  * SO_PEERGROUPS for supplementary groups) when it is accepted; each method
- * needs a role, a column of the method table (methods.c). `read` may look:
- * list, info, console output, stats, vCPU and MMU state, the bus map,
- * events. `admin` may do everything: creating a VM makes vmmd (often root)
- * open any file as its kernel, so admin is as good as vmmd's own user.
+ * needs a role, a column of the method table (methods.c). The roles are
+ * ordered, each may do what the ones below it may:
+ *
+ *   monitor  what a dashboard needs and nothing of the guest's own: the VM
+ *            list, vm.info without command lines, counters, state, fault
+ *            and stats events, the daemon's version and figures;
+ *   debug    what a debugger reads (the old `read` role): command lines,
+ *            console output and console events, vCPU registers, page
+ *            tables, the bus map;
+ *   admin    everything: creating a VM makes vmmd (often root) open any
+ *            file as its kernel, so admin is as good as vmmd's own user.
  *
  * The policy: root and vmmd's own user are always admin; then the first
  * rule that matches the peer (a user or uid, or a group or gid the peer is
- * in) gives its role; anyone else gets `others` (default read).
+ * in) gives its role; anyone else gets `others` (default monitor).
  */
 #pragma once
 
 #include <stdbool.h>
 #include <sys/types.h>
 
-enum access_role { ACCESS_NONE = 0, ACCESS_READ = 1, ACCESS_ADMIN = 2 };
+enum access_role { ACCESS_NONE = 0, ACCESS_MONITOR = 1, ACCESS_DEBUG = 2, ACCESS_ADMIN = 3 };
 
 #define ACCESS_MAX_RULES  32
 #define ACCESS_MAX_GROUPS 65536   /* NGROUPS_MAX: every supplementary group is looked at */
@@ -45,7 +52,7 @@ struct access_peer {
 	bool groups_unknown;         /* they could not be read: group rules cannot be judged */
 };
 
-/* others = read, no rules, self_uid = geteuid(). */
+/* others = monitor, no rules, self_uid = geteuid(). */
 void access_policy_init(struct access_policy *p);
 /*
  * Add a rule from "USER", "UID", "@GROUP" or "@GID". -EINVAL for a bad
@@ -53,7 +60,8 @@ void access_policy_init(struct access_policy *p);
  */
 int access_policy_add(struct access_policy *p, const char *spec, enum access_role role);
 
-/* "none", "read", "admin" <-> the enum; -EINVAL for other names. */
+/* "none", "monitor", "debug", "admin" <-> the enum, and "read", the debug
+ * role's name before monitor was split off; -EINVAL for other names. */
 int access_role_from_name(const char *name);
 const char *access_role_name(enum access_role role);
 

@@ -7,6 +7,7 @@
 #include "vmmd/events.h"
 
 static const char *const topic_names[] = { "state", "console", "fault", "stats" };
+static const enum access_role topic_roles[] = { ACCESS_MONITOR, ACCESS_DEBUG, ACCESS_MONITOR, ACCESS_MONITOR };
 
 int event_topic_from_name(const char *name)
 {
@@ -22,6 +23,14 @@ const char *event_topic_name(enum event_topic t)
 		if (t == 1u << i)
 			return topic_names[i];
 	return "unknown";
+}
+
+enum access_role event_topic_role(enum event_topic t)
+{
+	for (unsigned i = 0; i < ELEMENTSOF(topic_roles); i++)
+		if (t == 1u << i)
+			return topic_roles[i];
+	return ACCESS_ADMIN;
 }
 
 static bool client_wants(const struct client *c, enum event_topic topic, const char *vm)

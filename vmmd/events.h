@@ -2,6 +2,8 @@
 /*
  * events.subscribe: clients pick topics (and optionally one VM); the
  * supervisor pushes `event` notifications {vm, type, data, timestamp}.
+ * Each topic needs a role (access.h): console output is the guest's own
+ * data and needs debug, as vm.console.read does; the others, monitor.
  */
 #pragma once
 
@@ -18,6 +20,8 @@ enum event_topic {
 /* -EINVAL for an unknown topic name. */
 int event_topic_from_name(const char *name);
 const char *event_topic_name(enum event_topic t);
+/* The role a client needs to subscribe to topic. */
+enum access_role event_topic_role(enum event_topic t);
 bool events_wanted(struct daemon *d, enum event_topic topic, const char *vm);
 /* Send to every subscriber of topic (for vm); data is taken over. */
 void events_emit(struct daemon *d, enum event_topic topic, const char *vm, const char *type,

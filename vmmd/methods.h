@@ -54,6 +54,7 @@ uint64_t method_call_owner(struct rpc_call *call);
 void method_rpc_discover(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
 void method_vmm_version(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
 void method_vmm_stats(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
+void method_vmm_whoami(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
 void method_events_subscribe(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
 void method_vm_create(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);
 void method_vm_start(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm);

@@ -150,6 +150,27 @@ void method_vmm_stats(struct daemon *d, struct client *c, struct rpc_call *call,
 	rpc_call_result(call, res);
 }
 
+/* Who the caller is to vmmd: a client (vmmweb) learns which of its views
+ * it may fill: the methods and event topics its role allows. */
+void method_vmm_whoami(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
+{
+	enum access_role role = c ? c->role : ACCESS_ADMIN;
+	struct json_object *res = json_object_new_object(), *methods = json_object_new_array();
+
+	json_object_object_add(res, "uid", c ? json_object_new_int64(c->uid) : NULL);
+	json_object_object_add(res, "role", json_object_new_string(access_role_name(role)));
+	for (size_t i = 0; i < vmm_methods_count; i++)
+		if (role >= method_role(&vmm_methods[i]))
+			json_object_array_add(methods, json_object_new_string(vmm_methods[i].name));
+	json_object_object_add(res, "methods", methods);
+	struct json_object *topics = json_object_new_array();
+	for (unsigned bit = 1; bit <= EVENT_TOPIC_STATS; bit <<= 1)
+		if (role >= event_topic_role(bit))
+			json_object_array_add(topics, json_object_new_string(event_topic_name(bit)));
+	json_object_object_add(res, "topics", topics);
+	rpc_call_result(call, res);
+}
+
 void method_events_subscribe(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
 {
 	struct json_object *topics = param_get(call->params, "topics");
@@ -162,6 +183,12 @@ void method_events_subscribe(struct daemon *d, struct client *c, struct rpc_call
 		if (bit < 0) {
 			rpc_call_errorf(call, RPC_INVALID_PARAMS, "topics",
 					"unknown topic %s (known: state, console, fault, stats)", json_object_to_json_string(t));
+			return;
+		}
+		if (c && c->role < event_topic_role(bit)) {
+			rpc_call_errorf(call, RPC_PERMISSION_DENIED, "topics", "the %s topic needs the %s role; uid %u has %s",
+					event_topic_name(bit), access_role_name(event_topic_role(bit)), (unsigned) c->uid,
+					access_role_name(c->role));
 			return;
 		}
 		mask |= bit;

@@ -228,15 +228,45 @@ void method_vm_list(struct daemon *d, struct client *c, struct rpc_call *call, s
 	rpc_call_result(call, res);
 }
 
-static struct json_object *info_json(struct vm_record *vm, struct json_object *stats)
+/* A copy of obj (an object) whose "cmdline" is null; NULL stays NULL. */
+static struct json_object *without_cmdline(struct json_object *obj)
+{
+	struct json_object *o;
+
+	if (!obj)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_foreach(obj, key, val)
+		json_object_object_add(o, key, strcmp(key, "cmdline") == 0 ? NULL : json_object_get(val));
+	return o;
+}
+
+/* vm.info's answer. Below the debug role the command lines are left out
+ * (null, and `hidden` says so): they often carry secrets (access.h). */
+static struct json_object *info_json(struct vm_record *vm, struct json_object *stats, bool cmdlines)
 {
 	struct json_object *o = vm_summary_json(vm);
-	json_object_object_add(o, "config", registry_config_json(vm));   /* cached: configs are immutable */
+	struct json_object *config = registry_config_json(vm);   /* cached: configs are immutable */
 	pid_t pid = worker_pid(vm);
+
+	if (!cmdlines) {
+		struct json_object *hidden = json_object_new_object(), *fields = json_object_new_array();
+
+		json_object_array_add(fields, json_object_new_string("config.cmdline"));
+		json_object_array_add(fields, json_object_new_string("boot.cmdline"));
+		json_object_object_add(hidden, "fields", fields);
+		json_object_object_add(hidden, "role", json_object_new_string(access_role_name(ACCESS_DEBUG)));
+		json_object_object_add(o, "hidden", hidden);
+		struct json_object *bare = without_cmdline(config);
+		json_object_put(config);
+		config = bare;
+	}
+	json_object_object_add(o, "config", config);
 	json_object_object_add(o, "pid", pid ? json_object_new_int(pid) : NULL);
 	json_object_object_add(o, "sandboxed", json_object_new_boolean(pid && vm->sandboxed));
 	/* Kept after the run ends: what the last boot gave the kernel. */
-	json_object_object_add(o, "boot", vm->boot ? json_object_get(vm->boot) : NULL);
+	json_object_object_add(o, "boot", !vm->boot ? NULL : cmdlines ? json_object_get(vm->boot) :
+			       without_cmdline(vm->boot));
 	json_object_object_add(o, "resets", json_object_new_int64(vm->resets));
 	json_object_object_add(o, "exit", vm_exit_json(&vm->exit));
 	json_object_object_add(o, "console_bytes",
@@ -249,6 +279,7 @@ struct info_req {
 	struct daemon *daemon;
 	struct rpc_call *call;
 	char name[VM_NAME_MAX + 1];
+	bool cmdlines;
 };
 
 static void info_reply(void *userdata, struct json_object *result, const struct rpc_error *err)
@@ -258,22 +289,23 @@ static void info_reply(void *userdata, struct json_object *result, const struct 
 	if (!vm)
 		rpc_call_errorf(q->call, RPC_NO_SUCH_VM, NULL, "VM '%s' went away", q->name);
 	else
-		rpc_call_result(q->call, info_json(vm, err ? vm->last_stats : result));
+		rpc_call_result(q->call, info_json(vm, err ? vm->last_stats : result, q->cmdlines));
 	free(q);
 }
 
 void method_vm_info(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
 {
+	bool cmdlines = !c || c->role >= ACCESS_DEBUG;
 	struct info_req *q = calloc(1, sizeof(*q));
 	if (q) {
-		*q = (struct info_req) { .daemon = d, .call = call };
+		*q = (struct info_req) { .daemon = d, .call = call, .cmdlines = cmdlines };
 		snprintf(q->name, sizeof(q->name), "%s", vm->name);
 		/* Live stats come from the worker; a VM without one has its last run's. */
 		if (worker_call_from(vm, method_call_owner(call), "worker.stats", NULL, info_reply, q) == 0)
 			return;
 		free(q);
 	}
-	rpc_call_result(call, info_json(vm, vm->last_stats));
+	rpc_call_result(call, info_json(vm, vm->last_stats, cmdlines));
 }
 
 void method_vm_console_read(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)

@@ -32,33 +32,56 @@ static void usage(FILE *f)
 		   "  --log-level LEVEL  error, warning, notice, info (default) or debug\n"
 		   "  --admin WHO        clients of user WHO (name or uid; @GROUP or @GID: members)\n"
 		   "                     may call every method (root and vmmd's own user always may)\n"
-		   "  --read-only WHO    clients of WHO may only call the read-only methods\n"
+		   "  --debug WHO        clients of WHO may look into guests: command lines, console,\n"
+		   "                     registers, page tables (--read-only WHO: the same, old name)\n"
+		   "  --monitor WHO      clients of WHO may only list, count and watch (no guest data)\n"
 		   "  --no-access WHO    clients of WHO are refused\n"
-		   "  --others ROLE      role of everyone else: none, read (default) or admin\n"
-		   "                     (the first --admin/--read-only/--no-access that matches wins,\n"
-		   "                     before the config file's rules)\n");
+		   "  --others ROLE      role of everyone else: none, monitor (default), debug or admin\n"
+		   "                     (the first --admin/--debug/--monitor/--no-access that matches\n"
+		   "                     wins, before the config file's rules)\n");
 }
 
-/* --admin, --read-only, --no-access, --others; 0 or a usage error (logged). */
+/* The options that add an access rule, by their getopt letter. */
+static const struct {
+	int opt;
+	const char *name;
+	enum access_role role;
+} access_options[] = {
+	{ 'A', "--admin", ACCESS_ADMIN },
+	{ 'D', "--debug", ACCESS_DEBUG },
+	{ 'R', "--read-only", ACCESS_DEBUG },   /* debug's name before monitor was split off */
+	{ 'M', "--monitor", ACCESS_MONITOR },
+	{ 'N', "--no-access", ACCESS_NONE },
+};
+
+/* --admin, --debug, --read-only, --monitor, --no-access, --others; 0 or a usage error (logged). */
 static int parse_access_option(struct access_policy *p, int opt, const char *arg)
 {
+	size_t i;
 	int r;
+
 	if (opt == 'o') {
 		r = access_role_from_name(arg);
 		if (r < 0) {
-			fprintf(stderr, "vmmd: --others takes none, read or admin, not '%s'\n", arg);
+			fprintf(stderr, "vmmd: --others takes none, monitor, debug or admin, not '%s'\n", arg);
 			return r;
 		}
 		p->others = (enum access_role) r;
 		return 0;
 	}
-	r = access_policy_add(p, arg, opt == 'A' ? ACCESS_ADMIN : opt == 'R' ? ACCESS_READ : ACCESS_NONE);
+	for (i = 0; access_options[i].opt != opt; i++)
+		;
+	r = access_policy_add(p, arg, access_options[i].role);
 	if (r < 0)
-		fprintf(stderr, "vmmd: %s '%s': %s\n", opt == 'A' ? "--admin" : opt == 'R' ? "--read-only" :
-			"--no-access", arg, r == -ENOENT ? "no such user or group" :
+		fprintf(stderr, "vmmd: %s '%s': %s\n", access_options[i].name, arg, r == -ENOENT ? "no such user or group" :
 			r == -E2BIG ? "too many access rules" : strerror(-r));
 	return r;
 }
+
+/* The config file's roles are access.h's, number for number. */
+_Static_assert(DAEMON_ROLE_NONE == (int) ACCESS_NONE && DAEMON_ROLE_MONITOR == (int) ACCESS_MONITOR &&
+	       DAEMON_ROLE_DEBUG == (int) ACCESS_DEBUG && DAEMON_ROLE_ADMIN == (int) ACCESS_ADMIN,
+	       "enum daemon_role matches enum access_role");
 
 /*
  * --config FILE: the limits into *cfg, the file's access rules appended to
@@ -139,6 +162,8 @@ static int parse_argv(int argc, char **argv, struct supervisor_args *args)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "admin", required_argument, NULL, 'A' },
 		{ "read-only", required_argument, NULL, 'R' },
+		{ "debug", required_argument, NULL, 'D' },
+		{ "monitor", required_argument, NULL, 'M' },
 		{ "no-access", required_argument, NULL, 'N' },
 		{ "others", required_argument, NULL, 'o' },
 		{ "config", required_argument, NULL, 'c' },
@@ -166,7 +191,7 @@ static int parse_argv(int argc, char **argv, struct supervisor_args *args)
 			log_set_level(r);
 			args->level_name = optarg;
 			break;
-		case 'A': case 'R': case 'N': case 'o':
+		case 'A': case 'D': case 'R': case 'M': case 'N': case 'o':
 			if (parse_access_option(&args->access, c, optarg) < 0)
 				return -EINVAL;
 			args->others_given |= c == 'o';

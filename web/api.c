@@ -13,9 +13,10 @@
 #include "web/web.h"
 
 /* What a monitoring or debugging reader may see: never a method that
- * changes a VM, nor mem.read (guest memory needs admin in vmmd). */
+ * changes a VM, nor mem.read (guest memory needs admin in vmmd). Which of
+ * them vmmweb may call is vmmd's to say (vmm.whoami). */
 const char *const api_methods[] = {
-	"rpc.discover", "vmm.version", "vmm.stats", "vm.list", "vm.info", "vm.console.read",
+	"rpc.discover", "vmm.version", "vmm.stats", "vmm.whoami", "vm.list", "vm.info", "vm.console.read",
 	"stats.get", "bus.map", "vcpu.state", "mmu.translate", "mmu.guest", "mmu.shadow", NULL,
 };
 
@@ -87,12 +88,33 @@ static void on_reply(void *userdata, struct json_object *result, const struct rp
 static void list_methods(struct web *w, struct evhttp_request *req)
 {
 	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
-	for (const char *const *m = api_methods; *m; m++)
-		if (vmmd_link_has_method(w->link, *m))
+	struct json_object *needs = json_object_new_object();
+	const char *role = vmmd_link_role(w->link);
+
+	for (const char *const *m = api_methods; *m; m++) {
+		const char *needed = vmmd_link_method_role(w->link, *m);
+
+		if (vmmd_link_may_call(w->link, *m))
 			json_object_array_add(a, json_object_new_string(*m));
+		else if (vmmd_link_has_method(w->link, *m))
+			json_object_object_add(needs, *m, json_object_new_string(needed ? needed : "?"));
+	}
 	json_object_object_add(o, "methods", a);
+	json_object_object_add(o, "role", role ? json_object_new_string(role) : NULL);
+	json_object_object_add(o, "needs", needs);
 	http_reply_json(req, o);
 	json_object_put(o);
+}
+
+/* vmmd has the method but gives vmmweb a role below it: say so here, as vmmd would. */
+static void refuse_role(struct web *w, struct evhttp_request *req, const char *method)
+{
+	const char *needed = vmmd_link_method_role(w->link, method), *role = vmmd_link_role(w->link);
+	char msg[192];
+
+	snprintf(msg, sizeof(msg), "%.64s needs the %s role; vmmd gives vmmweb %s", method, needed ? needed : "?",
+		 role ? role : "?");
+	http_reply_error(req, 403, RPC_PERMISSION_DENIED, msg, NULL);
 }
 
 /* The query string as params typed for method; replies 400 itself on a bad one. */
@@ -143,6 +165,10 @@ void api_handle(struct web *w, struct evhttp_request *req, const char *method)
 	}
 	if (!method[0]) {
 		list_methods(w, req);
+		return;
+	}
+	if (api_method_allowed(method) && vmmd_link_has_method(w->link, method) && !vmmd_link_may_call(w->link, method)) {
+		refuse_role(w, req, method);
 		return;
 	}
 	if (!api_method_allowed(method) || !vmmd_link_has_method(w->link, method)) {

@@ -4,8 +4,11 @@
  * result as the JSON body (or {"error": ...} with a status that fits the
  * error class). Query values are typed by the method's parameter types
  * from rpc.discover: integers decimal or 0x hex, booleans true/false.
- * GET /api/ lists the methods. Only methods that look are served, even
- * when vmmweb's own user could do more.
+ * GET /api/ lists the methods vmmweb may call (`methods`), its role in
+ * vmmd (`role`), and the ones its role may not call with the role each
+ * needs (`needs`): a vmmweb with vmmd's `monitor` role serves no debug
+ * view, and says so (403, PermissionDenied) without asking vmmd. Only
+ * methods that look are served, even when vmmweb's own user could do more.
  */
 #pragma once
 

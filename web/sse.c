@@ -50,12 +50,22 @@ struct sse_hub {
 
 unsigned sse_clients(const struct sse_hub *h) { return h->n_clients; }
 
+/* The topics vmmd lets vmmweb's role subscribe to (console needs debug). */
+static unsigned allowed(const struct sse_hub *h)
+{
+	unsigned m = 0;
+	for (unsigned i = 0; i < N_TOPICS; i++)
+		if (vmmd_link_may_subscribe(h->web->link, topics[i]))
+			m |= 1u << i;
+	return m;
+}
+
 static unsigned wanted(const struct sse_hub *h)
 {
 	unsigned m = 1u << 0;   /* state, always: it keeps the dashboard's list and vmmweb's own view fresh */
 	for (const struct sse_client *c = h->clients; c; c = c->next)
 		m |= c->topics;
-	return m;
+	return m & allowed(h);
 }
 
 static void subscribe(struct sse_hub *h);
@@ -254,6 +264,15 @@ void sse_handle(struct sse_hub *h, struct evhttp_request *req)
 		http_reply_error(req, 400, RPC_INVALID_PARAMS, why, NULL);
 		return;
 	}
+	for (unsigned i = 0; vmmd_link_ready(h->web->link) && i < N_TOPICS; i++)
+		if ((c->topics & ~allowed(h)) & (1u << i)) {
+			/* Only console is above monitor: guests print their secrets there. */
+			snprintf(why, sizeof(why), "the %s topic needs the debug role; vmmd gives vmmweb %s",
+				 topics[i], vmmd_link_role(h->web->link) ? vmmd_link_role(h->web->link) : "?");
+			free(c);
+			http_reply_error(req, 403, RPC_PERMISSION_DENIED, why, NULL);
+			return;
+		}
 	c->hub = h;
 	c->req = req;
 	c->evcon = evhttp_request_get_connection(req);

@@ -27,6 +27,11 @@ struct vmmd_link {
 	bool freeing;         /* vmmd_link_free is closing the peer: no retry, no callbacks */
 	/* {method: {param: type}} from rpc.discover */
 	struct json_object *methods;
+	/* {method: role} from rpc.discover's x-role */
+	struct json_object *roles;
+	/* vmm.whoami: our role and {method: true} for what it may call; NULL
+	 * from a vmmd without roles below debug (it lets us call everything). */
+	struct json_object *whoami, *allowed;
 	unsigned long long batches, calls;
 };
 
@@ -68,12 +73,13 @@ static void on_closed(void *userdata, struct rpc_peer *peer, int error)
 
 static const struct rpc_peer_ops peer_ops = { .handle = on_handle, .closed = on_closed };
 
-/* {method: {param: type}} out of an OpenRPC document. */
-static struct json_object *index_methods(struct json_object *doc)
+/* {method: {param: type}} out of an OpenRPC document, and {method: role} into *ret_roles. */
+static struct json_object *index_methods(struct json_object *doc, struct json_object **ret_roles)
 {
 	struct json_object *out = json_object_new_object(), *methods = json_lookup(doc, "methods");
+	struct json_object *roles = json_object_new_object();
 	size_t n = json_object_is_type(methods, json_type_array) ? json_object_array_length(methods) : 0;
-	for (size_t i = 0; out && i < n; i++) {
+	for (size_t i = 0; out && roles && i < n; i++) {
 		struct json_object *m = json_object_array_get_idx(methods, i), *params = json_lookup(m, "params");
 		struct json_object *types = json_object_new_object();
 		size_t np = json_object_is_type(params, json_type_array) ? json_object_array_length(params) : 0;
@@ -83,13 +89,61 @@ static struct json_object *index_methods(struct json_object *doc)
 			if (name && type)
 				json_object_object_add(types, name, json_object_new_string(type));
 		}
-		const char *name = json_lookup_str(m, "name", NULL);
+		const char *name = json_lookup_str(m, "name", NULL), *role = json_lookup_str(m, "x-role", NULL);
 		if (name && types)
 			json_object_object_add(out, name, types);
 		else
 			json_object_put(types);
+		if (name && role)
+			json_object_object_add(roles, name, json_object_new_string(role));
 	}
+	*ret_roles = roles;
 	return out;
+}
+
+static void now_ready(struct vmmd_link *l)
+{
+	l->ready = true;
+	l->error = 0;
+	l->backoff_ms = BACKOFF_MIN_MS;
+	log_info("Connected to vmmd at %s%s%s", l->path, l->whoami ? " with the role " : "",
+		 l->whoami ? json_lookup_str(l->whoami, "role", "?") : "");
+	if (l->ops->connected)
+		l->ops->connected(l->userdata);
+}
+
+static void on_whoami(void *userdata, struct json_object *result, const struct rpc_error *err)
+{
+	struct vmmd_link *l = userdata;
+	struct json_object *methods;
+
+	if (!l->peer)
+		return;
+	if (err) {
+		log_warning("vmm.whoami on %s failed: %s; reconnecting", l->path, err->message);
+		rpc_peer_close(l->peer, -EPROTO);
+		return;
+	}
+	l->whoami = json_object_get(result);
+	l->allowed = json_object_new_object();
+	methods = json_lookup(result, "methods");
+	for (size_t i = 0; l->allowed && json_object_is_type(methods, json_type_array) &&
+			   i < json_object_array_length(methods); i++) {
+		const char *m = json_object_get_string(json_object_array_get_idx(methods, i));
+		if (m)
+			json_object_object_add(l->allowed, m, json_object_new_boolean(1));
+	}
+	now_ready(l);
+}
+
+/* What the last vmmd said of itself and of us. */
+static void forget_vmmd(struct vmmd_link *l)
+{
+	json_object_put(l->methods);
+	json_object_put(l->roles);
+	json_object_put(l->whoami);
+	json_object_put(l->allowed);
+	l->methods = l->roles = l->whoami = l->allowed = NULL;
 }
 
 static void on_discover(void *userdata, struct json_object *result, const struct rpc_error *err)
@@ -103,14 +157,16 @@ static void on_discover(void *userdata, struct json_object *result, const struct
 		rpc_peer_close(l->peer, -EPROTO);
 		return;
 	}
-	json_object_put(l->methods);
-	l->methods = index_methods(result);
-	l->ready = true;
-	l->error = 0;
-	l->backoff_ms = BACKOFF_MIN_MS;
-	log_info("Connected to vmmd at %s", l->path);
-	if (l->ops->connected)
-		l->ops->connected(l->userdata);
+	forget_vmmd(l);
+	l->methods = index_methods(result, &l->roles);
+	/* Which of its views vmmweb may fill: its role decides (a vmmd before roles were split has no whoami). */
+	if (!vmmd_link_has_method(l, "vmm.whoami")) {
+		now_ready(l);
+		return;
+	}
+	int r = rpc_peer_call(l->peer, "vmm.whoami", NULL, on_whoami, l);
+	if (r < 0 && l->peer)
+		rpc_peer_close(l->peer, r);
 }
 
 static void try_connect(evutil_socket_t unused, short what, void *userdata)
@@ -170,7 +226,7 @@ void vmmd_link_free(struct vmmd_link *l)
 	}
 	if (l->retry)
 		event_free(l->retry);
-	json_object_put(l->methods);
+	forget_vmmd(l);
 	free(l->path);
 	free(l);
 }
@@ -213,6 +269,34 @@ int vmmd_link_batch(struct vmmd_link *l, size_t n, const char *const *methods,
 bool vmmd_link_has_method(const struct vmmd_link *l, const char *method)
 {
 	return l->methods && json_object_object_get_ex(l->methods, method, NULL);
+}
+
+bool vmmd_link_may_call(const struct vmmd_link *l, const char *method)
+{
+	return vmmd_link_has_method(l, method) && (!l->allowed || json_object_object_get_ex(l->allowed, method, NULL));
+}
+
+bool vmmd_link_may_subscribe(const struct vmmd_link *l, const char *topic)
+{
+	struct json_object *topics = l->whoami ? json_lookup(l->whoami, "topics") : NULL;
+
+	if (!l->whoami)
+		return true;
+	for (size_t i = 0; json_object_is_type(topics, json_type_array) && i < json_object_array_length(topics); i++)
+		if (strcmp(json_object_get_string(json_object_array_get_idx(topics, i)), topic) == 0)
+			return true;
+	return false;
+}
+
+const char *vmmd_link_role(const struct vmmd_link *l)
+{
+	return l->whoami ? json_lookup_str(l->whoami, "role", NULL) : NULL;
+}
+
+const char *vmmd_link_method_role(const struct vmmd_link *l, const char *method)
+{
+	struct json_object *v;
+	return l->roles && json_object_object_get_ex(l->roles, method, &v) ? json_object_get_string(v) : NULL;
 }
 
 const char *vmmd_link_param_type(const struct vmmd_link *l, const char *method, const char *param)

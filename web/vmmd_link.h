@@ -3,9 +3,11 @@
  * vmmweb's connection to vmmd: one rpc_peer on the event loop, connected
  * again (with backoff) whenever vmmd goes away, so vmmweb outlives vmmd
  * restarts. On each connect it reads rpc.discover once: which methods this
- * vmmd has and the types of their parameters (what /api needs to turn a
- * query string into params), then tells its owner. Calls made while vmmd
- * is away fail at once with -ENOTCONN.
+ * vmmd has, the role each needs and the types of their parameters (what
+ * /api needs to turn a query string into params); then vmm.whoami: the
+ * role vmmd gives vmmweb and the methods it may call (a `monitor` vmmweb
+ * says so in its debug views instead of failing there), then tells its
+ * owner. Calls made while vmmd is away fail at once with -ENOTCONN.
  */
 #pragma once
 
@@ -49,6 +51,15 @@ int vmmd_link_batch(struct vmmd_link *l, size_t n, const char *const *methods,
  * schema type ("string", "integer", "boolean", ...; NULL when unknown). */
 bool vmmd_link_has_method(const struct vmmd_link *l, const char *method);
 const char *vmmd_link_param_type(const struct vmmd_link *l, const char *method, const char *param);
+/* vmmd has the method and gives us a role that may call it (a vmmd without
+ * vmm.whoami: every method it has). */
+bool vmmd_link_may_call(const struct vmmd_link *l, const char *method);
+/* Whether our role may subscribe to an event topic (vmm.whoami's topics). */
+bool vmmd_link_may_subscribe(const struct vmmd_link *l, const char *topic);
+/* Our role ("monitor", "debug", "admin"), NULL from a vmmd without vmm.whoami. */
+const char *vmmd_link_role(const struct vmmd_link *l);
+/* The role a method needs (rpc.discover's x-role), NULL when unknown. */
+const char *vmmd_link_method_role(const struct vmmd_link *l, const char *method);
 
 /* Batches and calls sent since start (monitoring: one batch per scrape). */
 unsigned long long vmmd_link_batches(const struct vmmd_link *l);

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """Access control by peer credentials (issue 7, vmmd/access.h): a client's
-uid and groups (SO_PEERCRED, SO_PEERGROUPS) give it a role — admin, read
-or none — and a read-only client is refused every method that changes
-something, with PermissionDenied (-32005), before its parameters are even
-looked at. Needs root (to connect as other users); KVM only for refusing
-the pause of a running VM."""
+uid and groups (SO_PEERCRED, SO_PEERGROUPS) give it a role — admin,
+debug, monitor or none — and a client is refused every method above its
+role, with PermissionDenied (-32005), before its parameters are even
+looked at. `monitor` (the default for others) sees no guest data: no
+command line, console, registers or page tables (issue 14, finding 15).
+Needs root (to connect as other users); KVM for the calls on a running
+VM."""
 
 import json
 import os
@@ -151,7 +153,7 @@ def test_read_only_cannot_pause_running_vm(d):
 def test_rules_and_others(d):
     require_root()
     other = daemon_with(d, "--no-access", "40003", "--admin", "@4242", "--read-only", "40001",
-                        "--others", "none")
+                        "--debug", "@4343", "--monitor", "40004", "--others", "none")
     try:
         open_up(other)
         # Admin through a supplementary group: the call gets past the role check.
@@ -161,6 +163,12 @@ def test_rules_and_others(d):
         r = as_user(other, 40001, 40001, [], [("vm.list", None), ("vm.pause", {"name": "nosuchvm"})])
         result_of(r[0], "vm.list by a read-only uid")
         expect_error(r[1], PERMISSION_DENIED, "PermissionDenied", what="vm.pause by a read-only uid")
+        # --debug by group, --monitor by uid: vmm.whoami says which.
+        for uid, groups, role in ((40005, [4343], "debug"), (40004, [], "monitor"), (40001, [], "debug")):
+            r = as_user(other, uid, uid, groups, [("vmm.whoami", None), ("vm.console.read", {"name": "nosuchvm"})])
+            check(result_of(r[0])["role"] == role, "uid %d in %s: %s, want %s" % (uid, groups, show(r[0]), role))
+            expect_error(r[1], NO_SUCH_VM if role == "debug" else PERMISSION_DENIED,
+                         what="vm.console.read as %s" % role)
         # The first matching rule wins: uid 40003 is refused though in the admin group.
         for uid, groups in ((40002, []), (40003, [4242])):
             r = as_user(other, uid, uid, groups, None)
@@ -194,10 +202,65 @@ def test_many_groups_deny_rule(d):
         other.stop()
 
 
+GUEST_LOOKS = [("vcpu.state", {"name": "sec"}), ("vm.console.read", {"name": "sec", "max": 4096}),
+               ("mmu.translate", {"name": "sec", "addr": 0}), ("mmu.guest", {"name": "sec", "limit": 1}),
+               ("bus.map", {"name": "sec"}), ("events.subscribe", {"topics": ["state", "console"]})]
+MONITOR_LOOKS = [("vmm.whoami", None), ("vm.list", None), ("vm.info", {"name": "sec"}), ("stats.get", {"name": "sec"}),
+                 ("vmm.stats", None), ("vmm.version", None), ("events.subscribe", {"topics": ["state", "fault", "stats"]})]
+
+
+@vmmtest.kvm
+def test_monitor_and_debug_roles(d):
+    """Finding 15: `read` was split. Others (here nobody) get `monitor` by
+    default: the VM list, vm.info without its command line, counters and
+    state events, and nothing the guest holds: its console, registers, page
+    tables, bus map and console events are `debug`'s, which --read-only
+    (today: --debug, test_rules_and_others) gives."""
+    require_root()
+    other = daemon_with(d, "--read-only", "40010")
+    try:
+        open_up(other)
+        other.run_vm("sec", "spin", "interval=3000000 secret=hunter2", paging="shadow")
+        other.wait_progress("sec")
+        check("hunter2" in other.call("vm.info", {"name": "sec"})["config"]["cmdline"], "root sees the cmdline")
+
+        mon = as_user(other, NOBODY, NOBODY, [], MONITOR_LOOKS + GUEST_LOOKS)
+        check(len(mon) == len(MONITOR_LOOKS + GUEST_LOOKS), "a reply to each call as monitor: %s" % show(mon))
+        for r, (m, _) in zip(mon[len(MONITOR_LOOKS):], GUEST_LOOKS):
+            expect_error(r, PERMISSION_DENIED, "PermissionDenied", what="%s as monitor" % m)
+            check("debug" in r["error"]["message"], "the refusal names the debug role: %s" % show(r))
+        info = result_of(mon[2], "vm.info as monitor")
+        check(info["config"].get("cmdline") is None and (info.get("boot") or {}).get("cmdline") is None and
+              info["config"].get("kernel") and info["state"] == "running" and "hunter2" not in json.dumps(info),
+              "vm.info as monitor: the VM without its command lines: %s" % show(info))
+        check(info.get("hidden", {}).get("role") == "debug", "and it says what it left out: %s" % show(info))
+        for r, (m, _) in zip(mon[1:len(MONITOR_LOOKS)], MONITOR_LOOKS[1:]):
+            result_of(r, "%s as monitor" % m)
+        who = result_of(mon[0], "vmm.whoami as nobody")
+        check(who["role"] == "monitor" and who["uid"] == NOBODY and "vcpu.state" not in who["methods"] and
+              "vm.info" in who["methods"] and who["topics"] == ["state", "fault", "stats"],
+              "nobody is monitor by default: %s" % show(who))
+
+        dbg = as_user(other, 40010, 40010, [], MONITOR_LOOKS + GUEST_LOOKS)
+        check(result_of(dbg[0])["role"] == "debug", "--read-only gives the debug role: %s" % show(dbg[0]))
+        for r, (m, _) in zip(dbg[1:], MONITOR_LOOKS[1:] + GUEST_LOOKS):
+            result_of(r, "%s as debug" % m)
+        check("hunter2" in result_of(dbg[2])["config"]["cmdline"], "debug sees the cmdline: %s" % show(dbg[2]))
+        for m in ("vm.pause", "mem.read"):
+            r = as_user(other, 40010, 40010, [], [(m, {"name": "sec", "addr": 0, "len": 1})])[0]
+            expect_error(r, PERMISSION_DENIED, "PermissionDenied", what="%s as debug" % m)
+        other.call("vm.stop", {"name": "sec", "force": True})
+        other.check_alive()
+    finally:
+        other.stop()
+
+
 def test_bad_access_options(d):
     for args, word in ((["--admin", "no-such-user-xyzzy"], "no such user"),
                        (["--read-only", "@no-such-group-xyzzy"], "no such user or group"),
-                       (["--others", "everyone"], "none, read or admin")):
+                       (["--others", "everyone"], "none, monitor, debug or admin"),
+                       (["--debug", "no-such-user-xyzzy"], "--debug 'no-such-user-xyzzy': no such user"),
+                       (["--monitor", "@no-such-group-xyzzy"], "--monitor '@no-such-group-xyzzy': no such user")):
         p = subprocess.run([vmmtest.VMMD, "--socket", os.path.join(d.tmp, "bad.sock"),
                             "--state-dir", os.path.join(d.tmp, "bad-state")] + args,
                            capture_output=True, timeout=30)

@@ -244,7 +244,7 @@ def test_max_message(d):
 def test_access_from_file(d):
     test_access.require_root()
     cfg = {"access": {"admin": ["@4242"], "read_only": ["40001", "40004"], "no_access": ["40003"],
-                      "others": "none"}}
+                      "debug": ["40005"], "monitor": ["@4343"], "others": "none"}}
     other = with_config(d, cfg)
     try:
         test_access.open_up(other)
@@ -258,6 +258,10 @@ def test_access_from_file(d):
             r = test_access.as_user(other, uid, uid, groups, None)
             check(len(r) == 2 and r[0].get("error", {}).get("code") == PERMISSION_DENIED and r[1].get("eof"),
                   "uid %d should get PermissionDenied unasked, then EOF: %s" % (uid, show(r)))
+        # The file's debug and monitor lists; read_only is debug's old name.
+        for uid, groups, role in ((40005, [4343], "debug"), (40006, [4343], "monitor"), (40001, [], "debug")):
+            r = test_access.as_user(other, uid, uid, groups, [("vmm.whoami", None)])
+            check(result_of(r[0])["role"] == role, "uid %d %s: %s, want %s" % (uid, groups, show(r[0]), role))
         result_of(other.rpc("vm.list"), "vm.list by root")
     finally:
         other.stop()

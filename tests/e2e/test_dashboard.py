@@ -7,8 +7,9 @@ own page tables) and a VM with an odd name whose guest prints markup.
 Checks the VM list, a live chart updating from /events, the shadow-table
 browser expanded down to guest PTEs, the page-walk view with its
 reference counts, registers, the console and the event log, that nothing
-guest- or client-controlled becomes HTML, and the layout at 1280x800 and
-on a phone. Screenshots go to $B/web-shots/ (docs/dashboard.md shows one)."""
+guest- or client-controlled becomes HTML, the layout at 1280x800 and on a
+phone, and a vmmweb with only vmmd's monitor role saying what its debug
+views need. Screenshots go to $B/web-shots/ (docs/dashboard.md shows one)."""
 
 import os
 import re
@@ -177,6 +178,41 @@ def test_dashboard_in_chromium(d):
     finally:
         drv.quit()
         d.call("vm.stop", {"name": SHADOW_VM, "force": True})
+
+
+def test_monitor_dashboard_says_what_it_needs(d):
+    """A vmmweb with vmmd's `monitor` role (nobody, vmmd's default for
+    others): the list and the charts work, and the views of the guest's
+    own data (registers, walks, shadow tables, console) say they need the
+    debug role instead of failing."""
+    if d.rpc("vm.info", {"name": "mon-vm"}).get("error"):
+        d.create("mon-vm", "hello", "password=hunter2")
+    w = webtest.web_as(d, 65534)
+    drv = None
+    try:
+        w.wait_ready()
+        drv = browser(d)
+        from selenium.webdriver.common.by import By
+        drv.get(w.base + "/")
+        row = wait(drv, lambda b: b.find_elements(By.CSS_SELECTOR, "tr[data-vm='mon-vm']"), 15, "the VM list")
+        row[0].click()
+        wait(drv, lambda b: "locked" in b.find_element(By.CSS_SELECTOR, "button[data-tab=regs]").get_attribute("class"),
+             10, "the registers tab greyed out")
+        for tab, pane in (("regs", "regs-result"), ("console", "console"), ("walk", "walk-result"),
+                          ("shadow", "shadow-tree")):
+            drv.find_element(By.CSS_SELECTOR, "button[data-tab=%s]" % tab).click()
+            text = wait(drv, lambda b: b.find_element(By.ID, pane).text, 10, "the %s view's text" % tab)
+            check("needs the debug role" in text and "monitor" in text, "the %s view says why: %r" % (tab, text))
+        check("hunter2" not in drv.page_source, "no command line on the page")
+        check("locked" not in drv.find_element(By.CSS_SELECTOR, "button[data-tab=charts]").get_attribute("class"),
+              "the charts are monitor's")
+        shot(drv, "dashboard-monitor")
+        errors = [e for e in drv.get_log("browser") if e.get("level") == "SEVERE"]
+        check(not errors, "no errors in the page: %s" % show(errors))
+    finally:
+        if drv:
+            drv.quit()
+        w.stop()
 
 
 if __name__ == "__main__":

@@ -354,8 +354,18 @@ def test_flood_waits_vm_reachable(d):
     the worker channel past 8 MiB and vmmd dropped it: pause, resume and
     inspection of that VM failed ("not reachable") until a restart. Now the
     flooder is the one that waits (its socket fills), and the VM answers
-    everyone else meanwhile and afterwards."""
+    everyone else meanwhile and afterwards. The flooder is `debug`, what
+    `read` was (`monitor`, the default now, may not call vcpu.state)."""
     test_access.require_root()
+    cfg = {"access": {"debug": [str(NOBODY)]}}
+    other = test_daemon_config.with_config(d, cfg)
+    try:
+        flood_waits(other)
+    finally:
+        other.stop()
+
+
+def flood_waits(d):
     test_access.open_up(d)
     log_start = os.path.getsize(d.log_path)
     d.run_vm("flooded", "spin")

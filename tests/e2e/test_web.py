@@ -3,13 +3,13 @@
 """vmmweb (issue 15) against a real vmmd and real guests: /metrics in
 Prometheus text (checked by promtool) and OpenMetrics, one batched call
 per scrape, /api for the read-only methods, /events as Server-Sent
-Events, the read role being enough, reconnecting after vmmd restarts, and
+Events, the monitor role being enough (and the debug views saying they
+need more), reconnecting after vmmd restarts, and
 bad input: unknown paths, other methods, oversized, slow and too many
 requests, foreign Host headers."""
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -317,37 +317,42 @@ def test_unix_socket_listen(d):
         w.stop()
 
 
-def test_read_role_is_enough(d):
-    """vmmweb needs only what vmmd gives `read` clients: run as nobody
-    (vmmd's default role for others is read), it scrapes and serves /api."""
-    if os.geteuid() != 0:
-        raise vmmtest.Skip("needs root to run vmmweb as another user")
-    os.chmod(d.tmp, 0o755)
-    os.chmod(d.sock, 0o666)
-    # A copy nobody can run, wherever the checkout is.
-    top = os.path.join(d.tmp, "nobody")
-    os.makedirs(os.path.join(top, "bin"), exist_ok=True)
-    shutil.copy(webtest.VMMWEB, os.path.join(top, "bin", "vmmweb"))
-    shutil.copytree(os.path.join(vmmtest.ROOT, "web", "static"), os.path.join(top, "static"), dirs_exist_ok=True)
-    for root, dirs, files in os.walk(top):
-        os.chmod(root, 0o755)
-        for f in files:
-            os.chmod(os.path.join(root, f), 0o755)
-    saved = webtest.VMMWEB
-    webtest.VMMWEB = os.path.join(top, "bin", "vmmweb")
-    try:
-        w = webtest.Web(d, "--static-dir", os.path.join(top, "static"), user=65534)
-    finally:
-        webtest.VMMWEB = saved
+def test_monitor_role_is_enough(d):
+    """vmmweb needs only vmmd's `monitor` role for its metrics, list and
+    charts: run as nobody (monitor is vmmd's default for others), it scrapes
+    and serves /api. Its debug views (registers, walks, shadow tables,
+    console) it refuses itself, 403 PermissionDenied naming the debug role,
+    and /api/ lists what its role may not call (the page greys those tabs
+    out and says why). vm.info comes without the command line."""
+    if d.rpc("vm.info", {"name": "wsecret"}).get("error"):
+        d.create("wsecret", "hello", "password=hunter2")
+    w = webtest.web_as(d, 65534)
     try:
         w.wait_ready()
         s = metric_samples(w.text("/metrics"))
         check(sample(s, "vmmd_up") == 1 and sample(s, "vmmd_process_cpu_seconds_total") is not None,
-              "a read-role vmmweb scrapes vmmd (vmm.stats, vm.list, stats.get)")
-        check("methods" in w.json("/api/"), "and serves /api")
-        check(w.get("/")[0] == 200, "and the page")
+              "a monitor-role vmmweb scrapes vmmd (vmm.stats, vm.list, stats.get)")
+        check(w.get("/")[0] == 200, "and serves the page")
+        api = w.json("/api/")
+        check(api.get("role") == "monitor" and "vm.list" in api["methods"] and "vm.info" in api["methods"] and
+              "vcpu.state" not in api["methods"] and api.get("needs", {}).get("vcpu.state") == "debug" and
+              set(api["needs"]) == {"vcpu.state", "mmu.translate", "mmu.guest", "mmu.shadow", "bus.map",
+                                    "vm.console.read"},
+              "/api/ says vmmweb's role and what it needs for the rest: %s" % show(api))
+        for path in ("/api/vcpu.state?name=wsecret", "/api/vm.console.read?name=wsecret", "/api/mmu.shadow?name=x"):
+            status, _, body = w.get(path)
+            err = json.loads(body).get("error", {})
+            check(status == 403 and err.get("data", {}).get("class") == "PermissionDenied" and
+                  "needs the debug role" in err.get("message", "") and "monitor" in err["message"],
+                  "GET %s as monitor: 403 naming the role: %d %s" % (path, status, body[:300]))
+        status, _, body = w.get("/events?topic=console")
+        check(status == 403 and b"debug" in body, "console events need debug: %d %s" % (status, body[:200]))
+        info = w.json("/api/vm.info?name=wsecret")
+        check(info["config"]["cmdline"] is None and b"hunter2" not in json.dumps(info).encode() and
+              info["hidden"]["role"] == "debug", "vm.info through a monitor vmmweb: no cmdline: %s" % show(info))
     finally:
         w.stop()
+    d.call("vm.destroy", {"name": "wsecret"})
 
 
 def test_vmmd_restart(d):

@@ -108,6 +108,31 @@ class Web:
         vmmtest.wait_for(lambda: self.get("/healthz")[0] == 200, timeout, 0.05, "vmmweb to reach vmmd")
 
 
+def web_as(d, uid, *args):
+    """A vmmweb run as uid (not yet ready), from a copy of the binary and
+    the page that uid can reach, wherever the checkout lives (the CI's may
+    be in /root). Lets uid reach d's socket too."""
+    global VMMWEB
+    if os.geteuid() != 0:
+        raise vmmtest.Skip("needs root to run vmmweb as another user")
+    os.chmod(d.tmp, 0o755)
+    os.chmod(d.sock, 0o666)
+    top = os.path.join(d.tmp, "web-as-%d" % uid)
+    os.makedirs(os.path.join(top, "bin"), exist_ok=True)
+    shutil.copy(VMMWEB, os.path.join(top, "bin", "vmmweb"))
+    shutil.copytree(os.path.join(vmmtest.ROOT, "web", "static"), os.path.join(top, "static"), dirs_exist_ok=True)
+    for root, dirs, files in os.walk(top):
+        os.chmod(root, 0o755)
+        for f in files:
+            os.chmod(os.path.join(root, f), 0o755)
+    saved = VMMWEB
+    VMMWEB = os.path.join(top, "bin", "vmmweb")
+    try:
+        return Web(d, "--static-dir", os.path.join(top, "static"), *args, user=uid)
+    finally:
+        VMMWEB = saved
+
+
 def stop_process(proc, timeout=10):
     """SIGTERM, then SIGKILL after timeout seconds; returns the exit status."""
     if proc.poll() is None:

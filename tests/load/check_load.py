@@ -6,7 +6,7 @@
 One vmmd with three VMs (idle guests in hw and shadow mode, one of them
 with 64 MiB of shadow mappings) serves, for LOAD_SECONDS (default 30):
 
-  hostile read users, each a process of its own uid:
+  hostile debug users (the old read role), each a process of its own uid:
     flood     pipelined vcpu.state to every VM, never reading a reply
     amplify   1 MiB lines of "[{},{},..." without a newline, reconnecting
     slowloris half-sent messages on as many connections as it may hold
@@ -14,7 +14,7 @@ with 64 MiB of shadow mappings) serves, for LOAD_SECONDS (default 30):
               never reading (the output budgets)
     pager     batches of mmu.shadow pages of the big VM, read slowly
     churn     connects and hangs up 1000 times a second
-  a well-behaved read client (what vmmweb does): an events subscription
+  a well-behaved debug client (what vmmweb does): an events subscription
   it reads, and a batch of vm.list, vm.info and stats.get every 100 ms;
   an admin (root) timing vm.list, vm.info, vcpu.state and stats.get.
 The hostile processes run at nice 10: their own Python loops are not
@@ -293,8 +293,10 @@ def main():
         return 77
     d = vmmtest.Daemon()
     cfg = os.path.join(d.tmp, "vmmd.json")
-    with open(cfg, "w") as f:   # messages left half-sent are recycled within the soak
-        json.dump({"limits": {"message_timeout_s": 5}}, f)
+    # Messages left half-sent are recycled within the soak. The hostile
+    # users get the strongest role below admin, debug (what read was).
+    with open(cfg, "w") as f:
+        json.dump({"access": {"others": "debug"}, "limits": {"message_timeout_s": 5}}, f)
     procs = []
     failures = []
     try:

@@ -85,7 +85,7 @@ static void test_defaults(void **state)
 	assert_defaults(&c);
 	assert_int_equal(c.n_rules, 0);
 	assert_false(c.others_set);
-	assert_int_equal(c.others, DAEMON_ROLE_READ);
+	assert_int_equal(c.others, DAEMON_ROLE_MONITOR);
 
 	daemon_config_init(&init);
 	assert_defaults(&init);
@@ -207,15 +207,21 @@ static void test_access_order(void **state)
 	struct daemon_config c = load_ok(
 		"{ \"access\": { \"admin\": [\"alice\", \"@wheel\", \"1001\"],"
 		" \"read_only\": [\"@4242\", \"bob\"], \"no_access\": [\"@banned\", \"mallory\"],"
+		" \"debug\": [\"@dbg\", \"carol\"], \"monitor\": [\"@vmm\", \"dave\"],"
 		" \"others\": \"none\" } }");
-	/* Users before groups; no_access, read_only, admin; each list in order. */
+	/* Users before groups; no_access, monitor, debug, read_only (debug's old
+	 * name), admin: the more restrictive first; each list in order. */
 	static const struct { const char *who; enum daemon_role role; const char *field; } want[] = {
 		{ "mallory", DAEMON_ROLE_NONE, "access.no_access[1]" },
-		{ "bob", DAEMON_ROLE_READ, "access.read_only[1]" },
+		{ "dave", DAEMON_ROLE_MONITOR, "access.monitor[1]" },
+		{ "carol", DAEMON_ROLE_DEBUG, "access.debug[1]" },
+		{ "bob", DAEMON_ROLE_DEBUG, "access.read_only[1]" },
 		{ "alice", DAEMON_ROLE_ADMIN, "access.admin[0]" },
 		{ "1001", DAEMON_ROLE_ADMIN, "access.admin[2]" },
 		{ "@banned", DAEMON_ROLE_NONE, "access.no_access[0]" },
-		{ "@4242", DAEMON_ROLE_READ, "access.read_only[0]" },
+		{ "@vmm", DAEMON_ROLE_MONITOR, "access.monitor[0]" },
+		{ "@dbg", DAEMON_ROLE_DEBUG, "access.debug[0]" },
+		{ "@4242", DAEMON_ROLE_DEBUG, "access.read_only[0]" },
 		{ "@wheel", DAEMON_ROLE_ADMIN, "access.admin[1]" },
 	};
 	assert_int_equal(c.n_rules, sizeof(want) / sizeof(want[0]));
@@ -231,12 +237,17 @@ static void test_access_order(void **state)
 	c = load_ok("{ \"access\": { \"others\": \"admin\" } }");
 	assert_int_equal(c.others, DAEMON_ROLE_ADMIN);
 	c = load_ok("{ \"access\": { \"others\": \"read\", \"admin\": [] } }");
-	assert_int_equal(c.others, DAEMON_ROLE_READ);
+	assert_int_equal(c.others, DAEMON_ROLE_DEBUG);   /* debug's old name */
 	assert_true(c.others_set);
 	assert_int_equal(c.n_rules, 0);
+	c = load_ok("{ \"access\": { \"others\": \"monitor\" } }");
+	assert_int_equal(c.others, DAEMON_ROLE_MONITOR);
+	c = load_ok("{ \"access\": { \"others\": \"debug\" } }");
+	assert_int_equal(c.others, DAEMON_ROLE_DEBUG);
 
 	assert_string_equal(daemon_role_name(DAEMON_ROLE_NONE), "none");
-	assert_string_equal(daemon_role_name(DAEMON_ROLE_READ), "read");
+	assert_string_equal(daemon_role_name(DAEMON_ROLE_MONITOR), "monitor");
+	assert_string_equal(daemon_role_name(DAEMON_ROLE_DEBUG), "debug");
 	assert_string_equal(daemon_role_name(DAEMON_ROLE_ADMIN), "admin");
 	assert_null(daemon_role_name((enum daemon_role) 7));
 }
@@ -255,8 +266,8 @@ static void test_access_errors(void **state)
 		{ "{ \"access\": { \"admin\": [\"a\\u0000b\"] } }", "access.admin[0]", "NUL" },
 		{ "{ \"access\": { \"admin\": [\"4294967295\"] } }", "access.admin[0]", "id out of range" },
 		{ "{ \"access\": { \"admin\": [\"@99999999999\"] } }", "access.admin[0]", "id out of range" },
-		{ "{ \"access\": { \"others\": \"everyone\" } }", "access.others", "\"admin\", \"read\" or \"none\"" },
-		{ "{ \"access\": { \"others\": null } }", "access.others", "\"admin\", \"read\" or \"none\"" },
+		{ "{ \"access\": { \"others\": \"everyone\" } }", "access.others", "\"admin\", \"debug\", \"monitor\" or \"none\"" },
+		{ "{ \"access\": { \"others\": null } }", "access.others", "\"admin\", \"debug\", \"monitor\" or \"none\"" },
 	};
 	CHECK_BAD(bad);
 
@@ -275,7 +286,7 @@ static void test_access_errors(void **state)
 	assert_string_equal(c.rules[20].who, "@2000");
 
 	snprintf(text + len, sizeof(text) - len, ", \"@9\"] } }");
-	/* Lists are counted no_access, read_only, admin: the 33rd is admin's last. */
+	/* Lists are counted no_access, monitor, debug, read_only, admin: the 33rd is admin's last. */
 	struct bad_case too_many = { text, "access.admin[19]", "at most 32 access rules" };
 	check_bad(&too_many);
 }
@@ -394,10 +405,10 @@ static void test_example(void **state)
 			 err.field[0] ? ": " : "", err.message);
 	assert_defaults(&c);
 	assert_true(c.others_set);
-	assert_int_equal(c.others, DAEMON_ROLE_READ);
+	assert_int_equal(c.others, DAEMON_ROLE_MONITOR);
 	assert_int_equal(c.n_rules, 1);
 	assert_string_equal(c.rules[0].who, "@vmm");
-	assert_int_equal(c.rules[0].role, DAEMON_ROLE_READ);
+	assert_int_equal(c.rules[0].role, DAEMON_ROLE_MONITOR);
 }
 
 int main(void)

@@ -16,11 +16,16 @@
 static void test_role_names(void **state)
 {
 	assert_int_equal(access_role_from_name("none"), ACCESS_NONE);
-	assert_int_equal(access_role_from_name("read"), ACCESS_READ);
+	assert_int_equal(access_role_from_name("monitor"), ACCESS_MONITOR);
+	assert_int_equal(access_role_from_name("debug"), ACCESS_DEBUG);
+	assert_int_equal(access_role_from_name("read"), ACCESS_DEBUG);   /* debug's old name */
 	assert_int_equal(access_role_from_name("admin"), ACCESS_ADMIN);
 	assert_int_equal(access_role_from_name("Admin"), -EINVAL);
 	assert_int_equal(access_role_from_name(""), -EINVAL);
-	assert_string_equal(access_role_name(ACCESS_READ), "read");
+	assert_string_equal(access_role_name(ACCESS_MONITOR), "monitor");
+	assert_string_equal(access_role_name(ACCESS_DEBUG), "debug");
+	/* Ordered: each role may what the ones below it may. */
+	assert_true(ACCESS_NONE < ACCESS_MONITOR && ACCESS_MONITOR < ACCESS_DEBUG && ACCESS_DEBUG < ACCESS_ADMIN);
 	assert_string_equal(access_role_name((enum access_role) 7), "?");
 }
 
@@ -29,30 +34,30 @@ static void test_rules_parse(void **state)
 	struct access_policy p;
 
 	access_policy_init(&p);
-	assert_int_equal(p.others, ACCESS_READ);
-	assert_int_equal(access_policy_add(&p, "root", ACCESS_READ), 0);
+	assert_int_equal(p.others, ACCESS_MONITOR);
+	assert_int_equal(access_policy_add(&p, "root", ACCESS_DEBUG), 0);
 	assert_false(p.rules[0].is_group);
 	assert_int_equal(p.rules[0].id, 0);
 	assert_int_equal(access_policy_add(&p, "@root", ACCESS_ADMIN), 0);
 	assert_true(p.rules[1].is_group);
 	assert_int_equal(access_policy_add(&p, "1234", ACCESS_NONE), 0);
 	assert_int_equal(p.rules[2].id, 1234);
-	assert_int_equal(access_policy_add(&p, "@4321", ACCESS_READ), 0);
+	assert_int_equal(access_policy_add(&p, "@4321", ACCESS_DEBUG), 0);
 	assert_int_equal(p.rules[3].id, 4321);
 	assert_int_equal(p.n_rules, 4);
 
-	assert_int_equal(access_policy_add(&p, "", ACCESS_READ), -EINVAL);
-	assert_int_equal(access_policy_add(&p, "@", ACCESS_READ), -EINVAL);
-	assert_int_equal(access_policy_add(&p, "4294967295", ACCESS_READ), -ENOENT);  /* not an id: a name */
-	assert_int_equal(access_policy_add(&p, "no-such-user-xyzzy", ACCESS_READ), -ENOENT);
-	assert_int_equal(access_policy_add(&p, "@no-such-group-xyzzy", ACCESS_READ), -ENOENT);
-	assert_int_equal(access_policy_add(&p, "root", (enum access_role) 3), -EINVAL);
-	assert_int_equal(access_policy_add(&p, NULL, ACCESS_READ), -EINVAL);
+	assert_int_equal(access_policy_add(&p, "", ACCESS_DEBUG), -EINVAL);
+	assert_int_equal(access_policy_add(&p, "@", ACCESS_DEBUG), -EINVAL);
+	assert_int_equal(access_policy_add(&p, "4294967295", ACCESS_DEBUG), -ENOENT);  /* not an id: a name */
+	assert_int_equal(access_policy_add(&p, "no-such-user-xyzzy", ACCESS_DEBUG), -ENOENT);
+	assert_int_equal(access_policy_add(&p, "@no-such-group-xyzzy", ACCESS_DEBUG), -ENOENT);
+	assert_int_equal(access_policy_add(&p, "root", (enum access_role) 4), -EINVAL);
+	assert_int_equal(access_policy_add(&p, NULL, ACCESS_DEBUG), -EINVAL);
 	assert_int_equal(p.n_rules, 4);
 
 	while (p.n_rules < ACCESS_MAX_RULES)
-		assert_int_equal(access_policy_add(&p, "77", ACCESS_READ), 0);
-	assert_int_equal(access_policy_add(&p, "78", ACCESS_READ), -E2BIG);
+		assert_int_equal(access_policy_add(&p, "77", ACCESS_DEBUG), 0);
+	assert_int_equal(access_policy_add(&p, "78", ACCESS_DEBUG), -E2BIG);
 }
 
 static void test_roles_of_peers(void **state)
@@ -66,7 +71,7 @@ static void test_roles_of_peers(void **state)
 	access_policy_init(&p);
 	p.self_uid = 0;
 	assert_int_equal(access_role_of(&p, &root), ACCESS_ADMIN);
-	assert_int_equal(access_role_of(&p, &alice), ACCESS_READ);    /* others */
+	assert_int_equal(access_role_of(&p, &alice), ACCESS_MONITOR);    /* others */
 	p.others = ACCESS_NONE;
 	assert_int_equal(access_role_of(&p, &alice), ACCESS_NONE);
 
@@ -95,11 +100,11 @@ static void test_groups_unknown_fail_closed(void **state)
 
 	access_policy_init(&p);
 	p.self_uid = 0;
-	assert_int_equal(access_role_of(&p, &carol), ACCESS_READ);   /* no group rule: groups do not matter */
-	assert_int_equal(access_policy_add(&p, "1004", ACCESS_READ), 0);
+	assert_int_equal(access_role_of(&p, &carol), ACCESS_MONITOR);   /* no group rule: groups do not matter */
+	assert_int_equal(access_policy_add(&p, "1004", ACCESS_DEBUG), 0);
 	assert_int_equal(access_policy_add(&p, "@27", ACCESS_NONE), 0);
 	assert_int_equal(access_role_of(&p, &carol), ACCESS_NONE);   /* maybe in 27: refused */
-	assert_int_equal(access_role_of(&p, &dave), ACCESS_READ);    /* a user rule first */
+	assert_int_equal(access_role_of(&p, &dave), ACCESS_DEBUG);    /* a user rule first */
 	access_policy_init(&p);
 	assert_int_equal(access_policy_add(&p, "@42", ACCESS_ADMIN), 0);
 	assert_int_equal(access_role_of(&p, &carol), ACCESS_NONE);   /* not admin on a guess */

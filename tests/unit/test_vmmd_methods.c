@@ -24,26 +24,32 @@
 
 static void test_roles_are_columns(void **state)
 {
-	static const char *const reads[] = {
-		"rpc.discover", "vmm.version", "vmm.stats", "events.subscribe", "vm.list", "vm.info",
-		"vm.console.read", "vcpu.state", "stats.get", "bus.map", "mmu.translate",
-		"mmu.guest", "mmu.shadow",
+	/* What a dashboard needs, and nothing of the guest's own. */
+	static const char *const monitors[] = {
+		"rpc.discover", "vmm.version", "vmm.stats", "vmm.whoami", "events.subscribe", "vm.list", "vm.info",
+		"stats.get",
+	};
+	/* What a debugger reads: the guest's console, registers and tables. */
+	static const char *const debugs[] = {
+		"vm.console.read", "vcpu.state", "bus.map", "mmu.translate", "mmu.guest", "mmu.shadow",
 	};
 	static const char *const admins[] = {
 		"vm.create", "vm.start", "vm.pause", "vm.resume", "vm.stop", "vm.destroy",
 		"vm.console.write", "vcpu.regs.set", "mem.read", "mem.write", "irq.inject",
 	};
 
-	assert_int_equal(ELEMENTSOF(reads) + ELEMENTSOF(admins), vmm_methods_count);
-	for (size_t i = 0; i < ELEMENTSOF(reads); i++)
-		assert_int_equal(method_role(method_find(reads[i])), ACCESS_READ);
+	assert_int_equal(ELEMENTSOF(monitors) + ELEMENTSOF(debugs) + ELEMENTSOF(admins), vmm_methods_count);
+	for (size_t i = 0; i < ELEMENTSOF(monitors); i++)
+		assert_int_equal(method_role(method_find(monitors[i])), ACCESS_MONITOR);
+	for (size_t i = 0; i < ELEMENTSOF(debugs); i++)
+		assert_int_equal(method_role(method_find(debugs[i])), ACCESS_DEBUG);
 	for (size_t i = 0; i < ELEMENTSOF(admins); i++)
 		assert_int_equal(method_role(method_find(admins[i])), ACCESS_ADMIN);
 	/* Every row says who may call it; a row without would fall back to admin. */
 	for (size_t i = 0; i < vmm_methods_count; i++) {
 		const struct method *m = &vmm_methods[i];
 
-		if (m->role != ACCESS_READ && m->role != ACCESS_ADMIN)
+		if (m->role != ACCESS_MONITOR && m->role != ACCESS_DEBUG && m->role != ACCESS_ADMIN)
 			fail_msg("%s has no role column", m->name);
 		assert_ptr_equal(method_find(m->name), m);
 		assert_true(!m->while_busy || m->takes_vm);
@@ -110,7 +116,7 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(h->dir));
 	assert_int_equal(registry_init(&h->d.registry, h->dir), 0);
 	_cleanup_(json_object_putp) struct json_object *cfg =
-		json_tokener_parse("{\"name\":\"t\",\"kernel\":\"/nonexistent/kernel\"}");
+		json_tokener_parse("{\"name\":\"t\",\"kernel\":\"/nonexistent/kernel\",\"cmdline\":\"secret=s3\"}");
 	assert_int_equal(vm_config_from_json(cfg, &config, &err), 0);
 	assert_int_equal(registry_add(&h->d.registry, config, &vm), 0);
 	h->c = (struct client) { .daemon = &h->d, .role = ACCESS_ADMIN };
@@ -136,13 +142,89 @@ static void test_role_before_everything(void **state)
 {
 	struct harness *h = *state;
 
-	h->c.role = ACCESS_READ;
+	h->c.role = ACCESS_DEBUG;
 	/* Refused before its params are looked at: no hints to who may not call it. */
 	assert_int_equal(call(h, "vm.create", "{\"bogus\":1}"), RPC_PERMISSION_DENIED);
 	assert_int_equal(call(h, "vm.start", "{\"name\":\"t\"}"), RPC_PERMISSION_DENIED);
 	assert_int_equal(call(h, "vm.list", "{}"), 0);
+	assert_int_equal(call(h, "vm.console.read", "{\"name\":\"t\"}"), 0);
+	h->c.role = ACCESS_MONITOR;
+	assert_int_equal(call(h, "vm.console.read", "{\"name\":\"t\",\"bogus\":1}"), RPC_PERMISSION_DENIED);
+	assert_int_equal(call(h, "vm.list", "{}"), 0);
 	h->c.role = ACCESS_NONE;
 	assert_int_equal(call(h, "vm.list", "{}"), RPC_PERMISSION_DENIED);
+}
+
+/* The result of the last call, at a dotted path (NULL if absent or null). */
+static struct json_object *sent_at(struct harness *h, const char *a, const char *b)
+{
+	struct json_object *v = NULL;
+
+	if (!json_object_object_get_ex(h->sent, "result", &v) || !json_object_object_get_ex(v, a, &v))
+		return NULL;
+	if (b && !json_object_object_get_ex(v, b, &v))
+		return NULL;
+	return v;
+}
+
+/* Command lines often carry secrets: monitor sees the VM, not them (finding 15). */
+static void test_monitor_sees_no_cmdline(void **state)
+{
+	struct harness *h = *state;
+
+	h->c.role = ACCESS_MONITOR;
+	assert_int_equal(call(h, "vm.info", "{\"name\":\"t\"}"), 0);
+	assert_null(sent_at(h, "config", "cmdline"));
+	assert_non_null(sent_at(h, "config", "kernel"));
+	assert_string_equal(json_object_get_string(sent_at(h, "hidden", "role")), "debug");
+	assert_null(strstr(json_object_to_json_string(h->sent), "s3"));
+	h->c.role = ACCESS_DEBUG;
+	assert_int_equal(call(h, "vm.info", "{\"name\":\"t\"}"), 0);
+	assert_string_equal(json_object_get_string(sent_at(h, "config", "cmdline")), "secret=s3");
+	assert_null(sent_at(h, "hidden", NULL));
+	/* The cached config itself is untouched by the copy monitor got. */
+	h->c.role = ACCESS_MONITOR;
+	assert_int_equal(call(h, "vm.info", "{\"name\":\"t\"}"), 0);
+	h->c.role = ACCESS_ADMIN;
+	assert_int_equal(call(h, "vm.info", "{\"name\":\"t\"}"), 0);
+	assert_string_equal(json_object_get_string(sent_at(h, "config", "cmdline")), "secret=s3");
+}
+
+/* Console output is the guest's too: its event topic needs debug, as vm.console.read does. */
+static void test_console_events_need_debug(void **state)
+{
+	struct harness *h = *state;
+
+	h->c.role = ACCESS_MONITOR;
+	assert_int_equal(call(h, "events.subscribe", "{\"topics\":[\"state\",\"console\"]}"),
+			 RPC_PERMISSION_DENIED);
+	assert_int_equal(h->c.topics, 0);
+	assert_int_equal(call(h, "events.subscribe", "{\"topics\":[\"state\",\"fault\",\"stats\"]}"), 0);
+	h->c.role = ACCESS_DEBUG;
+	assert_int_equal(call(h, "events.subscribe", "{\"topics\":[\"console\"]}"), 0);
+	h->c.topics = 0;
+}
+
+/* vmm.whoami: the role, and exactly the methods it may call (vmmweb fills its views from it). */
+static void test_whoami(void **state)
+{
+	struct harness *h = *state;
+	struct json_object *methods;
+	size_t n, expect = 0;
+
+	h->c.role = ACCESS_MONITOR;
+	h->c.uid = 4242;
+	assert_int_equal(call(h, "vmm.whoami", "{}"), 0);
+	assert_string_equal(json_object_get_string(sent_at(h, "role", NULL)), "monitor");
+	assert_int_equal(json_object_get_int(sent_at(h, "uid", NULL)), 4242);
+	methods = sent_at(h, "methods", NULL);
+	n = json_object_array_length(methods);
+	for (size_t i = 0; i < vmm_methods_count; i++)
+		expect += vmm_methods[i].role == ACCESS_MONITOR;
+	assert_int_equal(n, expect);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(method_role(method_find(json_object_get_string(json_object_array_get_idx(methods, i)))),
+				 ACCESS_MONITOR);
 }
 
 static void test_states_and_busy(void **state)
@@ -170,6 +252,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roles_are_columns),
 		cmocka_unit_test_setup_teardown(test_role_before_everything, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_monitor_sees_no_cmdline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_console_events_need_debug, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_whoami, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_states_and_busy, setup, teardown),
 	};
 

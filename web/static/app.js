@@ -12,6 +12,34 @@
   let charts = null;
   let consoleOffset = 0, consoleTimer = null;
   const LOG_MAX = 200, CONSOLE_KEEP = 65536;
+  // The views that read the guest itself, and the method each needs: vmmd
+  // gives them to its `debug` role only. GET /api/ says which vmmweb may call.
+  const TAB_METHODS = { shadow: "mmu.shadow", walk: "mmu.translate", regs: "vcpu.state", console: "vm.console.read" };
+  let access = { role: null, needs: {} };
+
+  async function refreshAccess() {
+    try {
+      const a = await VMM.api("");
+      access = { role: a.role || null, needs: a.needs || {} };
+    } catch (e) {
+      return;
+    }
+    for (const b of document.querySelectorAll("#tabs button")) {
+      const needs = access.needs[TAB_METHODS[b.dataset.tab]];
+      b.classList.toggle("locked", !!needs);
+      b.title = needs ? "needs vmmd's " + needs + " role; vmmweb has " + (access.role || "?") : "";
+    }
+    if (selected) showTab(tab);
+  }
+
+  // The view's text when vmmweb's role may not fill it; null when it may.
+  function lockedText(name) {
+    const needs = access.needs[TAB_METHODS[name]];
+    if (!needs) return null;
+    return "This view needs the " + needs + " role: vmmd gives vmmweb " + (access.role || "another role") +
+      ". Command lines, console output, registers and page tables are the guest's own data; " +
+      "an operator can give vmmweb's user the " + needs + " role in vmmd's access rules (docs/operations.md).";
+  }
 
   function logEvent(p, text) {
     const list = document.getElementById("event-log");
@@ -131,7 +159,7 @@
       const d = parse(e) || {};
       badge.textContent = d.connected ? "vmmd connected" : "vmmd not connected";
       badge.className = "badge " + (d.connected ? "ok" : "bad");
-      if (d.connected) refreshList();
+      if (d.connected) { refreshList(); refreshAccess(); }
     });
     es.addEventListener("stats", (e) => { const p = parse(e); if (p) onStats(p); });
     es.addEventListener("state", (e) => { const p = parse(e); if (p) onState(p); });
@@ -155,9 +183,17 @@
     for (const t of document.querySelectorAll(".tab")) t.hidden = t.id !== "tab-" + name;
     const v = vms.get(selected);
     if (!v) return;
+    const targets = { shadow: "shadow-tree", walk: "walk-result", regs: "regs-result", console: "console" };
+    const locked = lockedText(name);
+    if (locked && targets[name]) {
+      if (name === "shadow") document.getElementById("shadow-summary").textContent = "";
+      VMM.clear(document.getElementById(targets[name])).appendChild(E("p", { class: "quiet locked" }, locked));
+      stopConsole();
+      return;
+    }
+    delete targets.console;
     // Registers, tables and walks exist only while the VM has a worker.
     const live = v.info.state === "running" || v.info.state === "paused";
-    const targets = { shadow: "shadow-tree", walk: "walk-result", regs: "regs-result" };
     if (targets[name] && !live) {
       if (name === "shadow") document.getElementById("shadow-summary").textContent = "";
       VMM.clear(document.getElementById(targets[name])).appendChild(
@@ -266,6 +302,7 @@
     submit("walk-form", () => showTab("walk"));
     submit("regs-form", () => showTab("regs"));
     refreshList();
+    refreshAccess();
     connectEvents();
     // Uptimes tick here; the list is read again now and then for what events do not say.
     setInterval(() => { for (const v of vms.values()) if (v.cells) v.cells.uptime.textContent = VMM.uptime(uptimeOf(v)); }, 1000);
