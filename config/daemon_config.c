@@ -42,6 +42,7 @@ void daemon_config_init(struct daemon_config *c)
 		.message_timeout_s = DAEMON_MESSAGE_TIMEOUT_DEFAULT,
 		.console_buffer_kib = DAEMON_CONSOLE_KIB_DEFAULT,
 		.max_message_kib = DAEMON_MESSAGE_KIB_DEFAULT,
+		.inspect_per_second = DAEMON_INSPECT_RATE_DEFAULT,
 	};
 }
 
@@ -214,11 +215,13 @@ static int parse_limits(struct json_object *obj, struct daemon_config *c, struct
 		  offsetof(struct daemon_config, console_buffer_kib), false },
 		{ "max_message_kib", DAEMON_MESSAGE_KIB_MIN, DAEMON_MESSAGE_KIB_MAX,
 		  offsetof(struct daemon_config, max_message_kib), false },
+		{ "inspect_per_second", 0, DAEMON_INSPECT_RATE_MAX,
+		  offsetof(struct daemon_config, inspect_per_second), false },
 	};
 	static const char *const fields[] = {
 		"max_vms", "max_total_memory_mib", "max_connections", "max_connections_per_user",
 		"admin_connections", "idle_timeout_s", "message_timeout_s", "console_buffer_kib",
-		"max_message_kib", NULL,
+		"max_message_kib", "inspect_per_second", NULL,
 	};
 	struct json_object *l, *v;
 	char field[FIELD_LEN];

@@ -11,7 +11,8 @@
  *     "limits": { "max_vms", "max_total_memory_mib", "max_connections",
  *                 "max_connections_per_user", "admin_connections",
  *                 "idle_timeout_s", "message_timeout_s",
- *                 "console_buffer_kib", "max_message_kib" } }
+ *                 "console_buffer_kib", "max_message_kib",
+ *                 "inspect_per_second" } }
  *
  * WHO is checked for its syntax only (a user name or uid, "@group" or
  * "@gid"); the daemon resolves names to ids (access.h), so this room needs
@@ -47,6 +48,8 @@
 #define DAEMON_MESSAGE_KIB_DEFAULT    1024        /* API.md: 1 MiB */
 #define DAEMON_MESSAGE_KIB_MIN        64
 #define DAEMON_MESSAGE_KIB_MAX        8192        /* below the peer's junk cut-off (rpc_peer.h) */
+#define DAEMON_INSPECT_RATE_DEFAULT   20          /* calls a second per connection below admin */
+#define DAEMON_INSPECT_RATE_MAX       100000      /* 0 = unlimited */
 
 /* Values match enum access_role (vmmd/access.h). */
 enum daemon_role { DAEMON_ROLE_NONE = 0, DAEMON_ROLE_MONITOR = 1, DAEMON_ROLE_DEBUG = 2, DAEMON_ROLE_ADMIN = 3 };
@@ -78,6 +81,7 @@ struct daemon_config {
 	uint32_t message_timeout_s;      /* a message started must end within this, default 30 */
 	uint32_t console_buffer_kib;     /* per VM, default 64 */
 	uint32_t max_message_kib;        /* per API message, default 1024 */
+	uint32_t inspect_per_second;     /* calls that hold a guest's vCPU, per connection below admin; 0 = unlimited */
 };
 
 /* The defaults, as with an empty file. */

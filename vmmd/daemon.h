@@ -12,6 +12,7 @@
 #include "config/daemon_config.h"
 #include "vmmd/access.h"
 #include "vmmd/registry.h"
+#include "vmmd/token_bucket.h"
 #include "vmmd/common/rpc_peer.h"
 
 struct client;
@@ -67,4 +68,5 @@ struct client {
 	char vm_filter[VM_NAME_MAX + 1]; /* "" = every VM */
 	enum access_role role;       /* from the peer's credentials at accept (access.h) */
 	uid_t uid;                   /* the peer's uid, for messages */
+	struct token_bucket inspect_bucket;  /* calls that hold the guest's vCPUs (methods.c) */
 };

@@ -2,10 +2,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/macro.h"
 #include "vmmd/methods.h"
 #include "vmmd/sd_notify.h"
+#include "vmmd/token_bucket.h"
 #include "vmmd/worker_link.h"
 
 #define LIVE      (VM_STATE_BIT(VM_STATE_RUNNING) | VM_STATE_BIT(VM_STATE_PAUSED))
@@ -60,7 +62,7 @@ const struct method vmm_methods[] = {
 	  .role = ACCESS_ADMIN, .takes_vm = true, .states = LIVE,
 	  .params = { NAME_PARAM, { "data", PARAM_STRING, true, "base64, at most 4096 bytes decoded" } } },
 	{ .name = "mmu.shadow", .summary = "Shadow page-table roots and mappings (shadow mode)",
-	  .fn = method_mmu_shadow, .role = ACCESS_DEBUG, .takes_vm = true, .states = LIVE,
+	  .fn = method_mmu_shadow, .role = ACCESS_DEBUG, .takes_vm = true, .costs_guest = true, .states = LIVE,
 	  .params = { NAME_PARAM, { "vcpu", PARAM_INT, false, "whose current address space is marked" },
 		      { "root", PARAM_STRING, false, "kernel, user or all (default)" },
 		      { "from", PARAM_INT, false, "lowest virtual address listed" },
@@ -69,7 +71,7 @@ const struct method vmm_methods[] = {
 		      { "cursor", PARAM_STRING, false, "where to go on: an earlier reply's next" } } },
 	/* Introspection and control (methods_inspect.c, docs/introspection.md). */
 	{ .name = "vcpu.state", .summary = "A vCPU's registers, segments, control registers and guest PCB",
-	  .fn = method_vcpu_state, .role = ACCESS_DEBUG, .takes_vm = true, .states = LIVE,
+	  .fn = method_vcpu_state, .role = ACCESS_DEBUG, .takes_vm = true, .costs_guest = true, .states = LIVE,
 	  .params = { NAME_PARAM, VCPU_PARAM } },
 	{ .name = "vcpu.regs.set", .summary = "Change general registers of a paused VM's vCPU",
 	  .fn = method_vcpu_regs_set, .role = ACCESS_ADMIN, .takes_vm = true,
@@ -78,24 +80,24 @@ const struct method vmm_methods[] = {
 		      { "regs", PARAM_OBJECT, true, "{rax..r15, rip, rflags: integer}, any subset" } } },
 	/* Admin: guest memory holds the guest's secrets. */
 	{ .name = "mem.read", .summary = "Read guest memory by physical or virtual address",
-	  .fn = method_mem_read, .role = ACCESS_ADMIN, .takes_vm = true, .states = LIVE,
+	  .fn = method_mem_read, .role = ACCESS_ADMIN, .takes_vm = true, .costs_guest = true, .states = LIVE,
 	  .params = { NAME_PARAM, ADDR_PARAM, { "len", PARAM_INT, true, "bytes, at most 1048576" },
 		      SPACE_PARAM, VCPU_PARAM } },
 	{ .name = "mem.write", .summary = "Write guest memory by physical or virtual address",
-	  .fn = method_mem_write, .role = ACCESS_ADMIN, .takes_vm = true, .states = LIVE,
+	  .fn = method_mem_write, .role = ACCESS_ADMIN, .takes_vm = true, .costs_guest = true, .states = LIVE,
 	  .params = { NAME_PARAM, ADDR_PARAM, { "data", PARAM_STRING, true, "base64, at most 1 MiB decoded" },
 		      SPACE_PARAM, VCPU_PARAM } },
 	{ .name = "mmu.translate", .summary = "Walk the vCPU's page tables for one virtual address",
-	  .fn = method_mmu_translate, .role = ACCESS_DEBUG, .takes_vm = true, .states = LIVE,
+	  .fn = method_mmu_translate, .role = ACCESS_DEBUG, .takes_vm = true, .costs_guest = true, .states = LIVE,
 	  .params = { NAME_PARAM, VCPU_PARAM, ADDR_PARAM } },
 	{ .name = "mmu.guest", .summary = "The guest's page-table mappings as coalesced ranges",
-	  .fn = method_mmu_guest, .role = ACCESS_DEBUG, .takes_vm = true, .states = LIVE,
+	  .fn = method_mmu_guest, .role = ACCESS_DEBUG, .takes_vm = true, .costs_guest = true, .states = LIVE,
 	  .params = { NAME_PARAM, VCPU_PARAM,
 		      { "from", PARAM_INT, false, "lowest virtual address (default 0)" },
 		      { "to", PARAM_INT, false, "highest virtual address, inclusive (default 2^64-1)" },
 		      { "limit", PARAM_INT, false, "at most this many ranges (default 256, 1..4096)" } } },
 	{ .name = "irq.inject", .summary = "Inject an IRQ line edge, a vector (MSI) or an NMI",
-	  .fn = method_irq_inject, .role = ACCESS_ADMIN, .takes_vm = true, .states = LIVE,
+	  .fn = method_irq_inject, .role = ACCESS_ADMIN, .takes_vm = true, .costs_guest = true, .states = LIVE,
 	  .params = { NAME_PARAM, { "irq", PARAM_INT, false, "GSI 0..23: raise then lower the line" },
 		      { "vector", PARAM_INT, false, "32..255: a fixed MSI to the vCPU's LAPIC" },
 		      { "nmi", PARAM_BOOL, false, "true: an NMI to the vCPU" },
@@ -142,6 +144,28 @@ static void states_text(unsigned mask, char *buf, size_t size)
 		}
 }
 
+/* A call that holds the guest's vCPUs: take a token from the client's
+ * bucket, or refuse it (ResourceLimit naming the limit and when to retry).
+ * Before the parameters, like the role: a refused call costs nothing. */
+static bool pace(struct daemon *d, struct client *c, struct rpc_call *call, const struct method *m)
+{
+	struct rpc_error err = { .code = RPC_RESOURCE_LIMIT };
+	unsigned rate = d->config.inspect_per_second, wait_ms = 0;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (token_bucket_take(&c->inspect_bucket, rate, (uint64_t) now.tv_sec * 1000000000u + now.tv_nsec, &wait_ms))
+		return true;
+	snprintf(err.message, sizeof(err.message), "%s: at most %u calls a second that hold a guest's vCPUs, per "
+		 "connection (limits.inspect_per_second); try again in %u ms", m->name, rate, wait_ms);
+	struct json_object *data = json_object_new_object();
+	json_object_object_add(data, "limit", json_object_new_string("inspect_per_second"));
+	json_object_object_add(data, "max", json_object_new_int64(rate));
+	json_object_object_add(data, "retry_after_ms", json_object_new_int64(wait_ms));
+	rpc_call_error(call, &err, data);
+	return false;
+}
+
 void methods_dispatch(struct daemon *d, struct client *c, struct rpc_call *call)
 {
 	const struct method *m = method_find(call->method);
@@ -155,6 +179,8 @@ void methods_dispatch(struct daemon *d, struct client *c, struct rpc_call *call)
 			    access_role_name(c->role));
 		return;
 	}
+	if (m->costs_guest && c && c->role < ACCESS_ADMIN && !pace(d, c, call, m))
+		return;
 	struct rpc_error err = { 0 };
 	if (params_check(call->params, m->params, &err) < 0) {
 		rpc_call_error(call, &err, NULL);

@@ -27,6 +27,9 @@ struct method {
 	bool takes_vm;          /* "name" names an existing VM */
 	unsigned states;        /* VM_STATE_BIT mask accepted, with takes_vm */
 	bool while_busy;        /* with takes_vm: also while a start or stop is in flight */
+	bool costs_guest;       /* holds a vCPU of the guest still, or what its vCPUs need (the
+	                         * worker's inspect.h): at most limits.inspect_per_second a
+	                         * second per connection below admin (token_bucket.h) */
 	struct param_spec params[PARAMS_MAX];
 };
 

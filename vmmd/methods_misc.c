@@ -51,7 +51,8 @@ static struct json_object *discover_doc(void)
 		json_object_object_add(result, "name", json_object_new_string("result"));
 		json_object_object_add(result, "schema", schema_of(PARAM_OBJECT));
 		json_object_object_add(o, "result", result);
-		/* vmmd's own extensions: who may call it, and in which VM states. */
+		/* vmmd's own extensions: who may call it, in which VM states, and
+		 * whether it is paced (it holds the guest's vCPUs still). */
 		json_object_object_add(o, "x-role", json_object_new_string(access_role_name(method_role(m))));
 		if (m->takes_vm) {
 			struct json_object *states = json_object_new_array();
@@ -61,6 +62,8 @@ static struct json_object *discover_doc(void)
 			json_object_object_add(o, "x-vm-states", states);
 			json_object_object_add(o, "x-while-busy", json_object_new_boolean(m->while_busy));
 		}
+		if (m->costs_guest)
+			json_object_object_add(o, "x-costs-guest", json_object_new_boolean(true));
 		json_object_array_add(methods, o);
 	}
 	json_object_object_add(doc, "methods", methods);

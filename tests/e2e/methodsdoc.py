@@ -19,11 +19,14 @@ is what a client needs (docs/operations.md: `monitor` may list, count and
 watch, `debug` may also read the guest's own data, `admin` may do
 everything); *VM states* are the states of the named VM in which the call
 is accepted (others get InvalidState before anything happens); *while busy*
-says whether it runs while the VM is starting or stopping. Result shapes:
-docs/api-shapes.md and docs/introspection.md.
+says whether it runs while the VM is starting or stopping; *paced* marks
+the calls that hold the guest's vCPUs still (docs/introspection.md), of
+which a connection below admin may make `limits.inspect_per_second` a
+second (docs/operations.md). Result shapes: docs/api-shapes.md and
+docs/introspection.md.
 
-| method | role | VM states | while busy | summary |
-| --- | --- | --- | --- | --- |
+| method | role | VM states | while busy | paced | summary |
+| --- | --- | --- | --- | --- | --- |
 """
 
 
@@ -34,8 +37,9 @@ def render(doc):
     for m in methods:
         states = ", ".join(m.get("x-vm-states", [])) or "—"
         busy = "—" if "x-while-busy" not in m else ("yes" if m["x-while-busy"] else "no")
-        out.append("| [`%s`](#%s) | %s | %s | %s | %s |\n" % (
-            m["name"], m["name"].replace(".", ""), m.get("x-role", "?"), states, busy, m.get("summary", "")))
+        paced = "yes" if m.get("x-costs-guest") else "—"
+        out.append("| [`%s`](#%s) | %s | %s | %s | %s | %s |\n" % (
+            m["name"], m["name"].replace(".", ""), m.get("x-role", "?"), states, busy, paced, m.get("summary", "")))
     for m in methods:
         out.append("\n## %s\n\n%s.\n\n" % (m["name"], m.get("summary", "")))
         params = m.get("params", [])

@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmmtest  # noqa: E402
 from vmmtest import Skip, check, expect_error, result_of, show  # noqa: E402
 
-PERMISSION_DENIED, NO_SUCH_VM, METHOD_NOT_FOUND = -32005, -32000, -32601
+PERMISSION_DENIED, NO_SUCH_VM, METHOD_NOT_FOUND, RESOURCE_LIMIT = -32005, -32000, -32601, -32004
 NOBODY = 65534
 
 def require_root():
@@ -251,6 +251,39 @@ def test_monitor_and_debug_roles(d):
             expect_error(r, PERMISSION_DENIED, "PermissionDenied", what="%s as debug" % m)
         other.call("vm.stop", {"name": "sec", "force": True})
         other.check_alive()
+    finally:
+        other.stop()
+
+
+@vmmtest.kvm
+def test_inspection_is_paced(d):
+    """Finding 14: a read user could slow a guest by a third with inspection
+    calls. Calls that hold the guest's vCPUs (vcpu.state, the MMU views) are
+    paced per connection below admin: after a burst, ResourceLimit naming
+    limits.inspect_per_second and when to retry; calls that hold nothing
+    (stats.get), and admins, are not."""
+    require_root()
+    other = daemon_with(d, "--read-only", "40020")
+    try:
+        open_up(other)
+        other.run_vm("paced", "spin", "interval=3000000", paging="shadow")
+        other.wait_progress("paced")
+        calls = [("vcpu.state", {"name": "paced"})] * 50 + [("stats.get", {"name": "paced"})] * 20
+        r = as_user(other, 40020, 40020, [], calls)
+        check(len(r) == len(calls), "a reply to each call: %d of %d" % (len(r), len(calls)))
+        limited = [x for x in r[:50] if x.get("error", {}).get("code") == RESOURCE_LIMIT]
+        served = [x for x in r[:50] if "result" in x]
+        check(20 <= len(served) <= 40 and len(limited) == 50 - len(served),
+              "50 vcpu.state at once as debug: a burst of 20 served, the rest refused (%d served, %d limited)"
+              % (len(served), len(limited)))
+        data = limited[0]["error"].get("data", {})
+        check(data.get("limit") == "inspect_per_second" and data.get("max") == 20 and data.get("retry_after_ms", 0) > 0,
+              "the refusal names the limit and when to retry: %s" % show(limited[0]))
+        for x in r[50:]:
+            result_of(x, "stats.get, which holds nothing, is not paced")
+        for i in range(50):
+            other.call("vcpu.state", {"name": "paced"})   # root: admin, not paced
+        other.call("vm.stop", {"name": "paced", "force": True})
     finally:
         other.stop()
 

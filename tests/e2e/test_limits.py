@@ -354,10 +354,12 @@ def test_flood_waits_vm_reachable(d):
     the worker channel past 8 MiB and vmmd dropped it: pause, resume and
     inspection of that VM failed ("not reachable") until a restart. Now the
     flooder is the one that waits (its socket fills), and the VM answers
-    everyone else meanwhile and afterwards. The flooder is `debug`, what
-    `read` was (`monitor`, the default now, may not call vcpu.state)."""
+    everyone else meanwhile and afterwards. The flooder is `debug` (what
+    `read` was) with limits.inspect_per_second off, so that every call
+    reaches the worker as it did then (pacing, on by default, refuses most
+    of them first: test_access.py)."""
     test_access.require_root()
-    cfg = {"access": {"debug": [str(NOBODY)]}}
+    cfg = {"access": {"debug": [str(NOBODY)]}, "limits": {"inspect_per_second": 0}}
     other = test_daemon_config.with_config(d, cfg)
     try:
         flood_waits(other)

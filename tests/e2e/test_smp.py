@@ -3,7 +3,8 @@
 """Multi-vCPU introspection: the smp guest starts vCPU 1 with INIT/SIPI
 through the in-kernel LAPIC (real mode -> long mode, emulated by KVM on
 hosts without VT-x); both CPUs print, then spin in functions of their
-own, so vcpu.state must show two RIPs, each inside its CPU's function."""
+own, so vcpu.state must show two RIPs, each inside its CPU's function;
+reading one vCPU leaves the other running."""
 
 import os
 import sys
@@ -63,6 +64,32 @@ def test_two_vcpus_two_rips(d):
     r = d.ctl("regs", "smp", "--vcpu", "2", check=False)
     check(r.rc == 1 and "InvalidParams" in r.err, "vmmctl regs --vcpu 2: %r" % r)
     d.call("vm.stop", {"name": "smp", "force": True})
+
+
+@kvm
+def test_reading_one_vcpu_leaves_the_other_running(d):
+    """Issue 14, finding 14: every inspection call used to pause every
+    vCPU, so a read user slowed the whole guest. Reading vCPU 0's registers,
+    walks and memory by virtual address now parks vCPU 0 alone: vCPU 1 is
+    never kicked (its `intr` exits stay put) and keeps counting meanwhile."""
+    d.run_vm("smp2", "smp", vcpus=2)
+    wait_for(lambda: "smp: both cpus spinning" in d.console_text("smp2"), 30, what="both CPUs of the smp guest")
+    elf = GuestElf(vmmtest.guest_path("smp"))
+    spins = elf.symbol("smp_spins")[0]
+
+    def intr():
+        return [v["intr"] for v in d.call("stats.get", {"name": "smp2"})["vcpus"]]
+    before = intr()
+    for i in range(20):
+        st = d.call("vcpu.state", {"name": "smp2", "vcpu": 0})
+        check(st["paused"] is False, "read while running: %s" % show(st)[:200])
+        d.call("mmu.translate", {"name": "smp2", "addr": spins, "vcpu": 0})
+        d.call("mem.read", {"name": "smp2", "addr": spins, "len": 16, "space": "virtual", "vcpu": 0})
+    after = intr()
+    # Back-to-back reads may find vCPU 0 still parked from the last one: fewer kicks than reads.
+    check(after[0] > before[0], "vCPU 0 was kicked for the reads: %s -> %s" % (before, after))
+    check(after[1] - before[1] < 5, "vCPU 1 must not be kicked when vCPU 0 is read: intr %s -> %s" % (before, after))
+    d.call("vm.stop", {"name": "smp2", "force": True})
 
 
 @kvm

@@ -75,6 +75,7 @@ static void assert_defaults(const struct daemon_config *c)
 	assert_int_equal(c->message_timeout_s, 30);
 	assert_int_equal(c->console_buffer_kib, 64);
 	assert_int_equal(c->max_message_kib, 1024);
+	assert_int_equal(c->inspect_per_second, 20);
 }
 
 static void test_defaults(void **state)
@@ -122,6 +123,10 @@ static void test_limits(void **state)
 
 	c = load_ok("{ \"limits\": { \"max_total_memory_mib\": 0 } }");
 	assert_int_equal(c.max_total_memory_mib, 0);
+	c = load_ok("{ \"limits\": { \"inspect_per_second\": 0 } }");
+	assert_int_equal(c.inspect_per_second, 0);
+	c = load_ok("{ \"limits\": { \"inspect_per_second\": 100000 } }");
+	assert_int_equal(c.inspect_per_second, 100000);
 
 	/* Connections (issue 14, finding 11). Slots for admins not given: a
 	 * quarter of a small total at most; given, they must leave some. */
@@ -165,6 +170,8 @@ static void test_limits(void **state)
 		{ "{ \"limits\": { \"console_buffer_kib\": 16385 } }", "limits.console_buffer_kib", "between 4 and 16384" },
 		{ "{ \"limits\": { \"max_message_kib\": 63 } }", "limits.max_message_kib", "between 64 and 8192" },
 		{ "{ \"limits\": { \"max_message_kib\": 8193 } }", "limits.max_message_kib", "between 64 and 8192" },
+		{ "{ \"limits\": { \"inspect_per_second\": 100001 } }", "limits.inspect_per_second", "between 0 and 100000" },
+		{ "{ \"limits\": { \"inspect_per_second\": -1 } }", "limits.inspect_per_second", "between 0 and 100000" },
 		{ "{ \"limits\": [] }", "limits", "expected an object" },
 		{ "{ \"limits\": null }", "limits", "expected an object" },
 	};

@@ -155,6 +155,41 @@ static void test_role_before_everything(void **state)
 	assert_int_equal(call(h, "vm.list", "{}"), RPC_PERMISSION_DENIED);
 }
 
+/* Calls that hold the guest's vCPUs are paced per connection below admin
+ * (finding 14), before anything else happens; admin is not. */
+static void test_paced_calls(void **state)
+{
+	struct harness *h = *state;
+	int limited = 0;
+
+	h->d.config.inspect_per_second = 3;
+	h->c.role = ACCESS_DEBUG;
+	for (int i = 0; i < 10; i++)
+		limited += call(h, "vcpu.state", "{\"name\":\"t\"}") == RPC_RESOURCE_LIMIT;
+	assert_true(limited >= 6 && limited <= 7);
+	/* A call that holds nothing is not paced... */
+	assert_int_equal(call(h, "vm.info", "{\"name\":\"t\"}"), 0);
+	assert_int_equal(call(h, "stats.get", "{\"name\":\"t\"}"), 0);
+	/* ...nor is an admin; a VM that is not running gets its InvalidState then. */
+	h->c.role = ACCESS_ADMIN;
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(call(h, "mmu.translate", "{\"name\":\"t\",\"addr\":0}"), RPC_INVALID_STATE);
+	h->d.config.inspect_per_second = 0;   /* 0: unlimited */
+	h->c.role = ACCESS_DEBUG;
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(call(h, "mmu.guest", "{\"name\":\"t\"}"), RPC_INVALID_STATE);
+	/* The table marks exactly those. */
+	for (size_t i = 0; i < vmm_methods_count; i++) {
+		const struct method *m = &vmm_methods[i];
+		bool holds = strcmp(m->name, "vcpu.state") == 0 || strcmp(m->name, "mmu.translate") == 0 ||
+			     strcmp(m->name, "mmu.guest") == 0 || strcmp(m->name, "mmu.shadow") == 0 ||
+			     strcmp(m->name, "mem.read") == 0 || strcmp(m->name, "mem.write") == 0 ||
+			     strcmp(m->name, "irq.inject") == 0;
+		if (m->costs_guest != holds)
+			fail_msg("%s: costs_guest %d", m->name, m->costs_guest);
+	}
+}
+
 /* The result of the last call, at a dotted path (NULL if absent or null). */
 static struct json_object *sent_at(struct harness *h, const char *a, const char *b)
 {
@@ -255,6 +290,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_monitor_sees_no_cmdline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_console_events_need_debug, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_whoami, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_paced_calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_states_and_busy, setup, teardown),
 	};
 

@@ -36,7 +36,7 @@ struct fixture {
 	char console[64];
 };
 
-static int make_vm(void **state, const char *paging)
+static int make_vm_n(void **state, const char *paging, unsigned vcpus)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	const char *b = getenv("B") ? getenv("B") : "build";
@@ -50,8 +50,9 @@ static int make_vm(void **state, const char *paging)
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
 	/* Configs name absolute paths; B is relative to the tree, where tests run. */
 	snprintf(kernel, sizeof(kernel), "%s%s%s/guests/spin.elf", b[0] == '/' ? "" : cwd, b[0] == '/' ? "" : "/", b);
-	snprintf(text, sizeof(text), "{\"name\":\"m\",\"kernel\":\"%s\",\"paging\":\"%s\",\"memory_mib\":64}",
-		 kernel, paging);
+	snprintf(text, sizeof(text),
+		 "{\"name\":\"m\",\"kernel\":\"%s\",\"paging\":\"%s\",\"memory_mib\":64,\"vcpus\":%u}",
+		 kernel, paging, vcpus);
 	_cleanup_(json_object_putp) struct json_object *cfg = json_tokener_parse(text);
 	if (vm_config_from_json(cfg, &f->config, &cerr) < 0)
 		fail_msg("config: %s: %s", cerr.field, cerr.message);
@@ -68,18 +69,26 @@ static int make_vm(void **state, const char *paging)
 
 static int hw_vm(void **state)
 {
-	return make_vm(state, "hw");
+	return make_vm_n(state, "hw", 1);
 }
 
 static int shadow_vm(void **state)
 {
-	return make_vm(state, "shadow");
+	return make_vm_n(state, "shadow", 1);
 }
+
+static int hw_vm2(void **state)
+{
+	return make_vm_n(state, "hw", 2);
+}
+
 
 static int free_vm(void **state)
 {
 	struct fixture *f = *state;
+	struct vm_exit e = { .reason = VM_EXIT_STOPPED, .vcpu = -1 };
 
+	vm_request_exit(f->vm, &e);   /* a test that started the vCPUs: they leave before vm_destroy joins them */
 	vm_destroy(f->vm);
 	vm_config_free(f->config);
 	unlink(f->console);
@@ -154,7 +163,7 @@ static void check_boot_paging(struct fixture *f)
 	struct guest_paging pg;
 	struct vm_hold h;
 
-	assert_int_equal(vm_hold(f->vm, &h), 0);
+	assert_int_equal(vm_hold_vcpu(f->vm, 0, &h), 0);
 	assert_int_equal(guest_paging_get(&f->vm->vcpus[0], &pg), 0);
 	vm_release(f->vm, &h);
 	assert_int_equal(pg.kind, GUEST_PAGING_4LEVEL);
@@ -214,6 +223,77 @@ static void test_memory_shadow(void **state)
 	check_access(*state);
 }
 
+/* --- holding one vCPU ------------------------------------------------------------- */
+
+static bool parked(struct vm *vm, unsigned i)
+{
+	pthread_mutex_lock(&vm->lock);
+	bool p = vm->vcpus[i].parked;
+	pthread_mutex_unlock(&vm->lock);
+	return p;
+}
+
+static uint64_t kicks(struct vm *vm, unsigned i)
+{
+	return __atomic_load_n(&vm->vcpus[i].stats[VCPU_STAT_INTR], __ATOMIC_RELAXED);
+}
+
+/* Reading vCPU 0 parks vCPU 0 alone: vCPU 1 is never kicked (finding 14:
+ * every inspection call used to pause the whole VM). Holds nest with the
+ * user's pause and resume. */
+static void check_hold_one(struct fixture *f)
+{
+	struct vm *vm = f->vm;
+	struct vm_hold h, h2, all;
+	struct kvm_regs regs;
+
+	unsigned last = vm->n_vcpus - 1;   /* shadow mode runs one vCPU: then it is vCPU 0 */
+
+	assert_int_equal(vm_start(vm), 0);
+	uint64_t before = kicks(vm, last);
+	for (int n = 0; n < 50; n++) {
+		assert_int_equal(vm_hold_vcpu(vm, 0, &h), 0);
+		assert_true(parked(vm, 0));
+		assert_true(last == 0 || !parked(vm, last));
+		assert_false(h.paused);
+		assert_int_equal(vcpu_get_regs(&vm->vcpus[0], &regs), 0);
+		vm_release(vm, &h);
+	}
+	assert_true(last == 0 || kicks(vm, last) == before);
+
+	/* Nested holds, and a pause and resume of the user's meanwhile: vCPU 0 runs again only once all are gone. */
+	assert_int_equal(vm_hold_vcpu(vm, 0, &h), 0);
+	assert_int_equal(vm_hold_vcpu(vm, 0, &h2), 0);
+	assert_int_equal(vm_pause(vm), 0);
+	assert_true(parked(vm, last));
+	assert_int_equal(vm_hold(vm, &all), 0);
+	assert_false(all.resume);
+	assert_true(all.paused);
+	vm_release(vm, &all);
+	assert_int_equal(vm_resume(vm), 0);
+	vm_release(vm, &h2);
+	assert_true(parked(vm, 0));
+	vm_release(vm, &h);
+	for (int n = 0; n < 200 && parked(vm, 0); n++)
+		usleep(10000);
+	assert_false(parked(vm, 0));
+
+	/* Stopping: a hold is refused, not waited for. */
+	struct vm_exit e = { .reason = VM_EXIT_STOPPED, .vcpu = -1 };
+	vm_request_exit(vm, &e);
+	assert_int_equal(vm_hold_vcpu(vm, last, &h), -ESHUTDOWN);
+}
+
+static void test_hold_one_hw(void **state)
+{
+	check_hold_one(*state);
+}
+
+static void test_hold_one_shadow(void **state)
+{
+	check_hold_one(*state);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +301,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_irq_shadow, shadow_vm, free_vm),
 		cmocka_unit_test_setup_teardown(test_memory_hw, hw_vm, free_vm),
 		cmocka_unit_test_setup_teardown(test_memory_shadow, shadow_vm, free_vm),
+		cmocka_unit_test_setup_teardown(test_hold_one_hw, hw_vm2, free_vm),
+		cmocka_unit_test_setup_teardown(test_hold_one_shadow, shadow_vm, free_vm),
 	};
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 
@@ -229,5 +311,7 @@ int main(void)
 		return 77;
 	}
 	close(fd);
+	if (vcpu_signal_setup() < 0)   /* the kick the hold tests send, as the worker installs it */
+		return 1;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

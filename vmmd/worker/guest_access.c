@@ -148,7 +148,8 @@ int guest_access(struct vm *vm, unsigned vcpu, bool virtual, uint64_t addr, void
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
-	r = vm_hold(vm, &h);
+	/* A read needs this vCPU's CR3 to stay put; a write, every vCPU's tables. */
+	r = write ? vm_hold(vm, &h) : vm_hold_vcpu(vm, vcpu, &h);
 	if (r < 0)
 		return r;
 	r = resolve_virtual(vm, vcpu, addr, len, a, fault);
@@ -158,15 +159,15 @@ int guest_access(struct vm *vm, unsigned vcpu, bool virtual, uint64_t addr, void
 	return r;
 }
 
-/* Hold every vCPU still and read vcpu's paging state; on success the caller
- * walks and then calls vm_release. */
+/* Hold vcpu still and read its paging state; on success the caller walks
+ * and then calls vm_release. The other vCPUs run on. */
 static int hold_paging(struct vm *vm, unsigned vcpu, struct vm_hold *h, struct guest_paging *ret)
 {
 	int r;
 
 	if (vcpu >= vm->n_vcpus)
 		return -EINVAL;
-	r = vm_hold(vm, h);
+	r = vm_hold_vcpu(vm, vcpu, h);
 	if (r < 0)
 		return r;
 	r = guest_paging_get(&vm->vcpus[vcpu], ret);

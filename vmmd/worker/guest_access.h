@@ -7,11 +7,14 @@
  *
  * A virtual range is translated page by page through the vCPU's current
  * CR3 (guest_paging.h: the vCPU's CR3 in hw mode, the PCB's in shadow
- * mode) with every vCPU held still, so the tables cannot change under the
- * walk; all of it is translated and checked before a byte is copied, so a
- * write that would fault half-way writes nothing. Physical accesses need
- * no pause: they touch the memory the guest sees, like a DMA would. Only
- * 4-level paging is walked.
+ * mode); all of it is translated and checked before a byte is copied, so
+ * a write that would fault half-way writes nothing. A write holds every
+ * vCPU still (vm_hold), so no table changes between the walk and the
+ * copy; a read, a translation and the mappings hold only that vCPU
+ * (vm_hold_vcpu), and the other vCPUs may change shared tables meanwhile:
+ * what they show is the tables at no single instant, as a hardware walk
+ * racing another CPU. Physical accesses hold nothing: they touch the
+ * memory the guest sees, like a DMA would. Only 4-level paging is walked.
  */
 #pragma once
 
@@ -44,7 +47,7 @@ struct guest_access_fault {
 /* Copy len bytes (at most GUEST_ACCESS_MAX) between buf and the guest, at
  * a physical address or, with virtual, through vCPU vcpu's page tables.
  * 0; -EFAULT with fault filled; -E2BIG over the limit; -ESHUTDOWN or
- * -ETIMEDOUT when the vCPUs would not hold still (vm_hold); -errno. */
+ * -ETIMEDOUT when the vCPUs would not hold still (vm.h); -errno. */
 int guest_access(struct vm *vm, unsigned vcpu, bool virtual, uint64_t addr, void *buf, uint64_t len, bool write,
 		 struct guest_access_fault *fault);
 
@@ -59,11 +62,11 @@ struct guest_translation {
 
 /* 0 (mapped or not: ret says), -EINVAL for a non-canonical address,
  * -EOPNOTSUPP for a paging kind vmmd does not walk (ret->paging says
- * which), -ESHUTDOWN/-ETIMEDOUT (vm_hold), -errno (reading the vCPU). */
+ * which), -ESHUTDOWN/-ETIMEDOUT (vm_hold_vcpu), -errno (reading the vCPU). */
 int guest_translate(struct vm *vm, unsigned vcpu, uint64_t virt, struct guest_translation *ret);
 
 /* The vCPU's mappings in [from, to] as coalesced ranges, each given to fn
- * (mmu.guest), with every vCPU held still. At most max_ranges ranges and
+ * (mmu.guest), with that vCPU held still. At most max_ranges ranges and
  * GUEST_ENTRIES_MAX entries read. ret_paging says what the vCPU uses; with
  * paging off there are no ranges. Errors as guest_translate. */
 #define GUEST_ENTRIES_MAX (1u << 20)

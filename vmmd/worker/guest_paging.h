@@ -35,6 +35,6 @@ enum guest_paging_kind guest_paging_kind(uint64_t cr0, uint64_t cr4, uint64_t ef
 /* "none", "32-bit", "pae", "4-level", "5-level". */
 const char *guest_paging_name(enum guest_paging_kind kind);
 
-/* The vCPU's guest paging state; the vCPU must be held still (vm_hold).
+/* The vCPU's guest paging state; the vCPU must be held still (vm_hold_vcpu).
  * 0 or -errno (KVM). */
 int guest_paging_get(struct vcpu *v, struct guest_paging *ret);

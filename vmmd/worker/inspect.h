@@ -19,9 +19,26 @@
  * walker in x86/guest_walk.h), and shape the answer. The mechanism hides
  * whether the VM runs in hw or shadow mode, and issues the KVM ioctls.
  *
- * Reading a vCPU's state needs the vCPU out of KVM_RUN: a running VM is
- * paused (every vCPU parked on its own thread, vm_hold), read, and
- * resumed; a paused one is read as it is.
+ * Reading a vCPU's state needs that vCPU out of KVM_RUN, and only that
+ * one: it alone is kicked and parked on its own thread (vm_hold_vcpu),
+ * read, and let go, while the others run on; in a paused VM it is read as
+ * it is. What each method holds still (issue 14, finding 14):
+ *
+ *   vcpu.state, mmu.translate, mmu.guest, mem.read by virtual address,
+ *   irq.inject nmi          the vCPU named (its registers, its CR3)
+ *   mem.write by virtual    every vCPU (vm_hold): all of it is translated
+ *                           before a byte is written, and no vCPU may
+ *                           change the tables in between
+ *   vcpu.regs.set           nothing more: the VM must be paused already
+ *   mem.read/write physical, bus.map, stats, irq.inject irq/vector
+ *                           nothing: memory and counters are read as they
+ *                           are, like a DMA would
+ *   mmu.shadow              nothing; the engine's lock, which the vCPUs'
+ *                           shadow faults take too, for the walk
+ *
+ * A walk through a running VM's page tables reads them while the other
+ * vCPUs may change them: it shows the tables at no single instant, as a
+ * hardware walker racing another CPU would.
  */
 #pragma once
 
@@ -45,8 +62,9 @@ void inspect_stats_extend(struct vm *vm, struct json_object *o);
 
 enum inspect_irq_kind { INSPECT_IRQ_LINE, INSPECT_IRQ_VECTOR, INSPECT_IRQ_NMI, INSPECT_IRQ_KINDS };
 
-/* vm_hold, or err filled: the one sentence for "the vCPUs would not hold still". */
-int inspect_hold(struct vm *vm, struct vm_hold *h, struct rpc_error *err);
+/* vm_hold_vcpu (vcpu >= 0) or vm_hold (-1), or err filled: the one
+ * sentence for "the vCPUs would not hold still". */
+int inspect_hold(struct vm *vm, int vcpu, struct vm_hold *h, struct rpc_error *err);
 /* Fill err for a failed vm_hold or vm_pause: the VM is stopping, or its
  * vCPUs did not park in time (kind state). Returns the code. */
 int inspect_hold_error(int r, struct rpc_error *err);

@@ -429,12 +429,14 @@ static bool try_deliver(struct vcpu *v)
 	return true;
 }
 
-/* Emulated hlt: sleep until a virtual interrupt is pending or the VM is paused/stopped. */
+/* Emulated hlt: sleep until a virtual interrupt is pending, the VM is
+ * paused or stopped, or inspection holds this vCPU (vm_hold_vcpu). */
 static void halt_wait(struct vcpu *v)
 {
 	struct shadow_vcpu *sv = v->shadow;
 	while (sv->cpu.pcb.halted && !interrupt_pending(v) &&
-	       __atomic_load_n(&v->vm->run_state, __ATOMIC_ACQUIRE) == VM_RUN_RUNNING) {
+	       __atomic_load_n(&v->vm->run_state, __ATOMIC_ACQUIRE) == VM_RUN_RUNNING &&
+	       !__atomic_load_n(&v->hold, __ATOMIC_ACQUIRE)) {
 		/* Every wake-up (interrupt, pause, stop) writes kick_fd (vcpu_kick
 		 * does too), so an idle VM sleeps here without polling (bench B5). */
 		struct pollfd pfd = { .fd = v->kick_fd, .events = POLLIN };
@@ -511,7 +513,7 @@ void shadow_run_loop(struct vcpu *v)
 		if (sv->cpu.pcb.halted) {
 			halt_wait(v);
 			if (!interrupt_pending(v) || !sv->cpu.pcb.vif)
-				continue;   /* paused, stopping, or nothing deliverable yet */
+				continue;   /* paused, held, stopping, or nothing deliverable yet */
 			sv->cpu.pcb.halted = false;
 		}
 		if (v->shadow_state_fresh && try_deliver(v))

@@ -99,7 +99,7 @@ int vcpu_init(struct vcpu *v, struct vm *vm, unsigned index)
 	return set_cpuid(v);
 }
 
-/* --- state, for inspection: the vCPU must be out of KVM_RUN (vm_hold) --------- */
+/* --- state, for inspection: the vCPU must be out of KVM_RUN (vm_hold_vcpu) ----- */
 
 int vcpu_get_regs(struct vcpu *v, struct kvm_regs *ret)
 {
@@ -296,15 +296,17 @@ bool vcpu_handle_exit(struct vcpu *v)
 	}
 }
 
-/* Park while paused; false once the VM is stopping. */
+/* Park while paused, or while inspection holds this vCPU alone; false once the VM is stopping. */
 bool vcpu_wait_runnable(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
 	pthread_mutex_lock(&vm->lock);
-	while (vm->run_state == VM_RUN_PAUSED) {
+	while (vm->run_state == VM_RUN_PAUSED || (v->hold && vm->run_state == VM_RUN_RUNNING)) {
 		vm->parked++;
+		v->parked = true;
 		pthread_cond_broadcast(&vm->cond);
 		pthread_cond_wait(&vm->cond, &vm->lock);
+		v->parked = false;
 		vm->parked--;
 	}
 	bool go = vm->run_state == VM_RUN_RUNNING;

@@ -30,6 +30,10 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool thread_started;
+	/* Under vm->lock: holds on this vCPU alone (vm_hold_vcpu), and whether
+	 * its thread is parked in vcpu_wait_runnable (for a pause or a hold). */
+	unsigned hold;
+	bool parked;
 	uint64_t stats[VCPU_STAT_MAX];   /* atomic counters */
 	uint64_t emulated[EMULATED_MAX]; /* atomic: instructions vmmd finished for KVM */
 	/* shadow mode (shadow_run.c) */
@@ -73,7 +77,7 @@ int vcpu_get_cpuid(struct vcpu *v, struct kvm_cpuid2 **ret);
 int vcpu_nmi(struct vcpu *v);
 int vcpu_start_thread(struct vcpu *v);
 void vcpu_kick(struct vcpu *v);
-/* For the shadow loop: park while paused (false once stopping), count, handle a non-trap exit. */
+/* For the shadow loop: park while paused or held (false once stopping), count, handle a non-trap exit. */
 bool vcpu_wait_runnable(struct vcpu *v);
 void vcpu_count(struct vcpu *v, enum vcpu_stat s);
 bool vcpu_handle_exit(struct vcpu *v);

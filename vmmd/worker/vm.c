@@ -491,7 +491,7 @@ int vm_hold(struct vm *vm, struct vm_hold *h)
 	pthread_mutex_lock(&vm->lock);
 	enum vm_run_state s = vm->run_state;
 	pthread_mutex_unlock(&vm->lock);
-	h->resume = false;
+	*h = (struct vm_hold) { .vcpu = -1, .paused = s == VM_RUN_PAUSED };
 	if (s == VM_RUN_STOPPING)
 		return -ESHUTDOWN;
 	/* Also when paused: vm_pause returns at once once every vCPU is parked. */
@@ -505,11 +505,53 @@ int vm_hold(struct vm *vm, struct vm_hold *h)
 	return 0;
 }
 
+int vm_hold_vcpu(struct vm *vm, unsigned i, struct vm_hold *h)
+{
+	struct vcpu *v = &vm->vcpus[i];
+	struct timespec deadline;
+	int r = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	*h = (struct vm_hold) { .vcpu = (int) i, .paused = vm->run_state == VM_RUN_PAUSED };
+	if (vm->run_state == VM_RUN_STOPPING) {
+		pthread_mutex_unlock(&vm->lock);
+		return -ESHUTDOWN;
+	}
+	__atomic_add_fetch(&v->hold, 1, __ATOMIC_RELEASE);
+	bool parked = v->parked || !v->thread_started;
+	pthread_mutex_unlock(&vm->lock);
+	/* Only this vCPU leaves the guest; the others run on. A parked one
+	 * (paused, or held already) needs no kick: a kick it would only
+	 * carry into its next KVM_RUN as an exit. */
+	if (!parked)
+		vcpu_kick(v);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += PAUSE_TIMEOUT_MS / 1000;
+	pthread_mutex_lock(&vm->lock);
+	while (!v->parked && v->thread_started && vm->run_state != VM_RUN_STOPPING && r == 0)
+		r = -pthread_cond_timedwait(&vm->cond, &vm->lock, &deadline);
+	if (vm->run_state == VM_RUN_STOPPING)
+		r = -ESHUTDOWN;
+	if (r < 0) {
+		__atomic_sub_fetch(&v->hold, 1, __ATOMIC_RELEASE);
+		pthread_cond_broadcast(&vm->cond);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	h->held = r == 0;
+	return r;
+}
+
 void vm_release(struct vm *vm, struct vm_hold *h)
 {
+	if (h->held) {
+		pthread_mutex_lock(&vm->lock);
+		__atomic_sub_fetch(&vm->vcpus[h->vcpu].hold, 1, __ATOMIC_RELEASE);
+		pthread_cond_broadcast(&vm->cond);
+		pthread_mutex_unlock(&vm->lock);
+	}
 	if (h->resume)
 		(void) vm_resume(vm);
-	h->resume = false;
+	h->resume = h->held = false;
 }
 
 void vm_destroy(struct vm *vm)

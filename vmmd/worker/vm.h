@@ -106,14 +106,25 @@ int vm_start(struct vm *vm);
 /* Park every vCPU (waits until they are parked, bounded). Idempotent. */
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
-/* Every vCPU held still for a look or a vCPU ioctl: paused by us (and
- * resumed by vm_release), or already paused by the user (left paused). */
+/*
+ * vCPUs held still for a look or a vCPU ioctl (KVM answers a vCPU's
+ * ioctls only between its KVM_RUNs). Either every vCPU (vm_hold: paused
+ * by us and resumed by vm_release, or already paused by the user and left
+ * paused), or one (vm_hold_vcpu: only that vCPU is kicked and parks, the
+ * others run on: what reading one vCPU's registers or paging needs).
+ */
 struct vm_hold {
-	bool resume;
+	bool resume;     /* vm_hold paused a running VM: vm_release resumes it */
+	bool held;       /* vm_hold_vcpu holds vcpu: vm_release lets it go */
+	int vcpu;        /* -1: every vCPU */
+	bool paused;     /* the VM was paused by the user when held */
 };
 /* Park every vCPU unless already parked. -ESHUTDOWN when the VM is stopping,
  * -ETIMEDOUT when the vCPUs did not park in time (the VM is left as it was). */
 int vm_hold(struct vm *vm, struct vm_hold *h);
+/* Park vCPU i alone (i < n_vcpus); the same errors. Holds nest and mix with
+ * pause and resume: the vCPU runs again once nothing holds or pauses it. */
+int vm_hold_vcpu(struct vm *vm, unsigned i, struct vm_hold *h);
 void vm_release(struct vm *vm, struct vm_hold *h);
 /* Record an exit (first one wins) and make every vCPU leave. Safe from any thread. */
 void vm_request_exit(struct vm *vm, const struct vm_exit *exit);

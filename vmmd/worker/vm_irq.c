@@ -78,8 +78,8 @@ int vm_irq_nmi(struct vm *vm, unsigned vcpu, struct vm_irq_result *ret)
 		*ret = (struct vm_irq_result) { .via = "virtual IDT", .pending = true };
 		return 0;
 	}
-	/* A vCPU ioctl: the vCPU must be out of KVM_RUN. */
-	r = vm_hold(vm, &h);
+	/* A vCPU ioctl: that vCPU must be out of KVM_RUN, the others need not. */
+	r = vm_hold_vcpu(vm, vcpu, &h);
 	if (r < 0)
 		return r;
 	r = vcpu_nmi(&vm->vcpus[vcpu]);

@@ -45,7 +45,7 @@ int vm_irq_trigger(struct vm *vm, unsigned irq, struct vm_irq_result *ret);
 /* A fixed interrupt with this vector to one vCPU. -EINVAL outside 32..255
  * or for a vCPU the VM does not have. */
 int vm_irq_vector(struct vm *vm, unsigned vcpu, unsigned vector, struct vm_irq_result *ret);
-/* An NMI to one vCPU. hw mode holds every vCPU still for the vCPU ioctl
- * (vm_hold): -ESHUTDOWN when the VM is stopping, -ETIMEDOUT when its vCPUs
+/* An NMI to one vCPU. hw mode holds that vCPU still for the vCPU ioctl
+ * (vm_hold_vcpu): -ESHUTDOWN when the VM is stopping, -ETIMEDOUT when it
  * did not park in time. */
 int vm_irq_nmi(struct vm *vm, unsigned vcpu, struct vm_irq_result *ret);
