@@ -43,6 +43,8 @@ void daemon_config_init(struct daemon_config *c)
 		.console_buffer_kib = DAEMON_CONSOLE_KIB_DEFAULT,
 		.max_message_kib = DAEMON_MESSAGE_KIB_DEFAULT,
 		.inspect_per_second = DAEMON_INSPECT_RATE_DEFAULT,
+		.sandbox_uid_base = DAEMON_SANDBOX_UID_BASE_DEFAULT,
+		.sandbox_uid_count = DAEMON_SANDBOX_UID_COUNT_DEFAULT,
 	};
 }
 
@@ -258,9 +260,64 @@ static int parse_limits(struct json_object *obj, struct daemon_config *c, struct
 	return 0;
 }
 
+/* --- sandbox ----------------------------------------------------------------- */
+
+/* Is [base, base + count) free of the uids Linux gives a meaning: 0, 65534 (nobody), 65535 (16-bit -1)? */
+static bool uid_range_plain(uint64_t base, uint64_t count)
+{
+	static const uint64_t special[] = { 0, 65534, 65535 };
+
+	for (size_t i = 0; i < ELEMENTSOF(special); i++)
+		if (special[i] >= base && special[i] < base + count)
+			return false;
+	return true;
+}
+
+static int parse_sandbox(struct json_object *obj, struct daemon_config *c, struct config_error *err)
+{
+	static const char *const fields[] = { "user", "uid_base", "uid_count", NULL };
+	struct json_object *sb, *v;
+	int64_t base = c->sandbox_uid_base, count = c->sandbox_uid_count;
+	int r;
+
+	if (!json_object_object_get_ex(obj, "sandbox", &sb))
+		return 0;
+	if (!json_object_is_type(sb, json_type_object))
+		return config_fail(err, "sandbox", "expected an object");
+	r = config_check_members(sb, "sandbox", fields, err);
+	if (r < 0)
+		return r;
+	if (json_object_object_get_ex(sb, "user", &v)) {
+		if (json_object_object_get_ex(sb, "uid_base", NULL) || json_object_object_get_ex(sb, "uid_count", NULL))
+			return config_fail(err, "sandbox.user", "a user of its own for every worker (uid_base, uid_count) "
+					   "or one user for all (user), not both");
+		r = check_who(v, "sandbox.user", err);
+		if (r < 0)
+			return r;
+		if (json_object_get_string(v)[0] == '@')
+			return config_fail(err, "sandbox.user", "expected a user name or uid, not a group");
+		snprintf(c->sandbox_user, sizeof(c->sandbox_user), "%s", json_object_get_string(v));
+		return 0;
+	}
+	if (json_object_object_get_ex(sb, "uid_base", &v) &&
+	    (r = config_get_int(v, "sandbox.uid_base", 1, DAEMON_SANDBOX_UID_MAX, &base, err)) < 0)
+		return r;
+	if (json_object_object_get_ex(sb, "uid_count", &v) &&
+	    (r = config_get_int(v, "sandbox.uid_count", 1, DAEMON_SANDBOX_UID_COUNT_MAX, &count, err)) < 0)
+		return r;
+	if ((uint64_t) base + (uint64_t) count - 1 > DAEMON_SANDBOX_UID_MAX)
+		return config_fail(err, "sandbox.uid_count", "the range must end at or below %u",
+				   (unsigned) DAEMON_SANDBOX_UID_MAX);
+	if (!uid_range_plain((uint64_t) base, (uint64_t) count))
+		return config_fail(err, "sandbox.uid_base", "the range must not hold 0, 65534 (nobody) or 65535");
+	c->sandbox_uid_base = (uint32_t) base;
+	c->sandbox_uid_count = (uint32_t) count;
+	return 0;
+}
+
 int daemon_config_from_json(struct json_object *obj, struct daemon_config *ret, struct config_error *err)
 {
-	static const char *const top_fields[] = { "access", "limits", NULL };
+	static const char *const top_fields[] = { "access", "limits", "sandbox", NULL };
 	struct config_error scratch;
 	struct daemon_config c;
 	int r;
@@ -273,7 +330,8 @@ int daemon_config_from_json(struct json_object *obj, struct daemon_config *ret, 
 	if (r < 0)
 		return r;
 	daemon_config_init(&c);
-	if ((r = parse_access(obj, &c, err)) < 0 || (r = parse_limits(obj, &c, err)) < 0)
+	if ((r = parse_access(obj, &c, err)) < 0 || (r = parse_limits(obj, &c, err)) < 0 ||
+	    (r = parse_sandbox(obj, &c, err)) < 0)
 		return r;
 	*ret = c;
 	return 0;

@@ -12,7 +12,8 @@
  *                 "max_connections_per_user", "admin_connections",
  *                 "idle_timeout_s", "message_timeout_s",
  *                 "console_buffer_kib", "max_message_kib",
- *                 "inspect_per_second" } }
+ *                 "inspect_per_second" },
+ *     "sandbox": { "user": NAME } | { "uid_base", "uid_count" } }
  *
  * WHO is checked for its syntax only (a user name or uid, "@group" or
  * "@gid"); the daemon resolves names to ids (access.h), so this room needs
@@ -51,6 +52,14 @@
 #define DAEMON_INSPECT_RATE_DEFAULT   20          /* calls a second per connection below admin */
 #define DAEMON_INSPECT_RATE_MAX       100000      /* 0 = unlimited */
 
+/* The users workers run as (vmmd/sandbox_user.h): by default one of its own
+ * per worker, from 65536 uids above systemd's container ranges, in its
+ * "unused" stretch below 2^31 (systemd's docs/UIDS-GIDS.md). */
+#define DAEMON_SANDBOX_UID_BASE_DEFAULT  UINT32_C(1879048192)   /* 0x70000000 */
+#define DAEMON_SANDBOX_UID_COUNT_DEFAULT 65536
+#define DAEMON_SANDBOX_UID_MAX           UINT32_C(2147483647)   /* past it: trouble (setfsuid, devpts) */
+#define DAEMON_SANDBOX_UID_COUNT_MAX     (1u << 24)
+
 /* Values match enum access_role (vmmd/access.h). */
 enum daemon_role { DAEMON_ROLE_NONE = 0, DAEMON_ROLE_MONITOR = 1, DAEMON_ROLE_DEBUG = 2, DAEMON_ROLE_ADMIN = 3 };
 
@@ -82,6 +91,9 @@ struct daemon_config {
 	uint32_t console_buffer_kib;     /* per VM, default 64 */
 	uint32_t max_message_kib;        /* per API message, default 1024 */
 	uint32_t inspect_per_second;     /* calls that hold a guest's vCPU, per connection below admin; 0 = unlimited */
+	char sandbox_user[DAEMON_CONFIG_WHO_MAX + 1];  /* "": a uid of its own per worker, from the range below */
+	uint32_t sandbox_uid_base;       /* default DAEMON_SANDBOX_UID_BASE_DEFAULT */
+	uint32_t sandbox_uid_count;      /* default DAEMON_SANDBOX_UID_COUNT_DEFAULT */
 };
 
 /* The defaults, as with an empty file. */

@@ -12,6 +12,7 @@
 #include "config/daemon_config.h"
 #include "vmmd/access.h"
 #include "vmmd/registry.h"
+#include "vmmd/sandbox_user.h"
 #include "vmmd/token_bucket.h"
 #include "vmmd/common/rpc_peer.h"
 
@@ -57,6 +58,7 @@ struct daemon {
 	/* --config FILE's limits, or their defaults (daemon_config.h); its
 	 * access rules are in `access`, max_vms in registry.max_vms. */
 	struct daemon_config config;
+	struct sandbox_users sandbox;  /* who the workers become (sandbox_user.h) */
 };
 
 /* A client connection and what it subscribed to (events.h). */

@@ -264,6 +264,8 @@ static struct json_object *info_json(struct vm_record *vm, struct json_object *s
 	json_object_object_add(o, "config", config);
 	json_object_object_add(o, "pid", pid ? json_object_new_int(pid) : NULL);
 	json_object_object_add(o, "sandboxed", json_object_new_boolean(pid && vm->sandboxed));
+	/* The worker's jail and filter (vmmd/worker/worker.h), while it runs. */
+	json_object_object_add(o, "sandbox", pid && vm->sandbox ? json_object_get(vm->sandbox) : NULL);
 	/* Kept after the run ends: what the last boot gave the kernel. */
 	json_object_object_add(o, "boot", !vm->boot ? NULL : cmdlines ? json_object_get(vm->boot) :
 			       without_cmdline(vm->boot));

@@ -189,6 +189,7 @@ static void record_free(struct vm_record *vm)
 	json_object_put(vm->config_json);
 	json_object_put(vm->last_stats);
 	json_object_put(vm->boot);
+	json_object_put(vm->sandbox);
 	console_ring_close(&vm->console);
 	free(vm);
 }

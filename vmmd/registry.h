@@ -60,6 +60,7 @@ struct vm_record {
 	uint64_t console_notified;        /* console bytes already sent as events */
 	bool adopt_pending;               /* loaded as running/paused: its worker may be alive */
 	bool sandboxed;                   /* its worker runs under the seccomp filter */
+	struct json_object *sandbox;      /* its worker's jail and filter (vm.info "sandbox", worker.h) */
 	struct json_object *boot;         /* how its worker booted the kernel (vm.info "boot") */
 	/* on_reset "restart" (worker_link.c): a worker is being started again after a guest reset */
 	bool restarting;

@@ -328,6 +328,18 @@ static int run(struct supervisor_args *args)
 	if (r < 0)
 		return r;
 	d.access = args->access;
+	r = sandbox_users_init(&d.sandbox, &d.config, geteuid() == 0);
+	if (r < 0)
+		return log_error_errno(r, "sandbox.user '%s': %s", d.config.sandbox_user,
+				       r == -ENOENT ? "no such user" : "the workers must not run as root");
+	if (!d.sandbox.change)
+		log_info("Not root: workers keep uid %u (the jail still takes their capabilities and file system)",
+			 (unsigned) geteuid());
+	else if (d.sandbox.fixed)
+		log_info("Workers run as uid %u gid %u (sandbox.user)", (unsigned) d.sandbox.uid, (unsigned) d.sandbox.gid);
+	else
+		log_info("Workers run as users of their own from uid %u (%u of them)", (unsigned) d.sandbox.base,
+			 (unsigned) d.sandbox.count);
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n < 0)
 		return log_error_errno(-errno, "Failed to find our own binary: %m");

@@ -39,6 +39,7 @@ struct worker_link {
 	struct daemon *daemon;
 	struct vm_record *vm;
 	pid_t pid;
+	uid_t uid;                     /* the user it runs as (sandbox_user.h), 0: unknown or unchanged */
 	struct rpc_peer *peer;
 	unsigned at_worker;            /* calls sent, not answered */
 	struct link_call *sent;        /* those calls */
@@ -279,13 +280,50 @@ static void link_set_limits(struct worker_link *w)
 }
 
 /* What a worker says of its VM, in worker.boot's result and worker.info:
- * whether it runs sandboxed, and how it booted the kernel (vm.info). */
+ * its sandbox, and how it booted the kernel (vm.info). */
 static void read_worker_facts(struct vm_record *vm, struct json_object *facts)
 {
 	struct json_object *v;
 	vm->sandboxed = json_object_object_get_ex(facts, "sandboxed", &v) && json_object_get_boolean(v);
 	json_object_put(vm->boot);
 	vm->boot = json_object_object_get_ex(facts, "boot", &v) ? json_object_get(v) : NULL;
+	json_object_put(vm->sandbox);
+	vm->sandbox = json_object_object_get_ex(facts, "sandbox", &v) ? json_object_get(v) : NULL;
+	if (vm->worker && vm->sandbox && json_object_object_get_ex(vm->sandbox, "user_changed", &v) &&
+	    json_object_get_boolean(v) && json_object_object_get_ex(vm->sandbox, "uid", &v))
+		vm->worker->uid = (uid_t) json_object_get_int64(v);
+}
+
+/* Is uid some other live worker's (sandbox_user_pick)? */
+static bool uid_in_use(void *userdata, uid_t uid)
+{
+	struct daemon *d = userdata;
+	for (const struct vm_record *vm = d->registry.head; vm; vm = vm->next)
+		if (vm->worker && vm->worker->uid == uid)
+			return true;
+	return false;
+}
+
+/* worker.boot's sandbox {uid, gid}: the user the worker becomes, or NULL
+ * when it keeps ours (we are not root). */
+static int pick_user(struct daemon *d, struct vm_record *vm, struct json_object **ret)
+{
+	uid_t uid;
+	gid_t gid;
+	int r;
+
+	*ret = NULL;
+	if (!d->sandbox.change)
+		return 0;
+	r = sandbox_user_pick(&d->sandbox, sandbox_user_hash(d->registry.state_dir, vm->name), uid_in_use, d,
+			      &uid, &gid);
+	if (r < 0)
+		return r;
+	vm->worker->uid = uid;
+	*ret = json_object_new_object();
+	json_object_object_add(*ret, "uid", json_object_new_int64(uid));
+	json_object_object_add(*ret, "gid", json_object_new_int64(gid));
+	return 0;
 }
 
 static void boot_reply(void *userdata, struct json_object *result, const struct rpc_error *err)
@@ -400,6 +438,16 @@ int worker_spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_
 			       json_object_new_int64((int64_t) d->config.console_buffer_kib << 10));
 	if (vm->restarting)
 		json_object_object_add(params, "console_continue", json_object_new_boolean(true));
+	struct json_object *sandbox;
+	r = pick_user(d, vm, &sandbox);
+	if (r < 0) {
+		json_object_put(params);
+		vm->worker->start_call = NULL;
+		worker_stop(vm, true);
+		return r;
+	}
+	if (sandbox)
+		json_object_object_add(params, "sandbox", sandbox);
 	char path[4096];
 	if (registry_path(&d->registry, vm->name, ".ctl", path, sizeof(path)) == 0)
 		json_object_object_add(params, "control", json_object_new_string(path));
@@ -637,7 +685,6 @@ static int adopt_one(struct daemon *d, struct vm_record *vm)
 	pid_t pid = json_object_object_get_ex(info, "pid", &v) ? json_object_get_int(v) : 0;
 	bool paused = json_object_object_get_ex(info, "state", &v) && strcmp(json_object_get_string(v), "paused") == 0;
 	double uptime = json_object_object_get_ex(info, "uptime_s", &v) ? json_object_get_double(v) : 0;
-	read_worker_facts(vm, info);
 	if (pid <= 0)
 		return -EBADE;
 	pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
@@ -662,6 +709,7 @@ static int adopt_one(struct daemon *d, struct vm_record *vm)
 		w->pidfd_ev = NULL;
 	}
 	vm->worker = TAKE_PTR(w);
+	read_worker_facts(vm, info);   /* with the link: it records the worker's uid */
 	vm->state = paused ? VM_STATE_PAUSED : VM_STATE_RUNNING;
 	clock_gettime(CLOCK_MONOTONIC, &vm->started);
 	vm->started.tv_sec -= (time_t) uptime;

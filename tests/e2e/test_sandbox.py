@@ -2,12 +2,16 @@
 # SPDX-License-Identifier: MIT
 """The worker sandbox: once its VM runs, each worker lives under a seccomp
 filter; a forbidden system call kills that worker only (the VM is recorded
-as crashed) while the daemon and the other VMs go on."""
+as crashed) while the daemon and the other VMs go on. And the jail (issue
+14, finding 13): a worker of a root vmmd runs as a user of its own with no
+capabilities, in a mount namespace whose root is empty, and may signal no
+other process; adoption after a restart still works."""
 
 import os
+import signal
 import sys
 
-os.environ["VMMD_TEST_HOOKS"] = "1"   # the worker performs a forbidden syscall on SIGUSR2
+os.environ["VMMD_TEST_HOOKS"] = "1"   # the worker performs a forbidden syscall on SIGUSR2, signals vmmd on SIGWINCH
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmmtest  # noqa: E402
 from vmmtest import check, kvm, show  # noqa: E402
@@ -59,6 +63,108 @@ def test_forbidden_syscall_kills_only_that_worker(d):
     d.wait_progress("bystander")
     check(d.state("bystander") == "running", "the other VM keeps running")
     d.call("vm.stop", {"name": "bystander", "force": True})
+
+
+UID_BASE, UID_COUNT = 1879048192, 65536   # the default range (config/daemon_config.h)
+
+
+def proc_status(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+def check_jailed(d, name, want_userns=None):
+    """The worker of `name`: its own user, no capabilities, an empty root of its own."""
+    info = d.info(name)
+    if info.get("sandboxed") is False and "san" in os.path.basename(vmmtest.B):
+        raise vmmtest.Skip("sanitizer build: workers run without the jail and the seccomp filter")
+    pid, sb = info["pid"], info.get("sandbox") or {}
+    st = proc_status(pid)
+    uids, gids = [int(x) for x in st["Uid"].split()], [int(x) for x in st["Gid"].split()]
+    if os.geteuid() == 0:
+        check(len(set(uids)) == 1 and UID_BASE <= uids[0] < UID_BASE + UID_COUNT and gids == uids,
+              "a root vmmd's worker runs as a user of its own from the range: Uid %s Gid %s" % (st["Uid"], st["Gid"]))
+        check(st["Groups"].strip() == "", "no supplementary groups: %r" % st["Groups"])
+    for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        check(int(st[k], 16) == 0, "worker of %s keeps no capabilities: %s %s" % (name, k, st[k]))
+    check(st["NoNewPrivs"].strip() == "1", "no_new_privs: %s" % st["NoNewPrivs"])
+    check(os.readlink("/proc/%d/ns/mnt" % pid) != os.readlink("/proc/self/ns/mnt"), "a mount namespace of its own")
+    check(os.listdir("/proc/%d/root/" % pid) == [], "its root is empty: %s" % os.listdir("/proc/%d/root/" % pid)[:5])
+    check(sb.get("uid") == uids[0] and sb.get("private_root") is True and sb.get("no_capabilities") is True and
+          sb.get("seccomp") is True and sb.get("missing") is None, "vm.info says so: %s" % show(sb))
+    if want_userns is not None:
+        check(sb.get("user_namespace") is want_userns, "user namespace %s: %s" % (want_userns, show(sb)))
+    return uids[0]
+
+
+@kvm
+def test_workers_are_jailed(d):
+    """Finding 13: workers ran as root with every capability in the host's
+    namespaces. Now each has its own uid (two VMs, two uids), no capability
+    in any set, no_new_privs, and an empty read-only root; vmmd restarted
+    adopts them through their control sockets all the same."""
+    d.run_vm("jail-hw", "spin", "interval=300000")
+    d.run_vm("jail-sh", "spin", "interval=3000000", paging="shadow")
+    d.wait_progress("jail-hw")
+    d.wait_progress("jail-sh")
+    uids = {n: check_jailed(d, n) for n in ("jail-hw", "jail-sh")}
+    if os.geteuid() == 0:
+        check(uids["jail-hw"] != uids["jail-sh"], "two workers, two users: %s" % uids)
+    pids = {n: d.info(n)["pid"] for n in uids}
+    d.kill_supervisor(signal.SIGTERM)
+    d.start()
+    for n in uids:
+        check(d.info(n)["pid"] == pids[n], "%s adopted after the restart" % n)
+        check_jailed(d, n)
+        d.call("vcpu.state", {"name": n})
+    d.call("vm.pause", {"name": "jail-sh"})
+    d.call("vm.resume", {"name": "jail-sh"})
+    d.wait_progress("jail-sh")
+    # The next worker of a VM that stopped may take its uid again; another VM's it may not.
+    d.call("vm.stop", {"name": "jail-hw", "force": True})
+    d.wait_state("jail-hw", ("stopped",))
+    d.start_vm("jail-hw")
+    d.wait_progress("jail-hw")
+    check(check_jailed(d, "jail-hw") != uids["jail-sh"], "a new worker never takes a live worker's uid")
+    for n in uids:
+        d.call("vm.stop", {"name": n, "force": True})
+
+
+@kvm
+def test_worker_signals_only_itself(d):
+    """Finding 13: the filter let a worker tgkill any pid. Now tgkill must
+    name its own thread group: signalling vmmd (even with signal 0) is SIGSYS."""
+    d.run_vm("sig", "spin", "interval=3000000", paging="shadow")
+    d.wait_progress("sig")
+    if d.info("sig").get("sandboxed") is False and "san" in os.path.basename(vmmtest.B):
+        raise vmmtest.Skip("sanitizer build: workers run without the seccomp filter")
+    os.kill(d.info("sig")["pid"], signal.SIGWINCH)   # the test hook's tgkill(vmmd, vmmd, 0)
+    d.wait_state("sig", ("crashed",), timeout=30)
+    exit_ = d.info("sig").get("exit") or {}
+    check(exit_.get("reason") == "worker-killed" and "31" in exit_.get("message", ""),
+          "a signal to another process ends the worker with SIGSYS (31): %s" % show(exit_))
+    d.check_alive()
+
+
+@kvm
+def test_jail_without_sys_admin(d):
+    """vmmd's systemd unit gives it no CAP_SYS_ADMIN: the worker takes the
+    second way, its own user namespace after the change of user, and ends
+    as jailed (run here under setpriv with the bounding set so cut)."""
+    if os.geteuid() != 0:
+        raise vmmtest.Skip("needs root: the first way is root's")
+    other = vmmtest.Daemon()
+    other.process.prefix = ["setpriv", "--bounding-set=-sys_admin", "--inh-caps=-all", "--"]
+    other.start()
+    try:
+        other.run_vm("userns", "spin", "interval=3000000", paging="shadow")
+        other.wait_progress("userns")
+        check_jailed(other, "userns", want_userns=True)
+        other.call("vcpu.state", {"name": "userns"})
+        other.call("vm.stop", {"name": "userns", "force": True})
+        other.check_alive()
+    finally:
+        other.stop()
 
 
 if __name__ == "__main__":

@@ -61,6 +61,7 @@ class VmmdProcess:
         self.proc = None
         self.log = None
         self.workers = set()      # worker pids seen (vm.info), ended with the daemon
+        self.prefix = []          # a command that execs vmmd (setpriv ...), same pid
 
     def start(self, extra_args=(), timeout=10.0):
         """Start it and wait until its socket accepts a connection."""
@@ -68,7 +69,7 @@ class VmmdProcess:
         if os.path.exists(self.sock):
             os.unlink(self.sock)
         self.log = open(self.log_path, "ab")
-        cmd = [self.binary, "--socket", self.sock, "--state-dir", self.state_dir] + list(extra_args)
+        cmd = self.prefix + [self.binary, "--socket", self.sock, "--state-dir", self.state_dir] + list(extra_args)
         # Own session: ending it ends the workers vmmd forked too.
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)

@@ -76,6 +76,9 @@ static void assert_defaults(const struct daemon_config *c)
 	assert_int_equal(c->console_buffer_kib, 64);
 	assert_int_equal(c->max_message_kib, 1024);
 	assert_int_equal(c->inspect_per_second, 20);
+	assert_string_equal(c->sandbox_user, "");
+	assert_int_equal(c->sandbox_uid_base, 1879048192u);
+	assert_int_equal(c->sandbox_uid_count, 65536);
 }
 
 static void test_defaults(void **state)
@@ -174,6 +177,37 @@ static void test_limits(void **state)
 		{ "{ \"limits\": { \"inspect_per_second\": -1 } }", "limits.inspect_per_second", "between 0 and 100000" },
 		{ "{ \"limits\": [] }", "limits", "expected an object" },
 		{ "{ \"limits\": null }", "limits", "expected an object" },
+	};
+	CHECK_BAD(bad);
+}
+
+/* The users workers run as (issue 14, finding 13): a range, or one user. */
+static void test_sandbox(void **state)
+{
+	struct daemon_config c = load_ok("{ \"sandbox\": { \"uid_base\": 100000, \"uid_count\": 10 } }");
+	assert_int_equal(c.sandbox_uid_base, 100000);
+	assert_int_equal(c.sandbox_uid_count, 10);
+	assert_string_equal(c.sandbox_user, "");
+	c = load_ok("{ \"sandbox\": { \"uid_base\": 2147483646, \"uid_count\": 2 } }");
+	assert_int_equal(c.sandbox_uid_count, 2);
+	c = load_ok("{ \"sandbox\": { \"user\": \"vmm-worker\" } }");
+	assert_string_equal(c.sandbox_user, "vmm-worker");
+	c = load_ok("{ \"sandbox\": { \"user\": \"4242\" } }");
+	assert_string_equal(c.sandbox_user, "4242");
+
+	static const struct bad_case bad[] = {
+		{ "{ \"sandbox\": [] }", "sandbox", "expected an object" },
+		{ "{ \"sandbox\": { \"uid\": 5 } }", "sandbox.uid", "unknown field" },
+		{ "{ \"sandbox\": { \"uid_base\": 0 } }", "sandbox.uid_base", "between 1 and 2147483647" },
+		{ "{ \"sandbox\": { \"uid_base\": 2147483647, \"uid_count\": 2 } }", "sandbox.uid_count",
+		  "at or below 2147483647" },
+		{ "{ \"sandbox\": { \"uid_count\": 0 } }", "sandbox.uid_count", "between 1 and" },
+		{ "{ \"sandbox\": { \"uid_base\": 60000, \"uid_count\": 6000 } }", "sandbox.uid_base", "65534" },
+		{ "{ \"sandbox\": { \"uid_base\": 65535 } }", "sandbox.uid_base", "65534" },
+		{ "{ \"sandbox\": { \"user\": \"@vmm\" } }", "sandbox.user", "not a group" },
+		{ "{ \"sandbox\": { \"user\": \"a b\" } }", "sandbox.user", "is not allowed" },
+		{ "{ \"sandbox\": { \"user\": 5 } }", "sandbox.user", "expected a string" },
+		{ "{ \"sandbox\": { \"user\": \"x\", \"uid_count\": 5 } }", "sandbox.user", "not both" },
 	};
 	CHECK_BAD(bad);
 }
@@ -423,6 +457,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_sandbox),
 		cmocka_unit_test(test_unknown_fields),
 		cmocka_unit_test(test_access_order),
 		cmocka_unit_test(test_access_errors),

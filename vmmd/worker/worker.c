@@ -215,9 +215,16 @@ void worker_on_adopt(void *userdata, int fd)
 	log_notice("Adopted by a new supervisor");
 }
 
+static pid_t hook_other_pid;   /* the supervisor, for the signal hook */
+
+/* Test hooks: SIGUSR2 makes a system call the filter forbids, SIGWINCH
+ * signals another process (with signal 0); each must be SIGSYS. */
 static void forbidden_syscall(int sig)
 {
-	(void) syscall(SYS_mkdirat, AT_FDCWD, "/", 0);   /* not in the filter: SIGSYS */
+	if (sig == SIGWINCH)
+		(void) syscall(SYS_tgkill, hook_other_pid, hook_other_pid, 0);
+	else
+		(void) syscall(SYS_mkdirat, AT_FDCWD, "/", 0);
 }
 
 /* 1: run; -EINVAL: a usage error (logged). */
@@ -299,9 +306,12 @@ static int run(const struct worker_args *args)
 	/* If the supervisor dies without closing the channel (it can't), we still learn of it. */
 	prctl(PR_SET_PDEATHSIG, 0);
 	signal(SIGPIPE, SIG_IGN);
-	/* Tests prove the sandbox by asking for a forbidden system call (SIGUSR2). */
-	if (secure_getenv("VMMD_TEST_HOOKS"))
+	/* Tests prove the sandbox by asking for forbidden system calls (SIGUSR2, SIGWINCH). */
+	if (secure_getenv("VMMD_TEST_HOOKS")) {
+		hook_other_pid = getppid();
 		signal(SIGUSR2, forbidden_syscall);
+		signal(SIGWINCH, forbidden_syscall);
+	}
 	r = vcpu_signal_setup();
 	if (r < 0)
 		return log_error_errno(r, "Failed to install the vCPU kick handler: %m");

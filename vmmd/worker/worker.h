@@ -15,7 +15,7 @@
  *
  *   worker.c          the process: arguments, the loop, the channel, adoption, the exit report
  *   worker_methods.c  the method table, its dispatch and the small methods
- *   worker_boot.c     worker.boot: build the VM, start it, switch the sandbox on
+ *   worker_boot.c     worker.boot: build the VM, jail the worker, start the VM, filter
  */
 #pragma once
 
@@ -29,6 +29,7 @@
 #include "vmmd/common/rpc_peer.h"
 #include "vmmd/common/worker_protocol.h"
 #include "vmmd/worker/adopt.h"
+#include "vmmd/worker/jail.h"
 
 struct vm;
 struct vm_config;
@@ -43,7 +44,8 @@ struct worker {
 	struct event *console_ev;       /* coalesces console notifications */
 	int error;                      /* why the worker failed: exit status 1 */
 	bool exiting;
-	bool sandboxed;
+	bool sandboxed;                 /* the seccomp filter is on (sandbox.h) */
+	struct jail_state jail;         /* what the jail holds (jail.h) */
 	struct adopt_socket adopt;      /* where the next supervisor finds us (adopt.h) */
 	int exit_report_fd;             /* <state>/<name>.exit, opened at boot */
 	struct timespec booted;
@@ -75,6 +77,9 @@ struct json_object *worker_stats_json(struct vm *vm);
 
 /* worker.boot (worker_boot.c). */
 void worker_boot(struct worker *w, struct vm *vm, struct rpc_call *call);
+/* The sandbox as worker.boot and worker.info report it: {seccomp, uid, gid,
+ * user_changed, no_capabilities, private_root, user_namespace, missing}. */
+struct json_object *worker_sandbox_json(const struct worker *w);
 /* Start watching the VM's wake-up eventfd (worker.c); 0 or -errno. */
 int worker_watch_vm(struct worker *w);
 /* Accept a supervisor on the control socket (worker.c), for worker_boot's adopt_listen. */

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * worker.boot {config, console, console_size?, console_continue?, exit_report?, control?}:
- * build the VM (vm_create: a failure names its kind, vm_error.h), start its
- * vCPUs, open what outlives the supervisor (the exit report, the control
- * socket, adopt.h), then switch the sandbox on: from then on the worker
- * makes only the system calls running the guest needs (sandbox.h).
+ * worker.boot {config, console, console_size?, console_continue?, exit_report?, control?,
+ *              sandbox? {uid, gid}}:
+ * build the VM (vm_create: a failure names its kind, vm_error.h), open
+ * what outlives the supervisor (the exit report, the control socket,
+ * adopt.h): from then on the worker opens nothing by path. Then the jail
+ * (jail.h: the user the supervisor picked, no capabilities, an empty
+ * root), while the worker has one thread; then its vCPUs and devices
+ * start, and the seccomp filter goes on (sandbox.h): from then on the
+ * worker makes only the system calls running the guest needs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -65,22 +69,91 @@ static void open_survival(struct worker *w, struct json_object *params)
 	}
 }
 
-/* Everything is open and running: from here on, the sandbox. Only a test
- * environment may run without it (secure_getenv: never for a setuid caller). */
-static bool sandbox_on(void)
+/* Which user the supervisor picked for us: 0 with *ret filled, or 0 and
+ * no change of user when it gave none (it is not root). */
+static int sandbox_param(struct json_object *params, struct jail_config *ret, struct rpc_error *err)
 {
-	int r;
+	struct json_object *sb, *v;
+	int64_t id[2];
+	static const char *const keys[] = { "uid", "gid" };
 
+	*ret = (struct jail_config) { 0 };
+	if (!json_object_object_get_ex(params, "sandbox", &sb))
+		return 0;
+	for (size_t i = 0; i < 2; i++) {
+		if (!json_object_object_get_ex(sb, keys[i], &v) || !json_object_is_type(v, json_type_int) ||
+		    (id[i] = json_object_get_int64(v)) <= 0 || id[i] >= UINT32_MAX)
+			return worker_error_set(err, WORKER_ERROR_PARAMS, "sandbox", "sandbox needs uid and gid above 0");
+	}
+	*ret = (struct jail_config) { .change_user = true, .uid = (uid_t) id[0], .gid = (gid_t) id[1] };
+	return 0;
+}
+
+/* Only a test environment may run without the sandbox (secure_getenv: never for a setuid caller). */
+static bool sandbox_wanted(void)
+{
 	if (secure_getenv("VMMD_NO_SANDBOX")) {
-		log_warning("VMMD_NO_SANDBOX is set: running without the seccomp filter");
+		log_warning("VMMD_NO_SANDBOX is set: running as we were started, without the jail or the seccomp filter");
 		return false;
 	}
-	r = sandbox_apply();
+	if (sandbox_supported() < 0) {
+		log_warning("A sanitizer build: running without the jail or the seccomp filter (its runtime needs them)");
+		return false;
+	}
+	return true;
+}
+
+/* Everything is open, no thread runs yet: the jail. Failing to leave root
+ * is fatal; a missing namespace is logged and the worker goes on. */
+static int jail_on(struct worker *w, const struct jail_config *jc)
+{
+	struct jail_state *j = &w->jail;
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int r = jail_enter(jc, j);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+
+	if (r < 0)
+		return log_error_errno(r, "Failed to become uid %u: %m", (unsigned) jc->uid);
+	if (j->why[0])
+		log_warning("Jail: %s%s, running on without it (%s)", !j->mount_ns ? "no mount namespace of its own" :
+			    "incomplete", j->caps_dropped ? "" : ", capabilities left", j->why);
+	/* Its cost is part of every VM start (bench B3, docs/PERFORMANCE.md): said here. */
+	log_info("Jail: uid %u gid %u%s, %s, %s%s (%.2f ms)", (unsigned) j->uid, (unsigned) j->gid,
+		 j->user_changed ? "" : " (the supervisor's own)", j->caps_dropped ? "no capabilities" : "CAPABILITIES LEFT",
+		 j->mount_ns ? "an empty read-only root" : "the host's file system",
+		 j->user_ns ? " (own user namespace)" : "",
+		 (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	return 0;
+}
+
+/* Threads running too: the filter. */
+static bool filter_on(void)
+{
+	int r = sandbox_apply();
+
 	if (r < 0) {
 		log_warning_errno(r, "Failed to install the seccomp filter, running without it: %m");
 		return false;
 	}
 	return true;
+}
+
+struct json_object *worker_sandbox_json(const struct worker *w)
+{
+	const struct jail_state *j = &w->jail;
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "seccomp", json_object_new_boolean(w->sandboxed));
+	json_object_object_add(o, "uid", json_object_new_int64(j->uid));
+	json_object_object_add(o, "gid", json_object_new_int64(j->gid));
+	json_object_object_add(o, "user_changed", json_object_new_boolean(j->user_changed));
+	json_object_object_add(o, "no_capabilities", json_object_new_boolean(j->caps_dropped));
+	json_object_object_add(o, "private_root", json_object_new_boolean(j->mount_ns));
+	json_object_object_add(o, "user_namespace", json_object_new_boolean(j->user_ns));
+	json_object_object_add(o, "missing", j->why[0] ? json_object_new_string(j->why) : NULL);
+	return o;
 }
 
 void worker_boot(struct worker *w, struct vm *unused, struct rpc_call *call)
@@ -102,7 +175,8 @@ void worker_boot(struct worker *w, struct vm *unused, struct rpc_call *call)
 		worker_fail(call, WORKER_ERROR_PARAMS, "worker.boot needs config and console");
 		return;
 	}
-	if (console_size_param(params, &console_size, &err) < 0) {
+	struct jail_config jc;
+	if (console_size_param(params, &console_size, &err) < 0 || sandbox_param(params, &jc, &err) < 0) {
 		rpc_call_error(call, &err, NULL);
 		return;
 	}
@@ -135,6 +209,15 @@ void worker_boot(struct worker *w, struct vm *unused, struct rpc_call *call)
 		worker_leave_after_reply(w);
 		return;
 	}
+	open_survival(w, params);
+	bool sandbox = sandbox_wanted();
+	w->jail = (struct jail_state) { .uid = getuid(), .gid = getgid() };
+	if (sandbox && (r = jail_on(w, &jc)) < 0) {
+		worker_fail(call, WORKER_ERROR_INTERNAL, "cannot leave root for uid %u: %s", (unsigned) jc.uid, strerror(-r));
+		w->error = r;
+		worker_leave_after_reply(w);
+		return;
+	}
 	r = vm_start(w->vm);
 	if (r < 0) {
 		/* vm_start recorded an exit: the loop reports it and leaves. */
@@ -142,12 +225,12 @@ void worker_boot(struct worker *w, struct vm *unused, struct rpc_call *call)
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &w->booted);
-	open_survival(w, params);
-	w->sandboxed = sandbox_on();
+	w->sandboxed = sandbox && filter_on();
 
 	res = json_object_new_object();
 	json_object_object_add(res, "pid", json_object_new_int(getpid()));
 	json_object_object_add(res, "sandboxed", json_object_new_boolean(w->sandboxed));
+	json_object_object_add(res, "sandbox", worker_sandbox_json(w));
 	json_object_object_add(res, "boot", vm_boot_json(w->vm));
 	rpc_call_result(call, res);
 }

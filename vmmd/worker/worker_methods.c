@@ -168,6 +168,7 @@ static void method_info(struct worker *w, struct vm *vm, struct rpc_call *call)
 	json_object_object_add(res, "uptime_s", json_object_new_double(
 		(now.tv_sec - w->booted.tv_sec) + (now.tv_nsec - w->booted.tv_nsec) / 1e9));
 	json_object_object_add(res, "sandboxed", json_object_new_boolean(w->sandboxed));
+	json_object_object_add(res, "sandbox", worker_sandbox_json(w));
 	json_object_object_add(res, "boot", vm_boot_json(vm));
 	rpc_call_result(call, res);
 }
