@@ -48,6 +48,13 @@ void daemon_config_init(struct daemon_config *c)
 	};
 }
 
+uint64_t daemon_config_memory_default_mib(uint64_t memtotal_kib)
+{
+	uint64_t mib = memtotal_kib / 1024 / DAEMON_MEMORY_SHARE_DEN * DAEMON_MEMORY_SHARE_NUM;
+
+	return mib ? mib : 1;
+}
+
 static int get_role(struct json_object *v, const char *field, enum daemon_role *ret, struct config_error *err)
 {
 	if (json_object_is_type(v, json_type_string)) {
@@ -244,6 +251,8 @@ static int parse_limits(struct json_object *obj, struct daemon_config *c, struct
 		r = config_get_int(v, field, (int64_t) limits[i].min, (int64_t) limits[i].max, &u, err);
 		if (r < 0)
 			return r;
+		if (limits[i].offset == offsetof(struct daemon_config, max_total_memory_mib))
+			c->max_total_memory_set = true;
 		if (limits[i].wide)
 			*(uint64_t *) ((char *) c + limits[i].offset) = (uint64_t) u;
 		else

@@ -34,7 +34,10 @@
 
 #define DAEMON_MAX_VMS_DEFAULT        1024
 #define DAEMON_MAX_VMS_MAX            65536
-#define DAEMON_MAX_MEMORY_MIB_MAX     (UINT64_C(1) << 30)  /* 1 PiB; 0 = unlimited (the default) */
+#define DAEMON_MAX_MEMORY_MIB_MAX     (UINT64_C(1) << 30)  /* 1 PiB; 0 = unlimited */
+/* Not given: this share of the host's memory (the daemon reads MemTotal). */
+#define DAEMON_MEMORY_SHARE_NUM       3
+#define DAEMON_MEMORY_SHARE_DEN       4
 #define DAEMON_MAX_CONNECTIONS_DEFAULT 256
 #define DAEMON_MAX_CONNECTIONS_MAX    65536
 #define DAEMON_PER_USER_DEFAULT       32          /* connections of one non-admin uid */
@@ -81,7 +84,8 @@ struct daemon_config {
 	bool others_set;                 /* "others" given; else the daemon's default */
 	enum daemon_role others;
 	uint32_t max_vms;                /* default 1024 */
-	uint64_t max_total_memory_mib;   /* of running and paused VMs; 0 = unlimited (default) */
+	uint64_t max_total_memory_mib;   /* of running and paused VMs; 0 = unlimited */
+	bool max_total_memory_set;       /* given; else the daemon makes it a share of MemTotal */
 	uint32_t max_connections;        /* default 256 */
 	uint32_t max_connections_per_user; /* of one uid that is not admin, default 32 */
 	uint32_t admin_connections;      /* of max_connections only admins may take: default 8, at
@@ -98,6 +102,9 @@ struct daemon_config {
 
 /* The defaults, as with an empty file. */
 void daemon_config_init(struct daemon_config *c);
+/* max_total_memory_mib's default for a host of memtotal_kib:
+ * DAEMON_MEMORY_SHARE_NUM/DEN of it, at least 1 MiB. */
+uint64_t daemon_config_memory_default_mib(uint64_t memtotal_kib);
 /* 0, or -EINVAL with err filled (err->field "" when obj is not an object).
  * ret is written only on success. */
 int daemon_config_from_json(struct json_object *obj, struct daemon_config *ret, struct config_error *err);

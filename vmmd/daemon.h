@@ -13,6 +13,7 @@
 #include "vmmd/access.h"
 #include "vmmd/registry.h"
 #include "vmmd/sandbox_user.h"
+#include "vmmd/worker_cgroup.h"
 #include "vmmd/token_bucket.h"
 #include "vmmd/common/rpc_peer.h"
 
@@ -59,6 +60,7 @@ struct daemon {
 	 * access rules are in `access`, max_vms in registry.max_vms. */
 	struct daemon_config config;
 	struct sandbox_users sandbox;  /* who the workers become (sandbox_user.h) */
+	struct worker_cgroups cgroups; /* where the workers' cgroups go, if anywhere (worker_cgroup.h) */
 };
 
 /* A client connection and what it subscribed to (events.h). */

@@ -45,6 +45,9 @@ enum access_role method_role(const struct method *m);
 void methods_dispatch(struct daemon *d, struct client *c, struct rpc_call *call);
 
 /* Shared helpers for handlers. */
+/* MiB of guest memory that VMs other than `except` (NULL: every VM) hold:
+ * running or paused, or with a worker still starting or stopping. */
+uint64_t vm_memory_in_use(const struct daemon *d, const struct vm_record *except);
 struct json_object *vm_summary_json(struct vm_record *vm);
 /* Send the call's params, less "name", to vm's worker as worker_method and
  * relay its answer (methods_inspect.c). */

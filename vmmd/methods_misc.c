@@ -130,6 +130,11 @@ void method_vmm_stats(struct daemon *d, struct client *c, struct rpc_call *call,
 	json_object_object_add(res, "max_fds", json_object_new_uint64(st.max_fds));
 	json_object_object_add(res, "connections", json_object_new_int64(d->n_clients));
 	json_object_object_add(res, "max_connections", json_object_new_int64(d->config.max_connections));
+	/* Guest memory promised to live VMs against limits.max_total_memory_mib (0: unlimited). */
+	struct json_object *mem = json_object_new_object();
+	json_object_object_add(mem, "limit_mib", json_object_new_uint64(d->config.max_total_memory_mib));
+	json_object_object_add(mem, "in_use_mib", json_object_new_uint64(vm_memory_in_use(d, NULL)));
+	json_object_object_add(res, "guest_memory", mem);
 
 	uint64_t subscribers[4] = { 0 };
 	for (struct client *cl = d->clients; cl; cl = cl->next)

@@ -100,9 +100,7 @@ void method_vm_create(struct daemon *d, struct client *c, struct rpc_call *call,
 	lifecycle_reply_state(call, vm);
 }
 
-/* MiB of guest memory that VMs other than `except` hold: running or paused,
- * or with a worker still starting or stopping. */
-static uint64_t memory_in_use(const struct daemon *d, const struct vm_record *except)
+uint64_t vm_memory_in_use(const struct daemon *d, const struct vm_record *except)
 {
 	uint64_t sum = 0;
 	for (const struct vm_record *vm = d->registry.head; vm; vm = vm->next)
@@ -115,7 +113,7 @@ void method_vm_start(struct daemon *d, struct client *c, struct rpc_call *call, 
 {
 	uint64_t max = d->config.max_total_memory_mib;   /* 0: unlimited */
 	if (max) {
-		uint64_t used = memory_in_use(d, vm), want = vm->config->memory_mib;
+		uint64_t used = vm_memory_in_use(d, vm), want = vm->config->memory_mib;
 		if (used + want > max) {
 			struct json_object *data = json_object_new_object();
 			json_object_object_add(data, "in_use_mib", json_object_new_uint64(used));
@@ -243,7 +241,7 @@ static struct json_object *without_cmdline(struct json_object *obj)
 
 /* vm.info's answer. Below the debug role the command lines are left out
  * (null, and `hidden` says so): they often carry secrets (access.h). */
-static struct json_object *info_json(struct vm_record *vm, struct json_object *stats, bool cmdlines)
+static struct json_object *info_json(struct daemon *d, struct vm_record *vm, struct json_object *stats, bool cmdlines)
 {
 	struct json_object *o = vm_summary_json(vm);
 	struct json_object *config = registry_config_json(vm);   /* cached: configs are immutable */
@@ -266,6 +264,7 @@ static struct json_object *info_json(struct vm_record *vm, struct json_object *s
 	json_object_object_add(o, "sandboxed", json_object_new_boolean(pid && vm->sandboxed));
 	/* The worker's jail and filter (vmmd/worker/worker.h), while it runs. */
 	json_object_object_add(o, "sandbox", pid && vm->sandbox ? json_object_get(vm->sandbox) : NULL);
+	json_object_object_add(o, "cgroup", worker_cgroup_json(d, vm));
 	/* Kept after the run ends: what the last boot gave the kernel. */
 	json_object_object_add(o, "boot", !vm->boot ? NULL : cmdlines ? json_object_get(vm->boot) :
 			       without_cmdline(vm->boot));
@@ -291,7 +290,7 @@ static void info_reply(void *userdata, struct json_object *result, const struct 
 	if (!vm)
 		rpc_call_errorf(q->call, RPC_NO_SUCH_VM, NULL, "VM '%s' went away", q->name);
 	else
-		rpc_call_result(q->call, info_json(vm, err ? vm->last_stats : result, q->cmdlines));
+		rpc_call_result(q->call, info_json(q->daemon, vm, err ? vm->last_stats : result, q->cmdlines));
 	free(q);
 }
 
@@ -307,7 +306,7 @@ void method_vm_info(struct daemon *d, struct client *c, struct rpc_call *call, s
 			return;
 		free(q);
 	}
-	rpc_call_result(call, info_json(vm, vm->last_stats, cmdlines));
+	rpc_call_result(call, info_json(d, vm, vm->last_stats, cmdlines));
 }
 
 void method_vm_console_read(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
+#include "vmmd/common/host_probe.h"
 #include "vmmd/common/log.h"
 #include "vmmd/paths.h"
 #include "vmmd/sd_notify.h"
@@ -117,6 +118,25 @@ static int load_config(const char *path, struct daemon_config *cfg, struct acces
 		  cfg->max_connections, cfg->max_connections_per_user, cfg->admin_connections,
 		  cfg->idle_timeout_s, cfg->message_timeout_s, cfg->console_buffer_kib, cfg->max_message_kib);
 	return 0;
+}
+
+/* limits.max_total_memory_mib not given: a share of the host's memory, so
+ * guests (mapped MAP_NORESERVE) cannot together promise more than it has. */
+static void memory_limit_default(struct daemon_config *c)
+{
+	uint64_t kib;
+	int r;
+
+	if (c->max_total_memory_set)
+		return;
+	r = host_memory_kib(&kib);
+	if (r < 0) {
+		log_warning_errno(r, "Cannot read the host's memory size, guest memory stays unlimited: %m");
+		return;
+	}
+	c->max_total_memory_mib = daemon_config_memory_default_mib(kib);
+	log_info("Guest memory limit: %" PRIu64 " MiB, %d/%d of the host's %" PRIu64 " MiB (limits.max_total_memory_mib)",
+		 c->max_total_memory_mib, DAEMON_MEMORY_SHARE_NUM, DAEMON_MEMORY_SHARE_DEN, kib / 1024);
 }
 
 static void on_sigchld(evutil_socket_t sig, short what, void *userdata)
@@ -241,6 +261,20 @@ static int load_settings(struct supervisor_args *args, struct daemon_config *con
 	return 0;
 }
 
+/* The workers' cgroups where systemd delegates vmmd one (worker_cgroup.h). */
+static void cgroups_setup(struct daemon *d)
+{
+	char why[512] = "";
+	int r = worker_cgroups_init(&d->cgroups, why, sizeof(why));
+
+	if (r < 0)
+		log_notice("Workers get no cgroup of their own, so no memory limit each (max_total_memory_mib still "
+			   "holds): %s", why);
+	else
+		log_info("Workers' cgroups: %s/vm-NAME, memory.max = memory_mib + %d MiB + the console buffer",
+			 d->cgroups.root, WORKER_MEMORY_OVERHEAD_MIB);
+}
+
 static struct event *add_signal(struct daemon *d, int sig, event_callback_fn fn)
 {
 	struct event *ev = evsignal_new(d->base, sig, fn, d);
@@ -277,6 +311,7 @@ static int daemon_setup(struct daemon *d, struct supervisor_args *args, int list
 		return log_error_errno(r, "Another vmmd serves %s", args->socket_path);
 	if (r < 0)
 		return log_error_errno(r, "Failed to listen on %s: %m", args->socket_path);
+	cgroups_setup(d);
 	/* Only once we own the socket: a second daemon must not touch the first's workers. */
 	worker_adopt_all(d);
 
@@ -312,6 +347,7 @@ static void daemon_free(struct daemon *d, int listen_fd)
 		event_free(d->sigchld_ev);
 	stats_events_free(d);
 	registry_free(&d->registry);
+	worker_cgroups_close(&d->cgroups);
 	if (d->base)
 		event_base_free(d->base);
 }
@@ -319,7 +355,8 @@ static void daemon_free(struct daemon *d, int listen_fd)
 static int run(struct supervisor_args *args)
 {
 	struct daemon d = { .log_level_name = args->level_name, .socket_path = args->socket_path,
-			    .output_budget = { .max = CLIENTS_OUTPUT_BUDGET } };
+			    .output_budget = { .max = CLIENTS_OUTPUT_BUDGET },
+			    .cgroups.root_fd = -EBADF };
 	char self[PATH_MAX];
 	ssize_t n;
 	int listen_fd, r;
@@ -328,6 +365,7 @@ static int run(struct supervisor_args *args)
 	if (r < 0)
 		return r;
 	d.access = args->access;
+	memory_limit_default(&d.config);
 	r = sandbox_users_init(&d.sandbox, &d.config, geteuid() == 0);
 	if (r < 0)
 		return log_error_errno(r, "sandbox.user '%s': %s", d.config.sandbox_user,

@@ -40,6 +40,7 @@ struct worker_link {
 	struct vm_record *vm;
 	pid_t pid;
 	uid_t uid;                     /* the user it runs as (sandbox_user.h), 0: unknown or unchanged */
+	uint64_t memory_max;           /* memory.max of its cgroup (worker_cgroup.h), 0: none */
 	struct rpc_peer *peer;
 	unsigned at_worker;            /* calls sent, not answered */
 	struct link_call *sent;        /* those calls */
@@ -116,6 +117,48 @@ static bool restart_after_reset(struct vm_record *vm, struct worker_link *w)
 	return true;
 }
 
+/* The worker is gone: so goes its cgroup. */
+static void forget_cgroup(struct daemon *d, struct vm_record *vm)
+{
+	int r = worker_cgroup_remove(&d->cgroups, vm->name);
+
+	if (r < 0 && r != -ENOENT && r != -EBADF)
+		log_warning_errno(r, "Failed to remove the cgroup of %s's worker, ignoring: %m", vm->name);
+}
+
+/* Put a new worker in a cgroup of its own, where vmmd has a delegated one. */
+static void enter_cgroup(struct daemon *d, struct vm_record *vm, struct worker_link *w)
+{
+	uint64_t max = worker_cgroup_memory_max(vm->config->memory_mib, (uint64_t) d->config.console_buffer_kib << 10);
+	int r;
+
+	if (d->cgroups.root_fd < 0)
+		return;
+	r = worker_cgroup_enter(&d->cgroups, vm->name, max, w->pid);
+	if (r < 0) {
+		log_warning_errno(r, "Failed to put the worker of %s in a cgroup of its own, it runs without a memory "
+				  "limit: %m", vm->name);
+		forget_cgroup(d, vm);
+		return;
+	}
+	w->memory_max = max;
+}
+
+struct json_object *worker_cgroup_json(const struct daemon *d, const struct vm_record *vm)
+{
+	struct json_object *o;
+	char path[PATH_MAX + VM_NAME_MAX + 8];
+
+	if (!vm->worker || !vm->worker->memory_max)
+		return NULL;
+	o = json_object_new_object();
+	snprintf(path, sizeof(path), "%s/vm-%s", d->cgroups.root, vm->name);
+	json_object_object_add(o, "path", json_object_new_string(path));
+	json_object_object_add(o, "memory_max", vm->worker->memory_max == UINT64_MAX ? NULL :
+			       json_object_new_uint64(vm->worker->memory_max));
+	return o;
+}
+
 static void finish(struct worker_link *w)
 {
 	struct daemon *d = w->daemon;
@@ -176,6 +219,8 @@ static void finish(struct worker_link *w)
 		(void) unlink(path);
 	if (registry_path(&d->registry, vm->name, ".exit", path, sizeof(path)) == 0)
 		(void) unlink(path);
+	if (w->memory_max)
+		forget_cgroup(d, vm);
 	json_object_put(w->stats);
 	rpc_peer_unref(w->peer);
 	free(w);
@@ -419,6 +464,8 @@ int worker_spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_
 	w->daemon = d;
 	w->vm = vm;
 	w->pid = pid;
+	/* Before worker.boot: the guest's memory is charged to the worker's cgroup from its first page. */
+	enter_cgroup(d, vm, w);
 	r = rpc_peer_new(d->base, TAKE_FD(sv[0]), &link_ops, w, &w->peer);
 	if (r < 0) {
 		kill(pid, SIGKILL);
@@ -708,6 +755,9 @@ static int adopt_one(struct daemon *d, struct vm_record *vm)
 			event_free(w->pidfd_ev);
 		w->pidfd_ev = NULL;
 	}
+	/* Its cgroup, made by the vmmd that started it (its limit is there, unknown to us). */
+	if (worker_cgroup_exists(&d->cgroups, vm->name))
+		w->memory_max = UINT64_MAX;
 	vm->worker = TAKE_PTR(w);
 	read_worker_facts(vm, info);   /* with the link: it records the worker's uid */
 	vm->state = paused ? VM_STATE_PAUSED : VM_STATE_RUNNING;
@@ -773,6 +823,7 @@ void worker_adopt_all(struct daemon *d)
 			}
 			log_info("VM %s: not adopted: %s (%s)", vm->name, vm_exit_reason_name(vm->exit.reason),
 				 vm->exit.message);
+			forget_cgroup(d, vm);   /* its worker is gone: so is what held its cgroup */
 		}
 		r = registry_save(&d->registry, vm);
 		if (r < 0)

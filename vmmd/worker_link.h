@@ -47,6 +47,9 @@ int worker_call_from(struct vm_record *vm, uint64_t owner, const char *method, s
 void worker_stop(struct vm_record *vm, bool force);
 
 pid_t worker_pid(const struct vm_record *vm);
+/* vm.info's cgroup {path, memory_max (null for an adopted worker's)} of
+ * its worker, or NULL when it has none (worker_cgroup.h). */
+struct json_object *worker_cgroup_json(const struct daemon *d, const struct vm_record *vm);
 
 /* Reap every exited child (SIGCHLD). */
 void worker_reap_all(struct daemon *d);

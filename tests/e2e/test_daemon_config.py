@@ -144,6 +144,52 @@ def test_max_total_memory(d):
         other.stop()
 
 
+def host_memory_mib():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) // 1024
+    raise vmmtest.Failure("no MemTotal in /proc/meminfo")
+
+
+@vmmtest.kvm
+def test_guest_memory_defaults_to_a_share_of_the_host(d):
+    """Finding 17: guest memory was unlimited by default, and guests map it
+    MAP_NORESERVE, so together they could promise far more than the host
+    has. Not given, limits.max_total_memory_mib is 3/4 of MemTotal
+    (vmm.stats shows it); filling it with 3 GiB VMs, the next start is
+    refused. An explicit 0 still means unlimited."""
+    limit = host_memory_mib() // 4 * 3
+    other = vmmtest.Daemon()
+    other.start()
+    try:
+        st = other.call("vmm.stats")
+        check(st.get("guest_memory", {}).get("limit_mib") == limit,
+              "the default limit is 3/4 of MemTotal (%d MiB): %s" % (limit, show(st.get("guest_memory"))))
+        n = limit // 3072
+        if n > 12:
+            print("  note: %d MiB of guests fill this host; not filling it with %d VMs" % (limit, n + 1))
+            return
+        for i in range(n):
+            other.run_vm("big%d" % i, "spin", "interval=3000000", paging="shadow", memory_mib=3072)
+            other.call("vm.pause", {"name": "big%d" % i})
+        check(other.call("vmm.stats")["guest_memory"]["in_use_mib"] == n * 3072, "in use: %d VMs" % n)
+        other.create("over", "spin", memory_mib=3072)
+        err = expect_error(other.rpc("vm.start", {"name": "over"}), RESOURCE_LIMIT, "ResourceLimit",
+                           what="a start past 3/4 of the host's memory")
+        check(err["data"].get("limit") == "max_total_memory_mib" and err["data"].get("max") == limit,
+              "it names the limit: %s" % show(err))
+        for i in range(n):
+            other.call("vm.stop", {"name": "big%d" % i, "force": True})
+    finally:
+        other.stop()
+    unlimited = with_config(d, {"limits": {"max_total_memory_mib": 0}})
+    try:
+        check(unlimited.call("vmm.stats")["guest_memory"]["limit_mib"] == 0, "0 given: unlimited")
+    finally:
+        unlimited.stop()
+
+
 @vmmtest.kvm
 def test_console_buffer(d):
     """console_buffer_kib 4: only the last 4 KiB are kept; vm.console.read

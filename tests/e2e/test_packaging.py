@@ -136,7 +136,18 @@ def test_units_verify(d):
                         os.path.join(units, "vmmd.service"), os.path.join(units, "vmmweb.service")],
                        capture_output=True, timeout=60)
     out = (p.stdout + p.stderr).decode(errors="replace").strip()
+    # DelegateSubgroup= came with systemd 254; older ones ignore it, which
+    # vmmd expects (it then leaves its cgroup alone, docs/operations.md).
+    if systemd_version() < 254:
+        out = "\n".join(l for l in out.splitlines() if "Unknown key 'DelegateSubgroup'" not in l and
+                        "Unknown key name 'DelegateSubgroup'" not in l).strip()
     check(p.returncode == 0 and not out, "systemd-analyze verify complains (exit %d):\n%s" % (p.returncode, out))
+
+
+def systemd_version():
+    p = subprocess.run(["systemd-analyze", "--version"], capture_output=True, timeout=30)
+    words = p.stdout.decode(errors="replace").split()
+    return int(words[1]) if len(words) > 1 and words[1].isdigit() else 0
 
 
 def test_sysusers_tmpfiles(d):

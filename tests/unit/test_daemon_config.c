@@ -68,6 +68,7 @@ static void assert_defaults(const struct daemon_config *c)
 {
 	assert_int_equal(c->max_vms, 1024);
 	assert_int_equal(c->max_total_memory_mib, 0);
+	assert_false(c->max_total_memory_set);   /* the daemon makes it 3/4 of MemTotal */
 	assert_int_equal(c->max_connections, 256);
 	assert_int_equal(c->max_connections_per_user, 32);
 	assert_int_equal(c->admin_connections, 8);
@@ -126,6 +127,13 @@ static void test_limits(void **state)
 
 	c = load_ok("{ \"limits\": { \"max_total_memory_mib\": 0 } }");
 	assert_int_equal(c.max_total_memory_mib, 0);
+	assert_true(c.max_total_memory_set);   /* 0 given: unlimited, as asked */
+	c = load_ok("{ \"limits\": { \"max_vms\": 3 } }");
+	assert_false(c.max_total_memory_set);  /* not given: the daemon makes it a share of MemTotal */
+	/* That share (finding 17): three quarters, in MiB, never 0 (which would mean unlimited). */
+	assert_int_equal(daemon_config_memory_default_mib(24 * 1024 * 1024), 18 * 1024);
+	assert_int_equal(daemon_config_memory_default_mib(24641332), 18045);   /* this project's 23.5 GiB */
+	assert_int_equal(daemon_config_memory_default_mib(1000), 1);
 	c = load_ok("{ \"limits\": { \"inspect_per_second\": 0 } }");
 	assert_int_equal(c.inspect_per_second, 0);
 	c = load_ok("{ \"limits\": { \"inspect_per_second\": 100000 } }");

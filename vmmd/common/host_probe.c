@@ -74,3 +74,21 @@ const struct host_facts *host_facts_cached(void)
 	}
 	return &facts;
 }
+
+int host_memory_kib(uint64_t *ret)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	char line[256];
+	unsigned long long kib;
+	int r = -EBADMSG;
+
+	if (!f)
+		return -errno;
+	while (r < 0 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemTotal: %llu kB", &kib) == 1) {
+			*ret = kib;
+			r = 0;
+		}
+	fclose(f);
+	return r;
+}

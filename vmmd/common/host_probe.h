@@ -9,6 +9,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct host_facts {
 	bool kvm_available;
@@ -23,3 +24,7 @@ void host_probe(struct host_facts *ret);
  * under a running daemon. A probe that found no usable KVM is retried on
  * the next call, so a module loaded later is still seen. */
 const struct host_facts *host_facts_cached(void);
+
+/* The host's memory (MemTotal of /proc/meminfo) in KiB: 0, or -errno
+ * (-EBADMSG when the file has no MemTotal line). */
+int host_memory_kib(uint64_t *ret);
