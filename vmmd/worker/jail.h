@@ -39,7 +39,7 @@ struct jail_state {
 	uid_t uid;              /* what the worker runs as afterwards */
 	gid_t gid;
 	bool user_changed;
-	bool caps_dropped;      /* every capability set is empty */
+	bool caps_dropped;      /* effective, permitted, inheritable, ambient: empty (the bounding set too where it could be) */
 	bool mount_ns;          /* own mount namespace with the empty root */
 	bool user_ns;           /* ... owned by a user namespace of its own */
 	char why[160];          /* what is missing and why, "" when nothing is */
