@@ -2,7 +2,8 @@
 /*
  * vmmweb: vmmd's dashboard, Prometheus metrics, event stream and read-only
  * JSON API over HTTP (docs/dashboard.md, docs/metrics.md). A client of
- * vmmd like vmmctl; it needs only the read role.
+ * vmmd like vmmctl; it needs the monitor role, and debug for its views of
+ * the guest's own data (vmm.whoami says which it has; docs/dashboard.md).
  */
 #include <errno.h>
 #include <getopt.h>
