@@ -45,6 +45,7 @@
 #define X86_CR0_PG  (1ULL << 31)
 
 /* CR4 */
+#define X86_CR4_DE         (1ULL << 3)
 #define X86_CR4_PSE        (1ULL << 4)
 #define X86_CR4_PAE        (1ULL << 5)
 #define X86_CR4_PGE        (1ULL << 7)
@@ -62,6 +63,12 @@
 #define X86_EFER_LME  (1ULL << 8)
 #define X86_EFER_LMA  (1ULL << 10)
 #define X86_EFER_NXE  (1ULL << 11)
+
+/* Debug registers: what reads as fixed, what a write may set. */
+#define X86_DR6_FIXED_1    0xffff0ff0ULL   /* bits 4-11 and 16-31 read as 1 (no RTM, no bus-lock detect) */
+#define X86_DR6_VOLATILE   0x0000e00fULL   /* B0-B3, BD, BS, BT */
+#define X86_DR7_FIXED_1    0x00000400ULL
+#define X86_DR7_VOLATILE   0xffff2bffULL   /* bits 12, 14, 15 read as 0 */
 
 /* The 64-bit state vmmd's boot contract enters guests in (abi/bootinfo.h). */
 #define X86_CR0_BOOT  (X86_CR0_PE | X86_CR0_MP | X86_CR0_ET | X86_CR0_NE | X86_CR0_WP | X86_CR0_PG)

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vmmd/shadow/debugreg.h"
 #include "vmmd/shadow/emulate_priv.h"
 
 #define STRING_IO_MAX_BYTES  (64u * 1024)   /* per trap; rep resumes by re-trapping */
@@ -126,6 +127,31 @@ static unsigned cr_number(ZydisRegister reg)
 	return (unsigned) (reg - ZYDIS_REGISTER_CR0);
 }
 
+/* mov to/from DRn: debugreg.c keeps the values. */
+static void mov_dr(struct emu *e, const ZydisDecodedOperand *dst, const ZydisDecodedOperand *src)
+{
+	bool to_dr = emu_op_is_reg_class(dst, ZYDIS_REGCLASS_DEBUG);
+	unsigned n = (unsigned) ((to_dr ? dst : src)->reg.value - ZYDIS_REGISTER_DR0);
+	char name[16];
+	uint64_t v;
+	int r;
+
+	snprintf(name, sizeof(name), to_dr ? "mov dr%u" : "mov from dr%u", n & 7);
+	emu_set_mnemonic(e->out, name);
+	if (e->cpu->pcb.vcpl != 0)
+		return emu_gp0(e);
+	if (to_dr)
+		r = x86_gpr_read(&e->cpu->regs, src->reg.value, &v) < 0 ? -ENOSYS : debugreg_write(&e->cpu->pcb, n, v);
+	else
+		r = debugreg_read(&e->cpu->pcb, n, &v);
+	if (r == 0 && !to_dr && x86_gpr_write(&e->cpu->regs, dst->reg.value, v) < 0)
+		r = -ENOSYS;
+	if (r == -EINVAL)
+		return emu_gp0(e);
+	if (r < 0)
+		return emu_ud(e);
+}
+
 static void emu_mov(struct emu *e)
 {
 	const ZydisDecodedOperand *dst = emu_operand(e, 0), *src = emu_operand(e, 1);
@@ -155,6 +181,8 @@ static void emu_mov(struct emu *e)
 			return emu_ud(e);
 		return;
 	}
+	if (emu_op_is_reg_class(dst, ZYDIS_REGCLASS_DEBUG) || emu_op_is_reg_class(src, ZYDIS_REGCLASS_DEBUG))
+		return mov_dr(e, dst, src);
 	if (emu_op_is_reg_class(dst, ZYDIS_REGCLASS_SEGMENT))
 		return emu_mov_sreg(e);
 	e->out->status = EMU_NOT_PRIVILEGED;

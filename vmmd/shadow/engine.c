@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "abi/bootinfo.h"
+#include "vmmd/shadow/debugreg.h"
 #include "vmmd/shadow/emulate.h"
 #include "vmmd/shadow/emulate_data.h"
 #include "vmmd/shadow/engine.h"
@@ -313,6 +314,7 @@ void shadow_vcpu_init_boot(struct shadow_vcpu *sv, struct shadow_vm *svm, unsign
 	c->pcb.ss = c->pcb.ds = c->pcb.es = 0x10;
 	c->pcb.vcpl = 0;
 	c->pcb.vif = false;
+	debugreg_reset(&c->pcb);
 	shadow_update_root(sv);
 }
 

@@ -42,6 +42,7 @@ struct shadow_pcb {
 	uint16_t cs, ss, ds, es, fs, gs;
 	uint64_t star, lstar, cstar, sfmask;        /* syscall MSRs */
 	uint64_t fs_base, gs_base, kernel_gs_base;  /* swapgs swaps the last two */
+	uint64_t dr[4], dr6, dr7; /* virtual debug registers (breakpoints are not armed) */
 	uint64_t pending[4];      /* virtual interrupts pending: bitmap of 256 vectors */
 	bool halted;              /* in an emulated hlt, waiting for an interrupt */
 };
