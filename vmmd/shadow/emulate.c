@@ -17,6 +17,7 @@
 
 #include "vmmd/shadow/debugreg.h"
 #include "vmmd/shadow/emulate_priv.h"
+#include "vmmd/shadow/io_permission.h"
 
 #define STRING_IO_MAX_BYTES  (64u * 1024)   /* per trap; rep resumes by re-trapping */
 
@@ -441,6 +442,19 @@ static void emu_wrmsr(struct emu *e)
 
 /* --- port I/O ---------------------------------------------------------------------------- */
 
+/* At virtual CPL3, the guest's TSS I/O bitmap decides (io_permission.c). */
+static int io_allowed(struct emu *e, uint16_t port, unsigned size)
+{
+	struct shadow_fault f;
+	int r = io_permitted(e->cpu, e->env, port, size, &f);
+
+	if (r == -EFAULT)
+		emu_raise_fault(e, &f);
+	else if (r < 0)
+		emu_gp0(e);
+	return r;
+}
+
 static uint32_t pio_in(struct emu *e, uint16_t port, unsigned size)
 {
 	uint32_t data = 0;
@@ -480,6 +494,8 @@ static void emu_in(struct emu *e)
 		return;
 	if (!dst || dst->type != ZYDIS_OPERAND_TYPE_REGISTER || (size != 1 && size != 2 && size != 4))
 		return emu_ud(e);
+	if (io_allowed(e, port, size) < 0)
+		return;
 	x86_gpr_write(&e->cpu->regs, dst->reg.value, pio_in(e, port, size));
 }
 
@@ -494,7 +510,7 @@ static void emu_out(struct emu *e)
 		return;
 	if (size != 1 && size != 2 && size != 4)
 		return emu_ud(e);
-	if (emu_op_read(e, src, &v) < 0)
+	if (io_allowed(e, port, size) < 0 || emu_op_read(e, src, &v) < 0)
 		return;
 	pio_out(e, port, v, size);
 }
@@ -513,6 +529,8 @@ static void string_io(struct emu *e, bool is_in)
 
 	if (size != 1 && size != 2 && size != 4)
 		return emu_ud(e);
+	if (io_allowed(e, port, size) < 0)
+		return;
 	if (!is_in) {
 		/* outs honours an FS/GS override; ins always writes ES:[rdi]. */
 		for (unsigned i = 0; i < e->insn.d.operand_count && i < ZYDIS_MAX_OPERAND_COUNT; i++)
@@ -567,14 +585,14 @@ static const struct emu_op emu_ops[] = {
 	{ ZYDIS_MNEMONIC_INVLPG, true,  emu_invlpg },
 	{ ZYDIS_MNEMONIC_RDMSR,  true,  emu_rdmsr },
 	{ ZYDIS_MNEMONIC_WRMSR,  true,  emu_wrmsr },
-	{ ZYDIS_MNEMONIC_IN,     true,  emu_in },
-	{ ZYDIS_MNEMONIC_OUT,    true,  emu_out },
-	{ ZYDIS_MNEMONIC_INSB,   true,  emu_ins },
-	{ ZYDIS_MNEMONIC_INSW,   true,  emu_ins },
-	{ ZYDIS_MNEMONIC_INSD,   true,  emu_ins },
-	{ ZYDIS_MNEMONIC_OUTSB,  true,  emu_outs },
-	{ ZYDIS_MNEMONIC_OUTSW,  true,  emu_outs },
-	{ ZYDIS_MNEMONIC_OUTSD,  true,  emu_outs },
+	{ ZYDIS_MNEMONIC_IN,     false, emu_in },
+	{ ZYDIS_MNEMONIC_OUT,    false, emu_out },
+	{ ZYDIS_MNEMONIC_INSB,   false, emu_ins },
+	{ ZYDIS_MNEMONIC_INSW,   false, emu_ins },
+	{ ZYDIS_MNEMONIC_INSD,   false, emu_ins },
+	{ ZYDIS_MNEMONIC_OUTSB,  false, emu_outs },
+	{ ZYDIS_MNEMONIC_OUTSW,  false, emu_outs },
+	{ ZYDIS_MNEMONIC_OUTSD,  false, emu_outs },
 	{ ZYDIS_MNEMONIC_LLDT,   true,  emu_lldt },
 	{ ZYDIS_MNEMONIC_POP,    false, emu_pop_sreg },          /* pop fs / pop gs */
 	{ ZYDIS_MNEMONIC_LSS,    false, emu_load_far_pointer },

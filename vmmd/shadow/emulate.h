@@ -6,7 +6,7 @@
  * or #SS); vmmd decodes it with Zydis and does what it would have done to
  * the *virtual* CPU (struct shadow_cpu), then advances RIP.
  *
- * Emulated at virtual CPL0: cli, sti, hlt, mov to/from CR0/CR2/CR3/CR4/CR8,
+ * Emulated at virtual CPL0: cli, sti, hlt, mov to/from CR0/CR2/CR3/CR4/CR8/DRn,
  * lgdt, lidt, lldt, ltr, lmsw, invlpg, rdmsr/wrmsr (EFER, STAR, LSTAR,
  * CSTAR, SFMASK, FS/GS/KERNEL_GS base, TSC read-only, and the vmmd
  * hypercall MSR), in/out/ins/outs (device bus; rep bounded to 64 KiB per
@@ -14,7 +14,8 @@
  * cpuid (env->cpuid), sgdt/sidt/str/sldt/smsw (#GP at CPL3 when the
  * virtual CR4.UMIP is set), and against the guest's virtual GDT/LDT with
  * hardware's checks (emulate_seg.c): mov/pop to DS/ES/FS/GS/SS, lss/lfs/
- * lgs, far ret, far jmp/call through memory, iret in every operand size.
+ * lgs, far ret, far jmp/call through memory, iret in every operand size;
+ * and port I/O where the guest's TSS I/O bitmap grants it (io_permission.c).
  * At virtual CPL3 a privileged instruction is the guest's own #GP to
  * handle (reflected, see reflect.h). An instruction Zydis cannot decode
  * becomes #UD in the guest's IDT — never a vmmd crash.
