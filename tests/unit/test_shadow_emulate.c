@@ -480,7 +480,6 @@ static const struct gp_case gp_cases[] = {
 	{ "wrmsr efer LME off with paging", BYTES(0x0f, 0x30), 0xc01, X86_MSR_EFER, 0, X86_GP },
 	{ "wrmsr lstar non-canonical", BYTES(0x0f, 0x30), 0, X86_MSR_LSTAR, 0x00008000, X86_GP },
 	{ "wrmsr gs_base non-canonical", BYTES(0x0f, 0x30), 0, X86_MSR_GS_BASE, 0x00ff0000, X86_GP },
-	{ "wrmsr sfmask high bits", BYTES(0x0f, 0x30), 0, X86_MSR_SFMASK, 1, X86_GP },
 	{ "wrmsr tsc", BYTES(0x0f, 0x30), 0, X86_MSR_TSC, 0, X86_GP },
 	{ "wrmsr unknown", BYTES(0x0f, 0x30), 0, 0x1b, 0, X86_GP },
 	{ "rdmsr unknown", BYTES(0x0f, 0x32), 0, 0x1b, 0, X86_GP },

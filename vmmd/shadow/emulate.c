@@ -413,9 +413,7 @@ static void emu_wrmsr(struct emu *e)
 	}
 	case X86_MSR_STAR: p->star = v; return;
 	case X86_MSR_SFMASK:
-		if (v >> 32)
-			return emu_gp0(e);
-		p->sfmask = v;
+		p->sfmask = v;   /* all 64 bits kept, as KVM and QEMU do; syscall uses 31:0 */
 		return;
 	case X86_MSR_LSTAR:
 	case X86_MSR_CSTAR:
