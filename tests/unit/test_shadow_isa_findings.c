@@ -2,7 +2,10 @@
 /*
  * Differences the isa differential suite (tests/e2e/test_isa.py) found
  * between shadow mode and hw mode / QEMU, each pinned on the fake CPU:
- *  - IA32_FMASK keeps all 64 bits (KVM and QEMU do; vmmd refused bits 63:32).
+ *  - IA32_FMASK keeps all 64 bits (KVM and QEMU do; vmmd refused bits 63:32);
+ *  - the real RFLAGS in virtual kernel mode has AC clear, the virtual one
+ *    keeps it (a user's AC followed the kernel into its code and, on a
+ *    host that runs CPL3 with CR0.AM set, the kernel took #AC).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -15,6 +18,7 @@
 
 #include "tests/unit/shadow_fake_cpu.h"
 #include "vmmd/shadow/emulate.h"
+#include "vmmd/shadow/engine.h"
 
 #define CODE 0x1000
 
@@ -42,10 +46,34 @@ static void test_fmask_64_bits(void **state)
 	assert_int_equal(fc.cpu.regs.rdx, 0x12345678);
 }
 
+static void test_ac_in_kernel_mode(void **state)
+{
+	struct shadow_vcpu sv;
+
+	memset(&sv, 0, sizeof(sv));
+	/* Kernel mode with the user's AC (an exception frame keeps it). */
+	sv.cpu.pcb.vcpl = 0;
+	sv.cpu.regs.rflags = X86_RFLAGS_FIXED | X86_RFLAGS_AC | X86_RFLAGS_CF | (3ULL << 12);
+	sv.cpu.pcb.vif = true;
+	uint64_t real = shadow_real_rflags(&sv);
+	assert_int_equal(real, X86_RFLAGS_FIXED | X86_RFLAGS_CF | X86_RFLAGS_IF);
+	/* Back from the guest: AC is the virtual one again, IF the real one's. */
+	shadow_take_rflags(&sv, real & ~X86_RFLAGS_IF);
+	assert_true(sv.cpu.regs.rflags & X86_RFLAGS_AC);
+	assert_false(sv.cpu.pcb.vif);
+	/* User mode runs with its AC and gives it back as it is. */
+	sv.cpu.pcb.vcpl = 3;
+	assert_true(shadow_real_rflags(&sv) & X86_RFLAGS_AC);
+	shadow_take_rflags(&sv, X86_RFLAGS_FIXED | X86_RFLAGS_IF);
+	assert_false(sv.cpu.regs.rflags & X86_RFLAGS_AC);
+	assert_true(sv.cpu.pcb.vif);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fmask_64_bits),
+		cmocka_unit_test(test_ac_in_kernel_mode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

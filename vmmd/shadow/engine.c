@@ -275,6 +275,21 @@ void shadow_vm_destroy(struct shadow_vm *svm)
 	pthread_mutex_destroy(&svm->mnemonic_lock);
 }
 
+uint64_t shadow_real_rflags(const struct shadow_vcpu *sv)
+{
+	uint64_t f = (sv->cpu.regs.rflags & ~(X86_RFLAGS_IF | X86_RFLAGS_IOPL)) | X86_RFLAGS_FIXED |
+		     (sv->cpu.pcb.vif ? X86_RFLAGS_IF : 0);
+	return sv->cpu.pcb.vcpl == 0 ? f & ~X86_RFLAGS_AC : f;
+}
+
+void shadow_take_rflags(struct shadow_vcpu *sv, uint64_t real)
+{
+	if (sv->cpu.pcb.vcpl == 0)
+		real = (real & ~X86_RFLAGS_AC) | (sv->cpu.regs.rflags & X86_RFLAGS_AC);
+	sv->cpu.regs.rflags = real;
+	sv->cpu.pcb.vif = real & X86_RFLAGS_IF;
+}
+
 void shadow_update_root(struct shadow_vcpu *sv)
 {
 	bool user = sv->cpu.pcb.vcpl == 3;

@@ -201,6 +201,19 @@ bool shadow_deliver_interrupt(struct shadow_vcpu *sv, int vector);
  * guest_cr3, with the monitor's entry put in; 0 outside guest RAM (direct.c). */
 uint64_t direct_root(struct shadow_vm *svm, uint64_t guest_cr3);
 
+/*
+ * RFLAGS between the virtual CPU and the real one. For the real CPU: IF
+ * follows the virtual IF, IOPL is 0 (so cli/sti/in/out trap) and, in
+ * virtual kernel mode, AC is 0: the kernel runs at real CPL3, where a host
+ * that enforces alignment checks (PVM's hosts run CPL3 with CR0.AM set)
+ * would raise an #AC that CPL0 code never sees. After the guest ran,
+ * shadow_take_rflags makes the real value the virtual one, keeping AC in
+ * virtual kernel mode (only emulated instructions change it there, as
+ * popf's IF: docs/shadow.md) and setting the virtual IF from it.
+ */
+uint64_t shadow_real_rflags(const struct shadow_vcpu *sv);
+void shadow_take_rflags(struct shadow_vcpu *sv, uint64_t real);
+
 /* Recompute sv->root for the current virtual CPL and CR3 (a root load when it changes). */
 void shadow_update_root(struct shadow_vcpu *sv);
 

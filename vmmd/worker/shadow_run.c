@@ -311,9 +311,7 @@ static void write_back(struct vcpu *v)
 	struct kvm_sync_regs *s = &v->run->s.regs;
 	const struct shadow_vcpu *sv = v->shadow;
 	s->regs = sv->cpu.regs;
-	/* Real IF follows the virtual one (so pushf reads true); IOPL stays 0 so cli/sti/in/out trap. */
-	s->regs.rflags = (sv->cpu.regs.rflags & ~(X86_RFLAGS_IF | X86_RFLAGS_IOPL)) | X86_RFLAGS_FIXED |
-			 (sv->cpu.pcb.vif ? X86_RFLAGS_IF : 0);
+	s->regs.rflags = shadow_real_rflags(sv);
 	real_sregs(&s->sregs, sv);
 	if (v->shadow->tlb_flush) {
 		/* Toggling CR4.PGE flushes the whole TLB (SDM 4.10.4.1), and KVM
@@ -341,8 +339,10 @@ static bool capture_trap(struct vcpu *v, int *ret_vector, uint32_t *ret_error, u
 	int vector = monitor_stub_vector(&v->vm->shadow->mon, s->regs.rip);
 	if (vector < 0)
 		return false;
-	uint64_t rip = sv->cpu.regs.rip, rsp = sv->cpu.regs.rsp;
+	uint64_t rip = sv->cpu.regs.rip, rsp = sv->cpu.regs.rsp, rflags = sv->cpu.regs.rflags;
 	sv->cpu.regs = s->regs;
+	sv->cpu.regs.rflags = rflags;
+	shadow_take_rflags(sv, s->regs.rflags);
 	*ret_error = 0;
 	*ret_cr2 = s->sregs.cr2;
 	if (vector == 256) {
@@ -359,7 +359,7 @@ static bool capture_trap(struct vcpu *v, int *ret_vector, uint32_t *ret_error, u
 		*ret_error = (uint32_t) frame[i++];
 	sv->cpu.regs.rip = frame[i];
 	uint64_t cs = frame[i + 1];
-	sv->cpu.regs.rflags = frame[i + 2];
+	shadow_take_rflags(sv, frame[i + 2]);
 	sv->cpu.regs.rsp = frame[i + 3];
 	if ((cs & 3) != 3) {
 		/* The monitor itself faulted: a vmmd bug, not the guest's. */
@@ -386,8 +386,10 @@ static bool capture_interrupted(struct vcpu *v)
 	if (s->events.exception.injected || s->events.exception.pending || s->events.nmi.injected ||
 	    s->events.interrupt.injected)
 		return false;
+	uint64_t rflags = v->shadow->cpu.regs.rflags;
 	v->shadow->cpu.regs = s->regs;
-	v->shadow->cpu.pcb.vif = s->regs.rflags & X86_RFLAGS_IF;
+	v->shadow->cpu.regs.rflags = rflags;
+	shadow_take_rflags(v->shadow, s->regs.rflags);
 	return true;
 }
 
