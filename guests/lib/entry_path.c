@@ -31,6 +31,7 @@ void entry_paths_recognise(struct entry_paths *e, struct trapframe *tf)
 	    read_cr2() == e->lstar && fault_path_expected(e, &e->syscall_path)) {
 		/* The CPU's syscall work (RCX, R11, FMASK) was done: finish it. */
 		tf->vector = TRAP_VEC_SYSCALL;
+		tf->err = 0;
 		tf->rip = tf->rcx;
 		tf->rflags = tf->r11;
 		tf->cs = e->user_cs;
