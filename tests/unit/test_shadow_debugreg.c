@@ -42,20 +42,20 @@ static int reset(void **state)
 
 static void test_dr7_round_trip(void **state)
 {
-	fc.cpu.regs.rax = 0xffffffff;               /* reserved bits 12, 14, 15 read 0, bit 10 reads 1 */
+	fc.cpu.regs.rax = 0xffffdfff;               /* reserved bits 12, 14, 15 read 0, bit 10 reads 1; no GD */
 	RUN(0, 0x0f, 0x23, 0xf8);                   /* mov %rax, %dr7 */
 	assert_int_equal(out.status, EMU_DONE);
 	assert_string_equal(out.mnemonic, "mov dr7");
 	assert_int_equal(fc.cpu.regs.rip, CODE + 3);
 	RUN(0, 0x0f, 0x21, 0xfb);                   /* mov %dr7, %rbx */
 	assert_int_equal(out.status, EMU_DONE);
-	assert_int_equal(fc.cpu.regs.rbx, 0xffff2bffULL | 0x400);
+	assert_int_equal(fc.cpu.regs.rbx, 0xffff0fffULL);
 	/* Bits 63:32 of DR6/DR7: #GP(0), nothing changes. */
 	fc.cpu.regs.rax = 1ULL << 32;
 	RUN(0, 0x0f, 0x23, 0xf8);
 	assert_int_equal(out.status, EMU_EXCEPTION);
 	assert_int_equal(out.vector, X86_GP);
-	assert_int_equal(fc.cpu.pcb.dr7, 0xffff2bffULL | 0x400);
+	assert_int_equal(fc.cpu.pcb.dr7, 0xffff0fffULL);
 	assert_int_equal(fc.cpu.regs.rip, CODE);
 }
 
@@ -80,6 +80,28 @@ static void test_dr0_dr6_and_aliases(void **state)
 	assert_int_equal(out.vector, X86_UD);
 }
 
+/* DR7.GD: the next mov DRn is a #DB fault; DR6.BD tells why, GD is gone. */
+static void test_general_detect(void **state)
+{
+	fc.cpu.regs.rax = 0x2400;
+	RUN(0, 0x0f, 0x23, 0xf8);                   /* mov %rax, %dr7: sets GD */
+	assert_int_equal(out.status, EMU_DONE);
+	RUN(0, 0x0f, 0x21, 0xfb);                   /* mov %dr7, %rbx */
+	assert_int_equal(out.status, EMU_EXCEPTION);
+	assert_int_equal(out.vector, X86_DB);
+	assert_false(out.has_error);
+	assert_int_equal(fc.cpu.regs.rip, CODE);
+	assert_true(fc.cpu.pcb.dr6 & (1u << 13));
+	assert_int_equal(fc.cpu.pcb.dr7, 0x400);
+	RUN(0, 0x0f, 0x21, 0xfb);                   /* GD cleared: the read works */
+	assert_int_equal(out.status, EMU_DONE);
+	assert_int_equal(fc.cpu.regs.rbx, 0x400);
+	/* #GP at CPL3 comes before it. */
+	fc.cpu.pcb.dr7 |= 1u << 13;
+	RUN(3, 0x0f, 0x21, 0xfb);
+	assert_int_equal(out.vector, X86_GP);
+}
+
 static void test_cpl3_gp(void **state)
 {
 	fc.cpu.regs.rax = 0x401;
@@ -97,6 +119,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_dr7_round_trip, reset),
 		cmocka_unit_test_setup(test_dr0_dr6_and_aliases, reset),
+		cmocka_unit_test_setup(test_general_detect, reset),
 		cmocka_unit_test_setup(test_cpl3_gp, reset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,8 +11,12 @@ void debugreg_reset(struct shadow_pcb *p)
 	p->dr7 = X86_DR7_FIXED_1;
 }
 
-/* DR4 and DR5 are DR6 and DR7 unless CR4.DE makes them #UD. */
-static int resolve(const struct shadow_pcb *p, unsigned n, unsigned *ret)
+#define DR6_BD (1ULL << 13)
+#define DR7_GD (1ULL << 13)
+
+/* DR4 and DR5 are DR6 and DR7 unless CR4.DE makes them #UD; then general
+ * detect (SDM 18.2.4: #UD before #DB, as KVM orders them). */
+static int resolve(struct shadow_pcb *p, unsigned n, unsigned *ret)
 {
 	if (n > 7)
 		return -EINVAL;
@@ -20,6 +24,11 @@ static int resolve(const struct shadow_pcb *p, unsigned n, unsigned *ret)
 		if (p->cr4 & X86_CR4_DE)
 			return -ENOSYS;
 		n += 2;
+	}
+	if (p->dr7 & DR7_GD) {
+		p->dr6 |= DR6_BD;
+		p->dr7 &= ~DR7_GD;
+		return -EAGAIN;
 	}
 	*ret = n;
 	return 0;
@@ -43,7 +52,7 @@ int debugreg_write(struct shadow_pcb *p, unsigned n, uint64_t value)
 	return 0;
 }
 
-int debugreg_read(const struct shadow_pcb *p, unsigned n, uint64_t *ret)
+int debugreg_read(struct shadow_pcb *p, unsigned n, uint64_t *ret)
 {
 	int r = resolve(p, n, &n);
 	if (r < 0)

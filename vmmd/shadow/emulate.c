@@ -149,6 +149,8 @@ static void mov_dr(struct emu *e, const ZydisDecodedOperand *dst, const ZydisDec
 		r = -ENOSYS;
 	if (r == -EINVAL)
 		return emu_gp0(e);
+	if (r == -EAGAIN)
+		return emu_raise(e, X86_DB, 0);   /* general detect: a fault, RIP on the mov */
 	if (r < 0)
 		return emu_ud(e);
 }
