@@ -164,9 +164,11 @@ static void dr_case(struct isa_rec *r)
 
 	rand_regs(&u);
 	r->variant |= dr7;
-	/* DR7: only the enable bits of no breakpoint, plus GE/LE; bits 63:32 are reserved. */
+	/* DR7: no breakpoint enabled (L0-3/G0-3 clear: vmmd arms none, a hole
+	 * docs/shadow.md names), LE/GE, the RW/LEN fields, GD (the next mov
+	 * DRn is #DB) now and then; bits 63:32 are reserved (#GP). */
 	if (dr7)
-		u.rax = rng_below(4) ? (rng() & 0x300) | 0x400 : rng_value();
+		u.rax = rng_below(5) ? (rng() & 0xffff2300) | 0x400 : rng_value() & ~0xffull;
 	r->v[0] = u.rax;
 	run_either(dr7 ? k_dr7_write : k_dr0_write, dr7 ? u_dr7_write : u_dr0_write, &u, r);
 	r->v[1] = u.rbx;

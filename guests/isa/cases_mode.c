@@ -139,6 +139,8 @@ static void iret_same_case(struct isa_rec *r)
 	run_either(k_iret_same, u_iret_same, &u, r);
 	r->v[4] = u.rax;
 	if (!(r->variant & VARIANT_USER))
+		r->v[4] &= ~(RFLAGS_IF | RFLAGS_AC);    /* a kernel pushf: see run_k */
+	if (!(r->variant & VARIANT_USER))
 		ktry(k_seg_restore, &u);
 }
 
@@ -229,8 +231,9 @@ static void seg_case(struct isa_rec *r)
 }
 
 const struct isa_kind isa_kinds_mode[] = {
-	{ "enter_user", "rip,rflags,cs,ss,user_rflags,rbx_diff,r12_diff,rdx_diff", 5, enter_user_case },
-	{ "iret_same", "frame_rflags,cs,ss,rflags_before,rflags_after", 4, iret_same_case },
+	{ "enter_user", "frame_rip,frame_rflags,frame_cs,frame_ss,user_rflags,rbx_diff,r12_diff,rdx_diff", 5,
+	  enter_user_case },
+	{ "iret_same", "frame_rflags,frame_cs,frame_ss,rflags_before,rflags_after", 4, iret_same_case },
 	{ "syscall", "fmask,rbx,rbx_after,r12_after", 3, syscall_case },
 	{ "far", "cs,pushed_rip,pushed_cs", 3, far_case },
 	{ "seg", "selector,rbx,fs_base,gs_base", 4, seg_case },

@@ -337,9 +337,10 @@ int run_k(const void *k_snippet, struct uregs *u, struct isa_rec *r)
 
 	if (faulted)
 		rec_trap(r);
-	/* pushf's IF is not the virtual IF in shadow mode on every host
-	 * (docs/shadow.md); the kernel runs with IF = 0 anyway. */
-	u->rflags &= ~0x200ull;
+	/* pushf at CPL0 shows real state in shadow mode (docs/shadow.md, the
+	 * guest contract): IF (PVM hosts read 1) and AC (the kernel runs with
+	 * the real AC clear). The kernel keeps IF = 0 and does not use AC. */
+	u->rflags &= ~0x40200ull;
 	return faulted;
 }
 

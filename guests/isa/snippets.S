@@ -117,6 +117,8 @@ k_iret_same:
 	iretq
 1:	pushfq
 	pop %rax
+	pushq $0x2			/* NT (from the frame) would make the next iretq #GP */
+	popfq
 	mov %rsp, %rbx
 	pushq $0x10
 	push %rbx
@@ -320,9 +322,20 @@ ktry:
 	xor %eax, %eax
 	jmp 1f
 ktry_fault:
-	/* On the kernel stack below ktry's frame, whatever rsp the fault left. */
-	mov ktry_rsp(%rip), %rsp
-	sub $256, %rsp
+	/* On the kernel stack below ktry's frame, whatever rsp the fault left,
+	 * and with the kernel's CS, SS and RFLAGS, whatever the case loaded
+	 * before it faulted (a far transfer, an iretq that worked). */
+	mov %rax, ktry_rax(%rip)
+	mov ktry_rsp(%rip), %rax
+	sub $256, %rax
+	pushq $0x10
+	push %rax
+	pushq $0x2
+	pushq $0x08
+	leaq 2f(%rip), %rax
+	push %rax
+	iretq
+2:	mov ktry_rax(%rip), %rax
 	pushfq
 	call ktry_store
 	mov $1, %eax
@@ -372,6 +385,7 @@ ktry_store:
 isa_recover:	.quad 0
 ktry_rsp:	.quad 0
 ktry_target:	.quad 0
+ktry_rax:	.quad 0
 
 	.section .text.user, "ax", @progbits
 	.balign 4096

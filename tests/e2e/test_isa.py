@@ -204,8 +204,9 @@ HW_QUIRKS = [
     ("pvm-user-selectors", lambda h, o: h.kname in ("seg", "iret_same", "enter_user") and h.user,
      "user-mode segment loads and iretq are checked against the host's GDT, not the guest's"),
     ("pvm-user-rflags", lambda h, o: h.kname in ("enter_user", "iret_same") and
-     xor_within(h, o, ("rflags", "user_rflags", "rflags_after"), IF | IOPL | NT | RF),
-     "user mode runs with the host's IF and IOPL: pushf reads IF = 1, IOPL = 0"),
+     xor_within(h, o, ("rflags", "user_rflags", "rflags_after"), IF | IOPL | NT | RF | 0x40000),
+     "user mode runs with the host's IF, IOPL and AC: pushf reads IF = 1, IOPL = 0, NT and AC from an "
+     "iretq are dropped"),
     ("pvm-cr-reserved", lambda h, o: h.kname in ("cr0", "cr4") and h.vector == NONE and o.vector == GP,
      "KVM's emulated mov to CR0/CR4 ignores reserved bits 63:32 instead of #GP"),
     ("kvm-ltr-lldt-error", lambda h, o: h.kname == "misc" and variant_index(h) in (5, 6) and
@@ -234,9 +235,13 @@ QEMU_QUIRKS = [
      "QEMU loads a non-canonical GDTR/IDTR base"),
     ("qemu-ltr-null", lambda a, q: a.kname == "misc" and a.vector == GP and q.vector == NONE,
      "QEMU's ltr takes a null selector"),
-    ("qemu-null-ss-rpl", lambda a, q: a.kname == "seg" and variant_index(a) in (4, 9) and a.vector == GP and
-     q.vector == NONE and val(a, "selector") & ~3 == 0,
-     "QEMU loads a null SS whose RPL is not the CPL (64-bit mode allows RPL = CPL only)"),
+    ("qemu-null-ss-rpl", lambda a, q: a.vector == GP and q.vector in (NONE, SYSCALL) and (
+        (a.kname == "seg" and variant_index(a) in (4, 9) and val(a, "selector") & ~3 == 0) or
+        (a.kname in ("enter_user", "iret_same") and val(a, "frame_ss") & ~3 == 0 and
+         val(a, "frame_ss") & 3 != val(a, "frame_cs") & 3)),
+     "QEMU loads a null SS whose RPL is not the new CPL (64-bit mode allows RPL = CPL only)"),
+    ("qemu-iret-ss-np", lambda a, q: a.kname in ("iret_same", "enter_user") and a.vector == SS_ and q.vector == 11,
+     "QEMU's iretq raises #NP for a not-present SS, where it is #SS(selector)"),
     ("qemu-ss-as-gp", lambda a, q: a.vector == SS_ and q.vector == GP,
      "QEMU raises #GP where a non-canonical stack access is #SS"),
     ("qemu-idt-error-code", lambda a, q: a.vector == q.vector and a.error & 2 and q.error == ((a.error >> 3) << 4 | (a.error & 7)) and
@@ -251,19 +256,18 @@ QEMU_QUIRKS = [
 # transfers, segment loads, the issue's four cases, memory-writing
 # instructions on write-protected page-table pages. (name, applies, why)
 PENDING = [
-    ("syscall-r11-if", lambda r, g: g.vector == r.vector == SYSCALL and
-     xor_within(r, g, ("rflags", "user_rflags", "rflags_after"), IF),
-     "issue 12 case 3: syscall from user mode saves R11 with IF = 0"),
-    ("pt-write-emulation", lambda r, g: r.kname == "pt_edit",
-     "issue 12 point 3: writes to write-protected page-table pages (#UD, #GP, wrong results)"),
-    ("segment-loads", lambda r, g: r.kname == "seg",
-     "issue 12 point 2: segment loads are not checked against the guest's GDT"),
-    ("lldt", lambda r, g: r.kname == "misc" and variant_index(r) == 6,
-     "issue 12 point 2: lldt (the LDT) is not emulated"),
-    ("iret-checks", lambda r, g: r.kname in ("iret_same", "enter_user"),
-     "issue 12 point 2: iretq does not check the selectors it loads"),
-    ("far-transfers", lambda r, g: r.kname == "far",
-     "issue 12 point 2: far returns, jumps and calls are not emulated"),
+    ("seg-system-or-code", lambda r, g: r.kname == "seg" and r.vector == GP and g.vector == NONE and
+     val(r, "selector") & ~7 in (0x28, 0x30, 0x60, 0x68),
+     "a TSS (system) or code selector loaded into DS/ES/FS/GS/SS, or with lss, is taken, not #GP(selector)"),
+    ("seg-fs-gs-base", lambda r, g: r.kname == "seg" and r.vector == g.vector and only(r, g, "fs_base", "gs_base"),
+     "a load of FS/GS with a null or code selector keeps the old base (hw mode and QEMU: 0, the "
+     "descriptor's)"),
+    ("iret-nt", lambda r, g: r.kname == "iret_same" and r.vector == GP and g.vector == NONE and r.rflags & NT,
+     "iretq with RFLAGS.NT set (a task return) must be #GP(0) in 64-bit mode: shadow mode runs it"),
+    ("iret-sysret-noncanonical", lambda r, g: r.kname == "enter_user" and r.vector == g.vector == GP and
+     r.cs & 3 == 3 and r.rip == val(r, "frame_rip") and g.cs & 3 == 0,
+     "iretq/sysretq to a non-canonical RIP: on this AMD host (hw mode and QEMU alike) they return to "
+     "user mode and the fetch there is #GP; shadow mode raises #GP in the kernel, as Intel's sysret does"),
 ]
 
 
