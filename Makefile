@@ -354,7 +354,7 @@ FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefine
                -fno-sanitize-recover=all -D_GNU_SOURCE -I. -std=gnu11 \
                $(shell pkg-config --cflags json-c 2>/dev/null)
 FUZZ_LIBS   := $(shell pkg-config --libs json-c libevent 2>/dev/null || echo -ljson-c -levent) -lm
-FUZZ_TARGETS := proto config virtio peer loader devices daemon_config
+FUZZ_TARGETS := proto config virtio peer loader devices daemon_config shadow
 
 fuzz-build: $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_TARGETS))
 
@@ -372,6 +372,11 @@ $(FUZZ_B)/fuzz_devices: tests/fuzz/fuzz_devices.c devices/uart16550.c devices/pi
 			devices/cmos_rtc.c devices/i8042.c $(wildcard devices/*.h)
 $(FUZZ_B)/fuzz_daemon_config: tests/fuzz/fuzz_daemon_config.c $(CONFIG_SRC) $(wildcard config/*.h) \
 			      tests/fuzz/daemon_config_check.h
+# The shadow engine with the walker, the decoder and an empty bus, on the unit
+# tests' fake CPU (tests/fuzz/fuzz_shadow.c).
+$(FUZZ_B)/fuzz_shadow: tests/fuzz/fuzz_shadow.c $(SHADOW_SRC) $(X86_SRC) devices/bus.c tests/unit/shadow_fake_cpu.c \
+		       $(wildcard vmmd/shadow/*.h x86/*.h) tests/unit/shadow_fake_cpu.h
+$(FUZZ_B)/fuzz_shadow: FUZZ_LIBS += -lZydis -lpthread
 $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_check.h
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  FUZZCC  $@")

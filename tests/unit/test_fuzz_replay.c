@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Replays the fuzzing corpus and every crash the fuzzers found
- * (tests/fuzz/corpus/{proto,config,virtio,peer,loader,devices,daemon_config},
+ * (tests/fuzz/corpus/{proto,config,virtio,peer,loader,devices,daemon_config,shadow},
  * tests/fuzz/regressions/{...})
  * through the libFuzzer targets themselves, built here with the normal
  * compiler and without libFuzzer: a regression aborts, and this test with
@@ -45,6 +45,12 @@
 
 #define LLVMFuzzerTestOneInput fuzz_daemon_config_one
 #include "tests/fuzz/fuzz_daemon_config.c"
+#undef LLVMFuzzerTestOneInput
+
+#define LLVMFuzzerTestOneInput fuzz_shadow_one
+#define take fuzz_shadow_take
+#include "tests/fuzz/fuzz_shadow.c"
+#undef take
 #undef LLVMFuzzerTestOneInput
 
 typedef int (*fuzz_fn)(const uint8_t *data, size_t size);
@@ -146,6 +152,7 @@ static void test_new_targets(void **state)
 		{ "loader", fuzz_loader_one, 4 },
 		{ "devices", fuzz_devices_one, 4 },
 		{ "daemon_config", fuzz_daemon_config_one, 4 },
+		{ "shadow", fuzz_shadow_one, 10 },
 	};
 	char sub[64];
 
@@ -169,6 +176,7 @@ static void test_tiny_inputs(void **state)
 		assert_int_equal(fuzz_virtio_one(&c, 1), 0);
 		assert_int_equal(fuzz_loader_one(&c, 1), 0);
 		assert_int_equal(fuzz_devices_one(&c, 1), 0);
+		assert_int_equal(fuzz_shadow_one(&c, 1), 0);
 	}
 	assert_int_equal(fuzz_peer_one((const uint8_t *) "", 0), 0);
 	assert_int_equal(fuzz_daemon_config_one((const uint8_t *) "", 0), 0);
