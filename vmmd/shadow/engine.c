@@ -507,11 +507,14 @@ static bool find_native_frame(struct shadow_vcpu *sv, const struct shadow_env *e
 			      struct native_frame *ret)
 {
 	uint64_t buf[2 * NATIVE_FRAME_WINDOW / 8 + 8];
-	uint64_t rip = sv->cpu.regs.rip, rsp = sv->cpu.regs.rsp, lo = (kernel_rsp - NATIVE_FRAME_WINDOW) & ~7ULL;
+	uint64_t rip = sv->cpu.regs.rip, rsp = sv->cpu.regs.rsp;
+	uint64_t lo = kernel_rsp > NATIVE_FRAME_WINDOW ? (kernel_rsp - NATIVE_FRAME_WINDOW) & ~7ULL : 0;
 	size_t n = sizeof(buf) / 8;
 	bool readable[sizeof(buf) / PAGE_SIZE_4K + 2] = { false };
 
-	if (!x86_canonical(lo) || !x86_canonical(lo + sizeof(buf) - 1))
+	/* The guest chose kernel_rsp: a window that wraps around 2^64 would
+	 * index readable[] far out of bounds (found by tests/fuzz/fuzz_shadow.c). */
+	if (lo > UINT64_MAX - sizeof(buf) || !x86_canonical(lo) || !x86_canonical(lo + sizeof(buf) - 1))
 		return false;
 	/* Page by page (readable[] by guest page): a hole in the window is no reason to give up. */
 	for (uint64_t va = lo; va < lo + sizeof(buf);) {
