@@ -17,6 +17,7 @@ __asm__(
 	"	push %r11\n	push %r10\n	push %r9\n	push %r8\n"
 	"	push %rbp\n	push %rdi\n	push %rsi\n	push %rdx\n"
 	"	push %rcx\n	push %rbx\n	push %rax\n"
+	"	cld\n"                          /* the C ABI: the trapped code may have set DF */
 	"	mov %rsp, %rdi\n"
 	"	call trap\n"
 	"	pop %rax\n	pop %rbx\n	pop %rcx\n	pop %rdx\n"
