@@ -1,76 +1,34 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * isa's way into the kernel and out to user mode (see isa.h).
+ * isa's way into the kernel and out to user mode (see isa.h). Exceptions
+ * 0-31 go through guests/lib's trap_entry_stubs and trap_entry_common
+ * (struct trapframe, lib/entry_path.h) to trap(), which resumes a kernel
+ * case at its recovery label or leaves for the kernel context with
+ * isa_user_return(); here only what isa adds:
  *
- *   trap_stubs   vectors 0-31 and the gates of isa.h, 16 bytes apart; the
- *                CPU pushes an error code for 8, 10-14, 17, 21, 29, 30,
- *                the stubs push a 0 for the others, then the vector
- *   trap_common  saves the registers as struct trapframe (lib/entry_path.h),
- *                calls trap(), and returns with iretq: trap() either
- *                resumes a kernel case at its recovery label or leaves for
- *                the kernel context with isa_user_return()
+ *   isa_stubs      the gates of isa.h past 31 (0x80-0x83), 16 bytes apart
  *   syscall_entry  LSTAR: builds the frame an exception from user mode
- *                would (vector 0x100, rip = RCX, rflags = R11) on its own
- *                stack and joins trap_common
- *   run_user     iretq into user mode with every register from a struct
- *                uregs; isa_user_return() comes back to its caller
+ *                  would (vector 0x100, rip = RCX, rflags = R11) on its own
+ *                  stack and joins trap_entry_common
+ *   run_user, run_user_sysret
+ *                  iretq or sysretq into user mode with every register
+ *                  from a struct uregs; isa_user_return() comes back
  */
+#include "isa_asm.h"
+
 #define VEC_SYSCALL 0x100
 #define SEL_UCODE   0x2b
 #define SEL_UDATA   0x23
 
 	.text
-	.globl trap_common
-trap_common:
-	push %r15
-	push %r14
-	push %r13
-	push %r12
-	push %r11
-	push %r10
-	push %r9
-	push %r8
-	push %rbp
-	push %rdi
-	push %rsi
-	push %rdx
-	push %rcx
-	push %rbx
-	push %rax
-	cld				/* the C ABI: the case may have run with DF = 1 */
-	mov %rsp, %rdi
-	call trap
-	pop %rax
-	pop %rbx
-	pop %rcx
-	pop %rdx
-	pop %rsi
-	pop %rdi
-	pop %rbp
-	pop %r8
-	pop %r9
-	pop %r10
-	pop %r11
-	pop %r12
-	pop %r13
-	pop %r14
-	pop %r15
-	add $16, %rsp
-	iretq
-
 	.balign 16
-	.globl trap_stubs
-trap_stubs:
-	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,128,129,130,131
+	.globl isa_stubs
+isa_stubs:
+	.irp v, 128,129,130,131
 	.balign 16
-	.if (\v == 8 || (\v >= 10 && \v <= 14) || \v == 17 || \v == 21 || \v == 29 || \v == 30)
-	nop
-	nop
-	.else
 	pushq $0
-	.endif
 	pushq $\v
-	jmp trap_common
+	jmp trap_entry_common
 	.endr
 
 	.balign 16
@@ -85,7 +43,7 @@ syscall_entry:
 	pushq %rcx
 	pushq $0
 	pushq $VEC_SYSCALL
-	jmp trap_common
+	jmp trap_entry_common
 
 /* int run_user(const struct uregs *r) and run_user_sysret(r): enter user
  * mode through iretq with r's frame, or through sysretq (RCX = r->rip,
@@ -93,7 +51,9 @@ syscall_entry:
  * (isa_user_return), 1 when the iretq/sysretq itself faulted in the kernel
  * (k.last has that frame). Offsets follow struct uregs. */
 	.globl run_user, run_user_sysret, isa_user_return
-run_user:
+/* Keep the kernel's callee-saved registers and stack for isa_user_return,
+ * and have a fault of the entry itself come back to user_entry_fault. */
+.macro save_kernel_context
 	push %rbx
 	push %rbp
 	push %r12
@@ -103,6 +63,10 @@ run_user:
 	mov %rsp, kernel_ctx_rsp(%rip)
 	leaq user_entry_fault(%rip), %rax
 	mov %rax, isa_recover(%rip)
+.endm
+
+run_user:
+	save_kernel_context
 	pushq 19*8(%rdi)		/* ss */
 	pushq 18*8(%rdi)		/* rsp */
 	pushq 17*8(%rdi)		/* rflags */
@@ -112,15 +76,7 @@ run_user:
 	mov 5*8(%rdi), %rdi
 	iretq
 run_user_sysret:
-	push %rbx
-	push %rbp
-	push %r12
-	push %r13
-	push %r14
-	push %r15
-	mov %rsp, kernel_ctx_rsp(%rip)
-	leaq user_entry_fault(%rip), %rax
-	mov %rax, isa_recover(%rip)
+	save_kernel_context
 	call load_uregs
 	mov 15*8(%rdi), %rcx
 	mov 17*8(%rdi), %r11
@@ -154,14 +110,8 @@ isa_user_return:
 	 * null after an exception from user mode and STAR's after syscall; a
 	 * trap gate keeps IF, every entry but syscall (FMASK) keeps AC. */
 	mov %rsp, %rax
-	pushq $0x10
-	pushq %rax
-	pushq $0x2
-	pushq $0x08
-	leaq 2f(%rip), %rax
-	pushq %rax
-	iretq
-2:	xor %eax, %eax
+	KERNEL_IRET_SELF(%rax)
+	xor %eax, %eax
 1:	movq $0, isa_recover(%rip)
 	pop %r15
 	pop %r14
@@ -173,7 +123,6 @@ isa_user_return:
 
 	.bss
 	.balign 16
-	.globl syscall_user_rsp, kernel_ctx_rsp
 syscall_user_rsp:	.quad 0
 kernel_ctx_rsp:		.quad 0
 	.section .noinit.isa_stacks, "aw", @nobits

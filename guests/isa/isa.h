@@ -22,6 +22,7 @@
 #ifndef ISA_H
 #define ISA_H
 
+#include "cpu.h"
 #include "entry_path.h"
 #include "guest.h"
 
@@ -217,31 +218,6 @@ uint64_t rng_pick(const uint64_t *values, size_t n);
 uint64_t rng_value(void);
 /* Status flags (CF PF AF ZF SF OF) and DF, random. */
 uint64_t rng_status_flags(void);
-
-/* CPU one-liners (cpu.h has MSRs, CR2/CR3, invlpg). */
-static inline uint64_t read_cr0(void)
-{
-	uint64_t v;
-	__asm__ volatile("mov %%cr0, %0" : "=r"(v));
-	return v;
-}
-
-static inline uint64_t read_cr4(void)
-{
-	uint64_t v;
-	__asm__ volatile("mov %%cr4, %0" : "=r"(v));
-	return v;
-}
-
-static inline void write_cr0(uint64_t v)
-{
-	__asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory");
-}
-
-static inline void write_cr4(uint64_t v)
-{
-	__asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory");
-}
 
 /* Restore the test page table to its initial state and flush it. */
 void reset_test_pages(void);

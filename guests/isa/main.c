@@ -23,7 +23,7 @@
 struct isa_kernel k;
 static bool k_trace;
 
-extern char trap_stubs[], syscall_entry[], trap_stack_top[], df_stack_top[];
+extern char trap_entry_stubs[], isa_stubs[], syscall_entry[], trap_stack_top[], df_stack_top[];
 extern char user_text_start[], user_text_end[];
 
 static struct tss_io {
@@ -134,16 +134,16 @@ static void setup_tables(void)
 	tss_io.iomap[PORT_SCRATCH / 8] &= (uint8_t) ~(1u << (PORT_SCRATCH % 8));
 	tss_io.iomap[PORT_LSR / 8] &= (uint8_t) ~(1u << (PORT_LSR % 8));
 
-	idt_set_stubs(idt, 32, trap_stubs);
+	idt_set_stubs(idt, 32, trap_entry_stubs);
 	idt[8].ist = 1;
-	idt_set_gate(idt, VEC_INT_USER, trap_stubs + 16 * 32, 3);
-	idt_set_gate(idt, VEC_INT_KERNEL, trap_stubs + 16 * 33, 0);
-	idt_set_gate(idt, VEC_TRAP_USER, trap_stubs + 16 * 34, 3);
+	idt_set_gate(idt, VEC_INT_USER, isa_stubs, 3);
+	idt_set_gate(idt, VEC_INT_KERNEL, isa_stubs + 16, 0);
+	idt_set_gate(idt, VEC_TRAP_USER, isa_stubs + 32, 3);
 	idt[VEC_TRAP_USER].attr |= 1;                                   /* trap gate */
-	idt_set_gate(idt, VEC_NOT_PRESENT, trap_stubs + 16 * 35, 3);
+	idt_set_gate(idt, VEC_NOT_PRESENT, isa_stubs + 48, 3);
 	idt[VEC_NOT_PRESENT].attr &= 0x7f;
-	idt_set_gate(idt, 3, trap_stubs + 16 * 3, 3);                   /* int3 from user mode */
-	idt_set_gate(idt, 4, trap_stubs + 16 * 4, 3);
+	idt_set_gate(idt, 3, trap_entry_stubs + 16 * 3, 3);             /* int3 from user mode */
+	idt_set_gate(idt, 4, trap_entry_stubs + 16 * 4, 3);
 	idt_load(idt, sizeof(idt));
 	/* gdt_load points the descriptor at the whole struct: the bitmap too. */
 	gdt_load(g, sizeof(k.gdt), SEL_TSS, &tss_io.tss, sizeof(tss_io), read_rflags());

@@ -12,6 +12,8 @@
  * registers as the fault left them and returns 1; else 0. DF is cleared
  * and the kernel's RSP restored on the way out either way.
  */
+#include "isa_asm.h"
+
 /* One line after cpp, its statements separated by ';' (a gas macro would
  * take only the first of them). */
 #define SNIP(name, ...) \
@@ -326,16 +328,11 @@ ktry_fault:
 	 * and with the kernel's CS, SS and RFLAGS, whatever the case loaded
 	 * before it faulted (a far transfer, an iretq that worked). */
 	mov %rax, ktry_rax(%rip)
-	mov ktry_rsp(%rip), %rax
-	sub $256, %rax
-	pushq $0x10
-	push %rax
-	pushq $0x2
-	pushq $0x08
-	leaq 2f(%rip), %rax
-	push %rax
-	iretq
-2:	mov ktry_rax(%rip), %rax
+	mov ktry_rsp(%rip), %rsp
+	sub $256, %rsp
+	mov %rsp, %rax
+	KERNEL_IRET_SELF(%rax)
+	mov ktry_rax(%rip), %rax
 	pushfq
 	call ktry_store
 	mov $1, %eax

@@ -209,6 +209,9 @@ HW_QUIRKS = [
      "iretq are dropped"),
     ("pvm-cr-reserved", lambda h, o: h.kname in ("cr0", "cr4") and h.vector == NONE and o.vector == GP,
      "KVM's emulated mov to CR0/CR4 ignores reserved bits 63:32 instead of #GP"),
+    ("kvm-db-no-rf", lambda h, o: h.kname == "dr" and h.vector == o.vector == 1 and
+     xor_within(h, o, ("rflags",), RF),
+     "KVM's general-detect #DB frame has RF clear; a fault-class #DB sets it (SDM 17.3.1.1)"),
     ("kvm-ltr-lldt-error", lambda h, o: h.kname == "misc" and variant_index(h) in (5, 6) and
      h.vector == o.vector == GP and only(h, o, "error", "rflags"),
      "KVM's emulated ltr/lldt reports #GP(0) where the selector is the error code"),
@@ -247,6 +250,8 @@ QEMU_QUIRKS = [
     ("qemu-idt-error-code", lambda a, q: a.vector == q.vector and a.error & 2 and q.error == ((a.error >> 3) << 4 | (a.error & 7)) and
      xor_within(a, q, ("error", "rflags"), ~0),
      "QEMU's IDT error codes carry the gate's byte offset (vector * 16) where the vector * 8 belongs"),
+    ("qemu-no-general-detect", lambda a, q: a.kname == "dr" and a.vector == 1 and q.vector == NONE,
+     "QEMU does not raise #DB for a debug-register access with DR7.GD set"),
     ("qemu-jump-rip", lambda a, q: a.kname == "mem" and a.vector == q.vector == GP and
      xor_within(a, q, ("rip", "rflags"), ~0),
      "QEMU reports #GP for a jump to a non-canonical address at the target, not at the jump"),
@@ -262,8 +267,6 @@ PENDING = [
     ("seg-fs-gs-base", lambda r, g: r.kname == "seg" and r.vector == g.vector and only(r, g, "fs_base", "gs_base"),
      "a load of FS/GS with a null or code selector keeps the old base (hw mode and QEMU: 0, the "
      "descriptor's)"),
-    ("iret-nt", lambda r, g: r.kname == "iret_same" and r.vector == GP and g.vector == NONE and r.rflags & NT,
-     "iretq with RFLAGS.NT set (a task return) must be #GP(0) in 64-bit mode: shadow mode runs it"),
     ("iret-sysret-noncanonical", lambda r, g: r.kname == "enter_user" and r.vector == g.vector == GP and
      r.cs & 3 == 3 and r.rip == val(r, "frame_rip") and g.cs & 3 == 0,
      "iretq/sysretq to a non-canonical RIP: on this AMD host (hw mode and QEMU alike) they return to "
