@@ -54,12 +54,7 @@ syscall_entry:
 /* Keep the kernel's callee-saved registers and stack for isa_user_return,
  * and have a fault of the entry itself come back to user_entry_fault. */
 .macro save_kernel_context
-	push %rbx
-	push %rbp
-	push %r12
-	push %r13
-	push %r14
-	push %r15
+	PUSH_CALLEE_SAVED
 	mov %rsp, kernel_ctx_rsp(%rip)
 	leaq user_entry_fault(%rip), %rax
 	mov %rax, isa_recover(%rip)
@@ -113,12 +108,7 @@ isa_user_return:
 	KERNEL_IRET_SELF(%rax)
 	xor %eax, %eax
 1:	movq $0, isa_recover(%rip)
-	pop %r15
-	pop %r14
-	pop %r13
-	pop %r12
-	pop %rbp
-	pop %rbx
+	POP_CALLEE_SAVED
 	ret
 
 	.bss

@@ -107,42 +107,16 @@ u_fetch:
 	.text
 	.globl k_iret_same
 k_iret_same:
-	mov %rsp, %rbx
-	push %rdx
-	push %rbx
-	push %rax
-	push %rcx
-	leaq 1f(%rip), %rbx
-	push %rbx
-	push %r8
-	popfq
-	iretq
+	IRET_SAME_TO_1
 1:	pushfq
 	pop %rax
-	pushq $0x2			/* NT (from the frame) would make the next iretq #GP */
-	popfq
 	mov %rsp, %rbx
-	pushq $0x10
-	push %rbx
-	pushq $0x2			/* not pushfq: its IF is no virtual IF (docs/shadow.md) */
-	pushq $0x08
-	leaq 2f(%rip), %rbx
-	push %rbx
-	iretq
-2:	ret
+	KERNEL_IRET_SELF(%rbx)
+	ret
 	.section .text.user, "ax", @progbits
 	.globl u_iret_same
 u_iret_same:
-	mov %rsp, %rbx
-	push %rdx
-	push %rbx
-	push %rax
-	push %rcx
-	leaq 1f(%rip), %rbx
-	push %rbx
-	push %r8
-	popfq
-	iretq
+	IRET_SAME_TO_1
 1:	pushfq
 	pop %rax
 	syscall
@@ -288,12 +262,7 @@ k_seg_restore:
 	.text
 	.globl ktry, ktry_fault
 ktry:
-	push %rbx
-	push %rbp
-	push %r12
-	push %r13
-	push %r14
-	push %r15
+	PUSH_CALLEE_SAVED
 	push %rsi
 	mov %rsp, ktry_rsp(%rip)
 	mov %rdi, ktry_target(%rip)
@@ -340,12 +309,7 @@ ktry_fault:
 	movq $0, isa_recover(%rip)
 	cld
 	pop %rsi
-	pop %r15
-	pop %r14
-	pop %r13
-	pop %r12
-	pop %rbp
-	pop %rbx
+	POP_CALLEE_SAVED
 	ret
 
 /* Store the registers into the struct uregs ktry was given; the flags the
