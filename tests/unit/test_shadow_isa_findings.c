@@ -5,17 +5,23 @@
  *  - IA32_FMASK keeps all 64 bits (KVM and QEMU do; vmmd refused bits 63:32);
  *  - the real RFLAGS in virtual kernel mode has AC clear, the virtual one
  *    keeps it (a user's AC followed the kernel into its code and, on a
- *    host that runs CPL3 with CR0.AM set, the kernel took #AC).
+ *    host that runs CPL3 with CR0.AM set, the kernel took #AC);
+ *  - an access the guest's tables do not map, in the host's reserved hole
+ *    (PVM: 0xffff800000000000-0xffff87ffffffffff, a reserved-bit #PF
+ *    whatever the shadow entry), is the guest's own #PF; the VM ended.
  */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "devices/bus.h"
 #include "tests/unit/shadow_fake_cpu.h"
 #include "vmmd/shadow/emulate.h"
 #include "vmmd/shadow/engine.h"
@@ -69,11 +75,91 @@ static void test_ac_in_kernel_mode(void **state)
 	assert_true(sv.cpu.pcb.vif);
 }
 
+/* --- the host's hole -------------------------------------------------------------------- */
+
+#define HOLE_GUEST_BYTES (2ULL << 20)
+#define HOLE_POOL_PAGES  32
+#define HOLE_VA          0xffff800000000000ULL
+
+static struct {
+	unsigned calls, vector;
+	uint32_t error;
+	uint64_t cr2;
+} seen;
+
+static enum shadow_action record_exception(struct shadow_vcpu *sv, const struct shadow_env *env, unsigned vector,
+					   bool has_error, uint32_t error, uint64_t cr2)
+{
+	seen.calls++;
+	seen.vector = vector;
+	seen.error = error;
+	seen.cr2 = cr2;
+	return SHADOW_RESUME;
+}
+
+static void test_host_hole_unmapped_is_guest_pf(void **state)
+{
+	static const struct shadow_guest_ops ops = { .exception = record_exception };
+	struct machine_memory mm = { .size = shadow_machine_bytes(HOLE_GUEST_BYTES, 0, HOLE_POOL_PAGES) };
+	struct bus *bus = bus_new();
+	static struct shadow_vm svm;
+	static struct shadow_vcpu sv;
+
+	mm.host = calloc(1, mm.size);
+	assert_non_null(mm.host);
+	struct shadow_vm_config cfg = {
+		.guest_bytes = HOLE_GUEST_BYTES, .pool_pages = HOLE_POOL_PAGES, .strategy = SMMU_CACHED, .bus = bus,
+	};
+	assert_int_equal(shadow_vm_init(&svm, mm, &cfg), 0);
+	/* PML4 at 0x1000: slot 0 maps the first GiB; the hole's slot 256 is empty. */
+	uint64_t *pml4 = (uint64_t *) (mm.host + 0x1000), *pdpt = (uint64_t *) (mm.host + 0x2000);
+	pml4[0] = 0x2000 | X86_PTE_P | X86_PTE_W | X86_PTE_U;
+	pdpt[0] = X86_PTE_P | X86_PTE_W | X86_PTE_U | X86_PTE_PS;
+	shadow_vcpu_init_boot(&sv, &svm, 0, HOLE_VA, 0x8000, 0);
+	sv.ops = &ops;
+	sv.cpu.pcb.cr3 = 0x1000;
+	sv.cpu.pcb.efer |= X86_EFER_NXE;
+	sv.root_stale = true;
+	shadow_update_root(&sv);
+
+	/* A kernel fetch there: the host says reserved bit; the guest gets
+	 * not-present, supervisor, instruction fetch. */
+	seen.calls = 0;
+	enum shadow_action a = shadow_handle_trap(&sv, X86_PF, X86_PF_RSVD | X86_PF_PROT | X86_PF_USER | X86_PF_INSTR,
+						  HOLE_VA);
+	assert_int_equal(a, SHADOW_RESUME);
+	assert_int_equal(seen.calls, 1);
+	assert_int_equal(seen.vector, X86_PF);
+	assert_int_equal(seen.error, X86_PF_INSTR);
+	assert_int_equal(seen.cr2, HOLE_VA);
+
+	/* A user write: not-present, user, write. */
+	sv.cpu.pcb.vcpl = 3;
+	sv.cpu.regs.rip = 0x3000;
+	a = shadow_handle_trap(&sv, X86_PF, X86_PF_RSVD | X86_PF_PROT | X86_PF_USER | X86_PF_WRITE, HOLE_VA + 8);
+	assert_int_equal(a, SHADOW_RESUME);
+	assert_int_equal(seen.calls, 2);
+	assert_int_equal(seen.error, X86_PF_USER | X86_PF_WRITE);
+	assert_int_equal(seen.cr2, HOLE_VA + 8);
+
+	/* Where the guest maps it, the host refuses what the guest may do: the VM ends. */
+	pml4[256] = 0x2000 | X86_PTE_P | X86_PTE_W | X86_PTE_U;
+	a = shadow_handle_trap(&sv, X86_PF, X86_PF_RSVD | X86_PF_PROT | X86_PF_USER | X86_PF_WRITE, HOLE_VA + 8);
+	assert_int_equal(a, SHADOW_HOST_REFUSED);
+	assert_int_equal(seen.calls, 2);
+	assert_non_null(strstr(sv.fail_message, "reserves guest-virtual"));
+
+	shadow_vm_destroy(&svm);
+	bus_free(bus);
+	free(mm.host);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fmask_64_bits),
 		cmocka_unit_test(test_ac_in_kernel_mode),
+		cmocka_unit_test(test_host_hole_unmapped_is_guest_pf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -588,14 +588,43 @@ static bool returned_to_user_natively(struct shadow_vcpu *sv, const struct shado
 	return true;
 }
 
+static enum shadow_action guest_page_fault(struct shadow_vcpu *sv, const struct shadow_env *env, uint64_t cr2,
+					   uint32_t guest_error)
+{
+	if (sv->ops && sv->ops->guest_page_fault)
+		return sv->ops->guest_page_fault(sv, env, cr2, guest_error);
+	return reflect_exception(sv, env, X86_PF, true, guest_error, cr2);
+}
+
+/*
+ * A reserved-bit fault: vmmd's shadow entries never set reserved bits, so
+ * the host itself refuses this address (host_refused()). Where the guest's
+ * own tables do not allow the access, the guest gets the #PF it would get
+ * on hardware (an access to an unmapped address in the host's hole).
+ */
+static enum shadow_action reserved_fault(struct shadow_vcpu *sv, const struct shadow_env *env, uint32_t error,
+					 uint64_t cr2)
+{
+	struct shadow_vm *svm = sv->svm;
+	unsigned access = (error & (X86_PF_WRITE | X86_PF_INSTR)) | (sv->cpu.pcb.vcpl == 3 ? SHADOW_ACC_USER : 0);
+	struct gw_result w;
+
+	pthread_mutex_lock(&svm->lock);
+	int r = smmu_guest_walk(svm->smmu, sv->cpu.pcb.cr3, cr2, access, guest_wp(&sv->cpu), guest_nxe(&sv->cpu),
+				false, &w);
+	pthread_mutex_unlock(&svm->lock);
+	if (r < 0)
+		return guest_page_fault(sv, env, cr2, w.error);
+	return host_refused(sv, cr2);
+}
+
 static enum shadow_action page_fault(struct shadow_vcpu *sv, const struct shadow_env *env,
 				     uint32_t error, uint64_t cr2, uint64_t kernel_rsp)
 {
 	struct shadow_vm *svm = sv->svm;
 	struct smmu_fault f;
-	/* vmmd's shadow entries never set reserved bits, so the host itself refuses this address. */
 	if (error & X86_PF_RSVD)
-		return host_refused(sv, cr2);
+		return reserved_fault(sv, env, error, cr2);
 	/* Direct paging: the host filled what the guest's tables allow; what
 	 * reaches vmmd is the guest's own fault (U as the virtual CPL says). */
 	if (svm->direct_active)
@@ -622,9 +651,7 @@ static enum shadow_action page_fault(struct shadow_vcpu *sv, const struct shadow
 		}
 		return SHADOW_RESUME;
 	case SMMU_FAULT_GUEST:
-		if (sv->ops && sv->ops->guest_page_fault)
-			return sv->ops->guest_page_fault(sv, env, cr2, f.guest_error);
-		return reflect_exception(sv, env, X86_PF, true, f.guest_error, cr2);
+		return guest_page_fault(sv, env, cr2, f.guest_error);
 	case SMMU_FAULT_MMIO:
 		count_class(svm, STRAP_PF_MMIO);
 		return data_fault(sv, env, cr2, f.gpa, true);
