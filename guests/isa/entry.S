@@ -50,7 +50,7 @@ syscall_entry:
  * R11 = r->rflags, RSP = r->rsp). 0 when user mode ran and came back
  * (isa_user_return), 1 when the iretq/sysretq itself faulted in the kernel
  * (k.last has that frame). Offsets follow struct uregs. */
-	.globl run_user, run_user_sysret, isa_user_return
+	.globl run_user, run_user_sysret, isa_user_return, load_uregs
 /* Keep the kernel's callee-saved registers and stack for isa_user_return,
  * and have a fault of the entry itself come back to user_entry_fault. */
 .macro save_kernel_context

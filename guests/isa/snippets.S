@@ -272,20 +272,7 @@ ktry:
 	pushq 17*8(%rdi)
 	andq $0xcd5, (%rsp)		/* status flags and DF only: never IF, TF, AC, NT */
 	popfq
-	mov 0*8(%rdi), %rax
-	mov 1*8(%rdi), %rbx
-	mov 2*8(%rdi), %rcx
-	mov 3*8(%rdi), %rdx
-	mov 4*8(%rdi), %rsi
-	mov 6*8(%rdi), %rbp
-	mov 7*8(%rdi), %r8
-	mov 8*8(%rdi), %r9
-	mov 9*8(%rdi), %r10
-	mov 10*8(%rdi), %r11
-	mov 11*8(%rdi), %r12
-	mov 12*8(%rdi), %r13
-	mov 13*8(%rdi), %r14
-	mov 14*8(%rdi), %r15
+	call load_uregs			/* movs only: the flags stay */
 	mov 5*8(%rdi), %rdi
 	call *ktry_target(%rip)
 	pushfq
