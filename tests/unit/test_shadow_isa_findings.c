@@ -8,7 +8,9 @@
  *    host that runs CPL3 with CR0.AM set, the kernel took #AC);
  *  - an access the guest's tables do not map, in the host's reserved hole
  *    (PVM: 0xffff800000000000-0xffff87ffffffffff, a reserved-bit #PF
- *    whatever the shadow entry), is the guest's own #PF; the VM ended.
+ *    whatever the shadow entry), is the guest's own #PF; the VM ended;
+ *  - the frame of an int n vmmd delivers has RF clear (it had the RF of the
+ *    #GP that trapped the int).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -97,35 +99,58 @@ static enum shadow_action record_exception(struct shadow_vcpu *sv, const struct 
 	return SHADOW_RESUME;
 }
 
+/* A small machine: 2 MiB of guest RAM, the first GiB mapped by a 1 GiB
+ * page from a PML4 at 0x1000, virtual kernel mode at HOLE_VA. */
+struct machine {
+	struct machine_memory mm;
+	struct bus *bus;
+	struct shadow_vm svm;
+	struct shadow_vcpu sv;
+};
+
+static struct machine *machine_new(const struct shadow_guest_ops *ops)
+{
+	struct machine *m = calloc(1, sizeof(*m));
+	assert_non_null(m);
+	m->mm.size = shadow_machine_bytes(HOLE_GUEST_BYTES, 0, HOLE_POOL_PAGES);
+	m->mm.host = calloc(1, m->mm.size);
+	assert_non_null(m->mm.host);
+	m->bus = bus_new();
+	struct shadow_vm_config cfg = {
+		.guest_bytes = HOLE_GUEST_BYTES, .pool_pages = HOLE_POOL_PAGES, .strategy = SMMU_CACHED, .bus = m->bus,
+	};
+	assert_int_equal(shadow_vm_init(&m->svm, m->mm, &cfg), 0);
+	uint64_t *pml4 = (uint64_t *) (m->mm.host + 0x1000), *pdpt = (uint64_t *) (m->mm.host + 0x2000);
+	pml4[0] = 0x2000 | X86_PTE_P | X86_PTE_W | X86_PTE_U;
+	pdpt[0] = X86_PTE_P | X86_PTE_W | X86_PTE_U | X86_PTE_PS;
+	shadow_vcpu_init_boot(&m->sv, &m->svm, 0, HOLE_VA, 0x8000, 0);
+	m->sv.ops = ops;
+	m->sv.cpu.pcb.cr3 = 0x1000;
+	m->sv.cpu.pcb.efer |= X86_EFER_NXE;
+	m->sv.root_stale = true;
+	shadow_update_root(&m->sv);
+	return m;
+}
+
+static void machine_free(struct machine *m)
+{
+	shadow_vm_destroy(&m->svm);
+	bus_free(m->bus);
+	free(m->mm.host);
+	free(m);
+}
+
 static void test_host_hole_unmapped_is_guest_pf(void **state)
 {
 	static const struct shadow_guest_ops ops = { .exception = record_exception };
-	struct machine_memory mm = { .size = shadow_machine_bytes(HOLE_GUEST_BYTES, 0, HOLE_POOL_PAGES) };
-	struct bus *bus = bus_new();
-	static struct shadow_vm svm;
-	static struct shadow_vcpu sv;
+	struct machine *m = machine_new(&ops);
+	struct shadow_vcpu *sv = &m->sv;
+	uint64_t *pml4 = (uint64_t *) (m->mm.host + 0x1000);
 
-	mm.host = calloc(1, mm.size);
-	assert_non_null(mm.host);
-	struct shadow_vm_config cfg = {
-		.guest_bytes = HOLE_GUEST_BYTES, .pool_pages = HOLE_POOL_PAGES, .strategy = SMMU_CACHED, .bus = bus,
-	};
-	assert_int_equal(shadow_vm_init(&svm, mm, &cfg), 0);
-	/* PML4 at 0x1000: slot 0 maps the first GiB; the hole's slot 256 is empty. */
-	uint64_t *pml4 = (uint64_t *) (mm.host + 0x1000), *pdpt = (uint64_t *) (mm.host + 0x2000);
-	pml4[0] = 0x2000 | X86_PTE_P | X86_PTE_W | X86_PTE_U;
-	pdpt[0] = X86_PTE_P | X86_PTE_W | X86_PTE_U | X86_PTE_PS;
-	shadow_vcpu_init_boot(&sv, &svm, 0, HOLE_VA, 0x8000, 0);
-	sv.ops = &ops;
-	sv.cpu.pcb.cr3 = 0x1000;
-	sv.cpu.pcb.efer |= X86_EFER_NXE;
-	sv.root_stale = true;
-	shadow_update_root(&sv);
-
-	/* A kernel fetch there: the host says reserved bit; the guest gets
-	 * not-present, supervisor, instruction fetch. */
+	/* The hole's PML4 slot 256 is empty. A kernel fetch there: the host
+	 * says reserved bit; the guest gets not-present, supervisor, fetch. */
 	seen.calls = 0;
-	enum shadow_action a = shadow_handle_trap(&sv, X86_PF, X86_PF_RSVD | X86_PF_PROT | X86_PF_USER | X86_PF_INSTR,
+	enum shadow_action a = shadow_handle_trap(sv, X86_PF, X86_PF_RSVD | X86_PF_PROT | X86_PF_USER | X86_PF_INSTR,
 						  HOLE_VA);
 	assert_int_equal(a, SHADOW_RESUME);
 	assert_int_equal(seen.calls, 1);
@@ -134,9 +159,9 @@ static void test_host_hole_unmapped_is_guest_pf(void **state)
 	assert_int_equal(seen.cr2, HOLE_VA);
 
 	/* A user write: not-present, user, write. */
-	sv.cpu.pcb.vcpl = 3;
-	sv.cpu.regs.rip = 0x3000;
-	a = shadow_handle_trap(&sv, X86_PF, X86_PF_RSVD | X86_PF_PROT | X86_PF_USER | X86_PF_WRITE, HOLE_VA + 8);
+	sv->cpu.pcb.vcpl = 3;
+	sv->cpu.regs.rip = 0x3000;
+	a = shadow_handle_trap(sv, X86_PF, X86_PF_RSVD | X86_PF_PROT | X86_PF_USER | X86_PF_WRITE, HOLE_VA + 8);
 	assert_int_equal(a, SHADOW_RESUME);
 	assert_int_equal(seen.calls, 2);
 	assert_int_equal(seen.error, X86_PF_USER | X86_PF_WRITE);
@@ -144,14 +169,40 @@ static void test_host_hole_unmapped_is_guest_pf(void **state)
 
 	/* Where the guest maps it, the host refuses what the guest may do: the VM ends. */
 	pml4[256] = 0x2000 | X86_PTE_P | X86_PTE_W | X86_PTE_U;
-	a = shadow_handle_trap(&sv, X86_PF, X86_PF_RSVD | X86_PF_PROT | X86_PF_USER | X86_PF_WRITE, HOLE_VA + 8);
+	a = shadow_handle_trap(sv, X86_PF, X86_PF_RSVD | X86_PF_PROT | X86_PF_USER | X86_PF_WRITE, HOLE_VA + 8);
 	assert_int_equal(a, SHADOW_HOST_REFUSED);
 	assert_int_equal(seen.calls, 2);
-	assert_non_null(strstr(sv.fail_message, "reserves guest-virtual"));
+	assert_non_null(strstr(sv->fail_message, "reserves guest-virtual"));
+	machine_free(m);
+}
 
-	shadow_vm_destroy(&svm);
-	bus_free(bus);
-	free(mm.host);
+/* int n trapped (#GP at real CPL3: the image has RF set) and delivered by
+ * vmmd: the frame holds the RFLAGS the int ran with, RF clear. */
+static void test_int_n_frame_has_no_rf(void **state)
+{
+	struct machine *m = machine_new(NULL);
+	struct shadow_vcpu *sv = &m->sv;
+	uint8_t *ram = m->mm.host;
+	static const uint8_t int81[] = { 0xcd, 0x81 };
+	const uint64_t idt = 0x4000, handler = 0x5000, code = 0x3000, stack = 0x8000;
+
+	uint8_t *g = ram + idt + 0x81 * 16;   /* interrupt gate, DPL 0, CS 0x08 */
+	g[0] = handler & 0xff;
+	g[1] = (handler >> 8) & 0xff;
+	g[2] = 0x08;
+	g[5] = 0x8e;
+	sv->cpu.pcb.idtr = (struct shadow_dtr) { .base = idt, .limit = 256 * 16 - 1 };
+	memcpy(ram + code, int81, sizeof(int81));
+	sv->cpu.regs.rip = code;
+	sv->cpu.regs.rsp = stack;
+	sv->cpu.regs.rflags = X86_RFLAGS_FIXED | X86_RFLAGS_RF | X86_RFLAGS_ZF;
+	enum shadow_action a = shadow_handle_trap(sv, X86_GP, 0x81 * 8 + 2, 0);
+	assert_int_equal(a, SHADOW_RESUME);
+	assert_int_equal(sv->cpu.regs.rip, handler);
+	const uint64_t *frame = (const uint64_t *) (ram + sv->cpu.regs.rsp);
+	assert_int_equal(frame[0], code + sizeof(int81));
+	assert_int_equal(frame[2], X86_RFLAGS_FIXED | X86_RFLAGS_ZF);
+	machine_free(m);
 }
 
 int main(void)
@@ -160,6 +211,7 @@ int main(void)
 		cmocka_unit_test(test_fmask_64_bits),
 		cmocka_unit_test(test_ac_in_kernel_mode),
 		cmocka_unit_test(test_host_hole_unmapped_is_guest_pf),
+		cmocka_unit_test(test_int_n_frame_has_no_rf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -686,6 +686,10 @@ static enum shadow_action privileged(struct shadow_vcpu *sv, const struct shadow
 			      (unsigned long long) sv->cpu.regs.rip, out.reason ? out.reason : "it");
 	case EMU_NOT_PRIVILEGED:
 		if (strcmp(out.mnemonic, "int") == 0) {
+			/* The fault that trapped it set RF in the RFLAGS image;
+			 * int n pushes the RFLAGS it ran with (RF clear: the
+			 * instruction before it completed). */
+			sv->cpu.regs.rflags &= ~X86_RFLAGS_RF;
 			struct reflect_request req = {
 				.kind = REFLECT_SOFTWARE, .vector = out.vector, .return_rip = out.next_rip,
 			};
