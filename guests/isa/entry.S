@@ -96,18 +96,21 @@ load_uregs:
 	mov 10*8(%rdi), %r11
 	ret
 user_entry_fault:
-	mov kernel_ctx_rsp(%rip), %rsp
-	mov $1, %eax
+	mov $1, %ebx
 	jmp 1f
 isa_user_return:
-	mov kernel_ctx_rsp(%rip), %rsp
-	/* The kernel's own SS and RFLAGS, whichever way the entry came: SS is
-	 * null after an exception from user mode and STAR's after syscall; a
-	 * trap gate keeps IF, every entry but syscall (FMASK) keeps AC. */
+	xor %ebx, %ebx
+1:	mov kernel_ctx_rsp(%rip), %rsp
+	/* The kernel's own CS, SS and RFLAGS, whichever way the entry came: SS
+	 * is null after an exception from user mode and STAR's after syscall; a
+	 * trap gate keeps IF, every entry but syscall (FMASK) keeps AC; an
+	 * iretq that faulted only after it returned to kernel level (at a bad
+	 * RIP) left the frame's SS and RFLAGS. An iretq, not popf, so that IF
+	 * is cleared in shadow mode too (docs/shadow.md, the guest contract). */
 	mov %rsp, %rax
 	KERNEL_IRET_SELF(%rax)
-	xor %eax, %eax
-1:	movq $0, isa_recover(%rip)
+	mov %ebx, %eax
+	movq $0, isa_recover(%rip)
 	POP_CALLEE_SAVED
 	ret
 
