@@ -154,6 +154,9 @@ def qemu_binary():
 # --- what may differ, by name ----------------------------------------------------------
 
 RF, IF, IOPL, NT = 0x10000, 0x200, 0x3000, 0x4000
+RSVD = 8
+HOLE_LO, HOLE_HI = 0xffff800000000000, 0xffff880000000000
+DR7_READ_AS_0 = 0xd800
 GP, SS_, UD, AC, PF = 13, 12, 6, 17, 14
 READ_FAULTED = 0xfa17
 
@@ -173,6 +176,15 @@ def only(a, b, *names):
 def xor_within(a, b, names, mask):
     """Every difference is in these fields and inside these bits."""
     return all(n in names and (x ^ y) & ~mask == 0 for n, x, y in differs(a, b))
+
+
+def canonical(v):
+    return v < 1 << 47 or v >= (1 << 64) - (1 << 47)
+
+
+def past_iret(r):
+    """An enter_user record whose iretq/sysretq returned and faulted at the target."""
+    return r.kname == "enter_user" and r.vector not in (NONE, SKIPPED, SYSCALL) and r.rip == val(r, "frame_rip")
 
 
 def variant_index(r):
@@ -215,6 +227,9 @@ HW_QUIRKS = [
     ("kvm-db-no-rf", lambda h, o: h.kname == "dr" and h.vector == o.vector == 1 and
      xor_within(h, o, ("rflags",), RF),
      "KVM's general-detect #DB frame has RF clear; a fault-class #DB sets it (SDM 17.3.1.1)"),
+    ("pvm-host-hole", lambda h, o: h.vector == PF and h.error & RSVD and HOLE_LO <= h.cr2 < HOLE_HI,
+     "guest-virtual 0xffff800000000000-0xffff87ffffffffff is the host's: an access there from user mode "
+     "is a reserved-bit #PF whatever the guest's tables say (docs/shadow.md, guest contract item 4)"),
     ("kvm-ltr-lldt-error", lambda h, o: h.kname == "misc" and variant_index(h) in (5, 6) and
      h.vector == o.vector == GP and only(h, o, "error", "rflags"),
      "KVM's emulated ltr/lldt reports #GP(0) where the selector is the error code"),
@@ -241,11 +256,14 @@ QEMU_QUIRKS = [
      "QEMU loads a non-canonical GDTR/IDTR base"),
     ("qemu-ltr-null", lambda a, q: a.kname == "misc" and a.vector == GP and q.vector == NONE,
      "QEMU's ltr takes a null selector"),
-    ("qemu-null-ss-rpl", lambda a, q: a.vector == GP and q.vector in (NONE, SYSCALL) and (
+    ("qemu-null-ss-rpl", lambda a, q: a.vector == GP and (q.vector in (NONE, SYSCALL) or past_iret(q)) and (
         (a.kname == "seg" and variant_index(a) in (4, 9) and val(a, "selector") & ~3 == 0) or
         (a.kname in ("enter_user", "iret_same") and val(a, "frame_ss") & ~3 == 0 and
          val(a, "frame_ss") & 3 != val(a, "frame_cs") & 3)),
      "QEMU loads a null SS whose RPL is not the new CPL (64-bit mode allows RPL = CPL only)"),
+    ("qemu-dr7-reserved-kept", lambda a, q: a.kname == "dr" and variant_index(a) == 1 and
+     xor_within(a, q, ("read_back",), DR7_READ_AS_0),
+     "QEMU keeps DR7 bits 11, 12, 14 and 15, which read as 0"),
     ("qemu-iret-ss-np", lambda a, q: a.kname in ("iret_same", "enter_user") and a.vector == SS_ and q.vector == 11,
      "QEMU's iretq raises #NP for a not-present SS, where it is #SS(selector)"),
     ("qemu-ss-as-gp", lambda a, q: a.vector == SS_ and q.vector == GP,
@@ -275,9 +293,10 @@ SHADOW_QUIRKS = [
 # instructions on write-protected page-table pages. (name, applies, why)
 PENDING = [
     ("iret-sysret-noncanonical", lambda r, g: r.kname == "enter_user" and r.vector == g.vector == GP and
-     r.cs & 3 == 3 and r.rip == val(r, "frame_rip") and g.cs & 3 == 0,
-     "iretq/sysretq to a non-canonical RIP: on this AMD host (hw mode and QEMU alike) they return to "
-     "user mode and the fetch there is #GP; shadow mode raises #GP in the kernel, as Intel's sysret does"),
+     past_iret(r) and not canonical(r.rip) and g.cs & 3 == 0 and g.rip != r.rip,
+     "iretq/sysretq to a non-canonical RIP: on this AMD host (hw mode and QEMU alike) they return "
+     "(to user mode, or to the kernel) and the fetch there is #GP; shadow mode raises #GP at the "
+     "iretq/sysretq, as Intel does"),
 ]
 
 
