@@ -41,9 +41,12 @@ void entry_paths_recognise(struct entry_paths *e, struct trapframe *tf)
 		   ((const uint8_t *) (uintptr_t) tf->rip)[0] == 0xcd &&
 		   ((const uint8_t *) (uintptr_t) tf->rip)[1] == TRAP_VEC_INT80 &&
 		   fault_path_expected(e, &e->int80_path)) {
-		/* The int 0x80 did not happen yet: it does now. */
+		/* The int 0x80 did not happen yet: it does now. Its frame
+		 * carries the RFLAGS it ran with: without the RF the #UD, a
+		 * fault, set in its own. */
 		tf->vector = TRAP_VEC_INT80;
 		tf->rip += 2;
+		tf->rflags &= ~TRAP_RFLAGS_RF;
 		e->int80s[ENTRY_PATH_FAULT]++;
 	} else if (tf->vector == TRAP_VEC_SYSCALL) {
 		learn_path(e, &e->syscall_path, ENTRY_PATH_NATIVE);

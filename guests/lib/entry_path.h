@@ -15,7 +15,7 @@
  * 0x80`, and clears `probing`. From then on entry_paths_recognise() turns
  * "#PF at LSTAR from user mode" into a syscall frame (RIP = RCX, RFLAGS =
  * R11, vector TRAP_VEC_SYSCALL) and "#UD on CD 80 in user memory" into an
- * int 0x80 frame (RIP past the instruction, vector TRAP_VEC_INT80), but
+ * int 0x80 frame (RIP past the instruction, RF clear, vector TRAP_VEC_INT80), but
  * only where the probe saw the host deliver them that way; elsewhere such a
  * fault stays the process's own. Both then go through the kernel's one
  * dispatcher and return as the native entries do (sysretq / iretq).
@@ -38,6 +38,8 @@
 #define TRAP_PF_P        0x1
 #define TRAP_PF_W        0x2
 #define TRAP_PF_U        0x4
+
+#define TRAP_RFLAGS_RF   0x10000
 
 struct trapframe {
 	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp;
