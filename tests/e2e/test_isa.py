@@ -21,9 +21,6 @@ the reason:
   SHADOW_QUIRKS where shadow mode on this host cannot follow the
                architecture (docs/shadow.md, "Host quirks that remain"):
                compared with nothing.
-  PENDING      differences the shadow-emu branch is fixing, by name, so
-               anything new still fails; an entry nothing matches any more
-               fails too, so the list only shrinks.
 
 ISA_CASES (default 5000) and ISA_SEED (default 1; comma-separated for
 several) size it; `make check-long` runs 50000 cases each for three seeds.
@@ -178,10 +175,6 @@ def xor_within(a, b, names, mask):
     return all(n in names and (x ^ y) & ~mask == 0 for n, x, y in differs(a, b))
 
 
-def canonical(v):
-    return v < 1 << 47 or v >= (1 << 64) - (1 << 47)
-
-
 def past_iret(r):
     """An enter_user record whose iretq/sysretq returned and faulted at the target."""
     return r.kname == "enter_user" and r.vector not in (NONE, SKIPPED, SYSCALL) and r.rip == val(r, "frame_rip")
@@ -288,18 +281,6 @@ SHADOW_QUIRKS = [
      "descriptor or kept"),
 ]
 
-# Differences the shadow-emu branch is fixing (issue 12 points 1-3): far
-# transfers, segment loads, the issue's four cases, memory-writing
-# instructions on write-protected page-table pages. (name, applies, why)
-PENDING = [
-    ("iret-sysret-noncanonical", lambda r, g: r.kname == "enter_user" and r.vector == g.vector == GP and
-     past_iret(r) and not canonical(r.rip) and g.cs & 3 == 0 and g.rip != r.rip,
-     "iretq/sysretq to a non-canonical RIP: on this AMD host (hw mode and QEMU alike) they return "
-     "(to user mode, or to the kernel) and the fetch there is #GP; shadow mode raises #GP at the "
-     "iretq/sysretq, as Intel does"),
-]
-
-
 def first(rules, a, b):
     return next((r for r in rules if r[1](a, b)), None)
 
@@ -326,7 +307,7 @@ class Tally:
         return ", ".join("%s %d" % kv for kv in sorted(self.names.items())) or "none"
 
 
-def compare_shadow(hw, qemu, got, label, quirks, pending):
+def compare_shadow(hw, qemu, got, label, quirks):
     """Differences of one shadow run from the oracle, outside the lists."""
     bad = []
     for i, (h, g) in enumerate(zip(hw, got)):
@@ -354,10 +335,6 @@ def compare_shadow(hw, qemu, got, label, quirks, pending):
         rule = first(SHADOW_QUIRKS, ref, g)
         if rule:
             quirks.add(rule[0])
-            continue
-        entry = first(PENDING, ref, g)
-        if entry:
-            pending.add(entry[0])
             continue
         bad.append(explain(ref, g, refname, label))
     return bad
@@ -461,7 +438,7 @@ class QemuRun:
 
 
 def report(what, bad, limit=10):
-    return "%s: %d record(s) differ outside the named quirks and the pending list:\n%s%s" % (
+    return "%s: %d record(s) differ outside the named quirks:\n%s%s" % (
         what, len(bad), "\n".join(bad[:limit]), "\n... and %d more" % (len(bad) - limit) if len(bad) > limit else "")
 
 
@@ -473,7 +450,7 @@ def test_isa_matches_hw(d):
         raise Skip("this vmmd has no shadow mode")
     hw_skip = HW_SKIP_EMULATED if host_virt(d) == "pvm" else ()
     failures = []
-    quirks, pending = Tally(), Tally()
+    quirks = Tally()
     for seed in SEEDS:
         # Every run at once: hw mode (CPL0 emulated here) is the long one.
         runs = [("hw", Run(d, "isa-hw-%d" % seed, seed, CASES, hw_skip))]
@@ -487,7 +464,7 @@ def test_isa_matches_hw(d):
         print("isa: seconds: %s" % ", ".join("%s %.1f" % (l, got[l][1]) for l, _ in runs) +
               (", qemu %.1f" % qemu[1] if qemu else ", no QEMU"))
         for label, _ in SHADOW_RUNS:
-            bad = compare_shadow(hw, qemu[0] if qemu else None, got[label][0], label, quirks, pending)
+            bad = compare_shadow(hw, qemu[0] if qemu else None, got[label][0], label, quirks)
             print("isa: %s: %d differ outside the lists" % (label, len(bad)))
             if bad:
                 failures.append(report("seed %d, %s" % (seed, label), bad))
@@ -496,10 +473,8 @@ def test_isa_matches_hw(d):
             print("isa: qemu: %d differ outside the lists" % len(bad))
             if bad:
                 failures.append(report("seed %d, QEMU vs hw" % seed, bad))
-    print("isa: quirks: %s; pending: %s" % (quirks, pending))
-    stale = [p[0] for p in PENDING if p[0] not in pending.names]
+    print("isa: quirks: %s" % quirks)
     check(not failures, "\n\n".join(failures))
-    check(not stale, "pending entries that no longer differ (remove them): %s" % ", ".join(stale))
 
 
 if __name__ == "__main__":

@@ -132,6 +132,18 @@ void fake_cpuid(void *ctx, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 	out[3] = leaf ^ 0xffffffffu;
 }
 
+void fake_cpuid_amd(void *ctx, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
+{
+	static const char v[12] = "AuthenticAMD";
+
+	memset(out, 0, 4 * sizeof(out[0]));
+	if (leaf == 0) {
+		memcpy(&out[1], v, 4);
+		memcpy(&out[3], v + 4, 4);
+		memcpy(&out[2], v + 8, 4);
+	}
+}
+
 void fake_cpu_init(struct fake_cpu *f)
 {
 	memset(f, 0, sizeof(*f));

@@ -91,3 +91,5 @@ void fake_put_desc(struct fake_cpu *f, uint64_t gdt, unsigned index, uint64_t de
 
 /* The fake CPUID: out = { leaf, subleaf, 0x6b6d6d76 ("vmmk"), leaf ^ 0xffffffff }. */
 void fake_cpuid(void *ctx, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+/* An AMD CPU's: leaf 0 names "AuthenticAMD" (EBX, EDX, ECX), all else 0. */
+void fake_cpuid_amd(void *ctx, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);

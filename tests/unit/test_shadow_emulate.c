@@ -896,6 +896,40 @@ static void test_sysret_refusals(void **state)
 	assert_int_equal(fc.cpu.pcb.vcpl, 0);
 }
 
+static void test_noncanonical_return_on_amd(void **state)
+{
+	/* Where CPUID says AMD, iretq and sysretq to a non-canonical RIP
+	 * complete (the #GP comes at the fetch there, from the engine). */
+	fc.env.cpuid = fake_cpuid_amd;
+	fc.cpu.regs.rsp = STACK - 0x100;
+	put_frame(0x0000800000000000ULL, 0x08, X86_RFLAGS_FIXED, 0x1f000, 0x10);
+	CODE_BYTES(0x48, 0xcf);
+	emulate();
+	assert_int_equal(out.status, EMU_DONE);
+	assert_int_equal(fc.cpu.regs.rip, 0x0000800000000000ULL);
+	assert_int_equal(fc.cpu.regs.rsp, 0x1f000);
+
+	reset(NULL);
+	fc.env.cpuid = fake_cpuid_amd;
+	fc.cpu.pcb.star = 0x001b000800000000ULL;
+	fc.cpu.regs.rcx = 0x0000800000000000ULL;
+	CODE_BYTES(0x48, 0x0f, 0x07);
+	emulate();
+	assert_int_equal(out.status, EMU_DONE);
+	assert_int_equal(fc.cpu.regs.rip, 0x0000800000000000ULL);
+	assert_int_equal(fc.cpu.pcb.vcpl, 3);
+
+	/* A far return still checks at the instruction (hw mode and QEMU on AMD agree). */
+	reset(NULL);
+	fc.env.cpuid = fake_cpuid_amd;
+	fc.cpu.regs.rsp = STACK - 0x100;
+	put_frame(0x0000800000000000ULL, 0x08, 0, 0, 0);
+	CODE_BYTES(0x48, 0xcb);
+	emulate();
+	assert_exception(X86_GP, 0);
+	assert_int_equal(fc.cpu.regs.rip, CODE);
+}
+
 static void test_mov_ss_refusals(void **state)
 {
 	CODE_BYTES(0x8e, 0xd0);
@@ -1059,6 +1093,7 @@ int main(void)
 		cmocka_unit_test_setup(test_iret_refusals, reset),
 		cmocka_unit_test_setup(test_iret_user_to_user, reset),
 		cmocka_unit_test_setup(test_sysret_refusals, reset),
+		cmocka_unit_test_setup(test_noncanonical_return_on_amd, reset),
 		cmocka_unit_test_setup(test_mov_ss_refusals, reset),
 		cmocka_unit_test_setup(test_cr0_paging_events, reset),
 		cmocka_unit_test_setup(test_random_bytes, reset),

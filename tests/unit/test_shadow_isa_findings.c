@@ -10,7 +10,10 @@
  *    (PVM: 0xffff800000000000-0xffff87ffffffffff, a reserved-bit #PF
  *    whatever the shadow entry), is the guest's own #PF; the VM ended;
  *  - the frame of an int n vmmd delivers has RF clear (it had the RF of the
- *    #GP that trapped the int).
+ *    #GP that trapped the int);
+ *  - where CPUID names AMD, sysretq (and iretq) to a non-canonical RIP
+ *    return, and the #GP(0) comes from the new level at that RIP, as hw
+ *    mode and QEMU do; vmmd raised it at the sysretq, as Intel does.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -205,6 +208,34 @@ static void test_int_n_frame_has_no_rf(void **state)
 	machine_free(m);
 }
 
+static void test_sysret_noncanonical_faults_in_user_mode_on_amd(void **state)
+{
+	static const struct shadow_guest_ops ops = { .exception = record_exception, .cpuid = fake_cpuid_amd };
+	struct machine *m = machine_new(&ops);
+	struct shadow_vcpu *sv = &m->sv;
+	static const uint8_t sysretq[] = { 0x48, 0x0f, 0x07 };
+	const uint64_t code = 0x3000, bad = 0x0000800000000000ULL;
+
+	memcpy(m->mm.host + code, sysretq, sizeof(sysretq));
+	sv->cpu.pcb.efer |= X86_EFER_SCE;
+	sv->cpu.pcb.star = 0x001b000800000000ULL;
+	sv->cpu.regs.rip = code;
+	sv->cpu.regs.rcx = bad;
+	sv->cpu.regs.r11 = X86_RFLAGS_FIXED | X86_RFLAGS_IF;
+	seen.calls = 0;
+	enum shadow_action a = shadow_handle_trap(sv, X86_GP, 0, 0);
+	assert_int_equal(a, SHADOW_RESUME);
+	assert_int_equal(seen.calls, 1);
+	assert_int_equal(seen.vector, X86_GP);
+	assert_int_equal(seen.error, 0);
+	/* The fault is the user's: at the bad RIP, CPL3, a fault's RF set. */
+	assert_int_equal(sv->cpu.regs.rip, bad);
+	assert_int_equal(sv->cpu.pcb.vcpl, 3);
+	assert_int_equal(sv->cpu.pcb.cs, 0x2b);
+	assert_true(sv->cpu.regs.rflags & X86_RFLAGS_RF);
+	machine_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -212,6 +243,7 @@ int main(void)
 		cmocka_unit_test(test_ac_in_kernel_mode),
 		cmocka_unit_test(test_host_hole_unmapped_is_guest_pf),
 		cmocka_unit_test(test_int_n_frame_has_no_rf),
+		cmocka_unit_test(test_sysret_noncanonical_faults_in_user_mode_on_amd),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

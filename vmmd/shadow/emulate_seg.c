@@ -208,11 +208,38 @@ static int check_return_cs(struct emu *e, uint16_t sel, struct desc *d)
 	return check_runnable_code(e, d, rpl);
 }
 
-/* The last checks of a far return or iret: a canonical target (#GP(0)),
- * then the accessed bits the CPU sets (a #PF there is the guest's). */
-static int finish_return(struct emu *e, uint64_t rip, const struct desc *cs, const struct desc *ss)
+/* Vendors whose iretq and sysretq check the target RIP only when they
+ * fetch there: to a non-canonical RIP they complete, and the #GP(0) comes
+ * from the new context, at the new CPL (the engine raises it once the
+ * emulated return is committed). Intel raises #GP(0) at the instruction.
+ * vmmd does what the CPU the guest's CPUID names does; without a CPUID
+ * (unit tests), Intel's. */
+static const char fetch_checked_vendors[][13] = { "AuthenticAMD", "HygonGenuine" };
+
+static bool return_checks_rip_at_fetch(struct emu *e)
 {
-	if (!x86_canonical(rip))
+	uint32_t id[4] = { 0 };
+	char vendor[13];
+
+	if (!e->env->cpuid)
+		return false;
+	e->env->cpuid(e->env->ctx, 0, 0, id);
+	memcpy(vendor, &id[1], 4);        /* EBX, EDX, ECX */
+	memcpy(vendor + 4, &id[3], 4);
+	memcpy(vendor + 8, &id[2], 4);
+	vendor[12] = 0;
+	for (size_t i = 0; i < sizeof(fetch_checked_vendors) / sizeof(fetch_checked_vendors[0]); i++)
+		if (strcmp(vendor, fetch_checked_vendors[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The last checks of a far return or iret: a canonical target (#GP(0);
+ * an iret on AMD faults at the target instead), then the accessed bits the
+ * CPU sets (a #PF there is the guest's). */
+static int finish_return(struct emu *e, uint64_t rip, const struct desc *cs, const struct desc *ss, bool iret)
+{
+	if (!x86_canonical(rip) && !(iret && return_checks_rip_at_fetch(e)))
 		return fail_gp0(e);
 	if (desc_mark_accessed(e, cs) < 0 || desc_mark_accessed(e, ss) < 0)
 		return -EFAULT;
@@ -406,7 +433,7 @@ void emu_far_ret(struct emu *e)
 		if (check_ss(e, ss_sel, new_cpl, &ss) < 0)
 			return;
 	}
-	if (finish_return(e, rip, &cs, &ss) < 0)
+	if (finish_return(e, rip, &cs, &ss, false) < 0)
 		return;
 	r->rip = rip;
 	r->rsp = rsp;
@@ -496,7 +523,7 @@ void emu_iret(struct emu *e)
 	if (check_return_cs(e, cs_sel, &cs) < 0)
 		return;
 	unsigned new_cpl = cs_sel & 3;
-	if (check_ss(e, ss_sel, new_cpl, &ss) < 0 || finish_return(e, rip, &cs, &ss) < 0)
+	if (check_ss(e, ss_sel, new_cpl, &ss) < 0 || finish_return(e, rip, &cs, &ss, true) < 0)
 		return;
 
 	/* IOPL only at CPL0; IF only where CPL <= IOPL (the virtual IOPL is 0). */
@@ -529,9 +556,9 @@ void emu_sysret(struct emu *e)
 		return emu_ud(e);
 	if (c->pcb.vcpl != 0)
 		return emu_gp0(e);
-	/* Intel raises #GP(0) in kernel mode for a non-canonical RCX (AMD
-	 * returns and faults in user mode): vmmd does what Intel does. */
-	if (q && !x86_canonical(c->regs.rcx))
+	/* Intel raises #GP(0) in kernel mode for a non-canonical RCX; AMD
+	 * returns and faults in user mode (return_checks_rip_at_fetch). */
+	if (q && !x86_canonical(c->regs.rcx) && !return_checks_rip_at_fetch(e))
 		return emu_gp0(e);
 	if (!q)
 		return emu_unsupported(e, "sysret to 32-bit user code (shadow mode runs 64-bit code only)");

@@ -673,6 +673,13 @@ static enum shadow_action privileged(struct shadow_vcpu *sv, const struct shadow
 		count_class(sv->svm, STRAP_PRIVILEGED);
 		count_mnemonic(sv->svm, out.mnemonic);
 		shadow_update_root(sv);
+		if (!x86_canonical(sv->cpu.regs.rip)) {
+			/* An iretq or sysretq that, as on AMD, returned to a
+			 * non-canonical RIP (emulate_seg.c): the fetch there is
+			 * #GP(0) at the new level, a fault (RF set in its frame). */
+			sv->cpu.regs.rflags |= X86_RFLAGS_RF;
+			return reflect_exception(sv, env, X86_GP, true, 0, 0);
+		}
 		return SHADOW_RESUME;
 	case EMU_HALT:
 		count_class(sv->svm, STRAP_HALT);
