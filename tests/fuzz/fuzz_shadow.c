@@ -33,12 +33,13 @@
 #include <unistd.h>
 
 #include "devices/bus.h"
+#include "tests/fuzz/fuzz_check.h"
 #include "tests/unit/shadow_fake_cpu.h"
 #include "vmmd/shadow/emulate_data.h"
 #include "vmmd/shadow/engine.h"
 #include "vmmd/shadow/reflect.h"
 
-#define fuzz_check(cond) do { if (!(cond)) { fprintf(stderr, "fuzz_shadow: %s\n", #cond); abort(); } } while (0)
+#define fuzz_check(cond) FUZZ_CHECK("fuzz_shadow", cond, "%s", #cond)
 
 /* The input, consumed front to back; zeros once it runs out. */
 struct input {
