@@ -32,8 +32,8 @@ DEPFLAGS    = -MMD -MP
 # What vmmd links, found by pkg-config; Zydis ships no .pc file, so its
 # header is probed. A missing one stops make here, naming the package
 # (scripts/deps installs them all), rather than at the first link.
-# liblzma, zlib, libzstd: the Xen PV loader unpacks a bzImage's payload (vmmd/xenpv/kernel_image.c).
-PKGS       := libevent json-c libsystemd libseccomp liblzma zlib libzstd
+# liblzma, zlib, libzstd, liblz4: the Xen PV loader unpacks a bzImage's payload (vmmd/xenpv/kernel_image.c).
+PKGS       := libevent json-c libsystemd libseccomp liblzma zlib libzstd liblz4
 ifeq ($(filter clean,$(MAKECMDGOALS)),)
 MISSING    := $(strip $(foreach p,$(PKGS),$(if $(shell pkg-config --exists $(p) && echo y),,$(p))))
 ifneq ($(MISSING),)

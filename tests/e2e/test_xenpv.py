@@ -6,7 +6,8 @@ tests/linux/test_xenpv.py): kernels made here in a few hundred bytes.
 - shadow mode with a Linux that has no Xen PV entry (a PVH-only vmlinux)
   explains itself and says what to do;
 - a Xen PV kernel that requires a feature vmmd lacks names the feature;
-- a bzImage whose payload vmmd does not unpack (lz4) says so;
+- a bzImage whose payload vmmd does not unpack (bzip2) says so, and with
+  boot "auto" also that shadow mode needs a Xen PV kernel;
 - boot "xen-pv" with paging "hw", and virtio devices for a PV guest, are
   refused with the field named;
 - vmmd's own guests in shadow mode still boot (boot "auto" tells them apart)."""
@@ -87,9 +88,15 @@ def test_unpackable_bzimage_is_named(d):
     bz[0x206:0x208] = struct.pack("<H", 0x020f)
     bz[0x248:0x24c] = struct.pack("<I", 0)
     bz[0x24c:0x250] = struct.pack("<I", 0x100)
-    bz[0x400:0x404] = b"\x02\x21\x4c\x18"   # lz4 legacy
-    err = start_refused(d, "lz4", write(d, "lz4-bzImage", bytes(bz)), boot="xen-pv")
-    check("xz, gzip and zstd" in err["message"], "names what vmmd unpacks: %s" % show(err))
+    bz[0x400:0x404] = b"BZh9"   # bzip2: Linux can, vmmd does not
+    path = write(d, "bzip2-bzImage", bytes(bz))
+    err = start_refused(d, "bzip2", path, boot="xen-pv")
+    check("xz, gzip, zstd and lz4" in err["message"] and err["data"].get("field") == "kernel",
+          "names what vmmd unpacks: %s" % show(err))
+    # Not asked for Xen PV: first what shadow mode needs, then what to do.
+    err = start_refused(d, "bzip2-auto", path)
+    check("Xen PV" in err["message"] and "xz, gzip, zstd and lz4" in err["message"]
+          and 'paging "hw"' in err["message"], "auto says shadow mode needs Xen PV: %s" % show(err))
 
 
 def test_xen_pv_needs_shadow_and_no_devices(d):

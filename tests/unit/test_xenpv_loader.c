@@ -3,12 +3,13 @@
  * The Xen PV loader (vmmd/xenpv/notes.c, kernel_image.c, builder.c) on
  * kernels built in memory: an ELF vmlinux with Xen notes (and hostile
  * variants of it), bzImages whose payload is that ELF compressed with xz,
- * gzip and zstd (by the same libraries vmmd uses, so a format mismatch
- * shows), and the start of day the builder writes: start_info, the p2m,
+ * gzip, zstd and lz4 (by the same libraries vmmd uses, so a format mismatch
+ * shows; lz4 in the kernel's legacy frame, built here as `lz4 -l` does), and the start of day the builder writes: start_info, the p2m,
  * the bootstrap tables, walked with the x86 room's page walker.
  */
 #include <elf.h>
 #include <errno.h>
+#include <lz4.h>
 #include <lzma.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -175,8 +176,9 @@ static void test_notes_hostile_elf(void **state)
 #define SETUP_SECTS 1
 #define PAYLOAD_AT  ((SETUP_SECTS + 1) * 512 + 0x10)
 
-/* A bzImage whose payload (at PAYLOAD_AT) is `payload`. */
-static uint8_t *make_bzimage(const uint8_t *payload, size_t len, size_t *ret_size)
+/* A bzImage whose payload (at PAYLOAD_AT) is `payload`, then the kernel's
+ * 4-byte trailer: the size it unpacks to. */
+static uint8_t *make_bzimage(const uint8_t *payload, size_t len, uint32_t unpacked, size_t *ret_size)
 {
 	size_t size = PAYLOAD_AT + len + 4;
 	uint8_t *b = calloc(1, size);
@@ -194,6 +196,7 @@ static uint8_t *make_bzimage(const uint8_t *payload, size_t len, size_t *ret_siz
 	v32 = (uint32_t) len + 4;   /* the kernel's payload ends with a 4-byte size */
 	memcpy(b + 0x24c, &v32, 4);
 	memcpy(b + PAYLOAD_AT, payload, len);
+	memcpy(b + PAYLOAD_AT + len, &unpacked, 4);
 	*ret_size = size;
 	return b;
 }
@@ -226,12 +229,34 @@ static size_t zst(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
 	return n;
 }
 
+#define LZ4_BLOCK (8u << 20)   /* lz4 -l's block: 8 MiB unpacked */
+
+static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
+/* The lz4 legacy frame, as `lz4 -l` writes it: the magic, then per 8 MiB
+ * of input a u32 compressed size and the block. */
+static size_t lz4_legacy(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
+{
+	size_t pos = 4;
+	put32(out, 0x184c2102);
+	for (size_t done = 0; done < len; done += LZ4_BLOCK) {
+		size_t chunk = len - done < LZ4_BLOCK ? len - done : LZ4_BLOCK;
+		assert_true(pos + 4 <= cap);
+		int n = LZ4_compress_default((const char *) in + done, (char *) out + pos + 4, (int) chunk,
+					     (int) (cap - pos - 4));
+		assert_true(n > 0);
+		put32(out + pos, (uint32_t) n);
+		pos += 4 + (size_t) n;
+	}
+	return pos;
+}
+
 static void check_unpacks(size_t (*compress)(const uint8_t *, size_t, uint8_t *, size_t), const char *name)
 {
 	uint8_t elf[ELF_SIZE], packed[2 * ELF_SIZE];
 	size_t elf_size = linux_like_elf(elf, ""), size, out_size;
 	size_t n = compress(elf, elf_size, packed, sizeof(packed));
-	uint8_t *bz = make_bzimage(packed, n, &size);
+	uint8_t *bz = make_bzimage(packed, n, (uint32_t) elf_size, &size);
 	const uint8_t *out;
 	bool owned;
 	const char *why = NULL;
@@ -256,6 +281,52 @@ static void check_unpacks(size_t (*compress)(const uint8_t *, size_t, uint8_t *,
 static void test_bzimage_xz(void **state) { check_unpacks(xz, "xz"); }
 static void test_bzimage_gzip(void **state) { check_unpacks(gz, "gzip"); }
 static void test_bzimage_zstd(void **state) { check_unpacks(zst, "zstd"); }
+static void test_bzimage_lz4(void **state) { check_unpacks(lz4_legacy, "lz4"); }
+
+/* The Linux tier's kernel is an lz4 bzImage: its vmlinux spans several
+ * 8 MiB blocks, and `lz4 -l` output may hold a second magic (concatenated
+ * streams). Each block is unpacked on its own; the size trailer must match. */
+static void test_bzimage_lz4_blocks(void **state)
+{
+	size_t elf_size = 2 * LZ4_BLOCK + 0x3000, cap = LZ4_compressBound((int) elf_size) + 64, size, out_size;
+	uint8_t *elf = malloc(elf_size), *packed = malloc(cap);
+	const uint8_t *out;
+	bool owned;
+	const char *why = NULL;
+
+	linux_like_elf(elf, "");
+	for (size_t i = ELF_SIZE; i < elf_size; i++)
+		elf[i] = (uint8_t) (i * 2654435761u >> 13);   /* not all zeros: real blocks */
+	/* Two streams: the first 8 MiB, then the rest behind a second magic. */
+	size_t n = lz4_legacy(elf, LZ4_BLOCK, packed, cap);
+	n += lz4_legacy(elf + LZ4_BLOCK, elf_size - LZ4_BLOCK, packed + n, cap - n);
+	uint8_t *bz = make_bzimage(packed, n, (uint32_t) elf_size, &size);
+	assert_int_equal(xpv_kernel_elf(bz, size, 64u << 20, &out, &out_size, &owned, &why), 0);
+	assert_true(owned);
+	assert_int_equal(out_size, elf_size);
+	assert_memory_equal(out, elf, elf_size);
+	free((void *) out);
+
+	/* Bounded mid-stream: room for the first block, not the second. */
+	assert_int_equal(xpv_kernel_elf(bz, size, LZ4_BLOCK + 4096, &out, &out_size, &owned, &why), -EFBIG);
+	/* A trailer that disagrees with what the blocks unpacked to. */
+	put32(bz + PAYLOAD_AT + n, (uint32_t) elf_size - 1);
+	assert_int_equal(xpv_kernel_elf(bz, size, 64u << 20, &out, &out_size, &owned, &why), -EINVAL);
+	assert_non_null(strstr(why, "corrupt or truncated"));
+	put32(bz + PAYLOAD_AT + n, (uint32_t) elf_size);
+	/* A block size larger than any 8 MiB block compresses to. */
+	put32(bz + PAYLOAD_AT + 4, (uint32_t) LZ4_compressBound(LZ4_BLOCK) + 1);
+	assert_int_equal(xpv_kernel_elf(bz, size, 64u << 20, &out, &out_size, &owned, &why), -EINVAL);
+	/* A zero-sized block, and a corrupt one (its first token promises more than follows). */
+	put32(bz + PAYLOAD_AT + 4, 0);
+	assert_int_equal(xpv_kernel_elf(bz, size, 64u << 20, &out, &out_size, &owned, &why), -EINVAL);
+	put32(bz + PAYLOAD_AT + 4, 1);
+	bz[PAYLOAD_AT + 8] = 0xf0;
+	assert_int_equal(xpv_kernel_elf(bz, size, 64u << 20, &out, &out_size, &owned, &why), -EINVAL);
+	free(bz);
+	free(packed);
+	free(elf);
+}
 
 static void test_kernel_image_refusals(void **state)
 {
@@ -272,11 +343,16 @@ static void test_kernel_image_refusals(void **state)
 	/* Neither ELF nor bzImage. */
 	uint8_t junk[0x400] = { 1, 2, 3 };
 	assert_int_equal(xpv_kernel_elf(junk, sizeof(junk), 1 << 20, &out, &out_size, &owned, &why), -ENOEXEC);
-	/* lz4 (the test tier's hw-mode bzImage): named, refused with what to do. */
-	const uint8_t lz4[] = { 0x02, 0x21, 0x4c, 0x18, 0, 0, 0, 0, 0, 0 };
-	uint8_t *bz = make_bzimage(lz4, sizeof(lz4), &size);
-	assert_int_equal(xpv_kernel_elf(bz, size, 1 << 20, &out, &out_size, &owned, &why), -EINVAL);
+	/* bzip2, a format vmmd does not unpack: named as such, with what to do. */
+	const uint8_t bzip2[] = { 'B', 'Z', 'h', '9', 0, 0, 0, 0, 0, 0 };
+	uint8_t *bz = make_bzimage(bzip2, sizeof(bzip2), 0, &size);
+	assert_int_equal(xpv_kernel_elf(bz, size, 1 << 20, &out, &out_size, &owned, &why), -EOPNOTSUPP);
+	assert_non_null(strstr(why, "xz, gzip, zstd and lz4"));
 	assert_non_null(strstr(why, "vmlinux"));
+	/* No known magic at all. */
+	bz[PAYLOAD_AT] = 'Q';
+	assert_int_equal(xpv_kernel_elf(bz, size, 1 << 20, &out, &out_size, &owned, &why), -EOPNOTSUPP);
+	assert_non_null(strstr(why, "no known compression magic"));
 	/* A payload that runs past the file. */
 	uint32_t huge = 0x7fffffff;
 	memcpy(bz + 0x24c, &huge, 4);
@@ -290,7 +366,7 @@ static void test_kernel_image_refusals(void **state)
 	/* A gzip payload that is not an ELF. */
 	uint8_t text[64] = "not an elf at all", packed[256];
 	size_t n = gz(text, sizeof(text), packed, sizeof(packed));
-	bz = make_bzimage(packed, n, &size);
+	bz = make_bzimage(packed, n, sizeof(text), &size);
 	assert_int_equal(xpv_kernel_elf(bz, size, 1 << 20, &out, &out_size, &owned, &why), -ENOEXEC);
 	free(bz);
 }
@@ -405,6 +481,8 @@ int main(void)
 		cmocka_unit_test(test_bzimage_xz),
 		cmocka_unit_test(test_bzimage_gzip),
 		cmocka_unit_test(test_bzimage_zstd),
+		cmocka_unit_test(test_bzimage_lz4),
+		cmocka_unit_test(test_bzimage_lz4_blocks),
 		cmocka_unit_test(test_kernel_image_refusals),
 		cmocka_unit_test(test_builder_start_of_day),
 		cmocka_unit_test(test_builder_refusals),

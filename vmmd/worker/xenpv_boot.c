@@ -50,6 +50,11 @@ int xenpv_boot_resolve(struct vm *vm, const uint8_t *image, size_t size, const c
 	size_t elf_size;
 	bool owned;
 	int r = xpv_kernel_elf(image, size, PV_ELF_MAX, &elf, &elf_size, &owned, why);
+	/* Asked for nothing in particular, the user learns first what shadow mode needs. */
+	if (r == -EOPNOTSUPP && asked == VM_BOOT_AUTO)
+		*why = "shadow mode runs Linux only as a Xen PV kernel (CONFIG_XEN_PV=y), and vmmd cannot unpack this "
+		       "bzImage's payload to look for one (it unpacks xz, gzip, zstd and lz4): give the kernel's ELF "
+		       "vmlinux, or boot it with paging \"hw\"";
 	if (r < 0)
 		return r;
 	struct xpv_notes notes;

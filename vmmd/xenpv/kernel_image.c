@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <lz4.h>
 #include <lzma.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,27 +19,14 @@
 #define HDR_PAYLOAD_LENGTH 0x24c
 #define PROTOCOL_PAYLOAD   0x0208   /* payload_offset/length exist from 2.08 */
 #define OUT_FIRST          (16u << 20)
+/* lz4 -l (the kernel's lz4 legacy frame, lib/decompress_unlz4.c): the magic,
+ * then blocks of a u32 compressed size and the data, each unpacking to at
+ * most 8 MiB; another magic may start a concatenated stream. */
+#define LZ4_LEGACY_MAGIC   0x184c2102u
+#define LZ4_LEGACY_BLOCK   (8u << 20)
 
 static uint16_t get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-
-static const struct { const char *name; uint8_t magic[6]; unsigned len; } formats[] = {
-	{ "xz", { 0xfd, '7', 'z', 'X', 'Z', 0x00 }, 6 },
-	{ "gzip", { 0x1f, 0x8b }, 2 },
-	{ "zstd", { 0x28, 0xb5, 0x2f, 0xfd }, 4 },
-	{ "lz4", { 0x02, 0x21, 0x4c, 0x18 }, 4 },
-	{ "bzip2", { 'B', 'Z', 'h' }, 3 },
-	{ "lzo", { 0x89, 'L', 'Z', 'O' }, 4 },
-	{ "lzma", { 0x5d, 0x00, 0x00 }, 3 },
-};
-
-const char *xpv_payload_format(const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
-		if (len >= formats[i].len && memcmp(p, formats[i].magic, formats[i].len) == 0)
-			return formats[i].name;
-	return NULL;
-}
 
 /* A growing output buffer, never past max. */
 struct out {
@@ -115,6 +103,48 @@ static int gunzip(const uint8_t *in, size_t len, struct out *o)
 	return r;
 }
 
+/* Room for one lz4 legacy block at the end of o, or all that max allows. */
+static int out_room(struct out *o, size_t want)
+{
+	while (o->cap - o->len < want && o->cap < o->max) {
+		int r = out_grow(o);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int unlz4(const uint8_t *in, size_t len, struct out *o)
+{
+	size_t pos = 4;   /* the magic, matched by the caller */
+	while (pos < len) {
+		if (len - pos < 4)
+			return -EINVAL;
+		uint32_t n = get32(in + pos);
+		pos += 4;
+		if (n == LZ4_LEGACY_MAGIC)
+			continue;
+		/* A bzImage's payload ends in a 4-byte trailer, the unpacked size
+		 * (the kernel's size_append), not a block: no data follows it. */
+		if (pos == len)
+			return n == o->len ? 0 : -EINVAL;
+		if (n == 0 || n > (uint32_t) LZ4_compressBound(LZ4_LEGACY_BLOCK) || n > len - pos)
+			return -EINVAL;
+		int r = out_room(o, LZ4_LEGACY_BLOCK);
+		if (r < 0)
+			return r;
+		size_t room = o->cap - o->len;
+		bool limited = room < LZ4_LEGACY_BLOCK;   /* max cuts this block short */
+		int got = LZ4_decompress_safe((const char *) in + pos, (char *) o->buf + o->len, (int) n,
+					      (int) (limited ? room : LZ4_LEGACY_BLOCK));
+		if (got < 0)
+			return limited ? -EFBIG : -EINVAL;
+		o->len += (size_t) got;
+		pos += n;
+	}
+	return 0;
+}
+
 static int unzstd(const uint8_t *in, size_t len, struct out *o)
 {
 	ZSTD_DStream *d = ZSTD_createDStream();
@@ -144,6 +174,36 @@ static int unzstd(const uint8_t *in, size_t len, struct out *o)
 	return r;
 }
 
+/* The formats a payload may start with; decode is NULL where vmmd does not unpack it. */
+static const struct payload_format {
+	const char *name;
+	uint8_t magic[6];
+	unsigned len;
+	int (*decode)(const uint8_t *in, size_t len, struct out *o);
+} formats[] = {
+	{ "xz", { 0xfd, '7', 'z', 'X', 'Z', 0x00 }, 6, unxz },
+	{ "gzip", { 0x1f, 0x8b }, 2, gunzip },
+	{ "zstd", { 0x28, 0xb5, 0x2f, 0xfd }, 4, unzstd },
+	{ "lz4", { 0x02, 0x21, 0x4c, 0x18 }, 4, unlz4 },   /* LZ4_LEGACY_MAGIC */
+	{ "bzip2", { 'B', 'Z', 'h' }, 3, NULL },
+	{ "lzo", { 0x89, 'L', 'Z', 'O' }, 4, NULL },
+	{ "lzma", { 0x5d, 0x00, 0x00 }, 3, NULL },
+};
+
+static const struct payload_format *payload_format(const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+		if (len >= formats[i].len && memcmp(p, formats[i].magic, formats[i].len) == 0)
+			return &formats[i];
+	return NULL;
+}
+
+const char *xpv_payload_format(const uint8_t *p, size_t len)
+{
+	const struct payload_format *f = payload_format(p, len);
+	return f ? f->name : NULL;
+}
+
 int xpv_kernel_elf(const uint8_t *image, size_t size, size_t max_out, const uint8_t **ret_elf, size_t *ret_size,
 		   bool *ret_owned, const char **why)
 {
@@ -162,20 +222,13 @@ int xpv_kernel_elf(const uint8_t *image, size_t size, size_t max_out, const uint
 	uint64_t len = get32(image + HDR_PAYLOAD_LENGTH);
 	if (start > size || len > size - start || len < 8)
 		FAIL(-EINVAL, "the kernel bzImage's payload lies outside the file (truncated?)");
-	const char *fmt = xpv_payload_format(image + start, len);
-	int (*decode)(const uint8_t *, size_t, struct out *) = NULL;
-	if (fmt && strcmp(fmt, "xz") == 0)
-		decode = unxz;
-	else if (fmt && strcmp(fmt, "gzip") == 0)
-		decode = gunzip;
-	else if (fmt && strcmp(fmt, "zstd") == 0)
-		decode = unzstd;
-	if (!decode)
-		FAIL(-EINVAL, fmt ? "the kernel bzImage's payload is compressed with a format vmmd does not unpack "
-				    "(xz, gzip and zstd are; give the ELF vmlinux instead)"
-				  : "the kernel bzImage's payload has no known compression magic");
+	const struct payload_format *fmt = payload_format(image + start, len);
+	if (!fmt || !fmt->decode)
+		FAIL(-EOPNOTSUPP, fmt ? "the kernel bzImage's payload is compressed with a format vmmd does not unpack "
+				       "(xz, gzip, zstd and lz4 are; give the ELF vmlinux instead)"
+				     : "the kernel bzImage's payload has no known compression magic");
 	struct out o = { .max = max_out };
-	int r = decode(image + start, len, &o);
+	int r = fmt->decode(image + start, len, &o);
 	if (r == 0 && (o.len < 4 || memcmp(o.buf, "\177ELF", 4) != 0))
 		r = -ENOEXEC;
 	if (r < 0) {
