@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <asm/kvm_para.h>
 #include <string.h>
 
 #include "vmmd/common/host_probe.h"
@@ -11,6 +12,16 @@
 #define EMULATED_KERNEL_CMDLINE \
 	"clearcpuid=xsave,smap,popcnt,avx,avx2,bmi1,bmi2,movbe,fsgsbase,rdrand,rdseed," \
 	"sha_ni,aes,pclmulqdq"
+
+/* Where KVM emulates guest CPL0, a `vmcall` there never returns to the
+ * guest (measured with guests/kvmpv.c: the vCPU stays on it, no exit): a
+ * Linux with KVM_GUEST (PARAVIRT's default) that is offered these sends its
+ * first IPI, kicks or yields through one and hangs, e.g. while bringing up
+ * its second CPU. Linux falls back to the APIC and plain halts without them;
+ * kvm-clock, PV EOI and the PV TLB flush are MSRs and stay. */
+#define EMULATED_KERNEL_KVM_HIDDEN \
+	((1u << KVM_FEATURE_PV_UNHALT) | (1u << KVM_FEATURE_PV_SEND_IPI) | (1u << KVM_FEATURE_PV_SCHED_YIELD) | \
+	 (1u << KVM_FEATURE_HC_MAP_GPA_RANGE))
 
 enum vm_host_profile host_profile_resolve(enum vm_host_profile configured)
 {
@@ -25,4 +36,9 @@ enum vm_host_profile host_profile_resolve(enum vm_host_profile configured)
 const char *host_profile_cmdline(enum vm_host_profile resolved)
 {
 	return resolved == VM_HOST_EMULATED_KERNEL ? EMULATED_KERNEL_CMDLINE : "";
+}
+
+uint32_t host_profile_kvm_features_hidden(enum vm_host_profile resolved)
+{
+	return resolved == VM_HOST_EMULATED_KERNEL ? EMULATED_KERNEL_KVM_HIDDEN : 0;
 }

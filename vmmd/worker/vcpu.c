@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <asm/kvm_para.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include "abi/bootinfo.h"
 #include "base/macro.h"
 #include "vmmd/worker/emulation_fallback.h"
+#include "vmmd/worker/host_profile.h"
 #include "vmmd/common/log.h"
 #include "vmmd/worker/shadow_run.h"
 #include "vmmd/worker/vcpu.h"
@@ -62,7 +64,8 @@ int vcpu_supported_cpuid(int kvm_fd, struct kvm_cpuid2 **ret)
 	return 0;
 }
 
-/* The guest sees the host's supported CPUID, with its own APIC ID per vCPU;
+/* The guest sees the host's supported CPUID, with its own APIC ID per vCPU
+ * and without the KVM features its host profile hides (host_profile.h);
  * KVM also checks EFER.LME against it, so long mode needs this. */
 static int set_cpuid(struct vcpu *v)
 {
@@ -76,6 +79,8 @@ static int set_cpuid(struct vcpu *v)
 			e->ebx = (e->ebx & 0x00ffffff) | (v->index << 24);
 		else if (e->function == 0xb || e->function == 0x1f)
 			e->edx = v->index;
+		else if (e->function == KVM_CPUID_FEATURES)
+			e->eax &= ~host_profile_kvm_features_hidden(v->vm->host_profile);
 	}
 	if (r == 0 && ioctl(v->fd, KVM_SET_CPUID2, cpuid) < 0)
 		r = -errno;

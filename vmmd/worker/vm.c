@@ -242,7 +242,7 @@ static int load_linux(struct vm *vm, enum vm_boot kind, const uint8_t *image, si
 	if (vm->config->paging == VM_PAGING_SHADOW)
 		return vm_error_set(err, WORKER_ERROR_KERNEL, -EINVAL,
 				    "this kernel is Linux (PVH or bzImage), which needs paging \"hw\"");
-	enum vm_host_profile profile = host_profile_resolve(vm->config->host_profile);
+	enum vm_host_profile profile = vm->host_profile;
 	char *cmdline = linux_cmdline_compose(vm->config->cmdline, host_profile_cmdline(profile),
 					      (const char *const *) vm->virtio_cmdline, vm->n_virtio);
 	if (!cmdline)
@@ -255,7 +255,6 @@ static int load_linux(struct vm *vm, enum vm_boot kind, const uint8_t *image, si
 	int r = linux_boot_load(&vm->mem, &p, &layout, err);
 	if (r == 0) {
 		*entry = layout.entry;
-		vm->host_profile = profile;
 		vm->linux_layout = layout;
 		free(vm->boot_cmdline);
 		vm->boot_cmdline = strdup(cmdline);
@@ -377,6 +376,8 @@ int vm_create(const struct vm_config *config, const char *console_path, size_t c
 	struct vcpu_entry entry = { 0 };
 	uint8_t *image = NULL;
 	size_t image_size = 0;
+	/* Once, for every guest: the vCPUs' CPUID depends on it, Linux's command line too. */
+	vm->host_profile = host_profile_resolve(config->host_profile);
 	int r = check_memory(config, err);
 	if (r == 0)
 		r = create_kvm_vm(vm, err);

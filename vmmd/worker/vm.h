@@ -83,7 +83,7 @@ struct vm {
 	struct pool_slots pool_slots;   /* the shadow pool's KVM slots (shadow_pool_slots.h) */
 	enum vm_boot boot;      /* resolved: never VM_BOOT_AUTO once built */
 	char *boot_cmdline;     /* what the guest got: config cmdline plus vmmd's words (Linux) */
-	enum vm_host_profile host_profile;   /* resolved (Linux) */
+	enum vm_host_profile host_profile;   /* resolved: CPUID (every VM), command line (Linux) */
 	struct linux_boot_layout linux_layout;   /* where the kernel and initrd went (Linux) */
 	struct virtio_devices virtio;
 	size_t n_virtio;
