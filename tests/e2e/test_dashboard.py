@@ -101,15 +101,25 @@ def test_dashboard_in_chromium(d):
         roots = wait(drv, lambda b: b.find_elements(By.CSS_SELECTOR, "details.sh-root"), 10, "shadow roots")
         kinds = {r.get_attribute("data-kind") for r in roots}
         check(kinds == {"kernel", "user"}, "kernel and user roots: %s" % kinds)
-        user = [r for r in roots if r.get_attribute("data-kind") == "user"][0]
+        # A user root that maps something (a process that has not run yet has an empty one).
+        user = [r for r in roots if r.get_attribute("data-kind") == "user" and
+                int(re.search(r"(\d+) mappings", r.find_element(By.TAG_NAME, "summary").text).group(1)) > 0][0]
         user.find_element(By.TAG_NAME, "summary").click()
-        for _ in range(4):
+
+        # A level's children are built by its "toggle" listener, which the browser
+        # runs as a task of its own after the click: on a loaded machine the next
+        # query can come first and see nothing new. So each poll either finds the
+        # leaves or opens the next closed level, until the leaves are built.
+        def open_down_to_leaves(b):
+            leaves = user.find_elements(By.CSS_SELECTOR, "tr.sh-leaf")
+            if leaves:
+                return leaves
             closed = [s for s in user.find_elements(By.CSS_SELECTOR, "details.sh-level:not([open]) > summary")
                       if s.is_displayed()]
-            if not closed:
-                break
-            closed[0].click()
-        leaves = wait(drv, lambda b: user.find_elements(By.CSS_SELECTOR, "tr.sh-leaf"), 5, "shadow entries")
+            if closed:
+                closed[0].click()
+            return None
+        leaves = wait(drv, open_down_to_leaves, 15, "shadow entries")
         cells = leaves[0].find_elements(By.TAG_NAME, "td")
         check(re.match(r"^0x[0-9a-f]{16}$", cells[5].text), "a guest PTE beside the shadow entry: %s" %
               [c.text for c in cells])
