@@ -12,6 +12,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <seccomp.h>
@@ -51,7 +52,7 @@ struct seen {
 	int setuid_back;         /* errno of setuid(0) */
 };
 
-enum prep { PREP_NONE, PREP_NO_SYS_ADMIN, PREP_NOT_ROOT, PREP_NO_NAMESPACES };
+enum prep { PREP_NONE, PREP_NO_SYS_ADMIN, PREP_NOT_ROOT, PREP_NO_NAMESPACES, PREP_THREAD };
 
 static bool root_empty(void)
 {
@@ -67,8 +68,17 @@ static bool root_empty(void)
 	return n == 0;
 }
 
+static void *sleeper(void *unused)
+{
+	for (;;)
+		pause();
+	return NULL;
+}
+
 static void prepare(enum prep p)
 {
+	pthread_t t;
+
 	if (p == PREP_NO_SYS_ADMIN) {
 		/* As systemd's unit leaves vmmd: root, no CAP_SYS_ADMIN anywhere. */
 		struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
@@ -83,6 +93,10 @@ static void prepare(enum prep p)
 		/* vmmd run by a user: the worker is that user from the start. */
 		if (setresgid(OTHER_UID, OTHER_UID, OTHER_UID) < 0 || setresuid(OTHER_UID, OTHER_UID, OTHER_UID) < 0)
 			_exit(3);
+	} else if (p == PREP_THREAD) {
+		/* A caller that started a thread first (a device's, a log writer's). */
+		if (pthread_create(&t, NULL, sleeper, NULL) != 0)
+			_exit(5);
 	} else if (p == PREP_NO_NAMESPACES) {
 		/* A caller that allows no namespaces (a host policy, a container's filter). */
 		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
@@ -202,6 +216,19 @@ static void test_no_namespaces(void **state)
 	assert_non_null(strstr(s.st.why, "Operation not permitted"));
 }
 
+static void test_second_thread(void **state)
+{
+	struct jail_config c = { .change_user = true, .uid = JAIL_UID, .gid = JAIL_UID };
+	struct seen s = run_jailed(PREP_THREAD, &c);
+
+	/* No namespace: the sleeping thread would keep the host's mount
+	 * namespace. The user and capabilities go all the same. */
+	check_common(&s, JAIL_UID);
+	assert_false(s.st.mount_ns);
+	assert_false(s.root_empty);
+	assert_non_null(strstr(s.st.why, "2 threads run already"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -209,6 +236,7 @@ int main(void)
 		cmocka_unit_test(test_root_without_sys_admin),
 		cmocka_unit_test(test_not_root),
 		cmocka_unit_test(test_no_namespaces),
+		cmocka_unit_test(test_second_thread),
 	};
 
 	if (geteuid() != 0) {

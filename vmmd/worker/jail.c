@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -31,6 +32,22 @@ static int write_file(const char *path, const char *text)
 	if (write(fd, text, n) != (ssize_t) n)
 		return errno ? -errno : -EIO;
 	return 0;
+}
+
+/* How many threads the process has (the entries of /proc/self/task); 0
+ * when that cannot be read. */
+static unsigned thread_count(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	unsigned n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
 }
 
 /* ret->why gets "what: strerror" appended (several steps may each add one). */
@@ -164,27 +181,48 @@ static int enter_user_ns(struct jail_state *ret)
 	return 0;
 }
 
+/* As root with CAP_SYS_ADMIN: a mount namespace of our own with the empty root. */
+static int enter_mount_ns(struct jail_state *ret)
+{
+	const char *step;
+	int r;
+
+	if (unshare(CLONE_NEWNS) < 0) {
+		r = -errno;
+		note(ret, "unshare(CLONE_NEWNS)", r);
+		return r;
+	}
+	r = make_root(&step);
+	if (r < 0) {
+		note(ret, step, r);
+		(void) chdir("/");
+	}
+	return r;
+}
+
 int jail_enter(const struct jail_config *c, struct jail_state *ret)
 {
 	struct jail_state s = { .uid = getuid(), .gid = getgid() };
-	const char *step;
 	int r;
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		note(&s, "no_new_privs", -errno);
+	/* A namespace is entered by the calling thread alone: another thread
+	 * would keep the host's mount namespace (CLONE_NEWNS), or make the
+	 * user namespace fail (CLONE_NEWUSER). Neither is tried then, and
+	 * `why` names the caller's mistake; the user and capabilities still go. */
+	unsigned threads = thread_count();
+	bool namespaces = threads <= 1;
+	if (!namespaces) {
+		size_t len = strlen(s.why);
+		snprintf(s.why + len, sizeof(s.why) - len, "%s%u threads run already: the mount namespace needs one",
+			 len ? "; " : "", threads);
+	}
 	size_t keep = strlen(s.why);   /* what the mount namespace's first way says is moot if the second works */
 	if (c->change_user) {
 		/* Root with CAP_SYS_ADMIN: a plain mount namespace, built while we may. */
-		if (unshare(CLONE_NEWNS) < 0) {
-			note(&s, "unshare(CLONE_NEWNS)", -errno);
-		} else {
-			r = make_root(&step);
-			if (r < 0) {
-				note(&s, step, r);
-				(void) chdir("/");
-			}
-			s.mount_ns = r == 0;
-		}
+		if (namespaces)
+			s.mount_ns = enter_mount_ns(&s) == 0;
 		drop_bounding_set();
 		r = change_user(c->uid, c->gid);
 		if (r < 0)
@@ -193,7 +231,7 @@ int jail_enter(const struct jail_config *c, struct jail_state *ret)
 		s.gid = c->gid;
 		s.user_changed = true;
 	}
-	if (!s.mount_ns && enter_user_ns(&s) == 0) {
+	if (namespaces && !s.mount_ns && enter_user_ns(&s) == 0) {
 		s.why[keep] = '\0';
 		drop_bounding_set();
 	}

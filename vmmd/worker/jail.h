@@ -22,7 +22,10 @@
  * and the seccomp filter (sandbox.h) still hold.
  *
  * Both need a process with one thread: jail_enter runs before the vCPU
- * and device threads start. Library code: it does not log; the caller does.
+ * and device threads start. Where more run, it enters neither namespace
+ * (one thread would stay in the host's) and `why` says how many ran; the
+ * user and capabilities still go. Library code: it does not log; the
+ * caller does.
  */
 #pragma once
 
