@@ -116,6 +116,13 @@ static int cmd_list(struct ctl *ctl, const struct cmd_args *args)
 	if (r >= 0)
 		table_print(&t, stdout);
 	table_done(&t);
+	/* A definition vmmd could not load: its VM is listed, and why. */
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		struct json_object *vm = json_object_array_get_idx(vms, i);
+		const char *problem = json_lookup_str(vm, "problem", NULL);
+		if (problem)
+			printf("%s: %s\n", json_lookup_str(vm, "name", "?"), problem);
+	}
 	json_object_put(res);
 	return r < 0 ? ctl_oom() : 0;
 }
@@ -200,6 +207,8 @@ static int cmd_info(struct ctl *ctl, const struct cmd_args *args)
 	state = json_lookup_str(res, "state", "?");
 	print_kv(stdout, KV_WIDTH, "name", json_lookup_str(res, "name", args->argv[0]));
 	print_kv(stdout, KV_WIDTH, "state", state);
+	if (json_lookup_str(res, "problem", NULL))
+		print_kv(stdout, KV_WIDTH, "problem", json_lookup_str(res, "problem", ""));
 	format_value(json_lookup(res, "pid"), buf, sizeof(buf));
 	print_kv(stdout, KV_WIDTH, "pid", buf);
 	if (json_lookup(res, "uptime_s") &&

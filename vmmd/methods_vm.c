@@ -30,6 +30,8 @@ struct json_object *vm_summary_json(struct vm_record *vm)
 	json_object_object_add(o, "vcpus", json_object_new_int(vm->config->vcpus));
 	json_object_object_add(o, "memory_mib", json_object_new_int(vm->config->memory_mib));
 	json_object_object_add(o, "uptime_s", json_object_new_double(vm_uptime(vm)));
+	if (vm->problem)
+		json_object_object_add(o, "problem", json_object_new_string(vm->problem));
 	return o;
 }
 
@@ -111,6 +113,10 @@ uint64_t vm_memory_in_use(const struct daemon *d, const struct vm_record *except
 
 void method_vm_start(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
 {
+	if (vm->problem) {
+		rpc_call_errorf(call, RPC_CONFIG_INVALID, "", "'%s' cannot start: %s", vm->name, vm->problem);
+		return;
+	}
 	uint64_t max = d->config.max_total_memory_mib;   /* 0: unlimited */
 	if (max) {
 		uint64_t used = vm_memory_in_use(d, vm), want = vm->config->memory_mib;

@@ -12,6 +12,7 @@
 #include "base/macro.h"
 #include "vmmd/common/log.h"
 #include "vmmd/registry.h"
+#include "vmmd/state_dir.h"
 
 static const char *const state_names[] = {
 	[VM_STATE_CREATED] = "created", [VM_STATE_RUNNING] = "running", [VM_STATE_PAUSED] = "paused",
@@ -28,12 +29,21 @@ static int state_from_name(const char *s)
 	return -EINVAL;
 }
 
-int registry_init(struct registry *reg, const char *state_dir)
+int registry_init(struct registry *reg, const char *state_dir, const char **why)
 {
 	memset(reg, 0, sizeof(*reg));
 	reg->max_vms = REGISTRY_MAX_VMS;
+	reg->dir_fd = -EBADF;
+	int r = state_dir_open(state_dir, &reg->dir_fd, why);
+	if (r < 0)
+		return r;
 	reg->state_dir = strdup(state_dir);
-	return reg->state_dir ? 0 : -ENOMEM;
+	if (!reg->state_dir) {
+		reg->dir_fd = safe_close(reg->dir_fd);
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 int registry_path(struct registry *reg, const char *name, const char *suffix, char *buf, size_t size)
@@ -117,6 +127,8 @@ static struct json_object *config_json_cached(const struct vm_config *config)
 
 struct json_object *registry_config_json(struct vm_record *vm)
 {
+	if (vm->problem)
+		return json_object_get(vm->raw_config);
 	if (vm->config_json)
 		return json_object_get(vm->config_json);
 	return vm_config_to_json(vm->config);
@@ -124,35 +136,31 @@ struct json_object *registry_config_json(struct vm_record *vm)
 
 int registry_save(struct registry *reg, struct vm_record *vm)
 {
-	char path[4096], tmp[4096 + 8];
-	int r = registry_path(reg, vm->name, ".json", path, sizeof(path));
-	if (r < 0)
-		return r;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (vm->problem)
+		return 0;   /* what we could not read is kept as it is */
+	char file[VM_NAME_MAX + 8];
+	snprintf(file, sizeof(file), "%s.json", vm->name);
 	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "config", registry_config_json(vm));
 	json_object_object_add(o, "state", json_object_new_string(vm_state_name(vm->state)));
 	struct json_object *exit = vm_exit_json(&vm->exit);
 	if (exit)
 		json_object_object_add(o, "exit", exit);
-	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0) {
-		r = -errno;
-	} else {
-		size_t len = strlen(text);
-		r = write(fd, text, len) == (ssize_t) len && write(fd, "\n", 1) == 1 ? 0 : -EIO;
-		if (close(fd) < 0 && r == 0)
-			r = -errno;
-		if (r == 0 && rename(tmp, path) < 0)
-			r = -errno;
-		if (r < 0)
-			unlink(tmp);
-	}
-	return r;
+	size_t len;
+	const char *text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PRETTY, &len);
+	if (!text)
+		return -ENOMEM;
+	_cleanup_free_ char *line = malloc(len + 1);
+	if (!line)
+		return -ENOMEM;
+	memcpy(line, text, len);
+	line[len] = '\n';
+	return state_file_write(reg->dir_fd, file, line, len + 1);
 }
 
-static int add_record(struct registry *reg, struct vm_config *config, bool limited, struct vm_record **ret)
+/* A new record for config (taken over on success), saved first when `save`. */
+static int add_record(struct registry *reg, struct vm_config *config, bool limited, bool save,
+		      struct vm_record **ret)
 {
 	if (registry_find(reg, config->name))
 		return -EEXIST;
@@ -165,7 +173,7 @@ static int add_record(struct registry *reg, struct vm_config *config, bool limit
 	vm->config = config;
 	vm->config_json = config_json_cached(config);
 	vm->state = VM_STATE_CREATED;
-	int r = registry_save(reg, vm);
+	int r = save ? registry_save(reg, vm) : 0;
 	if (r < 0) {
 		json_object_put(vm->config_json);
 		free(vm);
@@ -180,12 +188,14 @@ static int add_record(struct registry *reg, struct vm_config *config, bool limit
 
 int registry_add(struct registry *reg, struct vm_config *config, struct vm_record **ret)
 {
-	return add_record(reg, config, true, ret);
+	return add_record(reg, config, true, true, ret);
 }
 
 static void record_free(struct vm_record *vm)
 {
 	vm_config_free(vm->config);
+	free(vm->problem);
+	json_object_put(vm->raw_config);
 	json_object_put(vm->config_json);
 	json_object_put(vm->last_stats);
 	json_object_put(vm->boot);
@@ -201,64 +211,173 @@ int registry_remove(struct registry *reg, struct vm_record *vm)
 			continue;
 		*pp = vm->next;
 		reg->count--;
-		char path[4096];
-		if (registry_path(reg, vm->name, ".json", path, sizeof(path)) == 0 && unlink(path) < 0 && errno != ENOENT)
-			log_warning_errno(-errno, "Failed to remove %s, ignoring: %m", path);
-		if (registry_path(reg, vm->name, ".console", path, sizeof(path)) == 0)
-			(void) unlink(path);
+		char file[VM_NAME_MAX + 16];
+		snprintf(file, sizeof(file), "%s.json", vm->name);
+		if (unlinkat(reg->dir_fd, file, 0) < 0 && errno != ENOENT)
+			log_warning_errno(-errno, "Failed to remove %s/%s, ignoring: %m", reg->state_dir, file);
+		else
+			(void) fsync(reg->dir_fd);
+		snprintf(file, sizeof(file), "%s.console", vm->name);
+		(void) unlinkat(reg->dir_fd, file, 0);
 		record_free(vm);
 		return 0;
 	}
 	return -ENOENT;
 }
 
+/* A stand-in config for a definition that does not load: what vm.list
+ * shows and memory accounting counts, from the file where it can be read. */
+static struct vm_config *placeholder_config(const char *name, struct json_object *raw)
+{
+	static const char *const kept[] = { "memory_mib", "vcpus", "paging" };
+	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+	struct vm_config *config = NULL;
+	struct json_object *v;
+
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "kernel", json_object_new_string("/"));
+	for (size_t i = 0; i < ELEMENTSOF(kept); i++) {
+		if (!json_object_object_get_ex(raw, kept[i], &v))
+			continue;
+		json_object_object_add(o, kept[i], json_object_get(v));
+		if (vm_config_from_json(o, &config, NULL) < 0)
+			json_object_object_del(o, kept[i]);   /* out of range, wrong type: the default */
+		vm_config_free(config);
+		config = NULL;
+	}
+	(void) vm_config_from_json(o, &config, NULL);
+	return config;
+}
+
+/* Fill a loaded record's state and exit from the file. */
+static void read_state(struct vm_record *vm, struct json_object *o)
+{
+	struct json_object *state, *exit;
+
+	if (json_object_object_get_ex(o, "state", &state) && json_object_is_type(state, json_type_string)) {
+		int s = state_from_name(json_object_get_string(state));
+		vm->state = s < 0 ? VM_STATE_CREATED : (enum vm_state) s;
+	}
+	if (json_object_object_get_ex(o, "exit", &exit) && json_object_is_type(exit, json_type_object))
+		vm_exit_from_json(exit, &vm->exit);
+}
+
+/* Parse a definition file: its document, or NULL with *problem set. */
+static struct json_object *parse_definition(const char *text, size_t len, char *problem, size_t size)
+{
+	if (len == 0) {
+		snprintf(problem, size, "the definition file is empty");
+		return NULL;
+	}
+	struct json_tokener *tok = json_tokener_new();
+	if (!tok) {
+		snprintf(problem, size, "out of memory");
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	struct json_object *o = json_tokener_parse_ex(tok, text, (int) len + 1);   /* the NUL ends a number */
+	enum json_tokener_error e = json_tokener_get_error(tok);
+	json_tokener_free(tok);
+	if (e != json_tokener_success) {
+		snprintf(problem, size, "the definition file is not valid JSON: %s", json_tokener_error_desc(e));
+		json_object_put(o);
+		return NULL;
+	}
+	if (!json_object_is_type(o, json_type_object)) {
+		snprintf(problem, size, "the definition file is not a JSON object");
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/*
+ * One NAME.json. Whatever is wrong with it, the VM gets a record (with a
+ * problem): its worker may be running. Only a name that cannot be a VM's
+ * is skipped (-EINVAL).
+ */
 static int load_one(struct registry *reg, const char *file)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/%s", reg->state_dir, file);
-	_cleanup_(json_object_putp) struct json_object *o = json_object_from_file(path);
-	struct json_object *config_json, *state, *exit;
-	if (!o)
-		return -EBADMSG;
+	char name[VM_NAME_MAX + 1], problem[256] = "";
+	size_t n = strlen(file) - 5;
+	if (n > VM_NAME_MAX)
+		return -EINVAL;
+	snprintf(name, sizeof(name), "%.*s", (int) n, file);
+	if (!vm_name_valid(name))
+		return -EINVAL;
+
+	_cleanup_free_ char *text = NULL;
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	struct json_object *raw = NULL;
 	struct vm_config *config = NULL;
-	struct config_error err;
+	size_t len = 0;
+	int r = state_file_read(reg->dir_fd, file, REGISTRY_FILE_MAX, &text, &len);
+	if (r < 0)
+		snprintf(problem, sizeof(problem), "cannot read the definition file: %s",
+			 r == -EINVAL ? "not a regular file" : strerror(-r));
+	else if ((o = parse_definition(text, len, problem, sizeof(problem)))) {
+		struct config_error err = { "", "" };
+		if (!json_object_object_get_ex(o, "config", &raw))
+			snprintf(problem, sizeof(problem), "the definition file has no config");
+		else if (vm_config_from_json(raw, &config, &err) < 0)
+			snprintf(problem, sizeof(problem), "the definition does not load: config%s%s: %s",
+				 err.field[0] ? "." : "", err.field, err.message);
+		else if (strcmp(config->name, name) != 0)
+			snprintf(problem, sizeof(problem), "the definition in %s names VM '%s'", file, config->name);
+	}
+	if (problem[0]) {
+		vm_config_free(config);
+		config = placeholder_config(name, json_object_is_type(raw, json_type_object) ? raw : NULL);
+		if (!config)
+			return -ENOMEM;
+	}
+
 	struct vm_record *vm = NULL;
-	if (!json_object_object_get_ex(o, "config", &config_json) ||
-	    vm_config_from_json(config_json, &config, &err) < 0)
-		return -EBADMSG;
-	int r = add_record(reg, config, false, &vm);   /* what exists stays, whatever max_vms says now */
+	r = add_record(reg, config, false, false, &vm);   /* what exists stays, whatever max_vms says now */
 	if (r < 0) {
 		vm_config_free(config);
 		return r;
 	}
-	if (json_object_object_get_ex(o, "state", &state)) {
-		int s = state_from_name(json_object_get_string(state));
-		vm->state = s < 0 ? VM_STATE_CREATED : (enum vm_state) s;
+	if (o)
+		read_state(vm, o);
+	if (problem[0]) {
+		vm->problem = strdup(problem);
+		vm->raw_config = json_object_get(raw);
+		json_object_put(vm->config_json);
+		vm->config_json = NULL;
+		log_warning("VM %s: %s; keeping %s/%s as it is", name, problem, reg->state_dir, file);
 	}
-	if (json_object_object_get_ex(o, "exit", &exit))
-		vm_exit_from_json(exit, &vm->exit);
-	/* Its worker may still run, waiting to be adopted (worker_adopt_all). */
-	if (vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED)
+	/* Its worker may still run, waiting to be adopted (worker_adopt_all);
+	 * where the file cannot say, look. */
+	if (vm->problem || vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED)
 		vm->adopt_pending = true;
 	char console[4096];
 	if (registry_path(reg, vm->name, ".console", console, sizeof(console)) == 0)
 		(void) console_ring_open(console, &vm->console);
-	return registry_save(reg, vm);
+	return 0;
 }
 
 int registry_load(struct registry *reg)
 {
-	DIR *d = opendir(reg->state_dir);
-	if (!d)
+	int fd = fcntl(reg->dir_fd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
 		return -errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	rewinddir(d);   /* the duplicate shares its offset */
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 		if (n < 6 || strcmp(de->d_name + n - 5, ".json") != 0 || de->d_name[0] == '.')
 			continue;
 		int r = load_one(reg, de->d_name);
-		if (r < 0)
-			log_warning_errno(r, "Skipping VM definition %s/%s: %m", reg->state_dir, de->d_name);
+		if (r == -EINVAL)
+			log_warning("Skipping %s/%s: not a VM's name", reg->state_dir, de->d_name);
+		else if (r < 0)
+			log_warning_errno(r, "Skipping %s/%s: %m", reg->state_dir, de->d_name);
 	}
 	closedir(d);
 	return 0;
@@ -271,6 +390,8 @@ void registry_free(struct registry *reg)
 		reg->head = vm->next;
 		record_free(vm);
 	}
+	if (reg->state_dir)   /* else never opened (a zeroed registry's 0 is not ours) */
+		reg->dir_fd = safe_close(reg->dir_fd);
 	free(reg->state_dir);
 	reg->state_dir = NULL;
 }

@@ -3,7 +3,15 @@
  * The supervisor's registry of VMs: one record per defined VM, with its
  * config, its life-cycle state, its worker (while one runs) and what the
  * last run ended with. Definitions persist in the state directory as
- * NAME.json (written atomically), so they survive a daemon restart.
+ * NAME.json (written durably and atomically, state_dir.h), so they survive
+ * a daemon restart.
+ *
+ * A definition that does not load (an unreadable or empty file, a field
+ * this vmmd does not know) still becomes a record, marked with its
+ * `problem`: its worker may be running, and a restart must never cost a
+ * guest (issue 14 finding 5). Such a record is adopted, listed and can be
+ * stopped, but not started, and its file is never rewritten: vmmd keeps
+ * what it could not read for whoever can.
  */
 #pragma once
 
@@ -18,6 +26,7 @@
 #include "vmmd/common/worker_protocol.h"
 
 #define REGISTRY_MAX_VMS 1024   /* default of registry.max_vms (limits.max_vms) */
+#define REGISTRY_FILE_MAX (1u << 20)   /* a definition file read at load */
 
 enum vm_state { VM_STATE_CREATED, VM_STATE_RUNNING, VM_STATE_PAUSED, VM_STATE_STOPPED, VM_STATE_CRASHED };
 #define VM_STATE_BIT(s) (1u << (s))
@@ -43,7 +52,11 @@ struct pending_reply {
 struct vm_record {
 	struct vm_record *next;
 	char name[VM_NAME_MAX + 1];
+	/* A record with a problem has a stand-in: its name, and memory_mib,
+	 * vcpus and paging where the file's are readable, else the defaults. */
 	struct vm_config *config;
+	char *problem;                    /* why the definition did not load; NULL when it did */
+	struct json_object *raw_config;   /* with a problem: the file's "config", if it was JSON */
 	/* vm_config_to_json(config), built once at create/load (a config never
 	 * changes after create) and serialized once: it carries a serializer
 	 * that appends the cached text. Shared by vm.info replies and
@@ -74,13 +87,18 @@ struct registry {
 	unsigned count;
 	unsigned max_vms;        /* registry_add refuses more; loading does not (REGISTRY_MAX_VMS) */
 	char *state_dir;
+	int dir_fd;              /* the state directory, checked (state_dir.h) */
 };
 
 const char *vm_state_name(enum vm_state s);
 
-int registry_init(struct registry *reg, const char *state_dir);
-/* Load every NAME.json; records of VMs that were running become crashed. Logs and skips bad files.
- * Definitions beyond max_vms are loaded too: a lowered limit only stops new ones. */
+/* Open and check the state directory: 0, or -errno with *why saying what
+ * is wrong with it (state_dir_open). */
+int registry_init(struct registry *reg, const char *state_dir, const char **why);
+/* Load every NAME.json, writing nothing. A file that does not load becomes
+ * a record with a problem (logged); records of VMs that were running are
+ * marked for adoption (worker_adopt_all). Definitions beyond max_vms are
+ * loaded too: a lowered limit only stops new ones. */
 int registry_load(struct registry *reg);
 void registry_free(struct registry *reg);
 
@@ -89,11 +107,13 @@ struct vm_record *registry_find(struct registry *reg, const char *name);
 int registry_add(struct registry *reg, struct vm_config *config, struct vm_record **ret);
 /* Remove the record and its files. */
 int registry_remove(struct registry *reg, struct vm_record *vm);
-/* Persist the record (config, state, exit). */
+/* Persist the record (config, state, exit). A record with a problem is
+ * not written: 0, its file stays as it is. */
 int registry_save(struct registry *reg, struct vm_record *vm);
 
 /* A new reference to the VM's cached config JSON (see config_json), or a
- * freshly built one when the cache could not be built. */
+ * freshly built one when the cache could not be built; for a record with a
+ * problem, the file's config as it was (NULL when it was not JSON). */
 struct json_object *registry_config_json(struct vm_record *vm);
 
 /* Path of a per-VM file: "<state_dir>/<name><suffix>". */

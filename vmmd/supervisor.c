@@ -296,9 +296,10 @@ static int daemon_setup(struct daemon *d, struct supervisor_args *args, int list
 	d->base = event_base_new();
 	if (!d->base || event_base_priority_init(d->base, DAEMON_PRIORITIES) < 0)
 		return log_error_errno(-ENOMEM, "Failed to create the event loop: %m");
-	r = registry_init(&d->registry, args->state_dir);
+	const char *why = NULL;
+	r = registry_init(&d->registry, args->state_dir, &why);
 	if (r < 0)
-		return log_error_errno(r, "Failed to set up the VM registry: %m");
+		return log_error_errno(r, "State directory %s: %s, refusing it: %m", args->state_dir, why);
 	d->registry.max_vms = d->config.max_vms;
 	r = registry_load(&d->registry);
 	if (r < 0)

@@ -809,9 +809,13 @@ void worker_adopt_all(struct daemon *d)
 		if (!vm->adopt_pending)
 			continue;
 		vm->adopt_pending = false;
+		/* A record with a problem is looked for whatever its file said. */
+		bool was_live = vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED;
 		int r = adopt_one(d, vm);
 		if (r == 0) {
 			log_info("VM %s: adopted its running worker (pid %d)", vm->name, (int) vm->worker->pid);
+		} else if (!was_live) {
+			continue;
 		} else {
 			if (read_exit_file(d, vm)) {
 				vm->state = vm_exit_reason_is_clean(vm->exit.reason) ? VM_STATE_STOPPED : VM_STATE_CRASHED;

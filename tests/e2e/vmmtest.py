@@ -26,6 +26,8 @@ temporary folders, VMMTEST_VERBOSE=1 echoes every vmmctl call.
 """
 
 import base64
+import contextlib
+import errno
 import inspect
 import json as jsonlib
 import os
@@ -138,6 +140,40 @@ def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# --- filesystems -----------------------------------------------------------------
+
+@contextlib.contextmanager
+def tmpfs(path, size_kib):
+    """A tmpfs of size_kib KiB mounted at path (created if need be) for the
+    block, unmounted (lazily: a worker may still hold a file) afterwards.
+    Skips where mounting is not allowed (not root, or no CAP_SYS_ADMIN)."""
+    os.makedirs(path, exist_ok=True)
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dk,mode=0755" % size_kib, "tmpfs", path],
+                       capture_output=True)
+    if p.returncode != 0:
+        raise Skip("cannot mount a tmpfs (needs root with CAP_SYS_ADMIN): %s"
+                   % p.stderr.decode(errors="replace").strip())
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", path], capture_output=True)
+
+
+def fill_fs(folder, name="filler"):
+    """Write a file in folder until its filesystem is full; returns its path."""
+    path = os.path.join(folder, name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        while True:
+            try:
+                os.write(fd, b"\0" * 4096)
+            except OSError as e:
+                check(e.errno == errno.ENOSPC, "filling %s: %s (want ENOSPC)" % (folder, e))
+                return path
+    finally:
+        os.close(fd)
 
 
 # --- raw JSON-RPC connections --------------------------------------------------

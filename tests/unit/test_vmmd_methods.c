@@ -114,7 +114,8 @@ static int setup(void **state)
 	assert_non_null(h);
 	snprintf(h->dir, sizeof(h->dir), "/tmp/test_vmmd_methods.XXXXXX");
 	assert_non_null(mkdtemp(h->dir));
-	assert_int_equal(registry_init(&h->d.registry, h->dir), 0);
+	const char *why = NULL;
+	assert_int_equal(registry_init(&h->d.registry, h->dir, &why), 0);
 	_cleanup_(json_object_putp) struct json_object *cfg =
 		json_tokener_parse("{\"name\":\"t\",\"kernel\":\"/nonexistent/kernel\",\"cmdline\":\"secret=s3\"}");
 	assert_int_equal(vm_config_from_json(cfg, &config, &err), 0);
