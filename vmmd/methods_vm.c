@@ -132,7 +132,10 @@ void method_vm_start(struct daemon *d, struct client *c, struct rpc_call *call, 
 		}
 	}
 	int r = worker_spawn(d, vm, call);
-	if (r < 0)
+	if (r == -ENOSPC || r == -EDQUOT)   /* the state directory: nothing is started unrecorded */
+		rpc_call_errorf(call, RPC_RESOURCE_LIMIT, NULL, "cannot start '%s': %s (the state directory)",
+				vm->name, strerror(-r));
+	else if (r < 0)
 		rpc_call_errorf(call, RPC_INTERNAL_ERROR, NULL,
 				"cannot start a worker for '%s': %s", vm->name, strerror(-r));
 }

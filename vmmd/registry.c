@@ -146,6 +146,8 @@ int registry_save(struct registry *reg, struct vm_record *vm)
 	struct json_object *exit = vm_exit_json(&vm->exit);
 	if (exit)
 		json_object_object_add(o, "exit", exit);
+	if (vm->starting)
+		json_object_object_add(o, "starting", json_object_new_boolean(true));
 	size_t len;
 	const char *text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PRETTY, &len);
 	if (!text)
@@ -260,6 +262,7 @@ static void read_state(struct vm_record *vm, struct json_object *o)
 	}
 	if (json_object_object_get_ex(o, "exit", &exit) && json_object_is_type(exit, json_type_object))
 		vm_exit_from_json(exit, &vm->exit);
+	vm->starting = json_object_object_get_ex(o, "starting", &state) && json_object_get_boolean(state);
 }
 
 /* Parse a definition file: its document, or NULL with *problem set. */
@@ -349,7 +352,7 @@ static int load_one(struct registry *reg, const char *file)
 	}
 	/* Its worker may still run, waiting to be adopted (worker_adopt_all);
 	 * where the file cannot say, look. */
-	if (vm->problem || vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED)
+	if (vm->problem || vm->starting || vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED)
 		vm->adopt_pending = true;
 	char console[4096];
 	if (registry_path(reg, vm->name, ".console", console, sizeof(console)) == 0)

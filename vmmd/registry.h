@@ -72,6 +72,10 @@ struct vm_record {
 	struct console_ring console;      /* read-only map of the worker's ring */
 	uint64_t console_notified;        /* console bytes already sent as events */
 	bool adopt_pending;               /* loaded as running/paused: its worker may be alive */
+	/* A worker was forked and has not answered its boot yet. Persisted
+	 * ("starting": true) before the fork, so that a vmmd killed meanwhile
+	 * is followed by one that looks for that worker (issue 14 finding 8). */
+	bool starting;
 	bool sandboxed;                   /* its worker runs under the seccomp filter */
 	struct json_object *sandbox;      /* its worker's jail and filter (vm.info "sandbox", worker.h) */
 	struct json_object *boot;         /* how its worker booted the kernel (vm.info "boot") */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -168,6 +169,7 @@ static void finish(struct worker_link *w)
 
 	vm->worker = NULL;
 	vm->busy = false;
+	vm->starting = false;   /* saved below with the state, or on its own */
 	bool restart = false;
 	if (w->start_call) {
 		struct rpc_error err = { 0 };
@@ -201,6 +203,10 @@ static void finish(struct worker_link *w)
 		vm->restarting = false;
 		log_info("VM %s could not boot again after its reset: %s", vm->name, vm->exit.message);
 		lifecycle_set_state(d, vm, VM_STATE_CRASHED);
+	} else {
+		int r = registry_save(&d->registry, vm);   /* no longer starting */
+		if (r < 0)
+			log_warning_errno(r, "Failed to save VM %s, ignoring: %m", vm->name);
 	}
 	while (vm->on_stopped) {
 		struct pending_reply *p = vm->on_stopped;
@@ -378,6 +384,7 @@ static void boot_reply(void *userdata, struct json_object *result, const struct 
 	struct vm_record *vm = w->vm;
 	struct rpc_call *call = w->start_call;
 	w->start_call = NULL;
+	vm->starting = false;   /* saved with the state, or when the worker is gone (finish) */
 	if (err) {
 		/* The VM keeps its state; the worker leaves by itself. */
 		if (call)
@@ -413,8 +420,13 @@ static void boot_reply(void *userdata, struct json_object *result, const struct 
 		lifecycle_reply_state(call, vm);
 }
 
-static void child_exec(struct daemon *d, struct vm_record *vm, int fd)
+static void child_exec(struct daemon *d, struct vm_record *vm, int fd, pid_t supervisor)
 {
+	/* Until it can be adopted, a worker dies with us: one we could not
+	 * tell about its boot would run on unseen (the worker clears this
+	 * once its control socket listens). If we died already, so does it. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != supervisor)
+		_exit(127);
 	/* Only the channel crosses over, as fd 3. */
 	if (dup2(fd, 3) < 0)
 		_exit(127);
@@ -454,11 +466,25 @@ int worker_spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
+	/* On disk before the fork: a vmmd killed before the boot reply leaves
+	 * the next one a VM to look for (worker_adopt_all), never a worker it
+	 * does not know of that a second vm.start would duplicate. */
+	vm->starting = true;
+	r = registry_save(&d->registry, vm);
+	if (r < 0) {
+		vm->starting = false;
+		return r;
+	}
+	pid_t self = getpid();
 	pid = fork();
-	if (pid < 0)
-		return -errno;
+	if (pid < 0) {
+		r = -errno;
+		vm->starting = false;
+		(void) registry_save(&d->registry, vm);
+		return r;
+	}
 	if (pid == 0)
-		child_exec(d, vm, sv[1]);
+		child_exec(d, vm, sv[1], self);
 	sv[1] = safe_close(sv[1]);
 
 	w->daemon = d;
@@ -810,7 +836,9 @@ void worker_adopt_all(struct daemon *d)
 			continue;
 		vm->adopt_pending = false;
 		/* A record with a problem is looked for whatever its file said. */
-		bool was_live = vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED;
+		bool was_live = vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED || vm->starting;
+		bool was_starting = vm->starting;
+		vm->starting = false;
 		int r = adopt_one(d, vm);
 		if (r == 0) {
 			log_info("VM %s: adopted its running worker (pid %d)", vm->name, (int) vm->worker->pid);
@@ -822,8 +850,8 @@ void worker_adopt_all(struct daemon *d)
 			} else {
 				vm->state = VM_STATE_CRASHED;
 				vm->exit = (struct vm_exit_info) { .valid = true, .reason = VM_EXIT_DAEMON_RESTART };
-				snprintf(vm->exit.message, sizeof(vm->exit.message),
-					 "the daemon restarted and the VM's worker was gone (%s)", strerror(-r));
+				snprintf(vm->exit.message, sizeof(vm->exit.message), "the daemon restarted %sand the VM's "
+					 "worker was gone (%s)", was_starting ? "while the VM was starting " : "", strerror(-r));
 			}
 			log_info("VM %s: not adopted: %s (%s)", vm->name, vm_exit_reason_name(vm->exit.reason),
 				 vm->exit.message);

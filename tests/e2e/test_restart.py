@@ -2,11 +2,15 @@
 # SPDX-License-Identifier: MIT
 """Restart survival: VMs keep running when the supervisor dies or is
 restarted, and the next supervisor re-adopts every live worker — state,
-console and control carry on; a worker that died meanwhile is reported."""
+console and control carry on; a worker that died meanwhile is reported.
+Issue 14: a supervisor killed while a VM starts leaves no worker it cannot
+find (finding 8)."""
 
+import glob
 import os
 import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmmtest  # noqa: E402
@@ -87,6 +91,74 @@ def test_orphan_worker_is_stopped(d):
                      open("/proc/%d/stat" % pid).read().split()[2] == "Z", 15, 0.05, "the orphan worker to end")
     names = [v["name"] for v in d.call("vm.list", {}).get("vms", [])]
     check("orphan" not in names, "the orphan is not listed: %s" % names)
+
+
+def workers_of(d, name):
+    """Pids of the live workers of VM `name` of d's state directory (by their argv)."""
+    want = ("--name\0%s\0" % name).encode(), ("--state-dir\0%s\0" % d.state_dir).encode()
+    pids = []
+    for path in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            with open(path, "rb") as f:
+                cmd = f.read()
+            pid = int(path.split("/")[2])
+            with open("/proc/%d/stat" % pid) as f:
+                zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
+        except (OSError, ValueError, IndexError):
+            continue
+        if b"--worker\0" in cmd and all(w in cmd for w in want) and not zombie:
+            pids.append(pid)
+    return pids
+
+
+def children_of(pid):
+    out = []
+    for path in glob.glob("/proc/%d/task/*/children" % pid):
+        try:
+            with open(path) as f:
+                out += [int(x) for x in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+@kvm
+def test_supervisor_killed_while_a_vm_starts(d):
+    """SIGKILL of vmmd after it forked a VM's worker and before the boot
+    reply: the next vmmd knows that worker (it adopts it, or the worker is
+    gone), and a later vm.start never runs the VM twice (finding 8)."""
+    # 64 vCPUs: a boot slow enough (~0.1 s) to catch the worker in it.
+    d.create("twice", "spin", vcpus=64)
+    conn = d.connect()
+    conn.send({"jsonrpc": "2.0", "method": "vm.start", "params": {"name": "twice"}, "id": 1})
+    deadline = time.monotonic() + 10
+    child = []
+    while not child:
+        check(time.monotonic() < deadline, "vmmd forked no worker within 10 s of vm.start")
+        child = children_of(d.pid)
+    os.kill(child[0], signal.SIGSTOP)
+    try:
+        d.kill_supervisor()
+    finally:
+        os.kill(child[0], signal.SIGCONT)
+    conn.close()
+    time.sleep(1)   # let the worker boot, or die, as it will
+    d.start()
+    live = workers_of(d, "twice")
+    info = d.info("twice")
+    check(len(live) <= 1, "two workers of one VM: %s" % live)
+    if live:
+        check(info.get("pid") == live[0] and info["state"] == "running",
+              "the worker forked before the restart (pid %d) runs but vmmd does not know it: %s"
+              % (live[0], show(info)))
+    else:
+        check(info["state"] != "running", "no worker, yet the VM is running: %s" % show(info))
+        d.start_vm("twice")
+    d.wait_progress("twice")
+    live = workers_of(d, "twice")
+    check(live == [d.info("twice")["pid"]], "the VM runs once, on the worker vmmd knows: workers %s, vm.info %s"
+          % (live, show(d.info("twice"))))
+    d.call("vm.stop", {"name": "twice", "force": True})
 
 
 if __name__ == "__main__":

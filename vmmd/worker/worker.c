@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -303,8 +302,8 @@ static int run(const struct worker_args *args)
 	struct worker w = { .exit_report_fd = -EBADF };
 	int r;
 
-	/* If the supervisor dies without closing the channel (it can't), we still learn of it. */
-	prctl(PR_SET_PDEATHSIG, 0);
+	/* PR_SET_PDEATHSIG stays as the supervisor set it (SIGKILL) until we
+	 * can be adopted (worker_boot.c). */
 	signal(SIGPIPE, SIG_IGN);
 	/* Tests prove the sandbox by asking for forbidden system calls (SIGUSR2, SIGWINCH). */
 	if (secure_getenv("VMMD_TEST_HOOKS")) {

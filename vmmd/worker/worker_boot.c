@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "config/vm_config.h"
@@ -66,6 +67,10 @@ static void open_survival(struct worker *w, struct json_object *params)
 		r = adopt_listen(w->base, path, worker_on_adopt, w, &w->adopt);
 		if (r < 0)
 			log_warning_errno(r, "Failed to open the control socket, the VM will not survive a supervisor restart: %m");
+		/* Adoptable now: outlive the supervisor (restart survival). Until
+		 * here the supervisor's death kills us (worker_link.c child_exec). */
+		else if (prctl(PR_SET_PDEATHSIG, 0) < 0)
+			log_warning_errno(-errno, "Failed to outlive the supervisor, ignoring: %m");
 	}
 }
 
