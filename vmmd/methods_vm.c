@@ -88,9 +88,12 @@ void method_vm_create(struct daemon *d, struct client *c, struct rpc_call *call,
 	if (r < 0) {
 		if (r == -EEXIST)
 			rpc_call_errorf(call, RPC_VM_EXISTS, NULL, "a VM named '%s' exists", config->name);
-		else if (r == -ENOSPC)
+		else if (r == -E2BIG)
 			limit_error(call, "max_vms", d->registry.max_vms, json_object_new_object(),
 				    "at most %u VMs are defined (limits.max_vms)", d->registry.max_vms);
+		else if (r == -ENOSPC || r == -EDQUOT)
+			rpc_call_errorf(call, RPC_RESOURCE_LIMIT, NULL, "cannot save the VM definition: %s "
+					"(the state directory)", strerror(-r));
 		else
 			rpc_call_errorf(call, RPC_INTERNAL_ERROR, NULL,
 					"cannot save the VM definition: %s", strerror(-r));

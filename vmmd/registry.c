@@ -167,7 +167,7 @@ static int add_record(struct registry *reg, struct vm_config *config, bool limit
 	if (registry_find(reg, config->name))
 		return -EEXIST;
 	if (limited && reg->count >= reg->max_vms)
-		return -ENOSPC;
+		return -E2BIG;   /* not ENOSPC: that is a full disk */
 	struct vm_record *vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return -ENOMEM;

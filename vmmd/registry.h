@@ -107,7 +107,7 @@ int registry_load(struct registry *reg);
 void registry_free(struct registry *reg);
 
 struct vm_record *registry_find(struct registry *reg, const char *name);
-/* Takes config over on success. -EEXIST, -ENOSPC (max_vms reached), or a save error. */
+/* Takes config over on success. -EEXIST, -E2BIG (max_vms reached), or a save error (-ENOSPC: a full disk). */
 int registry_add(struct registry *reg, struct vm_config *config, struct vm_record **ret);
 /* Remove the record and its files. */
 int registry_remove(struct registry *reg, struct vm_record *vm);

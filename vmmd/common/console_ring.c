@@ -23,6 +23,18 @@ static int map_ring(int fd, size_t capacity, bool writable, struct console_ring 
 	return 0;
 }
 
+/*
+ * Every block of the file, now: the ring is written through a shared map,
+ * and a page of a sparse file that the filesystem cannot back when it is
+ * first written is a SIGBUS in whichever thread wrote it (a vCPU's, with
+ * the guest's output). A full disk is an error here, at creation, instead.
+ */
+static int allocate(int fd, size_t capacity)
+{
+	int e = posix_fallocate(fd, 0, (off_t) (HDR_SIZE + capacity));
+	return -e;
+}
+
 int console_ring_create(const char *path, size_t capacity, struct console_ring *ret)
 {
 	if (capacity == 0 || capacity > CONSOLE_RING_MAX)
@@ -33,6 +45,8 @@ int console_ring_create(const char *path, size_t capacity, struct console_ring *
 	int r = 0;
 	if (ftruncate(fd, HDR_SIZE + capacity) < 0)
 		r = -errno;
+	if (r == 0)
+		r = allocate(fd, capacity);
 	if (r == 0)
 		r = map_ring(fd, capacity, true, ret);
 	close(fd);
@@ -57,7 +71,10 @@ int console_ring_continue(const char *path, size_t capacity, struct console_ring
 	bool ok = fstat(fd, &st) == 0 && pread(fd, &hdr, sizeof(hdr), 0) == (ssize_t) sizeof(hdr) &&
 		  hdr.magic == CONSOLE_RING_MAGIC && hdr.capacity == capacity &&
 		  (uint64_t) st.st_size >= HDR_SIZE + capacity;
-	int r = ok ? map_ring(fd, capacity, true, ret) : 0;
+	/* A ring from before allocate() may be sparse. */
+	int r = ok ? allocate(fd, capacity) : 0;
+	if (r == 0 && ok)
+		r = map_ring(fd, capacity, true, ret);
 	close(fd);
 	if (!ok)
 		return console_ring_create(path, capacity, ret);   /* not ours, or resized: start over */

@@ -40,7 +40,8 @@ struct console_ring {
 	bool writable;
 };
 
-/* Create (truncate) path with the given capacity, mapped writable. */
+/* Create (truncate) path with the given capacity, every block allocated
+ * (-ENOSPC on a full filesystem: never a SIGBUS later), mapped writable. */
 int console_ring_create(const char *path, size_t capacity, struct console_ring *ret);
 /* Map path writable and go on appending after what it holds (a guest
  * reboot keeps its history); creates it as console_ring_create does when it

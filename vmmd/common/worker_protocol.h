@@ -37,6 +37,7 @@ enum worker_error {
 	WORKER_ERROR_LIMIT,         /* more than a call may ask for */
 	WORKER_ERROR_UNSUPPORTED,   /* the mode or the guest's state lacks what the call needs */
 	WORKER_ERROR_GONE,          /* the channel closed before the reply: the worker left */
+	WORKER_ERROR_NO_SPACE,      /* a filesystem vmmd writes (the state directory) is full */
 	WORKER_ERROR_MAX
 };
 

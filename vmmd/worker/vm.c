@@ -185,7 +185,8 @@ static int setup_devices(struct vm *vm, const char *console_path, size_t console
 	int r = console_continue ? console_ring_continue(console_path, console_size, &vm->console)
 				 : console_ring_create(console_path, console_size, &vm->console);
 	if (r < 0)
-		return vm_error_set(err, WORKER_ERROR_INTERNAL, r, "cannot create the console buffer");
+		return vm_error_set(err, r == -ENOSPC || r == -EDQUOT ? WORKER_ERROR_NO_SPACE : WORKER_ERROR_INTERNAL, r,
+				    "cannot create the console buffer");
 	if (vm->config->console_log) {
 		vm->console_log_fd = open(vm->config->console_log,
 					  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
