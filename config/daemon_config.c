@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,10 @@ void daemon_config_init(struct daemon_config *c)
 		.inspect_per_second = DAEMON_INSPECT_RATE_DEFAULT,
 		.sandbox_uid_base = DAEMON_SANDBOX_UID_BASE_DEFAULT,
 		.sandbox_uid_count = DAEMON_SANDBOX_UID_COUNT_DEFAULT,
+		.log_max_kib = DAEMON_LOG_KIB_DEFAULT,
+		.log_rotate = DAEMON_LOG_ROTATE_DEFAULT,
+		.call_timeout_s = DAEMON_CALL_TIMEOUT_DEFAULT,
+		.boot_timeout_s = DAEMON_BOOT_TIMEOUT_DEFAULT,
 	};
 }
 
@@ -324,9 +329,125 @@ static int parse_sandbox(struct json_object *obj, struct daemon_config *c, struc
 	return 0;
 }
 
+/* --- files, console_log, workers ------------------------------------------------ */
+
+/* An absolute folder with no "." or ".." component and no empty one (a
+ * path under it is judged by its text before it is opened). */
+static bool plain_absolute(const char *s)
+{
+	if (s[0] != '/')
+		return false;
+	for (const char *p = s; *p; ) {
+		const char *end = strchrnul(p + 1, '/');
+		size_t n = (size_t) (end - p - 1);
+		if ((n == 0 && *end) || (n == 1 && p[1] == '.') || (n == 2 && p[1] == '.' && p[2] == '.'))
+			return false;
+		p = end;
+	}
+	return true;
+}
+
+static int parse_files(struct json_object *obj, struct daemon_config *c, struct config_error *err)
+{
+	static const char *const fields[] = { "path_dirs", NULL };
+	struct json_object *files, *dirs;
+	char field[FIELD_LEN];
+	int r;
+
+	if (!json_object_object_get_ex(obj, "files", &files))
+		return 0;
+	if (!json_object_is_type(files, json_type_object))
+		return config_fail(err, "files", "expected an object");
+	r = config_check_members(files, "files", fields, err);
+	if (r < 0 || !json_object_object_get_ex(files, "path_dirs", &dirs))
+		return r;
+	if (!json_object_is_type(dirs, json_type_array))
+		return config_fail(err, "files.path_dirs", "expected an array of folders");
+	size_t n = json_object_array_length(dirs);
+	if (n > DAEMON_PATH_DIRS_MAX)
+		return config_fail(err, "files.path_dirs", "at most %d folders", DAEMON_PATH_DIRS_MAX);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *v = json_object_array_get_idx(dirs, i);
+		snprintf(field, sizeof(field), "files.path_dirs[%zu]", i);
+		if (!json_object_is_type(v, json_type_string))
+			return config_fail(err, field, "expected a string");
+		const char *s = json_object_get_string(v);
+		size_t len = (size_t) json_object_get_string_len(v);
+		if (strlen(s) != len)
+			return config_fail(err, field, "must not contain NUL characters");
+		if (len > DAEMON_PATH_DIR_LEN)
+			return config_fail(err, field, "must be at most %d bytes long", DAEMON_PATH_DIR_LEN);
+		if (!plain_absolute(s) || strcmp(s, "/") == 0)
+			return config_fail(err, field, "must be an absolute folder other than /, without . or ..");
+		/* Kept without a trailing slash: "DIR/" + the rest is what is compared. */
+		snprintf(c->path_dirs[i], sizeof(c->path_dirs[i]), "%.*s", (int) (len - (s[len - 1] == '/')), s);
+	}
+	c->n_path_dirs = n;
+	return 0;
+}
+
+struct int_field {
+	const char *key;
+	int64_t min, max;
+	size_t offset;         /* of a uint32_t in struct daemon_config */
+	bool zero_ok;          /* 0 (off) is allowed below min */
+};
+
+/* An object of integer fields, each in its range. */
+static int parse_int_section(struct json_object *obj, const char *section, const struct int_field *rows,
+			     size_t n, const char *const *fields, struct daemon_config *c, struct config_error *err)
+{
+	struct json_object *o, *v;
+	char field[FIELD_LEN];
+	int64_t u;
+	int r;
+
+	if (!json_object_object_get_ex(obj, section, &o))
+		return 0;
+	if (!json_object_is_type(o, json_type_object))
+		return config_fail(err, section, "expected an object");
+	r = config_check_members(o, section, fields, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		if (!json_object_object_get_ex(o, rows[i].key, &v))
+			continue;
+		snprintf(field, sizeof(field), "%s.%s", section, rows[i].key);
+		r = config_get_int(v, field, rows[i].zero_ok ? 0 : rows[i].min, rows[i].max, &u, err);
+		if (r == 0 && u != 0 && u < rows[i].min)
+			r = config_fail(err, field, "must be 0 or between %" PRId64 " and %" PRId64, rows[i].min,
+					rows[i].max);
+		if (r < 0)
+			return r;
+		*(uint32_t *) ((char *) c + rows[i].offset) = (uint32_t) u;
+	}
+	return 0;
+}
+
+static int parse_console_log(struct json_object *obj, struct daemon_config *c, struct config_error *err)
+{
+	static const struct int_field rows[] = {
+		{ "max_kib", DAEMON_LOG_KIB_MIN, DAEMON_LOG_KIB_MAX, offsetof(struct daemon_config, log_max_kib), true },
+		{ "rotate", 0, DAEMON_LOG_ROTATE_MAX, offsetof(struct daemon_config, log_rotate), false },
+	};
+	static const char *const fields[] = { "max_kib", "rotate", NULL };
+	return parse_int_section(obj, "console_log", rows, ELEMENTSOF(rows), fields, c, err);
+}
+
+static int parse_workers(struct json_object *obj, struct daemon_config *c, struct config_error *err)
+{
+	static const struct int_field rows[] = {
+		{ "call_timeout_s", 1, DAEMON_TIMEOUT_MAX, offsetof(struct daemon_config, call_timeout_s), false },
+		{ "boot_timeout_s", 1, DAEMON_TIMEOUT_MAX, offsetof(struct daemon_config, boot_timeout_s), false },
+	};
+	static const char *const fields[] = { "call_timeout_s", "boot_timeout_s", NULL };
+	return parse_int_section(obj, "workers", rows, ELEMENTSOF(rows), fields, c, err);
+}
+
 int daemon_config_from_json(struct json_object *obj, struct daemon_config *ret, struct config_error *err)
 {
-	static const char *const top_fields[] = { "access", "limits", "sandbox", NULL };
+	static const char *const top_fields[] = { "access", "limits", "sandbox", "files", "console_log", "workers",
+						   NULL };
 	struct config_error scratch;
 	struct daemon_config c;
 	int r;
@@ -340,7 +461,8 @@ int daemon_config_from_json(struct json_object *obj, struct daemon_config *ret, 
 		return r;
 	daemon_config_init(&c);
 	if ((r = parse_access(obj, &c, err)) < 0 || (r = parse_limits(obj, &c, err)) < 0 ||
-	    (r = parse_sandbox(obj, &c, err)) < 0)
+	    (r = parse_sandbox(obj, &c, err)) < 0 || (r = parse_files(obj, &c, err)) < 0 ||
+	    (r = parse_console_log(obj, &c, err)) < 0 || (r = parse_workers(obj, &c, err)) < 0)
 		return r;
 	*ret = c;
 	return 0;

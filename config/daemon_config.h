@@ -13,7 +13,10 @@
  *                 "idle_timeout_s", "message_timeout_s",
  *                 "console_buffer_kib", "max_message_kib",
  *                 "inspect_per_second" },
- *     "sandbox": { "user": NAME } | { "uid_base", "uid_count" } }
+ *     "sandbox": { "user": NAME } | { "uid_base", "uid_count" },
+ *     "files": { "path_dirs": [DIR...] },
+ *     "console_log": { "max_kib", "rotate" },
+ *     "workers": { "call_timeout_s", "boot_timeout_s" } }
  *
  * WHO is checked for its syntax only (a user name or uid, "@group" or
  * "@gid"); the daemon resolves names to ids (access.h), so this room needs
@@ -63,6 +66,17 @@
 #define DAEMON_SANDBOX_UID_MAX           UINT32_C(2147483647)   /* past it: trouble (setfsuid, devpts) */
 #define DAEMON_SANDBOX_UID_COUNT_MAX     (1u << 24)
 
+#define DAEMON_PATH_DIRS_MAX          8           /* files.path_dirs */
+#define DAEMON_PATH_DIR_LEN           1023
+#define DAEMON_LOG_KIB_DEFAULT        16384       /* console_log.max_kib: 16 MiB per file */
+#define DAEMON_LOG_KIB_MIN            4
+#define DAEMON_LOG_KIB_MAX            (16u << 20) /* 16 GiB; 0 = no cap */
+#define DAEMON_LOG_ROTATE_DEFAULT     1
+#define DAEMON_LOG_ROTATE_MAX         9           /* = VM_LOG_ROTATE_MAX */
+#define DAEMON_CALL_TIMEOUT_DEFAULT   30          /* workers.call_timeout_s */
+#define DAEMON_BOOT_TIMEOUT_DEFAULT   120         /* workers.boot_timeout_s */
+#define DAEMON_TIMEOUT_MAX            3600
+
 /* Values match enum access_role (vmmd/access.h). */
 enum daemon_role { DAEMON_ROLE_NONE = 0, DAEMON_ROLE_MONITOR = 1, DAEMON_ROLE_DEBUG = 2, DAEMON_ROLE_ADMIN = 3 };
 
@@ -98,6 +112,14 @@ struct daemon_config {
 	char sandbox_user[DAEMON_CONFIG_WHO_MAX + 1];  /* "": a uid of its own per worker, from the range below */
 	uint32_t sandbox_uid_base;       /* default DAEMON_SANDBOX_UID_BASE_DEFAULT */
 	uint32_t sandbox_uid_count;      /* default DAEMON_SANDBOX_UID_COUNT_DEFAULT */
+	/* Folders in which vmmd opens the files a non-root admin names by path
+	 * (docs/operations.md "File access"): absolute, without "." or "..". */
+	char path_dirs[DAEMON_PATH_DIRS_MAX][DAEMON_PATH_DIR_LEN + 1];
+	size_t n_path_dirs;
+	uint32_t log_max_kib;            /* console.log's cap per file, default 16 MiB; 0: none */
+	uint32_t log_rotate;             /* previous parts kept (NAME.1 ...), default 1 */
+	uint32_t call_timeout_s;         /* a call to a worker, default 30 */
+	uint32_t boot_timeout_s;         /* a worker's boot, default 120 */
 };
 
 /* The defaults, as with an empty file. */

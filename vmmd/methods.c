@@ -40,9 +40,10 @@ const struct method vmm_methods[] = {
 	  .role = ACCESS_ADMIN, .takes_vm = true, .states = LIVE, .params = { NAME_PARAM } },
 	{ .name = "vm.resume", .summary = "Let the vCPUs run again (idempotent)", .fn = method_vm_resume,
 	  .role = ACCESS_ADMIN, .takes_vm = true, .states = LIVE, .params = { NAME_PARAM } },
-	/* While busy too: a stop may overtake a start that hangs. */
+	/* In any state and while busy too: a stop ends a worker whatever it does
+	 * (a start that hangs, an adoption that waits); without one, InvalidState. */
 	{ .name = "vm.stop", .summary = "Stop the guest and its worker", .fn = method_vm_stop,
-	  .role = ACCESS_ADMIN, .takes_vm = true, .states = LIVE, .while_busy = true,
+	  .role = ACCESS_ADMIN, .takes_vm = true, .states = VM_STATES_ANY, .while_busy = true,
 	  .params = { NAME_PARAM, { "force", PARAM_BOOL, false, "kill the worker at once" } } },
 	{ .name = "vm.destroy", .summary = "Forget a VM that is not running", .fn = method_vm_destroy,
 	  .role = ACCESS_ADMIN, .takes_vm = true, .states = NOT_LIVE, .params = { NAME_PARAM } },

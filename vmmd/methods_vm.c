@@ -12,6 +12,7 @@
 #include "base/macro.h"
 #include "proto/base64.h"
 #include "vmmd/events.h"
+#include "vmmd/file_access.h"
 #include "vmmd/lifecycle.h"
 #include "vmmd/common/log.h"
 #include "vmmd/methods.h"
@@ -35,17 +36,25 @@ struct json_object *vm_summary_json(struct vm_record *vm)
 	return o;
 }
 
-/* A kernel that is not there is a config error the user can fix now, not at start. */
-static int check_file(const char *path, const char *field, struct rpc_error *err)
+/*
+ * Where each file of a new VM comes from, checked now: a file that is not
+ * there or not fit is a config error the user can fix now, not at start;
+ * a path the caller may not name is refused (file_access.h).
+ */
+static int check_files(struct daemon *d, struct client *c, const struct vm_config *config,
+		       struct vm_files_origin *origin, struct rpc_error *err)
 {
-	struct stat st;
-	if (!path)
-		return 0;
-	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
-		rpc_error_set(err, RPC_CONFIG_INVALID, "%s: %s", field,
-			      errno == 0 || S_ISREG(st.st_mode) ? "not a regular file" : strerror(errno));
-		snprintf(err->field, sizeof(err->field), "%s", field);
-		return -EINVAL;
+	struct vm_file files[VM_FILE_SLOTS];
+	size_t n = vm_config_files(config, files);
+	enum file_origin from = !c || c->uid == 0 ? FILE_FROM_ROOT : FILE_FROM_USER;
+
+	*origin = (struct vm_files_origin) { .paths_from_user = from == FILE_FROM_USER };
+	for (int i = 0; i < VM_FILE_SLOTS; i++)
+		origin->files[i] = -EBADF;
+	for (size_t i = 0; i < n; i++) {
+		int r = file_access_check_path(&d->config, from, &files[i], files[i].path, err);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -77,14 +86,14 @@ void method_vm_create(struct daemon *d, struct client *c, struct rpc_call *call,
 				cerr.message);
 		return;
 	}
-	errno = 0;
-	if (check_file(config->kernel, "kernel", &err) < 0 || check_file(config->initrd, "initrd", &err) < 0) {
+	struct vm_files_origin origin;
+	if (check_files(d, c, config, &origin, &err) < 0) {
 		vm_config_free(config);
 		rpc_call_error(call, &err, NULL);
 		return;
 	}
 	struct vm_record *vm;
-	int r = registry_add(&d->registry, config, &vm);
+	int r = registry_add(&d->registry, config, &origin, &vm);
 	if (r < 0) {
 		if (r == -EEXIST)
 			rpc_call_errorf(call, RPC_VM_EXISTS, NULL, "a VM named '%s' exists", config->name);
@@ -134,13 +143,9 @@ void method_vm_start(struct daemon *d, struct client *c, struct rpc_call *call, 
 			return;
 		}
 	}
-	int r = worker_spawn(d, vm, call);
-	if (r == -ENOSPC || r == -EDQUOT)   /* the state directory: nothing is started unrecorded */
-		rpc_call_errorf(call, RPC_RESOURCE_LIMIT, NULL, "cannot start '%s': %s (the state directory)",
-				vm->name, strerror(-r));
-	else if (r < 0)
-		rpc_call_errorf(call, RPC_INTERNAL_ERROR, NULL,
-				"cannot start a worker for '%s': %s", vm->name, strerror(-r));
+	struct rpc_error err = { 0 };
+	if (worker_spawn(d, vm, call, &err) < 0)
+		rpc_call_error(call, &err, NULL);
 }
 
 /* Pause and resume: forwarded, and the state changes when the worker confirms. */
@@ -201,6 +206,11 @@ void method_vm_resume(struct daemon *d, struct client *c, struct rpc_call *call,
 
 void method_vm_stop(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
 {
+	if (!vm->worker) {
+		rpc_call_errorf(call, RPC_INVALID_STATE, NULL, "vm.stop: VM '%s' is %s, with no worker to stop",
+				vm->name, vm_state_name(vm->state));
+		return;
+	}
 	struct pending_reply *p = calloc(1, sizeof(*p));
 	if (!p) {
 		rpc_call_errorf(call, RPC_INTERNAL_ERROR, NULL, "out of memory");
@@ -251,6 +261,23 @@ static struct json_object *without_cmdline(struct json_object *obj)
 	return o;
 }
 
+/* {FIELD: how vmmd gets it}: "path" (it opens the path), "held" (a
+ * client's descriptor it holds), "needed" (a client's, to be passed again). */
+static struct json_object *files_json(const struct vm_record *vm)
+{
+	struct vm_file files[VM_FILE_SLOTS];
+	size_t n = vm->problem ? 0 : vm_config_files(vm->config, files);
+	struct json_object *o = json_object_new_object();
+	char name[VM_FILE_NAME_MAX];
+
+	for (size_t i = 0; i < n; i++) {
+		enum vm_file_slot slot = files[i].slot;
+		const char *how = !vm->client_file[slot] ? "path" : vm->files[slot] >= 0 ? "held" : "needed";
+		json_object_object_add(o, vm_file_slot_name(slot, name), json_object_new_string(how));
+	}
+	return o;
+}
+
 /* vm.info's answer. Below the debug role the command lines are left out
  * (null, and `hidden` says so): they often carry secrets (access.h). */
 static struct json_object *info_json(struct daemon *d, struct vm_record *vm, struct json_object *stats, bool cmdlines)
@@ -285,6 +312,7 @@ static struct json_object *info_json(struct daemon *d, struct vm_record *vm, str
 	json_object_object_add(o, "console_bytes",
 			       json_object_new_uint64(vm->console.hdr ? console_ring_total(&vm->console) : 0));
 	json_object_object_add(o, "stats", stats ? json_object_get(stats) : NULL);
+	json_object_object_add(o, "files", files_json(vm));
 	return o;
 }
 

@@ -148,6 +148,13 @@ int registry_save(struct registry *reg, struct vm_record *vm)
 		json_object_object_add(o, "exit", exit);
 	if (vm->starting)
 		json_object_object_add(o, "starting", json_object_new_boolean(true));
+	json_object_object_add(o, "paths", json_object_new_string(vm->paths_from_user ? "user" : "root"));
+	struct json_object *client = json_object_new_array();
+	char name[VM_FILE_NAME_MAX];
+	for (int i = 0; i < VM_FILE_SLOTS; i++)
+		if (vm->client_file[i])
+			json_object_array_add(client, json_object_new_string(vm_file_slot_name(i, name)));
+	json_object_object_add(o, "client_files", client);
 	size_t len;
 	const char *text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PRETTY, &len);
 	if (!text)
@@ -160,9 +167,16 @@ int registry_save(struct registry *reg, struct vm_record *vm)
 	return state_file_write(reg->dir_fd, file, line, len + 1);
 }
 
+void registry_drop_files(struct vm_record *vm, const bool *slots)
+{
+	for (int i = 0; i < VM_FILE_SLOTS; i++)
+		if (!slots || slots[i])
+			vm->files[i] = safe_close(vm->files[i]);
+}
+
 /* A new record for config (taken over on success), saved first when `save`. */
-static int add_record(struct registry *reg, struct vm_config *config, bool limited, bool save,
-		      struct vm_record **ret)
+static int add_record(struct registry *reg, struct vm_config *config, struct vm_files_origin *origin,
+		      bool limited, bool save, struct vm_record **ret)
 {
 	if (registry_find(reg, config->name))
 		return -EEXIST;
@@ -175,12 +189,20 @@ static int add_record(struct registry *reg, struct vm_config *config, bool limit
 	vm->config = config;
 	vm->config_json = config_json_cached(config);
 	vm->state = VM_STATE_CREATED;
+	for (int i = 0; i < VM_FILE_SLOTS; i++)
+		vm->files[i] = -EBADF;
+	if (origin) {
+		vm->paths_from_user = origin->paths_from_user;
+		memcpy(vm->client_file, origin->client_file, sizeof(vm->client_file));
+	}
 	int r = save ? registry_save(reg, vm) : 0;
 	if (r < 0) {
 		json_object_put(vm->config_json);
 		free(vm);
 		return r;
 	}
+	for (int i = 0; origin && i < VM_FILE_SLOTS; i++)
+		vm->files[i] = TAKE_FD(origin->files[i]);
 	vm->next = reg->head;
 	reg->head = vm;
 	reg->count++;
@@ -188,13 +210,15 @@ static int add_record(struct registry *reg, struct vm_config *config, bool limit
 	return 0;
 }
 
-int registry_add(struct registry *reg, struct vm_config *config, struct vm_record **ret)
+int registry_add(struct registry *reg, struct vm_config *config, struct vm_files_origin *origin,
+		 struct vm_record **ret)
 {
-	return add_record(reg, config, true, true, ret);
+	return add_record(reg, config, origin, true, true, ret);
 }
 
 static void record_free(struct vm_record *vm)
 {
+	registry_drop_files(vm, NULL);
 	vm_config_free(vm->config);
 	free(vm->problem);
 	json_object_put(vm->raw_config);
@@ -263,6 +287,17 @@ static void read_state(struct vm_record *vm, struct json_object *o)
 	if (json_object_object_get_ex(o, "exit", &exit) && json_object_is_type(exit, json_type_object))
 		vm_exit_from_json(exit, &vm->exit);
 	vm->starting = json_object_object_get_ex(o, "starting", &state) && json_object_get_boolean(state);
+	/* Older files have neither: an admin's paths then, opened as root. */
+	vm->paths_from_user = json_object_object_get_ex(o, "paths", &state) &&
+			      json_object_is_type(state, json_type_string) &&
+			      strcmp(json_object_get_string(state), "root") != 0;
+	struct json_object *client;
+	if (json_object_object_get_ex(o, "client_files", &client) && json_object_is_type(client, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(client); i++) {
+			int slot = vm_file_slot_from_name(json_object_get_string(json_object_array_get_idx(client, i)));
+			if (slot >= 0)
+				vm->client_file[slot] = true;
+		}
 }
 
 /* Parse a definition file: its document, or NULL with *problem set. */
@@ -336,7 +371,7 @@ static int load_one(struct registry *reg, const char *file)
 	}
 
 	struct vm_record *vm = NULL;
-	r = add_record(reg, config, false, false, &vm);   /* what exists stays, whatever max_vms says now */
+	r = add_record(reg, config, NULL, false, false, &vm);   /* what exists stays, whatever max_vms says now */
 	if (r < 0) {
 		vm_config_free(config);
 		return r;

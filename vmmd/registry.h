@@ -22,6 +22,7 @@
 #include <json-c/json.h>
 
 #include "config/vm_config.h"
+#include "config/vm_files.h"
 #include "vmmd/common/console_ring.h"
 #include "vmmd/common/worker_protocol.h"
 
@@ -56,6 +57,14 @@ struct vm_record {
 	 * vcpus and paging where the file's are readable, else the defaults. */
 	struct vm_config *config;
 	char *problem;                    /* why the definition did not load; NULL when it did */
+	/* Where its files come from (file_access.h), decided at vm.create and
+	 * persisted ("paths": "root" or "user", "client_files": [SLOT...]):
+	 * paths named by a user are opened under files.path_dirs; a slot a
+	 * client passed as a descriptor is held in files[] while this vmmd
+	 * runs, and must be passed again (vm.start's files) after a restart. */
+	bool paths_from_user;
+	bool client_file[VM_FILE_SLOTS];
+	int files[VM_FILE_SLOTS];         /* held client descriptors, -1 none */
 	struct json_object *raw_config;   /* with a problem: the file's "config", if it was JSON */
 	/* vm_config_to_json(config), built once at create/load (a config never
 	 * changes after create) and serialized once: it carries a serializer
@@ -107,8 +116,20 @@ int registry_load(struct registry *reg);
 void registry_free(struct registry *reg);
 
 struct vm_record *registry_find(struct registry *reg, const char *name);
-/* Takes config over on success. -EEXIST, -E2BIG (max_vms reached), or a save error (-ENOSPC: a full disk). */
-int registry_add(struct registry *reg, struct vm_config *config, struct vm_record **ret);
+/* Where a new VM's files come from: like the record's fields, with the
+ * descriptors to hold (taken over by registry_add on success, -1 none). */
+struct vm_files_origin {
+	bool paths_from_user;
+	bool client_file[VM_FILE_SLOTS];
+	int files[VM_FILE_SLOTS];
+};
+/* Takes config and origin's descriptors (origin may be NULL: root's paths)
+ * over on success. -EEXIST, -E2BIG (max_vms reached), or a save error
+ * (-ENOSPC: a full disk). */
+int registry_add(struct registry *reg, struct vm_config *config, struct vm_files_origin *origin,
+		 struct vm_record **ret);
+/* Drop the held descriptors of the slots set in `slots` (or all: NULL). */
+void registry_drop_files(struct vm_record *vm, const bool *slots);
 /* Remove the record and its files. */
 int registry_remove(struct registry *reg, struct vm_record *vm);
 /* Persist the record (config, state, exit). A record with a problem is

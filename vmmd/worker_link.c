@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -21,6 +22,7 @@
 #include "vmmd/lifecycle.h"
 #include "vmmd/common/log.h"
 #include "vmmd/common/worker_protocol.h"
+#include "vmmd/start_files.h"
 #include "vmmd/worker_link.h"
 
 /* A call waiting for one of the worker's RPC_CHANNEL_MAX_CALLS slots. */
@@ -48,6 +50,7 @@ struct worker_link {
 	struct link_call *waiting;     /* by tag, then arrival */
 	uint64_t vtime;                /* tag of the last call sent */
 	struct rpc_call *start_call;   /* until the boot reply */
+	struct event *boot_timer;      /* workers.boot_timeout_s: then the start fails and the worker dies */
 	struct event *stop_timer;
 	bool booted;
 	bool channel_closed;
@@ -170,6 +173,11 @@ static void finish(struct worker_link *w)
 	vm->worker = NULL;
 	vm->busy = false;
 	vm->starting = false;   /* saved below with the state, or on its own */
+	/* A disk lock lives on the open file, which a held descriptor shares:
+	 * let go of it with the worker, for the next VM that wants the disk. */
+	for (int i = VM_FILE_DISK; i < VM_FILE_SLOTS; i++)
+		if (vm->files[i] >= 0)
+			(void) flock(vm->files[i], LOCK_UN);
 	bool restart = false;
 	if (w->start_call) {
 		struct rpc_error err = { 0 };
@@ -216,6 +224,8 @@ static void finish(struct worker_link *w)
 	}
 	if (w->stop_timer)
 		event_free(w->stop_timer);
+	if (w->boot_timer)
+		event_free(w->boot_timer);
 	if (w->pidfd_ev) {
 		close(event_get_fd(w->pidfd_ev));
 		event_free(w->pidfd_ev);
@@ -232,12 +242,13 @@ static void finish(struct worker_link *w)
 	free(w);
 	if (restart) {
 		vm->restarting = true;
-		int r = worker_spawn(d, vm, NULL);
+		struct rpc_error err = { 0 };
+		int r = worker_spawn(d, vm, NULL, &err);
 		if (r < 0) {
 			vm->restarting = false;
-			log_warning_errno(r, "Failed to boot VM %s again after its reset: %m", vm->name);
-			snprintf(vm->exit.message, sizeof(vm->exit.message), "the guest reset; booting it again failed: %s",
-				 strerror(-r));
+			log_warning("Failed to boot VM %s again after its reset: %s", vm->name, err.message);
+			snprintf(vm->exit.message, sizeof(vm->exit.message), "the guest reset; booting it again failed: %.200s",
+				 err.message);
 			lifecycle_set_state(d, vm, VM_STATE_CRASHED);
 		}
 	}
@@ -382,6 +393,10 @@ static void boot_reply(void *userdata, struct json_object *result, const struct 
 	struct worker_link *w = userdata;
 	struct daemon *d = w->daemon;
 	struct vm_record *vm = w->vm;
+	if (w->boot_timer)
+		evtimer_del(w->boot_timer);
+	if (w->force_killed)
+		return;   /* too late (boot deadline, vm.stop --force): finish() answers the start */
 	struct rpc_call *call = w->start_call;
 	w->start_call = NULL;
 	vm->starting = false;   /* saved with the state, or when the worker is gone (finish) */
@@ -420,17 +435,28 @@ static void boot_reply(void *userdata, struct json_object *result, const struct 
 		lifecycle_reply_state(call, vm);
 }
 
-static void child_exec(struct daemon *d, struct vm_record *vm, int fd, pid_t supervisor)
+/* The child: the channel becomes fd 3 and the VM's files 4, 5, ... in slot
+ * order (worker.boot's files names them so), nothing else crosses the exec. */
+static void child_exec(struct daemon *d, struct vm_record *vm, int fd, pid_t supervisor, const int *fds)
 {
 	/* Until it can be adopted, a worker dies with us: one we could not
 	 * tell about its boot would run on unseen (the worker clears this
 	 * once its control socket listens). If we died already, so does it. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != supervisor)
 		_exit(127);
-	/* Only the channel crosses over, as fd 3. */
-	if (dup2(fd, 3) < 0)
-		_exit(127);
-	close_range(4, ~0U, 0);
+	int src[1 + VM_FILE_SLOTS], n = 0;
+	src[n++] = fd;
+	for (int i = 0; i < VM_FILE_SLOTS; i++)
+		if (fds[i] >= 0)
+			src[n++] = fds[i];
+	/* Out of the way first: one may sit where another must go. */
+	for (int i = 0; i < n; i++)
+		if ((src[i] = fcntl(src[i], F_DUPFD, 3 + n)) < 0)
+			_exit(127);
+	for (int i = 0; i < n; i++)
+		if (dup2(src[i], 3 + i) < 0)
+			_exit(127);
+	close_range(3 + n, ~0U, 0);
 	setsid();
 	sigset_t none;
 	sigemptyset(&none);
@@ -445,7 +471,28 @@ static void child_exec(struct daemon *d, struct vm_record *vm, int fd, pid_t sup
 	_exit(127);
 }
 
-int worker_spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_call)
+/* The boot deadline passed: the start fails now, whatever the worker does
+ * (a FIFO to read, a disk that hangs, a stopped process), and it is killed. */
+static void on_boot_timeout(evutil_socket_t fd, short what, void *userdata)
+{
+	struct worker_link *w = userdata;
+	unsigned s = w->daemon->config.boot_timeout_s;
+
+	if (w->booted)
+		return;
+	log_warning("VM %s: its worker (pid %d) did not boot within %u s; killing it", w->vm->name, (int) w->pid, s);
+	if (w->start_call) {
+		struct rpc_error err = { 0 };
+		worker_error_set(&err, WORKER_ERROR_TIMEOUT, NULL, "the worker of '%s' did not boot within %u s "
+				 "(workers.boot_timeout_s)", w->vm->name, s);
+		rpc_call_error(w->start_call, &err, NULL);
+		w->start_call = NULL;
+	}
+	w->force_killed = true;
+	kill(w->pid, SIGKILL);
+}
+
+static int spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_call, const int *fds)
 {
 	char console[4096];
 	int r = registry_path(&d->registry, vm->name, ".console", console, sizeof(console));
@@ -466,25 +513,26 @@ int worker_spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
+	w->boot_timer = evtimer_new(d->base, on_boot_timeout, w);
+	if (!w->boot_timer)
+		return -ENOMEM;
 	/* On disk before the fork: a vmmd killed before the boot reply leaves
 	 * the next one a VM to look for (worker_adopt_all), never a worker it
 	 * does not know of that a second vm.start would duplicate. */
 	vm->starting = true;
 	r = registry_save(&d->registry, vm);
-	if (r < 0) {
-		vm->starting = false;
-		return r;
-	}
 	pid_t self = getpid();
-	pid = fork();
+	pid = r < 0 ? -1 : fork();
 	if (pid < 0) {
-		r = -errno;
+		if (r == 0)
+			r = -errno;
 		vm->starting = false;
 		(void) registry_save(&d->registry, vm);
+		event_free(w->boot_timer);
 		return r;
 	}
 	if (pid == 0)
-		child_exec(d, vm, sv[1], self);
+		child_exec(d, vm, sv[1], self, fds);
 	sv[1] = safe_close(sv[1]);
 
 	w->daemon = d;
@@ -496,10 +544,15 @@ int worker_spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_
 	if (r < 0) {
 		kill(pid, SIGKILL);
 		/* It will be reaped by SIGCHLD with no link: nothing else to do. */
+		vm->starting = false;
+		(void) registry_save(&d->registry, vm);
+		event_free(w->boot_timer);
 		return r;
 	}
 	/* mem.read answers carry up to 1 MiB of guest memory as base64 (~1.4 MB). */
 	link_set_limits(w);
+	struct timeval deadline = { d->config.boot_timeout_s, 0 };
+	(void) evtimer_add(w->boot_timer, &deadline);
 	w->start_call = start_call;
 	vm->worker = TAKE_PTR(w);   /* finish() frees it from now on */
 	vm->busy = true;
@@ -521,6 +574,12 @@ int worker_spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_
 	}
 	if (sandbox)
 		json_object_object_add(params, "sandbox", sandbox);
+	struct json_object *files = json_object_new_object();
+	char name[VM_FILE_NAME_MAX];
+	for (int i = 0, at = 4; i < VM_FILE_SLOTS; i++)
+		if (fds[i] >= 0)
+			json_object_object_add(files, vm_file_slot_name(i, name), json_object_new_int(at++));
+	json_object_object_add(params, "files", files);
 	char path[4096];
 	if (registry_path(&d->registry, vm->name, ".ctl", path, sizeof(path)) == 0)
 		json_object_object_add(params, "control", json_object_new_string(path));
@@ -535,6 +594,22 @@ int worker_spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_
 		return r;
 	}
 	return 0;
+}
+
+int worker_spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_call, struct rpc_error *err)
+{
+	int fds[VM_FILE_SLOTS];
+	int r = start_files_prepare(d, vm, fds, err);
+	if (r < 0)
+		return r;
+	r = spawn(d, vm, start_call, fds);
+	start_files_close(fds);   /* the worker has its copies */
+	if (r == -ENOSPC || r == -EDQUOT)   /* the state directory: nothing is started unrecorded */
+		rpc_error_set(err, RPC_RESOURCE_LIMIT, "cannot start '%s': %s (the state directory)", vm->name,
+			      strerror(-r));
+	else if (r < 0)
+		rpc_error_set(err, RPC_INTERNAL_ERROR, "cannot start a worker for '%s': %s", vm->name, strerror(-r));
+	return r;
 }
 
 static void link_dispatch(struct worker_link *w);

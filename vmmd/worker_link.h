@@ -23,9 +23,10 @@
 
 struct worker_link;
 
-/* Spawn a worker for vm and boot it; start_call is answered when the boot
- * succeeds or fails. Returns 0 or -errno (start_call untouched then). */
-int worker_spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_call);
+/* Spawn a worker for vm, handing it the VM's files (start_files.h), and
+ * boot it; start_call is answered when the boot succeeds or fails. Returns
+ * 0, or -errno with err filled (start_call untouched then). */
+int worker_spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_call, struct rpc_error *err);
 
 /* Forward a call to vm's worker; the reply (or a transport error) goes to fn. */
 int worker_call(struct vm_record *vm, const char *method, struct json_object *params,

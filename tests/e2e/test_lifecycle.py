@@ -114,11 +114,20 @@ def test_state_errors_and_restart(d):
 def test_start_failures_are_answered(d):
     """A worker that cannot build its VM answers vm.start with the reason
     (it used to leave before its reply was sent: "connection closed")."""
-    d.create("nodisk", "hello", devices=[{"type": "virtio-blk", "path": os.path.join(d.tmp, "missing.img")}])
+    disk = os.path.join(d.tmp, "gone.img")
+    err = expect_error(d.rpc("vm.create", {"config": vmmtest.guest_config(
+        "nodisk", "hello", devices=[{"type": "virtio-blk", "path": disk}])}), CONFIG_INVALID, "ConfigInvalid",
+        what="create with a missing disk image")
+    check("No such file" in err["message"] and err["data"].get("field") == "devices[0].path",
+          "names the device: %s" % show(err))
+    with open(disk, "wb") as f:
+        f.write(b"\0" * 512)
+    d.create("nodisk", "hello", devices=[{"type": "virtio-blk", "path": disk}])
+    os.unlink(disk)
     err = expect_error(d.rpc("vm.start", {"name": "nodisk"}), CONFIG_INVALID, "ConfigInvalid",
-                       what="start with a missing disk image")
-    check("virtio-blk image" in err["message"] and err["data"].get("field") == "devices" and
-          err["data"].get("kind") == "device", "names the device: %s" % show(err))
+                       what="start with a disk image removed since")
+    check("No such file" in err["message"] and err["data"].get("field") == "devices[0].path",
+          "names the device: %s" % show(err))
     notelf = os.path.join(d.tmp, "not-a-kernel")
     with open(notelf, "w") as f:
         f.write("hello\n")

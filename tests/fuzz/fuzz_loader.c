@@ -67,7 +67,8 @@ static void ld_linux(const uint8_t *img, size_t size, int kind)
 	struct linux_boot_layout layout;
 	struct vm_error err = { .kind = WORKER_ERROR_MAX };
 	struct linux_boot_params p = {
-		.kind = kind, .kernel = img, .kernel_size = size, .cmdline = "console=ttyS0", .vcpus = 2,
+		.kind = kind, .kernel = img, .kernel_size = size, .initrd_fd = -1 /* none */,
+		.cmdline = "console=ttyS0", .vcpus = 2,
 	};
 
 	int r = linux_boot_load(&ld_mem, &p, &layout, &err);

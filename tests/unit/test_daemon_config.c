@@ -80,6 +80,11 @@ static void assert_defaults(const struct daemon_config *c)
 	assert_string_equal(c->sandbox_user, "");
 	assert_int_equal(c->sandbox_uid_base, 1879048192u);
 	assert_int_equal(c->sandbox_uid_count, 65536);
+	assert_int_equal(c->n_path_dirs, 0);
+	assert_int_equal(c->log_max_kib, 16384);
+	assert_int_equal(c->log_rotate, 1);
+	assert_int_equal(c->call_timeout_s, 30);
+	assert_int_equal(c->boot_timeout_s, 120);
 }
 
 static void test_defaults(void **state)
@@ -216,6 +221,43 @@ static void test_sandbox(void **state)
 		{ "{ \"sandbox\": { \"user\": \"a b\" } }", "sandbox.user", "is not allowed" },
 		{ "{ \"sandbox\": { \"user\": 5 } }", "sandbox.user", "expected a string" },
 		{ "{ \"sandbox\": { \"user\": \"x\", \"uid_count\": 5 } }", "sandbox.user", "not both" },
+	};
+	CHECK_BAD(bad);
+}
+
+/* files, console_log and workers (issue 14 findings 4, 7, 9, 10). */
+static void test_files_log_workers(void **state)
+{
+	struct daemon_config c;
+
+	c = load_ok("{ \"files\": { \"path_dirs\": [\"/var/lib/vmmd/images/\", \"/srv/vm\"] },"
+		    " \"console_log\": { \"max_kib\": 0, \"rotate\": 9 },"
+		    " \"workers\": { \"call_timeout_s\": 1, \"boot_timeout_s\": 3600 } }");
+	assert_int_equal(c.n_path_dirs, 2);
+	assert_string_equal(c.path_dirs[0], "/var/lib/vmmd/images");   /* the trailing slash dropped */
+	assert_string_equal(c.path_dirs[1], "/srv/vm");
+	assert_int_equal(c.log_max_kib, 0);
+	assert_int_equal(c.log_rotate, 9);
+	assert_int_equal(c.call_timeout_s, 1);
+	assert_int_equal(c.boot_timeout_s, 3600);
+
+	static const struct bad_case bad[] = {
+		{ "{ \"files\": { \"path_dirs\": [\"images\"] } }", "files.path_dirs[0]", "absolute folder" },
+		{ "{ \"files\": { \"path_dirs\": [\"/\"] } }", "files.path_dirs[0]", "other than /" },
+		{ "{ \"files\": { \"path_dirs\": [\"/a\", \"/b/../etc\"] } }", "files.path_dirs[1]", "without . or .." },
+		{ "{ \"files\": { \"path_dirs\": [\"/a/./b\"] } }", "files.path_dirs[0]", "without . or .." },
+		{ "{ \"files\": { \"path_dirs\": [\"/a//b\"] } }", "files.path_dirs[0]", "without . or .." },
+		{ "{ \"files\": { \"path_dirs\": [1] } }", "files.path_dirs[0]", "expected a string" },
+		{ "{ \"files\": { \"path_dirs\": \"/a\" } }", "files.path_dirs", "expected an array" },
+		{ "{ \"files\": { \"path_dirs\": [\"/1\",\"/2\",\"/3\",\"/4\",\"/5\",\"/6\",\"/7\",\"/8\",\"/9\"] } }",
+		  "files.path_dirs", "at most 8" },
+		{ "{ \"files\": { \"dirs\": [] } }", "files.dirs", "unknown field" },
+		{ "{ \"console_log\": { \"max_kib\": 3 } }", "console_log.max_kib", "0 or between 4 and" },
+		{ "{ \"console_log\": { \"rotate\": 10 } }", "console_log.rotate", "between 0 and 9" },
+		{ "{ \"console_log\": { \"keep\": 1 } }", "console_log.keep", "unknown field" },
+		{ "{ \"workers\": { \"call_timeout_s\": 0 } }", "workers.call_timeout_s", "between 1 and 3600" },
+		{ "{ \"workers\": { \"boot_timeout_s\": 3601 } }", "workers.boot_timeout_s", "between 1 and 3600" },
+		{ "{ \"workers\": [] }", "workers", "expected an object" },
 	};
 	CHECK_BAD(bad);
 }
@@ -466,6 +508,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_sandbox),
+		cmocka_unit_test(test_files_log_workers),
 		cmocka_unit_test(test_unknown_fields),
 		cmocka_unit_test(test_access_order),
 		cmocka_unit_test(test_access_errors),

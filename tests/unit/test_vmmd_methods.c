@@ -119,7 +119,7 @@ static int setup(void **state)
 	_cleanup_(json_object_putp) struct json_object *cfg =
 		json_tokener_parse("{\"name\":\"t\",\"kernel\":\"/nonexistent/kernel\",\"cmdline\":\"secret=s3\"}");
 	assert_int_equal(vm_config_from_json(cfg, &config, &err), 0);
-	assert_int_equal(registry_add(&h->d.registry, config, &vm), 0);
+	assert_int_equal(registry_add(&h->d.registry, config, NULL, &vm), 0);
 	h->c = (struct client) { .daemon = &h->d, .role = ACCESS_ADMIN };
 	*state = h;
 	return 0;

@@ -458,7 +458,19 @@ static void test_tiny_memory(void **state)
 	mem_free(&m);
 }
 
-/* --- elf_load_file ------------------------------------------------------- */
+/* --- elf_load_fd ----------------------------------------------------------- */
+
+/* What the worker does with the kernel descriptor it is given: opened here. */
+static int elf_load_path(const char *path, struct guest_memory *mem, uint64_t min_paddr, struct elf_info *ret,
+			 const char **why)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = elf_load_fd(fd, mem, min_paddr, ret, why);
+	close(fd);
+	return r;
+}
 
 static char tmpdir[] = "/tmp/vmmd-test-elf-XXXXXX";
 
@@ -496,10 +508,12 @@ static void test_file_missing(void **state)
 
 	snprintf(path, sizeof(path), "%s/no-such-kernel.elf", tmpdir);
 	mem_new(&m);
-	assert_int_equal(elf_load_file(path, &m.gm, VMM_LOAD_MIN, &info, &why), -ENOENT);
+	assert_int_equal(elf_load_path(path, &m.gm, VMM_LOAD_MIN, &info, &why), -ENOENT);
+	/* No descriptor at all: said so. */
+	assert_int_equal(elf_load_fd(-1, &m.gm, VMM_LOAD_MIN, &info, &why), -EBADF);
 	assert_non_null(why);
 	assert_int_equal(info.segments, 99);
-	assert_int_equal(elf_load_file(path, &m.gm, VMM_LOAD_MIN, &info, NULL), -ENOENT);
+	assert_int_equal(elf_load_fd(-1, &m.gm, VMM_LOAD_MIN, &info, NULL), -EBADF);
 	assert_memory_untouched(&m);
 	mem_free(&m);
 }
@@ -511,7 +525,7 @@ static void test_file_directory(void **state)
 	const char *why = NULL;
 
 	mem_new(&m);
-	assert_int_equal(elf_load_file(tmpdir, &m.gm, VMM_LOAD_MIN, &info, &why), -EINVAL);
+	assert_int_equal(elf_load_path(tmpdir, &m.gm, VMM_LOAD_MIN, &info, &why), -EINVAL);
 	assert_non_null(why);
 	assert_non_null(strstr(why, "regular file"));
 	assert_int_equal(info.segments, 99);
@@ -529,7 +543,7 @@ static void test_file_empty_and_too_big(void **state)
 	mem_new(&m);
 	snprintf(path, sizeof(path), "%s/empty.elf", tmpdir);
 	write_file(path, "", 0);
-	assert_int_equal(elf_load_file(path, &m.gm, VMM_LOAD_MIN, &info, &why), -ENOEXEC);
+	assert_int_equal(elf_load_path(path, &m.gm, VMM_LOAD_MIN, &info, &why), -ENOEXEC);
 	assert_non_null(why);
 
 	/* Sparse: costs no disk. */
@@ -539,7 +553,7 @@ static void test_file_empty_and_too_big(void **state)
 	assert_int_equal(ftruncate(fd, (off_t) ELF_MAX_FILE + 1), 0);
 	close(fd);
 	why = NULL;
-	assert_int_equal(elf_load_file(path, &m.gm, VMM_LOAD_MIN, &info, &why), -EFBIG);
+	assert_int_equal(elf_load_path(path, &m.gm, VMM_LOAD_MIN, &info, &why), -EFBIG);
 	assert_non_null(why);
 	assert_memory_untouched(&m);
 	mem_free(&m);
@@ -557,14 +571,14 @@ static void test_file_good_and_corrupt(void **state)
 	build_image(img);
 	write_file(path, img, IMG_SIZE);
 	mem_new(&m);
-	assert_int_equal(elf_load_file(path, &m.gm, VMM_LOAD_MIN, &info, &why), 0);
+	assert_int_equal(elf_load_path(path, &m.gm, VMM_LOAD_MIN, &info, &why), 0);
 	assert_good_load(&m, &info);
 	mem_free(&m);
 
 	m_phnum_max(img);
 	write_file(path, img, IMG_SIZE);
 	mem_new(&m);
-	assert_int_equal(elf_load_file(path, &m.gm, VMM_LOAD_MIN, &info, &why), -EINVAL);
+	assert_int_equal(elf_load_path(path, &m.gm, VMM_LOAD_MIN, &info, &why), -EINVAL);
 	assert_non_null(strstr(why, "e_phnum"));
 	mem_free(&m);
 }
@@ -587,7 +601,7 @@ static void test_file_real_guest(void **state)
 	const char *why = NULL;
 
 	mem_new(&m);
-	int r = elf_load_file(path, &m.gm, VMM_LOAD_MIN, &info, &why);
+	int r = elf_load_path(path, &m.gm, VMM_LOAD_MIN, &info, &why);
 	if (r != 0)
 		fail_msg("%s: %d (%s)", path, r, why ? why : "(null)");
 	assert_true(info.segments >= 1);
@@ -611,7 +625,7 @@ static void test_file_real_guest(void **state)
 	/* The same guest does not fit if memory ends below its highest byte. */
 	mem_new(&m);
 	m.gm.size = info.highest - 1;
-	assert_int_equal(elf_load_file(path, &m.gm, VMM_LOAD_MIN, &info, &why), -ERANGE);
+	assert_int_equal(elf_load_path(path, &m.gm, VMM_LOAD_MIN, &info, &why), -ERANGE);
 	m.gm.size = MEM_SIZE;
 	mem_free(&m);
 }

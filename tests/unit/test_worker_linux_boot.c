@@ -9,6 +9,7 @@
  */
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -40,6 +41,7 @@ struct fixture {
 	struct guest_memory mem;
 	uint8_t bz[SETUP_SIZE + PM_SIZE];
 	char initrd_path[64];
+	int initrd_fd;    /* what the worker is handed */
 };
 
 static int setup(void **state)
@@ -71,7 +73,7 @@ static int setup(void **state)
 	for (unsigned i = 0; i < sizeof(data); i++)
 		data[i] = (uint8_t) (i ^ 0x5a);
 	assert_int_equal(write(fd, data, sizeof(data)), sizeof(data));
-	close(fd);
+	f->initrd_fd = fd;   /* read with pread from 0: the offset left here does not matter */
 	*state = f;
 	return 0;
 }
@@ -80,6 +82,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	unlink(f->initrd_path);
+	close(f->initrd_fd);
 	free(f->mem.host);
 	free(f);
 	return 0;
@@ -89,7 +92,7 @@ static struct linux_boot_params bz_params(struct fixture *f, const char *cmdline
 {
 	return (struct linux_boot_params) {
 		.kind = VM_BOOT_BZIMAGE, .kernel = f->bz, .kernel_size = sizeof(f->bz),
-		.initrd_path = f->initrd_path, .cmdline = cmdline, .vcpus = 2,
+		.initrd_fd = f->initrd_fd, .cmdline = cmdline, .vcpus = 2,
 	};
 }
 
@@ -199,13 +202,16 @@ static void test_initrd_and_cmdline_limits(void **state)
 	wr32(f->bz + 0x22c, 0x2ffffff);
 	assert_int_equal(linux_boot_load(&f->mem, &p, &l, &err), 0);
 	assert_int_equal(l.initrd_start, (0x3000000 - 5000) & ~0xfffULL);
-	/* A missing initrd names itself. */
-	p.initrd_path = "/nonexistent/initrd";
-	assert_int_equal(linux_boot_load(&f->mem, &p, &l, &err), -ENOENT);
+	/* An initrd that is no regular file names itself. */
+	int dir = open("/tmp", O_RDONLY | O_DIRECTORY);
+	assert_true(dir >= 0);
+	p.initrd_fd = dir;
+	assert_int_equal(linux_boot_load(&f->mem, &p, &l, &err), -EINVAL);
 	assert_int_equal(err.kind, WORKER_ERROR_INITRD);
 	assert_non_null(strstr(err.why, "initrd"));
+	close(dir);
 	/* No initrd at all is fine. */
-	p.initrd_path = NULL;
+	p.initrd_fd = -1;
 	assert_int_equal(linux_boot_load(&f->mem, &p, &l, &err), 0);
 	assert_int_equal(l.initrd_size, 0);
 	assert_int_equal(rd32(f->mem.host + LINUX_BOOT_PARAMS + 0x21c), 0);
@@ -256,7 +262,7 @@ static void test_pvh_start_info(void **state)
 	assert_int_equal(linux_boot_detect(img, size), VM_BOOT_PVH);
 	struct linux_boot_params p = {
 		.kind = VM_BOOT_PVH, .kernel = img, .kernel_size = size,
-		.initrd_path = f->initrd_path, .cmdline = "console=ttyS0", .vcpus = 1,
+		.initrd_fd = f->initrd_fd, .cmdline = "console=ttyS0", .vcpus = 1,
 	};
 	struct linux_boot_layout l;
 	struct vm_error err = { 0 };

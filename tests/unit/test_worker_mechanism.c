@@ -60,7 +60,12 @@ static int make_vm_n(void **state, const char *paging, unsigned vcpus)
 	fd = mkstemp(f->console);
 	assert_true(fd >= 0);
 	close(fd);
-	r = vm_create(f->config, f->console, CONSOLE_RING_DEFAULT, false, &f->vm, &verr);
+	int files[VM_FILE_SLOTS];
+	for (int i = 0; i < VM_FILE_SLOTS; i++)
+		files[i] = -1;
+	files[VM_FILE_KERNEL] = open(kernel, O_RDONLY | O_CLOEXEC);   /* as the supervisor hands it over */
+	assert_true(files[VM_FILE_KERNEL] >= 0);
+	r = vm_create(f->config, files, f->console, CONSOLE_RING_DEFAULT, false, &f->vm, &verr);
 	if (r < 0)
 		fail_msg("vm_create (%s): %s: %s", paging, verr.why, strerror(-r));
 	*state = f;

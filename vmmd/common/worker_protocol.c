@@ -31,6 +31,7 @@ static const struct {
 	/* The VM ended while a call was on its way: its state, not our failure. */
 	[WORKER_ERROR_GONE]         = { "gone", RPC_INVALID_STATE, NULL },
 	[WORKER_ERROR_NO_SPACE]     = { "no-space", RPC_RESOURCE_LIMIT, NULL },
+	[WORKER_ERROR_TIMEOUT]      = { "timeout", RPC_INTERNAL_ERROR, NULL },
 };
 
 const char *worker_error_name(enum worker_error kind)

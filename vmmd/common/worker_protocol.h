@@ -38,6 +38,7 @@ enum worker_error {
 	WORKER_ERROR_UNSUPPORTED,   /* the mode or the guest's state lacks what the call needs */
 	WORKER_ERROR_GONE,          /* the channel closed before the reply: the worker left */
 	WORKER_ERROR_NO_SPACE,      /* a filesystem vmmd writes (the state directory) is full */
+	WORKER_ERROR_TIMEOUT,       /* supervisor: the worker did not boot or answer in time */
 	WORKER_ERROR_MAX
 };
 

@@ -152,15 +152,14 @@ int elf_pvh_entry(const uint8_t *image, size_t size, uint32_t *ret_entry)
 	return -ENOENT;
 }
 
-int elf_load_file(const char *path, struct guest_memory *mem, uint64_t min_paddr,
-		  struct elf_info *ret, const char **why)
+int elf_load_fd(int fd, struct guest_memory *mem, uint64_t min_paddr, struct elf_info *ret, const char **why)
 {
 	const char *dummy;
 	if (!why)
 		why = &dummy;
 	uint8_t *buf;
 	size_t size;
-	int r = image_file_read_kernel(path, ELF_MAX_FILE, &buf, &size, why);
+	int r = image_file_read_kernel(fd, ELF_MAX_FILE, &buf, &size, why);
 	if (r < 0)
 		return r;
 	r = elf_load_image(buf, size, mem, min_paddr, ret, why);

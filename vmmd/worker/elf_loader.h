@@ -46,6 +46,5 @@ int elf_pvh_entry(const uint8_t *image, size_t size, uint32_t *ret_entry);
 int elf_load_image(const uint8_t *image, size_t size, struct guest_memory *mem,
 		   uint64_t min_paddr, struct elf_info *ret, const char **why);
 
-/* Read path (at most ELF_MAX_FILE bytes) and load it. */
-int elf_load_file(const char *path, struct guest_memory *mem, uint64_t min_paddr,
-		  struct elf_info *ret, const char **why);
+/* Read fd (at most ELF_MAX_FILE bytes, image_file.h) and load it. */
+int elf_load_fd(int fd, struct guest_memory *mem, uint64_t min_paddr, struct elf_info *ret, const char **why);

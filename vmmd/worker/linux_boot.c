@@ -49,17 +49,17 @@ void linux_write_gdt(struct guest_memory *mem, bool code64)
 	put64(gdt + 0x18, 0x00cf92000000ffffULL);
 }
 
-int linux_initrd_place(struct guest_memory *mem, const char *path, uint64_t floor, uint64_t limit,
+int linux_initrd_place(struct guest_memory *mem, int fd, uint64_t floor, uint64_t limit,
 		       uint64_t *ret_start, uint64_t *ret_size, struct vm_error *err)
 {
 	*ret_start = *ret_size = 0;
-	if (!path)
+	if (fd < 0)
 		return 0;
 	uint64_t size;
-	int r = image_file_size(path, LINUX_INITRD_MAX, &size, &err->why);
+	int r = image_file_size(fd, LINUX_INITRD_MAX, &size, &err->why);
 	if (r < 0)
 		return vm_error_set(err, WORKER_ERROR_INITRD, r, r == -EFBIG ? "initrd larger than 1 GiB" :
-				    r == -EINVAL ? "initrd is not a regular file" : "cannot open the initrd");
+				    r == -EINVAL ? "initrd is not a regular file" : "cannot read the initrd");
 	uint64_t top = mem->size < limit ? mem->size : limit;
 	floor = (floor + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 	if (size > top || ((top - size) & ~(PAGE_SIZE - 1)) < floor)
@@ -69,7 +69,7 @@ int linux_initrd_place(struct guest_memory *mem, const char *path, uint64_t floo
 	void *dst = guest_memory_ptr(mem, start, size ? size : 1);
 	if (!dst)
 		return vm_error_set(err, WORKER_ERROR_INITRD, -ERANGE, "the initrd does not fit in guest memory");
-	r = vm_error_kind(err, WORKER_ERROR_INITRD, image_file_read_into(path, dst, size, &err->why));
+	r = vm_error_kind(err, WORKER_ERROR_INITRD, image_file_read_into(fd, dst, size, &err->why));
 	if (r < 0)
 		return r;
 	*ret_start = start;

@@ -49,7 +49,7 @@ struct linux_boot_params {
 	enum vm_boot kind;             /* VM_BOOT_PVH or VM_BOOT_BZIMAGE */
 	const uint8_t *kernel;
 	size_t kernel_size;
-	const char *initrd_path;       /* NULL: none */
+	int initrd_fd;                 /* < 0: none (image_file.h) */
 	const char *cmdline;           /* complete (linux_cmdline_compose) */
 	unsigned vcpus;
 };
@@ -88,7 +88,7 @@ char *linux_cmdline_compose(const char *user, const char *profile_extra, const c
 size_t linux_e820_build(uint64_t memory_size, struct e820_entry *out, size_t max);
 /* Place initrd below min(limit, memory end), page-aligned, not below floor.
  * Its failures are WORKER_ERROR_INITRD. */
-int linux_initrd_place(struct guest_memory *mem, const char *path, uint64_t floor, uint64_t limit,
+int linux_initrd_place(struct guest_memory *mem, int fd, uint64_t floor, uint64_t limit,
 		       uint64_t *ret_start, uint64_t *ret_size, struct vm_error *err);
 /* Write the flat GDT at LINUX_GDT, with a 64-bit or a 32-bit code segment. */
 void linux_write_gdt(struct guest_memory *mem, bool code64);

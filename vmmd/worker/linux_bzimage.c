@@ -127,7 +127,7 @@ int linux_bzimage_load(struct guest_memory *mem, const struct linux_boot_params 
 	uint64_t initrd_limit = (uint64_t) get32(img, HDR_INITRD_ADDR_MAX) + 1;
 	if (get16(img, HDR_XLOADFLAGS) & XLF_CAN_BE_LOADED_ABOVE_4G)
 		initrd_limit = UINT64_MAX;
-	r = linux_initrd_place(mem, p->initrd_path, ret->kernel_end, initrd_limit, &ret->initrd_start,
+	r = linux_initrd_place(mem, p->initrd_fd, ret->kernel_end, initrd_limit, &ret->initrd_start,
 			       &ret->initrd_size, err);
 	if (r < 0)
 		return r;

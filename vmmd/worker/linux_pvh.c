@@ -57,7 +57,7 @@ int linux_pvh_load(struct guest_memory *mem, const struct linux_boot_params *p,
 	ret->kernel_start = info.lowest;
 	ret->kernel_end = info.highest;
 	/* PVH has no initrd_addr_max: keep it below 4 GiB for the 32-bit fields of boot_params. */
-	r = linux_initrd_place(mem, p->initrd_path, info.highest, 1ULL << 32, &ret->initrd_start,
+	r = linux_initrd_place(mem, p->initrd_fd, info.highest, 1ULL << 32, &ret->initrd_start,
 			       &ret->initrd_size, err);
 	if (r < 0)
 		return r;

@@ -42,12 +42,18 @@ static void console_tx(void *opaque, const uint8_t *buf, size_t len)
 	vm_console_output(vm, buf, len);
 }
 
-static int open_image(const struct vm_device_config *cfg, const char **why)
+/* The image's descriptor, as the supervisor handed it over (vm.h files). */
+static int take_image(struct vm *vm, size_t i, const struct vm_device_config *cfg, const char **why)
 {
-	_cleanup_close_ int fd = open(cfg->path, (cfg->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		*why = "cannot open a virtio-blk image";
-		return -errno;
+	_cleanup_close_ int fd = TAKE_FD(vm->files[VM_FILE_DISK + i]);
+	int flags = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+	if (flags < 0) {
+		*why = "no virtio-blk image was given";
+		return -EBADF;
+	}
+	if (!cfg->readonly && (flags & O_ACCMODE) != O_RDWR) {
+		*why = "a writable virtio-blk image was given read-only";
+		return -EBADF;
 	}
 	/* One writer per image, like QEMU's image locking: a second VM writing
 	 * the same disk would corrupt it. Readers share. */
@@ -58,14 +64,14 @@ static int open_image(const struct vm_device_config *cfg, const char **why)
 	return TAKE_FD(fd);
 }
 
-static int create_model(struct vm *vm, struct virtio_slot *slot, const struct vm_device_config *cfg,
+static int create_model(struct vm *vm, struct virtio_slot *slot, size_t i, const struct vm_device_config *cfg,
 			const char **why)
 {
 	struct virtio_env env = { .gpa_ptr = gpa_ptr, .notify_irq = notify_irq, .opaque = slot };
 	int r;
 	switch (cfg->type) {
 	case VM_DEV_VIRTIO_BLK: {
-		slot->image_fd = open_image(cfg, why);
+		slot->image_fd = take_image(vm, i, cfg, why);
 		if (slot->image_fd < 0)
 			return slot->image_fd;
 		struct virtio_blk *b;
@@ -152,7 +158,7 @@ int virtio_devices_setup(struct vm *vm, const char **why)
 			.irq = VIRTIO_IRQ_BASE + (unsigned) i, .irq_fd = -1, .image_fd = -1,
 			.notify_fd = { -1, -1 },
 		};
-		int r = create_model(vm, slot, cfg, why);
+		int r = create_model(vm, slot, i, cfg, why);
 		if (r < 0)
 			return r;
 		slot->n_queues = virtio_mmio_num_queues(slot->mmio);

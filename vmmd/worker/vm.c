@@ -188,10 +188,9 @@ static int setup_devices(struct vm *vm, const char *console_path, size_t console
 		return vm_error_set(err, r == -ENOSPC || r == -EDQUOT ? WORKER_ERROR_NO_SPACE : WORKER_ERROR_INTERNAL, r,
 				    "cannot create the console buffer");
 	if (vm->config->console_log) {
-		vm->console_log_fd = open(vm->config->console_log,
-					  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
+		vm->console_log_fd = TAKE_FD(vm->files[VM_FILE_CONSOLE_LOG]);
 		if (vm->console_log_fd < 0)
-			return vm_error_set(err, WORKER_ERROR_CONSOLE_LOG, -errno, "cannot open console.log");
+			return vm_error_set(err, WORKER_ERROR_CONSOLE_LOG, -EBADF, "no console.log file was given");
 	}
 	vm->bus = bus_new();
 	vm->uart = uart_new(&uart_ops, vm);
@@ -249,7 +248,7 @@ static int load_linux(struct vm *vm, enum vm_boot kind, const uint8_t *image, si
 	if (!cmdline)
 		return -ENOMEM;
 	struct linux_boot_params p = {
-		.kind = kind, .kernel = image, .kernel_size = size, .initrd_path = vm->config->initrd,
+		.kind = kind, .kernel = image, .kernel_size = size, .initrd_fd = vm->files[VM_FILE_INITRD],
 		.cmdline = cmdline, .vcpus = vm->config->vcpus,
 	};
 	struct linux_boot_layout layout;
@@ -275,7 +274,7 @@ static int load_linux(struct vm *vm, enum vm_boot kind, const uint8_t *image, si
  * layout differs (monitor slot, M2P window). */
 static int resolve_kernel(struct vm *vm, uint8_t **ret_image, size_t *ret_size, struct vm_error *err)
 {
-	int r = image_file_read_kernel(vm->config->kernel, ELF_MAX_FILE, ret_image, ret_size, &err->why);
+	int r = image_file_read_kernel(vm->files[VM_FILE_KERNEL], ELF_MAX_FILE, ret_image, ret_size, &err->why);
 	if (r < 0)
 		return vm_error_kind(err, WORKER_ERROR_KERNEL, r);
 	if (vm->config->paging == VM_PAGING_SHADOW)
@@ -348,13 +347,18 @@ static int virtio_devices(struct vm *vm, struct vm_error *err)
 	return vm_error_kind(err, r == -EWOULDBLOCK ? WORKER_ERROR_DEVICE_BUSY : WORKER_ERROR_DEVICE, r);
 }
 
-int vm_create(const struct vm_config *config, const char *console_path, size_t console_size,
+int vm_create(const struct vm_config *config, int *files, const char *console_path, size_t console_size,
 	      bool console_continue, struct vm **ret, struct vm_error *err)
 {
 	*err = (struct vm_error) { WORKER_ERROR_INTERNAL, "out of memory" };
 	struct vm *vm = calloc(1, sizeof(*vm));
-	if (!vm)
+	if (!vm) {
+		for (int i = 0; i < VM_FILE_SLOTS; i++)
+			files[i] = safe_close(files[i]);
 		return -ENOMEM;
+	}
+	for (int i = 0; i < VM_FILE_SLOTS; i++)
+		vm->files[i] = TAKE_FD(files[i]);
 	vm->config = config;
 	vm->kvm_fd = vm->vm_fd = vm->console_log_fd = -1;
 	vm->virtio.stop_fd = -1;
@@ -403,6 +407,9 @@ int vm_create(const struct vm_config *config, const char *console_path, size_t c
 	if (r == 0)
 		r = load_kernel(vm, image, image_size, &entry, err);
 	free(image);
+	/* Read: not needed again (a restart gets new descriptors). */
+	vm->files[VM_FILE_KERNEL] = safe_close(vm->files[VM_FILE_KERNEL]);
+	vm->files[VM_FILE_INITRD] = safe_close(vm->files[VM_FILE_INITRD]);
 	if (r == 0)
 		r = setup_vcpus(vm, &entry, err);
 	if (r < 0) {
@@ -581,6 +588,8 @@ void vm_destroy(struct vm *vm)
 	else
 		guest_memory_unmap(&vm->mem);
 	safe_close(vm->console_log_fd);
+	for (int i = 0; i < VM_FILE_SLOTS; i++)
+		safe_close(vm->files[i]);
 	safe_close(vm->vm_fd);
 	safe_close(vm->kvm_fd);
 	safe_close(vm->wake_fd);

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "config/vm_config.h"
+#include "config/vm_files.h"
 #include "devices/bus.h"
 #include "devices/cmos_rtc.h"
 #include "devices/debug_exit.h"
@@ -49,6 +50,11 @@ struct xenpv_guest;
 
 struct vm {
 	const struct vm_config *config;
+	/* The descriptors the VM's files came as (worker.boot's files, by slot;
+	 * -1 none): the worker opens no path of the user's. The loaders read
+	 * the kernel and initrd and close them; the disks and the console log
+	 * are taken by their devices. */
+	int files[VM_FILE_SLOTS];
 	int kvm_fd;
 	int vm_fd;
 	int run_mmap_size;
@@ -96,11 +102,12 @@ void vm_console_output(struct vm *vm, const uint8_t *buf, size_t len);
 /* How the kernel was booted, for vm.info "boot": loader, command line, placements. */
 struct json_object *vm_boot_json(const struct vm *vm);
 
-/* Build everything and load the kernel; does not start vCPUs. The console ring at console_path
- * keeps console_size bytes (console_ring.h); console_continue appends to the one there (a
- * restart after a guest reset). On failure err says what failed: its kind for the
- * client's error class, its why for people (vm_error.h). */
-int vm_create(const struct vm_config *config, const char *console_path, size_t console_size,
+/* Build everything and load the kernel; does not start vCPUs. files (VM_FILE_SLOTS
+ * descriptors by slot, -1 for none) are taken over, each left -1, also on failure. The
+ * console ring at console_path keeps console_size bytes (console_ring.h); console_continue
+ * appends to the one there (a restart after a guest reset). On failure err says what
+ * failed: its kind for the client's error class, its why for people (vm_error.h). */
+int vm_create(const struct vm_config *config, int *files, const char *console_path, size_t console_size,
 	      bool console_continue, struct vm **ret, struct vm_error *err);
 int vm_start(struct vm *vm);
 /* Park every vCPU (waits until they are parked, bounded). Idempotent. */

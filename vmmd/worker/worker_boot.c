@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * worker.boot {config, console, console_size?, console_continue?, exit_report?, control?,
+ * worker.boot {config, files, console, console_size?, console_continue?, exit_report?, control?,
  *              sandbox? {uid, gid}}:
- * build the VM (vm_create: a failure names its kind, vm_error.h), open
- * what outlives the supervisor (the exit report, the control socket,
- * adopt.h): from then on the worker opens nothing by path. Then the jail
+ * build the VM from the files handed over (vm_create: a failure names its
+ * kind, vm_error.h), open what outlives the supervisor (the exit report,
+ * the control socket, adopt.h): from then on the worker opens nothing by
+ * path. Then the jail
  * (jail.h: the user the supervisor picked, no capabilities, an empty
  * root), while the worker has one thread; then its vCPUs and devices
  * start, and the seccomp filter goes on (sandbox.h): from then on the
@@ -12,13 +13,17 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "base/macro.h"
 #include "config/vm_config.h"
+#include "config/vm_files.h"
 #include "vmmd/common/log.h"
 #include "vmmd/worker/sandbox.h"
 #include "vmmd/worker/vm.h"
@@ -39,6 +44,41 @@ static int console_size_param(struct json_object *params, size_t *ret, struct rp
 					"console_size must be between %u and %u", CONSOLE_RING_MIN, CONSOLE_RING_MAX);
 	*ret = (size_t) n;
 	return 0;
+}
+
+/*
+ * files {SLOT: FD}: the descriptors the supervisor placed in our table
+ * before exec (config/vm_files.h names), each taken into ret (VM_FILE_SLOTS,
+ * -1 for none). An unknown slot, or a number that is no open descriptor of
+ * ours above the channel, is refused: nothing else crosses the exec.
+ */
+static int files_param(struct json_object *params, int *ret, struct rpc_error *err)
+{
+	struct json_object *files;
+
+	for (int i = 0; i < VM_FILE_SLOTS; i++)
+		ret[i] = -EBADF;
+	if (!json_object_object_get_ex(params, "files", &files))
+		return 0;
+	if (!json_object_is_type(files, json_type_object))
+		return worker_error_set(err, WORKER_ERROR_PARAMS, "files", "files must be an object");
+	json_object_object_foreach(files, name, v) {
+		int slot = vm_file_slot_from_name(name);
+		int64_t fd = json_object_get_int64(v);
+		if (slot < 0 || !json_object_is_type(v, json_type_int) || fd <= 3 || fd > INT32_MAX ||
+		    ret[slot] >= 0 || fcntl((int) fd, F_GETFD) < 0)
+			return worker_error_set(err, WORKER_ERROR_PARAMS, "files", "files.%s: not a descriptor "
+						"handed over", name);
+		ret[slot] = (int) fd;
+		(void) fcntl((int) fd, F_SETFD, FD_CLOEXEC);   /* ours alone from now on */
+	}
+	return 0;
+}
+
+static void close_files(int *files)
+{
+	for (int i = 0; i < VM_FILE_SLOTS; i++)
+		files[i] = safe_close(files[i]);
 }
 
 static const char *string_param(struct json_object *params, const char *name)
@@ -169,6 +209,7 @@ void worker_boot(struct worker *w, struct vm *unused, struct rpc_call *call)
 	struct vm_error verr;
 	const char *console;
 	size_t console_size;
+	int files[VM_FILE_SLOTS];
 	int r;
 
 	if (w->vm || w->config) {
@@ -181,12 +222,16 @@ void worker_boot(struct worker *w, struct vm *unused, struct rpc_call *call)
 		return;
 	}
 	struct jail_config jc;
-	if (console_size_param(params, &console_size, &err) < 0 || sandbox_param(params, &jc, &err) < 0) {
+	/* files first: it sets every slot, so there is always something to close. */
+	if (files_param(params, files, &err) < 0 || console_size_param(params, &console_size, &err) < 0 ||
+	    sandbox_param(params, &jc, &err) < 0) {
+		close_files(files);
 		rpc_call_error(call, &err, NULL);
 		return;
 	}
 	r = vm_config_from_json(config_json, &w->config, &cerr);
 	if (r < 0) {
+		close_files(files);
 		worker_error_set(&err, WORKER_ERROR_CONFIG, cerr.field, "%s: %s", cerr.field, cerr.message);
 		rpc_call_error(call, &err, NULL);
 		w->error = r;
@@ -194,10 +239,16 @@ void worker_boot(struct worker *w, struct vm *unused, struct rpc_call *call)
 		return;
 	}
 
+	/* Tests of the boot deadline and of vm.stop --force while booting:
+	 * this VM's worker stops itself here (SIGSTOP), as one stuck would. */
+	const char *hang = secure_getenv("VMMD_TEST_HOOKS") ? secure_getenv("VMMD_TEST_STOP_BOOT") : NULL;
+	if (hang && strcmp(hang, w->config->name) == 0)
+		raise(SIGSTOP);
+
 	struct json_object *v;
 	bool console_continue = json_object_object_get_ex(params, "console_continue", &v) &&
 				json_object_get_boolean(v);
-	r = vm_create(w->config, console, console_size, console_continue, &w->vm, &verr);
+	r = vm_create(w->config, files, console, console_size, console_continue, &w->vm, &verr);
 	if (r < 0) {
 		worker_error_set(&err, verr.kind, NULL, "%s: %s", verr.why, strerror(-r));
 		log_error("Failed to build the VM: %s: %s", verr.why, strerror(-r));

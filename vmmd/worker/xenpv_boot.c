@@ -107,11 +107,11 @@ int xenpv_boot_load(struct vm *vm, struct vm_error *err)
 		return vm_error_set(err, WORKER_ERROR_KERNEL, -EINVAL,
 				    "the kernel's Xen ENTRY note lies outside its loaded segments");
 	uint64_t initrd_size = 0;
-	if (vm->config->initrd) {
-		r = image_file_size(vm->config->initrd, LINUX_INITRD_MAX, &initrd_size, &err->why);
+	if (vm->files[VM_FILE_INITRD] >= 0) {
+		r = image_file_size(vm->files[VM_FILE_INITRD], LINUX_INITRD_MAX, &initrd_size, &err->why);
 		if (r < 0)
 			return vm_error_set(err, WORKER_ERROR_INITRD, r,
-					    r == -EFBIG ? "initrd larger than 1 GiB" : "cannot open the initrd");
+					    r == -EFBIG ? "initrd larger than 1 GiB" : "cannot read the initrd");
 	}
 	struct xpv_image img = {
 		.virt_base = notes.virt_base, .kernel_end = info.highest, .entry = notes.entry,
@@ -122,7 +122,7 @@ int xenpv_boot_load(struct vm *vm, struct vm_error *err)
 	if (r < 0)
 		return vm_error_kind(err, r == -ENOSPC ? WORKER_ERROR_MEMORY : WORKER_ERROR_KERNEL, r);
 	if (initrd_size) {
-		r = image_file_read_into(vm->config->initrd, vm->mem.host + g->layout.initrd_pfn * 4096, initrd_size,
+		r = image_file_read_into(vm->files[VM_FILE_INITRD], vm->mem.host + g->layout.initrd_pfn * 4096, initrd_size,
 					 &err->why);
 		if (r < 0)
 			return vm_error_kind(err, WORKER_ERROR_INITRD, r);
