@@ -574,6 +574,7 @@ static int spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_
 	}
 	if (sandbox)
 		json_object_object_add(params, "sandbox", sandbox);
+	json_object_object_add(params, "log_max_kib", json_object_new_int64(d->config.log_max_kib));
 	struct json_object *files = json_object_new_object();
 	char name[VM_FILE_NAME_MAX];
 	for (int i = 0, at = 4; i < VM_FILE_SLOTS; i++)

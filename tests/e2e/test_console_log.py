@@ -4,10 +4,13 @@
 in the state directory is allocated when it is created, so a state
 filesystem that fills up later never kills a running guest (SIGBUS on a
 page of a sparse shared file), and starting a VM on a full one is refused
-with an error. KVM; root for tmpfs."""
+with an error; console.log is capped and rotated by the daemon config's
+`console_log` (max_kib, rotate), written away from the vCPU threads. KVM;
+root for tmpfs."""
 
 import json
 import os
+import re
 import shutil
 import sys
 
@@ -53,6 +56,64 @@ def test_full_state_fs_never_kills_a_guest(d):
     finally:
         other.stop()
         shutil.rmtree(other.tmp, ignore_errors=True)
+
+
+def spin_numbers(text):
+    return [int(n) for n in re.findall(r"^spin: (\d+)$", text, re.M)]
+
+
+def settle(paths):
+    """Wait until the log's thread has written what the paused guest printed."""
+    def sizes():
+        return [os.path.getsize(p) if os.path.exists(p) else -1 for p in paths]
+    last = [None]
+
+    def still():
+        now = sizes()
+        same = now == last[0] and now[-1] > 0
+        last[0] = now
+        return same
+    wait_for(still, 10, 0.2, "the log files to stop changing")
+
+
+def check_rotated(d, name, base, cap_kib, rotate):
+    """The log and its parts: each within the cap, no part past `rotate`,
+    and together the newest output in order with no gap."""
+    parts = ["%s.%d" % (base, i) for i in range(rotate, 0, -1)] + [base]
+    text = ""
+    for p in parts:
+        check(os.path.exists(p), "%s is missing" % p)
+        size = os.path.getsize(p)
+        check(size <= cap_kib << 10, "%s: %d bytes, over the %d KiB cap" % (p, size, cap_kib))
+        with open(p, errors="replace") as f:
+            text += f.read()
+    check(not os.path.exists("%s.%d" % (base, rotate + 1)), "%s.%d exists with rotate %d" % (base, rotate + 1, rotate))
+    nums = spin_numbers(text)
+    check(len(nums) > 100 and nums == list(range(nums[0], nums[0] + len(nums))),
+          "the rotated parts of %s are not the output in order without a gap: %s ... %s" % (name, nums[:5], nums[-5:]))
+    check("did not reach this log" not in text, "the log lost output: %s" % show(text[-300:]))
+
+
+@kvm
+def test_console_log_cap_and_rotation(d):
+    """console_log {max_kib 8, rotate 2}: the log never passes 8 KiB, the two
+    previous parts are NAME.1 and NAME.2 (NAME.3 never exists), and the
+    three together are the newest output, in order, with no gap."""
+    other = vmmtest.Daemon()
+    try:
+        cfg = os.path.join(other.tmp, "vmmd.json")
+        with open(cfg, "w") as f:
+            json.dump({"console_log": {"max_kib": 8, "rotate": 2}}, f)
+        other.start(["--config", cfg])
+        log = os.path.join(other.tmp, "path.log")
+        other.run_vm("bypath", "spin", FAST_SPIN, paging="shadow", console={"log": log})
+        wait_for(lambda: other.info("bypath")["console_bytes"] > 40 << 10, 60, 0.1, "the guest to print 40 KiB")
+        other.call("vm.pause", {"name": "bypath"})
+        settle([log, log + ".1", log + ".2"])
+        check_rotated(other, "bypath", log, 8, 2)
+        other.call("vm.stop", {"name": "bypath", "force": True})
+    finally:
+        other.stop()
 
 
 if __name__ == "__main__":

@@ -65,7 +65,8 @@ static int make_vm_n(void **state, const char *paging, unsigned vcpus)
 		files[i] = -1;
 	files[VM_FILE_KERNEL] = open(kernel, O_RDONLY | O_CLOEXEC);   /* as the supervisor hands it over */
 	assert_true(files[VM_FILE_KERNEL] >= 0);
-	r = vm_create(f->config, files, f->console, CONSOLE_RING_DEFAULT, false, &f->vm, &verr);
+	struct vm_console_params console = { .path = f->console, .size = CONSOLE_RING_DEFAULT };
+	r = vm_create(f->config, files, &console, &f->vm, &verr);
 	if (r < 0)
 		fail_msg("vm_create (%s): %s: %s", paging, verr.why, strerror(-r));
 	*state = f;

@@ -21,6 +21,7 @@ static const int allowed[] = {
 	SCMP_SYS(restart_syscall), SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(getrandom),
 	SCMP_SYS(eventfd2), SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
 	SCMP_SYS(fdatasync), SCMP_SYS(fsync), SCMP_SYS(preadv), SCMP_SYS(pwritev),   /* virtio-blk */
+	SCMP_SYS(ftruncate),   /* console.log's rotation (console_log.h), on its own descriptors */
 	SCMP_SYS(accept4), SCMP_SYS(accept),   /* the next supervisor adopting us (adopt.h) */
 };
 

@@ -65,11 +65,9 @@ void vm_console_output(struct vm *vm, const uint8_t *buf, size_t len)
 	 * virtio console (I/O thread) take turns. */
 	pthread_mutex_lock(&vm->console_lock);
 	console_ring_append(&vm->console, buf, len);
-	if (vm->console_log_fd >= 0) {
-		ssize_t n = write(vm->console_log_fd, buf, len);
-		(void) n;   /* a full disk must not stop the guest; the ring still has it */
-	}
 	pthread_mutex_unlock(&vm->console_lock);
+	/* Never a write here: the log's thread takes it from the ring. */
+	console_log_notify(&vm->log);
 	if (!__atomic_exchange_n(&vm->console_dirty, true, __ATOMIC_ACQ_REL))
 		wake_loop(vm);
 }
@@ -179,19 +177,19 @@ static int setup_memory(struct vm *vm, struct vm_error *err)
 	return 0;
 }
 
-static int setup_devices(struct vm *vm, const char *console_path, size_t console_size, bool console_continue,
-			 struct vm_error *err)
+static int setup_devices(struct vm *vm, const struct vm_console_params *console, struct vm_error *err)
 {
-	int r = console_continue ? console_ring_continue(console_path, console_size, &vm->console)
-				 : console_ring_create(console_path, console_size, &vm->console);
+	int r = console->resume ? console_ring_continue(console->path, console->size, &vm->console)
+				: console_ring_create(console->path, console->size, &vm->console);
 	if (r < 0)
 		return vm_error_set(err, r == -ENOSPC || r == -EDQUOT ? WORKER_ERROR_NO_SPACE : WORKER_ERROR_INTERNAL, r,
 				    "cannot create the console buffer");
-	if (vm->config->console_log) {
-		vm->console_log_fd = TAKE_FD(vm->files[VM_FILE_CONSOLE_LOG]);
-		if (vm->console_log_fd < 0)
-			return vm_error_set(err, WORKER_ERROR_CONSOLE_LOG, -EBADF, "no console.log file was given");
-	}
+	if (vm->config->console_log && vm->files[VM_FILE_CONSOLE_LOG] < 0)
+		return vm_error_set(err, WORKER_ERROR_CONSOLE_LOG, -EBADF, "no console.log file was given");
+	r = console_log_start(&vm->log, &vm->console, TAKE_FD(vm->files[VM_FILE_CONSOLE_LOG]),
+			      &vm->files[VM_FILE_LOG_PART], VM_LOG_ROTATE_MAX, console->log_max_bytes);
+	if (r < 0)
+		return vm_error_set(err, WORKER_ERROR_CONSOLE_LOG, r, "cannot start writing console.log");
 	vm->bus = bus_new();
 	vm->uart = uart_new(&uart_ops, vm);
 	if (!vm->bus || !vm->uart)
@@ -347,8 +345,8 @@ static int virtio_devices(struct vm *vm, struct vm_error *err)
 	return vm_error_kind(err, r == -EWOULDBLOCK ? WORKER_ERROR_DEVICE_BUSY : WORKER_ERROR_DEVICE, r);
 }
 
-int vm_create(const struct vm_config *config, int *files, const char *console_path, size_t console_size,
-	      bool console_continue, struct vm **ret, struct vm_error *err)
+int vm_create(const struct vm_config *config, int *files, const struct vm_console_params *console,
+	      struct vm **ret, struct vm_error *err)
 {
 	*err = (struct vm_error) { WORKER_ERROR_INTERNAL, "out of memory" };
 	struct vm *vm = calloc(1, sizeof(*vm));
@@ -360,7 +358,8 @@ int vm_create(const struct vm_config *config, int *files, const char *console_pa
 	for (int i = 0; i < VM_FILE_SLOTS; i++)
 		vm->files[i] = TAKE_FD(files[i]);
 	vm->config = config;
-	vm->kvm_fd = vm->vm_fd = vm->console_log_fd = -1;
+	vm->kvm_fd = vm->vm_fd = -1;
+	console_log_init(&vm->log);
 	vm->virtio.stop_fd = -1;
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_mutex_init(&vm->console_lock, NULL);
@@ -394,7 +393,7 @@ int vm_create(const struct vm_config *config, int *files, const char *console_pa
 	if (r == 0)
 		r = setup_memory(vm, err);
 	if (r == 0)
-		r = setup_devices(vm, console_path, console_size, console_continue, err);
+		r = setup_devices(vm, console, err);
 	if (r == 0 && config->paging == VM_PAGING_SHADOW)
 		r = vm_error_kind(err, WORKER_ERROR_INTERNAL, vm->xenpv ? xenpv_guest_init_devices(vm, &err->why)
 									  : shadow_platform_init(vm, &err->why));
@@ -582,12 +581,13 @@ void vm_destroy(struct vm *vm)
 		uart_free(vm->uart);
 	if (vm->bus)
 		bus_free(vm->bus);
-	console_ring_close(&vm->console);
+	/* The log's thread reads the ring: unmap it only once the thread is done. */
+	if (console_log_stop(&vm->log, 2000))
+		console_ring_close(&vm->console);
 	if (vm->machine_host || vm->shadow)
 		shadow_run_destroy(vm);   /* guest memory is part of machine memory */
 	else
 		guest_memory_unmap(&vm->mem);
-	safe_close(vm->console_log_fd);
 	for (int i = 0; i < VM_FILE_SLOTS; i++)
 		safe_close(vm->files[i]);
 	safe_close(vm->vm_fd);

@@ -27,6 +27,7 @@
 #include "devices/vmm_info.h"
 #include "vmmd/common/console_ring.h"
 #include "vmmd/common/worker_protocol.h"
+#include "vmmd/worker/console_log.h"
 #include "vmmd/worker/guest_memory.h"
 #include "vmmd/worker/linux_boot.h"
 #include "vmmd/worker/shadow_pool_slots.h"
@@ -66,8 +67,8 @@ struct vm {
 	struct cmos_rtc rtc;    /* wall-clock time at boot */
 	struct vmm_info info_page;
 	struct console_ring console;
-	int console_log_fd;     /* -1 when no log file */
-	pthread_mutex_t console_lock;   /* one writer of the ring and log at a time */
+	struct console_log log;          /* console.log, fed from the ring by its own thread */
+	pthread_mutex_t console_lock;   /* one writer of the ring at a time */
 
 	unsigned n_vcpus;
 	struct vcpu *vcpus;
@@ -102,13 +103,22 @@ void vm_console_output(struct vm *vm, const uint8_t *buf, size_t len);
 /* How the kernel was booted, for vm.info "boot": loader, command line, placements. */
 struct json_object *vm_boot_json(const struct vm *vm);
 
+/* The console's files: the ring at path keeps size bytes (console_ring.h);
+ * `resume` appends to the one there (a restart after a guest reset); the
+ * log is capped at log_max_bytes (0: no cap, console_log.h). */
+struct vm_console_params {
+	const char *path;
+	size_t size;
+	bool resume;
+	uint64_t log_max_bytes;
+};
+
 /* Build everything and load the kernel; does not start vCPUs. files (VM_FILE_SLOTS
- * descriptors by slot, -1 for none) are taken over, each left -1, also on failure. The
- * console ring at console_path keeps console_size bytes (console_ring.h); console_continue
- * appends to the one there (a restart after a guest reset). On failure err says what
- * failed: its kind for the client's error class, its why for people (vm_error.h). */
-int vm_create(const struct vm_config *config, int *files, const char *console_path, size_t console_size,
-	      bool console_continue, struct vm **ret, struct vm_error *err);
+ * descriptors by slot, -1 for none) are taken over, each left -1, also on failure.
+ * On failure err says what failed: its kind for the client's error class, its why
+ * for people (vm_error.h). */
+int vm_create(const struct vm_config *config, int *files, const struct vm_console_params *console,
+	      struct vm **ret, struct vm_error *err);
 int vm_start(struct vm *vm);
 /* Park every vCPU (waits until they are parked, bounded). Idempotent. */
 int vm_pause(struct vm *vm);

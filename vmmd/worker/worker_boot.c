@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * worker.boot {config, files, console, console_size?, console_continue?, exit_report?, control?,
- *              sandbox? {uid, gid}}:
+ * worker.boot {config, files, console, console_size?, console_continue?, log_max_kib?,
+ *              exit_report?, control?, sandbox? {uid, gid}}:
  * build the VM from the files handed over (vm_create: a failure names its
  * kind, vm_error.h), open what outlives the supervisor (the exit report,
  * the control socket, adopt.h): from then on the worker opens nothing by
- * path. Then the jail
- * (jail.h: the user the supervisor picked, no capabilities, an empty
- * root), while the worker has one thread; then its vCPUs and devices
- * start, and the seccomp filter goes on (sandbox.h): from then on the
- * worker makes only the system calls running the guest needs.
+ * path. Then the jail (jail.h: the user the supervisor picked, no
+ * capabilities, an empty root), while the worker has one thread; then its
+ * vCPUs and devices start, and the seccomp filter goes on (sandbox.h):
+ * from then on the worker makes only the system calls running the guest
+ * needs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -248,7 +248,12 @@ void worker_boot(struct worker *w, struct vm *unused, struct rpc_call *call)
 	struct json_object *v;
 	bool console_continue = json_object_object_get_ex(params, "console_continue", &v) &&
 				json_object_get_boolean(v);
-	r = vm_create(w->config, files, console, console_size, console_continue, &w->vm, &verr);
+	struct vm_console_params cp = {
+		.path = console, .size = console_size, .resume = console_continue,
+		.log_max_bytes = json_object_object_get_ex(params, "log_max_kib", &v) ?
+				 (uint64_t) json_object_get_int64(v) << 10 : 0,
+	};
+	r = vm_create(w->config, files, &cp, &w->vm, &verr);
 	if (r < 0) {
 		worker_error_set(&err, verr.kind, NULL, "%s: %s", verr.why, strerror(-r));
 		log_error("Failed to build the VM: %s: %s", verr.why, strerror(-r));
