@@ -31,8 +31,10 @@ struct json_object *vm_summary_json(struct vm_record *vm)
 	json_object_object_add(o, "vcpus", json_object_new_int(vm->config->vcpus));
 	json_object_object_add(o, "memory_mib", json_object_new_int(vm->config->memory_mib));
 	json_object_object_add(o, "uptime_s", json_object_new_double(vm_uptime(vm)));
-	if (vm->problem)
-		json_object_object_add(o, "problem", json_object_new_string(vm->problem));
+	char buf[160];
+	const char *problem = vm->problem ? vm->problem : worker_problem(vm, buf, sizeof(buf));
+	if (problem)
+		json_object_object_add(o, "problem", json_object_new_string(problem));
 	return o;
 }
 

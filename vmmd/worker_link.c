@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,7 +18,6 @@
 #include "base/cleanup_json.h"
 #include "base/macro.h"
 #include "proto/base64.h"
-#include "proto/client.h"
 #include "vmmd/events.h"
 #include "vmmd/lifecycle.h"
 #include "vmmd/common/log.h"
@@ -163,6 +163,8 @@ struct json_object *worker_cgroup_json(const struct daemon *d, const struct vm_r
 	return o;
 }
 
+static bool read_exit_file(struct daemon *d, struct vm_record *vm);
+
 static void finish(struct worker_link *w)
 {
 	struct daemon *d = w->daemon;
@@ -206,6 +208,17 @@ static void finish(struct worker_link *w)
 			if (!clean && events_wanted(d, EVENT_TOPIC_FAULT, vm->name))
 				events_emit(d, EVENT_TOPIC_FAULT, vm->name, "crash", vm_exit_json(&vm->exit));
 		}
+	} else if (w->adopted) {
+		/* It ended before it answered its adoption (stopped, then killed?). */
+		if (!read_exit_file(d, vm)) {
+			vm->exit = (struct vm_exit_info) { .valid = true, .reason = VM_EXIT_WORKER_GONE };
+			snprintf(vm->exit.message, sizeof(vm->exit.message), w->force_killed ?
+				 "forced stop: the worker was killed before it answered its adoption" :
+				 "the worker ended before it answered its adoption");
+		}
+		log_info("VM %s ended: %s (%s)", vm->name, vm_exit_reason_name(vm->exit.reason), vm->exit.message);
+		lifecycle_set_state(d, vm, vm_exit_reason_is_clean(vm->exit.reason) || w->force_killed ?
+				    VM_STATE_STOPPED : VM_STATE_CRASHED);
 	} else if (vm->restarting) {
 		/* The worker for a restart never booted: the VM is not running after all. */
 		vm->restarting = false;
@@ -471,6 +484,17 @@ static void child_exec(struct daemon *d, struct vm_record *vm, int fd, pid_t sup
 	_exit(127);
 }
 
+/* SIGKILL the worker: through its pidfd when it is not our child (an
+ * adopted one: its pid may be reused once it is gone), else by pid. */
+static void link_kill(struct worker_link *w)
+{
+	w->force_killed = true;
+	if (w->pidfd_ev)
+		(void) syscall(SYS_pidfd_send_signal, event_get_fd(w->pidfd_ev), SIGKILL, NULL, 0);
+	else
+		kill(w->pid, SIGKILL);
+}
+
 /* The boot deadline passed: the start fails now, whatever the worker does
  * (a FIFO to read, a disk that hangs, a stopped process), and it is killed. */
 static void on_boot_timeout(evutil_socket_t fd, short what, void *userdata)
@@ -488,8 +512,7 @@ static void on_boot_timeout(evutil_socket_t fd, short what, void *userdata)
 		rpc_call_error(w->start_call, &err, NULL);
 		w->start_call = NULL;
 	}
-	w->force_killed = true;
-	kill(w->pid, SIGKILL);
+	link_kill(w);
 }
 
 static int spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_call, const int *fds)
@@ -725,8 +748,7 @@ static void on_stop_grace(evutil_socket_t fd, short what, void *userdata)
 {
 	struct worker_link *w = userdata;
 	log_warning("VM %s did not stop within %d ms; killing its worker", w->vm->name, WORKER_STOP_GRACE_MS);
-	w->force_killed = true;
-	kill(w->pid, SIGKILL);
+	link_kill(w);
 }
 
 static void ignore_reply(void *userdata, struct json_object *result, const struct rpc_error *err) {}
@@ -738,8 +760,7 @@ void worker_stop(struct vm_record *vm, bool force)
 		return;
 	vm->busy = true;
 	if (force || !w->booted) {
-		w->force_killed = true;
-		kill(w->pid, SIGKILL);
+		link_kill(w);
 		return;
 	}
 	(void) rpc_peer_call(w->peer, "worker.stop", NULL, ignore_reply, NULL);
@@ -805,71 +826,102 @@ static bool read_exit_file(struct daemon *d, struct vm_record *vm)
 	return true;
 }
 
-/* Connect to the worker's control socket and ask who it is, synchronously:
- * this runs once at start-up, before the daemon serves anyone. */
-static int adopt_one(struct daemon *d, struct vm_record *vm)
+/* The answer to worker.info on an adoption: from now on the worker is the VM's. */
+static void adopt_reply(void *userdata, struct json_object *info, const struct rpc_error *err)
 {
-	char path[4096];
-	int r = registry_path(&d->registry, vm->name, ".ctl", path, sizeof(path));
-	if (r < 0)
-		return r;
-	struct rpc_client *c;
-	r = rpc_client_connect(path, &c);
-	if (r < 0)
-		return r;
-	_cleanup_(json_object_putp) struct json_object *info = NULL;
-	_cleanup_close_ int fd = -EBADF, pidfd = -EBADF;
-	_cleanup_free_ struct worker_link *w = NULL;
-	struct rpc_error err = { 0 };
+	struct worker_link *w = userdata;
+	struct daemon *d = w->daemon;
+	struct vm_record *vm = w->vm;
 	struct json_object *v;
 
-	r = rpc_client_call(c, "worker.info", NULL, &info, &err);
-	if (r == 0)
-		fd = dup(rpc_client_fd(c));
-	rpc_client_free(c);
-	if (r < 0)
-		return r == -EPROTO ? -EBADE : r;
-	if (fd < 0)
-		return -errno;
-	pid_t pid = json_object_object_get_ex(info, "pid", &v) ? json_object_get_int(v) : 0;
-	bool paused = json_object_object_get_ex(info, "state", &v) && strcmp(json_object_get_string(v), "paused") == 0;
-	double uptime = json_object_object_get_ex(info, "uptime_s", &v) ? json_object_get_double(v) : 0;
-	if (pid <= 0)
-		return -EBADE;
-	pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0)
-		return -errno;
-	w = calloc(1, sizeof(*w));
-	if (!w)
-		return -ENOMEM;
-	*w = (struct worker_link) { .daemon = d, .vm = vm, .pid = pid, .booted = true, .adopted = true };
-	r = rpc_peer_new(d->base, TAKE_FD(fd), &link_ops, w, &w->peer);
-	if (r < 0)
-		return r;
-	link_set_limits(w);
-	/* Not our child: its death comes as the pidfd turning readable. */
-	w->pidfd_ev = event_new(d->base, pidfd, EV_READ, on_pidfd, w);
-	if (w->pidfd_ev && event_add(w->pidfd_ev, NULL) == 0) {
-		pidfd = -EBADF;   /* finish() closes it with the event */
-	} else {
-		log_warning("VM %s: cannot watch its adopted worker; its end shows when the channel closes", vm->name);
-		if (w->pidfd_ev)
-			event_free(w->pidfd_ev);
-		w->pidfd_ev = NULL;
+	if (err) {
+		/* Closed (finish() decides from the pidfd and the exit file), or a
+		 * worker that will not say: it stays pending, vm.stop ends it. */
+		if (rpc_peer_is_open(w->peer))
+			log_warning("VM %s: its worker (pid %d) refused to be adopted: %s", vm->name, (int) w->pid,
+				    err->message);
+		return;
 	}
+	bool paused = json_object_object_get_ex(info, "state", &v) && json_object_is_type(v, json_type_string) &&
+		      strcmp(json_object_get_string(v), "paused") == 0;
+	double uptime = json_object_object_get_ex(info, "uptime_s", &v) ? json_object_get_double(v) : 0;
 	/* Its cgroup, made by the vmmd that started it (its limit is there, unknown to us). */
 	if (worker_cgroup_exists(&d->cgroups, vm->name))
 		w->memory_max = UINT64_MAX;
-	vm->worker = TAKE_PTR(w);
-	read_worker_facts(vm, info);   /* with the link: it records the worker's uid */
-	vm->state = paused ? VM_STATE_PAUSED : VM_STATE_RUNNING;
+	read_worker_facts(vm, info);   /* with the link (vm->worker): it records the worker's uid */
+	w->booted = true;
 	clock_gettime(CLOCK_MONOTONIC, &vm->started);
 	vm->started.tv_sec -= (time_t) uptime;
 	char console[4096];
 	if (!vm->console.hdr && registry_path(&d->registry, vm->name, ".console", console, sizeof(console)) == 0)
 		(void) console_ring_open(console, &vm->console);
 	vm->console_notified = vm->console.hdr ? console_ring_total(&vm->console) : 0;
+	log_info("VM %s: adopted its running worker (pid %d)", vm->name, (int) w->pid);
+	lifecycle_set_state(d, vm, paused ? VM_STATE_PAUSED : VM_STATE_RUNNING);
+}
+
+/*
+ * Connect to the worker's control socket and ask who it is, without
+ * waiting: a worker that does not answer (stopped with SIGSTOP, say) must
+ * hold up neither vmmd's start nor the other VMs (issue 14 finding 9). The
+ * socket's peer credentials say its pid at once; until worker.info answers
+ * the VM keeps its recorded state, vm.list names the wait as its problem,
+ * and vm.stop --force ends the worker through its pidfd.
+ */
+static int adopt_one(struct daemon *d, struct vm_record *vm)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int r = registry_path(&d->registry, vm->name, ".ctl", sa.sun_path, sizeof(sa.sun_path));
+	if (r < 0)
+		return r;
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), pidfd = -EBADF;
+	_cleanup_free_ struct worker_link *w = NULL;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+		return -errno;   /* EAGAIN: a worker that accepts nothing, with a full backlog */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	if (cred.pid <= 0)
+		return -EBADE;
+	pidfd = (int) syscall(SYS_pidfd_open, cred.pid, 0);
+	if (pidfd < 0)
+		return -errno;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	*w = (struct worker_link) { .daemon = d, .vm = vm, .pid = cred.pid, .adopted = true };
+	r = rpc_peer_new(d->base, TAKE_FD(fd), &link_ops, w, &w->peer);
+	if (r < 0)
+		return r;
+	link_set_limits(w);
+	/* Not our child: its death comes as the pidfd turning readable. */
+	w->pidfd_ev = event_new(d->base, pidfd, EV_READ, on_pidfd, w);
+	if (!w->pidfd_ev || event_add(w->pidfd_ev, NULL) < 0) {
+		if (w->pidfd_ev)
+			event_free(w->pidfd_ev);
+		rpc_peer_unref(w->peer);
+		return -ENOMEM;
+	}
+	pidfd = -EBADF;   /* finish() closes it with the event */
+	r = rpc_peer_call(w->peer, "worker.info", NULL, adopt_reply, w);
+	vm->worker = TAKE_PTR(w);   /* finish() frees it from now on */
+	if (r < 0)
+		link_kill(vm->worker);
 	return 0;
+}
+
+const char *worker_problem(const struct vm_record *vm, char *buf, size_t size)
+{
+	const struct worker_link *w = vm->worker;
+	if (!w || w->booted || !w->adopted)
+		return NULL;
+	snprintf(buf, size, "its worker (pid %d) has not answered since vmmd started: it is adopted once it does "
+		 "(is it stopped?); vm.stop --force ends it", (int) w->pid);
+	return buf;
 }
 
 /* A control socket whose VM has no definition any more (deleted while no
@@ -887,21 +939,20 @@ static void stop_orphans(struct daemon *d)
 		size_t n = strlen(de->d_name);
 		if (n < 5 || strcmp(de->d_name + n - 4, ".ctl") != 0 || n - 4 > VM_NAME_MAX)
 			continue;
-		char name[VM_NAME_MAX + 1], path[4096];
+		char name[VM_NAME_MAX + 1];
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 		snprintf(name, sizeof(name), "%.*s", (int) (n - 4), de->d_name);
 		if (registry_find(&d->registry, name) ||
-		    registry_path(&d->registry, name, ".ctl", path, sizeof(path)) < 0)
+		    registry_path(&d->registry, name, ".ctl", sa.sun_path, sizeof(sa.sun_path)) < 0)
 			continue;
-		struct rpc_client *c;
-		if (rpc_client_connect(path, &c) == 0) {
-			_cleanup_(json_object_putp) struct json_object *res = NULL;
-			struct rpc_error err = { 0 };
-
-			if (rpc_client_call(c, "worker.stop", NULL, &res, &err) == 0)
-				log_notice("Stopped the worker of %s, a VM that no longer has a definition", name);
-			rpc_client_free(c);
-		}
-		(void) unlink(path);
+		/* Asked, not waited for: a worker that does not answer must not
+		 * hold up vmmd's start (it reads the request when it runs again). */
+		static const char stop[] = "{\"jsonrpc\":\"2.0\",\"method\":\"worker.stop\",\"id\":1}\n";
+		_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 &&
+		    send(fd, stop, sizeof(stop) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t) sizeof(stop) - 1)
+			log_notice("Asked the worker of %s, a VM that no longer has a definition, to stop", name);
+		(void) unlink(sa.sun_path);
 	}
 }
 
@@ -917,7 +968,13 @@ void worker_adopt_all(struct daemon *d)
 		vm->starting = false;
 		int r = adopt_one(d, vm);
 		if (r == 0) {
-			log_info("VM %s: adopted its running worker (pid %d)", vm->name, (int) vm->worker->pid);
+			log_debug("VM %s: adopting its worker (pid %d)", vm->name, (int) vm->worker->pid);
+			if (!was_starting)
+				continue;
+		} else if (r == -EAGAIN) {
+			log_warning("VM %s: its control socket accepts no connection (its worker is stopped?): "
+				    "left as it was", vm->name);
+			continue;
 		} else if (!was_live) {
 			continue;
 		} else {

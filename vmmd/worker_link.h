@@ -11,6 +11,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -56,5 +57,8 @@ struct json_object *worker_cgroup_json(const struct daemon *d, const struct vm_r
 void worker_reap_all(struct daemon *d);
 
 /* After loading the registry: re-adopt every worker still running from a
- * previous supervisor (its control socket answers), else record why not. */
+ * previous supervisor, else record why not. Waits for nothing: a worker
+ * is adopted when it answers (worker_problem says it has not yet). */
 void worker_adopt_all(struct daemon *d);
+/* Why vm's worker is not fully ours, for vm.list's problem (in buf), or NULL. */
+const char *worker_problem(const struct vm_record *vm, char *buf, size_t size);

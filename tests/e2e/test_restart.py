@@ -4,7 +4,7 @@
 restarted, and the next supervisor re-adopts every live worker — state,
 console and control carry on; a worker that died meanwhile is reported.
 Issue 14: a supervisor killed while a VM starts leaves no worker it cannot
-find (finding 8)."""
+find (finding 8), and a stopped worker does not block start-up (finding 9)."""
 
 import glob
 import os
@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmmtest  # noqa: E402
-from vmmtest import check, kvm, show  # noqa: E402
+from vmmtest import check, kvm, show, wait_for  # noqa: E402
 
 
 @kvm
@@ -159,6 +159,40 @@ def test_supervisor_killed_while_a_vm_starts(d):
     check(live == [d.info("twice")["pid"]], "the VM runs once, on the worker vmmd knows: workers %s, vm.info %s"
           % (live, show(d.info("twice"))))
     d.call("vm.stop", {"name": "twice", "force": True})
+
+
+@kvm
+def test_stopped_worker_does_not_block_startup(d):
+    """A worker stopped with SIGSTOP while no supervisor ran: the next vmmd
+    serves at once, lists the VM with its problem, adopts the worker once it
+    runs again, and the others are adopted meanwhile (finding 9)."""
+    d.run_vm("frozen", "spin", "interval=3000000", paging="shadow")
+    d.run_vm("thawed", "spin", "interval=3000000", paging="shadow")
+    pids = {n: d.info(n)["pid"] for n in ("frozen", "thawed")}
+    d.kill_supervisor()
+    os.kill(pids["frozen"], signal.SIGSTOP)
+    try:
+        d.start()
+        conn = d.connect(timeout=5)
+        vms = {v["name"]: v for v in vmmtest.result_of(conn.call("vm.list"), "vm.list").get("vms", [])}
+        conn.close()
+        check(vms.get("frozen", {}).get("problem"),
+              "vm.list should name the stopped worker's problem: %s" % show(vms))
+        info = wait_for(lambda: (lambda i: i if i.get("pid") == pids["thawed"] else None)(d.info("thawed")),
+                        10, 0.1, "the other VM to be adopted")
+        check(info["state"] == "running", "the other VM: %s" % show(info))
+        # Another restart while it is still stopped: the live supervisor's
+        # connection wins over the dead one's that the worker sees first.
+        d.kill_supervisor()
+        d.start()
+    finally:
+        os.kill(pids["frozen"], signal.SIGCONT)
+    info = wait_for(lambda: (lambda i: i if i.get("pid") == pids["frozen"] and not i.get("problem") else None)(
+        d.info("frozen")), 20, 0.1, "the worker to be adopted once it runs again")
+    check(info["state"] == "running", "adopted late: %s" % show(info))
+    d.wait_progress("frozen")
+    d.call("vm.stop", {"name": "frozen", "force": True})
+    d.call("vm.stop", {"name": "thawed", "force": True})
 
 
 if __name__ == "__main__":

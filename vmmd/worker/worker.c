@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,7 +93,7 @@ static void notify_console(struct worker *w)
 	uint64_t total = console_ring_total(&w->vm->console);
 	struct json_object *p;
 
-	if (total == w->console_sent || !have_supervisor(w))
+	if (total == w->console_sent || !have_supervisor(w) || w->quiet)
 		return;
 	p = json_object_new_object();
 	json_object_object_add(p, "offset", json_object_new_uint64(total));
@@ -142,7 +143,9 @@ int worker_watch_vm(struct worker *w)
 
 static void worker_handle(void *userdata, struct rpc_peer *peer, struct rpc_call *call)
 {
-	worker_dispatch(userdata, call);
+	struct worker *w = userdata;
+	w->quiet = false;
+	worker_dispatch(w, call);
 }
 
 static void stop_guest(struct worker *w, const char *why)
@@ -198,6 +201,13 @@ void worker_on_adopt(void *userdata, int fd)
 	struct worker *w = userdata;
 	int r;
 
+	/* A supervisor that died while we were stopped is still our channel
+	 * until we read its end; the one asking now is the live one. */
+	if (have_supervisor(w) && !w->exiting) {
+		struct pollfd p = { .fd = rpc_peer_fd(w->peer), .events = POLLRDHUP };
+		if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			rpc_peer_close(w->peer, 0);
+	}
 	if (have_supervisor(w) || w->exiting) {
 		safe_close(fd);   /* one supervisor at a time */
 		return;
@@ -210,7 +220,8 @@ void worker_on_adopt(void *userdata, int fd)
 		log_warning_errno(r, "Failed to take the adopting supervisor's connection: %m");
 		return;
 	}
-	w->console_sent = 0;   /* let the new supervisor catch up */
+	w->console_sent = 0;   /* let the new supervisor catch up, once it has spoken */
+	w->quiet = true;
 	log_notice("Adopted by a new supervisor");
 }
 

@@ -42,6 +42,10 @@ struct worker {
 	struct vm *vm;                  /* NULL until worker.boot built it */
 	uint64_t console_sent;
 	struct event *console_ev;       /* coalesces console notifications */
+	/* Adopted, and the new supervisor has not spoken yet: nothing is sent
+	 * unasked, so that what it sends first is read before a write to a
+	 * connection it already closed ends it (an orphan's worker.stop). */
+	bool quiet;
 	int error;                      /* why the worker failed: exit status 1 */
 	bool exiting;
 	bool sandboxed;                 /* the seccomp filter is on (sandbox.h) */
