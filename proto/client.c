@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "proto/client.h"
+#include "proto/fds.h"
 #include "proto/framer.h"
 
 /* A line as the framer delivered it: a message, or why it was unreadable. */
@@ -205,6 +206,43 @@ static int client_write_all(struct rpc_client *c, const char *p, size_t n)
 	return 0;
 }
 
+/* The request with its descriptors attached to its first byte (proto/fds.h). */
+static int client_send_fds(struct rpc_client *c, const char *p, size_t len, const int *fds, size_t n)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * RPC_MAX_FDS)];
+	} control;
+	struct iovec iov = { .iov_base = (void *) p, .iov_len = len };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control.buf, .msg_controllen = CMSG_SPACE(sizeof(int) * n),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	ssize_t k;
+
+	if (n == 0 || n > RPC_MAX_FDS)
+		return -EINVAL;
+	memset(&control, 0, sizeof(control));
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+	memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
+	for (;;) {
+		k = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+		if (k >= 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		int r = client_poll(c->fd, POLLOUT, -1);
+		if (r < 0)
+			return r;
+	}
+	return client_write_all(c, p + k, len - (size_t) k);
+}
+
 /* One read into the framer: 1 data, 0 timed out, -ECONNRESET on EOF, -errno. */
 static int client_fill(struct rpc_client *c, int64_t deadline)
 {
@@ -321,6 +359,12 @@ static int reply_error(struct json_object *e, struct rpc_error *err)
 int rpc_client_call(struct rpc_client *c, const char *method, struct json_object *params,
 		    struct json_object **ret_result, struct rpc_error *err)
 {
+	return rpc_client_call_fds(c, method, params, NULL, 0, ret_result, err);
+}
+
+int rpc_client_call_fds(struct rpc_client *c, const char *method, struct json_object *params, const int *fds,
+			size_t n, struct json_object **ret_result, struct rpc_error *err)
+{
 	struct rpc_error dummy;
 	struct json_object *req, *v;
 	struct client_msg *m = NULL;
@@ -341,7 +385,7 @@ int rpc_client_call(struct rpc_client *c, const char *method, struct json_object
 	json_object_put(req);
 	if (!line)
 		return transport_error(err, -ENOMEM, "building request");
-	r = client_write_all(c, line, len);
+	r = n ? client_send_fds(c, line, len, fds, n) : client_write_all(c, line, len);
 	free(line);
 	if (r < 0)
 		return transport_error(err, r, "sending request");

@@ -42,6 +42,11 @@ void rpc_client_on_notify(struct rpc_client *c, rpc_notify_fn fn, void *userdata
  */
 int rpc_client_call(struct rpc_client *c, const char *method, struct json_object *params,
 		    struct json_object **ret_result, struct rpc_error *err);
+/* The same, sending n descriptors (at most RPC_MAX_FDS, proto/fds.h) with the
+ * request: params.files names them by index. The caller keeps its fds.
+ * -ENOTSOCK when the connection cannot carry them (not a Unix socket). */
+int rpc_client_call_fds(struct rpc_client *c, const char *method, struct json_object *params, const int *fds,
+			size_t n, struct json_object **ret_result, struct rpc_error *err);
 
 /* Block until one message arrives (timeout_ms < 0: forever); notifications go to the callback.
  * Returns 1 if a notification was handled, 0 on timeout, -errno on EOF/error (-ECONNRESET on EOF,

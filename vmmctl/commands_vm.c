@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "vmmctl/config_file.h"
+#include "vmmctl/files.h"
+#include "vmmctl/json_util.h"
 #include "vmmctl/output.h"
 #include "vmmctl/vmmctl.h"
 
@@ -55,7 +57,20 @@ static int create_from_file(struct ctl *ctl, const struct cmd_args *args,
 		json_object_put(config);
 		return ctl_oom();
 	}
-	return ctl_call(ctl, "vm.create", params, ret_result);
+	/* The files, opened as this user (files.h); not over --connect: they
+	 * are the remote host's, and descriptors do not cross ssh. */
+	struct ctl_files files = { .n = 0 };
+	if (ctl->remote_pid <= 0) {
+		r = ctl_files_open(config, NULL, params, &files, why, sizeof(why));
+		if (r < 0) {
+			json_object_put(params);
+			ctl_error("%s: %s", args->argv[0], why);
+			return r;
+		}
+	}
+	r = ctl_call_fds(ctl, "vm.create", params, files.fd, files.n, ret_result);
+	ctl_files_close(&files);
+	return r;
 }
 
 static int cmd_create(struct ctl *ctl, const struct cmd_args *args)
@@ -125,9 +140,62 @@ static int simple_vm_call(struct ctl *ctl, const char *method, const char *name,
 	return 0;
 }
 
+/*
+ * The files vmmd needs again to start name: those a client passed that it
+ * no longer holds (after a restart, vm.info's files says "needed"), opened
+ * now as this user into params. Nothing when vmmd has them, or over
+ * --connect.
+ */
+static int files_for_start(struct ctl *ctl, const char *name, struct json_object *params, struct ctl_files *ret)
+{
+	struct json_object *info = NULL, *files, *q = ctl_params_name(name);
+	struct rpc_error err;
+	bool want[VM_FILE_SLOTS] = { false }, any = false;
+	char why[512];
+	int r;
+
+	ret->n = 0;
+	if (ctl->remote_pid > 0 || !q)
+		return q ? 0 : ctl_oom();
+	r = ctl_try_call(ctl, "vm.info", q, &info, &err);
+	if (r < 0)
+		return ctl->client ? 0 : r;   /* vm.start says what is wrong; not connected: said */
+	files = json_lookup(info, "files");
+	if (json_object_is_type(files, json_type_object)) {
+		json_object_object_foreach(files, field, how) {
+			int slot = vm_file_slot_from_name(field);
+			if (slot >= 0 && strcmp(json_object_get_string(how), "needed") == 0)
+				any = want[slot] = true;
+		}
+	}
+	want[VM_FILE_LOG_PART] = want[VM_FILE_CONSOLE_LOG];
+	r = any ? ctl_files_open(json_lookup(info, "config"), want, params, ret, why, sizeof(why)) : 0;
+	if (r < 0)
+		ctl_error("%s: %s", name, why);
+	json_object_put(info);
+	return r;
+}
+
 static int cmd_start(struct ctl *ctl, const struct cmd_args *args)
 {
-	return simple_vm_call(ctl, "vm.start", args->argv[0], "running");
+	struct json_object *params = ctl_params_name(args->argv[0]), *res;
+	struct ctl_files files;
+	int r;
+
+	if (!params)
+		return ctl_oom();
+	r = files_for_start(ctl, args->argv[0], params, &files);
+	if (r < 0) {
+		json_object_put(params);
+		return r;
+	}
+	r = ctl_call_fds(ctl, "vm.start", params, files.fd, files.n, &res);
+	ctl_files_close(&files);
+	if (r < 0)
+		return r;
+	print_name_state(ctl, res, "running");
+	json_object_put(res);
+	return 0;
 }
 
 static int cmd_pause(struct ctl *ctl, const struct cmd_args *args)

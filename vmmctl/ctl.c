@@ -59,6 +59,12 @@ int ctl_connect(struct ctl *ctl)
 int ctl_try_call(struct ctl *ctl, const char *method, struct json_object *params,
 		 struct json_object **ret_result, struct rpc_error *err)
 {
+	return ctl_try_call_fds(ctl, method, params, NULL, 0, ret_result, err);
+}
+
+int ctl_try_call_fds(struct ctl *ctl, const char *method, struct json_object *params, const int *fds, size_t n,
+		     struct json_object **ret_result, struct rpc_error *err)
+{
 	int r;
 
 	*err = (struct rpc_error) {};
@@ -69,7 +75,7 @@ int ctl_try_call(struct ctl *ctl, const char *method, struct json_object *params
 		snprintf(err->message, sizeof(err->message), "not connected");
 		return -ENOTCONN;
 	}
-	return rpc_client_call(ctl->client, method, params, ret_result, err);
+	return rpc_client_call_fds(ctl->client, method, params, fds, n, ret_result, err);
 }
 
 void ctl_print_call_error(struct ctl *ctl, const char *method, int r, const struct rpc_error *err)
@@ -94,10 +100,16 @@ void ctl_print_call_error(struct ctl *ctl, const char *method, int r, const stru
 int ctl_call(struct ctl *ctl, const char *method, struct json_object *params,
 	     struct json_object **ret_result)
 {
+	return ctl_call_fds(ctl, method, params, NULL, 0, ret_result);
+}
+
+int ctl_call_fds(struct ctl *ctl, const char *method, struct json_object *params, const int *fds, size_t n,
+		 struct json_object **ret_result)
+{
 	struct rpc_error err;
 	int r;
 
-	r = ctl_try_call(ctl, method, params, ret_result, &err);
+	r = ctl_try_call_fds(ctl, method, params, fds, n, ret_result, &err);
 	if (r < 0)
 		ctl_print_call_error(ctl, method, r, &err);
 	return r;

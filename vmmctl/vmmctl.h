@@ -57,6 +57,12 @@ int ctl_call(struct ctl *ctl, const char *method, struct json_object *params,
 /* The same without printing: -EPROTO with err filled for an RPC error. */
 int ctl_try_call(struct ctl *ctl, const char *method, struct json_object *params,
 		 struct json_object **ret_result, struct rpc_error *err);
+/* ctl_call and ctl_try_call sending n descriptors with the request
+ * (params.files names them; the caller keeps them). */
+int ctl_call_fds(struct ctl *ctl, const char *method, struct json_object *params, const int *fds, size_t n,
+		 struct json_object **ret_result);
+int ctl_try_call_fds(struct ctl *ctl, const char *method, struct json_object *params, const int *fds, size_t n,
+		     struct json_object **ret_result, struct rpc_error *err);
 /* Print an RPC or transport error the way ctl_call does. */
 void ctl_print_call_error(struct ctl *ctl, const char *method, int r, const struct rpc_error *err);
 

@@ -14,6 +14,8 @@
 #define NOT_LIVE  (VM_STATE_BIT(VM_STATE_CREATED) | VM_STATE_BIT(VM_STATE_STOPPED) | VM_STATE_BIT(VM_STATE_CRASHED))
 #define NAME_PARAM { "name", PARAM_STRING, true, "the VM's name" }
 #define VCPU_PARAM { "vcpu", PARAM_INT, false, "vCPU index (default 0)" }
+#define FILES_PARAM { "files", PARAM_OBJECT, false, "the VM's files as descriptors sent with the message " \
+		      "(SCM_RIGHTS), by field: {\"kernel\": 0, \"console.log\": 1, ...} (docs/operations.md)" }
 #define ADDR_PARAM { "addr", PARAM_INT, true, "guest address" }
 #define SPACE_PARAM { "space", PARAM_STRING, false, "physical (default) or virtual (through the vCPU's page tables)" }
 
@@ -33,9 +35,9 @@ const struct method vmm_methods[] = {
 		      { "name", PARAM_STRING, false, "only this VM's events" } } },
 	{ .name = "vm.create", .summary = "Define a VM from a config", .fn = method_vm_create,
 	  .role = ACCESS_ADMIN,
-	  .params = { { "config", PARAM_OBJECT, true, "the VM config (docs/config.md)" } } },
+	  .params = { { "config", PARAM_OBJECT, true, "the VM config (docs/config.md)" }, FILES_PARAM } },
 	{ .name = "vm.start", .summary = "Start a VM's worker and boot its guest", .fn = method_vm_start,
-	  .role = ACCESS_ADMIN, .takes_vm = true, .states = NOT_LIVE, .params = { NAME_PARAM } },
+	  .role = ACCESS_ADMIN, .takes_vm = true, .states = NOT_LIVE, .params = { NAME_PARAM, FILES_PARAM } },
 	{ .name = "vm.pause", .summary = "Park every vCPU (idempotent)", .fn = method_vm_pause,
 	  .role = ACCESS_ADMIN, .takes_vm = true, .states = LIVE, .params = { NAME_PARAM } },
 	{ .name = "vm.resume", .summary = "Let the vCPUs run again (idempotent)", .fn = method_vm_resume,

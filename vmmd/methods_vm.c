@@ -11,8 +11,8 @@
 
 #include "base/macro.h"
 #include "proto/base64.h"
+#include "vmmd/call_files.h"
 #include "vmmd/events.h"
-#include "vmmd/file_access.h"
 #include "vmmd/lifecycle.h"
 #include "vmmd/common/log.h"
 #include "vmmd/methods.h"
@@ -36,29 +36,6 @@ struct json_object *vm_summary_json(struct vm_record *vm)
 	if (problem)
 		json_object_object_add(o, "problem", json_object_new_string(problem));
 	return o;
-}
-
-/*
- * Where each file of a new VM comes from, checked now: a file that is not
- * there or not fit is a config error the user can fix now, not at start;
- * a path the caller may not name is refused (file_access.h).
- */
-static int check_files(struct daemon *d, struct client *c, const struct vm_config *config,
-		       struct vm_files_origin *origin, struct rpc_error *err)
-{
-	struct vm_file files[VM_FILE_SLOTS];
-	size_t n = vm_config_files(config, files);
-	enum file_origin from = !c || c->uid == 0 ? FILE_FROM_ROOT : FILE_FROM_USER;
-
-	*origin = (struct vm_files_origin) { .paths_from_user = from == FILE_FROM_USER };
-	for (int i = 0; i < VM_FILE_SLOTS; i++)
-		origin->files[i] = -EBADF;
-	for (size_t i = 0; i < n; i++) {
-		int r = file_access_check_path(&d->config, from, &files[i], files[i].path, err);
-		if (r < 0)
-			return r;
-	}
-	return 0;
 }
 
 /* ResourceLimit naming the limit: data {limit, max, and what `data` adds (taken over)}. */
@@ -88,8 +65,12 @@ void method_vm_create(struct daemon *d, struct client *c, struct rpc_call *call,
 				cerr.message);
 		return;
 	}
+	/* Its files: what the message brought, the rest by path as the caller may (call_files.h). */
 	struct vm_files_origin origin;
-	if (check_files(d, c, config, &origin, &err) < 0) {
+	call_files_init(&origin);
+	if (call_files_take(c, call, config, &origin, &err) < 0 ||
+	    call_files_check_paths(d, c, config, &origin, &err) < 0) {
+		call_files_close(&origin);
 		vm_config_free(config);
 		rpc_call_error(call, &err, NULL);
 		return;
@@ -97,6 +78,7 @@ void method_vm_create(struct daemon *d, struct client *c, struct rpc_call *call,
 	struct vm_record *vm;
 	int r = registry_add(&d->registry, config, &origin, &vm);
 	if (r < 0) {
+		call_files_close(&origin);
 		if (r == -EEXIST)
 			rpc_call_errorf(call, RPC_VM_EXISTS, NULL, "a VM named '%s' exists", config->name);
 		else if (r == -E2BIG)
@@ -125,6 +107,33 @@ uint64_t vm_memory_in_use(const struct daemon *d, const struct vm_record *except
 	return sum;
 }
 
+/* vm.start's files replace what vmmd holds for their slots, which are a
+ * client's from now on (persisted: after a restart they are needed again). */
+static int take_start_files(struct client *c, struct rpc_call *call, struct vm_record *vm, struct rpc_error *err)
+{
+	struct vm_files_origin given;
+	bool changed = false;
+
+	call_files_init(&given);
+	int r = call_files_take(c, call, vm->config, &given, err);
+	if (r < 0) {
+		call_files_close(&given);
+		return r;
+	}
+	for (int i = 0; i < VM_FILE_SLOTS; i++) {
+		if (given.files[i] < 0)
+			continue;
+		safe_close(vm->files[i]);
+		vm->files[i] = TAKE_FD(given.files[i]);
+		changed |= !vm->client_file[i];
+		vm->client_file[i] = true;
+	}
+	/* The held descriptors serve this start either way; only a restart needs the file. */
+	if (changed && (r = registry_save(&c->daemon->registry, vm)) < 0)
+		log_warning_errno(r, "Failed to save VM %s, ignoring: %m", vm->name);
+	return 0;
+}
+
 void method_vm_start(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
 {
 	if (vm->problem) {
@@ -146,7 +155,7 @@ void method_vm_start(struct daemon *d, struct client *c, struct rpc_call *call, 
 		}
 	}
 	struct rpc_error err = { 0 };
-	if (worker_spawn(d, vm, call, &err) < 0)
+	if (take_start_files(c, call, vm, &err) < 0 || worker_spawn(d, vm, call, &err) < 0)
 		rpc_call_error(call, &err, NULL);
 }
 

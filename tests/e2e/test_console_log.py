@@ -98,7 +98,8 @@ def check_rotated(d, name, base, cap_kib, rotate):
 def test_console_log_cap_and_rotation(d):
     """console_log {max_kib 8, rotate 2}: the log never passes 8 KiB, the two
     previous parts are NAME.1 and NAME.2 (NAME.3 never exists), and the
-    three together are the newest output, in order, with no gap."""
+    three together are the newest output, in order, with no gap. A log
+    vmmctl passes as a descriptor rotates through the part it passes, NAME.1."""
     other = vmmtest.Daemon()
     try:
         cfg = os.path.join(other.tmp, "vmmd.json")
@@ -112,6 +113,16 @@ def test_console_log_cap_and_rotation(d):
         settle([log, log + ".1", log + ".2"])
         check_rotated(other, "bypath", log, 8, 2)
         other.call("vm.stop", {"name": "bypath", "force": True})
+
+        ctl_log = os.path.join(other.tmp, "ctl.log")
+        other.ctl("run", other.config_file("byctl", "spin", FAST_SPIN, paging="shadow", console={"log": ctl_log}))
+        check(other.info("byctl")["files"].get("console.log") == "held", "vmmctl passed the log: %s"
+              % show(other.info("byctl")["files"]))
+        wait_for(lambda: other.info("byctl")["console_bytes"] > 24 << 10, 60, 0.1, "the guest to print 24 KiB")
+        other.call("vm.pause", {"name": "byctl"})
+        settle([ctl_log, ctl_log + ".1"])
+        check_rotated(other, "byctl", ctl_log, 8, 1)
+        other.call("vm.stop", {"name": "byctl", "force": True})
     finally:
         other.stop()
 

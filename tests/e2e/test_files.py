@@ -202,6 +202,62 @@ def test_disk_must_be_a_file_or_block_device(d):
     expect_refused(r, "devices[0].path", word="block device", what="/dev/null as a virtio-blk image")
 
 
+@kvm
+def test_vmmctl_opens_as_its_user(d):
+    """vmmctl run as a non-root admin: the VM boots from files only that
+    user can read, its console log is created as that user, a file only
+    root can read is refused, and the files vmmd holds serve a later start;
+    after a vmmd restart `vmmctl start` passes them again."""
+    test_access.require_root()
+    with user_folder(ADMIN) as (top, private):
+        vmmctl = shutil.copy(vmmtest.VMMCTL, os.path.join(top, "vmmctl"))
+        os.chmod(vmmctl, 0o755)
+        copy_as(vmmtest.guest_path("hello"), os.path.join(private, "hello.elf"), ADMIN, 0o600)
+        with open(os.path.join(private, "vm.json"), "w") as f:
+            json.dump({"name": "mine", "kernel": "hello.elf", "console": {"log": "mine.log"}}, f)
+        os.chown(os.path.join(private, "vm.json"), ADMIN, ADMIN)
+        secret = secret_file(top)
+        with open(os.path.join(private, "bad.json"), "w") as f:
+            json.dump({"name": "theirs", "kernel": secret}, f)
+        other = daemon_with("--admin", str(ADMIN))
+        try:
+            test_access.open_up(other)
+            p = run_as(ADMIN, [vmmctl, "--socket", other.sock, "run", "vm.json"], private)
+            check(p.returncode == 0, "vmmctl run as uid %d: exit %d, %r" % (ADMIN, p.returncode, p.stderr))
+            other.wait_state("mine", ("stopped", "crashed"))
+            log = os.path.join(private, "mine.log")
+            check(os.path.exists(log) and os.stat(log).st_uid == ADMIN,
+                  "the console log should be created by vmmctl as uid %d: %s" %
+                  (ADMIN, os.stat(log).st_uid if os.path.exists(log) else "missing"))
+            with open(log) as f:
+                check("Hello from vmmd guest" in f.read(), "the log lacks the guest's output")
+            info = other.info("mine")
+            check((info.get("files") or {}).get("kernel") == "held",
+                  "vm.info should say vmmd holds the client's kernel: %s" % show(info.get("files")))
+            p = run_as(ADMIN, [vmmctl, "--socket", other.sock, "create", "bad.json"], private)
+            err = p.stderr.decode(errors="replace")
+            check(p.returncode == 1 and ("PermissionDenied" in err or "Permission denied" in err),
+                  "vmmctl create with a kernel only root can read: exit %d, %r" % (p.returncode, err))
+            check(all(v["name"] != "theirs" for v in other.call("vm.list")["vms"]), "the refused VM was defined")
+            # A later start by anyone uses the descriptors vmmd holds.
+            other.start_vm("mine")
+            other.wait_state("mine", ("stopped", "crashed"))
+            check(other.console_text("mine").count("Hello from vmmd guest") >= 1, "the second run printed nothing")
+            # vmmd does not keep descriptors across its restart.
+            other.terminate()
+            other.start(["--admin", str(ADMIN)])
+            test_access.open_up(other)
+            check(other.info("mine").get("files", {}).get("kernel") == "needed",
+                  "after a restart the client's kernel is needed again: %s" % show(other.info("mine").get("files")))
+            expect_refused(other.rpc("vm.start", {"name": "mine"}), "kernel", word="again",
+                           what="vm.start without the client's files after a restart")
+            p = run_as(ADMIN, [vmmctl, "--socket", other.sock, "start", "mine"], private)
+            check(p.returncode == 0, "vmmctl start after a restart: exit %d, %r" % (p.returncode, p.stderr))
+            other.wait_state("mine", ("stopped", "crashed"))
+        finally:
+            other.stop()
+
+
 # --- finding 10: FIFOs, the boot deadline, stop --force in any state ------------
 
 @kvm

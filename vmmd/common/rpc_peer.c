@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <event2/buffer.h>
 
+#include "proto/fds.h"
 #include "proto/framer.h"
 #include "vmmd/common/log.h"
 #include "vmmd/common/rpc_peer.h"
@@ -72,6 +73,10 @@ struct rpc_peer {
 	uint64_t last_input_ms;
 	uint64_t line_started_ms;
 	uint64_t lines_in;
+	/* Descriptors from the other end (proto/fds.h), where it may send them. */
+	bool accept_fds;
+	struct rpc_fd_queue fdq;
+	struct rpc_fds *msg_fds;   /* the message being dispatched: its descriptors */
 };
 
 uint64_t rpc_peer_now_ms(void)
@@ -127,6 +132,7 @@ static void peer_free(struct rpc_peer *p)
 	if (p->out)
 		evbuffer_free(p->out);
 	rpc_framer_free(p->framer);
+	rpc_fd_queue_clear(&p->fdq);
 	free(p);
 }
 
@@ -630,7 +636,14 @@ static int on_frame(void *userdata, enum rpc_frame_status status, struct json_ob
 	x->cost = rpc_framer_last_cost(p->framer);
 	p->inflight += x->cost;
 	rpc_peer_ref(p);   /* dropped by exchange_release */
+	/* Its descriptors, for its handlers to take while they are dispatched
+	 * (rpc_peer_take_fd); what they leave is closed. */
+	struct rpc_fds fds = { .n = 0 };
+	rpc_fd_queue_pop(&p->fdq, rpc_message_fd_count(msg), &fds);
+	p->msg_fds = &fds;
 	int r = rpc_exchange_start(msg, &exchange_ops, x, p->limits.max_reply);
+	p->msg_fds = NULL;
+	rpc_fds_close(&fds);
 	if (r < 0) {
 		p->inflight -= x->cost;
 		free(x);
@@ -710,6 +723,47 @@ static int peer_input(struct rpc_peer *p, const char *buf, size_t n, bool from_h
 	return r;
 }
 
+/*
+ * read(), with the descriptors that come along queued for the messages
+ * that name them (or closed: where the other end may not send any, and
+ * past RPC_FD_QUEUE_MAX, which is -EMFILE: a client hoarding them is cut
+ * off). A pipe (ENOTSOCK) is read plainly.
+ */
+static ssize_t peer_read(struct rpc_peer *p, int fd, char *buf, size_t len)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * RPC_MAX_FDS)];
+	} control;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+			     .msg_controllen = sizeof(control.buf) };
+	ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	if (n < 0 && errno == ENOTSOCK)
+		return read(fd, buf, len);
+	int r = 0;
+	for (struct cmsghdr *cm = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int got;
+			memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (!p->accept_fds)
+				close(got);
+			else if (rpc_fd_queue_push(&p->fdq, got) < 0)
+				r = -EMFILE;
+		}
+	}
+	if (r == 0 && n >= 0 && (mh.msg_flags & MSG_CTRUNC) && p->accept_fds)
+		r = -EMFILE;   /* more than a message may carry, in one go */
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return n;
+}
+
 static void on_readable(evutil_socket_t fd, short what, void *userdata)
 {
 	struct rpc_peer *p = userdata;
@@ -724,7 +778,7 @@ static void on_readable(evutil_socket_t fd, short what, void *userdata)
 	} else if (!peer_throttled(p)) {
 		/* One read per wake-up: the event is level-triggered, so a peer that
 		 * sends more than a chunk is served again after the others. */
-		ssize_t n = read(fd, buf, sizeof(buf));
+		ssize_t n = peer_read(p, fd, buf, sizeof(buf));
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
 			rpc_peer_close(p, n == 0 ? 0 : -errno);
 			goto out;
@@ -760,6 +814,18 @@ static void on_writable(evutil_socket_t fd, short what, void *userdata)
 		return;
 	}
 	peer_flush(p);
+}
+
+void rpc_peer_accept_fds(struct rpc_peer *p, bool accept)
+{
+	p->accept_fds = accept;
+	if (!accept)
+		rpc_fd_queue_clear(&p->fdq);
+}
+
+int rpc_peer_take_fd(struct rpc_peer *p, size_t index)
+{
+	return rpc_fds_take(p->msg_fds, index);
 }
 
 void rpc_peer_limits_init(struct rpc_peer_limits *l)

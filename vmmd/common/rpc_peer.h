@@ -111,6 +111,14 @@ void rpc_peer_channel_limits(struct rpc_peer_limits *l, bool worker_side);
 /* Returns 0, or -ENOMEM (a new framer) leaving the old limits. Resets a
  * line in progress: set them before any input. */
 int rpc_peer_set_limits(struct rpc_peer *p, const struct rpc_peer_limits *l);
+
+/* Whether the other end may send descriptors with its messages (proto/fds.h;
+ * default no: any that come are closed). */
+void rpc_peer_accept_fds(struct rpc_peer *p, bool accept);
+/* From a handler, while its call is dispatched: take descriptor index of
+ * the message (the caller owns it), or -EBADF when it did not come, was
+ * taken already, or the call is not being dispatched now. */
+int rpc_peer_take_fd(struct rpc_peer *p, size_t index);
 /* Message-size limit for this peer's input (default RPC_MAX_MESSAGE). */
 void rpc_peer_set_max_message(struct rpc_peer *p, size_t max);
 void rpc_peer_get_state(const struct rpc_peer *p, struct rpc_peer_state *ret);
