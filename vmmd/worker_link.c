@@ -35,7 +35,10 @@ struct link_call {
 	struct json_object *params;
 	rpc_reply_fn fn;
 	void *userdata;
-	struct worker_link *link;      /* while at the worker */
+	struct worker_link *link;
+	struct event *timer;           /* its deadline: workers.call_timeout_s */
+	bool sent;                     /* at the worker (else waiting) */
+	bool expired;                  /* the caller had its timeout error */
 };
 
 struct worker_link {
@@ -322,6 +325,36 @@ static void link_handle(void *userdata, struct rpc_peer *peer, struct rpc_call *
 /* The channel is gone: what still waits will never be sent. Failed as
  * rpc_peer_close fails the calls in flight (kind "gone"), which callers
  * read as "the VM ended". */
+/* What a late answer to a call the worker did carry out still changes. */
+static const struct {
+	const char *method;
+	enum vm_state state;
+} late_states[] = {
+	{ "worker.pause", VM_STATE_PAUSED },
+	{ "worker.resume", VM_STATE_RUNNING },
+};
+
+/* A call is over: its caller gets the answer, unless it had its timeout
+ * already; then only a pause or resume the worker did sets the VM's state,
+ * so vmmd's view follows the worker's. Frees c. */
+static void call_finish(struct worker_link *w, struct link_call *c, struct json_object *result,
+			const struct rpc_error *err)
+{
+	if (!c->expired)
+		c->fn(c->userdata, result, err);
+	else if (!err && !w->channel_closed)
+		for (size_t i = 0; i < ELEMENTSOF(late_states); i++)
+			if (strcmp(c->method, late_states[i].method) == 0 &&
+			    (w->vm->state == VM_STATE_RUNNING || w->vm->state == VM_STATE_PAUSED)) {
+				log_info("VM %s: its worker answered %s late; it is %s", w->vm->name, c->method,
+					 vm_state_name(late_states[i].state));
+				lifecycle_set_state(w->daemon, w->vm, late_states[i].state);
+			}
+	if (c->timer)
+		event_free(c->timer);
+	free(c);
+}
+
 static void fail_waiting(struct worker_link *w)
 {
 	struct rpc_error err = { 0 };
@@ -330,8 +363,7 @@ static void fail_waiting(struct worker_link *w)
 		struct link_call *c = w->waiting;
 		w->waiting = c->next;
 		json_object_put(c->params);
-		c->fn(c->userdata, NULL, &err);
-		free(c);
+		call_finish(w, c, NULL, &err);
 	}
 }
 
@@ -648,8 +680,7 @@ static void link_reply(void *userdata, struct json_object *result, const struct 
 			break;
 		}
 	w->at_worker--;
-	c->fn(c->userdata, result, err);
-	free(c);
+	call_finish(w, c, result, err);
 	if (!w->channel_closed && rpc_peer_is_open(w->peer))
 		link_dispatch(w);   /* else link_closed fails what waits */
 }
@@ -680,13 +711,12 @@ static void link_dispatch(struct worker_link *w)
 		*pp = c->next;
 		if (c->tag > w->vtime)
 			w->vtime = c->tag;
-		c->link = w;
+		c->sent = true;
 		int r = rpc_peer_call(w->peer, c->method, c->params, link_reply, c);
 		if (r < 0) {
 			struct rpc_error err = { 0 };
 			worker_error_set(&err, WORKER_ERROR_GONE, NULL, "the worker is not reachable: %s", strerror(-r));
-			c->fn(c->userdata, NULL, &err);
-			free(c);
+			call_finish(w, c, NULL, &err);
 			continue;
 		}
 		c->next_sent = w->sent;
@@ -718,6 +748,39 @@ static void link_enqueue(struct worker_link *w, struct link_call *c)
 	*pp = c;
 }
 
+/*
+ * A call's deadline passed (workers.call_timeout_s, issue 14 finding 9): a
+ * worker that does not answer (stopped, hung) costs its caller an error
+ * now, not a wait for ever. A call still waiting its turn is dropped; one
+ * at the worker stays pending on the channel (rpc_peer answers every call
+ * once, also when it closes) and its late answer is dropped, but for a
+ * pause or resume that did happen (call_finish).
+ */
+static void on_call_timeout(evutil_socket_t fd, short what, void *userdata)
+{
+	struct link_call *c = userdata;
+	struct worker_link *w = c->link;
+	struct rpc_error err = { 0 };
+
+	log_warning("VM %s: its worker (pid %d) did not answer %s within %u s", w->vm->name, (int) w->pid, c->method,
+		    w->daemon->config.call_timeout_s);
+	worker_error_set(&err, WORKER_ERROR_TIMEOUT, NULL, "the worker of '%s' did not answer %s within %u s "
+			 "(workers.call_timeout_s): is it stopped?", w->vm->name, c->method,
+			 w->daemon->config.call_timeout_s);
+	if (c->sent) {
+		c->expired = true;
+		c->fn(c->userdata, NULL, &err);
+		return;
+	}
+	for (struct link_call **pp = &w->waiting; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	json_object_put(c->params);
+	call_finish(w, c, NULL, &err);
+}
+
 int worker_call_from(struct vm_record *vm, uint64_t owner, const char *method, struct json_object *params,
 		     rpc_reply_fn fn, void *userdata)
 {
@@ -732,7 +795,16 @@ int worker_call_from(struct vm_record *vm, uint64_t owner, const char *method, s
 		return -ENOMEM;
 	}
 	*c = (struct link_call) { .owner = owner, .method = method, .params = params, .fn = fn,
-				  .userdata = userdata };
+				  .userdata = userdata, .link = w };
+	struct timeval deadline = { w->daemon->config.call_timeout_s, 0 };
+	c->timer = evtimer_new(w->daemon->base, on_call_timeout, c);
+	if (!c->timer || evtimer_add(c->timer, &deadline) < 0) {
+		if (c->timer)
+			event_free(c->timer);
+		free(c);
+		json_object_put(params);
+		return -ENOMEM;
+	}
 	link_enqueue(w, c);
 	link_dispatch(w);
 	return 0;

@@ -4,9 +4,11 @@
 restarted, and the next supervisor re-adopts every live worker — state,
 console and control carry on; a worker that died meanwhile is reported.
 Issue 14: a supervisor killed while a VM starts leaves no worker it cannot
-find (finding 8), and a stopped worker does not block start-up (finding 9)."""
+find (finding 8), and a stopped worker neither blocks start-up nor hangs a
+call for ever (finding 9)."""
 
 import glob
+import json
 import os
 import signal
 import sys
@@ -193,6 +195,41 @@ def test_stopped_worker_does_not_block_startup(d):
     d.wait_progress("frozen")
     d.call("vm.stop", {"name": "frozen", "force": True})
     d.call("vm.stop", {"name": "thawed", "force": True})
+
+
+@kvm
+def test_call_to_stopped_worker_has_a_deadline(d):
+    """Every call to a worker ends: one stopped with SIGSTOP answers with
+    an error once workers.call_timeout_s has passed, and vm.stop --force
+    ends it (finding 9)."""
+    other = vmmtest.Daemon()
+    try:
+        cfg = os.path.join(other.tmp, "vmmd.json")
+        with open(cfg, "w") as f:
+            json.dump({"workers": {"call_timeout_s": 2}}, f)
+        other.start(["--config", cfg])
+        other.run_vm("late", "spin", "interval=3000000", paging="shadow")
+        pid = other.info("late")["pid"]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            conn = other.connect(timeout=8)
+            t0 = time.monotonic()
+            err = vmmtest.expect_error(conn.call("vm.pause", {"name": "late"}), -32603, what="vm.pause of a stopped worker")
+            took = time.monotonic() - t0
+            check(1.5 < took < 6 and "2 s" in err["message"],
+                  "the call should fail after its 2 s deadline, saying so: %.1f s, %s" % (took, show(err)))
+            conn.close()
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        # The pause did happen once the worker ran again: the state follows it.
+        other.wait_state("late", "paused", timeout=10)
+        r = other.call("vm.resume", {"name": "late"})
+        check(r.get("state") == "running", "the worker answers again once it runs: %s" % show(r))
+        os.kill(pid, signal.SIGSTOP)
+        r = other.call("vm.stop", {"name": "late", "force": True})
+        check(r.get("state") == "stopped", "vm.stop --force of a stopped worker: %s" % show(r))
+    finally:
+        other.stop()
 
 
 if __name__ == "__main__":
