@@ -347,20 +347,28 @@ static bool plain_absolute(const char *s)
 	return true;
 }
 
+/* The object obj.key: 1 with *ret, 0 when absent, or -EINVAL (not an object,
+ * a member not in fields). */
+static int open_section(struct json_object *obj, const char *key, const char *const *fields,
+			struct json_object **ret, struct config_error *err)
+{
+	if (!json_object_object_get_ex(obj, key, ret))
+		return 0;
+	if (!json_object_is_type(*ret, json_type_object))
+		return config_fail(err, key, "expected an object");
+	int r = config_check_members(*ret, key, fields, err);
+	return r < 0 ? r : 1;
+}
+
 static int parse_files(struct json_object *obj, struct daemon_config *c, struct config_error *err)
 {
 	static const char *const fields[] = { "path_dirs", NULL };
 	struct json_object *files, *dirs;
 	char field[FIELD_LEN];
-	int r;
+	int r = open_section(obj, "files", fields, &files, err);
 
-	if (!json_object_object_get_ex(obj, "files", &files))
-		return 0;
-	if (!json_object_is_type(files, json_type_object))
-		return config_fail(err, "files", "expected an object");
-	r = config_check_members(files, "files", fields, err);
-	if (r < 0 || !json_object_object_get_ex(files, "path_dirs", &dirs))
-		return r;
+	if (r <= 0 || !json_object_object_get_ex(files, "path_dirs", &dirs))
+		return r < 0 ? r : 0;
 	if (!json_object_is_type(dirs, json_type_array))
 		return config_fail(err, "files.path_dirs", "expected an array of folders");
 	size_t n = json_object_array_length(dirs);
@@ -400,14 +408,9 @@ static int parse_int_section(struct json_object *obj, const char *section, const
 	struct json_object *o, *v;
 	char field[FIELD_LEN];
 	int64_t u;
-	int r;
+	int r = open_section(obj, section, fields, &o, err);
 
-	if (!json_object_object_get_ex(obj, section, &o))
-		return 0;
-	if (!json_object_is_type(o, json_type_object))
-		return config_fail(err, section, "expected an object");
-	r = config_check_members(o, section, fields, err);
-	if (r < 0)
+	if (r <= 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
 		if (!json_object_object_get_ex(o, rows[i].key, &v))

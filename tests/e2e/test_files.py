@@ -14,8 +14,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -293,11 +291,7 @@ def test_fifo_swapped_in_after_create(d):
 
 
 def stopped(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "T"
-    except OSError:
-        return False
+    return vmmtest.proc_state(pid) == "T"
 
 
 def booting_worker(d, name):
@@ -307,22 +301,11 @@ def booting_worker(d, name):
     conn.send({"jsonrpc": "2.0", "method": "vm.start", "params": {"name": name}, "id": 7})
 
     def worker():
-        for pid in children_of(d.pid):
+        for pid in vmmtest.children_of(d.pid):
             if stopped(pid):
                 return pid
         return None
     return conn, wait_for(worker, 10, 0.02, "the worker of %s to stop itself while booting" % name)
-
-
-def children_of(pid):
-    out = []
-    for task in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/children" % (pid, task)) as f:
-                out += [int(x) for x in f.read().split()]
-        except OSError:
-            pass
-    return out
 
 
 @kvm
@@ -338,7 +321,7 @@ def test_stop_force_while_booting(d):
         r = rpc_with_timeout(other, "vm.stop", {"name": "hung", "force": True})
         result_of(r, "vm.stop --force of a VM whose worker hangs in its boot")
         expect_error(conn.recv_reply(), INTERNAL, what="the vm.start whose worker was killed")
-        wait_for(lambda: not os.path.exists("/proc/%d" % pid) or not stopped(pid), 10, 0.05, "the worker to end")
+        wait_for(lambda: not vmmtest.alive(pid), 10, 0.05, "the worker to end")
         result_of(rpc_with_timeout(other, "vm.destroy", {"name": "hung"}), "vm.destroy after the forced stop")
     finally:
         other.stop()
@@ -359,7 +342,7 @@ def test_boot_deadline(d):
         took = time.monotonic() - t0
         check(1.5 < took < 8 and "2 s" in err["message"],
               "vm.start should fail after the 2 s boot deadline, saying so: %.1f s, %s" % (took, show(err)))
-        wait_for(lambda: not os.path.exists("/proc/%d" % pid) or not stopped(pid), 10, 0.05, "the worker to end")
+        wait_for(lambda: not vmmtest.alive(pid), 10, 0.05, "the worker to end")
         check(other.info("slow")["state"] in ("created", "crashed"), "state after a boot timeout: %s"
               % other.info("slow")["state"])
     finally:

@@ -11,24 +11,14 @@ the guests; root for tmpfs and chown."""
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmmtest  # noqa: E402
-from vmmtest import check, kvm, show, wait_for  # noqa: E402
+from vmmtest import alive, check, kvm, show, wait_for  # noqa: E402
 
 QUIET_SPIN = "interval=3000000"   # shadow mode: a line every ~0.1 s
-
-
-def alive(pid):
-    """True while pid runs (a zombie is not running)."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def listed(d):

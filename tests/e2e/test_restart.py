@@ -104,24 +104,11 @@ def workers_of(d, name):
             with open(path, "rb") as f:
                 cmd = f.read()
             pid = int(path.split("/")[2])
-            with open("/proc/%d/stat" % pid) as f:
-                zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
-        except (OSError, ValueError, IndexError):
+        except (OSError, ValueError):
             continue
-        if b"--worker\0" in cmd and all(w in cmd for w in want) and not zombie:
+        if b"--worker\0" in cmd and all(w in cmd for w in want) and vmmtest.alive(pid):
             pids.append(pid)
     return pids
-
-
-def children_of(pid):
-    out = []
-    for path in glob.glob("/proc/%d/task/*/children" % pid):
-        try:
-            with open(path) as f:
-                out += [int(x) for x in f.read().split()]
-        except OSError:
-            pass
-    return out
 
 
 @kvm
@@ -137,7 +124,7 @@ def test_supervisor_killed_while_a_vm_starts(d):
     child = []
     while not child:
         check(time.monotonic() < deadline, "vmmd forked no worker within 10 s of vm.start")
-        child = children_of(d.pid)
+        child = vmmtest.children_of(d.pid)
     os.kill(child[0], signal.SIGSTOP)
     try:
         d.kill_supervisor()

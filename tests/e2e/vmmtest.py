@@ -176,6 +176,34 @@ def fill_fs(folder, name="filler"):
         os.close(fd)
 
 
+# --- processes -------------------------------------------------------------------
+
+def proc_state(pid):
+    """The state letter of pid in /proc (R, S, T for stopped, Z...), None once gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def alive(pid):
+    """True while pid runs or sleeps or is stopped (not once it is a zombie or gone)."""
+    return proc_state(pid) not in (None, "Z")
+
+
+def children_of(pid):
+    """The pids of pid's children, from /proc."""
+    out = []
+    for task in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, task)) as f:
+                out += [int(x) for x in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
 # --- raw JSON-RPC connections --------------------------------------------------
 
 class Conn:
