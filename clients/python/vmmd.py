@@ -102,7 +102,9 @@ class _SocketTransport:
             raise ConnectionLost("cannot connect to %s: %s" % (path, e.strerror or e)) from None
         self.where = path
 
-    def send(self, data):
+    def send(self, data, fds=()):
+        if fds:   # attached to the first byte (proto/fds.h), the rest plainly
+            data = data[socket.send_fds(self.sock, [data], list(fds)):]
         self.sock.sendall(data)
 
     def recv(self):
@@ -136,7 +138,9 @@ class _SshTransport:
         self.timeout = timeout
         self.where = url
 
-    def send(self, data):
+    def send(self, data, fds=()):
+        if fds:
+            raise ValueError("descriptors do not cross ssh: name the remote host's files by path")
         try:
             self.proc.stdin.write(data)
             self.proc.stdin.flush()
@@ -218,14 +222,15 @@ class Client:
             if isinstance(msg, dict) and (msg.get("id") in want_ids or msg.get("id") is None):
                 return msg
 
-    def call(self, method, **params):
-        """Call any method with named params; the result, or raises VmmdError."""
+    def call(self, method, _fds=(), **params):
+        """Call any method with named params; the result, or raises VmmdError.
+        _fds: descriptors sent with the request (params.files names them by index)."""
         rid = self._next_id
         self._next_id += 1
         req = {"jsonrpc": "2.0", "method": method, "id": rid}
         if params:
             req["params"] = params
-        self._t.send(json.dumps(req).encode() + b"\n")
+        self._t.send(json.dumps(req).encode() + b"\n", _fds)
         msg = self._reply((rid,))
         if "error" in msg:
             raise _error(msg["error"])
@@ -296,11 +301,18 @@ class Client:
     def info(self, name):
         return self.call("vm.info", name=name)
 
-    def create(self, config):
-        return self.call("vm.create", config=config)
+    def create(self, config, files=None):
+        """files: {field: open file or descriptor} ("kernel", "initrd",
+        "console.log", "console.log.1", "devices[0].path", ...), passed with
+        the request: opened with this process's rights, where vmmd takes
+        paths only from root (docs/operations.md "File access")."""
+        fds, named = _files(files)
+        return self.call("vm.create", fds, config=config, **named)
 
-    def start(self, name):
-        return self.call("vm.start", name=name)["state"]
+    def start(self, name, files=None):
+        """files: as create's, for what vmmd no longer holds (vm.info's files: "needed")."""
+        fds, named = _files(files)
+        return self.call("vm.start", fds, name=name, **named)["state"]
 
     def pause(self, name):
         return self.call("vm.pause", name=name)["state"]
@@ -333,6 +345,14 @@ class Client:
 
     def console_write(self, name, data):
         return self.call("vm.console.write", name=name, data=base64.b64encode(bytes(data)).decode())["written"]
+
+
+def _files(files):
+    """(descriptors, {"files": {field: index}}) of {field: file or fd}."""
+    if not files:
+        return (), {}
+    fds = [f if isinstance(f, int) else f.fileno() for f in files.values()]
+    return fds, {"files": {field: i for i, field in enumerate(files)}}
 
 
 def connect(where=None, timeout=30.0, ssh=None, remote_vmmctl=None):

@@ -256,6 +256,39 @@ def test_vmmctl_opens_as_its_user(d):
             other.stop()
 
 
+@kvm
+def test_python_client_passes_files(d):
+    """clients/python: create(config, files=...) as a non-root admin: the
+    files go as descriptors, and the VM boots from them."""
+    test_access.require_root()
+    with user_folder(ADMIN) as (top, private):
+        client = os.path.join(vmmtest.ROOT, "clients", "python")
+        copy_as(vmmtest.guest_path("hello"), os.path.join(private, "hello.elf"), ADMIN, 0o600)
+        script = os.path.join(top, "use.py")
+        with open(script, "w") as f:
+            f.write("import sys, vmmd\n"
+                    "c = vmmd.connect(sys.argv[1])\n"
+                    "cfg = {'name': 'py', 'kernel': '/nonexistent/hello.elf'}\n"
+                    "print(c.create(cfg, files={'kernel': open('hello.elf', 'rb')})['state'])\n"
+                    "print(c.start('py'))\n")
+        os.chmod(script, 0o644)
+        lib = os.path.join(top, "lib")   # readable: Python's import lists the folder
+        os.mkdir(lib, 0o755)
+        shutil.copy(os.path.join(client, "vmmd.py"), os.path.join(lib, "vmmd.py"))
+        os.chmod(os.path.join(lib, "vmmd.py"), 0o644)
+        other = daemon_with("--admin", str(ADMIN))
+        try:
+            test_access.open_up(other)
+            p = run_as(ADMIN, ["python3", "-c", "import sys; sys.path.insert(0, %r); sys.argv = ['use', %r]; "
+                               "exec(open(%r).read())" % (lib, other.sock, script)], private)
+            check(p.returncode == 0 and p.stdout.split() == [b"created", b"running"],
+                  "the python client as uid %d: exit %d, %r, %r" % (ADMIN, p.returncode, p.stdout, p.stderr))
+            other.wait_state("py", ("stopped", "crashed"))
+            check("Hello from vmmd guest" in other.console_text("py"), "the guest did not run")
+        finally:
+            other.stop()
+
+
 # --- finding 10: FIFOs, the boot deadline, stop --force in any state ------------
 
 @kvm
