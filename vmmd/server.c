@@ -238,8 +238,9 @@ static void client_accept(struct daemon *d, int accepted)
 	}
 	rpc_peer_set_data(c->peer, c);   /* a call's client: method_call_owner */
 	client_set_limits(d, c);
-	/* A VM's files, opened with the client's rights (SCM_RIGHTS). */
-	rpc_peer_accept_fds(c->peer, true);
+	/* A VM's files, opened with the client's rights: only an admin may pass
+	 * them (vm.create, vm.start); anyone else's are closed as they come. */
+	rpc_peer_accept_fds(c->peer, c->role >= ACCESS_ADMIN);
 	c->next = d->clients;
 	d->clients = TAKE_PTR(c);   /* client_closed frees it */
 	d->n_clients++;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
@@ -385,6 +386,13 @@ static int run(struct supervisor_args *args)
 	self[n] = '\0';
 	d.self_exe = self;
 	signal(SIGPIPE, SIG_IGN);
+	/* Every VM definition may hold a client's files (up to 28 descriptors,
+	 * config/vm_files.h): take what the hard limit allows (no select() here). */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		(void) setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 
 	listen_fd = activation_fd();
 	r = daemon_setup(&d, args, listen_fd);
