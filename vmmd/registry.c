@@ -134,7 +134,15 @@ struct json_object *registry_config_json(struct vm_record *vm)
 	return vm_config_to_json(vm->config);
 }
 
-int registry_save(struct registry *reg, struct vm_record *vm)
+/*
+ * A definition is written durably when it is created (the rename and the
+ * directory fsync'ed); a change of state (starting, running, stopped, its
+ * exit) is written whole (the file fsync'ed before its rename) but the
+ * directory is not: a power cut may leave the previous state, which the
+ * next load handles like any stale one (its workers died with the
+ * machine), never an empty file. Two fsyncs fewer per start (~10 ms here).
+ */
+static int save(struct registry *reg, struct vm_record *vm, bool durable)
 {
 	if (vm->problem)
 		return 0;   /* what we could not read is kept as it is */
@@ -164,7 +172,12 @@ int registry_save(struct registry *reg, struct vm_record *vm)
 		return -ENOMEM;
 	memcpy(line, text, len);
 	line[len] = '\n';
-	return state_file_write(reg->dir_fd, file, line, len + 1);
+	return state_file_write(reg->dir_fd, file, line, len + 1, durable);
+}
+
+int registry_save(struct registry *reg, struct vm_record *vm)
+{
+	return save(reg, vm, false);
 }
 
 void registry_drop_files(struct vm_record *vm, const bool *slots)
@@ -174,9 +187,9 @@ void registry_drop_files(struct vm_record *vm, const bool *slots)
 			vm->files[i] = safe_close(vm->files[i]);
 }
 
-/* A new record for config (taken over on success), saved first when `save`. */
+/* A new record for config (taken over on success), written first (durably) when `write`. */
 static int add_record(struct registry *reg, struct vm_config *config, struct vm_files_origin *origin,
-		      bool limited, bool save, struct vm_record **ret)
+		      bool limited, bool write, struct vm_record **ret)
 {
 	if (registry_find(reg, config->name))
 		return -EEXIST;
@@ -195,7 +208,7 @@ static int add_record(struct registry *reg, struct vm_config *config, struct vm_
 		vm->paths_from_user = origin->paths_from_user;
 		memcpy(vm->client_file, origin->client_file, sizeof(vm->client_file));
 	}
-	int r = save ? registry_save(reg, vm) : 0;
+	int r = write ? save(reg, vm, true) : 0;
 	if (r < 0) {
 		json_object_put(vm->config_json);
 		free(vm);

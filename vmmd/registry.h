@@ -132,8 +132,9 @@ int registry_add(struct registry *reg, struct vm_config *config, struct vm_files
 void registry_drop_files(struct vm_record *vm, const bool *slots);
 /* Remove the record and its files. */
 int registry_remove(struct registry *reg, struct vm_record *vm);
-/* Persist the record (config, state, exit). A record with a problem is
- * not written: 0, its file stays as it is. */
+/* Persist the record (config, state, exit): whole, not fsync'ing the
+ * directory (registry.c save). A record with a problem is not written: 0,
+ * its file stays as it is. */
 int registry_save(struct registry *reg, struct vm_record *vm);
 
 /* A new reference to the VM's cached config JSON (see config_json), or a

@@ -52,7 +52,7 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-int state_file_write(int dir_fd, const char *name, const void *data, size_t len)
+int state_file_write(int dir_fd, const char *name, const void *data, size_t len, bool sync_dir)
 {
 	char tmp[512];
 	int n = snprintf(tmp, sizeof(tmp), "%s.tmp", name);
@@ -81,7 +81,7 @@ int state_file_write(int dir_fd, const char *name, const void *data, size_t len)
 		return r;
 	}
 	/* The rename itself is durable only once the directory is. */
-	return fsync(dir_fd) < 0 ? -errno : 0;
+	return sync_dir && fsync(dir_fd) < 0 ? -errno : 0;
 }
 
 int state_file_read(int dir_fd, const char *name, size_t max, char **ret, size_t *ret_len)

@@ -51,8 +51,8 @@ static void test_write_then_read(void **state)
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 
-	assert_int_equal(state_file_write(f->fd, "a.json", "{\"x\":1}\n", 8), 0);
-	assert_int_equal(state_file_write(f->fd, "a.json", "{}\n", 3), 0);   /* replaced whole */
+	assert_int_equal(state_file_write(f->fd, "a.json", "{\"x\":1}\n", 8, true), 0);
+	assert_int_equal(state_file_write(f->fd, "a.json", "{}\n", 3, false), 0);   /* replaced whole */
 	assert_int_equal(state_file_read(f->fd, "a.json", 100, &text, &len), 0);
 	assert_int_equal(len, 3);
 	assert_string_equal(text, "{}\n");
@@ -78,7 +78,7 @@ static void test_links(void **state)
 	assert_int_equal(write(fd, "precious", 8), 8);
 	close(fd);
 	assert_int_equal(symlink(target, tmp), 0);
-	assert_int_equal(state_file_write(f->fd, "b.json", "new", 3), 0);
+	assert_int_equal(state_file_write(f->fd, "b.json", "new", 3, true), 0);
 	assert_int_equal(state_file_read(f->fd, "target", 100, &text, &len), 0);
 	assert_string_equal(text, "precious");
 	assert_int_equal(symlinkat("target", f->fd, "c.json"), 0);
