@@ -16,14 +16,18 @@ void ctl_files_close(struct ctl_files *f)
 }
 
 /* Open path for its use as vmmctl's user: never blocking (a FIFO is vmmd's
- * to refuse, by its type), close-on-exec. The descriptor or -errno. */
+ * to refuse, by its type), close-on-exec. The descriptor or -errno. A log
+ * is never opened through a symbolic link, as vmmd opens none: vmmctl is
+ * often run by root, on a path a user may have made a link (guest output
+ * into /etc/cron.d). */
 static int open_for(enum vm_file_use use, const char *path)
 {
 	int flags = O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
 
 	switch (use) {
 	case VM_FILE_USE_LOG:
-		flags |= O_RDWR | O_APPEND | O_CREAT;   /* read too: rotation copies it into NAME.1 */
+		/* read too: rotation copies it into NAME.1 */
+		flags |= O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW;
 		break;
 	case VM_FILE_USE_DISK_RW:
 		flags |= O_RDWR;
@@ -51,6 +55,11 @@ static int open_slot(const struct vm_file *f, const char *path, struct json_obje
 
 	if (fd == -EACCES || fd == -EPERM)
 		return 0;   /* not ours to open: vmmd decides whether it may */
+	if (fd == -ELOOP && f->use == VM_FILE_USE_LOG) {
+		snprintf(errbuf, errlen, "%s: %s is a symbolic link, which neither vmmctl nor vmmd follows for a log",
+			 vm_file_slot_name(f->slot, name), path);
+		return fd;
+	}
 	if (fd < 0) {
 		snprintf(errbuf, errlen, "%s: %s: %s", vm_file_slot_name(f->slot, name), path, strerror(-fd));
 		return fd;

@@ -6,7 +6,8 @@
  * (docs/operations.md "File access"), so this is how an admin's files
  * reach a VM without the admin getting more than their own access. A
  * console log is created (0640) with its first previous part, NAME.1,
- * for vmmd's rotation. A file the user may not open (EACCES, EPERM) is
+ * for vmmd's rotation, and like vmmd vmmctl never opens one through a
+ * symbolic link (-ELOOP). A file the user may not open (EACCES, EPERM) is
  * left to vmmd by its path, which it opens if it may; any other failure
  * (a typo) is vmmctl's to report.
  */

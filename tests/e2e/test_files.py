@@ -192,6 +192,29 @@ def test_console_log_link_not_followed(d):
 
 
 @kvm
+def test_vmmctl_log_link_not_followed(d):
+    """The same through vmmctl, which opens the log itself and passes it: run
+    as root (sudo vmmctl run) on a log path a user could have made a link,
+    it must not follow the link either, for the log nor for its part NAME.1."""
+    victim = os.path.join(d.tmp, "ctl-victim")
+    for i, log in enumerate(("ctl.log", "ctl-part.log")):
+        with open(victim, "w") as f:
+            f.write("precious\n")
+        path = os.path.join(d.tmp, log)
+        os.symlink(victim, path + (".1" if i else ""))
+        cfg = os.path.join(d.tmp, "ctl%d.json" % i)
+        with open(cfg, "w") as f:
+            json.dump(vmmtest.guest_config("ctl%d" % i, "hello", console={"log": path}), f)
+        res = d.ctl("run", cfg, json=False, check=False)
+        if res.rc == 0:
+            d.wait_state("ctl%d" % i, ("stopped", "crashed"))
+        with open(victim) as f:
+            check(f.read() == "precious\n", "vmmctl passed a log opened through a symbolic link (%s)" % log)
+        check(res.rc == 1 and "symbolic link" in res.err,
+              "vmmctl run with a log that is a link should say so: %r" % (res,))
+
+
+@kvm
 def test_disk_must_be_a_file_or_block_device(d):
     r = rpc_with_timeout(d, "vm.create", {"config": vmmtest.guest_config(
         "chardisk", "hello", devices=[{"type": "virtio-blk", "path": "/dev/null"}])})
