@@ -88,7 +88,9 @@ def check_rotated(d, name, base, cap_kib, rotate):
         with open(p, errors="replace") as f:
             text += f.read()
     check(not os.path.exists("%s.%d" % (base, rotate + 1)), "%s.%d exists with rotate %d" % (base, rotate + 1, rotate))
-    nums = spin_numbers(text)
+    # The guest prints through the UART a byte at a time: the pause may cut
+    # its last line short ("spin: 23" of 2363), which is no gap.
+    nums = spin_numbers(text[:text.rfind("\n") + 1])
     check(len(nums) > 100 and nums == list(range(nums[0], nums[0] + len(nums))),
           "the rotated parts of %s are not the output in order without a gap: %s ... %s" % (name, nums[:5], nums[-5:]))
     check("did not reach this log" not in text, "the log lost output: %s" % show(text[-300:]))
