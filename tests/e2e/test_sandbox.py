@@ -131,6 +131,44 @@ def test_workers_are_jailed(d):
         d.call("vm.stop", {"name": n, "force": True})
 
 
+def check_threads_jailed(pid):
+    """Every thread of pid, not only its first: no capability, the empty
+    root (capset and pivot_root are a thread's own)."""
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+            st = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+        for k in ("CapPrm", "CapEff"):
+            check(int(st[k], 16) == 0, "thread %s (%s) of worker %d keeps capabilities: %s %s"
+                  % (tid, st["Name"], pid, k, st[k]))
+        root = os.listdir("/proc/%d/task/%s/root/" % (pid, tid))
+        check(root == [], "thread %s (%s) of worker %d sees the host's files: %s" % (tid, st["Name"], pid, root[:5]))
+
+
+@kvm
+def test_console_log_thread_is_jailed(d):
+    """A VM with a console.log has one thread more, the log's (issue 14
+    finding 7): it must start after the jail, or unshare(CLONE_NEWUSER)
+    is refused (several threads) and that thread keeps root's capabilities
+    and the host's root. Both ways: as root, and without CAP_SYS_ADMIN."""
+    if os.geteuid() != 0:
+        raise vmmtest.Skip("needs root: the first way is root's")
+    for prefix in ([], ["setpriv", "--bounding-set=-sys_admin", "--inh-caps=-all", "--"]):
+        other = vmmtest.Daemon()
+        other.process.prefix = prefix
+        other.start()
+        try:
+            log = os.path.join(other.tmp, "guest.log")
+            other.run_vm("logged", "spin", "interval=300000", console={"log": log})
+            other.wait_progress("logged")
+            check_jailed(other, "logged", want_userns=True if prefix else None)
+            check_threads_jailed(other.info("logged")["pid"])
+            vmmtest.wait_for(lambda: os.path.getsize(log) > 0, 10, 0.1, "the log thread to write the log")
+            other.call("vm.stop", {"name": "logged", "force": True})
+            other.check_alive()
+        finally:
+            other.stop()
+
+
 @kvm
 def test_worker_signals_only_itself(d):
     """Finding 13: the filter let a worker tgkill any pid. Now tgkill must

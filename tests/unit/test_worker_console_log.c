@@ -89,6 +89,7 @@ static void test_cap_and_rotation(void **state)
 	int keep[3] = { dup(log), dup(parts[0]), dup(parts[1]) };
 
 	assert_int_equal(console_log_start(&l, &f->ring, log, parts, 2, 100), 0);
+	assert_int_equal(console_log_run(&l), 0);
 	char line[8];
 	for (int i = 0; i < 200; i++) {
 		snprintf(line, sizeof(line), "%04d\n", i);
@@ -136,6 +137,7 @@ static void test_never_blocks_and_says_what_was_lost(void **state)
 		;   /* full */
 	assert_int_equal(fcntl(pipefd[1], F_SETFL, flags), 0);
 	assert_int_equal(console_log_start(&l, &f->ring, pipefd[1], NULL, 0, 0), 0);
+	assert_int_equal(console_log_run(&l), 0);
 
 	double t0 = now();
 	for (int i = 0; i < 20000; i++) {

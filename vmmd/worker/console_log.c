@@ -166,12 +166,21 @@ int console_log_start(struct console_log *l, const struct console_ring *ring, in
 	l->written = console_ring_total(ring);   /* a restart's history is in the log already */
 	l->buf = malloc(2 * CHUNK);
 	l->wake_fd = eventfd(0, EFD_CLOEXEC);
-	int r = !l->buf ? -ENOMEM : l->wake_fd < 0 ? -errno : -pthread_create(&l->thread, NULL, log_thread, l);
-	if (r < 0) {
+	int r = !l->buf ? -ENOMEM : l->wake_fd < 0 ? -errno : 0;
+	if (r < 0)
 		close_all(l);
+	return r;
+}
+
+int console_log_run(struct console_log *l)
+{
+	if (l->fd < 0 || l->started)
+		return 0;
+	int r = -pthread_create(&l->thread, NULL, log_thread, l);
+	if (r < 0)
 		return r;
-	}
 	l->started = true;
+	console_log_notify(l);   /* whatever the ring got meanwhile */
 	return 0;
 }
 

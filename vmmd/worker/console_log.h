@@ -48,11 +48,17 @@ struct console_log {
 
 /* No log yet: what console_log_stop may be called on. */
 void console_log_init(struct console_log *l);
-/* Take fd and parts (n of them, each taken, -1 entries ignored) and start
- * the thread on ring, from what it holds now on. fd < 0: no log, nothing
- * started (notify and stop do nothing). 0 or -errno (all closed then). */
+/* Take fd and parts (n of them, each taken, -1 entries ignored) for ring,
+ * from what it holds now on: everything but the thread. fd < 0: no log
+ * (run, notify and stop do nothing). 0 or -errno (all closed then). */
 int console_log_start(struct console_log *l, const struct console_ring *ring, int fd, int *parts, unsigned n,
 		      uint64_t max_bytes);
+/* Start the thread. Apart from console_log_start because the worker
+ * enters its jail (unshare, capset, pivot_root: per thread, or refused
+ * to a process with several) between building the VM and starting it:
+ * a thread started before would keep root's capabilities and the host's
+ * file system. 0 or -errno (console_log_stop still closes all). */
+int console_log_run(struct console_log *l);
 /* More output is in the ring: never blocks (any thread). */
 void console_log_notify(struct console_log *l);
 /* Write out what the ring holds, waiting up to timeout_ms for the thread,

@@ -421,7 +421,15 @@ int vm_create(const struct vm_config *config, int *files, const struct vm_consol
 
 int vm_start(struct vm *vm)
 {
-	int vr = virtio_devices_start(vm);
+	/* Threads only from here: the jail comes between vm_create and this. */
+	int vr = console_log_run(&vm->log);
+	if (vr < 0) {
+		struct vm_exit e = { .reason = VM_EXIT_INTERNAL_ERROR };
+		snprintf(e.message, sizeof(e.message), "cannot start the console.log thread: %s", strerror(-vr));
+		vm_request_exit(vm, &e);
+		return vr;
+	}
+	vr = virtio_devices_start(vm);
 	if (vr < 0)
 		return vr;
 	if (vm->platform) {
