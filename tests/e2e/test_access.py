@@ -9,11 +9,15 @@ command line, console, registers or page tables (issue 14, finding 15).
 Needs root (to connect as other users); KVM for the calls on a running
 VM."""
 
+import contextlib
 import json
 import os
+import shutil
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmmtest  # noqa: E402
@@ -27,10 +31,51 @@ def require_root():
         raise Skip("needs root to connect to vmmd as other users")
 
 
+def others_can_enter(path):
+    """True when other users may pass through every folder from / to path."""
+    path = os.path.realpath(path)
+    while True:
+        if not os.stat(path).st_mode & stat.S_IXOTH:
+            return False
+        if path == "/":
+            return True
+        path = os.path.dirname(path)
+
+
 def open_up(d):
     """Let other users reach d's socket (the test's temporary folder is 0700)."""
+    check(others_can_enter(os.path.dirname(d.tmp)),
+          "other users cannot reach %s (TMPDIR?), so they cannot reach vmmd's socket" % os.path.dirname(d.tmp))
     os.chmod(d.tmp, 0o755)
     os.chmod(d.sock, 0o666)
+
+
+@contextlib.contextmanager
+def copied_for_others(program):
+    """A copy of program that other users can run, in a private temporary
+    folder (0711: they can reach a file they know the name of, not list or
+    change anything), removed afterwards. The checkout itself may sit where
+    other users cannot go: /root is 0700 on Debian."""
+    folder = tempfile.mkdtemp(prefix="vmmtest-others.")
+    try:
+        check(others_can_enter(os.path.dirname(folder)),
+              "other users cannot reach %s (TMPDIR?)" % os.path.dirname(folder))
+        os.chmod(folder, 0o711)
+        copy = os.path.join(folder, os.path.basename(program))
+        shutil.copyfile(program, copy)
+        os.chmod(copy, 0o755)
+        yield copy
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_as_nobody(argv, **kw):
+    """subprocess.run of argv as nobody (no supplementary groups)."""
+    def drop():
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+    return subprocess.run(argv, preexec_fn=drop, capture_output=True, timeout=30, cwd="/", **kw)
 
 
 def as_user(d, uid, gid, groups, reqs):
@@ -122,16 +167,37 @@ def test_read_only_client(d):
 def test_read_only_vmmctl_exit_status(d):
     require_root()
     open_up(d)
-
-    def drop():
-        os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
-    p = subprocess.run([vmmtest.VMMCTL, "--socket", d.sock, "pause", "nosuchvm"], preexec_fn=drop,
-                       capture_output=True, timeout=30, cwd="/")
+    with copied_for_others(vmmtest.VMMCTL) as vmmctl:
+        p = run_as_nobody([vmmctl, "--socket", d.sock, "pause", "nosuchvm"])
     err = p.stderr.decode(errors="replace")
     check(p.returncode == 1 and "PermissionDenied" in err,
           "vmmctl pause as nobody: exit %d, stderr %r (want 1 and PermissionDenied)" % (p.returncode, err))
+
+
+def test_vmmctl_copy_runs_where_the_checkout_is_private(d):
+    """The checkout may live where nobody cannot go (/root, 0700): a vmmctl
+    there is out of nobody's reach, its private copy is not, and the copy's
+    folder is gone afterwards."""
+    require_root()
+    open_up(d)
+    private = tempfile.mkdtemp(prefix="vmmtest-private.")   # 0700, as /root
+    try:
+        hidden = os.path.join(private, "vmmctl")
+        shutil.copyfile(vmmtest.VMMCTL, hidden)
+        os.chmod(hidden, 0o755)
+        try:
+            p = run_as_nobody([hidden, "--socket", d.sock, "version"])
+            vmmtest.fail("nobody ran a vmmctl inside a 0700 folder (exit %d): the check is void" % p.returncode)
+        except PermissionError:
+            pass
+        with copied_for_others(hidden) as vmmctl:
+            folder = os.path.dirname(vmmctl)
+            p = run_as_nobody([vmmctl, "--socket", d.sock, "version"])
+        check(p.returncode == 0 and b"api:" in p.stdout,
+              "the copy runs as nobody: exit %d, %r %r" % (p.returncode, p.stdout, p.stderr))
+        check(not os.path.exists(folder), "the copy's folder %s was left behind" % folder)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
 
 
 @vmmtest.kvm
