@@ -309,6 +309,10 @@ check-all: tests
 # vmmd's memory peak (docs/operations.md). LOAD_SECONDS=30 by default.
 check-load: all
 	$(Q)B=$(B) python3 tests/load/check_load.py
+# The README's commands on a fresh debootstrapped Debian 12, as root
+# (scripts/check-fresh, docs/testing.md); CI runs it after check-all.
+check-fresh:
+	$(Q)B=$(B) scripts/check-fresh
 
 demo: all
 	$(Q)B=$(B) scripts/demo
@@ -469,7 +473,7 @@ deb: all
 clean:
 	rm -rf $(B) $(FUZZ_B) $(if $(filter build,$(B)),build-san)
 
-.PHONY: all guests tests check check-unit check-linux check-all check-long check-load demo demo-linux bench install deb \
+.PHONY: all guests tests check check-unit check-linux check-all check-fresh check-long check-load demo demo-linux bench install deb \
         fuzz fuzz-build clean need-cmocka
 
 -include $(shell find $(B) -path $(B)/linux -prune -o -name '*.d' -type f -print 2>/dev/null)
