@@ -476,4 +476,4 @@ clean:
 .PHONY: all guests tests check check-unit check-linux check-all check-fresh check-long check-load demo demo-linux bench install deb \
         fuzz fuzz-build clean need-cmocka
 
--include $(shell find $(B) -path $(B)/linux -prune -o -name '*.d' -type f -print 2>/dev/null)
+-include $(shell find $(B) \( -path $(B)/linux -o -path $(B)/fresh -o -path $(B)/nested -o -path $(B)/debian-kernel \) -prune -o -name '*.d' -type f -print 2>/dev/null)
