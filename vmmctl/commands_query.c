@@ -49,7 +49,14 @@ static int cmd_version(struct ctl *ctl, const struct cmd_args *args)
 
 	print_kv(stdout, KV_WIDTH, "host virt", json_lookup_str(res, "host.virt", "-"));
 	format_value(json_lookup(res, "host.tdp"), buf, sizeof(buf));
+	v = json_lookup(res, "host.tdp_levels");
+	if (json_object_is_type(v, json_type_int)) {
+		size_t off = strlen(buf);
+		snprintf(buf + off, sizeof(buf) - off, " (%d-level nested tables)", json_object_get_int(v));
+	}
 	print_kv(stdout, KV_WIDTH, "host tdp", buf);
+	/* The host is itself a VM: under what (TCGTCGTCGTCG: QEMU's emulator). */
+	print_kv(stdout, KV_WIDTH, "host runs on", json_lookup_str(res, "host.hypervisor", "bare metal"));
 
 	v = json_lookup(res, "paging_modes");
 	if (json_object_is_type(v, json_type_array)) {

@@ -96,6 +96,9 @@ void method_vmm_version(struct daemon *d, struct client *c, struct rpc_call *cal
 	struct json_object *host = json_object_new_object();
 	json_object_object_add(host, "virt", json_object_new_string(facts.virt));
 	json_object_object_add(host, "tdp", json_object_new_boolean(facts.tdp));
+	json_object_object_add(host, "tdp_levels", facts.tdp ? json_object_new_int(facts.tdp_levels) : NULL);
+	json_object_object_add(host, "hypervisor",
+			       facts.hypervisor[0] ? json_object_new_string(facts.hypervisor) : NULL);
 	json_object_object_add(res, "host", host);
 	struct json_object *modes = json_object_new_array();
 	json_object_array_add(modes, json_object_new_string("hw"));

@@ -268,6 +268,37 @@ def test_version(d):
         check(k["available"] is False, "/dev/kvm cannot be opened, yet kvm.available: %s" % show(v))
 
 
+def cpu_flags():
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def test_host_facts(d):
+    """vmm.version's host against /proc/cpuinfo: a host that is itself a VM
+    (the hypervisor flag) names what runs it; nested tables have the
+    host kernel's depth; vmmtest names the host kind and its quirks."""
+    host = d.call("vmm.version")["host"]
+    flags = cpu_flags()
+    check((host.get("hypervisor") is not None) == ("hypervisor" in flags),
+          "host.hypervisor must be set exactly where the CPU says it runs under one: %s" % show(host))
+    if host["tdp"]:
+        want = 5 if host["virt"] == "svm" and "la57" in flags else host["tdp_levels"]
+        check(host["tdp_levels"] in (4, 5) and host["tdp_levels"] == want,
+              "tdp_levels: the nested tables' depth (%s): %s" % ("la57" in flags, show(host)))
+    else:
+        check(host.get("tdp_levels") is None, "no tdp, no tdp_levels: %s" % show(host))
+    kind = vmmtest.host_kind(d)
+    check(kind in vmmtest.HOST_QUIRKS or kind == "none", "host kind %r is not one vmmtest knows" % kind)
+    check((kind == "tcg-svm") == (host["virt"] == "svm" and host.get("hypervisor") == "TCGTCGTCGTCG"),
+          "QEMU's emulator is a host kind of its own: %s, %s" % (kind, show(host)))
+    out = d.ctl("version", json=False)
+    check("host tdp:" in out and ("host runs on:  %s" % (host.get("hypervisor") or "bare metal")) in out,
+          "vmmctl version names the host: %s" % out)
+
+
 def test_bad_config(d):
     kernel = vmmtest.guest_path("hello")
     good = {"name": "badcfg", "kernel": kernel}

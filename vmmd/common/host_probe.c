@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -40,6 +41,39 @@ static bool sys_flag(const char *path)
 	return on;
 }
 
+/* What the CPUID hypervisor leaf names, when the hypervisor bit is set. */
+static void hypervisor_signature(char out[13])
+{
+	unsigned a, b, c, d;
+	out[0] = '\0';
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 31)))
+		return;
+	__cpuid(0x40000000, a, b, c, d);
+	memcpy(out, &b, 4);
+	memcpy(out + 4, &c, 4);
+	memcpy(out + 8, &d, 4);
+	out[12] = '\0';
+}
+
+/* MAXPHYADDR: the widest guest-physical address a vCPU gets from KVM. */
+static unsigned phys_bits(void)
+{
+	unsigned a, b, c, d;
+	if (__get_cpuid_max(0x80000000, NULL) < 0x80000008)
+		return 36;
+	__cpuid(0x80000008, a, b, c, d);
+	return a & 0xff;
+}
+
+int host_tdp_levels(const char *virt, bool la57, unsigned guest_phys_bits)
+{
+	if (strcmp(virt, "svm") == 0)
+		return la57 ? 5 : 4;
+	if (strcmp(virt, "vmx") == 0)
+		return la57 && guest_phys_bits > 48 ? 5 : 4;
+	return 0;
+}
+
 void host_probe(struct host_facts *ret)
 {
 	memset(ret, 0, sizeof(*ret));
@@ -62,6 +96,9 @@ void host_probe(struct host_facts *ret)
 		ret->virt = "none";
 	ret->tdp = sys_flag("/sys/module/kvm_intel/parameters/ept") ||
 		   sys_flag("/sys/module/kvm_amd/parameters/npt");
+	/* The kernel clears the la57 flag unless it runs with 5-level paging. */
+	ret->tdp_levels = ret->tdp ? host_tdp_levels(ret->virt, cpu_has_flag("la57"), phys_bits()) : 0;
+	hypervisor_signature(ret->hypervisor);
 }
 
 const struct host_facts *host_facts_cached(void)
