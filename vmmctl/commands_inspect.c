@@ -4,6 +4,7 @@
  * irq, bus, stats (docs/introspection.md). Human output by default, the
  * method's result as is with --json.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +196,48 @@ static int cmd_mem(struct ctl *ctl, const struct cmd_args *args)
 
 /* --- translate --------------------------------------------------------------------- */
 
+/* hw mode on EPT/NPT: the 2-D walk as measured on this host (nested_walk.h). */
+static void translate_nested_human(struct json_object *n, struct json_object *physical)
+{
+	struct json_object *steps = json_lookup(n, "steps"), *kvm = json_lookup(n, "kvm_translate");
+	size_t ns = json_object_is_type(steps, json_type_array) ? json_object_array_length(steps) : 0;
+	char via[8];
+
+	snprintf(via, sizeof(via), "%s", json_lookup_str(n, "via", "?"));
+	for (char *c = via; *c; c++)
+		*c = (char) toupper((unsigned char) *c);
+	printf("on this host: %s, %llu-level nested tables", via, (unsigned long long) json_lookup_u64(n, "levels"));
+	if (json_lookup(n, "leaves"))
+		printf("; KVM's leaves %llu x 4 KiB, %llu x 2 MiB, %llu x 1 GiB",
+		       (unsigned long long) json_lookup_u64(n, "leaves.4k"), (unsigned long long) json_lookup_u64(n, "leaves.2m"),
+		       (unsigned long long) json_lookup_u64(n, "leaves.1g"));
+	putchar('\n');
+	for (size_t i = 0; i < ns; i++) {
+		struct json_object *s = json_object_array_get_idx(steps, i);
+		bool page = strcmp(json_lookup_str(s, "reads", ""), "page") == 0;
+		char refs[32];
+
+		if (json_lookup(s, "nested_refs"))
+			snprintf(refs, sizeof(refs), "%llu", (unsigned long long) json_lookup_u64(s, "nested_refs"));
+		else
+			snprintf(refs, sizeof(refs), "%llu-%llu", (unsigned long long) json_lookup_u64(s, "nested_refs_min"),
+				 (unsigned long long) json_lookup_u64(s, "nested_refs_max"));
+		printf("  %-10s  physical 0x%016llx  %s nested%s\n", json_lookup_str(s, "reads", "?"),
+		       (unsigned long long) json_lookup_u64(s, "physical"), refs, page ? "" : " + 1");
+	}
+	if (json_object_get_boolean(json_lookup(n, "exact")))
+		printf("2-D walk on this host: %llu references", (unsigned long long) json_lookup_u64(n, "total"));
+	else
+		printf("2-D walk on this host: %llu to %llu references (large nested leaves: which addresses they cover is not visible)",
+		       (unsigned long long) json_lookup_u64(n, "total_min"), (unsigned long long) json_lookup_u64(n, "total_max"));
+	if (!kvm)
+		printf("; KVM_TRANSLATE finds no page\n");
+	else if (physical && json_lookup_u64(n, "kvm_translate") == (uint64_t) json_object_get_uint64(physical))
+		printf("; KVM_TRANSLATE agrees\n");
+	else
+		printf("; KVM_TRANSLATE says 0x%llx\n", (unsigned long long) json_lookup_u64(n, "kvm_translate"));
+}
+
 static void translate_human(struct json_object *res, const struct cmd_args *args)
 {
 	struct json_object *walk = json_lookup(res, "walk"), *fault = json_lookup(res, "fault");
@@ -237,6 +280,9 @@ static void translate_human(struct json_object *res, const struct cmd_args *args
 	       (unsigned long long) json_lookup_u64(res, "references.shadow_or_native"),
 	       (unsigned long long) json_lookup_u64(res, "references.nested_2d"),
 	       (unsigned long long) json_lookup_u64(res, "references.nested_levels"));
+	struct json_object *nested = json_lookup(res, "references.nested");
+	if (nested)
+		translate_nested_human(nested, json_lookup(res, "physical"));
 	struct json_object *sh = json_lookup(res, "shadow");
 	if (sh) {
 		/* Shadow mode: what the real CPU walks instead of the guest's tables. */

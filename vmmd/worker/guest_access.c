@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <linux/kvm.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "base/macro.h"
 #include "vmmd/shadow/engine.h"
@@ -176,6 +178,15 @@ static int hold_paging(struct vm *vm, unsigned vcpu, struct vm_hold *h, struct g
 	return r;
 }
 
+/* KVM's own walk of virt on the vCPU (held), or -1 where it finds no page. */
+static int64_t kvm_translate(struct vm *vm, unsigned vcpu, uint64_t virt)
+{
+	struct kvm_translation t = { .linear_address = virt };
+	if (ioctl(vm->vcpus[vcpu].fd, KVM_TRANSLATE, &t) < 0 || !t.valid)
+		return -1;
+	return (int64_t) t.physical_address;
+}
+
 int guest_translate(struct vm *vm, unsigned vcpu, uint64_t virt, struct guest_translation *ret)
 {
 	struct guest_translation t = { 0 };
@@ -188,6 +199,10 @@ int guest_translate(struct vm *vm, unsigned vcpu, uint64_t virt, struct guest_tr
 		return r;
 	if (t.paging.kind == GUEST_PAGING_4LEVEL)
 		r = gw_translate(reader(vm, &mem), t.paging.cr3, virt, &t.paging.walk, &t.walk);
+	/* hw mode on EPT/NPT: KVM walks the same tables, for the 2-D walk. */
+	t.nested = !vm->shadow && vm->tdp_levels > 0 && t.paging.kind == GUEST_PAGING_4LEVEL &&
+		   (r == 0 || r == -EFAULT);
+	t.kvm_gpa = t.nested ? kvm_translate(vm, vcpu, virt) : -1;
 	vm_release(vm, &h);
 	if (r == -EINVAL || (r < 0 && r != -EFAULT))
 		return r;   /* not canonical, or reading the vCPU failed */

@@ -58,6 +58,8 @@ struct guest_translation {
 	bool mapped;
 	bool backed;                /* mapped onto guest memory */
 	uint64_t machine;           /* backed: where the KVM VM sees it (shadow mode: the physmap) */
+	bool nested;                /* hw mode on EPT/NPT: the hardware walk is 2-D (nested_walk.h) */
+	int64_t kvm_gpa;            /* nested: KVM_TRANSLATE's answer for virt, -1 where it has none */
 };
 
 /* 0 (mapped or not: ret says), -EINVAL for a non-canonical address,

@@ -14,6 +14,7 @@
 #include "proto/base64.h"
 #include "vmmd/worker/guest_access.h"
 #include "vmmd/worker/inspect.h"
+#include "vmmd/worker/nested_walk.h"
 #include "vmmd/worker/shadow_inspect.h"
 #include "vmmd/worker/vm.h"
 
@@ -223,7 +224,9 @@ static struct json_object *walk_json(const struct gw_result *w)
 	return a;
 }
 
-static struct json_object *refs_json(const struct gw_result *w, bool complete)
+/* nested: the walk on this host's EPT/NPT (nested_walk.h), NULL where KVM
+ * uses none for this VM. */
+static struct json_object *refs_json(const struct gw_result *w, bool complete, struct json_object *nested)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -231,7 +234,18 @@ static struct json_object *refs_json(const struct gw_result *w, bool complete)
 	json_object_object_add(o, "nested_2d", json_object_new_int(inspect_refs_2d(w->n_steps, NESTED_LEVELS, complete)));
 	json_object_object_add(o, "guest_levels", json_object_new_int(w->n_steps));
 	json_object_object_add(o, "nested_levels", json_object_new_int(NESTED_LEVELS));
+	json_object_object_add(o, "nested", nested);
 	return o;
+}
+
+static struct json_object *nested_json(struct vm *vm, const struct guest_translation *t)
+{
+	struct nested_leaves leaves;
+	if (!t->nested)
+		return NULL;
+	if (nested_leaves_read(vm->vm_fd, &leaves) < 0)
+		leaves.known = false;
+	return nested_walk_json(&t->walk, t->mapped, vm->tdp_levels, vm->tdp_via, &leaves, t->kvm_gpa);
 }
 
 static struct json_object *translation_json(struct vm *vm, unsigned vcpu, uint64_t addr,
@@ -258,7 +272,7 @@ static struct json_object *translation_json(struct vm *vm, unsigned vcpu, uint64
 		json_object_object_add(o, "rights", json_object_new_string(rights));
 	}
 	json_object_object_add(o, "walk", walk_json(walk));
-	json_object_object_add(o, "references", refs_json(walk, t->mapped));
+	json_object_object_add(o, "references", refs_json(walk, t->mapped, nested_json(vm, t)));
 	if (!t->mapped) {
 		struct json_object *f = json_object_new_object();
 

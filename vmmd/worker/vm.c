@@ -13,6 +13,7 @@
 
 #include "base/macro.h"
 #include "abi/bootinfo.h"
+#include "vmmd/common/host_probe.h"
 #include "vmmd/common/log.h"
 #include "vmmd/worker/boot.h"
 #include "vmmd/worker/elf_loader.h"
@@ -132,6 +133,11 @@ static int create_kvm_vm(struct vm *vm, struct vm_error *err)
 		vm->vm_fd = -1;
 		return vm_error_set(err, WORKER_ERROR_INTERNAL, -errno, "KVM_CREATE_VM failed");
 	}
+	/* Probed now: the sandbox will not let the worker read /proc and /sys later. */
+	struct host_facts facts;
+	host_probe(&facts);
+	vm->tdp_levels = facts.tdp_levels;
+	vm->tdp_via = strcmp(facts.virt, "vmx") == 0 ? "ept" : "npt";
 	vm->run_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (vm->run_mmap_size < (int) sizeof(struct kvm_run))
 		return vm_error_set(err, WORKER_ERROR_INTERNAL, -EINVAL, "KVM_GET_VCPU_MMAP_SIZE failed");

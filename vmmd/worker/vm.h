@@ -96,6 +96,8 @@ struct vm {
 	size_t n_virtio;
 	char *virtio_cmdline[VM_DEVICES_MAX];   /* "virtio_mmio.device=..." per device (linux_boot.h) */
 	uint64_t irqs_injected[3];  /* atomic: irq.inject by kind (inspect.h INSPECT_IRQ_*) */
+	int tdp_levels;         /* KVM's nested tables (EPT/NPT): their levels, 0 without */
+	const char *tdp_via;    /* "ept" or "npt" when tdp_levels > 0 */
 };
 
 /* Guest console output (UART or virtio console): the ring, the log file, a wake-up. */
