@@ -4,9 +4,13 @@
  * prints what an instruction that behaves differently in kernel and user
  * mode tells the guest: sgdt/sidt/str/smsw (closed in shadow mode by UMIP,
  * which makes them trap), cpuid (closed by CPUID faulting), pushf's IF
- * (closed by keeping the real IF equal to the virtual one). On a host where
- * vmmd can close them all, the output is the same in hw and shadow mode;
- * where it cannot, the difference shows exactly which hole leaks.
+ * (closed by keeping the real IF equal to the virtual one), and popf's IF,
+ * which no VMM can close: at CPL3 with IOPL 0 the CPU ignores the IF bit
+ * popf loads, without a fault, so a deprivileged kernel that restores IF
+ * with popf silently keeps the old one (the seed's "popf pushf is hard").
+ * On a host where vmmd can close the others, the output is the same in hw
+ * and shadow mode but for the two popf lines; where it cannot, the
+ * difference shows exactly which hole leaks.
  */
 #include "guest.h"
 
@@ -20,6 +24,20 @@ static uint64_t flags(void)
 	uint64_t f;
 	__asm__ volatile("pushfq; popq %0" : "=r"(f));
 	return f;
+}
+
+static int pushf_if(void)
+{
+	return (int) ((flags() >> 9) & 1);
+}
+
+/* popf of the current flags with IF set to `to`; then what pushf reads. */
+static void popf_if(int to)
+{
+	uint64_t f = (flags() & ~(1ull << 9)) | ((uint64_t) to << 9);
+	int was = pushf_if();
+	__asm__ volatile("pushq %0; popfq" : : "r"(f) : "cc", "memory");
+	printf("holes: popf IF=%d (IF was %d) -> pushf IF=%d\n", to, was, pushf_if());
 }
 
 void guest_main(const struct guest_boot *b)
@@ -45,9 +63,12 @@ void guest_main(const struct guest_boot *b)
 	}
 	vendor[12] = '\0';
 	printf("holes: cpuid vendor=%s\n", vendor);
-	printf("holes: pushf IF=%d (interrupts are off at boot)\n", (int)((flags() >> 9) & 1));
+	printf("holes: pushf IF=%d (interrupts are off at boot)\n", pushf_if());
 	__asm__ volatile("sti");
-	printf("holes: pushf IF=%d after sti\n", (int)((flags() >> 9) & 1));
+	printf("holes: pushf IF=%d after sti\n", pushf_if());
+	popf_if(0);
+	__asm__ volatile("cli");
+	popf_if(1);
 	__asm__ volatile("cli");
 	vmm_exit(0);
 }
