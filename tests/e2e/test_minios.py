@@ -261,6 +261,7 @@ PTSWITCH_RE = re.compile(
     r"ptswitch: A's read\(\) returned '2' after the kernel ran B and switched back\n"
     r"ptswitch: guest page-table switches while A waited: 2 \(A -> B, B -> A\)\n"
     r"minios\$ $")
+PTSWITCH_COUNT_RE = re.compile(r"guest page-table switches while A waited: (\d+) ")
 
 
 # --- hw mode --------------------------------------------------------------------------
@@ -320,8 +321,19 @@ def test_ptswitch_hw(d):
     minios counts 2 page-table switches (vmmd cannot see CR3 writes in hw
     mode: pt_switches is null there)."""
     boot(d, "m-pt")
-    out, _ = ptswitch(d, "m-pt", False)
-    check(PTSWITCH_RE.fullmatch(out), "ptswitch printed something else:\n%s" % out)
+    # As in shadow mode: a timer tick that lands while A and B are both
+    # runnable (where the host runs the guest's kernel slowly: KVM emulating
+    # it, QEMU's TCG) adds a switch there and back; that window is measured
+    # again. An odd count, or a tick in every try, still fails.
+    counts = []
+    for _ in range(5):
+        out, _ = ptswitch(d, "m-pt", False)
+        m = PTSWITCH_COUNT_RE.search(out)
+        counts.append(int(m.group(1)) if m else None)
+        if not m or counts[-1] == 2 or counts[-1] % 2:
+            break
+    check(PTSWITCH_RE.fullmatch(out), "ptswitch printed something else (switches in each try: %s):\n%s"
+          % (counts, out))
     check(stats(d, "m-pt").get("pt_switches") is None, "hw mode has no pt_switches counters")
     done(d, "m-pt")
 
@@ -400,20 +412,21 @@ def ptswitch_shadow(d, strategy):
     for _ in range(5):
         out, delta = ptswitch(d, name, True)
         seen.append(delta)
-        check(PTSWITCH_RE.fullmatch(out), "ptswitch printed something else:\n%s" % out)
-        check(delta["guest"] == 2, "vmmd must count 2 guest page-table switches (A -> B, B -> A): %s" % show(delta))
         # The tick runs only while A and B are both runnable, far less than its
         # 10 ms period; where vmmd's own work (re-registering the shadow pool)
-        # stretches that, one tick lands in A's user mode: a user -> kernel and
-        # a kernel -> user root load more. Such a window is measured again.
-        ticks = delta["interrupts"] - 2
-        check(ticks >= 0 and delta["shadow"] == PTSWITCH_SHADOW_LOADS + 2 * ticks
+        # or a slow host (QEMU's TCG) stretches that, a tick lands in the
+        # window, in user mode (a root load there and back) or in kernel mode
+        # (none). Such a window is measured again; only a tick-free one must
+        # show exactly the seed's counts.
+        if delta["interrupts"] > 2:
+            continue
+        check(PTSWITCH_RE.fullmatch(out), "ptswitch printed something else:\n%s" % out)
+        check(delta["guest"] == 2, "vmmd must count 2 guest page-table switches (A -> B, B -> A): %s" % show(delta))
+        check(delta["interrupts"] == 2 and delta["shadow"] == PTSWITCH_SHADOW_LOADS
               and delta["first_half"] == PTSWITCH_FIRST_HALF,
               "vmmd must count %d shadow root loads in the window, %d of them up to B spinning (the seed's 6 "
-              "+ 8, docs/seed.md), and 2 more per timer tick: %s" % (PTSWITCH_SHADOW_LOADS, PTSWITCH_FIRST_HALF,
-                                                                    show(delta)))
-        if not ticks:
-            break
+              "+ 8, docs/seed.md): %s" % (PTSWITCH_SHADOW_LOADS, PTSWITCH_FIRST_HALF, show(delta)))
+        break
     check(seen[-1]["interrupts"] == 2, "no window without a timer tick in 5 runs: %s" % show(seen))
     done(d, name)
 
