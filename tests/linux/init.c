@@ -85,7 +85,9 @@ void _start_c(void)
 	say("vmmd-init: vda sectors: ");
 	cat("/sys/block/vda/size");
 
-	static char *const argv[] = { "/bin/sh", "-c", "echo vmmd-init: shell says $((6 * 7)); uname -r", NULL };
+	static char *const argv[] = { "/bin/sh", "-c", "echo vmmd-init: shell says $((6 * 7)); uname -r; "
+				      "echo vmmd-init: pipeline counted $(echo one two three | tr ' ' '\\n' | wc -l) words",
+				      NULL };
 	static char *const envp[] = { "PATH=/bin", NULL };
 	long pid = sys3(SYS_fork, 0, 0, 0);
 	if (pid == 0) {

@@ -5,10 +5,11 @@ that scripts/build-linux-guest made in $B/linux under a real vmmd, and read
 the kernel's own log on the console for what vmmd gave it: the command
 line, the e820 map, the MP table, the initrd, the virtio block device with
 its size and partition, the rng, and "Run /init". Where the host has
-VT-x/AMD-V, init also runs a shell command and powers off; where KVM
-emulates guest CPL0 (this project's machines), init dies at its first
-syscall (DESIGN.md host quirks) and the panic's reboot ends the VM through
-the i8042 reset. Each boot takes minutes on such a host."""
+VT-x/AMD-V (real, or emulated by make check-nested), init also runs a
+busybox shell (fork+exec, a pipeline) and powers off; where KVM emulates
+guest CPL0 (PVM, this project's machines), init dies at its first syscall
+(DESIGN.md host quirks) and the panic's reboot ends the VM through the
+i8042 reset. Each boot takes minutes on such a host."""
 
 import os
 import re
@@ -32,13 +33,10 @@ def artifact(name):
     return path
 
 
-def host_virt(d):
-    return d.call("vmm.version")["host"]["virt"]
-
-
 def linux_config(d, name, kernel, cmdline, **fields):
-    # Where user code runs (VT-x/AMD-V), the initramfs with a shell; else the tiny one.
-    initrd = "initramfs-busybox.cpio.gz" if host_virt(d) in ("vmx", "svm") else "initramfs.cpio.gz"
+    # Where user code enters the kernel as on hardware, the initramfs with a
+    # shell; on PVM (syscall stays at CPL3) the tiny one.
+    initrd = "initramfs-busybox.cpio.gz" if vmmtest.user_mode_runs(d) else "initramfs.cpio.gz"
     cfg = {"name": name, "memory_mib": 128, "kernel": kernel if kernel.startswith("/") else artifact(kernel),
            "initrd": artifact(initrd), "cmdline": cmdline}
     cfg.update(fields)
@@ -63,14 +61,21 @@ def boot_until_init(d, name):
     return text, time.monotonic() - t0
 
 
-def wait_end(d, name, virt):
-    """On VT-x/AMD-V init powers off through debug-exit; elsewhere it dies at
-    its first syscall, the kernel panics and panic=-1 reboots through the i8042."""
-    d.wait_state(name, ["stopped", "crashed"], END_TIMEOUT)
+def wait_end(d, name):
+    """Where user mode works (VT-x/AMD-V, emulated or not) init's shell
+    forks and execs (uname), runs a pipeline, and init powers off through
+    debug-exit; on PVM init dies at its first syscall, the kernel panics and
+    panic=-1 reboots through the i8042."""
+    try:
+        d.wait_state(name, ["stopped", "crashed"], END_TIMEOUT)
+    except vmmtest.Failure as e:
+        vmmtest.fail("%s; the console ends with: %s" % (e, show(d.console_text(name)[-1500:], 4000)))
     text = d.console_text(name)
     exit_ = d.info(name)["exit"]
-    if virt in ("vmx", "svm"):
+    if vmmtest.user_mode_runs(d):
         check("vmmd-init: shell says 42" in text, "the shell command ran: %s" % show(text[-2000:], 2000))
+        check(re.search(r"^\d+\.\d+\.\d+\S*$", text, re.M), "uname -r ran (fork+exec): %s" % show(text[-2000:], 2000))
+        check("vmmd-init: pipeline counted 3 words" in text, "the pipeline ran: %s" % show(text[-2000:], 2000))
         check(exit_["reason"] == "debug-exit" and exit_["code"] == 1, "init powered off: %s" % show(exit_))
     else:
         check("Attempted to kill init" in text, "init died at its first syscall: %s" % show(text[-2000:], 2000))
@@ -98,13 +103,12 @@ def test_bzimage_with_devices(d):
 
     text, took = boot_until_init(d, "lx")
     print("bzImage: Run /init after %.0f s" % took)
-    virt = host_virt(d)
     line = re.search(r"Kernel command line: (.*)", text)
     check(line and line.group(1).startswith(cmdline), "command line as given: %s" % show(line and line.group(0)))
     check("virtio_mmio.device=512@0xd0000000:5 virtio_mmio.device=512@0xd0001000:6" in line.group(1),
           "the devices are announced: %s" % line.group(1))
-    check(("clearcpuid=" in line.group(1)) == (virt not in ("vmx", "svm")),
-          "host profile for %s: %s" % (virt, line.group(1)))
+    check(("clearcpuid=" in line.group(1)) == vmmtest.host_has(d, "cpl0-emulation-failures"),
+          "host profile for a %s host: %s" % (vmmtest.host_kind(d), line.group(1)))
     for want in ("BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable",
                  "BIOS-e820: [mem 0x000000000009fc00-0x00000000000fffff] reserved",
                  "BIOS-e820: [mem 0x0000000000100000-0x0000000007ffffff] usable",
@@ -127,10 +131,10 @@ def test_bzimage_with_devices(d):
           "virtio-blk served the partition scan: %s" % show(blk))
     check(rng["type"] == "virtio-rng" and rng["requests"] > 0 and rng["errors"] == 0,
           "virtio-rng was read: %s" % show(rng))
-    if virt not in ("vmx", "svm"):
+    if vmmtest.host_has(d, "cpl0-emulation-failures"):
         check(st["emulated"]["int3"] > 0 and st["emulated"]["total"] == st["exits"]["emulation_failure"],
               "int3 at CPL0 was finished by vmmd's fallback: %s / %s" % (show(st["emulated"]), show(st["exits"])))
-    wait_end(d, "lx", virt)
+    wait_end(d, "lx")
 
 
 @kvm
@@ -149,7 +153,7 @@ def test_pvh_vmlinux_two_vcpus(d):
     con = d.call("stats.get", {"name": "pvh"})["devices"][0]
     check(con["type"] == "virtio-console" and con["notifications"] > 0 and con["errors"] == 0
           and not con["needs_reset"], "virtio-console probed: %s" % show(con))
-    wait_end(d, "pvh", host_virt(d))
+    wait_end(d, "pvh")
 
 
 @kvm
