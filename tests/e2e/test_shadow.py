@@ -187,7 +187,9 @@ def test_pagetest_shadow(d):
     (this project's) keep for themselves: there the VM must end with a clear
     message instead of faulting forever; elsewhere it prints what hw mode does."""
     d.run_vm("pagetest-hw", "pagetest")
-    vmmtest.wait_for(lambda: "pattern" in d.console_text("pagetest-hw"), 60, 0.1, "pagetest in hw mode")
+    # Its second line whole: on a slow host it arrives a byte per emulated port write.
+    done = re.compile(r"pagetest: pattern[^\n]*\n")
+    vmmtest.wait_for(lambda: done.search(d.console_text("pagetest-hw")), 60, 0.1, "pagetest in hw mode")
     d.run_vm("pagetest-sh", "pagetest", paging="shadow")
     if vmmtest.host_has(d, "reserves-guest-va-ffff8000"):
         d.wait_state("pagetest-sh", ("crashed",), timeout=30)
@@ -195,7 +197,7 @@ def test_pagetest_shadow(d):
         check("host reserves guest-virtual 0xffff800000001000" in msg,
               "a host-reserved address must be named in the exit message: %s" % show(msg))
     else:
-        vmmtest.wait_for(lambda: "pattern" in d.console_text("pagetest-sh"), 60, 0.1, "pagetest in shadow mode")
+        vmmtest.wait_for(lambda: done.search(d.console_text("pagetest-sh")), 60, 0.1, "pagetest in shadow mode")
         hw_first = d.console_text("pagetest-hw").splitlines()[:2]
         check(d.console_text("pagetest-sh").splitlines()[:2] == hw_first, "pagetest output differs between modes")
     d.call("vm.stop", {"name": "pagetest-hw", "force": True})
@@ -205,11 +207,14 @@ def test_pagetest_shadow(d):
 def test_scattered_physmap(d):
     """shadow.scatter permutes guest frames in machine memory, so any path
     that forgot to translate physical -> machine shows up: pt must still
-    pass every check, and shadow entries must point at permuted frames."""
-    _, hw_text = run_to_end(d, "pt-hw-ref", "pt")
+    pass every check, and shadow entries must point at permuted frames.
+    The reference is shadow mode with the identity physmap: hw mode's text
+    may differ by the host CPU's quirks (test_pt.py)."""
+    _, ref = run_to_end(d, "pt-shadow-ref", "pt", paging="shadow", shadow={"strategy": "cached"})
     _, text = run_to_end(d, "pt-scatter", "pt", paging="shadow", shadow={"strategy": "cached", "scatter": True})
-    check(text == hw_text, "pt with a scattered physmap differs from hw mode:\nhw: %s\nscatter: %s"
-          % (show(hw_text), show(text)))
+    check("pt: all checks passed" in ref and text == ref,
+          "pt with a scattered physmap differs from the identity physmap:\nidentity: %s\nscatter: %s"
+          % (show(ref), show(text)))
     d.run_vm("spin-scatter", "spin", "interval=3000000", paging="shadow",
              shadow={"strategy": "vtlb", "scatter": True})
     d.wait_progress("spin-scatter")
@@ -404,7 +409,7 @@ def test_vmmctl_top(d):
     rows = d.ctl("top", "--count", "1", "--interval", "0.3")
     check(isinstance(rows, list), "vmmctl --json top prints a JSON array per sample: %s" % show(rows))
     by = {r["name"]: r for r in rows}
-    check(by["top-sh"]["traps_per_s"] > 100, "a spinning shadow VM traps (it prints): %s" % show(rows))
+    check(by["top-sh"]["traps_per_s"] > 0, "a spinning shadow VM traps (it prints): %s" % show(rows))
     check(by["top-paused"]["traps_per_s"] == 0, "a paused VM has no traps: %s" % show(rows))
     out = d.ctl("top", "--count", "1", "--interval", "0.2", json=False)
     check("TRAPS/s" in out and "top-sh" in out, "human output is a table: %r" % out)

@@ -74,7 +74,8 @@ def wait_end(d, name):
     exit_ = d.info(name)["exit"]
     if vmmtest.user_mode_runs(d):
         check("vmmd-init: shell says 42" in text, "the shell command ran: %s" % show(text[-2000:], 2000))
-        check(re.search(r"^\d+\.\d+\.\d+\S*$", text, re.M), "uname -r ran (fork+exec): %s" % show(text[-2000:], 2000))
+        check(re.search(r"^\d+\.\d+\.\d+\S*\r?$", text, re.M), "uname -r ran (fork+exec): %s"
+              % show(text[-1500:], 4000))
         check("vmmd-init: pipeline counted 3 words" in text, "the pipeline ran: %s" % show(text[-2000:], 2000))
         check(exit_["reason"] == "debug-exit" and exit_["code"] == 1, "init powered off: %s" % show(exit_))
     else:
