@@ -462,6 +462,89 @@ static void test_state_in_line(void **state)
 	side_free(&s);
 }
 
+/* --- the other end's last words survive a failed write ---------------------- */
+
+/* What a supervisor's channel saw: the methods the worker sent, in order. */
+struct listener {
+	char methods[4][32];
+	int n;
+	bool closed;
+	int close_error;
+};
+
+static void listener_handle(void *userdata, struct rpc_peer *peer, struct rpc_call *call)
+{
+	struct listener *l = userdata;
+
+	if (l->n < 4)
+		snprintf(l->methods[l->n++], sizeof(l->methods[0]), "%s", call->method);
+	rpc_call_result(call, NULL);
+}
+
+static void listener_closed(void *userdata, struct rpc_peer *peer, int error)
+{
+	struct listener *l = userdata;
+
+	l->closed = true;
+	l->close_error = error;
+}
+
+static const struct rpc_peer_ops listener_ops = { .handle = listener_handle, .closed = listener_closed };
+
+/* A peer whose other end wrote `words` and is gone. */
+static struct rpc_peer *peer_after_last_words(struct fixture *f, struct listener *l, const char *words)
+{
+	struct rpc_peer *p;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(rpc_peer_new(f->base, sv[0], &listener_ops, l, &p), 0);
+	spin(f, 5);   /* settled: no read is pending when the words arrive */
+	send_str(sv[1], words);
+	close(sv[1]);
+	return p;
+}
+
+/* A worker reports its guest's end and exits; at that moment the
+ * supervisor asks it something: the write fails (EPIPE), and the report,
+ * already in the socket, must still be handled before the peer closes. */
+static void test_last_words_survive_a_failed_write(void **state)
+{
+	struct fixture *f = *state;
+	struct listener l = { 0 };
+	struct reply rep = { 0 };
+	struct rpc_peer *p = peer_after_last_words(f, &l,
+		"{\"jsonrpc\":\"2.0\",\"method\":\"worker.console\",\"params\":{\"offset\":7}}\n"
+		"{\"jsonrpc\":\"2.0\",\"method\":\"worker.exit\",\"params\":{\"reason\":\"triple-fault\"}}\n");
+
+	/* Sent before the loop ever read: EPIPE, the call fails at the close. */
+	assert_int_equal(rpc_peer_call(p, "worker.info", NULL, on_reply, &rep), 0);
+	for (int i = 0; i < 100 && !l.closed; i++)
+		spin(f, 1);
+	assert_true(l.closed);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.methods[0], "worker.console");
+	assert_string_equal(l.methods[1], "worker.exit");
+	assert_true(rep.done && rep.code != 0);
+	rpc_peer_unref(p);
+}
+
+/* The ordinary end: EOF after the last message, nothing lost either. */
+static void test_eof_after_the_last_message(void **state)
+{
+	struct fixture *f = *state;
+	struct listener l = { 0 };
+	struct rpc_peer *p = peer_after_last_words(f, &l, "{\"jsonrpc\":\"2.0\",\"method\":\"worker.exit\",\"params\":{}}\n");
+
+	for (int i = 0; i < 100 && !l.closed; i++)
+		spin(f, 1);
+	assert_true(l.closed);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.methods[0], "worker.exit");
+	assert_int_equal(l.close_error, 0);
+	rpc_peer_unref(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -472,6 +555,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_max_output_drops_later, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_in_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_last_words_survive_a_failed_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eof_after_the_last_message, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -804,13 +804,43 @@ out:
 	rpc_peer_unref(p);
 }
 
+/* Our write failed because the other end is gone (a worker that reported
+ * its guest's end and exited): what it sent before it went is still in the
+ * socket, its last words. Read them, bounded, before closing; input held
+ * from before comes first, and a peer at its limits takes no more. */
+static void read_last_words(struct rpc_peer *p)
+{
+	char buf[READ_CHUNK];
+	int r = 0;
+	for (size_t total = 0; p->open && r >= 0 && total < RPC_PEER_MAX_LAST_WORDS; ) {
+		if (p->held) {
+			size_t left = p->held_len - p->held_off;
+			r = peer_input(p, p->held + p->held_off, left, true);
+			if (p->held && p->held_len - p->held_off == left)
+				return;   /* throttled: nothing more is taken now */
+			continue;
+		}
+		if (peer_throttled(p))
+			return;
+		ssize_t n = read(p->fd, buf, sizeof(buf));
+		if (n <= 0)
+			return;
+		p->junk_bytes += (uint64_t) n;
+		r = peer_input(p, buf, (size_t) n, false);
+		total += (size_t) n;
+	}
+}
+
 static void on_writable(evutil_socket_t fd, short what, void *userdata)
 {
 	struct rpc_peer *p = userdata;
 	if (!p->open)
 		return;
 	if (p->write_error) {
+		rpc_peer_ref(p);   /* a handler of the last words may drop the owner's */
+		read_last_words(p);
 		rpc_peer_close(p, p->write_error);
+		rpc_peer_unref(p);
 		return;
 	}
 	peer_flush(p);

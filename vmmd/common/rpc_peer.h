@@ -36,6 +36,7 @@
 
 #define RPC_PEER_MAX_OUTPUT (8u << 20)  /* a reader this far behind is dropped */
 #define RPC_PEER_MAX_JUNK   (16u << 20) /* input without one valid message before we hang up */
+#define RPC_PEER_MAX_LAST_WORDS (4u << 20) /* read after a write failed, before closing */
 #define RPC_PEER_MAX_JUNK_ERRORS 64     /* errors in a row before we hang up */
 
 /* The supervisor <-> worker channel: its messages carry mem.read/mem.write
