@@ -314,6 +314,20 @@ check-load: all
 check-fresh:
 	$(Q)B=$(B) scripts/check-fresh
 
+# vmmd on AMD-V with nested paging emulated by QEMU TCG: Debian's kernel and
+# its kvm-amd inside, vmmd's tests on top (tests/nested/run, docs/testing.md).
+# check-nested is CI's bounded set (check-long runs the full one);
+# bench-nested measures B6 there (bench/results/host-tcg-svm).
+check-nested: all
+	$(Q)B=$(B) scripts/build-linux-guest
+	$(Q)B=$(B) tests/nested/run
+
+bench-nested: all
+	$(Q)B=$(B) tests/nested/run --bench B6
+	$(Q)mkdir -p bench/results/host-tcg-svm
+	$(Q)cp $(B)/nested/results/B6.json bench/results/host-tcg-svm/B6.json
+	$(Q)python3 bench/report.py
+
 demo: all
 	$(Q)B=$(B) scripts/demo
 
@@ -333,12 +347,14 @@ $(B)/initramfs/busybox.cpio.gz: scripts/build-initramfs tests/linux/mkinitramfs.
 
 # What CI leaves out for time: the Linux tier with its full counts (1,000
 # fork+exec per Xen PV boot, one to two seconds each here: most of an hour),
-# and the isa differential suite with 50000 cases for each of three seeds
-# (make check runs 5000 of seed 1).
+# the isa differential suite with 50000 cases for each of three seeds
+# (make check runs 5000 of seed 1), and every test the nested tier can run
+# (tests/nested/long.list).
 check-long: tests
 	$(Q)B=$(B) scripts/build-linux-guest
 	$(Q)B=$(B) PV_FORKS=1000 tests/run-all --linux
 	$(Q)B=$(B) ISA_CASES=$${ISA_CASES:-50000} ISA_SEED=$${ISA_SEED:-1,2,3} python3 tests/e2e/test_isa.py
+	$(Q)B=$(B) tests/nested/run --list tests/nested/long.list
 
 bench: all
 	$(Q)B=$(B) bench/run-all
@@ -473,7 +489,8 @@ deb: all
 clean:
 	rm -rf $(B) $(FUZZ_B) $(if $(filter build,$(B)),build-san)
 
-.PHONY: all guests tests check check-unit check-linux check-all check-fresh check-long check-load demo demo-linux bench install deb \
+.PHONY: all guests tests check check-unit check-linux check-all check-fresh check-nested check-long check-load bench-nested \
+        demo demo-linux bench install deb \
         fuzz fuzz-build clean need-cmocka
 
 -include $(shell find $(B) \( -path $(B)/linux -o -path $(B)/fresh -o -path $(B)/nested -o -path $(B)/debian-kernel \) -prune -o -name '*.d' -type f -print 2>/dev/null)
