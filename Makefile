@@ -348,13 +348,15 @@ $(B)/initramfs/busybox.cpio.gz: scripts/build-initramfs tests/linux/mkinitramfs.
 # What CI leaves out for time: the Linux tier with its full counts (1,000
 # fork+exec per Xen PV boot, one to two seconds each here: most of an hour),
 # the isa differential suite with 50000 cases for each of three seeds
-# (make check runs 5000 of seed 1), and every test the nested tier can run
-# (tests/nested/long.list).
+# (make check runs 5000 of seed 1), every test the nested tier can run
+# (tests/nested/long.list), and the README's test command itself on a
+# fresh Debian root (check-fresh --full).
 check-long: tests
 	$(Q)B=$(B) scripts/build-linux-guest
 	$(Q)B=$(B) PV_FORKS=1000 tests/run-all --linux
 	$(Q)B=$(B) ISA_CASES=$${ISA_CASES:-50000} ISA_SEED=$${ISA_SEED:-1,2,3} python3 tests/e2e/test_isa.py
 	$(Q)B=$(B) tests/nested/run --list tests/nested/long.list
+	$(Q)B=$(B) scripts/check-fresh --full
 
 bench: all
 	$(Q)B=$(B) bench/run-all
