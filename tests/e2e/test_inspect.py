@@ -369,6 +369,7 @@ def test_translate_2d_walk_on_this_host(d):
         want = "2-D walk on this host: %s references" % (n4["total"] if n4["exact"] else
                                                         "%d to %d" % (n4["total_min"], n4["total_max"]))
         check(want in out and "KVM_TRANSLATE agrees" in out, "vmmctl translate says %r: %s" % (want, out))
+        print(out, end="")    # the measured walk, in the test's log (make check-nested: on its console)
     for name in ("pt2", "spin2", "sh2"):
         d.call("vm.stop", {"name": name, "force": True})
 
