@@ -742,6 +742,34 @@ static void test_unshadow_after_repeated_writes(void **state)
 	assert_false(shadow_flags(CR3_A, false, w.va_map) & W);
 }
 
+/* Updates the guest declares (Xen PV's mmu_update) re-sync like plain
+ * writes but never make vmmd give the table up: Linux sets up to 16
+ * entries of one table in a row when it maps a file's pages around a fault. */
+static void test_declared_updates_keep_shadowing(void **state)
+{
+	struct smmu_mapping m;
+	struct wp_setup w;
+
+	setup(SMMU_CACHED);
+	w = write_protect_setup();
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(smmu_pt_update(fx.s, w.pte + 8, (uint64_t) i << 12), 0);
+	assert_int_equal(gget(w.pte + 8), (uint64_t) (16 - 1) << 12);
+	assert_int_equal(stats().unshadowed, 0);
+	assert_int_equal(fault(CR3_A, false, w.va_map, HW_WRITE, true, true).kind, SMMU_FAULT_PT_WRITE);
+	/* The entry it maps follows the update, as with smmu_pt_write. */
+	assert_int_equal(smmu_pt_update(fx.s, w.pte, 0x189000 | P | W | U), 0);
+	assert_false(shadow(CR3_A, false, w.va_use, NULL));
+	smmu_tlb_flush(fx.s);
+	filled(CR3_A, false, w.va_use, HW_READ);
+	assert_true(shadow(CR3_A, false, w.va_use, &m));
+	assert_int_equal(m.mpa, mpa_of(0x189000));
+	/* Plain writes still give it up after eight in a row. */
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(smmu_pt_write(fx.s, w.pte + 8, &(uint64_t) { 0 }, 8), 0);
+	assert_int_equal(stats().unshadowed, 1);
+}
+
 static void test_unshadow_stale_root(void **state)
 {
 	uint64_t va = 0x0000000001000000ULL, v = 0x1234;
@@ -1910,6 +1938,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_cached_keeps_roots, teardown),
 		cmocka_unit_test_teardown(test_write_protect_and_resync, teardown),
 		cmocka_unit_test_teardown(test_unshadow_after_repeated_writes, teardown),
+		cmocka_unit_test_teardown(test_declared_updates_keep_shadowing, teardown),
 		cmocka_unit_test_teardown(test_unshadow_stale_root, teardown),
 		cmocka_unit_test_teardown(test_unprotect, teardown),
 		cmocka_unit_test(test_user_nx_in_kernel_root),

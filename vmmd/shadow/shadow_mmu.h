@@ -151,6 +151,10 @@ void smmu_tlb_flush(struct smmu *s);
  * makes on the guest's behalf through here. [gpa, gpa+len) must stay within
  * one 4 KiB page: 0, -EINVAL, or -EFAULT (not guest RAM). */
 int smmu_pt_write(struct smmu *s, uint64_t gpa, const void *data, unsigned len);
+/* The same for one entry the guest itself declares a page-table update
+ * (Xen PV's mmu_update, update_va_mapping): such writes never make vmmd
+ * stop shadowing the page, as repeated plain writes do (CACHED). */
+int smmu_pt_update(struct smmu *s, uint64_t gpa, uint64_t val);
 /* Stop write-protecting the guest page-table page holding gpa, because the
  * engine cannot emulate an instruction writing it (emulate_data.h): the
  * shadows built from it go, and with them the protection, so the write

@@ -98,7 +98,8 @@ int smmu_unprotect(struct smmu *s, uint64_t gpa)
 	return smmu_gfn_protected(s, gfn) ? -EBUSY : 0;
 }
 
-int smmu_pt_write(struct smmu *s, uint64_t gpa, const void *data, unsigned len)
+/* declared: the guest said this is a page-table update (smmu_pt_update). */
+static int pt_write(struct smmu *s, uint64_t gpa, const void *data, unsigned len, bool declared)
 {
 	unsigned off = gpa % PAGE_SIZE_4K, first, last, n;
 	uint64_t gfn;
@@ -140,9 +141,22 @@ int smmu_pt_write(struct smmu *s, uint64_t gpa, const void *data, unsigned len)
 	 * likely a dead process's, its page reused (B8 churn). Drop that space
 	 * now rather than after SMMU_UNSHADOW_WRITES traps for each of its
 	 * tables; if it is alive, its next load refills it. */
-	if (++s->writes[gfn] >= SMMU_UNSHADOW_WRITES || other_root(s, gfn)) {
+	/* Declared updates say the page is still a table: they do not count
+	 * towards giving up its shadows (Linux's fault-around sets up to 16
+	 * entries of one table, each with its own mmu_update). */
+	if ((!declared && ++s->writes[gfn] >= SMMU_UNSHADOW_WRITES) || other_root(s, gfn)) {
 		s->writes[gfn] = 0;
 		unshadow(s, gfn);
 	}
 	return 0;
+}
+
+int smmu_pt_write(struct smmu *s, uint64_t gpa, const void *data, unsigned len)
+{
+	return pt_write(s, gpa, data, len, false);
+}
+
+int smmu_pt_update(struct smmu *s, uint64_t gpa, uint64_t val)
+{
+	return pt_write(s, gpa, &val, sizeof(val), true);
 }

@@ -69,7 +69,7 @@ int xpv_pte_write(struct xpv_vcpu *v, uint64_t gpa, uint64_t val)
 	if ((val & X86_PTE_P) && (val & X86_PTE_ADDR) / XPV_PAGE > d->nr_pages)
 		return -EINVAL;
 	pthread_mutex_lock(&svm->lock);
-	int r = smmu_pt_write(svm->smmu, gpa, &val, sizeof(val));
+	int r = smmu_pt_update(svm->smmu, gpa, val);
 	pthread_mutex_unlock(&svm->lock);
 	if (r < 0)
 		return -EINVAL;
