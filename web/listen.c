@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -76,26 +77,42 @@ int listen_tcp(struct evhttp *http, const char *spec, uint16_t *ret_port)
 
 int listen_unix(struct evhttp *http, const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
+	struct sockaddr_un sa = { .sun_family = AF_UNIX }, tmp = { .sun_family = AF_UNIX };
+	/* Room for the temporary name's suffix too (".new.<pid>"). */
+	if (strlen(path) + 16 >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	memcpy(sa.sun_path, path, strlen(path) + 1);
+	snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.new.%d", path, (int) getpid());
+
+	/* A socket nobody answers on is a dead vmmweb's: replace it. */
+	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe < 0)
+		return -errno;
+	int busy = connect(probe, (struct sockaddr *) &sa, sizeof(sa)) == 0;
+	close(probe);
+	if (busy)
+		return -EADDRINUSE;
+
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	/* A socket nobody answers on is a dead vmmweb's: replace it. */
-	if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0) {
-		close(fd);
-		return -EADDRINUSE;
-	}
-	(void) unlink(path);
+	/* Bound and listening under a temporary name, then renamed: the path
+	 * appears only once connecting to it works, so a client that waits
+	 * for the file never meets ECONNREFUSED between bind and listen. */
+	(void) unlink(tmp.sun_path);
 	mode_t old = umask(0117);   /* 0660: owner and group (a reverse proxy's) */
-	int r = bind(fd, (struct sockaddr *) &sa, sizeof(sa));
+	int r = bind(fd, (struct sockaddr *) &tmp, sizeof(tmp));
 	umask(old);
-	if (r < 0 || listen(fd, 128) < 0 || !evhttp_accept_socket_with_handle(http, fd)) {
-		r = errno ? -errno : -ENOMEM;
+	if (r < 0 || listen(fd, 128) < 0 || rename(tmp.sun_path, path) < 0) {
+		r = -errno;
+		(void) unlink(tmp.sun_path);
 		close(fd);
 		return r;
+	}
+	if (!evhttp_accept_socket_with_handle(http, fd)) {
+		(void) unlink(path);
+		close(fd);
+		return -ENOMEM;
 	}
 	return 0;
 }
