@@ -317,7 +317,12 @@ def test_hypercall_port(d):
         check("trapbench: result %s n=40 " % op in text, "%s must run to its end: %s" % (op, show(text)))
     traps = (info.get("stats") or {}).get("traps") or {}
     by_class = traps.get("by_class") or {}
-    check(by_class.get("hypercall") == 40, "40 port hypercalls, the user-mode one refused: %s" % show(by_class))
+    if vmmtest.host_has(d, "hypercall-port-not-an-io-exit"):
+        # The port's `out` reaches vmmd another way there (a #GP it
+        # emulates): the hypercalls still work, by the slow path.
+        check(by_class.get("privileged", 0) >= 40, "40 port hypercalls, emulated: %s" % show(by_class))
+    else:
+        check(by_class.get("hypercall") == 40, "40 port hypercalls, the user-mode one refused: %s" % show(by_class))
     check(by_class.get("syscall", 0) >= 40, "40 kernel-mode syscalls: %s" % show(by_class))
     check((traps.get("reflected_by_vector") or {}).get("13") == 1, "one #GP reflected: %s" % show(traps))
     check((traps.get("privileged_by_mnemonic") or {}).get("hc restore_if", 0) >= 40,
