@@ -57,7 +57,9 @@ def one(vmmd, name, paging, strategy, workload, n, shadow=None):
 
 
 def ratio_or_none(a, b):
-    return a / b if b else None
+    """a / b, or None where either is unknown (a run that counted no
+    switches has no time per switch: the summary says so, not a TypeError)."""
+    return a / b if a is not None and b else None
 
 
 def body(res, args):
