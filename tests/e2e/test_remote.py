@@ -191,8 +191,13 @@ def test_python_client_local(d):
             vmmtest.fail("an unknown parameter raised nothing")
         except vmmd.InvalidParams as e:
             check(e.field == "bogus", "InvalidParams names the field: %r %s" % (e, e.data))
-        data, _ = c.console_read("py")
-        check(b"spin:" in data, "console_read: %r" % data[:80])
+        # The guest prints a byte per exit: wait for a whole first line,
+        # not whatever part of it had arrived when we looked.
+        def first_line():
+            data = c.console_read("py")[0]
+            return data if b"spin:" in data else None
+        data = vmmtest.wait_for(first_line, 10, 0.05, "the guest's first 'spin:' line on the console")
+        check(data.startswith(b"spin"), "console_read from offset 0: %r" % data[:80])
         check(c.translate("py", 0x100000)["mapped"], "translate")
         check(c.shadow("py", root="kernel", limit=4)["roots"], "shadow")
         c.pause("py")
