@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/macro.h"
+#include "base/write_file.h"
 #include "vmmd/worker_cgroup.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
@@ -66,18 +67,6 @@ static int read_text(int dirfd, const char *name, char *buf, size_t size)
 	if (n < 0)
 		return -errno;
 	buf[n] = '\0';
-	return 0;
-}
-
-static int write_text(int dirfd, const char *name, const char *text)
-{
-	_cleanup_close_ int fd = openat(dirfd, name, O_WRONLY | O_TRUNC | O_CLOEXEC);   /* as `echo >` does */
-	size_t n = strlen(text);
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, n) != (ssize_t) n)
-		return errno ? -errno : -EIO;
 	return 0;
 }
 
@@ -145,7 +134,7 @@ int worker_cgroups_open(struct worker_cgroups *c, const char *mount, const char 
 	}
 	r = read_text(fd, "cgroup.subtree_control", text, sizeof(text));
 	if (r == 0 && !has_word(text, "memory"))
-		r = write_text(fd, "cgroup.subtree_control", "+memory");
+		r = write_file_at(fd, "cgroup.subtree_control", "+memory", WRITE_FILE_TRUNCATE);
 	if (r < 0) {
 		snprintf(why, len, "cannot enable the memory controller for %s's children: %s%s", parent, strerror(-r),
 			 r == -EBUSY ? " (it has processes of its own)" : "");
@@ -229,14 +218,14 @@ int worker_cgroup_enter(struct worker_cgroups *c, const char *vm_name, uint64_t 
 	if (fd < 0)
 		return -errno;
 	snprintf(text, sizeof(text), "%llu", (unsigned long long) max_bytes);
-	r = write_text(fd, "memory.max", text);
+	r = write_file_at(fd, "memory.max", text, WRITE_FILE_TRUNCATE);
 	if (r < 0)
 		return r;
-	r = write_text(fd, "memory.oom.group", "1");
+	r = write_file_at(fd, "memory.oom.group", "1", WRITE_FILE_TRUNCATE);
 	if (r < 0 && r != -ENOENT)   /* before Linux 4.19 */
 		return r;
 	snprintf(text, sizeof(text), "%d", (int) pid);
-	return write_text(fd, "cgroup.procs", text);
+	return write_file_at(fd, "cgroup.procs", text, WRITE_FILE_TRUNCATE);
 }
 
 bool worker_cgroup_exists(struct worker_cgroups *c, const char *vm_name)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/macro.h"
+#include "base/write_file.h"
 #include "vmmd/worker/jail.h"
 
 #define CAP_MAX 64   /* past CAP_LAST_CAP of any kernel: PR_CAPBSET_* say EINVAL there */
@@ -21,18 +22,6 @@
 /* Where the empty root is mounted before pivot_root makes it /: any
  * directory will do (the mount is the new namespace's alone). */
 static const char *const root_mount_points[] = { "/tmp", "/run", "/mnt", "/var/tmp" };
-
-static int write_file(const char *path, const char *text)
-{
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
-	size_t n = strlen(text);
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, n) != (ssize_t) n)
-		return errno ? -errno : -EIO;
-	return 0;
-}
 
 /* How many threads the process has (the entries of /proc/self/task); 0
  * when that cannot be read. */
@@ -162,12 +151,12 @@ static int enter_user_ns(struct jail_state *ret)
 		step = "writing the uid and gid maps";
 		(void) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 		snprintf(map, sizeof(map), "%u %u 1\n", (unsigned) ret->uid, (unsigned) ret->uid);
-		r = write_file("/proc/self/setgroups", "deny");
+		r = write_file_at(AT_FDCWD, "/proc/self/setgroups", "deny", 0);
 		if (r == 0 || r == -ENOENT)   /* before Linux 3.19 there is no setgroups file */
-			r = write_file("/proc/self/uid_map", map);
+			r = write_file_at(AT_FDCWD, "/proc/self/uid_map", map, 0);
 		snprintf(map, sizeof(map), "%u %u 1\n", (unsigned) ret->gid, (unsigned) ret->gid);
 		if (r == 0)
-			r = write_file("/proc/self/gid_map", map);
+			r = write_file_at(AT_FDCWD, "/proc/self/gid_map", map, 0);
 		(void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	}
 	if (r == 0)
