@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "base/macro.h"
 #include "web/listen.h"
 
 int listen_parse(const char *spec, char *addr, size_t addr_len, uint16_t *port)
@@ -85,15 +86,14 @@ int listen_unix(struct evhttp *http, const char *path)
 	snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.new.%d", path, (int) getpid());
 
 	/* A socket nobody answers on is a dead vmmweb's: replace it. */
-	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	_cleanup_close_ int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (probe < 0)
 		return -errno;
-	int busy = connect(probe, (struct sockaddr *) &sa, sizeof(sa)) == 0;
-	close(probe);
-	if (busy)
+	if (connect(probe, (struct sockaddr *) &sa, sizeof(sa)) == 0)
 		return -EADDRINUSE;
+	probe = safe_close(probe);
 
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	/* Bound and listening under a temporary name, then renamed: the path
@@ -106,13 +106,12 @@ int listen_unix(struct evhttp *http, const char *path)
 	if (r < 0 || listen(fd, 128) < 0 || rename(tmp.sun_path, path) < 0) {
 		r = -errno;
 		(void) unlink(tmp.sun_path);
-		close(fd);
 		return r;
 	}
 	if (!evhttp_accept_socket_with_handle(http, fd)) {
 		(void) unlink(path);
-		close(fd);
 		return -ENOMEM;
 	}
+	TAKE_FD(fd);   /* evhttp's now: it closes it with the bound socket */
 	return 0;
 }
