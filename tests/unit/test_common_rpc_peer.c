@@ -22,6 +22,7 @@
 
 #include "vmmd/common/log.h"
 #include "vmmd/common/rpc_peer.h"
+#include "tests/unit/rpc_peer_pair.h"
 
 #define MAX_PARKED 4096
 
@@ -125,13 +126,11 @@ static int spin(struct fixture *f, int rounds)
 /* A peer on one end of a socketpair; the other end is returned. */
 static int peer_on_pair(struct fixture *f, struct side *s, const struct rpc_peer_limits *l)
 {
-	int sv[2];
+	int other = peer_on_socketpair(f->base, &side_ops, s, &s->peer);
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(rpc_peer_new(f->base, sv[0], &side_ops, s, &s->peer), 0);
 	if (l)
 		assert_int_equal(rpc_peer_set_limits(s->peer, l), 0);
-	return sv[1];
+	return other;
 }
 
 static void side_free(struct side *s)
@@ -139,11 +138,7 @@ static void side_free(struct side *s)
 	for (size_t i = 0; i < s->n_parked; i++)
 		rpc_call_result(s->parked[i], NULL);
 	s->n_parked = 0;
-	if (s->peer) {
-		rpc_peer_close(s->peer, 0);
-		rpc_peer_unref(s->peer);
-	}
-	s->peer = NULL;
+	peer_drop(&s->peer);
 }
 
 /* Everything the raw end can read now, kept in buf (NUL-terminated) as far as it fits. */

@@ -18,11 +18,10 @@
 #include <cmocka.h>
 
 #include "vmmd/common/rpc_peer.h"
+#include "tests/unit/rpc_peer_pair.h"
 
 struct fixture {
-	struct event_base *base;
-	struct rpc_peer *peer;
-	int other;                    /* the raw end: the test plays vmmd */
+	struct peer_pair pp;            /* the raw end plays the other side */
 	int calls;
 	size_t n;
 	char got[4][64];              /* per slot: the result or "error CODE" */
@@ -34,11 +33,8 @@ static const struct rpc_peer_ops ops = { .closed = on_closed };
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	int sv[2];
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	f->base = event_base_new();
-	assert_int_equal(rpc_peer_new(f->base, sv[0], &ops, f, &f->peer), 0);
-	f->other = sv[1];
+	assert_non_null(f);
+	peer_pair_open(&f->pp, &ops, f);
 	*state = f;
 	return 0;
 }
@@ -46,10 +42,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	rpc_peer_close(f->peer, 0);
-	rpc_peer_unref(f->peer);
-	close(f->other);
-	event_base_free(f->base);
+	peer_pair_close(&f->pp);
 	free(f);
 	return 0;
 }
@@ -72,7 +65,7 @@ static void on_batch(void *userdata, size_t n, struct json_object *const *result
 static struct json_object *read_line(struct fixture *f)
 {
 	char buf[4096];
-	ssize_t n = read(f->other, buf, sizeof(buf) - 1);
+	ssize_t n = read(f->pp.other, buf, sizeof(buf) - 1);
 	assert_true(n > 0);
 	buf[n] = '\0';
 	assert_non_null(strchr(buf, '\n'));
@@ -81,7 +74,7 @@ static struct json_object *read_line(struct fixture *f)
 
 static void write_line(struct fixture *f, const char *line)
 {
-	assert_int_equal(write(f->other, line, strlen(line)), (ssize_t) strlen(line));
+	assert_int_equal(write(f->pp.other, line, strlen(line)), (ssize_t) strlen(line));
 }
 
 static void test_batch_in_order(void **state)
@@ -91,7 +84,7 @@ static void test_batch_in_order(void **state)
 	struct json_object *params[3] = { NULL, json_object_new_object(), json_object_new_object() };
 	json_object_object_add(params[1], "name", json_object_new_string("a"));
 	json_object_object_add(params[2], "name", json_object_new_string("b"));
-	assert_int_equal(rpc_peer_call_batch(f->peer, 3, methods, params, on_batch, f), 0);
+	assert_int_equal(rpc_peer_call_batch(f->pp.peer, 3, methods, params, on_batch, f), 0);
 
 	struct json_object *sent = read_line(f);
 	assert_true(json_object_is_type(sent, json_type_array));
@@ -109,7 +102,7 @@ static void test_batch_in_order(void **state)
 		 "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"vms\":[]}}]\n",
 		 (long long) id0 + 2, (long long) id0 + 1, (long long) id0);
 	write_line(f, reply);
-	event_base_loop(f->base, EVLOOP_ONCE);
+	event_base_loop(f->pp.base, EVLOOP_ONCE);
 	assert_int_equal(f->calls, 1);
 	assert_int_equal(f->n, 3);
 	assert_string_equal(f->got[0], "{\"vms\":[]}");
@@ -122,22 +115,22 @@ static void test_missing_member_and_close(void **state)
 	struct fixture *f = *state;
 	const char *methods[2] = { "a", "b" };
 	struct json_object *params[2] = { NULL, NULL };
-	assert_int_equal(rpc_peer_call_batch(f->peer, 2, methods, params, on_batch, f), 0);
+	assert_int_equal(rpc_peer_call_batch(f->pp.peer, 2, methods, params, on_batch, f), 0);
 	struct json_object *sent = read_line(f);
 	int64_t id0 = json_object_get_int64(json_object_object_get(json_object_array_get_idx(sent, 0), "id"));
 	json_object_put(sent);
 	char reply[256];
 	snprintf(reply, sizeof(reply), "[{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":1}]\n", (long long) id0);
 	write_line(f, reply);
-	event_base_loop(f->base, EVLOOP_ONCE);
+	event_base_loop(f->pp.base, EVLOOP_ONCE);
 	assert_int_equal(f->calls, 1);
 	assert_string_equal(f->got[0], "1");
 	assert_string_equal(f->got[1], "error -32603");
 
 	/* A batch still waiting when the connection ends: every call fails. */
 	struct json_object *p2[2] = { NULL, NULL };
-	assert_int_equal(rpc_peer_call_batch(f->peer, 2, methods, p2, on_batch, f), 0);
-	rpc_peer_close(f->peer, 0);
+	assert_int_equal(rpc_peer_call_batch(f->pp.peer, 2, methods, p2, on_batch, f), 0);
+	rpc_peer_close(f->pp.peer, 0);
 	assert_int_equal(f->calls, 2);
 	assert_string_equal(f->got[0], "error -32603");
 	assert_string_equal(f->got[1], "error -32603");
@@ -148,11 +141,11 @@ static void test_limits(void **state)
 	struct fixture *f = *state;
 	const char *methods[1] = { "a" };
 	struct json_object *params[1] = { NULL };
-	assert_int_equal(rpc_peer_call_batch(f->peer, 0, methods, params, on_batch, f), -EINVAL);
+	assert_int_equal(rpc_peer_call_batch(f->pp.peer, 0, methods, params, on_batch, f), -EINVAL);
 	/* params are taken over even when refused: nothing leaks under ASan. */
 	struct json_object *p2[1] = { json_object_new_object() };
-	rpc_peer_close(f->peer, 0);
-	assert_int_equal(rpc_peer_call_batch(f->peer, 1, methods, p2, on_batch, f), -EPIPE);
+	rpc_peer_close(f->pp.peer, 0);
+	assert_int_equal(rpc_peer_call_batch(f->pp.peer, 1, methods, p2, on_batch, f), -EPIPE);
 	assert_int_equal(f->calls, 0);
 }
 
@@ -163,11 +156,11 @@ static void test_unasked_array_is_not_answered(void **state)
 	write_line(f, "[{\"jsonrpc\":\"2.0\",\"id\":99,\"result\":1},{\"jsonrpc\":\"2.0\",\"id\":null,"
 		   "\"error\":{\"code\":-32700,\"message\":\"x\"}}]\n");
 	for (int i = 0; i < 5; i++)
-		event_base_loop(f->base, EVLOOP_NONBLOCK);
-	assert_true(recv(f->other, buf, sizeof(buf), MSG_DONTWAIT) < 0 && errno == EAGAIN);
+		event_base_loop(f->pp.base, EVLOOP_NONBLOCK);
+	assert_true(recv(f->pp.other, buf, sizeof(buf), MSG_DONTWAIT) < 0 && errno == EAGAIN);
 	/* A request after it is answered: the connection goes on. */
 	write_line(f, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\"}]\n");
-	event_base_loop(f->base, EVLOOP_ONCE);
+	event_base_loop(f->pp.base, EVLOOP_ONCE);
 	struct json_object *back = read_line(f);
 	assert_true(json_object_is_type(back, json_type_array));
 	assert_int_equal(json_object_get_int(json_object_object_get(

@@ -24,11 +24,10 @@
 
 #include "proto/fds.h"
 #include "vmmd/common/rpc_peer.h"
+#include "tests/unit/rpc_peer_pair.h"
 
 struct fixture {
-	struct event_base *base;
-	struct rpc_peer *peer;
-	int other;
+	struct peer_pair pp;            /* the raw end plays the other side */
 	bool closed;
 	int taken[8];          /* what the handler took, by the index it was asked for */
 	size_t n_taken;
@@ -55,12 +54,9 @@ static const struct rpc_peer_ops ops = { .handle = on_handle, .closed = on_close
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	int sv[2];
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	f->base = event_base_new();
-	assert_int_equal(rpc_peer_new(f->base, sv[0], &ops, f, &f->peer), 0);
-	rpc_peer_accept_fds(f->peer, true);
-	f->other = sv[1];
+	assert_non_null(f);
+	peer_pair_open(&f->pp, &ops, f);
+	rpc_peer_accept_fds(f->pp.peer, true);
 	*state = f;
 	return 0;
 }
@@ -68,13 +64,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	rpc_peer_close(f->peer, 0);
-	rpc_peer_unref(f->peer);
-	close(f->other);
+	peer_pair_close(&f->pp);
 	for (size_t i = 0; i < f->n_taken; i++)
 		if (f->taken[i] >= 0)
 			close(f->taken[i]);
-	event_base_free(f->base);
 	free(f);
 	return 0;
 }
@@ -98,13 +91,13 @@ static void send_with(struct fixture *f, const char *text, const int *fds, size_
 		cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
 		memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
 	}
-	assert_int_equal(sendmsg(f->other, &mh, 0), (ssize_t) strlen(text));
+	assert_int_equal(sendmsg(f->pp.other, &mh, 0), (ssize_t) strlen(text));
 }
 
 static void run(struct fixture *f)
 {
 	for (int i = 0; i < 4; i++)
-		event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		event_base_loop(f->pp.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 }
 
 /* A pipe: the write end is sent; reading the read end says whether every copy of it is closed. */
@@ -198,7 +191,7 @@ static void test_refused_and_bounded(void **state)
 	struct probe a = probe_new();
 	int many[80];
 
-	rpc_peer_accept_fds(f->peer, false);
+	rpc_peer_accept_fds(f->pp.peer, false);
 	f->take[0] = 0;
 	f->n_take = 1;
 	send_with(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\",\"params\":{\"files\":{\"k\":0}}}\n", &a.w, 1);
@@ -207,7 +200,7 @@ static void test_refused_and_bounded(void **state)
 	assert_false(probe_held(&a));
 	close(a.r);
 
-	rpc_peer_accept_fds(f->peer, true);
+	rpc_peer_accept_fds(f->pp.peer, true);
 	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	assert_true(null >= 0);
 	for (int i = 0; i < 80; i++)
