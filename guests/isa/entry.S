@@ -15,6 +15,7 @@
  *                  from a struct uregs; isa_user_return() comes back
  */
 #include "isa_asm.h"
+#include "syscall_frame.h"
 
 #define VEC_SYSCALL 0x100
 #define SEL_UCODE   0x2b
@@ -34,15 +35,7 @@ isa_stubs:
 	.balign 16
 	.globl syscall_entry
 syscall_entry:
-	movq %rsp, syscall_user_rsp(%rip)
-	leaq syscall_stack_top(%rip), %rsp
-	pushq $SEL_UDATA
-	pushq syscall_user_rsp(%rip)
-	pushq %r11
-	pushq $SEL_UCODE
-	pushq %rcx
-	pushq $0
-	pushq $VEC_SYSCALL
+	SYSCALL_FRAME SEL_UDATA, SEL_UCODE, VEC_SYSCALL, leaq syscall_stack_top(%rip), %rsp
 	jmp trap_entry_common
 
 /* int run_user(const struct uregs *r) and run_user_sysret(r): enter user

@@ -9,6 +9,8 @@
  * one), with iretq otherwise. The CPU pushes an error code for vectors 8,
  * 10-14, 17, 21, 29 and 30; the stubs push a 0 for the others.
  */
+#include "syscall_frame.h"
+
 #define USER_DS     (0x20 | 3)         /* minios.h's selectors */
 #define USER_CS     (0x28 | 3)
 #define VEC_SYSCALL 0x100
@@ -93,15 +95,7 @@ trap_stub_int80:
 	.balign 16
 	.globl syscall_entry
 syscall_entry:
-	movq	%rsp, syscall_user_rsp(%rip)
-	movq	syscall_kernel_rsp(%rip), %rsp
-	pushq	$USER_DS
-	pushq	syscall_user_rsp(%rip)
-	pushq	%r11
-	pushq	$USER_CS
-	pushq	%rcx
-	pushq	$0
-	pushq	$VEC_SYSCALL
+	SYSCALL_FRAME USER_DS, USER_CS, VEC_SYSCALL, movq syscall_kernel_rsp(%rip), %rsp
 	jmp	trap_common
 
 	/*
