@@ -58,7 +58,8 @@ def zapbench(vmmd, name, cfg, zap):
 
 def directpaging(vmmd, name, cfg, strategy):
     run = lib.GuestRun(vmmd, name, "directpaging", paging="shadow", memory_mib=64, timeout=300,
-                       shadow={"strategy": strategy}, cmdline="n=%d rounds=%d" % (cfg["n"], cfg["check"]))
+                       shadow={"strategy": strategy}, cmdline="n=%d rounds=%d" % (cfg["n"], cfg["check"]),
+                       experimental=["direct-paging"])
     if not run.exit_ok():
         raise lib.BenchError("%s ended with %s:\n%s" % (name, run.info.get("exit"), run.text[-800:]))
     out = {}

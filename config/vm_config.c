@@ -27,6 +27,10 @@ static const char *const strategy_names[] = {
 	[VM_SHADOW_DIRECT] = "direct",
 };
 
+static const char *const experiment_names[] = {
+	[VM_EXPERIMENT_DIRECT_PAGING] = "direct-paging",
+};
+
 static const char *const zap_names[] = {
 	[VM_ZAP_TARGETED] = "targeted",
 	[VM_ZAP_ALL] = "all",
@@ -71,6 +75,11 @@ const char *vm_paging_name(enum vm_paging p)
 const char *vm_strategy_name(enum vm_shadow_strategy s)
 {
 	return lookup_name(strategy_names, ELEMENTSOF(strategy_names), (unsigned) s);
+}
+
+const char *vm_experiment_name(enum vm_experiment e)
+{
+	return lookup_name(experiment_names, ELEMENTSOF(experiment_names), (unsigned) e);
 }
 
 const char *vm_zap_name(enum vm_shadow_zap z)
@@ -271,6 +280,30 @@ static int parse_sizes(struct json_object *obj, struct vm_config *c, struct conf
 	return 0;
 }
 
+/* "experimental": names of experiments the VM opts into; before
+ * parse_paging, which refuses an experiment's setting without its name. */
+static int parse_experimental(struct json_object *obj, struct vm_config *c, struct config_error *err)
+{
+	struct json_object *list;
+	char field[48];
+	unsigned u;
+	int r;
+
+	if (!json_object_object_get_ex(obj, "experimental", &list))
+		return 0;
+	if (!json_object_is_type(list, json_type_array))
+		return config_fail(err, "experimental", "expected an array of experiment names");
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		snprintf(field, sizeof(field), "experimental[%zu]", i);
+		r = get_enum(json_object_array_get_idx(list, i), field, experiment_names, ELEMENTSOF(experiment_names),
+			     &u, err);
+		if (r < 0)
+			return r;
+		c->experimental |= 1u << u;
+	}
+	return 0;
+}
+
 static int parse_paging(struct json_object *obj, struct vm_config *c, struct config_error *err)
 {
 	static const char *const shadow_fields[] = { "strategy", "scatter", "pool_pages", "prefetch", "zap", NULL };
@@ -302,6 +335,10 @@ static int parse_paging(struct json_object *obj, struct vm_config *c, struct con
 		if (r < 0)
 			return r;
 		c->strategy = (enum vm_shadow_strategy) u;
+		if (c->strategy == VM_SHADOW_DIRECT && !(c->experimental & (1u << VM_EXPERIMENT_DIRECT_PAGING)))
+			return config_fail(err, "shadow.strategy", "\"direct\" is an experiment: the guest's own page "
+				    "tables reach memory beyond its RAM in its KVM VM; opt in with "
+				    "\"experimental\": [\"direct-paging\"] (docs/shadow.md)");
 	}
 	if (json_object_object_get_ex(shadow, "scatter", &v)) {
 		r = get_bool(v, "shadow.scatter", &c->scatter, err);
@@ -477,12 +514,12 @@ static int parse_devices(struct json_object *obj, struct vm_config *c, struct co
 typedef int (*parse_step)(struct json_object *obj, struct vm_config *c, struct config_error *err);
 
 static const parse_step parse_steps[] = {
-	parse_name, parse_sizes, parse_paging, parse_boot, parse_console, parse_devices,
+	parse_name, parse_sizes, parse_experimental, parse_paging, parse_boot, parse_console, parse_devices,
 };
 
 static const char *const top_fields[] = {
 	"name", "memory_mib", "vcpus", "paging", "shadow", "kernel", "boot", "host_profile", "on_reset",
-	"initrd", "cmdline", "console", "devices", NULL,
+	"initrd", "cmdline", "console", "devices", "experimental", NULL,
 };
 
 int vm_config_from_json(struct json_object *obj, struct vm_config **ret, struct config_error *err)
@@ -600,6 +637,20 @@ static struct json_object *devices_to_json(const struct vm_config *c)
 	return a;
 }
 
+/* Always an array ([] for none), so that every config shows the field. */
+static struct json_object *experimental_to_json(const struct vm_config *c)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (unsigned e = 0; a && e < VM_EXPERIMENT_MAX; e++)
+		if ((c->experimental & (1u << e)) &&
+		    json_object_array_add(a, new_string(vm_experiment_name((enum vm_experiment) e))) < 0) {
+			json_object_put(a);
+			return NULL;
+		}
+	return a;
+}
+
 struct json_object *vm_config_to_json(const struct vm_config *c)
 {
 	struct json_object *o = json_object_new_object();
@@ -635,7 +686,8 @@ struct json_object *vm_config_to_json(const struct vm_config *c)
 	if (!console || add_nullable_string(console, "log", c->console_log) < 0)
 		goto err_console;
 	if (add(o, "console", console) < 0 ||
-	    add(o, "devices", devices_to_json(c)) < 0)
+	    add(o, "devices", devices_to_json(c)) < 0 ||
+	    add(o, "experimental", experimental_to_json(c)) < 0)
 		goto err_object;
 	return o;
 

@@ -28,8 +28,19 @@
 
 enum vm_paging { VM_PAGING_HW = 0, VM_PAGING_SHADOW = 1 };
 /* direct: an experiment (docs/PERFORMANCE.md, the direct-paging spike), not a
- * mode to run a guest in: see docs/shadow.md. */
+ * mode to run a guest in: see docs/shadow.md. It needs the opt-in
+ * "experimental": ["direct-paging"]. */
 enum vm_shadow_strategy { VM_SHADOW_CACHED = 0, VM_SHADOW_VTLB = 1, VM_SHADOW_DIRECT = 2 };
+/* Experiments a VM config opts into by name ("experimental": [...]), one
+ * bit each: what is not safe or not finished enough to be reached by
+ * changing one ordinary field. */
+enum vm_experiment {
+	/* shadow.strategy "direct": the guest's own page tables are the real
+	 * CR3, so the guest can map machine memory beyond its RAM (the monitor
+	 * page, the shadow pool) within its own KVM VM. */
+	VM_EXPERIMENT_DIRECT_PAGING = 0,
+	VM_EXPERIMENT_MAX
+};
 /* How vmmd makes KVM forget shadow entries it removed (docs/shadow.md "Telling
  * KVM"): only the pool pages involved where the host allows it, or the whole pool. */
 enum vm_shadow_zap { VM_ZAP_TARGETED = 0, VM_ZAP_ALL = 1 };
@@ -64,6 +75,7 @@ struct vm_config {
 	uint32_t pool_pages;             /* shadow.pool_pages: 0 = scaled with memory_mib */
 	uint32_t prefetch;               /* shadow.prefetch: entries filled per miss, 1 = none; 0 = default */
 	enum vm_shadow_zap zap;          /* shadow.zap: default targeted */
+	unsigned experimental;           /* 1 << enum vm_experiment, for each one opted into */
 	char *kernel;                    /* required, absolute path */
 	enum vm_boot boot;               /* default auto */
 	enum vm_host_profile host_profile; /* default auto */
@@ -102,6 +114,8 @@ bool vm_name_valid(const char *name);
 /* NULL for a value outside the enum. */
 const char *vm_paging_name(enum vm_paging p);
 const char *vm_strategy_name(enum vm_shadow_strategy s);
+/* "direct-paging", ...; NULL outside the enum. */
+const char *vm_experiment_name(enum vm_experiment e);
 const char *vm_zap_name(enum vm_shadow_zap z);
 const char *vm_device_type_name(enum vm_device_type t);
 const char *vm_boot_name(enum vm_boot b);

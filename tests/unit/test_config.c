@@ -111,6 +111,7 @@ static void assert_config_equal(const struct vm_config *a, const struct vm_confi
 	assert_int_equal(a->pool_pages, b->pool_pages);
 	assert_int_equal(a->prefetch, b->prefetch);
 	assert_int_equal(a->zap, b->zap);
+	assert_int_equal(a->experimental, b->experimental);
 	assert_true(streq_null(a->kernel, b->kernel));
 	assert_true(streq_null(a->initrd, b->initrd));
 	assert_true(streq_null(a->cmdline, b->cmdline));
@@ -271,7 +272,41 @@ static void test_shadow_tuning(void **state)
 		{ "\"shadow\": { \"prefetch\": 0 }", "shadow.prefetch", "must be between 1 and 64" },
 		{ "\"shadow\": { \"prefetch\": 65 }", "shadow.prefetch", "must be between 1 and 64" },
 		{ "\"shadow\": { \"zap\": \"some\" }", "shadow.zap", "" },
-		{ "\"shadow\": { \"strategy\": \"direct\", \"scatter\": true }", "shadow.scatter", "no scattered physmap" },
+		{ "\"experimental\": [\"direct-paging\"], \"shadow\": { \"strategy\": \"direct\", \"scatter\": true }",
+		  "shadow.scatter", "no scattered physmap" },
+	};
+	CHECK_BAD(bad);
+}
+
+/* shadow.strategy "direct" lets the guest map memory beyond its RAM in its
+ * KVM VM: only with the explicit opt-in, with paging "hw" too (where the
+ * strategy is kept for a later switch). */
+static void test_experimental(void **state)
+{
+	struct vm_config *c = load_ok("{ " BASE ", \"paging\": \"shadow\", \"experimental\": [\"direct-paging\"],"
+				      " \"shadow\": { \"strategy\": \"direct\" } }");
+
+	assert_int_equal(c->strategy, VM_SHADOW_DIRECT);
+	assert_int_equal(c->experimental, 1u << VM_EXPERIMENT_DIRECT_PAGING);
+	vm_config_free(c);
+	c = load_ok("{ " BASE ", \"experimental\": [] }");
+	assert_int_equal(c->experimental, 0);
+	vm_config_free(c);
+	c = load_ok("{ " BASE ", \"experimental\": [\"direct-paging\", \"direct-paging\"] }");
+	assert_int_equal(c->experimental, 1u << VM_EXPERIMENT_DIRECT_PAGING);
+	vm_config_free(c);
+	assert_string_equal(vm_experiment_name(VM_EXPERIMENT_DIRECT_PAGING), "direct-paging");
+	assert_null(vm_experiment_name(VM_EXPERIMENT_MAX));
+
+	static const struct bad_case bad[] = {
+		{ "\"paging\": \"shadow\", \"shadow\": { \"strategy\": \"direct\" }", "shadow.strategy",
+		  "is an experiment: the guest's own page tables reach memory beyond its RAM in its KVM VM; "
+		  "opt in with \"experimental\": [\"direct-paging\"]" },
+		{ "\"shadow\": { \"strategy\": \"direct\" }", "shadow.strategy", "\"experimental\": [\"direct-paging\"]" },
+		{ "\"experimental\": [], \"shadow\": { \"strategy\": \"direct\" }", "shadow.strategy", "opt in" },
+		{ "\"experimental\": \"direct-paging\"", "experimental", "expected an array" },
+		{ "\"experimental\": [\"direct\"]", "experimental[0]", "must be \"direct-paging\"" },
+		{ "\"experimental\": [\"direct-paging\", 3]", "experimental[1]", "must be \"direct-paging\"" },
 	};
 	CHECK_BAD(bad);
 }
@@ -505,6 +540,7 @@ static void test_round_trip(void **state)
 {
 	round_trip("{ " BASE " }");
 	round_trip(FULL);
+	round_trip("{ " BASE ", \"experimental\": [\"direct-paging\"], \"shadow\": { \"strategy\": \"direct\" } }");
 	round_trip("{ " BASE ", \"paging\": \"shadow\", \"cmdline\": \"q=\\\"x y\\\" \\u00e9\" }");
 }
 
@@ -514,7 +550,7 @@ static void test_to_json_full_form(void **state)
 	struct json_object *j = vm_config_to_json(c), *v, *sub;
 	static const char *const keys[] = {
 		"name", "memory_mib", "vcpus", "paging", "shadow", "kernel", "boot", "host_profile", "on_reset",
-		"initrd", "cmdline", "console", "devices",
+		"initrd", "cmdline", "console", "devices", "experimental",
 	};
 
 	assert_non_null(j);
@@ -794,6 +830,7 @@ int main(void)
 		cmocka_unit_test(test_integers),
 		cmocka_unit_test(test_scatter),
 		cmocka_unit_test(test_shadow_tuning),
+		cmocka_unit_test(test_experimental),
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_string_limits),
 		cmocka_unit_test(test_not_object),
