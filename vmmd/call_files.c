@@ -7,7 +7,7 @@
 #include "proto/fds.h"
 #include "vmmd/call_files.h"
 #include "vmmd/file_access.h"
-#include "vmmd/params.h"
+#include "vmmd/common/params.h"
 
 void call_files_init(struct vm_files_origin *origin)
 {

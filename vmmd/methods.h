@@ -12,7 +12,7 @@
 
 #include "proto/exchange.h"
 #include "vmmd/daemon.h"
-#include "vmmd/params.h"
+#include "vmmd/common/params.h"
 
 struct method;
 

@@ -2,7 +2,9 @@
 /*
  * Strict parameter checking for RPC methods, before any side effect: each
  * method declares its parameters (name, JSON type, required); anything not
- * declared is refused with InvalidParams naming it.
+ * declared is refused with InvalidParams naming it. Both dispatchers check
+ * here, from their tables' params column: the supervisor's vmm_methods[]
+ * (a client's call) and the worker's worker_methods[] (the supervisor's).
  */
 #pragma once
 
@@ -20,7 +22,7 @@ struct param_spec {
 	const char *description;
 };
 
-#define PARAMS_MAX 8
+#define PARAMS_MAX 12   /* per method, with the terminating { NULL } (worker.boot has 9) */
 
 const char *param_type_name(enum param_type t);
 

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "vmmd/params.h"
+#include "vmmd/common/params.h"
 
 const char *param_type_name(enum param_type t)
 {
