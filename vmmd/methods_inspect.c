@@ -92,13 +92,13 @@ void method_forward(struct rpc_call *call, struct vm_record *vm, const char *met
 void method_vcpu_state(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
 {
 	if (check_vcpu(call, vm) == 0)
-		method_forward(call, vm, "worker.vcpu.state");
+		method_forward(call, vm, WORKER_METHOD_VCPU_STATE);
 }
 
 void method_vcpu_regs_set(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
 {
 	if (check_vcpu(call, vm) == 0)
-		method_forward(call, vm, "worker.vcpu.regs.set");
+		method_forward(call, vm, WORKER_METHOD_VCPU_REGS_SET);
 }
 
 void method_mem_read(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
@@ -115,7 +115,7 @@ void method_mem_read(struct daemon *d, struct client *c, struct rpc_call *call, 
 		invalid(call, RPC_INVALID_PARAMS, "addr", "%s + len overflows the address space", "addr");
 		return;
 	}
-	method_forward(call, vm, "worker.mem.read");
+	method_forward(call, vm, WORKER_METHOD_MEM_READ);
 }
 
 void method_mem_write(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
@@ -123,14 +123,14 @@ void method_mem_write(struct daemon *d, struct client *c, struct rpc_call *call,
 	if (check_u64(call, "addr", NULL) < 0 || check_vcpu(call, vm) < 0 || check_space(call) < 0)
 		return;
 	/* The worker decodes data and checks its size and the range: it holds the buffer. */
-	method_forward(call, vm, "worker.mem.write");
+	method_forward(call, vm, WORKER_METHOD_MEM_WRITE);
 }
 
 void method_mmu_translate(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
 {
 	if (check_u64(call, "addr", NULL) < 0 || check_vcpu(call, vm) < 0)
 		return;
-	method_forward(call, vm, "worker.mmu.translate");
+	method_forward(call, vm, WORKER_METHOD_MMU_TRANSLATE);
 }
 
 void method_mmu_guest(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
@@ -147,7 +147,7 @@ void method_mmu_guest(struct daemon *d, struct client *c, struct rpc_call *call,
 		invalid(call, RPC_INVALID_PARAMS, "limit", "%s must be between 1 and 4096", "limit");
 		return;
 	}
-	method_forward(call, vm, "worker.mmu.guest");
+	method_forward(call, vm, WORKER_METHOD_MMU_GUEST);
 }
 
 void method_irq_inject(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
@@ -177,12 +177,12 @@ void method_irq_inject(struct daemon *d, struct client *c, struct rpc_call *call
 		invalid(call, RPC_INVALID_PARAMS, "nmi", "%s must be true", "nmi");
 		return;
 	}
-	method_forward(call, vm, "worker.irq.inject");
+	method_forward(call, vm, WORKER_METHOD_IRQ_INJECT);
 }
 
 void method_bus_map(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
 {
-	method_forward(call, vm, "worker.bus.map");
+	method_forward(call, vm, WORKER_METHOD_BUS_MAP);
 }
 
 static void stats_reply(void *userdata, struct json_object *result, const struct rpc_error *err)
@@ -200,7 +200,7 @@ static void stats_reply(void *userdata, struct json_object *result, const struct
 /* A VM without a worker answers with its last run's counters (or none yet). */
 void method_stats_get(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
 {
-	if (worker_call_from(vm, method_call_owner(call), "worker.stats", json_object_new_object(),
+	if (worker_call_from(vm, method_call_owner(call), WORKER_METHOD_STATS, json_object_new_object(),
 			     stats_reply, call) == 0)
 		return;
 	struct json_object *o = NULL;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vmmd/common/worker_protocol.h"
 #include "vmmd/methods.h"
 
 void method_mmu_shadow(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
@@ -17,5 +18,5 @@ void method_mmu_shadow(struct daemon *d, struct client *c, struct rpc_call *call
 				"mmu.shadow: VM '%s' runs in hw mode (KVM's paging, not vmmd's)", vm->name);
 		return;
 	}
-	method_forward(call, vm, "worker.mmu.shadow");
+	method_forward(call, vm, WORKER_METHOD_MMU_SHADOW);
 }

@@ -15,6 +15,7 @@
 #include "vmmd/events.h"
 #include "vmmd/lifecycle.h"
 #include "vmmd/common/log.h"
+#include "vmmd/common/worker_protocol.h"
 #include "vmmd/methods.h"
 #include "vmmd/worker_link.h"
 
@@ -207,12 +208,12 @@ static void forward_state(struct daemon *d, struct rpc_call *call, struct vm_rec
 
 void method_vm_pause(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
 {
-	forward_state(d, call, vm, "worker.pause", VM_STATE_PAUSED);
+	forward_state(d, call, vm, WORKER_METHOD_PAUSE, VM_STATE_PAUSED);
 }
 
 void method_vm_resume(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
 {
-	forward_state(d, call, vm, "worker.resume", VM_STATE_RUNNING);
+	forward_state(d, call, vm, WORKER_METHOD_RESUME, VM_STATE_RUNNING);
 }
 
 void method_vm_stop(struct daemon *d, struct client *c, struct rpc_call *call, struct vm_record *vm)
@@ -353,7 +354,7 @@ void method_vm_info(struct daemon *d, struct client *c, struct rpc_call *call, s
 		*q = (struct info_req) { .daemon = d, .call = call, .cmdlines = cmdlines };
 		snprintf(q->name, sizeof(q->name), "%s", vm->name);
 		/* Live stats come from the worker; a VM without one has its last run's. */
-		if (worker_call_from(vm, method_call_owner(call), "worker.stats", NULL, info_reply, q) == 0)
+		if (worker_call_from(vm, method_call_owner(call), WORKER_METHOD_STATS, NULL, info_reply, q) == 0)
 			return;
 		free(q);
 	}
@@ -404,5 +405,5 @@ void method_vm_console_write(struct daemon *d, struct client *c, struct rpc_call
 			rpc_call_errorf(call, RPC_INVALID_PARAMS, "data", "data is not valid base64");
 		return;
 	}
-	method_forward(call, vm, "worker.console.write");
+	method_forward(call, vm, WORKER_METHOD_CONSOLE_WRITE);
 }

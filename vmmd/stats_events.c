@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "vmmd/common/worker_protocol.h"
 #include "vmmd/events.h"
 #include "vmmd/stats_events.h"
 #include "vmmd/worker_link.h"
@@ -52,7 +53,7 @@ static void on_tick(evutil_socket_t fd, short what, void *userdata)
 			break;
 		q->daemon = d;
 		snprintf(q->name, sizeof(q->name), "%s", vm->name);
-		if (worker_call(vm, "worker.stats", NULL, stats_reply, q) < 0)
+		if (worker_call(vm, WORKER_METHOD_STATS, NULL, stats_reply, q) < 0)
 			free(q);
 	}
 	arm(d);

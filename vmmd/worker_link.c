@@ -314,10 +314,10 @@ static void link_handle(void *userdata, struct rpc_peer *peer, struct rpc_call *
 {
 	struct worker_link *w = userdata;
 	struct json_object *v;
-	if (strcmp(call->method, "worker.console") == 0 && call->params &&
+	if (strcmp(call->method, WORKER_NOTIFY_CONSOLE) == 0 && call->params &&
 	    json_object_object_get_ex(call->params, "offset", &v))
 		console_to_events(w->daemon, w->vm, json_object_get_uint64(v));
-	else if (strcmp(call->method, "worker.exit") == 0 && call->params)
+	else if (strcmp(call->method, WORKER_NOTIFY_EXIT) == 0 && call->params)
 		read_exit_report(w, call->params);
 	rpc_call_result(call, NULL);   /* notifications: nothing is sent */
 }
@@ -330,8 +330,8 @@ static const struct {
 	const char *method;
 	enum vm_state state;
 } late_states[] = {
-	{ "worker.pause", VM_STATE_PAUSED },
-	{ "worker.resume", VM_STATE_RUNNING },
+	{ WORKER_METHOD_PAUSE, VM_STATE_PAUSED },
+	{ WORKER_METHOD_RESUME, VM_STATE_RUNNING },
 };
 
 /* A call is over: its caller gets the answer, unless it had its timeout
@@ -643,7 +643,7 @@ static int spawn(struct daemon *d, struct vm_record *vm, struct rpc_call *start_
 		(void) unlink(path);   /* a previous run's */
 		json_object_object_add(params, "exit_report", json_object_new_string(path));
 	}
-	r = rpc_peer_call(vm->worker->peer, "worker.boot", params, boot_reply, vm->worker);
+	r = rpc_peer_call(vm->worker->peer, WORKER_METHOD_BOOT, params, boot_reply, vm->worker);
 	if (r < 0) {
 		vm->worker->start_call = NULL;
 		worker_stop(vm, true);
@@ -835,7 +835,7 @@ void worker_stop(struct vm_record *vm, bool force)
 		link_kill(w);
 		return;
 	}
-	(void) rpc_peer_call(w->peer, "worker.stop", NULL, ignore_reply, NULL);
+	(void) rpc_peer_call(w->peer, WORKER_METHOD_STOP, NULL, ignore_reply, NULL);
 	if (!w->stop_timer) {
 		w->stop_timer = evtimer_new(w->daemon->base, on_stop_grace, w);
 		struct timeval tv = { WORKER_STOP_GRACE_MS / 1000, (WORKER_STOP_GRACE_MS % 1000) * 1000 };
@@ -979,7 +979,7 @@ static int adopt_one(struct daemon *d, struct vm_record *vm)
 		return -ENOMEM;
 	}
 	pidfd = -EBADF;   /* finish() closes it with the event */
-	r = rpc_peer_call(w->peer, "worker.info", NULL, adopt_reply, w);
+	r = rpc_peer_call(w->peer, WORKER_METHOD_INFO, NULL, adopt_reply, w);
 	vm->worker = TAKE_PTR(w);   /* finish() frees it from now on */
 	if (r < 0)
 		link_kill(vm->worker);
@@ -1019,7 +1019,7 @@ static void stop_orphans(struct daemon *d)
 			continue;
 		/* Asked, not waited for: a worker that does not answer must not
 		 * hold up vmmd's start (it reads the request when it runs again). */
-		static const char stop[] = "{\"jsonrpc\":\"2.0\",\"method\":\"worker.stop\",\"id\":1}\n";
+		static const char stop[] = "{\"jsonrpc\":\"2.0\",\"method\":\"" WORKER_METHOD_STOP "\",\"id\":1}\n";
 		_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 		if (fd >= 0 && connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 &&
 		    send(fd, stop, sizeof(stop) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t) sizeof(stop) - 1)

@@ -21,6 +21,7 @@
 #include "base/cleanup_json.h"
 #include "base/macro.h"
 #include "vmmd/methods.h"
+#include "vmmd/worker/worker.h"
 
 static void test_roles_are_columns(void **state)
 {
@@ -283,10 +284,48 @@ static void test_states_and_busy(void **state)
 	assert_null(registry_find(&h->d.registry, "t"));
 }
 
+/* A client's method X that the supervisor forwards to worker.X (method_forward:
+ * its parameters less "name") must find each parameter in the worker's
+ * row with the same type and need, or the worker's one check of
+ * parameters refuses what the supervisor accepted. */
+static void test_forwarded_params_match_the_worker(void **state)
+{
+	size_t matched = 0;
+
+	for (size_t i = 0; i < worker_methods_count; i++) {
+		const struct worker_method *w = &worker_methods[i];
+		const struct method *m = method_find(w->name + strlen("worker."));
+
+		if (!m)
+			continue;
+		matched++;
+		for (const struct param_spec *p = m->params; p->name; p++) {
+			const struct param_spec *q = w->params;
+
+			if (strcmp(p->name, "name") == 0)
+				continue;
+			while (q->name && strcmp(q->name, p->name) != 0)
+				q++;
+			if (!q->name || q->type != p->type || q->required != p->required)
+				fail_msg("%s: parameter %s differs in %s", m->name, p->name, w->name);
+		}
+		for (const struct param_spec *q = w->params; q->name; q++) {
+			const struct param_spec *p = m->params;
+
+			while (p->name && strcmp(p->name, q->name) != 0)
+				p++;
+			if (!p->name)
+				fail_msg("%s takes %s, which %s does not", w->name, q->name, m->name);
+		}
+	}
+	assert_true(matched >= 9);   /* vcpu.*, mem.*, mmu.*, irq.inject, bus.map */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roles_are_columns),
+		cmocka_unit_test(test_forwarded_params_match_the_worker),
 		cmocka_unit_test_setup_teardown(test_role_before_everything, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_monitor_sees_no_cmdline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_console_events_need_debug, setup, teardown),

@@ -2,8 +2,9 @@
 /*
  * The worker's method table (vmmd/worker/worker_methods.c): unique names,
  * the dispatcher's refusals before a handler runs (an unknown method, a
- * method that needs the VM before worker.boot), each with its typed kind,
- * and worker.boot's refusal of bad parameters. No KVM: nothing here gets
+ * method that needs the VM before worker.boot, parameters the row does not
+ * name or type), each with its typed kind, and worker.boot's refusal of
+ * bad parameters. No KVM: nothing here gets
  * as far as building a VM.
  */
 #include <errno.h>
@@ -77,6 +78,7 @@ static void test_names_are_unique(void **state)
 	for (size_t i = 0; i < worker_methods_count; i++) {
 		assert_non_null(worker_methods[i].fn);
 		assert_memory_equal(worker_methods[i].name, "worker.", 7);
+		assert_null(worker_methods[i].params[PARAMS_MAX - 1].name);   /* the table's end stays */
 		for (size_t j = 0; j < i; j++)
 			assert_string_not_equal(worker_methods[i].name, worker_methods[j].name);
 	}
@@ -106,6 +108,16 @@ static void test_boot_params(void **state)
 	check_error(call_error(&h, "worker.boot", "{\"config\":{}}"), RPC_INVALID_PARAMS, "params");
 	check_error(call_error(&h, "worker.boot", "{\"config\":{},\"console\":\"/x\",\"console_size\":1}"),
 		    RPC_INVALID_PARAMS, "params");
+	/* The table's check, before the handler: an unknown name, a wrong type. */
+	struct json_object *e = call_error(&h, WORKER_METHOD_BOOT, "{\"config\":{},\"console\":\"/x\",\"bogus\":1}"), *v;
+	check_error(e, RPC_INVALID_PARAMS, "params");
+	assert_true(json_object_object_get_ex(e, "message", &v));
+	assert_non_null(strstr(json_object_get_string(v), "unknown parameter 'bogus'"));
+	e = call_error(&h, WORKER_METHOD_BOOT, "{\"config\":[],\"console\":\"/x\"}");
+	check_error(e, RPC_INVALID_PARAMS, "params");
+	assert_true(json_object_object_get_ex(e, "data", &v));
+	assert_true(json_object_object_get_ex(v, "field", &v));
+	assert_string_equal(json_object_get_string(v), "config");
 	assert_null(w.vm);
 	assert_null(w.config);
 	json_object_put(h.sent);

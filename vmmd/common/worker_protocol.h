@@ -20,6 +20,32 @@
 
 #include "proto/rpc.h"
 
+/*
+ * The channel's methods. The supervisor calls the first group and names
+ * them only through these (worker_call_from keeps the pointer: they are
+ * string literals); the worker's table (vmmd/worker/worker_methods.c)
+ * has one row for each, with its parameters. The worker sends the
+ * notifications.
+ */
+#define WORKER_METHOD_BOOT          "worker.boot"
+#define WORKER_METHOD_PAUSE         "worker.pause"
+#define WORKER_METHOD_RESUME        "worker.resume"
+#define WORKER_METHOD_STOP          "worker.stop"
+#define WORKER_METHOD_STATS         "worker.stats"
+#define WORKER_METHOD_CONSOLE_WRITE "worker.console.write"
+#define WORKER_METHOD_INFO          "worker.info"       /* who the worker is: an adoption's first call */
+#define WORKER_METHOD_VCPU_STATE    "worker.vcpu.state"
+#define WORKER_METHOD_VCPU_REGS_SET "worker.vcpu.regs.set"
+#define WORKER_METHOD_MEM_READ      "worker.mem.read"
+#define WORKER_METHOD_MEM_WRITE     "worker.mem.write"
+#define WORKER_METHOD_MMU_TRANSLATE "worker.mmu.translate"
+#define WORKER_METHOD_MMU_GUEST     "worker.mmu.guest"
+#define WORKER_METHOD_MMU_SHADOW    "worker.mmu.shadow"
+#define WORKER_METHOD_IRQ_INJECT    "worker.irq.inject"
+#define WORKER_METHOD_BUS_MAP       "worker.bus.map"
+#define WORKER_NOTIFY_CONSOLE       "worker.console"    /* {offset}: the console ring grew */
+#define WORKER_NOTIFY_EXIT          "worker.exit"       /* the exit report, before the worker leaves */
+
 enum worker_error {
 	WORKER_ERROR_INTERNAL,      /* vmmd or KVM failed where they should not */
 	WORKER_ERROR_NO_KVM,        /* /dev/kvm cannot be opened: the host lacks what the VM needs */

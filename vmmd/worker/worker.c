@@ -15,6 +15,7 @@
 #include "base/macro.h"
 #include "config/vm_config.h"
 #include "vmmd/common/log.h"
+#include "vmmd/common/worker_protocol.h"
 #include "vmmd/worker/vm.h"
 #include "vmmd/worker/worker.h"
 
@@ -81,7 +82,7 @@ static void report_exit(struct worker *w)
 		ssize_t k = pwrite(w->exit_report_fd, text, strlen(text), 0);
 		(void) k;
 	}
-	r = have_supervisor(w) ? rpc_peer_notify(w->peer, "worker.exit", json_object_get(p)) : -ENOTCONN;
+	r = have_supervisor(w) ? rpc_peer_notify(w->peer, WORKER_NOTIFY_EXIT, json_object_get(p)) : -ENOTCONN;
 	if (r < 0)
 		log_warning_errno(r, "Failed to report the exit to a supervisor (the exit file has it): %m");
 	log_info("Guest ended: %s (%s)", vm_exit_reason_name(e.reason), e.message);
@@ -97,7 +98,7 @@ static void notify_console(struct worker *w)
 		return;
 	p = json_object_new_object();
 	json_object_object_add(p, "offset", json_object_new_uint64(total));
-	(void) rpc_peer_notify(w->peer, "worker.console", p);
+	(void) rpc_peer_notify(w->peer, WORKER_NOTIFY_CONSOLE, p);
 	w->console_sent = total;
 }
 

@@ -26,6 +26,7 @@
 #include <json-c/json.h>
 
 #include "proto/exchange.h"
+#include "vmmd/common/params.h"
 #include "vmmd/common/rpc_peer.h"
 #include "vmmd/common/worker_protocol.h"
 #include "vmmd/worker/adopt.h"
@@ -60,9 +61,10 @@ struct worker {
 typedef void (*worker_method_fn)(struct worker *w, struct vm *vm, struct rpc_call *call);
 
 struct worker_method {
-	const char *name;
+	const char *name;                      /* WORKER_METHOD_* (worker_protocol.h) */
 	worker_method_fn fn;
-	bool needs_vm;
+	bool needs_vm;                         /* refused before worker.boot */
+	struct param_spec params[PARAMS_MAX];  /* checked before fn runs; { NULL }-ended */
 };
 
 extern const struct worker_method worker_methods[];

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The worker's method table (STYLE.md "tables over switch ladders"), like
- * the supervisor's vmm_methods[]: one row per method of the channel, and a
- * needs_vm column that the dispatcher checks before the handler runs. The
- * supervisor checked the client's parameters already (vmmd/methods*.c);
- * each handler checks them again, since it is the one that touches the VM.
+ * the supervisor's vmm_methods[]: one row per method of the channel (named
+ * by worker_protocol.h's constants), with a needs_vm column and the
+ * method's parameters (name, type, required), which the dispatcher checks
+ * before the handler runs (params.h, as the supervisor does for its
+ * clients). The supervisor checked the client's values already
+ * (vmmd/methods*.c); each handler checks them again (ranges, vCPUs),
+ * since it is the one that touches the VM.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -15,6 +18,7 @@
 
 #include "base/macro.h"
 #include "proto/base64.h"
+#include "vmmd/common/worker_protocol.h"
 #include "vmmd/worker/inspect.h"
 #include "vmmd/worker/shadow_inspect.h"
 #include "vmmd/worker/vm.h"
@@ -173,24 +177,56 @@ static void method_info(struct worker *w, struct vm *vm, struct rpc_call *call)
 	rpc_call_result(call, res);
 }
 
+/* The parameters each method takes are what the supervisor forwards: its
+ * client's parameters less "name" (method_forward), so the types here are
+ * those of vmm_methods[]. */
+#define VCPU_PARAM  { "vcpu", PARAM_INT, false, "vCPU index (default 0)" }
+#define ADDR_PARAM  { "addr", PARAM_INT, true, "guest address" }
+#define SPACE_PARAM { "space", PARAM_STRING, false, "physical or virtual" }
+
 const struct worker_method worker_methods[] = {
-	{ .name = "worker.boot", .fn = worker_boot, .needs_vm = false },
-	{ .name = "worker.pause", .fn = method_pause, .needs_vm = true },
-	{ .name = "worker.resume", .fn = method_resume, .needs_vm = true },
-	{ .name = "worker.stop", .fn = method_stop, .needs_vm = true },
-	{ .name = "worker.stats", .fn = method_stats, .needs_vm = true },
-	{ .name = "worker.console.write", .fn = method_console_write, .needs_vm = true },
-	{ .name = "worker.info", .fn = method_info, .needs_vm = true },
+	{ .name = WORKER_METHOD_BOOT, .fn = worker_boot, .needs_vm = false,
+	  .params = { { "config", PARAM_OBJECT, true, "the VM config (docs/config.md)" },
+		      { "console", PARAM_STRING, true, "the console ring's file" },
+		      { "console_size", PARAM_INT, false, "the ring's size in bytes" },
+		      { "console_continue", PARAM_BOOL, false, "keep the ring's history (a restart)" },
+		      { "files", PARAM_OBJECT, false, "the VM's files: descriptor numbers by field" },
+		      { "sandbox", PARAM_OBJECT, false, "the jail's uid and gid (jail.h)" },
+		      { "log_max_kib", PARAM_INT, false, "console.log's cap" },
+		      { "control", PARAM_STRING, false, "the adoption socket's path (adopt.h)" },
+		      { "exit_report", PARAM_STRING, false, "where the exit report survives a supervisor" } } },
+	{ .name = WORKER_METHOD_PAUSE, .fn = method_pause, .needs_vm = true },
+	{ .name = WORKER_METHOD_RESUME, .fn = method_resume, .needs_vm = true },
+	{ .name = WORKER_METHOD_STOP, .fn = method_stop, .needs_vm = true },
+	{ .name = WORKER_METHOD_STATS, .fn = method_stats, .needs_vm = true },
+	{ .name = WORKER_METHOD_CONSOLE_WRITE, .fn = method_console_write, .needs_vm = true,
+	  .params = { { "data", PARAM_STRING, true, "base64" } } },
+	{ .name = WORKER_METHOD_INFO, .fn = method_info, .needs_vm = true },
 	/* Introspection and control (inspect.h), shadow mode's MMU (shadow_inspect.h). */
-	{ .name = "worker.vcpu.state", .fn = inspect_vcpu_state, .needs_vm = true },
-	{ .name = "worker.vcpu.regs.set", .fn = inspect_vcpu_regs_set, .needs_vm = true },
-	{ .name = "worker.mem.read", .fn = inspect_mem_read, .needs_vm = true },
-	{ .name = "worker.mem.write", .fn = inspect_mem_write, .needs_vm = true },
-	{ .name = "worker.mmu.translate", .fn = inspect_mmu_translate, .needs_vm = true },
-	{ .name = "worker.mmu.guest", .fn = inspect_mmu_guest, .needs_vm = true },
-	{ .name = "worker.mmu.shadow", .fn = shadow_inspect_mmu, .needs_vm = true },
-	{ .name = "worker.irq.inject", .fn = inspect_irq_inject, .needs_vm = true },
-	{ .name = "worker.bus.map", .fn = inspect_bus_map, .needs_vm = true },
+	{ .name = WORKER_METHOD_VCPU_STATE, .fn = inspect_vcpu_state, .needs_vm = true, .params = { VCPU_PARAM } },
+	{ .name = WORKER_METHOD_VCPU_REGS_SET, .fn = inspect_vcpu_regs_set, .needs_vm = true,
+	  .params = { VCPU_PARAM, { "regs", PARAM_OBJECT, true, "registers by name" } } },
+	{ .name = WORKER_METHOD_MEM_READ, .fn = inspect_mem_read, .needs_vm = true,
+	  .params = { ADDR_PARAM, { "len", PARAM_INT, true, "bytes" }, SPACE_PARAM, VCPU_PARAM } },
+	{ .name = WORKER_METHOD_MEM_WRITE, .fn = inspect_mem_write, .needs_vm = true,
+	  .params = { ADDR_PARAM, { "data", PARAM_STRING, true, "base64" }, SPACE_PARAM, VCPU_PARAM } },
+	{ .name = WORKER_METHOD_MMU_TRANSLATE, .fn = inspect_mmu_translate, .needs_vm = true,
+	  .params = { VCPU_PARAM, ADDR_PARAM } },
+	{ .name = WORKER_METHOD_MMU_GUEST, .fn = inspect_mmu_guest, .needs_vm = true,
+	  .params = { VCPU_PARAM, { "from", PARAM_INT, false, "lowest virtual address" },
+		      { "to", PARAM_INT, false, "highest virtual address" },
+		      { "limit", PARAM_INT, false, "at most this many ranges" } } },
+	{ .name = WORKER_METHOD_MMU_SHADOW, .fn = shadow_inspect_mmu, .needs_vm = true,
+	  .params = { { "vcpu", PARAM_INT, false, "whose current address space is marked" },
+		      { "root", PARAM_STRING, false, "kernel, user or all" },
+		      { "from", PARAM_INT, false, "lowest virtual address listed" },
+		      { "to", PARAM_INT, false, "highest virtual address listed" },
+		      { "limit", PARAM_INT, false, "mappings per root" },
+		      { "cursor", PARAM_STRING, false, "an earlier reply's next" } } },
+	{ .name = WORKER_METHOD_IRQ_INJECT, .fn = inspect_irq_inject, .needs_vm = true,
+	  .params = { { "irq", PARAM_INT, false, "GSI" }, { "vector", PARAM_INT, false, "a fixed MSI" },
+		      { "nmi", PARAM_BOOL, false, "an NMI" }, VCPU_PARAM } },
+	{ .name = WORKER_METHOD_BUS_MAP, .fn = inspect_bus_map, .needs_vm = true },
 };
 const size_t worker_methods_count = ELEMENTSOF(worker_methods);
 
@@ -207,6 +243,15 @@ void worker_dispatch(struct worker *w, struct rpc_call *call)
 	}
 	if (m->needs_vm && !w->vm) {
 		worker_fail(call, WORKER_ERROR_STATE, "%s: not booted", m->name);
+		return;
+	}
+	/* The one check of every method's parameters (names, types, required);
+	 * handlers still check values (ranges, the VM's vCPUs). */
+	struct rpc_error check = { 0 }, err = { 0 };
+	if (params_check(call->params, m->params, &check) < 0) {
+		worker_error_set(&err, WORKER_ERROR_PARAMS, check.field[0] ? check.field : NULL, "%s: %s", m->name,
+				 check.message);
+		rpc_call_error(call, &err, NULL);
 		return;
 	}
 	m->fn(w, m->needs_vm ? w->vm : NULL, call);
