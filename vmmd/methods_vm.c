@@ -17,6 +17,7 @@
 #include "vmmd/common/log.h"
 #include "vmmd/common/worker_protocol.h"
 #include "vmmd/methods.h"
+#include "vmmd/worker_adopt.h"
 #include "vmmd/worker_link.h"
 
 #define CONSOLE_READ_DEFAULT  65536

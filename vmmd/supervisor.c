@@ -18,6 +18,7 @@
 #include "vmmd/server.h"
 #include "vmmd/stats_events.h"
 #include "vmmd/supervisor.h"
+#include "vmmd/worker_adopt.h"
 #include "vmmd/worker_link.h"
 
 static void usage(FILE *f)

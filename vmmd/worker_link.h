@@ -6,7 +6,8 @@
  * the end of its life. A worker is over when both its channel has closed
  * and it has been reaped; only then is the VM's final state decided, from
  * what the worker reported (worker.exit) or, if it reported nothing, from
- * how the process died.
+ * how the process died. A worker a previous supervisor started is adopted
+ * by worker_adopt.c instead of spawned.
  */
 #pragma once
 
@@ -56,9 +57,4 @@ struct json_object *worker_cgroup_json(const struct daemon *d, const struct vm_r
 /* Reap every exited child (SIGCHLD). */
 void worker_reap_all(struct daemon *d);
 
-/* After loading the registry: re-adopt every worker still running from a
- * previous supervisor, else record why not. Waits for nothing: a worker
- * is adopted when it answers (worker_problem says it has not yet). */
-void worker_adopt_all(struct daemon *d);
-/* Why vm's worker is not fully ours, for vm.list's problem (in buf), or NULL. */
-const char *worker_problem(const struct vm_record *vm, char *buf, size_t size);
+/* Adopting the workers of a previous supervisor: worker_adopt.h. */
