@@ -97,14 +97,14 @@ static int check_who(struct json_object *v, const char *field, struct config_err
 	const char *s, *name;
 	size_t n;
 
+	int r;
+
 	if (!json_object_is_type(v, json_type_string))
 		return config_fail(err, field, "expected a string (a user name or uid, @group or @gid)");
-	s = json_object_get_string(v);
-	n = (size_t) json_object_get_string_len(v);
-	if (strlen(s) != n)
-		return config_fail(err, field, "must not contain NUL characters");
-	if (n > DAEMON_CONFIG_WHO_MAX)
-		return config_fail(err, field, "must be at most %d bytes long", DAEMON_CONFIG_WHO_MAX);
+	r = config_get_string(v, field, DAEMON_CONFIG_WHO_MAX, &s, err);
+	if (r < 0)
+		return r;
+	n = strlen(s);
 	name = s[0] == '@' ? s + 1 : s;
 	if (!name[0])
 		return config_fail(err, field, "expected a user name or uid, @group or @gid");
@@ -377,14 +377,11 @@ static int parse_files(struct json_object *obj, struct daemon_config *c, struct 
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *v = json_object_array_get_idx(dirs, i);
 		snprintf(field, sizeof(field), "files.path_dirs[%zu]", i);
-		if (!json_object_is_type(v, json_type_string))
-			return config_fail(err, field, "expected a string");
-		const char *s = json_object_get_string(v);
-		size_t len = (size_t) json_object_get_string_len(v);
-		if (strlen(s) != len)
-			return config_fail(err, field, "must not contain NUL characters");
-		if (len > DAEMON_PATH_DIR_LEN)
-			return config_fail(err, field, "must be at most %d bytes long", DAEMON_PATH_DIR_LEN);
+		const char *s;
+		r = config_get_string(v, field, DAEMON_PATH_DIR_LEN, &s, err);
+		if (r < 0)
+			return r;
+		size_t len = strlen(s);
 		if (!plain_absolute(s) || strcmp(s, "/") == 0)
 			return config_fail(err, field, "must be an absolute folder other than /, without . or ..");
 		/* Kept without a trailing slash: "DIR/" + the rest is what is compared. */

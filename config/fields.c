@@ -91,3 +91,22 @@ int config_get_int(struct json_object *v, const char *field, int64_t min, int64_
 out_of_range:
 	return config_fail(err, field, "must be between %" PRId64 " and %" PRId64, min, max);
 }
+
+int config_get_string(struct json_object *v, const char *field, size_t max, const char **ret,
+		      struct config_error *err)
+{
+	const char *s;
+	size_t n;
+
+	if (!json_object_is_type(v, json_type_string))
+		return config_fail(err, field, "expected a string");
+	s = json_object_get_string(v);
+	n = (size_t) json_object_get_string_len(v);
+	/* "\u0000" is valid JSON but would silently cut a C string short. */
+	if (strlen(s) != n)
+		return config_fail(err, field, "must not contain NUL characters");
+	if (n > max)
+		return config_fail(err, field, "must be at most %zu bytes long", max);
+	*ret = s;
+	return 0;
+}

@@ -2,7 +2,7 @@
 /*
  * What every config parser here needs to refuse input the same way: an
  * error that names its field, the refusal of unknown members, and one
- * reading of a JSON integer.
+ * reading of a JSON integer and of a JSON string.
  */
 #pragma once
 
@@ -24,3 +24,8 @@ int config_check_members(struct json_object *obj, const char *prefix, const char
  */
 int config_get_int(struct json_object *v, const char *field, int64_t min, int64_t max, int64_t *ret,
 		   struct config_error *err);
+/* A string of at most max bytes with no NUL inside ("\u0000" would cut it
+ * short in C): "expected a string", "must not contain NUL characters",
+ * "must be at most MAX bytes long". *ret points into v. */
+int config_get_string(struct json_object *v, const char *field, size_t max, const char **ret,
+		      struct config_error *err);

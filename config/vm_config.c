@@ -165,25 +165,6 @@ static int get_int(struct json_object *v, const char *field, int64_t min, int64_
 	return r;
 }
 
-static int get_string(struct json_object *v, const char *field, size_t max,
-		      const char **ret, struct config_error *err)
-{
-	const char *s;
-	size_t n;
-
-	if (!json_object_is_type(v, json_type_string))
-		return config_fail(err, field, "expected a string");
-	s = json_object_get_string(v);
-	n = (size_t) json_object_get_string_len(v);
-	/* "\u0000" is valid JSON but would silently cut a C string short. */
-	if (strlen(s) != n)
-		return config_fail(err, field, "must not contain NUL characters");
-	if (n > max)
-		return config_fail(err, field, "must be at most %zu bytes long", max);
-	*ret = s;
-	return 0;
-}
-
 static int dup_string(const char *s, char **ret)
 {
 	char *copy = NULL;
@@ -207,7 +188,7 @@ static int get_path(struct json_object *v, const char *field, bool nullable,
 	}
 	if (!json_object_is_type(v, json_type_string))
 		return config_fail(err, field, nullable ? "expected a string or null" : "expected a string");
-	r = get_string(v, field, VM_PATH_MAX, &s, err);
+	r = config_get_string(v, field, VM_PATH_MAX, &s, err);
 	if (r < 0)
 		return r;
 	if (s[0] != '/')
@@ -252,7 +233,7 @@ static int parse_name(struct json_object *obj, struct vm_config *c, struct confi
 
 	if (!json_object_object_get_ex(obj, "name", &v))
 		return config_fail(err, "name", "required");
-	r = get_string(v, "name", SIZE_MAX, &s, err);
+	r = config_get_string(v, "name", SIZE_MAX, &s, err);
 	if (r < 0)
 		return r;
 	if (!vm_name_valid(s))
@@ -415,7 +396,7 @@ static int parse_boot(struct json_object *obj, struct vm_config *c, struct confi
 			return r;
 	}
 	if (json_object_object_get_ex(obj, "cmdline", &v)) {
-		r = get_string(v, "cmdline", VM_CMDLINE_MAX, &s, err);
+		r = config_get_string(v, "cmdline", VM_CMDLINE_MAX, &s, err);
 		if (r < 0)
 			return r;
 		free(c->cmdline);
