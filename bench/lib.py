@@ -47,6 +47,7 @@ QEMU_CPU = os.environ.get("QEMU_CPU", "qemu64")
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 import vmmdproc  # noqa: E402
+from vmmtest import HOST_QUIRKS  # noqa: E402  (the hosts' named quirks, one table)
 
 RPC_TIMEOUT = 30.0
 
@@ -133,7 +134,9 @@ def machine_facts():
 def git_revision():
     rev = _cmd(["git", "rev-parse", "--short=12", "HEAD"], None)
     if rev is None:
-        return None
+        # No git where the run is (make bench-nested's machine): the
+        # revision tests/nested/run wrote beside the tree it copied in.
+        return _read(os.path.join(ROOT, "git-revision")).strip() or None
     # diff-index does not refresh the index (read-only, unlike git status).
     p = subprocess.run(["git", "diff-index", "--quiet", "HEAD", "--"], cwd=ROOT,
                        capture_output=True)
@@ -419,6 +422,21 @@ class Vmmd:
     def rpc(self, method, params=None):
         return self.client.rpc(method, params)
 
+    def host_kind(self):
+        """"pvm", "tcg-svm" (AMD-V emulated by QEMU's TCG, make bench-nested),
+        "vmx", "svm" or "none": the host this vmmd runs on, as vmm.version
+        reports it (tests/e2e/vmmtest.py host_kind, whose HOST_QUIRKS name
+        what each host does unlike hardware)."""
+        host = self.rpc("vmm.version").get("host") or {}
+        kind = host.get("virt") or "none"
+        if kind in ("vmx", "svm") and host.get("hypervisor") == "TCGTCGTCGTCG":
+            kind = "tcg-" + kind
+        return kind
+
+    def host_has(self, quirk):
+        """True when this vmmd's host shows the named quirk (HOST_QUIRKS)."""
+        return quirk in HOST_QUIRKS.get(self.host_kind(), frozenset())
+
     def create(self, name, guest, memory_mib=16, cmdline="", **fields):
         cfg = {"name": name, "kernel": guest_elf(guest), "memory_mib": memory_mib,
                "vcpus": 1, "paging": "hw", "cmdline": cmdline}
@@ -623,6 +641,8 @@ class Result:
       plots     [{"name", "title", "kind": "bars"|"lines", "ylabel", "series": ...}]
       data      anything raw (per-round figures, samples summaries)
       notes     ["..."]  (skips, caveats)
+      compare   {"title", "rows": [[key, label, value], ...], "note"}: what
+                report.py shows beside the other hosts' runs (compare())
     and run-all/report.py render them into docs/PERFORMANCE.md."""
 
     def __init__(self, id, title, args):
@@ -659,6 +679,15 @@ class Result:
 
     def plot(self, **spec):
         self.doc["plots"].append(spec)
+
+    def compare(self, title, rows, note=None):
+        """The figure's rows that mean something on any host, for report.py
+        to put beside the same figure measured on other hosts
+        (bench/results/host-<tag>/, e.g. make bench-nested): rows
+        [key, label, value], joined by key; the label comes from this
+        machine's run. Ratios within one run, not times: an emulated host's
+        durations say nothing about hardware."""
+        self.doc["compare"] = {"title": title, "rows": rows, "note": note}
 
     def goal(self, text, met, value=None, limit=None, shown=None):
         """shown: the measured figure in words, for the overview table."""

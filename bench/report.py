@@ -10,6 +10,12 @@ Plots go next to the document, in <docs dir>/perf/<name>.png, drawn with
 gnuplot (Debian's gnuplot-nox); without gnuplot the document says so.
 The hand-written analysis (profiles, bottlenecks, before/after) is
 bench/notes.md, appended as it is.
+
+Results folders: bench/results/B<N>.json is this machine's run;
+bench/results/host-<tag>/ holds the same figures measured on another host
+(make bench-nested: host-tcg-svm), shown beside this machine's by their
+comparison rows (lib.Result.compare) with the folder's about.md; any other
+sub-folder is a before/after experiment (VMMD_BASELINE).
 """
 
 import argparse
@@ -61,6 +67,36 @@ def load(results):
         except (OSError, ValueError) as e:
             print("report: skipping %s: %s" % (f, e), file=sys.stderr)
     return docs
+
+
+HOST_PREFIX = "host-"
+
+
+def load_hosts(results):
+    """{tag: {figure: doc}} from results/host-<tag>/B*.json: other hosts' runs."""
+    hosts = {}
+    if not results or not os.path.isdir(results):
+        return hosts
+    for sub in sorted(os.listdir(results)):
+        path = os.path.join(results, sub)
+        if sub.startswith(HOST_PREFIX) and os.path.isdir(path):
+            runs = load(path)
+            if runs:
+                hosts[sub[len(HOST_PREFIX):]] = runs
+    return hosts
+
+
+def host_tag(doc):
+    """The host a run measured: the harness's own word for it, else the machine's virtualization."""
+    return (doc.get("data") or {}).get("host") or (doc.get("machine") or {}).get("virt") or "?"
+
+
+def read_about(path):
+    about = os.path.join(path, "about.md")
+    if os.path.exists(about):
+        with open(about) as f:
+            return [f.read().strip(), ""]
+    return []
 
 
 def cell(x):
@@ -140,7 +176,8 @@ def render_experiments(results):
     out = []
     if not results or not os.path.isdir(results):
         return out
-    subs = sorted(d for d in os.listdir(results) if os.path.isdir(os.path.join(results, d)))
+    subs = sorted(d for d in os.listdir(results)
+                  if os.path.isdir(os.path.join(results, d)) and not d.startswith(HOST_PREFIX))
     for sub in subs:
         path = os.path.join(results, sub)
         runs = load(path)
@@ -152,10 +189,7 @@ def render_experiments(results):
                     "the new binary are measured side by side in the same minute (results in "
                     "`bench/results/<experiment>/`).", ""]
         out += ["### %s" % sub, ""]
-        about = os.path.join(path, "about.md")
-        if os.path.exists(about):
-            with open(about) as f:
-                out += [f.read().strip(), ""]
+        out += read_about(path)
         for fid in sorted(runs, key=lambda x: int(x[1:])):
             d = runs[fid]
             out.append("%s, %s, git %s:" % (fid, d.get("date"), d.get("git")))
@@ -165,7 +199,47 @@ def render_experiments(results):
     return out
 
 
+def render_hosts(fid, main, hosts, results):
+    """The figure on other hosts, beside this machine's run: one column per
+    host, rows joined by the comparison rows' keys (this machine's labels
+    first). A run without comparison rows is named, not guessed at."""
+    runs = [(tag, hosts[tag][fid]) for tag in sorted(hosts) if fid in hosts[tag]]
+    if not runs:
+        return []
+    out = ["### %s on other hosts" % fid, ""]
+    for tag, d in runs:
+        out += read_about(os.path.join(results, HOST_PREFIX + tag))
+        m = d.get("machine") or {}
+        out += ["Host `%s`: status %s; %s; %s s; git %s; `bench/results/%s%s/%s.json`; inside: %s, %s CPUs, "
+                "Linux %s, virtualization `%s`." % (tag, d.get("status"), d.get("date"), d.get("elapsed_s"),
+                                                    d.get("git"), HOST_PREFIX, tag, fid, m.get("cpu"),
+                                                    m.get("cpus"), m.get("kernel"), m.get("virt")), ""]
+        if d.get("notes"):
+            out += ["- %s" % n for n in d["notes"]] + [""]
+    columns = [(host_tag(main) + " (this machine)", main)] if main else []
+    columns += runs
+    keys, labels, values = [], {}, {}
+    for name, d in columns:
+        for key, label, value in (d.get("compare") or {}).get("rows", []):
+            if key not in labels:
+                keys.append(key)
+                labels[key] = label
+            values[(name, key)] = value
+    missing = [name for name, d in columns if not d.get("compare")]
+    if keys:
+        title = next(d["compare"]["title"] for _, d in columns if d.get("compare"))
+        rows = [[labels[k]] + [values.get((name, k), "—") for name, _ in columns] for k in keys]
+        out += ["**%s**" % title, "", md_table(["operation"] + ["`%s`" % name for name, _ in columns], rows), ""]
+        note = next((d["compare"]["note"] for _, d in columns if (d.get("compare") or {}).get("note")), None)
+        out += [note, ""] if note else []
+    for name in missing:
+        out += ["The `%s` run of %s has no comparison rows (a harness from before they existed): "
+                "run it again to show it here." % (name, fid), ""]
+    return out
+
+
 def render(docs, docs_path, results=None):
+    hosts = load_hosts(results)
     outdir = os.path.join(os.path.dirname(os.path.abspath(docs_path)), "perf")
     have_gnuplot = shutil.which("gnuplot") is not None
     any_doc = next(iter(sorted(docs.values(), key=lambda d: d.get("date", ""), reverse=True)), None)
@@ -224,6 +298,9 @@ def render(docs, docs_path, results=None):
                     out += ["![%s](%s)" % (spec.get("title", spec["name"]), rel), ""]
             if d.get("notes"):
                 out += ["Notes:", ""] + ["- %s" % n for n in d["notes"]] + [""]
+            out += render_hosts(fid, d, hosts, results)
+        for fid in sorted({f for runs in hosts.values() for f in runs} - set(docs), key=lambda x: int(x[1:])):
+            out += ["## %s — on other hosts only" % fid, ""] + render_hosts(fid, None, hosts, results)
 
     out += render_experiments(results)
 

@@ -183,6 +183,49 @@ def test_bench_report(d):
         check(want in text, "the report lacks %r" % want)
 
 
+def fake_result(fid, host, compare=None):
+    """A result as lib.Result writes it, made up for report.py's layout only."""
+    doc = {"id": fid, "title": "figure " + fid, "quick": False, "date": "2026-01-01T00:00:00+00:00",
+           "git": "0000000", "build": "build", "status": "ok", "elapsed_s": 1.0,
+           "machine": {"cpu": "cpu-" + host, "cpus": 1, "kernel": "k", "virt": host.split("-")[-1]},
+           "goal": None, "tables": [], "plots": [], "data": {"host": host}, "notes": []}
+    if compare is not None:
+        doc["compare"] = {"title": "ratios of " + fid, "rows": compare, "note": None}
+    return doc
+
+
+def test_bench_report_hosts(d):
+    """report.py puts a figure measured on another host (results/host-TAG/,
+    make bench-nested) beside this machine's, row by row by key; names a
+    run without comparison rows; keeps other folders as experiments."""
+    results = os.path.join(TMP, "hosts")
+    for folder, fid, doc in (
+            ("", "B6", fake_result("B6", "pvm", [["floor", "the floor", "1.00x"], ["trap", "a trap", "1.10x"]])),
+            ("host-tcg-svm", "B6", fake_result("B6", "tcg-svm", [["trap", "a trap (other words)", "3.50x"],
+                                                                 ["only-there", "a row pvm lacks", "2.00x"]])),
+            ("host-tcg-svm", "B9", fake_result("B9", "tcg-svm")),
+            ("an-experiment", "B1", fake_result("B1", "pvm"))):
+        os.makedirs(os.path.join(results, folder), exist_ok=True)
+        with open(os.path.join(results, folder, fid + ".json"), "w") as f:
+            json.dump(doc, f)
+    with open(os.path.join(results, "host-tcg-svm", "about.md"), "w") as f:
+        f.write("About the emulated host.\n")
+    out = os.path.join(TMP, "hosts.md")
+    p = subprocess.run([sys.executable, os.path.join(vmmtest.ROOT, "bench", "report.py"),
+                        "--results", results, "--docs", out], cwd=vmmtest.ROOT,
+                       capture_output=True, text=True, timeout=120)
+    check(p.returncode == 0, "bench/report.py exited %d: %s" % (p.returncode, (p.stdout + p.stderr)[-2000:]))
+    with open(out) as f:
+        text = f.read()
+    for want in ("### B6 on other hosts", "About the emulated host.", "**ratios of B6**",
+                 "| operation | `pvm (this machine)` | `tcg-svm` |",
+                 "| the floor | 1.00x | — |", "| a trap | 1.10x | 3.50x |", "| a row pvm lacks | — | 2.00x |",
+                 "## B9 — on other hosts only", "The `tcg-svm` run of B9 has no comparison rows",
+                 "### an-experiment"):
+        check(want in text, "the report lacks %r:\n%s" % (want, text[-3000:]))
+    check("### host-tcg-svm" not in text, "a host's folder is no experiment:\n%s" % text[-3000:])
+
+
 if __name__ == "__main__":
     try:
         vmmtest.main()
