@@ -265,6 +265,53 @@ def test_strategies_differ_in_fills(d):
 
 
 POPF_RE = re.compile(r"holes: popf IF=(\d) \(IF was (\d)\) -> pushf IF=(\d)$")
+# Docs that show the holes guest's console on each host, as a table whose
+# header starts with "hw mode" and names "shadow mode, host `KIND`" columns,
+# one verbatim `holes: ...` line per row. test_virtualization_holes holds
+# them to what this host prints, so they cannot go stale unseen (make check
+# checks the pvm column, make check-nested the tcg-svm one).
+HOLES_DOCS = ("shadow.md", "seed.md")
+
+
+def holes_doc_columns(path):
+    """{column header: [console lines]} of a doc's holes table, or None."""
+    with open(path) as f:
+        lines = f.read().splitlines()
+
+    def cells(line):
+        return [c.strip() for c in line.strip().strip("|").split("|")]
+
+    for i, line in enumerate(lines):
+        head = cells(line)
+        if not (line.startswith("|") and head[0].startswith("hw mode")
+                and any(c.startswith("shadow mode, host `") for c in head)):
+            continue
+        cols = {c: [] for c in head}
+        for row in lines[i + 2:]:
+            if not row.startswith("| `holes:"):
+                break
+            for c, v in zip(head, cells(row)):
+                cols[c].append(v.strip("`"))
+        return cols
+    return None
+
+
+def check_holes_docs(d, hw_lines, sh_lines):
+    """Each doc's holes table shows what this host prints, where it has
+    this host's column."""
+    kind = vmmtest.host_kind(d)
+    for name in HOLES_DOCS:
+        path = os.path.join(vmmtest.ROOT, "docs", name)
+        cols = holes_doc_columns(path)
+        check(cols, "docs/%s lacks the holes console table (%s)" % (name, holes_doc_columns.__doc__))
+        shadow = cols.get("shadow mode, host `%s`" % kind)
+        if shadow is None:
+            continue     # a host the docs do not show
+        check(shadow == sh_lines, "docs/%s shows another shadow-mode console for host %s than it prints:\n"
+              "doc:  %s\nhere: %s" % (name, kind, show(shadow), show(sh_lines)))
+        hw = next(v for c, v in cols.items() if c.startswith("hw mode"))
+        check(hw == hw_lines, "docs/%s shows another hw-mode console than host %s prints:\ndoc:  %s\nhere: %s"
+              % (name, kind, show(hw), show(hw_lines)))
 
 
 @kvm
@@ -410,6 +457,7 @@ def test_virtualization_holes(d):
             continue
         check(a == b, "hole leaks in shadow mode: hw %r vs shadow %r" % (a, b))
     check(popfs == 2, "holes tries popf twice: %s" % show(sh))
+    check_holes_docs(d, hw_lines, sh_lines)
     if st:
         holes = st.get("holes") or {}
         check("cpuid_traps" in holes and "umip" in holes, "vcpu.state reports the holes: %s" % show(st))
