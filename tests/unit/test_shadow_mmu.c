@@ -753,12 +753,12 @@ static void test_declared_updates_keep_shadowing(void **state)
 	setup(SMMU_CACHED);
 	w = write_protect_setup();
 	for (int i = 0; i < 16; i++)
-		assert_int_equal(smmu_pt_update(fx.s, w.pte + 8, (uint64_t) i << 12), 0);
+		assert_int_equal(smmu_pt_update(fx.s, w.pte + 8, (uint64_t) i << 12, true, true), 0);
 	assert_int_equal(gget(w.pte + 8), (uint64_t) (16 - 1) << 12);
 	assert_int_equal(stats().unshadowed, 0);
 	assert_int_equal(fault(CR3_A, false, w.va_map, HW_WRITE, true, true).kind, SMMU_FAULT_PT_WRITE);
 	/* The entry it maps follows the update, as with smmu_pt_write. */
-	assert_int_equal(smmu_pt_update(fx.s, w.pte, 0x189000 | P | W | U), 0);
+	assert_int_equal(smmu_pt_update(fx.s, w.pte, 0x189000 | P | W | U, true, true), 0);
 	assert_false(shadow(CR3_A, false, w.va_use, NULL));
 	smmu_tlb_flush(fx.s);
 	filled(CR3_A, false, w.va_use, HW_READ);
@@ -768,6 +768,94 @@ static void test_declared_updates_keep_shadowing(void **state)
 	for (int i = 0; i < 8; i++)
 		assert_int_equal(smmu_pt_write(fx.s, w.pte + 8, &(uint64_t) { 0 }, 8), 0);
 	assert_int_equal(stats().unshadowed, 1);
+}
+
+/* A declared update goes straight into the leaf shadows of its table, as
+ * the fill it saves would build it; what a fill would refuse stays out. */
+static void test_declared_updates_fill(void **state)
+{
+	uint64_t va = 0x0000000001000000ULL, va2 = va + 0x1000, frame = 0x18a000;
+	uint64_t pte, pte2, kpte, kva = 0xffff800000400000ULL;
+	struct smmu_mapping m;
+	struct smmu_stats st;
+
+	setup(SMMU_CACHED);
+	pte = map(CR3_A, va, frame, 1, P | W | U, P | W | U | A | D);
+	pte2 = pte + 8;
+	smmu_load_root(fx.s, CR3_A, true);
+	filled(CR3_A, true, va, HW_WRITE);   /* the table is shadowed now (user root) */
+	st = stats();
+
+	/* A new entry: in the shadow at once, writable (A and D set), no fill. */
+	assert_int_equal(smmu_pt_update(fx.s, pte2, 0x18b000 | P | W | U | A | D, true, true), 0);
+	assert_true(shadow(CR3_A, true, va2, &m));
+	assert_int_equal(m.mpa, mpa_of(0x18b000));
+	assert_true(m.flags & W);
+	assert_int_equal(m.guest_pte_gpa, pte2);
+	assert_int_equal(stats().updates_applied, st.updates_applied + 1);
+	assert_int_equal(stats().fills, st.fills);
+	/* Replacing a present one: the new frame, read-only without D. */
+	assert_int_equal(smmu_pt_update(fx.s, pte2, 0x18c000 | P | W | U | A, true, true), 0);
+	assert_true(shadow(CR3_A, true, va2, &m));
+	assert_int_equal(m.mpa, mpa_of(0x18c000));
+	assert_false(m.flags & W);
+	/* Without A the guest has not seen it used: left to a fill. */
+	assert_int_equal(smmu_pt_update(fx.s, pte2, 0x18b000 | P | W | U | D, true, true), 0);
+	assert_false(shadow(CR3_A, true, va2, NULL));
+	/* Not present, or cleared: nothing. */
+	assert_int_equal(smmu_pt_update(fx.s, pte2, 0x18b000 | A, true, true), 0);
+	assert_false(shadow(CR3_A, true, va2, NULL));
+
+	/* Hostile entries get no shadow (a fault, decoded or the guest's, follows). */
+	/* A frame beyond guest RAM (MMIO must fault and be decoded), far beyond it. */
+	assert_int_equal(smmu_pt_update(fx.s, pte2, (GUEST_PAGES * 4096) | P | W | U | A | D, true, true), 0);
+	assert_false(shadow(CR3_A, true, va2, NULL));
+	assert_int_equal(smmu_pt_update(fx.s, pte2, (1ULL << 51) | 0x18b000 | P | U | A, true, true), 0);
+	assert_false(shadow(CR3_A, true, va2, NULL));
+	/* NX while EFER.NXE is clear: a reserved bit. */
+	assert_int_equal(smmu_pt_update(fx.s, pte2, 0x18b000 | P | U | A | NX, true, false), 0);
+	assert_false(shadow(CR3_A, true, va2, NULL));
+	/* A supervisor page in the user root. */
+	assert_int_equal(smmu_pt_update(fx.s, pte2, 0x18b000 | P | W | A | D, true, true), 0);
+	assert_false(shadow(CR3_A, true, va2, NULL));
+	/* A writable mapping of a page table vmmd shadows (the table itself, the
+	 * PML4): mapped, but read-only, so every write still traps. */
+	assert_int_equal(smmu_pt_update(fx.s, pte2, (pte & ~0xfffULL) | P | W | U | A | D, true, true), 0);
+	assert_true(shadow(CR3_A, true, va2, &m));
+	assert_false(m.flags & W);
+	assert_int_equal(fault(CR3_A, true, va2, HW_WRITE | E_P, true, true).kind, SMMU_FAULT_PT_WRITE);
+	assert_int_equal(smmu_pt_update(fx.s, pte2, CR3_A | P | W | U | A | D, true, true), 0);
+	assert_true(shadow(CR3_A, true, va2, &m));
+	assert_false(m.flags & W);
+	/* The path's rights count, not only the entry's: a read-only PDE. */
+	assert_int_equal(smmu_pt_update(fx.s, entry_gpa(table_of(CR3_A, va, 2), va, 2),
+					 (table_of(CR3_A, va, 1)) | P | U | A, true, true), 0);
+	filled(CR3_A, true, va, HW_READ);
+	assert_int_equal(smmu_pt_update(fx.s, pte2, 0x18b000 | P | W | U | A | D, true, true), 0);
+	assert_true(shadow(CR3_A, true, va2, &m));
+	assert_false(m.flags & W);
+	/* Misaligned: refused. */
+	assert_int_equal(smmu_pt_update(fx.s, pte2 + 4, 0, true, true), -EINVAL);
+
+	/* Kernel root, CR0.WP clear: the kernel may write read-only pages, as in a fill. */
+	kpte = map(CR3_A, kva, frame, 1, P | W, P | A);
+	smmu_load_root(fx.s, CR3_A, false);
+	assert_int_equal(fault(CR3_A, false, kva, HW_READ, false, true).kind, SMMU_FAULT_FILLED);
+	assert_int_equal(smmu_pt_update(fx.s, kpte + 8, 0x18d000 | P | A | D, false, true), 0);
+	assert_true(shadow_flags(CR3_A, false, kva + 0x1000) & W);
+	assert_int_equal(smmu_pt_update(fx.s, kpte + 8, 0x18d000 | P | A | D, true, true), 0);
+	assert_false(shadow_flags(CR3_A, false, kva + 0x1000) & W);
+
+	/* VTLB: no table is write-protected, so nothing vouches for the path:
+	 * updates only drop. */
+	teardown(NULL);
+	setup(SMMU_VTLB);
+	pte = map(CR3_A, va, frame, 1, P | W | U, P | W | U | A | D);
+	smmu_load_root(fx.s, CR3_A, true);
+	filled(CR3_A, true, va, HW_READ);
+	assert_int_equal(smmu_pt_update(fx.s, pte + 8, 0x18b000 | P | W | U | A | D, true, true), 0);
+	assert_false(shadow(CR3_A, true, va2, NULL));
+	assert_int_equal(stats().updates_applied, 0);
 }
 
 static void test_unshadow_stale_root(void **state)
@@ -1833,7 +1921,9 @@ static void run_random(enum smmu_strategy strategy, unsigned pool_pages, uint64_
 				v = upper[cur][other][l];
 			else if (rnd(2))
 				v ^= rnd(2) ? W : rnd(2) ? U : NX;
-			if (cached) {
+			if (cached && rnd(2)) {
+				assert_int_equal(smmu_pt_update(fx.s, g, v, true, true), 0);
+			} else if (cached) {
 				assert_int_equal(smmu_pt_write(fx.s, g, &v, 8), 0);
 			} else {
 				gset(g, v);
@@ -1844,7 +1934,12 @@ static void run_random(enum smmu_strategy strategy, unsigned pool_pages, uint64_
 		} else if (what < 16) {             /* the guest edits a PTE */
 			uint64_t v = k == 1 ? (0x200000 | PS | (random_data_pte() & (P | W | U | D | NX)))
 					    : random_data_pte();
-			if (cached) {
+			if (cached && rnd(2)) {
+				/* Declared (Xen PV's mmu_update), often with A set:
+				 * written into the shadows where a fill would be. */
+				v |= rnd(3) ? A : 0;
+				assert_int_equal(smmu_pt_update(fx.s, leaf[cur][k], v, true, true), 0);
+			} else if (cached) {
 				/* Without a flush: the old translation may live on. */
 				assert_int_equal(smmu_pt_write(fx.s, leaf[cur][k], &v, 8), 0);
 			} else {
@@ -1879,6 +1974,7 @@ static void run_random(enum smmu_strategy strategy, unsigned pool_pages, uint64_
 	assert_true(filled_n > 500);
 	if (cached)
 		assert_true(pt_writes > 0);
+	assert_true(cached ? stats().updates_applied > 20 : stats().updates_applied == 0);
 	teardown(NULL);
 }
 
@@ -1939,6 +2035,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_write_protect_and_resync, teardown),
 		cmocka_unit_test_teardown(test_unshadow_after_repeated_writes, teardown),
 		cmocka_unit_test_teardown(test_declared_updates_keep_shadowing, teardown),
+		cmocka_unit_test_teardown(test_declared_updates_fill, teardown),
 		cmocka_unit_test_teardown(test_unshadow_stale_root, teardown),
 		cmocka_unit_test_teardown(test_unprotect, teardown),
 		cmocka_unit_test(test_user_nx_in_kernel_root),

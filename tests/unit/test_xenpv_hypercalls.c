@@ -252,6 +252,67 @@ static void test_mmu_update(void **state)
 	assert_int_equal(hypercall(XEN_HC_mmu_update, fx->scratch, 1, 0, XEN_DOMID_SELF), -EINVAL);
 }
 
+/* The shadow leaf for va in the kernel root, false when there is none. */
+static int take_mapping(void *ctx, const struct smmu_mapping *m)
+{
+	*(struct smmu_mapping *) ctx = *m;
+	return -EEXIST;   /* found: stop */
+}
+
+static bool kernel_shadow(uint64_t va, struct smmu_mapping *ret)
+{
+	struct smmu_mapping m;
+	int r = smmu_foreach_mapping(fx->svm.smmu, fx->v.kernel_cr3, false, va, va, take_mapping, &m);
+
+	assert_true(r == 0 || r == -EEXIST);
+	if (r == -EEXIST && ret)
+		*ret = m;
+	return r == -EEXIST;
+}
+
+/* An update of a table vmmd shadows lands in the shadow (no fill fault
+ * follows), validated as a fill would be: a hostile entry gets no mapping,
+ * or no writable one. */
+static void test_mmu_update_into_shadow(void **state)
+{
+	uint64_t near = fx->scratch + 9 * 4096, target = fx->scratch + 10 * 4096, data = fx->scratch + 11 * 4096;
+	uint64_t l1 = (fx->l.pt_pfn + 3) * 4096 + gpa_of(target) / 4096 * 8, l1_frame = (fx->l.pt_pfn + 3) * 4096;
+	struct smmu_mapping m;
+	struct smmu_stats st;
+	struct xen_mmu_update u;
+
+	/* The kernel touches a neighbour: the bootstrap L1 is shadowed. */
+	assert_int_equal(shadow_handle_trap(&fx->sv, X86_PF, 0x4, near), SHADOW_RESUME);
+	assert_true(kernel_shadow(near, NULL));
+	smmu_get_stats(fx->svm.smmu, &st);
+
+	u = (struct xen_mmu_update) { .ptr = l1, .val = gpa_of(data) | X86_PTE_P | X86_PTE_W | X86_PTE_A | X86_PTE_D };
+	put(fx->scratch, &u, sizeof(u));
+	assert_int_equal(hypercall(XEN_HC_mmu_update, fx->scratch, 1, 0, XEN_DOMID_SELF), 0);
+	assert_true(kernel_shadow(target, &m));
+	assert_int_equal(physmap_mpa_to_gpa(&fx->svm.pm, m.mpa), gpa_of(data));
+	assert_true(m.flags & X86_PTE_W);
+	struct smmu_stats now;
+	smmu_get_stats(fx->svm.smmu, &now);
+	assert_int_equal(now.updates_applied, st.updates_applied + 1);
+	assert_int_equal(now.fills, st.fills);
+
+	/* Hostile: the page table itself, writable (Xen refuses the update;
+	 * vmmd maps it read-only, so every write still reaches the PV MMU). */
+	assert_int_equal(hypercall(XEN_HC_update_va_mapping, target,
+				   l1_frame | X86_PTE_P | X86_PTE_W | X86_PTE_A | X86_PTE_D, 0, 0), 0);
+	assert_true(kernel_shadow(target, &m));
+	assert_int_equal(physmap_mpa_to_gpa(&fx->svm.pm, m.mpa), l1_frame);
+	assert_false(m.flags & X86_PTE_W);
+	/* Hostile: past the guest's memory: refused, and nothing is mapped. */
+	u.val = (GUEST_PAGES + 5) * 4096 | X86_PTE_P | X86_PTE_W | X86_PTE_A | X86_PTE_D;
+	put(fx->scratch, &u, sizeof(u));
+	assert_int_equal(hypercall(XEN_HC_mmu_update, fx->scratch, 1, 0, XEN_DOMID_SELF), -EINVAL);
+	assert_true(kernel_shadow(target, &m));
+	assert_int_equal(physmap_mpa_to_gpa(&fx->svm.pm, m.mpa), l1_frame);
+	assert_false(m.flags & X86_PTE_W);
+}
+
 static void test_update_va_mapping_and_marks(void **state)
 {
 	uint64_t target = fx->scratch + 5 * 4096;
@@ -845,7 +906,7 @@ static void test_hypercall_port_learnt_from_kernel(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_version_and_features), T(test_memory_op), T(test_mmu_update), T(test_update_va_mapping_and_marks),
+		T(test_version_and_features), T(test_memory_op), T(test_mmu_update), T(test_mmu_update_into_shadow), T(test_update_va_mapping_and_marks),
 		T(test_mmuext_op), T(test_same_baseptr_flushes), T(test_trap_table_and_callbacks), T(test_events_and_upcall), T(test_iret),
 		T(test_multicall), T(test_console), T(test_sched_and_vcpu_op), T(test_writable_pagetable_assist),
 		T(test_cpuid_policy), T(test_forced_emulation_cpuid), T(test_user_port_io),

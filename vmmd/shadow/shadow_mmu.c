@@ -260,6 +260,54 @@ static void prefetch(struct smmu *s, uint32_t sp, bool user, uint64_t va, const 
 	}
 }
 
+/*
+ * A declared update (smmu_pt_update) of entry `slot` of guest table gfn,
+ * written straight into leaf shadow page sp instead of leaving the entry
+ * empty for a fill fault (Xen validates a PV guest's update and uses it; vmmd
+ * propagates it). Only what the fill path itself would build: the guest
+ * translates the entry without a fault under the rights of sp's path (the
+ * keys of its ancestors: CACHED keeps them equal to the guest's current
+ * entries, every write to those tables re-syncs), has set A, and the frame
+ * is guest RAM; leaf_fill then withholds W without D and from a frame vmmd
+ * shadows as a page table. Anything else stays empty and faults as before.
+ */
+void smmu_leaf_update(struct smmu *s, uint32_t sp, unsigned slot, uint64_t pte_gpa, uint64_t ge, bool guest_wp,
+		      bool nxe)
+{
+	const struct sp_meta *m = &s->meta[sp];
+	bool up_user = true, up_write = true, up_nx = false;
+	uint32_t page = sp;
+
+	if (s->cfg.strategy != SMMU_CACHED || m->level != 1 || m->synth)
+		return;
+	/* The keys of sp (the guest's PDE), its parent (PDPTE) and theirs (PML4E). */
+	for (int level = 1; level <= 3; level++) {
+		uint64_t key = s->meta[page].key;
+		if (s->meta[page].level != level || s->meta[page].parents == SMMU_NONE)
+			return;
+		up_user &= !!(key & X86_PTE_U);
+		up_write &= !!(key & X86_PTE_W);
+		up_nx |= !!(key & X86_PTE_NX);
+		page = s->meta[page].parents / SMMU_ENTRIES;
+	}
+	if (!(ge & X86_PTE_P) || !(ge & X86_PTE_A))
+		return;
+	/* NX without EFER.NXE is a reserved bit: the guest's #PF, made by a fault. */
+	if (!nxe && (up_nx || (ge & X86_PTE_NX)))
+		return;
+	bool e_user = up_user && (ge & X86_PTE_U);
+	if (m->user && !e_user)
+		return;
+	uint64_t gpa = ge & X86_PTE_ADDR;
+	/* MMIO must fault and be decoded; beyond RAM is also where reserved
+	 * address bits (above MAXPHYADDR) would be. */
+	if (gfn_of(s, gpa) == SMMU_GFN_NONE)
+		return;
+	struct leaf_src l = { gpa, ge, pte_gpa, up_write && (ge & X86_PTE_W), e_user, up_nx || (ge & X86_PTE_NX) };
+	leaf_fill(s, sp, slot, &l, m->user, guest_wp, false);
+	s->st.updates_applied++;
+}
+
 /* A level-3 shadow page another root of this kind already links for the
  * same guest PML4 entry (CACHED: its shadows follow every write to the
  * guest tables below, so they are the same for every root). */

@@ -60,6 +60,7 @@ struct smmu_config {
 struct smmu_stats {
 	uint64_t fills;             /* shadow entries created on a fault */
 	uint64_t prefetched;        /* neighbours filled with them (smmu_config.prefetch) */
+	uint64_t updates_applied;   /* declared updates written straight into a leaf shadow (smmu_pt_update) */
 	uint64_t shared;            /* links to a level-3 shadow page another root already had (kernel half) */
 	uint64_t flushes;           /* whole-address-space drops (vtlb CR3 writes, evictions) */
 	uint64_t invlpg;
@@ -151,10 +152,15 @@ void smmu_tlb_flush(struct smmu *s);
  * makes on the guest's behalf through here. [gpa, gpa+len) must stay within
  * one 4 KiB page: 0, -EINVAL, or -EFAULT (not guest RAM). */
 int smmu_pt_write(struct smmu *s, uint64_t gpa, const void *data, unsigned len);
-/* The same for one entry the guest itself declares a page-table update
- * (Xen PV's mmu_update, update_va_mapping): such writes never make vmmd
- * stop shadowing the page, as repeated plain writes do (CACHED). */
-int smmu_pt_update(struct smmu *s, uint64_t gpa, uint64_t val);
+/* The same for one aligned entry the guest itself declares a page-table
+ * update (Xen PV's mmu_update, update_va_mapping, the writable page-table
+ * assist): such writes never make vmmd stop shadowing the page, as repeated
+ * plain writes do, and (CACHED) the new entry goes straight into the leaf
+ * shadows of the page where a fill would build it (the guest translates it
+ * without a fault at CR0.WP guest_wp, EFER.NXE nxe, A set, a frame of guest
+ * RAM; W only with D and never to a shadowed page table), saving the fill
+ * fault that would follow. */
+int smmu_pt_update(struct smmu *s, uint64_t gpa, uint64_t val, bool guest_wp, bool nxe);
 /* Stop write-protecting the guest page-table page holding gpa, because the
  * engine cannot emulate an instruction writing it (emulate_data.h): the
  * shadows built from it go, and with them the protection, so the write

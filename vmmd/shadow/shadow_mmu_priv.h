@@ -193,6 +193,13 @@ void smmu_zap_protecting(struct smmu *s, uint64_t gfn);
 /* The group of pool page sp. */
 static inline unsigned smmu_zap_group_of(const struct smmu *s, uint32_t sp) { return sp / s->zap_group; }
 
+/* shadow_mmu.c */
+/* Declared guest entry ge (at pte_gpa) for slot of leaf shadow page sp, as a
+ * fill would build it, or nothing (the slot stays empty) where a fill would
+ * not happen without a fault first. */
+void smmu_leaf_update(struct smmu *s, uint32_t sp, unsigned slot, uint64_t pte_gpa, uint64_t ge, bool guest_wp,
+		      bool nxe);
+
 /* shadow_sync.c */
 /* A new shadow page for guest table gfn (CACHED): clear W of leaves mapping it. */
 void smmu_write_protect(struct smmu *s, uint64_t gfn);

@@ -98,8 +98,29 @@ int smmu_unprotect(struct smmu *s, uint64_t gpa)
 	return smmu_gfn_protected(s, gfn) ? -EBUSY : 0;
 }
 
-/* declared: the guest said this is a page-table update (smmu_pt_update). */
-static int pt_write(struct smmu *s, uint64_t gpa, const void *data, unsigned len, bool declared)
+/* What the guest said about a write: a page-table update (smmu_pt_update)
+ * under these CR0.WP and EFER.NXE, or nothing (smmu_pt_write). */
+struct declared {
+	bool guest_wp, nxe;
+};
+
+/* The new entry at gpa into every leaf shadow of its page (smmu_leaf_update). */
+static void apply_update(struct smmu *s, uint64_t gpa, const struct declared *d)
+{
+	const uint64_t *p = physmap_guest_ptr(s->pm, s->mm, gpa, 8);
+	uint64_t gfn = gpa / PAGE_SIZE_4K, ge;
+	unsigned n;
+
+	if (!p)
+		return;
+	ge = __atomic_load_n(p, __ATOMIC_ACQUIRE);
+	n = chain_snapshot(s, gfn);
+	for (unsigned k = 0; k < n; k++)
+		if (still_shadows(s, s->scratch[k], gfn))
+			smmu_leaf_update(s, s->scratch[k], gpa % PAGE_SIZE_4K / 8, gpa, ge, d->guest_wp, d->nxe);
+}
+
+static int pt_write(struct smmu *s, uint64_t gpa, const void *data, unsigned len, const struct declared *declared)
 {
 	unsigned off = gpa % PAGE_SIZE_4K, first, last, n;
 	uint64_t gfn;
@@ -148,15 +169,23 @@ static int pt_write(struct smmu *s, uint64_t gpa, const void *data, unsigned len
 		s->writes[gfn] = 0;
 		unshadow(s, gfn);
 	}
+	/* The shadows that are left take the declared entry now rather than
+	 * at the fault that would follow (a new PTE is used at once). */
+	if (declared)
+		apply_update(s, gpa, declared);
 	return 0;
 }
 
 int smmu_pt_write(struct smmu *s, uint64_t gpa, const void *data, unsigned len)
 {
-	return pt_write(s, gpa, data, len, false);
+	return pt_write(s, gpa, data, len, NULL);
 }
 
-int smmu_pt_update(struct smmu *s, uint64_t gpa, uint64_t val)
+int smmu_pt_update(struct smmu *s, uint64_t gpa, uint64_t val, bool guest_wp, bool nxe)
 {
-	return pt_write(s, gpa, &val, sizeof(val), true);
+	struct declared d = { guest_wp, nxe };
+
+	if (gpa % 8)
+		return -EINVAL;
+	return pt_write(s, gpa, &val, sizeof(val), &d);
 }

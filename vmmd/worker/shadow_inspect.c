@@ -77,6 +77,7 @@ void shadow_inspect_stats(struct vm *vm, struct json_object *o)
 	struct json_object *sh = json_object_new_object();
 	json_object_object_add(sh, "fills", u64(st.mmu.fills));
 	json_object_object_add(sh, "prefetched", u64(st.mmu.prefetched));
+	json_object_object_add(sh, "updates_applied", u64(st.mmu.updates_applied));
 	json_object_object_add(sh, "shared", u64(st.mmu.shared));
 	json_object_object_add(sh, "flushes", u64(st.mmu.flushes));
 	json_object_object_add(sh, "invlpg", u64(st.mmu.invlpg));

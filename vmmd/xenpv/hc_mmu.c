@@ -4,9 +4,10 @@
  * numbers, and with vmmd's identity p2m a machine frame is a guest-physical
  * frame, so the guest's tables are ordinary x86-64 tables in guest-physical
  * terms: exactly what the shadow MMU walks (design A). Every write the
- * guest asks for goes through smmu_pt_write, which updates the RAM copy and
- * drops the shadow entries built from it; flush requests reach the real
- * TLB through the engine.
+ * guest asks for goes through smmu_pt_update, which updates the RAM copy
+ * and puts the new entry into the shadows built from that table, under the
+ * fill path's checks (or leaves it to a fill); flush requests reach the
+ * real TLB through the engine.
  *
  * vmmd skips Xen's page-type validation (a guest can only harm itself: the
  * shadow MMU never maps anything outside its RAM). It keeps one hint per
@@ -68,8 +69,9 @@ int xpv_pte_write(struct xpv_vcpu *v, uint64_t gpa, uint64_t val)
 	/* A present entry names a frame of the guest's, or shared_info's. */
 	if ((val & X86_PTE_P) && (val & X86_PTE_ADDR) / XPV_PAGE > d->nr_pages)
 		return -EINVAL;
+	const struct shadow_pcb *pcb = &v->sv->cpu.pcb;
 	pthread_mutex_lock(&svm->lock);
-	int r = smmu_pt_update(svm->smmu, gpa, val);
+	int r = smmu_pt_update(svm->smmu, gpa, val, pcb->cr0 & X86_CR0_WP, pcb->efer & X86_EFER_NXE);
 	pthread_mutex_unlock(&svm->lock);
 	if (r < 0)
 		return -EINVAL;
