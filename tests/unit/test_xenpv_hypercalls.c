@@ -313,6 +313,36 @@ static void test_mmu_update_into_shadow(void **state)
 	assert_false(m.flags & X86_PTE_W);
 }
 
+/* Unpinning a table drops the shadows built from it (Linux then writes the
+ * table as plain memory); the loaded root stays. */
+static void test_unpin_drops_shadows(void **state)
+{
+	uint64_t near = fx->scratch + 9 * 4096, l1_pfn = fx->l.pt_pfn + 3;
+	struct xen_mmuext_op op = { .cmd = XEN_MMUEXT_UNPIN_TABLE, .arg1 = l1_pfn };
+	struct smmu_stats st;
+
+	assert_int_equal(shadow_handle_trap(&fx->sv, X86_PF, 0x4, near), SHADOW_RESUME);
+	assert_true(kernel_shadow(near, NULL));
+	put(fx->scratch, &op, sizeof(op));
+	assert_int_equal(hypercall(XEN_HC_mmuext_op, fx->scratch, 1, 0, XEN_DOMID_SELF), 0);
+	assert_int_equal(fx->d.pt_level[l1_pfn], 0);
+	assert_false(kernel_shadow(near, NULL));
+	smmu_get_stats(fx->svm.smmu, &st);
+	assert_int_equal(st.unshadowed, 1);
+	/* Still a table to the CPU: the next touch shadows it again. */
+	assert_int_equal(shadow_handle_trap(&fx->sv, X86_PF, 0x4, near), SHADOW_RESUME);
+	assert_true(kernel_shadow(near, NULL));
+
+	/* The loaded PML4: nothing goes. */
+	op.arg1 = fx->l.pt_pfn;
+	put(fx->scratch, &op, sizeof(op));
+	assert_int_equal(hypercall(XEN_HC_mmuext_op, fx->scratch, 1, 0, XEN_DOMID_SELF), 0);
+	assert_true(kernel_shadow(near, NULL));
+	op.arg1 = NR_PAGES;
+	put(fx->scratch, &op, sizeof(op));
+	assert_int_equal(hypercall(XEN_HC_mmuext_op, fx->scratch, 1, 0, XEN_DOMID_SELF), -EINVAL);
+}
+
 static void test_update_va_mapping_and_marks(void **state)
 {
 	uint64_t target = fx->scratch + 5 * 4096;
@@ -906,7 +936,7 @@ static void test_hypercall_port_learnt_from_kernel(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_version_and_features), T(test_memory_op), T(test_mmu_update), T(test_mmu_update_into_shadow), T(test_update_va_mapping_and_marks),
+		T(test_version_and_features), T(test_memory_op), T(test_mmu_update), T(test_mmu_update_into_shadow), T(test_unpin_drops_shadows), T(test_update_va_mapping_and_marks),
 		T(test_mmuext_op), T(test_same_baseptr_flushes), T(test_trap_table_and_callbacks), T(test_events_and_upcall), T(test_iret),
 		T(test_multicall), T(test_console), T(test_sched_and_vcpu_op), T(test_writable_pagetable_assist),
 		T(test_cpuid_policy), T(test_forced_emulation_cpuid), T(test_user_port_io),

@@ -162,10 +162,10 @@ int smmu_pt_write(struct smmu *s, uint64_t gpa, const void *data, unsigned len);
  * fault that would follow. */
 int smmu_pt_update(struct smmu *s, uint64_t gpa, uint64_t val, bool guest_wp, bool nxe);
 /* Stop write-protecting the guest page-table page holding gpa, because the
- * engine cannot emulate an instruction writing it (emulate_data.h): the
- * shadows built from it go, and with them the protection, so the write
- * runs natively; the page is shadowed (and protected) again when next used
- * as a table. 0, -EBUSY when it is a table of the loaded root (which stays
+ * engine cannot emulate an instruction writing it (emulate_data.h), or the
+ * guest says it is no longer a table (Xen PV's unpin): the shadows built
+ * from it go, and with them the protection, so writes run natively; the
+ * page is shadowed (and protected) again when next used as a table. 0, -EBUSY when it is a table of the loaded root (which stays
  * protected), -EINVAL for a gpa outside guest RAM. */
 int smmu_unprotect(struct smmu *s, uint64_t gpa);
 /* Drop everything (CR0/CR4/EFER paging changes, reset); the current root

@@ -242,6 +242,23 @@ static long new_baseptr(struct xpv_vcpu *v, uint64_t mfn, bool user)
 	return 0;
 }
 
+/*
+ * Linux unpins a process's tables when the process goes (xen_exit_mmap,
+ * before it tears them down with plain writes: they are writable again)
+ * and a page table when it frees it. The shadows built from the frame are
+ * dropped now: left, each of those writes would trap as a write to a
+ * shadowed table until eight in a row gave the page up, and an unpinned
+ * PML4 would keep its address space cached. Dropping shadows is always
+ * safe (they refill on demand), so a guest that lies costs only itself;
+ * the loaded root stays (smmu_unprotect's -EBUSY).
+ */
+static void unpin_shadows(struct shadow_vm *svm, uint64_t gfn)
+{
+	pthread_mutex_lock(&svm->lock);
+	(void) smmu_unprotect(svm->smmu, gfn * XPV_PAGE);
+	pthread_mutex_unlock(&svm->lock);
+}
+
 static long mmuext_one(struct xpv_vcpu *v, const struct xen_mmuext_op *op)
 {
 	struct xpv_domain *d = v->dom;
@@ -264,6 +281,7 @@ static long mmuext_one(struct xpv_vcpu *v, const struct xen_mmuext_op *op)
 		if (op->arg1 >= d->nr_pages)
 			return -EINVAL;
 		xpv_pt_unmark(d, op->arg1);
+		unpin_shadows(d->svm, op->arg1);
 		return 0;
 	case XEN_MMUEXT_NEW_BASEPTR:
 		return new_baseptr(v, op->arg1, false);
