@@ -468,6 +468,13 @@ static void test_trap_table_and_callbacks(void **state)
 	assert_int_equal(fx->sv.cpu.pcb.gs_base, 0xffff888000100000ULL);
 	assert_int_equal(hypercall(XEN_HC_set_segment_base, XEN_SEGBASE_FS, 0x800000000000ULL, 0, 0), -EINVAL);
 	assert_int_equal(hypercall(XEN_HC_set_segment_base, 9, 0, 0, 0), -EINVAL);
+	/* Counted by selector (B11: AMD's per-switch GS loads), 9 as unknown. */
+	struct xpv_stats st;
+	xpv_get_stats(&fx->d, &st);
+	assert_int_equal(st.subops[XEN_HC_set_segment_base][XEN_SEGBASE_GS_KERNEL], 1);
+	assert_int_equal(st.subops[XEN_HC_set_segment_base][XEN_SEGBASE_FS], 1);
+	assert_string_equal(xpv_subop_name(XEN_HC_set_segment_base, XEN_SEGBASE_GS_USER_SEL), "gs_user_sel");
+	assert_int_equal(fx->unknown, 1);
 }
 
 /* An event on a bound VIRQ reaches the callback with Xen's frame, masked. */

@@ -169,6 +169,7 @@ long xpv_hc_set_segment_base(struct xpv_vcpu *v, const uint64_t a[5])
 	unsigned which = (unsigned) a[0];
 	uint64_t base = a[1];
 
+	xpv_count_subop(v, XEN_HC_set_segment_base, which, which <= XEN_SEGBASE_GS_USER_SEL);
 	if (which != XEN_SEGBASE_GS_USER_SEL && !x86_canonical(base))
 		return -EINVAL;
 	/* In kernel mode (hypercalls come only from there) gs_base is the

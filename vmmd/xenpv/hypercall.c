@@ -240,6 +240,10 @@ static const char *const mmu_update_ops[] = {
 	[XEN_MMU_NORMAL_PT_UPDATE] = "normal", [XEN_MMU_MACHPHYS_UPDATE] = "machphys",
 	[XEN_MMU_PT_UPDATE_PRESERVE_AD] = "preserve_ad", [XEN_MMU_PT_UPDATE_NO_TRANSLATE] = "no_translate",
 };
+static const char *const segbase_ops[] = {
+	[XEN_SEGBASE_FS] = "fs", [XEN_SEGBASE_GS_USER] = "gs_user", [XEN_SEGBASE_GS_KERNEL] = "gs_kernel",
+	[XEN_SEGBASE_GS_USER_SEL] = "gs_user_sel",
+};
 static const char *const physdev_ops[] = {
 	[XEN_PHYSDEVOP_irq_status_query] = "irq_status_query", [XEN_PHYSDEVOP_set_iopl] = "set_iopl",
 	[XEN_PHYSDEVOP_set_iobitmap] = "set_iobitmap", [XEN_PHYSDEVOP_pirq_eoi_gmfn_v2] = "pirq_eoi_gmfn_v2",
@@ -254,6 +258,7 @@ static const struct { const char *const *names; unsigned n; } subop_names[XEN_HC
 	[XEN_HC_xen_version] = NAMES(version_ops), [XEN_HC_mmuext_op] = NAMES(mmuext_ops),
 	[XEN_HC_mmu_update] = NAMES(mmu_update_ops), [XEN_HC_physdev_op] = NAMES(physdev_ops),
 	[XEN_HC_console_io] = NAMES(console_ops), [XEN_HC_callback_op] = NAMES(callback_ops),
+	[XEN_HC_set_segment_base] = NAMES(segbase_ops),
 };
 
 const char *xpv_subop_name(unsigned hc, unsigned subop)
