@@ -388,7 +388,7 @@ $(FUZZ_B)/fuzz_peer: tests/fuzz/fuzz_peer.c vmmd/common/rpc_peer.c vmmd/common/l
 		     vmmd/common/worker_protocol.c $(PROTO_SRC) $(wildcard proto/*.h vmmd/common/*.h)
 $(FUZZ_B)/fuzz_loader: tests/fuzz/fuzz_loader.c vmmd/worker/elf_loader.c vmmd/worker/image_file.c \
 		       vmmd/worker/linux_boot.c vmmd/worker/linux_pvh.c vmmd/worker/linux_bzimage.c \
-		       vmmd/worker/mptable.c vmmd/worker/guest_memory.c vmmd/worker/boot.c \
+		       vmmd/worker/mptable.c vmmd/worker/guest_memory.c vmmd/worker/boot.c vmmd/xenpv/notes.c \
 		       $(wildcard vmmd/worker/elf_loader.h vmmd/worker/linux_boot.h vmmd/worker/boot.h)
 $(FUZZ_B)/fuzz_devices: tests/fuzz/fuzz_devices.c devices/uart16550.c devices/pit8254.c devices/pic8259.c \
 			devices/cmos_rtc.c devices/i8042.c $(wildcard devices/*.h)

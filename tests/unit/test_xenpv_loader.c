@@ -129,8 +129,14 @@ static void test_notes_refusals(void **state)
 	size = make_elf(elf, pvh, 1);
 	assert_int_equal(xpv_notes_parse(elf, size, &n), 0);
 	assert_true(n.has_phys32_entry);
+	assert_int_equal(n.phys32_entry, phys32);   /* what the worker's PVH loader enters at */
 	assert_int_equal(xpv_notes_check(&n, &why), -EINVAL);
 	assert_false(xpv_notes_is_pv(elf, size));
+	/* A PHYS32_ENTRY too short for its address is no PVH entry. */
+	const struct note_spec short_pvh[] = { { XPV_NOTE_PHYS32_ENTRY, &phys32, 2 } };
+	size = make_elf(elf, short_pvh, 1);
+	assert_int_equal(xpv_notes_parse(elf, size, &n), 0);
+	assert_false(n.has_phys32_entry);
 
 	/* A 32-bit (non-PAE) layout, and pre-3.0 PADDR_OFFSET. */
 	const uint64_t off = 0x1000;

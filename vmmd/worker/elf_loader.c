@@ -10,6 +10,7 @@
 
 #include "vmmd/worker/elf_loader.h"
 #include "vmmd/worker/image_file.h"
+#include "vmmd/xenpv/notes.h"
 
 #define FAIL(r, msg) do { *why = (msg); return (r); } while (0)
 
@@ -120,36 +121,18 @@ bool elf_entry_is_loaded(const uint8_t *image, size_t size)
 int elf_pvh_entry(const uint8_t *image, size_t size, uint32_t *ret_entry)
 {
 	Elf64_Ehdr eh;
+	struct xpv_notes notes;
 	const char *why;
 	if (size < sizeof(eh))
 		return -ENOEXEC;
 	memcpy(&eh, image, sizeof(eh));
-	if (check_header(&eh, size, &why) < 0)
+	if (check_header(&eh, size, &why) < 0 || xpv_notes_parse(image, size, &notes) < 0)
 		return -ENOEXEC;
-	for (unsigned i = 0; i < eh.e_phnum; i++) {
-		Elf64_Phdr ph;
-		memcpy(&ph, image + eh.e_phoff + (uint64_t) i * sizeof(ph), sizeof(ph));
-		if (ph.p_type != PT_NOTE || ph.p_offset > size || ph.p_filesz > size - ph.p_offset)
-			continue;
-		/* Walk the notes: each is a header, a 4-aligned name and a 4-aligned desc. */
-		uint64_t off = ph.p_offset, end = ph.p_offset + ph.p_filesz;
-		while (end - off >= sizeof(Elf64_Nhdr)) {
-			Elf64_Nhdr nh;
-			memcpy(&nh, image + off, sizeof(nh));
-			uint64_t name_off = off + sizeof(nh);
-			uint64_t desc_off = name_off + (((uint64_t) nh.n_namesz + 3) & ~3ULL);
-			uint64_t next = desc_off + (((uint64_t) nh.n_descsz + 3) & ~3ULL);
-			if (desc_off > end || next > end)
-				break;
-			if (nh.n_type == XEN_ELFNOTE_PHYS32_ENTRY && nh.n_namesz == 4 &&
-			    memcmp(image + name_off, "Xen", 4) == 0 && nh.n_descsz >= 4) {
-				memcpy(ret_entry, image + desc_off, 4);   /* a 32-bit physical address */
-				return 0;
-			}
-			off = next;
-		}
-	}
-	return -ENOENT;
+	/* XEN_ELFNOTE_PHYS32_ENTRY: a Xen note, walked where the others are. */
+	if (!notes.has_phys32_entry)
+		return -ENOENT;
+	*ret_entry = notes.phys32_entry;
+	return 0;
 }
 
 int elf_load_fd(int fd, struct guest_memory *mem, uint64_t min_paddr, struct elf_info *ret, const char **why)

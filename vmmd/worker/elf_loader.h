@@ -24,8 +24,6 @@ struct elf_info {
 	bool entry_loaded;  /* e_entry lies in a loaded segment (vmmd's own guests) */
 };
 
-#define XEN_ELFNOTE_PHYS32_ENTRY 18
-
 /* Copy the PT_LOAD segments as elf_load_image does, without asking where
  * e_entry points (a Linux vmlinux's e_entry is not a loaded address). */
 int elf_load_segments(const uint8_t *image, size_t size, struct guest_memory *mem,

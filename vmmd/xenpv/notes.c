@@ -49,7 +49,12 @@ static void take(struct xpv_notes *n, uint32_t type, const uint8_t *d, uint32_t 
 	case XPV_NOTE_FEATURES: string(n->features, sizeof(n->features), d, len); break;
 	case XPV_NOTE_HV_START_LOW: n->hv_start_low = number(d, len); break;
 	case XPV_NOTE_MOD_START_PFN: n->mod_start_pfn = number(d, len) != 0; break;
-	case XPV_NOTE_PHYS32_ENTRY: n->has_phys32_entry = true; break;
+	case XPV_NOTE_PHYS32_ENTRY:
+		if (len >= 4) {   /* a 32-bit physical address */
+			memcpy(&n->phys32_entry, d, 4);
+			n->has_phys32_entry = true;
+		}
+		break;
 	default: break;
 	}
 }

@@ -36,10 +36,12 @@ struct xpv_notes {
 	uint64_t entry, virt_base, paddr_offset, hypercall_page, hv_start_low;
 	bool mod_start_pfn;
 	bool has_phys32_entry;        /* PVH as well: hw mode can boot it too */
+	uint32_t phys32_entry;        /* PVH's 32-bit physical entry (elf_pvh_entry) */
 };
 
 /* Collect the notes of an ELF64 image: 0 (count may be 0), -ENOEXEC when
- * it is not an x86-64 ELF64 executable. */
+ * it is not an x86-64 ELF64 executable. The one walk of a kernel's Xen
+ * notes: the worker's PVH loader takes its entry from here too. */
 int xpv_notes_parse(const uint8_t *image, size_t size, struct xpv_notes *ret);
 
 /* What vmmd requires of a PV kernel: 0, or -ENOEXEC / -EINVAL with *why. */
