@@ -106,8 +106,10 @@ def test_orphan_worker_is_stopped(d):
     d.kill_supervisor()
     os.unlink(os.path.join(d.state_dir, "orphan.json"))
     d.start()
-    vmmtest.wait_for(lambda: not os.path.exists("/proc/%d" % pid) or
-                     open("/proc/%d/stat" % pid).read().split()[2] == "Z", 15, 0.05, "the orphan worker to end")
+    # Ended: a zombie, or gone (whoever inherited it may reap it at any
+    # moment, PID 1 of check-fresh's namespace at once), so never open
+    # /proc/PID/stat unguarded.
+    vmmtest.wait_for(lambda: not vmmtest.alive(pid), 15, 0.05, "the orphan worker to end")
     names = [v["name"] for v in d.call("vm.list", {}).get("vms", [])]
     check("orphan" not in names, "the orphan is not listed: %s" % names)
 
