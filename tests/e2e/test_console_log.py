@@ -62,18 +62,26 @@ def spin_numbers(text):
     return [int(n) for n in re.findall(r"^spin: (\d+)$", text, re.M)]
 
 
-def settle(paths):
-    """Wait until the log's thread has written what the paused guest printed."""
-    def sizes():
-        return [os.path.getsize(p) if os.path.exists(p) else -1 for p in paths]
-    last = [None]
+def settle(d, name, base, rotate):
+    """Wait until the log's thread has written all the paused guest printed:
+    the log, read across its parts, ends as the console does (a pause in
+    the writes proves nothing on a loaded host)."""
+    total = d.info(name)["console_bytes"]
+    tail = d.console(name, max(0, total - 64), 64)[0]
+    parts = ["%s.%d" % (base, i) for i in range(rotate, 0, -1)] + [base]
 
-    def still():
-        now = sizes()
-        same = now == last[0] and now[-1] > 0
-        last[0] = now
-        return same
-    wait_for(still, 10, 0.2, "the log files to stop changing")
+    def written():
+        data = b""
+        for p in parts:
+            try:
+                with open(p, "rb") as f:
+                    data += f.read()
+            except FileNotFoundError:
+                if p == base:
+                    return False   # rotated, the new part not yet made
+        return data.endswith(tail)
+    check(tail, "the paused guest's console is empty")
+    wait_for(written, 10, 0.05, "the log of %s to end as its console does (%s)" % (name, show(tail)))
 
 
 def check_rotated(d, name, base, cap_kib, rotate):
@@ -112,7 +120,7 @@ def test_console_log_cap_and_rotation(d):
         other.run_vm("bypath", "spin", FAST_SPIN, paging="shadow", console={"log": log})
         wait_for(lambda: other.info("bypath")["console_bytes"] > 40 << 10, 60, 0.1, "the guest to print 40 KiB")
         other.call("vm.pause", {"name": "bypath"})
-        settle([log, log + ".1", log + ".2"])
+        settle(other, "bypath", log, 2)
         check_rotated(other, "bypath", log, 8, 2)
         other.call("vm.stop", {"name": "bypath", "force": True})
 
@@ -122,7 +130,7 @@ def test_console_log_cap_and_rotation(d):
               % show(other.info("byctl")["files"]))
         wait_for(lambda: other.info("byctl")["console_bytes"] > 24 << 10, 60, 0.1, "the guest to print 24 KiB")
         other.call("vm.pause", {"name": "byctl"})
-        settle([ctl_log, ctl_log + ".1"])
+        settle(other, "byctl", ctl_log, 1)
         check_rotated(other, "byctl", ctl_log, 8, 1)
         other.call("vm.stop", {"name": "byctl", "force": True})
     finally:
