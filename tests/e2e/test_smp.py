@@ -12,7 +12,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmmtest  # noqa: E402
 from guestelf import GuestElf  # noqa: E402
-from vmmtest import check, expect_error, kvm, show, wait_for  # noqa: E402
+from vmmtest import check, expect_error, fail, kvm, show, wait_for  # noqa: E402
 
 INVALID_PARAMS = -32602
 
@@ -29,12 +29,23 @@ def test_two_vcpus_two_rips(d):
                     what="both CPUs of the smp guest")
     check("smp: cpu 0 up (2 vcpus)" in text and "smp: cpu 1 up (apic id 1)" in text, "console: %s" % show(text))
     elf = GuestElf(vmmtest.guest_path("smp"))
-    s0 = d.call("vcpu.state", {"name": "smp", "vcpu": 0})
-    s1 = d.call("vcpu.state", {"name": "smp", "vcpu": 1})
+    # The line on the console does not mean its printf has returned: each
+    # CPU goes on to its loop a few instructions (and, on a loaded host,
+    # maybe a time slice) later. Wait until both are there.
+    seen = []
+
+    def in_their_loops():
+        s0 = d.call("vcpu.state", {"name": "smp", "vcpu": 0})
+        s1 = d.call("vcpu.state", {"name": "smp", "vcpu": 1})
+        seen[:] = [s0["regs"]["rip"], s1["regs"]["rip"]]
+        return (inside(elf, "spin_cpu0", seen[0]) and inside(elf, "spin_cpu1", seen[1])) and (s0, s1)
+    try:
+        s0, s1 = wait_for(in_their_loops, 10, 0.05, "each vCPU in its spin loop")
+    except vmmtest.Failure:
+        fail("vCPU 0's rip 0x%x should be in spin_cpu0 %s, vCPU 1's 0x%x in spin_cpu1 %s"
+             % (seen[0], show(elf.symbol("spin_cpu0")), seen[1], show(elf.symbol("spin_cpu1"))))
     r0, r1 = s0["regs"]["rip"], s1["regs"]["rip"]
     check(r0 != r1, "the two vCPUs show the same rip 0x%x" % r0)
-    check(inside(elf, "spin_cpu0", r0), "vCPU 0's rip 0x%x is not in spin_cpu0 %s" % (r0, show(elf.symbol("spin_cpu0"))))
-    check(inside(elf, "spin_cpu1", r1), "vCPU 1's rip 0x%x is not in spin_cpu1 %s" % (r1, show(elf.symbol("spin_cpu1"))))
     check(s0["sregs"]["apic_base"] & 0x100 and not s1["sregs"]["apic_base"] & 0x100,
           "only vCPU 0 is the bootstrap processor: %s / %s" % (hex(s0["sregs"]["apic_base"]), hex(s1["sregs"]["apic_base"])))
     # vCPU 1 came through the trampoline: long mode on vmmd's page tables, its own GDT at 0x10000.
