@@ -178,20 +178,20 @@ def stats(d, name):
     return d.call("stats.get", {"name": name})
 
 
-def quiet(d, name, settle=0.3, timeout=20.0):
-    """Wait until the VM stops trapping (shadow mode: traps.total stands
-    still for `settle` seconds); return the stats."""
-    deadline = time.monotonic() + timeout
-    last = stats(d, name)
-    since = time.monotonic()
-    while True:
-        time.sleep(0.05)
+def quiet(d, name, where, timeout=20.0):
+    """Wait until the guest sits where the window needs it (shadow mode):
+    "halted" (nothing runnable: hlt in the idle loop) or "user" (a process
+    spinning in user mode), with traps.total the same on both sides of
+    that reading; return the stats. Traps merely standing still for a
+    while proved nothing on a loaded host, where the vCPU's thread can be
+    off the CPU that long with its system call half done."""
+    def still():
         s = stats(d, name)
-        if s["traps"]["total"] != last["traps"]["total"]:
-            last, since = s, time.monotonic()
-        elif time.monotonic() - since >= settle:
-            return s
-        check(time.monotonic() < deadline, "%s kept trapping for %.0f s" % (name, timeout))
+        pcb = d.call("vcpu.state", {"name": name})["pcb"]
+        there = pcb.get("halted") is True if where == "halted" else \
+            (pcb.get("cpl") == 3 and pcb.get("halted") is False)
+        return there and stats(d, name)["traps"]["total"] == s["traps"]["total"] and s
+    return wait_for(still, timeout, 0.05, "%s to sit still, %s" % (name, where))
 
 
 def shadow_problem(d):
@@ -235,14 +235,14 @@ def ptswitch(d, name, shadow):
     n, runs = t.count(PROMPT), t.count("press a key to start")
     send(d, name, "ptswitch\n")
     wait_text(d, name, "press a key to start", count=runs + 1)
-    s0 = quiet(d, name) if shadow else None
+    s0 = quiet(d, name, "halted") if shadow else None
     send(d, name, "1")
     wait_text(d, name, "B runs in user mode", count=runs + 1)
-    s1 = quiet(d, name) if shadow else None
+    s1 = quiet(d, name, "user") if shadow else None
     send(d, name, "2")
     if shadow:
         wait_for(lambda: stats(d, name)["traps"]["total"] > s1["traps"]["total"], 10, what="key 2's interrupt")
-    s2 = quiet(d, name) if shadow else None
+    s2 = quiet(d, name, "halted") if shadow else None
     send(d, name, "3")
     t = wait_text(d, name, PROMPT, 30, n + 1)
     out = t[t.rindex(PROMPT + "ptswitch\n"):]
