@@ -18,6 +18,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmmtest  # noqa: E402
@@ -335,13 +336,17 @@ def test_inspection_is_paced(d):
         other.run_vm("paced", "spin", "interval=3000000", paging="shadow")
         other.wait_progress("paced")
         calls = [("vcpu.state", {"name": "paced"})] * 50 + [("stats.get", {"name": "paced"})] * 20
+        t0 = time.monotonic()
         r = as_user(other, 40020, 40020, [], calls)
+        took = time.monotonic() - t0
         check(len(r) == len(calls), "a reply to each call: %d of %d" % (len(r), len(calls)))
         limited = [x for x in r[:50] if x.get("error", {}).get("code") == RESOURCE_LIMIT]
         served = [x for x in r[:50] if "result" in x]
-        check(20 <= len(served) <= 40 and len(limited) == 50 - len(served),
-              "50 vcpu.state at once as debug: a burst of 20 served, the rest refused (%d served, %d limited)"
-              % (len(served), len(limited)))
+        # The bucket holds 20 and refills 20 a second: however long a loaded
+        # host took over the served calls, no more than that is served.
+        check(20 <= len(served) <= 20 + 20 * took and len(limited) == 50 - len(served),
+              "50 vcpu.state at once as debug: a burst of 20 served, then 20 a second, the rest refused "
+              "(%d served in %.2f s, %d limited)" % (len(served), took, len(limited)))
         data = limited[0]["error"].get("data", {})
         check(data.get("limit") == "inspect_per_second" and data.get("max") == 20 and data.get("retry_after_ms", 0) > 0,
               "the refusal names the limit and when to retry: %s" % show(limited[0]))
