@@ -46,7 +46,9 @@ class Holder:
         os.close(hold_r)
         self.release_fd = hold_w
         with os.fdopen(rfd, "rb") as f:
-            self.results = json.loads(f.read() or b"[]")
+            report = json.loads(f.read() or b"{}")
+        self.results = report.get("results", [])
+        self.took = report.get("took")   # seconds from the first connect until vmmd had judged them all
         for r in self.results:
             check(not (isinstance(r, dict) and "child_error" in r), "holder as uid %d failed: %s" % (uid, r))
 
@@ -58,11 +60,13 @@ class Holder:
         os.closerange(min(wfd, hold_r) + 1, max(wfd, hold_r))
         os.closerange(max(wfd, hold_r) + 1, 1024)
         out = []
+        took = None
         try:
             os.setgroups(list(groups))
             os.setgid(uid)
             os.setuid(uid)
             conns = []
+            t0 = time.monotonic()
             for _ in range(n):
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 s.connect(sock)
@@ -88,6 +92,7 @@ class Holder:
             except ConnectionResetError:
                 pass   # refused: closed with our request unread
             probe.close()
+            took = time.monotonic() - t0
             time.sleep(settle)
             for s in conns:
                 s.setblocking(False)
@@ -105,7 +110,7 @@ class Holder:
                     out.append("partial")
         except BaseException as e:   # noqa: B902 - report anything to the parent
             out.append({"child_error": "%s: %s" % (type(e).__name__, e)})
-        os.write(wfd, json.dumps(out).encode())
+        os.write(wfd, json.dumps({"results": out, "took": took}).encode())
         os.close(wfd)
         os.read(hold_r, 1)   # until release()
 
@@ -188,9 +193,11 @@ def test_connect_rate(d):
         try:
             refused = h.refusals()
             opened = h.count("open")
-            check(100 <= opened < 200 and len(refused) + opened == 250,
-                  "250 connections at once: the burst of 100 (and what refilled) open, the rest refused; "
-                  "got %d open, %d refused: %s" % (opened, len(refused), show(h.results[95:110])))
+            # The bucket holds 100 and refills 100 a second: what refilled
+            # while a loaded host took its time is bounded by that time.
+            check(100 <= opened <= 100 + 100 * h.took and len(refused) + opened == 250,
+                  "250 connections at once: the burst of 100 (and what refilled in %.2f s) open, the rest "
+                  "refused; got %d open, %d refused: %s" % (h.took, opened, len(refused), show(h.results[95:110])))
             err = expect_error(refused[0], RESOURCE_LIMIT, "ResourceLimit", what="a connection past the rate")
             check(err["data"].get("limit") == "connect_rate", "the refusal names connect_rate: %s" % show(err))
             result_of(other.connect(timeout=5).call("vm.list"), "vm.list by root past the read user's rate")
