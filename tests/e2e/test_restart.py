@@ -58,8 +58,9 @@ def process_ended(pid):
                 if f.read().rsplit(")", 1)[1].split()[0] != "Z":
                     return False
         return True
-    except FileNotFoundError:
-        # Reaped, or one thread went away while we looked: ask again.
+    except (FileNotFoundError, ProcessLookupError):
+        # Reaped, or one thread went away while we looked (between the open
+        # and the read of its stat: ESRCH): ask again.
         return not os.path.exists("/proc/%d" % pid)
 
 
