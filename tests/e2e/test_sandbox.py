@@ -115,7 +115,11 @@ def test_workers_are_jailed(d):
     d.kill_supervisor(signal.SIGTERM)
     d.start()
     for n in uids:
-        check(d.info(n)["pid"] == pids[n], "%s adopted after the restart" % n)
+        # Adoption answers later than vmmd's start: until the worker has
+        # answered worker.info, vm.info names that as its problem and knows
+        # nothing of its jail.
+        wait_for(lambda: (lambda i: i.get("pid") == pids[n] and not i.get("problem"))(d.info(n)), 10, 0.05,
+                 "%s to be adopted after the restart (pid %d)" % (n, pids[n]))
         check_jailed(d, n)
         d.call("vcpu.state", {"name": n})
     d.call("vm.pause", {"name": "jail-sh"})
