@@ -340,9 +340,20 @@ static size_t string_size(const char *s, size_t len)
 	return n;
 }
 
+static size_t digits(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 10) {
+		v /= 10;
+		n++;
+	}
+	return n;
+}
+
 static size_t json_size(struct json_object *o, size_t stop, size_t sum)
 {
-	char buf[32];
+	int64_t v;
 	size_t n;
 
 	switch (json_object_get_type(o)) {
@@ -351,10 +362,12 @@ static size_t json_size(struct json_object *o, size_t stop, size_t sum)
 	case json_type_boolean:
 		return sum + (json_object_get_boolean(o) ? 4 : 5);
 	case json_type_int:
-		/* json-c keeps values above INT64_MAX as uint64 and prints them so. */
-		if (json_object_get_int64(o) == INT64_MAX)
-			return sum + (size_t) snprintf(buf, sizeof(buf), "%" PRIu64, json_object_get_uint64(o));
-		return sum + (size_t) snprintf(buf, sizeof(buf), "%" PRId64, json_object_get_int64(o));
+		/* json-c keeps values above INT64_MAX as uint64 and prints them so.
+		 * Digits counted, not printed: a scrape's batch holds thousands. */
+		v = json_object_get_int64(o);
+		if (v == INT64_MAX)
+			return sum + digits(json_object_get_uint64(o));
+		return sum + (v < 0 ? 1 + digits(-(uint64_t) v) : digits((uint64_t) v));
 	case json_type_double:
 		/* Printed from its parsed text when it has one, which can be long. */
 		return sum + strlen(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
