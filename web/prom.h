@@ -27,13 +27,18 @@ struct prom_label {
 	const char *value;       /* any UTF-8 */
 };
 
+struct prom_set;
+
 /* The labels every sample of one source shares (e.g. vm and mode). */
 struct prom_labels {
 	size_t n;
 	struct prom_label l[PROM_MAX_LABELS];
+	/* Set by prom_labels_freeze: l[0..frozen) already rendered in
+	 * frozen_in, so the samples that share them copy the text. */
+	size_t frozen;
+	const struct prom_set *frozen_in;
+	size_t frozen_at, frozen_len;
 };
-
-struct prom_set;
 
 struct prom_set *prom_set_new(void);
 void prom_set_free(struct prom_set *s);
@@ -52,6 +57,15 @@ int prom_add_double(struct prom_set *s, const char *name, enum prom_type type, c
 
 /* Append a label to ls (value borrowed). -E2BIG when full. */
 int prom_labels_push(struct prom_labels *ls, const char *name, const char *value);
+
+/*
+ * Render ls's labels once, for the many samples of s that will have them
+ * first (a VM's vm and mode): a copy of ls made afterwards may push more,
+ * but the labels already in it must not change while s lives. Without
+ * it (or when it fails: -EINVAL for a bad label, -ENOMEM) every sample
+ * renders them again, with the same result.
+ */
+int prom_labels_freeze(struct prom_set *s, struct prom_labels *ls);
 
 /* Families and samples so far. */
 size_t prom_set_families(const struct prom_set *s);

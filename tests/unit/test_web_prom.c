@@ -79,6 +79,48 @@ static void test_escaping(void **state)
 	prom_set_free(s);
 }
 
+/* Frozen labels render as the same text as labels rendered per sample. */
+static void test_frozen_labels(void **state)
+{
+	struct prom_set *s = prom_set_new(), *other = prom_set_new();
+	struct prom_labels vm = { 0 }, extra = { 0 }, bad = { 0 };
+	prom_labels_push(&vm, "vm", "a\"b\\c");
+	prom_labels_push(&vm, "mode", "shadow");
+	prom_labels_push(&extra, "reason", "hlt");
+	assert_int_equal(prom_add_u64(s, "plain", PROM_GAUGE, "", NULL, &vm, &extra, 1), 0);
+	assert_int_equal(prom_labels_freeze(s, &vm), 0);
+	assert_int_equal(vm.frozen, 2);
+	assert_int_equal(prom_add_u64(s, "frozen", PROM_GAUGE, "", NULL, &vm, &extra, 1), 0);
+	assert_int_equal(prom_add_u64(s, "alone", PROM_GAUGE, "", NULL, &vm, NULL, 2), 0);
+	/* A copy that pushes more keeps the frozen text for its first labels. */
+	struct prom_labels dev = vm;
+	prom_labels_push(&dev, "device", "uart");
+	assert_int_equal(prom_add_u64(s, "more", PROM_GAUGE, "", NULL, &dev, &extra, 3), 0);
+	/* Frozen in another set: rendered afresh there. */
+	assert_int_equal(prom_add_u64(other, "elsewhere", PROM_GAUGE, "", NULL, &vm, NULL, 4), 0);
+	char *t = render(s, PROM_TEXT);
+	assert_string_equal(t,
+		"# HELP plain \n# TYPE plain gauge\n"
+		"plain{vm=\"a\\\"b\\\\c\",mode=\"shadow\",reason=\"hlt\"} 1\n"
+		"# HELP frozen \n# TYPE frozen gauge\n"
+		"frozen{vm=\"a\\\"b\\\\c\",mode=\"shadow\",reason=\"hlt\"} 1\n"
+		"# HELP alone \n# TYPE alone gauge\n"
+		"alone{vm=\"a\\\"b\\\\c\",mode=\"shadow\"} 2\n"
+		"# HELP more \n# TYPE more gauge\n"
+		"more{vm=\"a\\\"b\\\\c\",mode=\"shadow\",device=\"uart\",reason=\"hlt\"} 3\n");
+	free(t);
+	t = render(other, PROM_TEXT);
+	assert_non_null(strstr(t, "elsewhere{vm=\"a\\\"b\\\\c\",mode=\"shadow\"} 4\n"));
+	free(t);
+	/* A bad label is not frozen, and still refused per sample. */
+	prom_labels_push(&bad, "1vm", "x");
+	assert_int_equal(prom_labels_freeze(s, &bad), -EINVAL);
+	assert_int_equal(bad.frozen, 0);
+	assert_int_equal(prom_add_u64(s, "plain", PROM_GAUGE, "", NULL, &bad, NULL, 1), -EINVAL);
+	prom_set_free(other);
+	prom_set_free(s);
+}
+
 static void test_refusals(void **state)
 {
 	struct prom_set *s = prom_set_new();
@@ -157,6 +199,7 @@ int main(void)
 		cmocka_unit_test(test_grouped_text),
 		cmocka_unit_test(test_openmetrics),
 		cmocka_unit_test(test_escaping),
+		cmocka_unit_test(test_frozen_labels),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_many_families),
 		cmocka_unit_test(test_values),
