@@ -9,6 +9,8 @@
 
 #include "web/http_guard.h"
 
+#define HTTP_MAX_SINGLE_WRITE (1 << 20)
+
 struct guarded {
 	struct guarded *next;
 	struct http_guard *g;
@@ -94,7 +96,7 @@ static void on_adopt(evutil_socket_t fd, short what, void *arg)
 	}
 	c->evcon = evcon;
 	g->live++;
-	/* libevent writes a response 16 KiB at a time: with Nagle the tail of a
+	/* libevent writes a response in pieces: with Nagle the tail of a
 	 * /metrics page would wait for the client's delayed ACK (40 ms). Fails
 	 * harmlessly on a Unix socket. */
 	int one = 1;
@@ -114,6 +116,10 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg)
 	struct guarded *c = calloc(1, sizeof(*c));
 	if (!bev || !c)
 		goto fail;
+	/* libevent writes at most 16 KiB per write(2) by default: a /metrics
+	 * page of half a megabyte took 32 trips through epoll. The kernel
+	 * still takes only what fits in the socket's buffer. */
+	(void) bufferevent_set_max_single_write(bev, HTTP_MAX_SINGLE_WRITE);
 	c->g = g;
 	c->bev = bev;
 	c->timer = evtimer_new(base, on_adopt, c);

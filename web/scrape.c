@@ -119,6 +119,34 @@ static int add_self(struct scraper *sc, struct prom_set *set, bool up)
 	return r;
 }
 
+/* A rendered page that every waiter's response references: freed when
+ * the last one is sent. */
+struct shared_text {
+	char *p;
+	size_t len;
+	unsigned refs;
+};
+
+static void shared_text_unref(const void *data, size_t len, void *arg)
+{
+	struct shared_text *t = arg;
+	if (--t->refs > 0)
+		return;
+	free(t->p);
+	free(t);
+}
+
+static struct shared_text *shared_text_render(const struct prom_set *set, enum prom_format format)
+{
+	struct shared_text *t = calloc(1, sizeof(*t));
+	if (!t || prom_render(set, format, &t->p, &t->len) < 0) {
+		free(t);
+		return NULL;
+	}
+	t->refs = 1;
+	return t;
+}
+
 /* Build the families and answer every waiter in the format it asked for. */
 static void answer(struct scraper *sc, struct round *rd)
 {
@@ -147,30 +175,32 @@ static void answer(struct scraper *sc, struct round *rd)
 	if (r < 0)
 		log_warning_errno(r, "Building the metrics failed, answering 503: %m");
 
-	char *text[2] = { NULL, NULL };
-	size_t len[2] = { 0, 0 };
+	struct shared_text *text[2] = { NULL, NULL };
 	while (sc->waiters) {
 		struct waiter *wt = sc->waiters;
 		struct evhttp_request *req = http_wait_finish(&wt->wait);
 		sc->waiters = wt->next;
-		if (req && r >= 0 && !text[wt->format] && prom_render(set, wt->format, &text[wt->format], &len[wt->format]) < 0)
+		if (req && r >= 0 && !text[wt->format] && !(text[wt->format] = shared_text_render(set, wt->format)))
 			r = -ENOMEM;
 		if (req && r < 0) {
 			http_reply_error(req, 503, RPC_INTERNAL_ERROR, "building the metrics failed", NULL);
 		} else if (req) {
+			struct shared_text *t = text[wt->format];
 			struct evbuffer *body = evbuffer_new();
 			http_common_headers(req, wt->format == PROM_OPENMETRICS ? PROM_OPENMETRICS_CONTENT_TYPE :
 					    PROM_TEXT_CONTENT_TYPE, 0);
-			if (body)
-				evbuffer_add(body, text[wt->format], len[wt->format]);
+			/* The page itself, not a copy: half a megabyte at 100 VMs. */
+			if (body && evbuffer_add_reference(body, t->p, t->len, shared_text_unref, t) == 0)
+				t->refs++;
 			evhttp_send_reply(req, 200, "OK", body);
 			if (body)
 				evbuffer_free(body);
 		}
 		free(wt);
 	}
-	free(text[0]);
-	free(text[1]);
+	for (int i = 0; i < 2; i++)
+		if (text[i])
+			shared_text_unref(text[i]->p, text[i]->len, text[i]);
 	prom_set_free(set);
 }
 
