@@ -107,6 +107,10 @@ static bool utf8_feed(struct utf8_state *u, const char *p, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		uint8_t b = (uint8_t) p[i];
 
+		/* Printable ASCII, nearly every byte of a message: nothing to
+		 * check (lo and hi are set below before any lead byte). */
+		if (u->need == 0 && b >= 0x20 && b < 0x80)
+			continue;
 		if (u->need > 0) {
 			if (b < u->lo || b > u->hi)
 				return false;
@@ -222,6 +226,13 @@ static enum lex_result lex_feed(struct lex_state *l, const char *p, size_t n, si
 		char c = p[i];
 
 		if (l->in_string) {
+			if (l->uhex == 0 && !l->escape) {
+				/* A string's plain bytes: on to its next quote or backslash. */
+				while (c != '"' && c != '\\' && ++i < n)
+					c = p[i];
+				if (i == n)
+					break;
+			}
 			if (l->uhex > 0) {
 				l->unul &= c == '0';
 				if (--l->uhex == 0 && l->unul)
