@@ -25,6 +25,17 @@ in alternating order:
              syscall     N x `syscall` from guest kernel mode to a handler
                          that jumps back: the #PF at the monitor's LSTAR on
                          this host, the path a Xen PV hypercall takes
+             fill        F x a read of a fresh page of guest memory the
+                         guest already maps (2 MiB pages): no guest #PF, a
+                         shadow miss vmmd fills, one entry each (this VM has
+                         shadow.prefetch 1). Each page was read before
+                         through an alias with tables of its own, so the
+                         host has the frame already: the host's own first
+                         touch is not in it. F alternates between rounds
+                         (FULL: 3072 and 2048 of the 16 MiB) so that vmmd's
+                         counters prove each touch one fill: traps.by_class
+                         page_fault_fill - 2F (alias and timed touch) must
+                         be the same in every round.
 
 The ratio trap-out / floor is taken per round, then the median; so is the
 hypercall transport's, syscall / hc-port. Those ratios are also the
@@ -42,8 +53,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lib  # noqa: E402
 
-FULL = {"rounds": 7, "n": 20000, "kn": 200}
-QUICK = {"rounds": 1, "n": 500, "kn": 20}
+FULL = {"rounds": 7, "n": 20000, "kn": 200, "fill": 3072}
+# Two rounds at least: the fill check needs two page counts.
+QUICK = {"rounds": 2, "n": 500, "kn": 20, "fill": 128}
 WALL_MIN_S = 0.1      # shorter phases: the ±5 ms of the event timestamps dominate
 
 LABELS = {
@@ -55,6 +67,7 @@ LABELS = {
     "hc-msr": "shadow hypercall: wrmsr (#GP → monitor → vmmd emulates)",
     "syscall": "shadow syscall from guest kernel mode (the monitor's LSTAR → vmmd, a #PF there on PVM; "
                "Xen PV's hypercall path)",
+    "fill": "shadow fill: guest kernel read of a fresh, guest-mapped page → #PF → vmmd walks and fills one entry",
 }
 
 
@@ -66,15 +79,39 @@ COMPARE_LABELS = {
     "hc-port": "shadow hypercall: out %al,$0xef through the monitor's I/O bitmap",
     "hc-msr": "shadow hypercall: wrmsr (#GP, monitor, vmmd emulates)",
     "syscall": "shadow syscall from guest kernel mode (Xen PV's hypercall path)",
+    "fill": "shadow fill: guest kernel read of a fresh page (#PF, vmmd fills one entry)",
     "kernel-out": "hw guest kernel out (CPL0)",
 }
 # Where the port hypercall is a #GP instead (HOST_QUIRKS).
 PORT_QUIRK = "hypercall-port-not-an-io-exit"
 
 
-def one_vm(vmmd, name, paging, cfg):
-    run, res = lib.trapbench_run(vmmd, name, paging, "trap", cfg)
+def one_vm(vmmd, name, paging, cfg, fill):
+    if paging == "shadow":
+        run, res = lib.trapbench_run(vmmd, name, paging, "trap", cfg, "fill=%d" % fill, shadow={"prefetch": 1})
+    else:
+        run, res = lib.trapbench_run(vmmd, name, paging, "trap", cfg)
     return res, run.info.get("stats") or {}
+
+
+def fill_pages(cfg, r):
+    """The fill phase's page count in round r: two counts, alternating."""
+    return cfg["fill"] if r % 2 == 0 else cfg["fill"] * 2 // 3
+
+
+def check_fills(rounds_fills):
+    """[(pages read, page_fault_fill)] per round -> the fills that are not the
+    phase's (boot, image, stacks: the same in every round). Each page is read
+    twice (alias, then timed), each read one fill: page_fault_fill - 2 x pages
+    must not change with the page count. Raises otherwise."""
+    rest = sorted({fills - 2 * pages for pages, fills in rounds_fills})
+    counts = {pages for pages, _ in rounds_fills}
+    if len(rest) != 1 or rest[0] < 0:
+        raise lib.BenchError("shadow fills are not one per touched page: (pages, page_fault_fill) per round %s"
+                             % rounds_fills)
+    if len(counts) < 2:
+        raise lib.BenchError("the fill check needs two page counts, got %s" % sorted(counts))
+    return rest[0]
 
 
 def body(res, args):
@@ -84,6 +121,7 @@ def body(res, args):
     hz = lib.tsc_hz()
     res.doc["data"]["tsc_hz"] = hz
     rounds = []
+    fills_seen = []
     with lib.Vmmd() as vmmd:
         host = vmmd.host_kind()
         port_exits = not vmmd.host_has(PORT_QUIRK)
@@ -92,7 +130,7 @@ def body(res, args):
             got = {}
             order = ("hw", "shadow") if r % 2 == 0 else ("shadow", "hw")
             for paging in order:
-                out, stats = one_vm(vmmd, "b6%s%d" % (paging[0], r), paging, cfg)
+                out, stats = one_vm(vmmd, "b6%s%d" % (paging[0], r), paging, cfg, fill_pages(cfg, r))
                 got[paging] = (out, stats)
             hw, hw_stats = got["hw"]
             sh, sh_stats = got["shadow"]
@@ -113,6 +151,9 @@ def body(res, args):
             if not port_exits and (traps.get("out", 0) < 2 * cfg["n"] or by_class.get("hypercall", 0)):
                 raise lib.BenchError("on a %s host the port hypercalls are emulated outs: traps %s, %s"
                                      % (host, traps, by_class))
+            if by_class.get("page_fault_guest", 0):
+                raise lib.BenchError("the fill phase made guest page faults: %s" % by_class)
+            fills_seen.append((sh["fill"][0]["n"], by_class.get("page_fault_fill", 0)))
             row = {}
             for name, m in list(hw.items()) + list(sh.items()):
                 x = m[0]
@@ -121,11 +162,15 @@ def body(res, args):
                 row[name] = {"us": us, "cycles": x["cycles"] / x["n"], "wall_us": wall, "n": x["n"]}
             rounds.append(row)
             lib.log("  B6 round %d: floor %.1f µs, trap-out %.1f µs (%.2fx), trap-cli %.1f µs, hw kernel out %.1f µs, "
-                    "hc-port %.1f µs, syscall %.1f µs"
+                    "hc-port %.1f µs, syscall %.1f µs, fill %.1f µs (%d pages, %d fills in the VM)"
                     % (r + 1, row["floor"]["us"], row["trap-out"]["us"], row["trap-out"]["us"] / row["floor"]["us"],
-                       row["trap-cli"]["us"], row["kernel-out"]["us"], row["hc-port"]["us"], row["syscall"]["us"]))
+                       row["trap-cli"]["us"], row["kernel-out"]["us"], row["hc-port"]["us"], row["syscall"]["us"],
+                       row["fill"]["us"], fills_seen[-1][0], fills_seen[-1][1]))
     res.doc["data"]["rounds"] = rounds
-    names = ["floor", "trap-out", "trap-cli", "hc-port", "hc-msr", "syscall", "kernel-out"]
+    other = check_fills(fills_seen)
+    res.doc["data"]["fills"] = {"per_round": [{"pages": p, "page_fault_fill": f} for p, f in fills_seen],
+                                "not_the_phase": other}
+    names = ["floor", "trap-out", "trap-cli", "hc-port", "hc-msr", "syscall", "fill", "kernel-out"]
     labels = dict(LABELS)
     if not port_exits:
         labels["hc-port"] = ("shadow hypercall: out %%al,$0xef, on this host (%s) a #GP the monitor passes on "
@@ -143,15 +188,18 @@ def body(res, args):
     rows = []
     for name in names:
         s = summary[name]
-        rows.append([labels[name], str(rounds[0][name]["n"]), lib.fmt_spread(s["cycles"], lambda v: "%.0f" % v),
+        ns = "/".join(str(n_) for n_ in sorted({r[name]["n"] for r in rounds}, reverse=True))
+        rows.append([labels[name], ns, lib.fmt_spread(s["cycles"], lambda v: "%.0f" % v),
                      lib.fmt_spread(s["us"], f1), lib.fmt_spread(s["wall_us"], f1),
                      lib.fmt_spread(s["ratio_to_floor"], lib.fmt_x)])
     res.table("B6: cost per operation (median over %d rounds, min–max; TSC %.0f MHz)" % (cfg["rounds"], hz / 1e6),
               ["operation", "n", "TSC cycles", "µs (rdtsc)", "µs (wall, console events)", "ratio to floor"], rows,
               note="Guest-side rdtsc around the loop, converted with the host's TSC rate; the wall column "
                    "times the same phase by the supervisor's console-event timestamps (±5 ms, shown for "
-                   "phases ≥ %.0f ms). Ratios are per round (the two VMs of a round run back to back)."
-                   % (WALL_MIN_S * 1e3))
+                   "phases ≥ %.0f ms). Ratios are per round (the two VMs of a round run back to back). "
+                   "fill: the page count alternates between rounds; vmmd's page_fault_fill counter was "
+                   "exactly 2 per page read (alias and timed read) + %d in every round."
+                   % (WALL_MIN_S * 1e3, other))
     transport = lib.spread_over([r["syscall"]["us"] / r["hc-port"]["us"] for r in rounds])
     msr_port = lib.spread_over([r["hc-msr"]["us"] / r["hc-port"]["us"] for r in rounds])
     res.doc["data"]["transport_x"] = transport

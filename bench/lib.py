@@ -893,11 +893,13 @@ class GuestRun:
         return self.info.get("state") == "stopped" and e.get("reason") == "debug-exit" and e.get("value") == 0
 
 
-def trapbench_run(vmmd, name, paging, bench, cfg):
-    """Run trapbench with bench=BENCH n=cfg["n"] kn=cfg["kn"] to its end:
+def trapbench_run(vmmd, name, paging, bench, cfg, extra="", **fields):
+    """Run trapbench with bench=BENCH n=cfg["n"] kn=cfg["kn"] and the
+    cmdline words `extra` to its end, fields added to the VM's config:
     (the GuestRun, trapbench_results() of it). Raises unless it exited 0."""
     run = GuestRun(vmmd, name, "trapbench", paging=paging,
-                   cmdline="bench=%s n=%d kn=%d" % (bench, cfg["n"], cfg["kn"]), timeout=300)
+                   cmdline=("bench=%s n=%d kn=%d %s" % (bench, cfg["n"], cfg["kn"], extra)).strip(), timeout=300,
+                   **fields)
     if not run.exit_ok():
         raise BenchError("%s (%s) ended with %s:\n%s" % (name, paging, run.info.get("exit"), run.text[-800:]))
     return run, trapbench_results(run)

@@ -17,7 +17,8 @@
  *
  * Command line: bench=trap|loop (default trap), n=N operations, kn=N for
  * work the guest kernel does in hw mode (default 200: KVM emulates guest
- * CPL0 code on a host without VT-x, ~1000x slower), reps=R.
+ * CPL0 code on a host without VT-x, ~1000x slower), reps=R, fill=F pages
+ * (shadow mode, first repetition only).
  *
  *   bench=trap, hw mode
  *     floor        N x `outb %al, $0x80` in user mode, allowed by IOPL 3 and
@@ -38,6 +39,17 @@
  *     syscall      N x `syscall` in guest kernel mode to a handler that
  *                  jumps back: one trap (the #PF at the monitor's LSTAR on
  *                  this host), the path a Xen PV hypercall takes
+ *     fill         fill=F (default 64) x a read of a fresh 4 KiB page of
+ *                  guest memory above the image, through the identity map:
+ *                  mapped by the guest (2 MiB pages), so no guest #PF, but
+ *                  not yet in vmmd's shadow: each read is a shadow miss
+ *                  that vmmd fills (one fill each where shadow.prefetch is
+ *                  1). Each page was first read untimed through an alias
+ *                  at 0x8000000000 with tables of its own, so the host has
+ *                  already allocated and mapped the frame and the timed
+ *                  read costs the fill, not the host's first touch. F is
+ *                  capped at the pages there are; the result line says how
+ *                  many were read.
  *   and checks that the hypercall port from guest user mode is a #GP.
  *   bench=loop, both modes
  *     loop-user    N iterations of bench_loop() (guests/lib/bench_loop.h)
@@ -68,6 +80,10 @@
 #define PTE_PS       0x080ull
 
 #define VEC_GP       13
+
+#define PAGE_4K      0x1000ull
+#define PAGE_2M      0x200000ull
+#define ALIAS        0x8000000000ull   /* PML4 slot 1: the fill phase's alias of 0-1 GiB */
 #define TRAPBENCH_PORT 0x80     /* unclaimed on vmmd's bus in both modes */
 
 #define STR_(x) #x
@@ -95,6 +111,9 @@ static struct __packed {
 static uint64_t pml4[512] __attribute__((aligned(4096), section(".noinit.trapbench")));
 static uint64_t pdpt[512] __attribute__((aligned(4096), section(".noinit.trapbench")));
 static uint64_t pd[512] __attribute__((aligned(4096), section(".noinit.trapbench")));
+/* The alias's own tables: sharing pdpt would share its shadow too. */
+static uint64_t alias_pdpt[512] __attribute__((aligned(4096), section(".noinit.trapbench")));
+static uint64_t alias_pd[512] __attribute__((aligned(4096), section(".noinit.trapbench")));
 static uint8_t trap_stack[8192] __attribute__((aligned(16), section(".noinit.trapbench")));
 static uint8_t user_stack[8192] __attribute__((aligned(16), section(".noinit.trapbench")));
 
@@ -103,6 +122,7 @@ int run_user(uint64_t rip, uint64_t rsp, uint64_t rflags);
 __noreturn void kernel_fault(uint64_t vector, uint64_t err, uint64_t rip);
 __noreturn void user_main(void);
 extern const char trap_stubs[];
+extern const char __image_end[];
 
 /*
  * 32 stubs, 16 bytes apart: push 0 where the CPU pushes no error code,
@@ -220,6 +240,16 @@ __asm__(".text\n"
 	"	jmp *%rcx\n");
 extern const char syscall_back[];
 
+/* One read of each of n pages from base on: the fill phase's touch. */
+static void touch_pages(uint64_t base, uint64_t n)
+{
+	__asm__ volatile("1: movb (%0), %%al\n\t"
+			 "add $" STR(PAGE_4K) ", %0\n\t"
+			 "dec %1\n\t"
+			 "jnz 1b"
+			 : "+r"(base), "+r"(n) : : "rax", "cc", "memory");
+}
+
 static uint64_t timed(uint64_t op, uint64_t n)
 {
 	uint64_t t0 = bench_rdtsc();
@@ -265,8 +295,10 @@ static void fill(uint64_t *table, uint64_t v)
 	__asm__ volatile("rep stosq" : "+D"(d), "+c"(n) : "a"(v) : "memory");
 }
 
-/* 0-1 GiB identity, 2 MiB pages, user-accessible (no protection wanted). */
-static void build_page_table(void)
+/* 0-1 GiB identity, 2 MiB pages, user-accessible (no protection wanted);
+ * with alias, the same again at ALIAS through tables of its own (shadow
+ * mode only: in hw mode these stores are emulated and nothing uses it). */
+static void build_page_table(bool alias)
 {
 	unsigned i;
 
@@ -276,10 +308,17 @@ static void build_page_table(void)
 	pdpt[0] = (uint64_t) (uintptr_t) pd | PTE_P | PTE_W | PTE_U;
 	for (i = 0; i < 512; i++)
 		pd[i] = (uint64_t) i << 21 | PTE_P | PTE_W | PTE_U | PTE_PS;
+	if (alias) {
+		fill(alias_pdpt, 0);
+		pml4[ALIAS >> 39] = (uint64_t) (uintptr_t) alias_pdpt | PTE_P | PTE_W | PTE_U;
+		alias_pdpt[0] = (uint64_t) (uintptr_t) alias_pd | PTE_P | PTE_W | PTE_U;
+		for (i = 0; i < 512; i++)
+			alias_pd[i] = pd[i];
+	}
 	write_cr3((uint64_t) (uintptr_t) pml4);
 }
 
-static void setup_cpu(void)
+static void setup_cpu(bool shadow)
 {
 	unsigned v;
 
@@ -295,7 +334,7 @@ static void setup_cpu(void)
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
 	idt_load(idt, sizeof(idt));
 	gdt_load(gdt, sizeof(gdt), TSS_SEL, &tss.t, sizeof(tss), RFLAGS_FIXED);
-	build_page_table();
+	build_page_table(shadow);
 }
 
 /* --- measurements ------------------------------------------------------------- */
@@ -345,10 +384,39 @@ static void hypercall_from_user(void)
 	printf("trapbench: hypercall from user mode: #GP\n");
 }
 
+/* The fill phase (see the top): pages from the first 2 MiB boundary above
+ * the image to the top of RAM below 1 GiB, at most `want` of them. */
+static void measure_fill(const struct guest_boot *b, long want)
+{
+	uint64_t base = ((uint64_t) (uintptr_t) __image_end + PAGE_2M - 1) & ~(PAGE_2M - 1);
+	uint64_t top = b->memory_bytes < (512 * PAGE_2M) ? b->memory_bytes : 512 * PAGE_2M;
+	uint64_t n = top > base ? (top - base) / PAGE_4K : 0, cycles;
+
+	if (want < 1)
+		return;
+	if ((uint64_t) want < n)
+		n = (uint64_t) want;
+	if (!n) {
+		printf("trapbench: FAIL: fill: no memory above the image (%llu bytes)\n",
+		       (unsigned long long) b->memory_bytes);
+		vmm_exit(6);
+	}
+	touch_pages(ALIAS + base, n);
+	printf("trapbench: begin fill\n");
+	{
+		uint64_t t0 = bench_rdtsc();
+
+		touch_pages(base, n);
+		cycles = bench_rdtsc() - t0;
+	}
+	printf("trapbench: result fill n=%llu cycles=%llu\n", (unsigned long long) n, (unsigned long long) cycles);
+}
+
 void guest_main(const struct guest_boot *b)
 {
 	bool shadow = b->mode == VMM_BOOT_MODE_SHADOW;
 	long n = cmdline_int("n", 20000), kn = cmdline_int("kn", 200), reps = cmdline_int("reps", 1);
+	long fill_pages = cmdline_int("fill", 64);
 	char what[16] = "trap";
 	long r;
 
@@ -357,9 +425,9 @@ void guest_main(const struct guest_boot *b)
 		n = 1;
 	if (shadow)
 		kn = n;         /* the guest kernel runs natively (at real CPL3) */
-	setup_cpu();
-	printf("trapbench: mode=%s bench=%s n=%ld kn=%ld reps=%ld\n", guest_mode_name(b->mode), what, n,
-	       kn, reps);
+	setup_cpu(shadow);
+	printf("trapbench: mode=%s bench=%s n=%ld kn=%ld reps=%ld fill=%ld\n", guest_mode_name(b->mode), what, n,
+	       kn, reps, fill_pages);
 	for (r = 0; r < reps; r++) {
 		if (strcmp(what, "loop") == 0) {
 			measure("loop-user", true, OP_LOOP, n, RFLAGS_FIXED);
@@ -373,6 +441,8 @@ void guest_main(const struct guest_boot *b)
 			measure("hc-port", false, OP_HC_PORT, n, 0);
 			measure("hc-msr", false, OP_HC_MSR, n, 0);
 			measure("syscall", false, OP_SYSCALL, n, 0);
+			if (r == 0)
+				measure_fill(b, fill_pages);   /* fresh pages once only */
 			hypercall_from_user();
 		}
 	}

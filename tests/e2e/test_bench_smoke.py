@@ -115,8 +115,13 @@ def test_bench_shadow_figures(d):
     for name in ("floor", "trap-out", "trap-cli", "kernel-out"):
         check(s6[name]["us"]["median"] > 0, "B6 %s measured nothing: %s" % (name, s6[name]))
     check(docs["B6"]["data"]["tsc_hz"] > 1e8, "B6: TSC rate %s" % docs["B6"]["data"]["tsc_hz"])
-    for name in ("hc-port", "hc-msr", "syscall"):
+    for name in ("hc-port", "hc-msr", "syscall", "fill"):
         check(s6[name]["us"]["median"] > 0, "B6 %s measured nothing: %s" % (name, s6[name]))
+    # b6_trap.check_fills held each round to 2 fills per page; the rest is boot.
+    f6 = docs["B6"]["data"]["fills"]
+    check(len({r["pages"] for r in f6["per_round"]}) == 2 and 0 < f6["not_the_phase"] < 100,
+          "B6 fill check: %s" % f6)
+    check("fill" in [row[0] for row in docs["B6"]["compare"]["rows"]], "B6: no fill comparison row")
     s9 = docs["B9"]["data"]["summary"]
     for name in ("native", "hw-user", "shadow-user", "shadow-kernel", "hw-kernel"):
         check(s9[name]["cycles_per_iter"]["median"] > 0, "B9 %s measured nothing: %s" % (name, s9[name]))
