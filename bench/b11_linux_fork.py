@@ -40,6 +40,7 @@ def body(res, args):
         ("exits.shadow_pool_zap", "shadow pool zaps"), ("pt_switches.guest", "guest page-table switches"),
         ("pt_switches.shadow", "shadow root loads"), ("shadow.cache_misses", "new address spaces (root cache misses)"),
         ("hypercalls.by_number.iret", "iret hypercalls"), ("hypercalls.by_number.mmu_update", "mmu_update calls"),
+        ("hypercalls.by_subop.mmu_update/normal", "  their entries (normal updates)"),
         ("hypercalls.by_number.mmuext_op", "mmuext_op calls"), ("hypercalls.by_number.update_va_mapping", "update_va_mapping"),
         ("hypercalls.by_number.set_segment_base", "set_segment_base"), ("hypercalls.by_number.stack_switch", "stack_switch"),
         ("hypercalls.by_number.vcpu_op", "vcpu_op (timer)"), ("hypercalls.by_number.multicall", "multicall"),
