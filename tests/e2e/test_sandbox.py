@@ -273,7 +273,12 @@ def test_worker_cgroup(d):
         # As systemd 254 starts it: in the delegated cgroup's supervisor leaf.
         other.process.prefix = ["sh", "-c", 'echo $$ > "$0/supervisor/cgroup.procs" && exec "$@"', base]
         other.start()
-        log = read(other.log_path)
+        # Its socket accepts connections before it judged the cgroups:
+        # the log is whole once it says it listens (after that judgement).
+        def startup_log():
+            text = read(other.log_path)
+            return text if "Listening on" in text else None
+        log = vmmtest.wait_for(startup_log, 10, 0.02, "vmmd's start-up log to end with 'Listening on'")
         if "memory" not in read(os.path.join(base, "cgroup.controllers")).split():
             check("no memory controller in the delegated cgroup %s" % base in log,
                   "a delegated cgroup without the memory controller is named in the fallback:%s" % other.log_tail())
