@@ -173,17 +173,21 @@ def test_bench_scrape(d):
     check(data["sse_ms"]["n"] >= data["config"]["n"], "B14: too few events: %s" % data["sse_ms"])
 
 
+def render_report(results, doc):
+    """bench/report.py run on `results` into the file `doc`; its text."""
+    p = subprocess.run([sys.executable, os.path.join(vmmtest.ROOT, "bench", "report.py"),
+                        "--results", results, "--docs", doc], cwd=vmmtest.ROOT,
+                       capture_output=True, text=True, timeout=120)
+    check(p.returncode == 0, "bench/report.py exited %d: %s" % (p.returncode, (p.stdout + p.stderr)[-2000:]))
+    with open(doc) as f:
+        return f.read()
+
+
 def test_bench_report(d):
     """bench/report.py renders what the smoke runs left (into a temporary file)."""
     if not os.path.isdir(RESULTS) or not os.listdir(RESULTS):
         run_all("B1")
-    doc = os.path.join(TMP, "PERFORMANCE.md")
-    p = subprocess.run([sys.executable, os.path.join(vmmtest.ROOT, "bench", "report.py"),
-                        "--results", RESULTS, "--docs", doc], cwd=vmmtest.ROOT,
-                       capture_output=True, text=True, timeout=120)
-    check(p.returncode == 0, "bench/report.py exited %d: %s" % (p.returncode, (p.stdout + p.stderr)[-2000:]))
-    with open(doc) as f:
-        text = f.read()
+    text = render_report(RESULTS, os.path.join(TMP, "PERFORMANCE.md"))
     for want in ("# vmmd performance", "## Goals at a glance", "## B1", "quick (smoke) run"):
         check(want in text, "the report lacks %r" % want)
 
@@ -215,13 +219,7 @@ def test_bench_report_hosts(d):
             json.dump(doc, f)
     with open(os.path.join(results, "host-tcg-svm", "about.md"), "w") as f:
         f.write("About the emulated host.\n")
-    out = os.path.join(TMP, "hosts.md")
-    p = subprocess.run([sys.executable, os.path.join(vmmtest.ROOT, "bench", "report.py"),
-                        "--results", results, "--docs", out], cwd=vmmtest.ROOT,
-                       capture_output=True, text=True, timeout=120)
-    check(p.returncode == 0, "bench/report.py exited %d: %s" % (p.returncode, (p.stdout + p.stderr)[-2000:]))
-    with open(out) as f:
-        text = f.read()
+    text = render_report(results, os.path.join(TMP, "hosts.md"))
     for want in ("### B6 on other hosts", "About the emulated host.", "**ratios of B6**",
                  "| operation | `pvm (this machine)` | `tcg-svm` |",
                  "| the floor | 1.00x | — |", "| a trap | 1.10x | 3.50x |", "| a row pvm lacks | — | 2.00x |",
