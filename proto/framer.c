@@ -107,10 +107,6 @@ static bool utf8_feed(struct utf8_state *u, const char *p, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		uint8_t b = (uint8_t) p[i];
 
-		/* Printable ASCII, nearly every byte of a message: nothing to
-		 * check (lo and hi are set below before any lead byte). */
-		if (u->need == 0 && b >= 0x20 && b < 0x80)
-			continue;
 		if (u->need > 0) {
 			if (b < u->lo || b > u->hi)
 				return false;
@@ -119,14 +115,16 @@ static bool utf8_feed(struct utf8_state *u, const char *p, size_t n)
 			u->hi = 0xbf;
 			continue;
 		}
+		/* Printable ASCII, nearly every byte of a message: nothing to
+		 * check (lo and hi are set below before any lead byte). */
+		if (b >= 0x20 && b < 0x80)
+			continue;
 		u->lo = 0x80;
 		u->hi = 0xbf;
 		if (b < 0x20) {
 			if (b != '\t' && b != '\r')
 				return false;
-		} else if (b < 0x80)
-			continue;
-		else if (b >= 0xc2 && b <= 0xdf)
+		} else if (b >= 0xc2 && b <= 0xdf)
 			u->need = 1;
 		else if (b >= 0xe0 && b <= 0xef) {
 			u->need = 2;
